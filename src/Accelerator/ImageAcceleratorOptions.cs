@@ -1,0 +1,58 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
+namespace Accelerator;
+
+/// <summary>Options of the image accelerator facade.</summary>
+public sealed class ImageAcceleratorOptions : IValidatableObject
+{
+    /// <summary>
+    /// The strategies to try, in order; a strategy without a registered mounter is skipped.
+    /// <value>Default: cache, lazy, block, full.</value>
+    /// </summary>
+    [Required]
+    [MinLength(1)]
+    public IList<Strategy> Strategies { get; set; } = [Strategy.Cache, Strategy.Lazy, Strategy.Block, Strategy.Full];
+
+    /// <summary>
+    /// The platform to select from multi-platform images. <value>Default: null, the platform this process runs on.</value>
+    /// </summary>
+    public Platform? Platform { get; set; }
+
+    /// <summary>
+    /// A directory for temporary files (downloads, staging). <value>Default: null, the system temp directory.</value>
+    /// </summary>
+    public string? WorkDirectory { get; set; }
+
+    /// <inheritdoc />
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (Strategies is null)
+        {
+            yield break;
+        }
+
+        var duplicates = Strategies.GroupBy(s => s).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
+        if (duplicates.Count > 0)
+        {
+            yield return new ValidationResult(
+                $"Strategies lists {string.Join(", ", duplicates)} more than once.", [nameof(Strategies)]);
+        }
+
+        foreach (var strategy in Strategies.Where(s => !Enum.IsDefined(s)))
+        {
+            yield return new ValidationResult($"Unknown strategy {(int)strategy}.", [nameof(Strategies)]);
+        }
+
+        if (WorkDirectory is { Length: 0 })
+        {
+            yield return new ValidationResult("WorkDirectory must not be empty when set.", [nameof(WorkDirectory)]);
+        }
+    }
+}
+
+/// <summary>Validates <see cref="ImageAcceleratorOptions"/> (generated from its data annotations).</summary>
+[OptionsValidator]
+internal sealed partial class ImageAcceleratorOptionsValidator : IValidateOptions<ImageAcceleratorOptions>
+{
+}
