@@ -3,7 +3,14 @@ using Accelerator.Testing.Trees;
 
 namespace Accelerator.Testing.Tests.Images;
 
-/// <summary>Builds the conformance image once and unpacks it with umoci, for all tests of a class.</summary>
+/// <summary>The tests sharing one <see cref="ConformanceImageFixture"/>.</summary>
+[CollectionDefinition(Name)]
+public sealed class ConformanceImageCollection : ICollectionFixture<ConformanceImageFixture>
+{
+    public const string Name = "conformance image";
+}
+
+/// <summary>Builds the conformance image once and unpacks it with umoci, for all tests of the collection.</summary>
 public sealed class ConformanceImageFixture : IAsyncLifetime
 {
     private string? _bundleParent;

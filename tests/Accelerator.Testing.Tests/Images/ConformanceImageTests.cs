@@ -7,7 +7,8 @@ using P = Accelerator.Testing.Images.ConformancePaths;
 
 namespace Accelerator.Testing.Tests.Images;
 
-public sealed class ConformanceImageTests(ConformanceImageFixture fixture) : IClassFixture<ConformanceImageFixture>
+[Collection(ConformanceImageCollection.Name)]
+public sealed class ConformanceImageTests(ConformanceImageFixture fixture)
 {
     private TreeSnapshot Tree => fixture.Snapshot;
 
@@ -130,22 +131,13 @@ public sealed class ConformanceImageTests(ConformanceImageFixture fixture) : ICl
     }
 
     [Fact]
-    public void Unpack_SparseFile_IsSparseInTheLayerTar()
+    public void Build_SparseFile_IsStoredSparseInTheLayerTar()
     {
-        using var stream = File.OpenRead(fixture.Image.LayerTarPaths[0]);
-        using var reader = new System.Formats.Tar.TarReader(stream);
-        while (reader.GetNextEntry() is { } entry)
-        {
-            if (entry.Name.TrimStart('.', '/') == P.SparseFile)
-            {
-                var pax = Assert.IsType<System.Formats.Tar.PaxTarEntry>(entry);
-                Assert.Contains(pax.ExtendedAttributes.Keys, k => k.StartsWith("GNU.sparse.", StringComparison.Ordinal));
-                Assert.True(entry.Length < P.SparseFileSize, $"stored {entry.Length} bytes");
-                return;
-            }
-        }
-
-        Assert.Fail("no sparse entry in layer 1");
+        // System.Formats.Tar refuses this tar (binary xattr values in PAX records), so look at the raw bytes: a PAX
+        // sparse map is present, and the whole layer is smaller than the sparse file's logical size.
+        byte[] tar = File.ReadAllBytes(fixture.Image.LayerTarPaths[0]);
+        Assert.True(tar.AsSpan().IndexOf("GNU.sparse.major=1"u8) >= 0);
+        Assert.True(tar.Length < P.SparseFileSize, $"layer 1 is {tar.Length} bytes");
     }
 
     [Fact]
