@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# End-to-end benchmarks. Usage: scripts/bench.sh pull|all
+#   pull  `accel pull` against the baseline `skopeo copy` + `umoci unpack`, on a generated multi-layer image served by a
+#         local docker-registry; medians of BENCH_RUNS runs go into a section of docs/benchmarks.md.
+# Environment: BENCH_SIZE_MB (300), BENCH_LAYERS (5), BENCH_SEED (42), BENCH_RUNS (5), BENCH_KEEP=1 keeps the work dir.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+size_mb=${BENCH_SIZE_MB:-300}
+layers=${BENCH_LAYERS:-5}
+seed=${BENCH_SEED:-42}
+runs=${BENCH_RUNS:-5}
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/accel-bench.XXXXXX")
+registry_pid=
+cleanup() {
+  if [[ -n $registry_pid ]]; then kill "$registry_pid" 2>/dev/null || true; wait "$registry_pid" 2>/dev/null || true; fi
+  if [[ ${BENCH_KEEP:-0} != 1 ]]; then rm -rf "$work"; else echo "kept $work"; fi
+}
+trap cleanup EXIT
+
+log() { echo "[bench] $*" >&2; }
+
+# Runs a command quietly, showing its output only if it fails.
+quiet() {
+  local out
+  if ! out=$("$@" 2>&1); then
+    echo "$out" >&2
+    return 1
+  fi
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+build_cli() {
+  log "building accel (Release)"
+  quiet dotnet build src/Accelerator.Cli -c Release -o "$work/cli"
+  accel="$work/cli/accel"
+}
+
+# Writes LAYERS staging trees of mixed files (many small, some medium, a few large; half random bytes, half text),
+# reproducible from SEED, and turns them into an OCI layout with GNU tar and umoci.
+generate_image() {
+  local layout=$1
+  log "generating a ${size_mb} MB image in $layers layers (seed $seed)"
+  python3 - "$work/stage" "$size_mb" "$layers" "$seed" <<'PY'
+import os, random, sys
+stage, size_mb, layers, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+rng = random.Random(seed)
+words = [w.encode() for w in "container image layer registry mount chunk digest manifest blob peer lazy block snapshot cache mirror index".split()]
+per_layer = size_mb * 1024 * 1024 // layers
+for layer in range(layers):
+    remaining, n = per_layer, 0
+    while remaining > 0:
+        kind = rng.randrange(10)
+        size = rng.randrange(1024, 64 << 10) if kind < 6 else rng.randrange(64 << 10, 1 << 20) if kind < 9 else rng.randrange(1 << 20, 16 << 20)
+        size = min(size, remaining)
+        remaining -= size
+        compressible = rng.random() < 0.5
+        path = os.path.join(stage, f"layer{layer}", f"data/l{layer}/d{n % 16}", f"f{n:05d}.{'txt' if compressible else 'bin'}")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if compressible:
+            out = bytearray()
+            while len(out) < size:
+                out += b" ".join(rng.choice(words) for _ in range(12)) + b"\n"
+            data = bytes(out[:size])
+        else:
+            data = rng.randbytes(size)
+        with open(path, "wb") as f:
+            f.write(data)
+        n += 1
+PY
+  expected_files=$(find "$work/stage" -type f | wc -l)
+  quiet umoci init --layout "$layout"
+  quiet umoci new --image "$layout:latest"
+  local i
+  for ((i = 0; i < layers; i++)); do
+    tar --create --file "$work/layer$i.tar" --directory "$work/stage/layer$i" --sort=name --mtime=@1704067200 \
+      --owner=0 --group=0 --numeric-owner --format=posix --pax-option=delete=atime,delete=ctime .
+    quiet umoci raw add-layer --image "$layout:latest" "$work/layer$i.tar"
+    rm -f "$work/layer$i.tar"
+  done
+  rm -rf "$work/stage"
+}
+
+start_registry() {
+  local port
+  port=$(free_port)
+  host="127.0.0.1:$port"
+  mkdir -p "$work/registry"
+  cat >"$work/registry.yml" <<YML
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $work/registry
+  delete:
+    enabled: true
+http:
+  addr: $host
+YML
+  docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
+  registry_pid=$!
+  local i
+  for ((i = 0; i < 100; i++)); do
+    if python3 -c "import urllib.request,sys; urllib.request.urlopen('http://$host/v2/', timeout=1)" 2>/dev/null; then
+      log "registry on $host"
+      return
+    fi
+    sleep 0.1
+  done
+  cat "$work/registry.log" >&2
+  echo "registry did not start on $host" >&2
+  return 1
+}
+
+# Prints the wall-clock seconds a command takes, or "failed".
+time_run() {
+  local start end
+  start=$(date +%s.%N)
+  if "$@" >"$work/run.log" 2>&1; then
+    end=$(date +%s.%N)
+    python3 -c "print(f'{$end - $start:.3f}')"
+  else
+    echo failed
+  fi
+}
+
+median() {
+  python3 -c '
+import statistics, sys
+v = [float(x) for x in sys.argv[1:] if x != "failed"]
+print(f"{statistics.median(v):.3f}" if v and len(v) == len(sys.argv) - 1 else "failed")' "$@"
+}
+
+# Replaces (or appends) the section between the markers of SCENARIO in docs/benchmarks.md with the file BODY.
+write_section() {
+  local scenario=$1 body=$2
+  mkdir -p docs
+  python3 - docs/benchmarks.md "$scenario" "$body" <<'PY'
+import os, re, sys
+path, scenario, body_file = sys.argv[1:]
+start, end = f"<!-- bench:{scenario}:start -->", f"<!-- bench:{scenario}:end -->"
+body = open(body_file).read().rstrip("\n")
+text = open(path).read() if os.path.exists(path) else "# Benchmarks\n\nEnd-to-end results written by `scripts/bench.sh`; each section is replaced when its scenario runs again.\n"
+section = f"{start}\n{body}\n{end}"
+pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section + "\n"
+open(path, "w").write(text if text.endswith("\n") else text + "\n")
+PY
+}
+
+bench_pull() {
+  build_cli
+  generate_image "$work/layout"
+  start_registry
+  log "pushing to $host/bench:latest"
+  quiet skopeo copy --dest-tls-verify=false "oci:$work/layout:latest" "docker://$host/bench:latest"
+
+  local accel_times=() base_times=() t r
+  for ((r = 1; r <= runs; r++)); do
+    rm -rf "$work/dest"
+    t=$(time_run "$accel" pull --plain-http "$host/bench:latest" "$work/dest")
+    if [[ $t == failed ]]; then
+      log "accel pull failed: $(tail -n 3 "$work/run.log" | tr '\n' ' ')"
+    elif (($(find "$work/dest" -type f -path '*/data/l*' 2>/dev/null | wc -l) != expected_files)); then
+      # A run only counts when the unpacked tree holds every generated file.
+      log "accel pull exited 0 but did not unpack the $expected_files files"
+      t=failed
+    fi
+    accel_times+=("$t")
+    rm -rf "$work/dest"
+
+    rm -rf "$work/base-layout" "$work/base-bundle"
+    t=$(time_run bash -c "skopeo copy --quiet --src-tls-verify=false docker://$host/bench:latest oci:$work/base-layout:latest &&
+      umoci unpack --image $work/base-layout:latest $work/base-bundle")
+    if [[ $t == failed ]]; then log "baseline failed: $(tail -n 3 "$work/run.log" | tr '\n' ' ')"; fi
+    base_times+=("$t")
+    rm -rf "$work/base-layout" "$work/base-bundle"
+    log "run $r/$runs: accel ${accel_times[-1]} s, skopeo+umoci ${base_times[-1]} s"
+  done
+
+  local accel_median base_median ratio
+  accel_median=$(median "${accel_times[@]}")
+  base_median=$(median "${base_times[@]}")
+  ratio=$(python3 -c "import sys; a, b = sys.argv[1:]; print('n/a' if 'failed' in (a, b) else f'{float(b) / float(a):.2f}x')" "$accel_median" "$base_median")
+
+  cat >"$work/section.md" <<MD
+## pull: full pull and unpack
+
+Command: \`scripts/bench.sh pull\` (image: ${size_mb} MB in ${layers} layers, seed ${seed}, half random and half text files; local docker-registry over plain HTTP; ${runs} runs each from a clean destination, wall clock).
+
+Machine: $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB memory, $(uname -m); date $(date -u +%Y-%m-%d).
+
+| tool | median (s) | runs (s) |
+| --- | --- | --- |
+| \`accel pull --plain-http HOST/bench:latest DIR\` | ${accel_median} | ${accel_times[*]} |
+| \`skopeo copy\` + \`umoci unpack\` (baseline) | ${base_median} | ${base_times[*]} |
+
+Speed-up of accel over the baseline (baseline median / accel median): **${ratio}**.
+MD
+  write_section pull "$work/section.md"
+  log "pull: accel ${accel_median} s, baseline ${base_median} s, ratio ${ratio}; written to docs/benchmarks.md"
+}
+
+case ${1:-} in
+  pull) bench_pull ;;
+  all) bench_pull ;;
+  *)
+    echo "usage: scripts/bench.sh pull|all" >&2
+    exit 2
+    ;;
+esac
