@@ -102,6 +102,18 @@ public sealed record Platform(string OS, string Architecture, string? Variant = 
         return candidate.Variant is null || want.Variant is null || want.Variant == have.Variant;
     }
 
+    /// <summary>Value equality, comparing <see cref="OSFeatures"/> element by element.</summary>
+    public bool Equals(Platform? other)
+        => other is not null
+            && OS == other.OS
+            && Architecture == other.Architecture
+            && Variant == other.Variant
+            && OSVersion == other.OSVersion
+            && (OSFeatures ?? []).SequenceEqual(other.OSFeatures ?? []);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(OS, Architecture, Variant, OSVersion, OSFeatures?.Count ?? 0);
+
     /// <inheritdoc />
     public override string ToString() => Variant is null ? $"{OS}/{Architecture}" : $"{OS}/{Architecture}/{Variant}";
 }

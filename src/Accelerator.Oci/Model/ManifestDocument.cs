@@ -78,7 +78,7 @@ public sealed class ManifestDocument
                 throw new NotSupportedException("Docker image manifest schema 1 is not supported; push the image with schema 2 or OCI.");
             }
         }
-        catch (JsonException ex)
+        catch (Exception ex) when (OciJson.IsInvalidJson(ex))
         {
             throw new FormatException($"Invalid manifest: {ex.Message}", ex);
         }
@@ -98,9 +98,9 @@ public sealed class ManifestDocument
         if (MediaTypes.IsIndex(type))
         {
             var index = OciJson.Deserialize<ImageIndex>(bytes.Span, "image index");
-            if (index.Manifests is null)
+            if (index.Manifests is null || index.Manifests.Any(m => m is null))
             {
-                throw new FormatException("Invalid image index: no manifests.");
+                throw new FormatException("Invalid image index: missing or null manifests.");
             }
 
             return new ManifestDocument(bytes, type, digest, null, index);
@@ -109,9 +109,9 @@ public sealed class ManifestDocument
         if (MediaTypes.IsManifest(type))
         {
             var manifest = OciJson.Deserialize<ImageManifest>(bytes.Span, "image manifest");
-            if (manifest.Config is null || manifest.Layers is null)
+            if (manifest.Config is null || manifest.Layers is null || manifest.Layers.Any(l => l is null))
             {
-                throw new FormatException("Invalid image manifest: needs config and layers.");
+                throw new FormatException("Invalid image manifest: needs config and layers (without null entries).");
             }
 
             return new ManifestDocument(bytes, type, digest, manifest, null);

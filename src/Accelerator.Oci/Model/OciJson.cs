@@ -35,11 +35,18 @@ public static class OciJson
         {
             return JsonSerializer.Deserialize<T>(json, Options) ?? throw new FormatException($"Invalid {what}: null document.");
         }
-        catch (JsonException ex)
+        catch (Exception ex) when (IsInvalidJson(ex))
         {
             throw new FormatException($"Invalid {what}: {ex.Message}", ex);
         }
     }
+
+    /// <summary>
+    /// Whether <paramref name="exception"/> means the JSON input was malformed: a <see cref="JsonException"/>, or the
+    /// <see cref="InvalidOperationException"/> System.Text.Json throws when a string holds invalid UTF-8.
+    /// </summary>
+    public static bool IsInvalidJson(Exception exception)
+        => exception is JsonException or InvalidOperationException { InnerException: System.Text.DecoderFallbackException };
 }
 
 /// <summary>Reads and writes <see cref="Digest"/> as its string form, strictly.</summary>
