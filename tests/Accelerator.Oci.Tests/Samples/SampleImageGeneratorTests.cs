@@ -1,8 +1,9 @@
 using System.Text.Json;
+using Accelerator.Oci.Samples;
 using Accelerator.Testing.Images;
 using Accelerator.Testing.Trees;
 
-namespace Accelerator.Testing.Tests.Images;
+namespace Accelerator.Oci.Tests.Samples;
 
 public sealed class SampleImageGeneratorTests : IDisposable
 {

@@ -1,4 +1,4 @@
-namespace Accelerator.Testing.Images;
+namespace Accelerator.Oci.Samples;
 
 /// <summary>What <see cref="SampleImageGenerator"/> generates.</summary>
 public sealed record SampleImageOptions

@@ -4,7 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Accelerator.Oci.Model;
 
-namespace Accelerator.Testing.Images;
+namespace Accelerator.Oci.Samples;
 
 /// <summary>
 /// Writes a synthetic image of N layers and a given total size into an OCI image layout, in C# only (no external tools,
