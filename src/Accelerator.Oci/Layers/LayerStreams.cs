@@ -39,25 +39,24 @@ public static class LayerStreams
     /// Wraps <paramref name="blob"/> so that reading yields the uncompressed tar stream, failing with
     /// <see cref="ContentTooLargeException"/> once more than <paramref name="maxUncompressedBytes"/> bytes come out.
     /// </summary>
-    /// <param name="blob">The layer blob as stored; disposed with the returned stream.</param>
+    /// <remarks>Detection reads the first bytes synchronously.</remarks>
+    /// <param name="blob">The layer blob as stored.</param>
     /// <param name="compression">The blob's compression, or <see langword="null"/> to detect it from its first bytes.</param>
     /// <param name="maxUncompressedBytes">The most uncompressed bytes allowed; <see cref="long.MaxValue"/> for no limit.</param>
-    public static Stream OpenDecompressed(Stream blob, LayerCompression? compression, long maxUncompressedBytes = long.MaxValue)
+    /// <param name="leaveOpen">Whether disposing the returned stream leaves <paramref name="blob"/> open.</param>
+    public static Stream OpenDecompressed(Stream blob, LayerCompression? compression, long maxUncompressedBytes = long.MaxValue, bool leaveOpen = false)
     {
         ArgumentNullException.ThrowIfNull(blob);
         ArgumentOutOfRangeException.ThrowIfNegative(maxUncompressedBytes);
-        if (compression is null)
-        {
-            var peeking = new PeekableStream(blob, 4);
-            compression = Detect(peeking.Peeked);
-            blob = peeking;
-        }
 
+        // The peeking wrapper also decides whether the caller's stream gets disposed.
+        var source = new PeekableStream(blob, compression is null ? 4 : 0, ownsInner: !leaveOpen);
+        compression ??= Detect(source.Peeked);
         Stream decompressed = compression switch
         {
-            LayerCompression.None => blob,
-            LayerCompression.Gzip => new GZipStream(blob, CompressionMode.Decompress),
-            LayerCompression.Zstd => new ZstdSharp.DecompressionStream(blob),
+            LayerCompression.None => source,
+            LayerCompression.Gzip => new GZipStream(source, CompressionMode.Decompress),
+            LayerCompression.Zstd => new ZstdSharp.DecompressionStream(source),
             _ => throw new ArgumentOutOfRangeException(nameof(compression)),
         };
 

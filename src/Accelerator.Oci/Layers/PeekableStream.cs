@@ -5,11 +5,13 @@ internal sealed class PeekableStream : Stream
 {
     private readonly Stream _inner;
     private readonly byte[] _peeked;
+    private readonly bool _ownsInner;
     private int _offset;
 
-    public PeekableStream(Stream inner, int count)
+    public PeekableStream(Stream inner, int count, bool ownsInner)
     {
         _inner = inner;
+        _ownsInner = ownsInner;
         byte[] buffer = new byte[count];
         int total = 0;
         while (total < count)
@@ -82,7 +84,7 @@ internal sealed class PeekableStream : Stream
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing)
+        if (disposing && _ownsInner)
         {
             _inner.Dispose();
         }
@@ -90,5 +92,5 @@ internal sealed class PeekableStream : Stream
         base.Dispose(disposing);
     }
 
-    public override ValueTask DisposeAsync() => _inner.DisposeAsync();
+    public override ValueTask DisposeAsync() => _ownsInner ? _inner.DisposeAsync() : ValueTask.CompletedTask;
 }
