@@ -128,6 +128,17 @@ internal static unsafe partial class LibC
         }
     }
 
+    /// <summary>lgetxattr(2) into a new array; <see langword="null"/> when the attribute is absent.</summary>
+    public static byte[]? GetXattr(string path, string name)
+    {
+        byte[] buffer = new byte[65536];
+        fixed (byte* p = buffer)
+        {
+            nint length = Lgetxattr(path, name, p, (nuint)buffer.Length);
+            return length < 0 ? null : buffer[..(int)length];
+        }
+    }
+
     /// <summary>The device number glibc's makedev() builds (sys/sysmacros.h).</summary>
     public static ulong MakeDev(uint major, uint minor) =>
         ((ulong)(major & 0xFFFFF000) << 32) | ((ulong)(major & 0xFFF) << 8)
