@@ -1,3 +1,5 @@
+using Accelerator.Oci.Model;
+
 namespace Accelerator.Oci.Layers;
 
 /// <summary>

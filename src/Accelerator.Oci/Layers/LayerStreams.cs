@@ -3,19 +3,10 @@ using Accelerator.Oci.Model;
 
 namespace Accelerator.Oci.Layers;
 
-/// <summary>Opens layer blobs as uncompressed tar streams, with a bound on how many bytes decompression may yield.</summary>
+/// <summary>Opens layer blobs as uncompressed tar streams, with a bound on how many bytes decompression may yield.
+/// The compression of a known media type comes from <see cref="MediaTypes.GetLayerCompression"/>.</summary>
 public static class LayerStreams
 {
-    /// <summary>The compression a layer media type announces, or <see langword="null"/> for a type that does not say.</summary>
-    public static LayerCompression? CompressionOf(string? mediaType) => mediaType switch
-    {
-        MediaTypes.OciLayer or MediaTypes.OciLayerNonDistributable or MediaTypes.DockerLayer => LayerCompression.None,
-        MediaTypes.OciLayerGzip or MediaTypes.OciLayerNonDistributableGzip or MediaTypes.DockerLayerGzip
-            or MediaTypes.DockerForeignLayerGzip => LayerCompression.Gzip,
-        MediaTypes.OciLayerZstd or MediaTypes.OciLayerNonDistributableZstd => LayerCompression.Zstd,
-        _ => null,
-    };
-
     /// <summary>
     /// Recognises the compression from the first bytes of a blob: gzip starts with 1F 8B (RFC 1952, 2.3.1), a zstd
     /// frame with the little-endian magic 0xFD2FB528 (RFC 8878, 3.1.1); anything else is taken as plain tar.

@@ -1,6 +1,7 @@
 using System.Text;
 using Accelerator.Oci.Layers;
 using Accelerator.Oci.Layers.Interop;
+using Accelerator.Oci.Model;
 using Accelerator.Testing.Tar;
 
 namespace Accelerator.Oci.Tests.Layers;
