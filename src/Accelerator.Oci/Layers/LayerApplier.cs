@@ -10,7 +10,7 @@ namespace Accelerator.Oci.Layers;
 public static class LayerApplier
 {
     /// <summary>Decompresses and applies one layer blob onto <paramref name="rootDirectory"/>.</summary>
-    /// <param name="blob">The layer blob as stored (left open).</param>
+    /// <param name="blob">The layer blob as stored (left open); it is read to its end.</param>
     /// <param name="compression">Its compression, or <see langword="null"/> to detect it from the first bytes.</param>
     /// <param name="rootDirectory">An existing directory to unpack into.</param>
     /// <param name="options">Limits and ownership handling; defaults when <see langword="null"/>.</param>
@@ -26,7 +26,12 @@ public static class LayerApplier
         options ??= new LayerApplyOptions();
         await using Stream tar = LayerStreams.OpenDecompressed(blob, compression, options.MaxUncompressedBytes, leaveOpen: true);
         await using var reader = new LayerTarReader(tar, new LayerTarReaderOptions { MaxEntries = options.MaxEntries }, leaveOpen: true);
-        return await ApplyAsync(reader, rootDirectory, options, cancellationToken).ConfigureAwait(false);
+        LayerApplyReport report = await ApplyAsync(reader, rootDirectory, options, cancellationToken).ConfigureAwait(false);
+
+        // Read what follows the end-of-archive marker (block padding) so that the whole blob passes through the
+        // decompressor's integrity checks and any digest-verifying stream the caller wrapped around it.
+        await tar.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
+        return report;
     }
 
     /// <summary>Applies the entries of an uncompressed layer, read from <paramref name="reader"/>, onto <paramref name="rootDirectory"/>.</summary>

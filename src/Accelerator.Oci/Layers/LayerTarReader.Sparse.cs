@@ -144,7 +144,7 @@ public sealed partial class LayerTarReader
             {
                 if (b is >= (byte)'0' and <= (byte)'9')
                 {
-                    if (++digits > 19)
+                    if (++digits > 18)
                     {
                         throw new InvalidDataException($"Sparse map of '{path}' has a number that is too long.");
                     }

@@ -92,7 +92,12 @@ internal static class PaxRecords
                 throw new InvalidDataException($"Pax record '{keyword}' is not a valid number.");
             }
 
-            result = checked((result * 10) + (b - '0'));
+            if (result > (long.MaxValue - 9) / 10)
+            {
+                throw new InvalidDataException($"Pax record '{keyword}' overflows.");
+            }
+
+            result = (result * 10) + (b - '0');
         }
 
         return result;
