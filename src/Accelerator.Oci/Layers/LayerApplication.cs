@@ -353,16 +353,8 @@ internal sealed class LayerApplication(RootedDirectory root, LayerApplyOptions o
             string path = $"/proc/self/fd/{parent}/{name}";
             foreach (var (attribute, value) in header.ExtendedAttributes)
             {
-                SetXattr(path, attribute, value.Span, where);
+                LibC.SetXattr(path, attribute, value.Span);
             }
-        }
-    }
-
-    private static unsafe void SetXattr(string path, string attribute, ReadOnlySpan<byte> value, string where)
-    {
-        fixed (byte* p = value)
-        {
-            LibC.Check(LibC.Lsetxattr(path, attribute, p, (nuint)value.Length, 0), $"setxattr {attribute} on", where);
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using Accelerator.Oci.Layers;
+using Accelerator.Oci.Layers.Interop;
 using Accelerator.Testing.Tar;
 
 namespace Accelerator.Oci.Tests.Layers;
@@ -189,7 +190,7 @@ public sealed class LayerTarReaderTests
 
         File.CreateSymbolicLink(Path.Combine(src, "link"), "binary");
         Run("ln", $"{Path.Combine(src, "binary")} {Path.Combine(src, "hard")}");
-        Run("setfattr", $"-n user.bin -v 0x00ff80 {Path.Combine(src, "binary")}");
+        LibC.SetXattr(Path.Combine(src, "binary"), "user.bin", [0x00, 0xFF, 0x80]);
         Run("mkfifo", Path.Combine(src, "fifo"));
         string archivePath = Path.Combine(dir.Base, "a.tar");
         Run("tar", $"{flags} -cf {archivePath} -C {src} .");

@@ -139,6 +139,15 @@ internal static unsafe partial class LibC
         }
     }
 
+    /// <summary>lsetxattr(2) of a whole value; throws on failure.</summary>
+    public static void SetXattr(string path, string name, ReadOnlySpan<byte> value)
+    {
+        fixed (byte* p = value)
+        {
+            Check(Lsetxattr(path, name, p, (nuint)value.Length, 0), $"setxattr {name} on", path);
+        }
+    }
+
     /// <summary>The device number glibc's makedev() builds (sys/sysmacros.h).</summary>
     public static ulong MakeDev(uint major, uint minor) =>
         ((ulong)(major & 0xFFFFF000) << 32) | ((ulong)(major & 0xFFF) << 8)
