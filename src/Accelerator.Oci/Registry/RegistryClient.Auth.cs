@@ -286,7 +286,7 @@ public sealed partial class RegistryClient
                 : null;
             return (token, TimeSpan.FromSeconds(seconds), issued);
         }
-        catch (JsonException ex)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
             throw new RegistryException($"The token server answered with invalid JSON: {ex.Message}", inner: ex);
         }

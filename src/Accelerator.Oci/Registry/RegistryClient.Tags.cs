@@ -113,7 +113,7 @@ public sealed partial class RegistryClient
 
             return result;
         }
-        catch (JsonException ex)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
             throw new RegistryException($"The tag list is not valid JSON: {ex.Message}", inner: ex);
         }

@@ -122,8 +122,9 @@ internal static class DockerConfigCredentials
                 result.TryAdd(host, credentials);
             }
         }
-        catch (JsonException ex)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: a string that is not valid UTF-8.
             throw new FormatException($"Docker config '{source}' is not valid JSON: {ex.Message}", ex);
         }
 

@@ -99,7 +99,7 @@ public sealed class RegistryException : IOException
 
             return (first, parts.Count == 0 ? null : string.Join("; ", parts));
         }
-        catch (JsonException)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
             return (null, null);
         }
