@@ -1,4 +1,6 @@
 using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -23,21 +25,30 @@ public sealed class LoopbackHttpServer : IAsyncDisposable
         Url = url;
     }
 
-    /// <summary>The base URL, <c>http://127.0.0.1:PORT/</c>.</summary>
+    /// <summary>The base URL, <c>http://127.0.0.1:PORT/</c> (or https).</summary>
     public Uri Url { get; }
 
     /// <summary>The <c>host:port</c>, as a registry host key.</summary>
     public string Host => Url.Authority;
 
-    /// <summary>Starts a server on <paramref name="address"/> (default 127.0.0.1; any 127.x.y.z works on Linux) at a free port.</summary>
-    public static async Task<LoopbackHttpServer> StartAsync(RequestDelegate handler, string address = "127.0.0.1", CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Starts a server on <paramref name="address"/> (default 127.0.0.1; any 127.x.y.z works on Linux) at a free port;
+    /// with <paramref name="certificate"/> (which must hold its private key) it serves HTTPS.
+    /// </summary>
+    public static async Task<LoopbackHttpServer> StartAsync(RequestDelegate handler, string address = "127.0.0.1", X509Certificate2? certificate = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(handler);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrel(kestrel =>
         {
-            kestrel.Listen(IPAddress.Parse(address), 0);
+            kestrel.Listen(IPAddress.Parse(address), 0, listen =>
+            {
+                if (certificate is not null)
+                {
+                    listen.UseHttps(certificate);
+                }
+            });
             kestrel.Limits.MaxRequestBodySize = null;
         });
         var app = builder.Build();
@@ -54,5 +65,21 @@ public sealed class LoopbackHttpServer : IAsyncDisposable
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
         await _app.StopAsync(timeout.Token).ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>A self-signed certificate for 127.0.0.1 and localhost, with its private key, for HTTPS test servers.</summary>
+    public static X509Certificate2 CreateSelfSignedCertificate()
+    {
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddIpAddress(IPAddress.Loopback);
+        names.AddDnsName("localhost");
+        request.CertificateExtensions.Add(names.Build());
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
+        var now = DateTimeOffset.UtcNow;
+        using var certificate = request.CreateSelfSigned(now.AddDays(-1), now.AddDays(7));
+        // Kestrel on Linux needs a certificate whose key is not ephemeral: round-trip through PKCS#12.
+        return X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null);
     }
 }

@@ -123,6 +123,8 @@ public sealed class RegistryClientTests(RegistryFixture fixture)
         new Random(41).NextBytes(data);
         var blob = Descriptor.FromContent(MediaTypes.OciLayer, data);
         await client.UploadBlobChunkedAsync(Host, "push/chunked", blob, new MemoryStream(data), chunkSize: 3000);
+        // Four PATCH requests (3000 + 3000 + 3000 + 1000 bytes) reached the registry.
+        Assert.Equal(4, fixture.Open.ReadLog().Split('\n').Count(l => l.Contains("\"PATCH /v2/push/chunked/blobs/uploads/", StringComparison.Ordinal)));
         Assert.Equal(data.Length, await client.HeadBlobAsync(Host, "push/chunked", blob.Digest));
         await using var read = await client.GetBlobAsync(Host, "push/chunked", blob.Digest, blob.Size);
         var copy = new MemoryStream();

@@ -321,3 +321,50 @@ public sealed class RegistryFaultTests(RegistryFixture fixture)
         await response.Content.CopyToAsync(context.Response.Body);
     }
 }
+
+/// <summary>HTTPS stand-ins: certificate verification per host and no downgrade to plain HTTP.</summary>
+public sealed class RegistryTlsTests
+{
+    private static RegistryOptions Https(Action<RegistryOptions>? configure = null) => RegistryFixture.Options(o =>
+    {
+        o.PlainHttp = false;
+        o.MaxRetries = 0;
+        configure?.Invoke(o);
+    });
+
+    [Fact]
+    public async Task PingAsync_SelfSignedCertificate_RefusedUnlessSkipTlsVerify()
+    {
+        using var certificate = LoopbackHttpServer.CreateSelfSignedCertificate();
+        await using var server = await LoopbackHttpServer.StartAsync(context => Task.CompletedTask, certificate: certificate);
+
+        using var strict = new RegistryClient(Https());
+        var error = await Assert.ThrowsAsync<RegistryException>(() => strict.PingAsync(server.Host));
+        Assert.StartsWith("GET https://", error.Message);
+
+        using var lenient = new RegistryClient(Https(o => o.Hosts[server.Host] = new RegistryHostOptions { SkipTlsVerify = true }));
+        Assert.Equal(HttpStatusCode.OK, (await lenient.PingAsync(server.Host)).StatusCode);
+    }
+
+    [Fact]
+    public async Task GetBlobAsync_RedirectFromHttpsToHttp_Refused()
+    {
+        int plainHits = 0;
+        await using var plain = await LoopbackHttpServer.StartAsync(context =>
+        {
+            Interlocked.Increment(ref plainHits);
+            return Task.CompletedTask;
+        }, "127.0.0.2");
+        using var certificate = LoopbackHttpServer.CreateSelfSignedCertificate();
+        await using var server = await LoopbackHttpServer.StartAsync(context =>
+        {
+            context.Response.StatusCode = 302;
+            context.Response.Headers.Location = new Uri(plain.Url, "blob").ToString();
+            return Task.CompletedTask;
+        }, certificate: certificate);
+        using var client = new RegistryClient(Https(o => o.Hosts[server.Host] = new RegistryHostOptions { SkipTlsVerify = true }));
+        var error = await Assert.ThrowsAsync<RegistryException>(() => client.GetBlobAsync(server.Host, "tls/app", Digest.Compute("x"u8)));
+        Assert.Contains("plain HTTP", error.Message);
+        Assert.Equal(0, plainHits);
+    }
+}
