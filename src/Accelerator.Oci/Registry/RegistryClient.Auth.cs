@@ -14,6 +14,8 @@ public sealed partial class RegistryClient
     private const int MinTokenLifetimeSeconds = 60;
 
     /// <summary>What a host asked for the last time it challenged us.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> _tokenGates = new(StringComparer.Ordinal);
+
     private sealed class HostAuthState
     {
         public volatile AuthChallenge? Bearer;
@@ -163,6 +165,25 @@ public sealed partial class RegistryClient
         {
             return cached;
         }
+
+        // Parallel requests needing the same token wait for one fetch instead of each asking the token server.
+        var gate = _tokenGates.GetOrAdd(key, static _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return _tokens.TryGet(key, out cached)
+                ? cached
+                : await FetchTokenAsync(registry, challenge, scopes, key, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private async Task<string> FetchTokenAsync(string registry, AuthChallenge challenge, IReadOnlyList<string> scopes, string key, CancellationToken cancellationToken)
+    {
+        string realm = challenge.Realm!;
 
         if (!Uri.TryCreate(realm, UriKind.Absolute, out var realmUri) || (realmUri.Scheme != Uri.UriSchemeHttps && realmUri.Scheme != Uri.UriSchemeHttp))
         {

@@ -31,7 +31,15 @@ public sealed partial class RegistryClient
         {
             byte[] bytes = await HttpBodies.ReadBoundedAsync(response.Content, _options.MaxManifestBytes, truncate: false, cancellationToken, $"manifest {repository}:{reference}").ConfigureAwait(false);
             Digest? expected = Digest.TryParse(reference, out var pinned) ? pinned : ContentDigest(response);
-            return ManifestDocument.Parse(bytes, response.Content.Headers.ContentType?.MediaType, expected);
+            try
+            {
+                return ManifestDocument.Parse(bytes, response.Content.Headers.ContentType?.MediaType, expected);
+            }
+            catch (InvalidOperationException ex)
+            {
+                // System.Text.Json reports strings that are not valid UTF-8 this way.
+                throw new FormatException($"Invalid manifest {repository}:{reference}: {ex.Message}", ex);
+            }
         }
     }
 

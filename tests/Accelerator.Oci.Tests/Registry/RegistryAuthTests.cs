@@ -74,6 +74,28 @@ public sealed class RegistryAuthTests(RegistryFixture fixture)
     }
 
     [Fact]
+    public async Task DownloadBlobsAsync_TokenRegistryInParallel_FetchesOneTokenAndVerifiesEach()
+    {
+        var image = TestImage.Create(208, false, 3000, 4000, 5000, 6000);
+        using (var pusher = new RegistryClient(WithCredentials(TokenHost)))
+        {
+            await image.PushAsync(pusher, TokenHost, "token/parallel", "v1");
+        }
+
+        using var client = new RegistryClient(RegistryFixture.Options(o => o.MaxParallelDownloads = 4));
+        var received = new System.Collections.Concurrent.ConcurrentDictionary<Digest, byte[]>();
+        await client.DownloadBlobsAsync(TokenHost, "token/parallel", image.Blobs.Select(b => b.Descriptor), async (blob, stream, token) =>
+        {
+            var copy = new MemoryStream();
+            await stream.CopyToAsync(copy, token);
+            received[blob.Digest] = copy.ToArray();
+        });
+        Assert.Equal(image.Blobs.Count(), received.Count);
+        Assert.All(image.Blobs, b => Assert.Equal(b.Bytes, received[b.Descriptor.Digest]));
+        Assert.Single(fixture.TokenServer.Requests, r => r.Scopes.SequenceEqual(["repository:token/parallel:pull"]) && r.User is null);
+    }
+
+    [Fact]
     public async Task PushAsync_TokenRegistryWithoutCredentials_FailsClearly()
     {
         using var client = new RegistryClient(RegistryFixture.Options());
