@@ -288,7 +288,7 @@ public sealed partial class RegistryClient : IDisposable
     // Query strings of redirects carry signatures; keep them out of logs.
     private static string SafeUri(Uri uri) => uri.GetLeftPart(UriPartial.Path);
 
-    /// <summary>Throws a <see cref="RegistryException"/> built from an unexpected response (and disposes it).</summary>
+    /// <summary>Builds the <see cref="RegistryException"/> for an unexpected response (and disposes the response).</summary>
     internal async Task<Exception> ErrorAsync(HttpResponseMessage response, RegistryRequest request, string what, CancellationToken cancellationToken)
     {
         using (response)
