@@ -1,0 +1,39 @@
+namespace Accelerator.Oci.Registry;
+
+/// <summary>One logical request to a registry: what to send, to whom, under which token scopes, and whether it may be replayed.</summary>
+internal sealed class RegistryRequest
+{
+    public RegistryRequest(HttpMethod method, string registry, Uri uri, params string[] scopes)
+    {
+        Method = method;
+        Registry = registry;
+        Uri = uri;
+        Scopes = scopes;
+    }
+
+    public HttpMethod Method { get; }
+
+    /// <summary>The registry host key the request is for: credentials and tokens of this host only are attached.</summary>
+    public string Registry { get; }
+
+    public Uri Uri { get; }
+
+    /// <summary>Token scopes (<c>repository:NAME:pull</c>…) the request needs.</summary>
+    public IReadOnlyList<string> Scopes { get; }
+
+    public IReadOnlyList<string>? Accept { get; init; }
+
+    /// <summary>A byte range (inclusive) for a <c>Range</c> header.</summary>
+    public (long From, long To)? Range { get; init; }
+
+    /// <summary>Creates the body for one attempt; called again for a retry only when <see cref="Replayable"/>.</summary>
+    public Func<HttpContent>? Content { get; init; }
+
+    /// <summary>Whether the request may be sent again (no body, a buffered body, or a body re-opened per attempt).</summary>
+    public bool Replayable { get; init; } = true;
+
+    /// <summary>Whether the body may take long to send, so the per-attempt header timeout does not apply.</summary>
+    public bool LongBody { get; init; }
+
+    public string Describe() => $"{Method} {Uri.GetLeftPart(UriPartial.Path)}";
+}
