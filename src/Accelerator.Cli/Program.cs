@@ -1,1 +1,3 @@
-return 0;
+using Accelerator.Cli;
+
+return await AccelCommand.RunAsync(args).ConfigureAwait(false);

@@ -38,6 +38,7 @@ internal sealed class LayerApplication(RootedDirectory root, LayerApplyOptions o
         }
 
         string key = RootedDirectory.Join(components, components.Count);
+        KeepAncestorTime(components, components.Count - 1);
         int parent = root.OpenDirectory(components, components.Count - 1, create: true, n => MarkMade(components, n));
         try
         {
@@ -106,6 +107,44 @@ internal sealed class LayerApplication(RootedDirectory root, LayerApplyOptions o
         MarkMade(components, components.Count);
     }
 
+    /// <summary>
+    /// Remembers the time of the deepest existing directory among the first <paramref name="depth"/> components, which
+    /// the entry about to be applied may change by adding or removing a name in it. A layer that changes a directory
+    /// without listing it leaves that directory's time as the lower layers set it (umoci does the same), so the
+    /// flattened tree depends only on the layers, not on when they were applied.
+    /// </summary>
+    private void KeepAncestorTime(List<string> components, int depth)
+    {
+        for (; depth >= 0; depth--)
+        {
+            string key = RootedDirectory.Join(components, depth);
+            if (_directoryTimes.ContainsKey(key))
+            {
+                return;
+            }
+
+            int directory = root.OpenDirectory(components, depth, create: false);
+            if (directory < 0)
+            {
+                continue;
+            }
+
+            try
+            {
+                if (LibC.Lstat(directory, ".") is { IsDirectory: true } status)
+                {
+                    _directoryTimes[key] = ([.. components.Take(depth)], new TarTimestamp(status.MtimeSeconds, (int)status.MtimeNanoseconds));
+                }
+            }
+            finally
+            {
+                LibC.Close(directory);
+            }
+
+            return;
+        }
+    }
+
     /// <summary>Sets the times of the directories this layer holds, now that nothing more is added to them.</summary>
     public void Finish()
     {
@@ -157,7 +196,7 @@ internal sealed class LayerApplication(RootedDirectory root, LayerApplyOptions o
         }
 
         SetAttributes(root.Fd, ".", header);
-        _directoryTimes[string.Empty] = ([], header.ModificationTime);
+        _directoryTimes[RootedDirectory.Join(components: [], count: 0)] = ([], header.ModificationTime);
         Report.Directories++;
     }
 
@@ -166,6 +205,7 @@ internal sealed class LayerApplication(RootedDirectory root, LayerApplyOptions o
         string name = components[^1];
         if (name == LayerWhiteouts.OpaqueMarker)
         {
+            KeepAncestorTime(components, components.Count - 1);
             int directory = root.OpenDirectory(components, components.Count - 1, create: true, n => MarkMade(components, n));
             try
             {
@@ -201,6 +241,7 @@ internal sealed class LayerApplication(RootedDirectory root, LayerApplyOptions o
             return;
         }
 
+        KeepAncestorTime(components, components.Count - 1);
         int parent = root.OpenDirectory(components, components.Count - 1, create: false);
         if (parent < 0)
         {

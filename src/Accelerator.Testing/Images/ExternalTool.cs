@@ -22,9 +22,10 @@ public sealed class ExternalToolException : Exception
 }
 
 /// <summary>Runs command-line tools with arguments passed as a list (no shell), collecting their output.</summary>
-internal static class ExternalTool
+public static class ExternalTool
 {
-    internal static async Task<string> RunAsync(string fileName, IEnumerable<string> arguments, string? workingDirectory = null, CancellationToken cancellationToken = default)
+    /// <summary>Runs <paramref name="fileName"/> and returns its stdout; a non-zero exit throws <see cref="ExternalToolException"/>.</summary>
+    public static async Task<string> RunAsync(string fileName, IEnumerable<string> arguments, string? workingDirectory = null, CancellationToken cancellationToken = default)
     {
         var start = new ProcessStartInfo(fileName)
         {

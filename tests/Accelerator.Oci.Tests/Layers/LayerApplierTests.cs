@@ -100,6 +100,32 @@ public sealed class LayerApplierTests
     }
 
     [Fact]
+    public async Task ApplyAsync_UpperLayerChangesUnlistedDirectory_KeepsLowerTime()
+    {
+        using var dir = new LayerTestDirectory();
+        await dir.ApplyAsync(new TarBuilder()
+            .AddDirectory("./", modificationTime: 1_000_000_000)
+            .AddDirectory("d", modificationTime: 1_100_000_000)
+            .AddFile("d/gone", "lower")
+            .AddDirectory("e", modificationTime: 1_200_000_000)
+            .ToArray());
+
+        // The upper layer adds and removes names in d, creates e/new/deep, and adds at the root, listing none of them.
+        await dir.ApplyAsync(new TarBuilder()
+            .AddFile("d/added", "upper")
+            .AddWhiteout("d/gone")
+            .AddFile("e/new/deep", "x")
+            .AddFile("top", "t")
+            .ToArray());
+
+        Assert.Equal(1_100_000_000, LayerTestDirectory.Stat(dir.InRoot("d")).MtimeSeconds);
+        Assert.Equal(1_200_000_000, LayerTestDirectory.Stat(dir.InRoot("e")).MtimeSeconds);
+        Assert.Equal(1_000_000_000, LayerTestDirectory.Stat(dir.Root).MtimeSeconds);
+        Assert.True(File.Exists(dir.InRoot("d/added")));
+        Assert.False(File.Exists(dir.InRoot("d/gone")));
+    }
+
+    [Fact]
     public async Task ApplyAsync_WhiteoutsAndOpaqueAcrossLayers_MergedAsOverlay()
     {
         using var dir = new LayerTestDirectory();

@@ -1,0 +1,57 @@
+using System.CommandLine;
+using Accelerator.Cli.Console;
+using Accelerator.Oci;
+using Accelerator.Oci.Pulling;
+
+namespace Accelerator.Cli.Commands;
+
+/// <summary><c>accel pull REF DIR</c>: full pull and safe unpack of the flattened root file system (the baseline).</summary>
+internal static class PullCommand
+{
+    public static Command Create(CommonOptions common, CliConsole console)
+    {
+        var image = new Argument<string>("REF") { Description = "The image: host[:port]/repo[:tag|@digest] or oci:DIR[:TAG]." };
+        var directory = new Argument<string>("DIR") { Description = "Where to write the root file system (must not exist, or be empty)." };
+        var parallel = new Option<int>("--parallel") { Description = "Layers downloaded at once.", DefaultValueFactory = _ => 4 };
+        var command = new Command("pull", "Pull an image and unpack its flattened root file system into DIR.") { image, directory, parallel };
+        command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
+        {
+            var reference = ImageReference.Parse(result.GetRequiredValue(image));
+            string target = result.GetRequiredValue(directory);
+            var stores = common.CreateStores(result);
+            var pulled = await console.WithProgressAsync(sink => ImagePuller.PullAsync(
+                stores.GetStore(reference),
+                reference,
+                target,
+                new PullOptions
+                {
+                    Platform = common.GetPlatform(result),
+                    MaxParallelDownloads = result.GetValue(parallel),
+                    SourceName = ImageStoreResolver.SourceName(reference),
+                    Progress = sink.IsActive ? new Progress(sink) : null,
+                },
+                cancellationToken)).ConfigureAwait(false);
+            console.WriteLine(
+                $"Pulled {reference} ({pulled.Image.Manifest.Digest}) into {pulled.TargetDirectory}: " +
+                $"{pulled.Image.Layers.Count} layers, {Units.Bytes(pulled.BytesFetched)} fetched, " +
+                $"{pulled.Entries} entries, {Units.Bytes(pulled.BytesWritten)} written in {pulled.Elapsed.TotalSeconds:F2} s.");
+            return 0;
+        }));
+        return command;
+    }
+
+    private sealed class Progress(ProgressSink sink) : IProgress<MountProgress>
+    {
+        public void Report(MountProgress value)
+        {
+            if (value.Stage == "download")
+            {
+                sink.Report(value.Item, "download " + value.Item[7..19], value.Completed, value.Total);
+            }
+            else
+            {
+                sink.Report("unpack", "unpack layers", value.Completed, value.Total);
+            }
+        }
+    }
+}

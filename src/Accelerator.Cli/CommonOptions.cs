@@ -1,0 +1,78 @@
+using System.CommandLine;
+using Accelerator.Cli.Console;
+using Accelerator.Oci;
+using Accelerator.Oci.Registry;
+
+namespace Accelerator.Cli;
+
+/// <summary>Options every command that talks to a registry accepts.</summary>
+internal sealed class CommonOptions
+{
+    public Option<bool> PlainHttp { get; } = new("--plain-http")
+    {
+        Description = "Talk to registries over plain HTTP (only for registries you trust, e.g. on loopback).",
+        Recursive = true,
+    };
+
+    public Option<string?> Platform { get; } = new("--platform")
+    {
+        Description = "The platform to select from multi-platform images, os/arch[/variant] (default: this machine's).",
+        Recursive = true,
+    };
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(PlainHttp);
+        command.Options.Add(Platform);
+    }
+
+    /// <summary>The platform the user asked for, or null for the current one.</summary>
+    public Accelerator.Platform? GetPlatform(ParseResult result)
+        => result.GetValue(Platform) is { Length: > 0 } text ? Accelerator.Platform.Parse(text) : null;
+
+    /// <summary>Builds the image store resolver the command line asks for.</summary>
+    public ImageStoreResolver CreateStores(ParseResult result)
+        => new(new RegistryClient(new RegistryOptions { PlainHttp = result.GetValue(PlainHttp) }));
+
+    /// <summary>
+    /// Wraps a command's work: one clear error line and exit code 1 on failure, 130 on cancellation (Ctrl+C).
+    /// Set ACCEL_DEBUG=1 to see the full exception.
+    /// </summary>
+    public static Func<ParseResult, CancellationToken, Task<int>> Guard(CliConsole console, Func<ParseResult, CancellationToken, Task<int>> action)
+        => async (result, cancellationToken) =>
+        {
+            try
+            {
+                return await action(result, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                console.Error("cancelled.");
+                return 130;
+            }
+            catch (Exception ex)
+            {
+                console.Error(Describe(ex));
+                if (Environment.GetEnvironmentVariable("ACCEL_DEBUG") == "1")
+                {
+                    System.Console.Error.WriteLine(ex);
+                }
+
+                return 1;
+            }
+        };
+
+    private static string Describe(Exception ex)
+    {
+        // Unwrap aggregate and wrapper exceptions to the one message that says what went wrong.
+        while (ex is AggregateException { InnerExceptions.Count: 1 } aggregate)
+        {
+            ex = aggregate.InnerExceptions[0];
+        }
+
+        string message = ex.Message.ReplaceLineEndings(" ").Trim();
+        return ex is HttpRequestException && ex.InnerException is { } inner
+            ? $"{message} ({inner.Message.ReplaceLineEndings(" ").Trim()})"
+            : message;
+    }
+}

@@ -1,0 +1,45 @@
+using Accelerator.Oci.Layout;
+using Accelerator.Oci.Model;
+using Accelerator.Oci.Registry;
+
+namespace Accelerator.Oci;
+
+/// <summary>
+/// Finds the image store a reference points at: the registry it names (through one shared
+/// <see cref="RegistryClient"/>), or the OCI image layout directory of an <c>oci:</c> reference.
+/// </summary>
+public sealed class ImageStoreResolver
+{
+    private readonly RegistryClient _registries;
+
+    /// <summary>Creates a resolver over <paramref name="registries"/>.</summary>
+    public ImageStoreResolver(RegistryClient registries)
+    {
+        ArgumentNullException.ThrowIfNull(registries);
+        _registries = registries;
+    }
+
+    /// <summary>The registry client.</summary>
+    public RegistryClient Registries => _registries;
+
+    /// <summary>The store to read <paramref name="image"/> from. A layout must exist.</summary>
+    public IImageStore GetStore(ImageReference image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        return image.Kind == ImageReferenceKind.Layout
+            ? OciImageLayout.Open(image.LayoutPath!)
+            : _registries.GetStore(image.Registry);
+    }
+
+    /// <summary>The store to write <paramref name="image"/> to. A layout is created when missing.</summary>
+    public IImageStore GetStoreForWrite(ImageReference image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        return image.Kind == ImageReferenceKind.Layout
+            ? OciImageLayout.OpenOrCreate(image.LayoutPath!)
+            : _registries.GetStore(image.Registry);
+    }
+
+    /// <summary>A short name for where blobs of <paramref name="image"/> come from, for statistics: "layout" or "origin".</summary>
+    public static string SourceName(ImageReference image) => image.Kind == ImageReferenceKind.Layout ? "layout" : "origin";
+}

@@ -1,0 +1,253 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using Accelerator.Oci.Layers;
+using Accelerator.Oci.Model;
+using Accelerator.Oci.Resolution;
+
+namespace Accelerator.Oci.Pulling;
+
+/// <summary>
+/// Full pull: resolves an image, downloads its layers in parallel (each verified against its digest while it
+/// streams), applies them lowest first onto a staging tree with the safe layer applier (checking each layer's
+/// uncompressed digest against the config), and renames the finished tree into place. The target appears only when
+/// complete and verified; on failure nothing is left behind.
+/// </summary>
+public static class ImagePuller
+{
+    private const int CopyBufferSize = 1 << 20;
+
+    /// <summary>Pulls <paramref name="image"/> from <paramref name="store"/> into <paramref name="targetDirectory"/>, which must not exist or be empty.</summary>
+    public static async Task<PullResult> PullAsync(IImageStore store, ImageReference image, string targetDirectory, PullOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentException.ThrowIfNullOrEmpty(targetDirectory);
+        options ??= new PullOptions();
+        if (options.MaxParallelDownloads < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), "MaxParallelDownloads must be at least 1.");
+        }
+
+        var stopwatch = Stopwatch.StartNew();
+        string target = Path.GetFullPath(targetDirectory);
+        CheckTarget(target);
+        var resolved = await ImageResolver.ResolveAsync(store, image, options.Platform, cancellationToken).ConfigureAwait(false);
+        foreach (var layer in resolved.Layers)
+        {
+            if (!MediaTypes.IsLayer(layer.MediaType))
+            {
+                throw new NotSupportedException($"Layer {layer.Digest} of {image} has unsupported media type '{layer.MediaType}'.");
+            }
+        }
+
+        string stagingParent = options.StagingDirectory ?? Path.GetDirectoryName(target) ?? throw new ArgumentException("The target has no parent directory.", nameof(targetDirectory));
+        Directory.CreateDirectory(stagingParent);
+        var staging = Directory.CreateDirectory(Path.Combine(stagingParent, $".accel-pull-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}"));
+        try
+        {
+            string rootfs = Path.Combine(staging.FullName, "rootfs");
+            string blobs = Path.Combine(staging.FullName, "blobs");
+            Directory.CreateDirectory(rootfs);
+            Directory.CreateDirectory(blobs);
+
+            using var downloads = new CancellationTokenSource();
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, downloads.Token);
+            using var slots = new SemaphoreSlim(options.MaxParallelDownloads);
+            var files = resolved.Layers
+                .Select(layer => DownloadAsync(store.Blobs, BlobAddress.For(image.Repository, layer), blobs, slots, options.Progress, linked.Token))
+                .ToArray();
+
+            long written = 0, entries = 0;
+            try
+            {
+                var diffIds = resolved.Config.Rootfs?.DiffIds;
+                for (int i = 0; i < files.Length; i++)
+                {
+                    string file = await files[i].ConfigureAwait(false);
+                    var layer = resolved.Layers[i];
+                    Digest? diffId = options.VerifyDiffIds && diffIds is not null ? diffIds[i] : null;
+                    var report = await ApplyAsync(file, layer, diffId, rootfs, options.Layers, linked.Token).ConfigureAwait(false);
+                    File.Delete(file);
+                    written += report.BytesWritten;
+                    entries += report.Entries;
+                    options.Progress?.Report(new MountProgress("unpack", layer.Digest.ToString(), i + 1, files.Length));
+                }
+            }
+            catch
+            {
+                // Stop the other downloads and wait for them, so nothing writes into the staging directory we delete.
+                await downloads.CancelAsync().ConfigureAwait(false);
+                await Task.WhenAll(files.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default))).ConfigureAwait(false);
+                throw;
+            }
+
+            if (Directory.Exists(target))
+            {
+                Directory.Delete(target);
+            }
+
+            Directory.Move(rootfs, target);
+            long fetched = resolved.Layers.Sum(l => l.Size);
+            return new PullResult(resolved, target, fetched, written, entries, stopwatch.Elapsed);
+        }
+        finally
+        {
+            DeleteTree(staging.FullName);
+        }
+    }
+
+    private static void CheckTarget(string target)
+    {
+        if (File.Exists(target))
+        {
+            throw new IOException($"{target} exists and is a file.");
+        }
+
+        if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any())
+        {
+            throw new IOException($"{target} is not empty.");
+        }
+    }
+
+    private static async Task<string> DownloadAsync(IBlobSource source, BlobAddress blob, string directory, SemaphoreSlim slots, IProgress<MountProgress>? progress, CancellationToken cancellationToken)
+    {
+        await slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            string path = Path.Combine(directory, blob.Digest.Encoded);
+            byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(CopyBufferSize);
+            try
+            {
+                await using var input = await source.OpenReadAsync(blob, cancellationToken).ConfigureAwait(false);
+                await using var output = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 1, FileOptions.Asynchronous);
+                if (blob.HasSize)
+                {
+                    output.SetLength(blob.Size);
+                }
+
+                long done = 0;
+                int n;
+                while ((n = await input.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+                {
+                    await output.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+                    done += n;
+                    progress?.Report(new MountProgress("download", blob.Digest.ToString(), done, blob.Size));
+                }
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            }
+
+            return path;
+        }
+        finally
+        {
+            slots.Release();
+        }
+    }
+
+    private static async Task<LayerApplyReport> ApplyAsync(string file, Descriptor layer, Digest? diffId, string rootfs, LayerApplyOptions options, CancellationToken cancellationToken)
+    {
+        await using var blob = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, CopyBufferSize, FileOptions.SequentialScan);
+        await using var uncompressed = LayerStreams.OpenDecompressed(blob, MediaTypes.GetLayerCompression(layer.MediaType), options.MaxUncompressedBytes, leaveOpen: true);
+        await using var hashing = diffId is { } d ? new HashingReadStream(uncompressed, d) : null;
+        Stream tar = (Stream?)hashing ?? uncompressed;
+        LayerApplyReport report;
+        await using (var reader = new LayerTarReader(tar, new LayerTarReaderOptions { MaxEntries = options.MaxEntries }, leaveOpen: true))
+        {
+            report = await LayerApplier.ApplyAsync(reader, rootfs, options, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (hashing is not null)
+        {
+            // The diff ID covers the whole uncompressed stream, including the end-of-archive blocks after the last entry.
+            await hashing.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
+            hashing.Verify($"layer {layer.Digest}");
+        }
+
+        return report;
+    }
+
+    private static void DeleteTree(string path)
+    {
+        try
+        {
+            if (Directory.Exists(path))
+            {
+                Directory.Delete(path, recursive: true);
+            }
+        }
+        catch (IOException)
+        {
+            // Best effort: a read-only directory from the layer (mode 0555) can refuse deletion by non-root users.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    /// <summary>Hashes what is read through it, to check a digest once the end is reached.</summary>
+    private sealed class HashingReadStream(Stream inner, Digest expected) : Stream
+    {
+        private readonly IncrementalHash _hash = expected.CreateHasher();
+
+        public void Verify(string what)
+        {
+            var actual = Digest.FromHash(expected.Algorithm, _hash.GetHashAndReset());
+            if (actual != expected)
+            {
+                throw new DigestMismatchException(expected, actual.ToString(), $"uncompressed {what} (config diff_id)");
+            }
+        }
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            int n = inner.Read(buffer);
+            _hash.AppendData(buffer[..n]);
+            return n;
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+            => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            int n = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            _hash.AppendData(buffer.Span[..n]);
+            return n;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                _hash.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+    }
+}

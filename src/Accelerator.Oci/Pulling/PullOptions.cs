@@ -1,0 +1,34 @@
+using Accelerator.Oci.Layers;
+
+namespace Accelerator.Oci.Pulling;
+
+/// <summary>Options of <see cref="ImagePuller"/>.</summary>
+public sealed record PullOptions
+{
+    /// <summary>The platform to select from an index. <value>Default: the current platform.</value></summary>
+    public Platform? Platform { get; init; }
+
+    /// <summary>Layers downloaded at once. <value>Default: 4.</value></summary>
+    public int MaxParallelDownloads { get; init; } = 4;
+
+    /// <summary>Limits and ownership handling for each layer. <value>Default: <see cref="LayerApplyOptions"/>'s defaults.</value></summary>
+    public LayerApplyOptions Layers { get; init; } = new();
+
+    /// <summary>
+    /// Check each layer's uncompressed digest against the config's <c>diff_ids</c> while applying it.
+    /// <value>Default: true.</value>
+    /// </summary>
+    public bool VerifyDiffIds { get; init; } = true;
+
+    /// <summary>
+    /// Where downloads and the tree being built are staged. It must be on the target's file system, so the finished
+    /// tree can be renamed into place. <value>Default: null, the target's parent directory.</value>
+    /// </summary>
+    public string? StagingDirectory { get; init; }
+
+    /// <summary>A name for the blob source in statistics. <value>Default: "origin".</value></summary>
+    public string SourceName { get; init; } = "origin";
+
+    /// <summary>Progress reports, if wanted.</summary>
+    public IProgress<MountProgress>? Progress { get; init; }
+}

@@ -1,0 +1,55 @@
+using Accelerator.Oci;
+using Accelerator.Oci.Registry;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Accelerator;
+
+/// <summary>Configures how the accelerator talks to registries.</summary>
+public static class RegistryBuilderExtensions
+{
+    /// <summary>Configures a registry host (<c>host[:port]</c>, as in image references): plain HTTP, credentials, TLS.</summary>
+    public static ImageAcceleratorBuilder AddRegistry(this ImageAcceleratorBuilder builder, string host, Action<RegistryHostOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentException.ThrowIfNullOrEmpty(host);
+        builder.AddRegistries();
+        builder.Services.Configure<RegistryOptions>(o =>
+        {
+            if (!o.Hosts.TryGetValue(host, out var hostOptions))
+            {
+                hostOptions = new RegistryHostOptions();
+                o.Hosts[host] = hostOptions;
+            }
+
+            configure?.Invoke(hostOptions);
+        });
+        return builder;
+    }
+
+    /// <summary>Configures the registry client (retries, timeouts, limits, plain HTTP for every host).</summary>
+    public static ImageAcceleratorBuilder ConfigureRegistries(this ImageAcceleratorBuilder builder, Action<RegistryOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.AddRegistries();
+        builder.Services.Configure(configure);
+        return builder;
+    }
+
+    /// <summary>Registers the registry client and the image store resolver (idempotent).</summary>
+    internal static ImageAcceleratorBuilder AddRegistries(this ImageAcceleratorBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<RegistryOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RegistryOptions>, RegistryOptionsValidator>());
+        services.TryAddSingleton(sp => new RegistryClient(
+            sp.GetRequiredService<IOptions<RegistryOptions>>().Value,
+            handler: null,
+            sp.GetService<ILogger<RegistryClient>>(),
+            sp.GetService<TimeProvider>()));
+        services.TryAddSingleton<ImageStoreResolver>();
+        return builder;
+    }
+}

@@ -1,0 +1,114 @@
+using System.Text.Json;
+using Accelerator.Testing.Images;
+using Accelerator.Testing.Trees;
+
+namespace Accelerator.IntegrationTests.Cli;
+
+/// <summary>The <c>accel</c> commands against a real docker-registry.</summary>
+public sealed class CliCommandTests(ConformanceImageFixture fixture) : IClassFixture<ConformanceImageFixture>
+{
+    private string Ref(string repository) => fixture.Reference(repository).ToString();
+
+    [Fact]
+    public async Task Pull_FromRegistry_WritesTreeEqualToUmoci()
+    {
+        string target = Path.Combine(fixture.WorkDirectory, "cli-pull");
+
+        var (code, output, error) = await CliRunner.RunAsync("pull", "--plain-http", Ref(ConformanceImageFixture.DockerRepository), target);
+
+        Assert.True(code == 0, error);
+        Assert.StartsWith("Pulled ", output);
+        Assert.Equal(string.Empty, error);
+        Assert.Empty(TreeSnapshot.Compare(TreeSnapshot.Capture(fixture.ReferenceRootfs), TreeSnapshot.Capture(target)));
+    }
+
+    [Fact]
+    public async Task Pull_BadReference_OneErrorLineAndExitOne()
+    {
+        var (code, output, error) = await CliRunner.RunAsync("pull", "Not/A/Valid:Ref:", Path.Combine(fixture.WorkDirectory, "never"));
+
+        Assert.Equal(1, code);
+        Assert.Equal(string.Empty, output);
+        Assert.Single(error.TrimEnd('\n').Split('\n'));
+        Assert.StartsWith("accel: error: Invalid image reference", error);
+        Assert.False(Directory.Exists(Path.Combine(fixture.WorkDirectory, "never")));
+    }
+
+    [Fact]
+    public async Task Pull_MissingRepository_OneErrorLine()
+    {
+        var (code, _, error) = await CliRunner.RunAsync("pull", "--plain-http", $"{fixture.Registry.Host}/no/such:tag", Path.Combine(fixture.WorkDirectory, "missing"));
+
+        Assert.Equal(1, code);
+        Assert.Single(error.TrimEnd('\n').Split('\n'));
+        Assert.StartsWith("accel: error:", error);
+        Assert.False(Directory.Exists(Path.Combine(fixture.WorkDirectory, "missing")));
+    }
+
+    [Fact]
+    public async Task Pull_WithoutPlainHttp_RefusesHttpRegistry()
+    {
+        var (code, _, error) = await CliRunner.RunAsync("pull", Ref(ConformanceImageFixture.OciRepository), Path.Combine(fixture.WorkDirectory, "https-only"));
+
+        Assert.Equal(1, code);
+        Assert.Single(error.TrimEnd('\n').Split('\n'));
+        Assert.False(Directory.Exists(Path.Combine(fixture.WorkDirectory, "https-only")));
+    }
+
+    [Fact]
+    public async Task Inspect_Registry_PrintsManifestConfigAndLayers()
+    {
+        var (code, output, error) = await CliRunner.RunAsync("inspect", "--plain-http", Ref(ConformanceImageFixture.OciRepository));
+
+        Assert.True(code == 0, error);
+        using var json = JsonDocument.Parse(output);
+        var root = json.RootElement;
+        Assert.Equal(3, root.GetProperty("layers").GetArrayLength());
+        Assert.Equal("oci", root.GetProperty("format").GetString());
+        string raw = await ExternalTool.RunAsync("skopeo", ["inspect", "--tls-verify=false", "--raw", $"docker://{Ref(ConformanceImageFixture.OciRepository)}"]);
+        Assert.Equal(Digest.Compute(System.Text.Encoding.UTF8.GetBytes(raw)).ToString(), root.GetProperty("digest").GetString());
+    }
+
+    [Fact]
+    public async Task Copy_RegistryToLayoutToRegistry_KeepsManifestDigest()
+    {
+        string layout = Path.Combine(fixture.WorkDirectory, "copy-layout");
+        string source = Ref(ConformanceImageFixture.OciRepository);
+        string target = $"{fixture.Registry.Host}/copied/back:v1";
+
+        var toLayout = await CliRunner.RunAsync("copy", "--plain-http", source, $"oci:{layout}:v1");
+        var back = await CliRunner.RunAsync("copy", "--plain-http", $"oci:{layout}:v1", target);
+        var again = await CliRunner.RunAsync("copy", "--plain-http", $"oci:{layout}:v1", target);
+
+        Assert.True(toLayout.ExitCode == 0, toLayout.Error);
+        Assert.True(back.ExitCode == 0, back.Error);
+        Assert.Contains("0 already there", back.Out);
+        Assert.Contains("0 blobs copied", again.Out);
+        string original = await ExternalTool.RunAsync("skopeo", ["inspect", "--tls-verify=false", "--raw", $"docker://{source}"]);
+        string copied = await ExternalTool.RunAsync("skopeo", ["inspect", "--tls-verify=false", "--raw", $"docker://{target}"]);
+        Assert.Equal(original, copied);
+        await ExternalTool.RunAsync("skopeo", ["inspect", $"oci:{layout}:v1"]);
+    }
+
+    [Fact]
+    public async Task Demo_RunsFullPullOnSampleImage()
+    {
+        var (code, output, error) = await CliRunner.RunAsync("demo", "--size-mb", "4", "--layers", "2");
+
+        Assert.True(code == 0, error);
+        Assert.Contains("Built sample image", output);
+        Assert.Matches(@"full \| \d+\.\d\d s \|", output);
+        Assert.Contains("Every mounted tree was checked", output);
+    }
+
+    [Fact]
+    public async Task Process_Failure_ExitsNonZeroWithOneLine()
+    {
+        var (code, output, error) = await CliRunner.RunProcessAsync("inspect", "oci:/nonexistent/layout:tag");
+
+        Assert.Equal(1, code);
+        Assert.Equal(string.Empty, output);
+        Assert.Single(error.TrimEnd('\n').Split('\n'));
+        Assert.StartsWith("accel: error:", error);
+    }
+}
