@@ -185,10 +185,11 @@ bench_pull() {
     log "run $r/$runs: accel ${accel_times[-1]} s, skopeo+umoci ${base_times[-1]} s"
   done
 
-  local accel_median base_median ratio
+  local accel_median base_median ratio time_ratio
   accel_median=$(median "${accel_times[@]}")
   base_median=$(median "${base_times[@]}")
   ratio=$(python3 -c "import sys; a, b = sys.argv[1:]; print('n/a' if 'failed' in (a, b) else f'{float(b) / float(a):.2f}x')" "$accel_median" "$base_median")
+  time_ratio=$(python3 -c "import sys; a, b = sys.argv[1:]; print('n/a' if 'failed' in (a, b) else f'{float(a) / float(b):.2f}')" "$accel_median" "$base_median")
 
   cat >"$work/section.md" <<MD
 ## pull: full pull and unpack
@@ -202,7 +203,7 @@ Machine: $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB memory, $(una
 | \`accel pull --plain-http HOST/bench:latest DIR\` | ${accel_median} | ${accel_times[*]} |
 | \`skopeo copy\` + \`umoci unpack\` (baseline) | ${base_median} | ${base_times[*]} |
 
-Speed-up of accel over the baseline (baseline median / accel median): **${ratio}**.
+Ratio of medians, accel / baseline: **${time_ratio}** (target ≤ 1.0); speed-up (baseline / accel): **${ratio}**.
 MD
   write_section pull "$work/section.md"
   log "pull: accel ${accel_median} s, baseline ${base_median} s, ratio ${ratio}; written to docs/benchmarks.md"
