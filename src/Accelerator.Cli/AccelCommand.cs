@@ -23,6 +23,7 @@ internal static class AccelCommand
         root.Subcommands.Add(PullCommand.Create(common, console));
         root.Subcommands.Add(InspectCommand.Create(common, console));
         root.Subcommands.Add(CopyCommand.Create(common, console));
+        root.Subcommands.Add(ConvertCommand.Create(common, console));
         root.Subcommands.Add(DemoCommand.Create(common, console));
         return root;
     }

@@ -82,6 +82,19 @@ internal sealed class FlatTree
         return stack[^1];
     }
 
+    /// <summary>Like <see cref="ResolveDirectory"/> without creating, but null instead of an exception.</summary>
+    public FlatNode? ResolveDirectoryOrNull(IReadOnlyList<string> components, int count)
+    {
+        try
+        {
+            return ResolveDirectory(components, count, create: false);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
     // Follows a symbolic link's target from the directory on top of the stack (the physical path from the root);
     // false when a component is missing.
     private bool Follow(List<FlatNode> stack, string target, ref int follows, IReadOnlyList<string> components, int count)
