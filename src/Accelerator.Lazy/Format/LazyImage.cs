@@ -67,7 +67,7 @@ public sealed class LazyImage
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(image);
-        ResolvedImage resolved = await ImageResolver.ResolveAsync(store, image, platform, cancellationToken).ConfigureAwait(false);
+        ResolvedImage resolved = await ResolveAsync(store, image, platform, cancellationToken).ConfigureAwait(false);
         ImageManifest manifest = resolved.ImageManifest;
         if (!IsLazyManifest(manifest))
         {
@@ -93,5 +93,28 @@ public sealed class LazyImage
 
         Digest? source = manifest.Annotations?.GetValueOrDefault(LazyFormat.SourceDigestAnnotation) is { } text && Digest.TryParse(text, out Digest parsed) ? parsed : null;
         return new LazyImage(store, resolved, bootstrap, source);
+    }
+
+    // Like ImageResolver, without its check that the config lists one diff_id per layer: a lazy image keeps the source
+    // config (entrypoint, environment) while its layers are the bootstrap and data blobs.
+    private static async Task<ResolvedImage> ResolveAsync(IImageStore store, ImageReference image, Platform? platform, CancellationToken cancellationToken)
+    {
+        ManifestDocument root = await store.GetManifestAsync(image, cancellationToken).ConfigureAwait(false);
+        ManifestDocument document = root;
+        if (root.Index is { } index)
+        {
+            platform ??= Platform.Current;
+            Descriptor selected = index.SelectPlatform(platform)
+                ?? throw new PlatformNotFoundException(image, platform, index.Manifests.Where(m => m.Platform is not null).Select(m => m.Platform!));
+            document = await store.GetManifestAsync(image, selected.Digest, cancellationToken).ConfigureAwait(false);
+            if (document.Manifest is null)
+            {
+                throw new InvalidDataException($"{image}: the index entry for {platform} is not an image manifest.");
+            }
+        }
+
+        Descriptor config = document.Manifest!.Config;
+        byte[] configBytes = await store.Blobs.ReadAllBytesAsync(BlobAddress.For(image.Repository, config), ImageResolver.MaxConfigSize, cancellationToken).ConfigureAwait(false);
+        return new ResolvedImage(image, root, document, OciJson.Deserialize<ImageConfig>(configBytes, "image config"), configBytes);
     }
 }
