@@ -85,8 +85,10 @@ internal static partial class BootstrapCodec
             long fileEnd = 0;
             for (int i = 0; i < count; i++, reference++)
             {
+                // The encoder writes what it is given; a chunk index out of range is the reader's to reject.
+                int chunk = model.RefChunk[reference];
                 writer.Write(model.RefOffset[reference] - fileEnd);
-                fileEnd = model.RefOffset[reference] + model.ChunkUncompressedSize[model.RefChunk[reference]];
+                fileEnd = model.RefOffset[reference] + ((uint)chunk < (uint)model.ChunkCount ? model.ChunkUncompressedSize[chunk] : 0);
             }
         }
 

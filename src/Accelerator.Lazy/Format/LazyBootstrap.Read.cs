@@ -24,6 +24,9 @@ public sealed partial class LazyBootstrap
     /// <summary>Reads an uncompressed bootstrap (header and MessagePack body).</summary>
     internal static LazyBootstrap ReadUncompressed(ReadOnlyMemory<byte> raw) => new(BootstrapCodec.Decode(raw));
 
+    /// <summary>The columns the bootstrap was read from (tests build hostile variants from them).</summary>
+    internal BootstrapModel Model => _model;
+
     /// <summary>The bootstrap as stored: encoded and zstd-compressed.</summary>
     internal byte[] ToBlob() => BootstrapCodec.Compress(BootstrapCodec.Encode(_model));
 
