@@ -52,10 +52,16 @@ public static class LazyConverter
         string tag = targetImage.Tag ?? throw new ArgumentException($"The target {targetImage} must name a tag.", nameof(targetImage));
         var clock = Stopwatch.StartNew();
 
-        ResolvedImage resolved = await ImageResolver.ResolveAsync(source, sourceImage, options.Platform, cancellationToken).ConfigureAwait(false);
+        ResolvedImage resolved = await LazyImage.ResolveAsync(source, sourceImage, options.Platform, cancellationToken).ConfigureAwait(false);
         if (LazyImage.IsLazyManifest(resolved.ImageManifest))
         {
             throw new InvalidDataException($"{sourceImage} is already a lazy image.");
+        }
+
+        if (resolved.Config.Rootfs is { } rootfs && rootfs.DiffIds.Count != resolved.Layers.Count)
+        {
+            throw new InvalidDataException(
+                $"Image {sourceImage} is inconsistent: its manifest has {resolved.Layers.Count} layers but its config lists {rootfs.DiffIds.Count} diff IDs.");
         }
 
         foreach (Descriptor layer in resolved.Layers)

@@ -97,7 +97,7 @@ public sealed class LazyImage
 
     // Like ImageResolver, without its check that the config lists one diff_id per layer: a lazy image keeps the source
     // config (entrypoint, environment) while its layers are the bootstrap and data blobs.
-    private static async Task<ResolvedImage> ResolveAsync(IImageStore store, ImageReference image, Platform? platform, CancellationToken cancellationToken)
+    internal static async Task<ResolvedImage> ResolveAsync(IImageStore store, ImageReference image, Platform? platform, CancellationToken cancellationToken)
     {
         ManifestDocument root = await store.GetManifestAsync(image, cancellationToken).ConfigureAwait(false);
         ManifestDocument document = root;
