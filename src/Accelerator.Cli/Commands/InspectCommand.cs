@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Accelerator.Cli.Console;
+using Accelerator.Lazy.Format;
 using Accelerator.Oci.Model;
 using Accelerator.Oci.Resolution;
 
@@ -57,6 +58,17 @@ internal static class InspectCommand
         json.WriteString("digest", image.Manifest.Digest.ToString());
         json.WriteString("mediaType", image.Manifest.MediaType);
         json.WriteNumber("size", image.Manifest.Bytes.Length);
+        if (image.ImageManifest.Annotations is { Count: > 0 } manifestAnnotations)
+        {
+            json.WriteStartObject("annotations");
+            foreach (var (key, value) in manifestAnnotations.OrderBy(a => a.Key, StringComparer.Ordinal))
+            {
+                json.WriteString(key, value);
+            }
+
+            json.WriteEndObject();
+        }
+
         json.WriteEndObject();
         json.WriteString("platform", $"{image.Config.Os}/{image.Config.Architecture}{(image.Config.Variant is null ? "" : "/" + image.Config.Variant)}");
         json.WriteStartObject("config");
@@ -104,5 +116,7 @@ internal static class InspectCommand
     }
 
     private static string Format(ResolvedImage image)
-        => image.Manifest.MediaType == MediaTypes.DockerManifest ? "docker" : "oci";
+        => image.Layers.Any(l => l.MediaType == LazyFormat.BootstrapMediaType) ? "lazy"
+            : image.Manifest.MediaType == MediaTypes.DockerManifest ? "docker"
+            : "oci";
 }

@@ -16,6 +16,7 @@ internal sealed class LayerApplication(RootedDirectory root, LayerApplyOptions o
 
     // Directory modification times, set after every entry because adding children changes them.
     private readonly Dictionary<string, (List<string> Components, TarTimestamp Time)> _directoryTimes = new(StringComparer.Ordinal);
+    private string? _rootRealPath;
 
     public LayerApplyReport Report { get; } = new();
 
@@ -131,9 +132,12 @@ internal sealed class LayerApplication(RootedDirectory root, LayerApplyOptions o
 
             try
             {
-                if (LibC.Lstat(directory, ".") is { IsDirectory: true } status)
+                // The path may lead through symbolic links (lib -> usr/lib): remember the time under the directory's
+                // real path inside the root, which is where Finish must put it back.
+                if (LibC.Lstat(directory, ".") is { IsDirectory: true } status && RealComponents(directory) is { } real)
                 {
-                    _directoryTimes[key] = ([.. components.Take(depth)], new TarTimestamp(status.MtimeSeconds, (int)status.MtimeNanoseconds));
+                    string realKey = RootedDirectory.Join(real, real.Count);
+                    _directoryTimes.TryAdd(realKey, (real, new TarTimestamp(status.MtimeSeconds, (int)status.MtimeNanoseconds)));
                 }
             }
             finally
@@ -143,6 +147,25 @@ internal sealed class LayerApplication(RootedDirectory root, LayerApplyOptions o
 
             return;
         }
+    }
+
+    /// <summary>The path components, inside the root, of the directory an open descriptor refers to; null if outside.</summary>
+    private List<string>? RealComponents(int directory)
+    {
+        _rootRealPath ??= new FileInfo($"/proc/self/fd/{root.Fd}").LinkTarget;
+        string? real = new FileInfo($"/proc/self/fd/{directory}").LinkTarget;
+        if (_rootRealPath is null || real is null)
+        {
+            return null;
+        }
+
+        if (real == _rootRealPath)
+        {
+            return [];
+        }
+
+        string prefix = _rootRealPath.EndsWith('/') ? _rootRealPath : _rootRealPath + "/";
+        return real.StartsWith(prefix, StringComparison.Ordinal) ? [.. real[prefix.Length..].Split('/')] : null;
     }
 
     /// <summary>Sets the times of the directories this layer holds, now that nothing more is added to them.</summary>

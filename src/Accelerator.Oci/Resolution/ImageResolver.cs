@@ -48,7 +48,10 @@ public static class ImageResolver
 
         byte[] configBytes = await store.Blobs.ReadAllBytesAsync(BlobAddress.For(image.Repository, manifest.Config), MaxConfigSize, cancellationToken).ConfigureAwait(false);
         var config = OciJson.Deserialize<ImageConfig>(configBytes, "image config");
-        if (config.Rootfs is { } rootfs && rootfs.DiffIds.Count != manifest.Layers.Count)
+        // Accelerated variants (lazy, block) keep the source config but store other blobs as layers; the diff IDs
+        // describe tar layers only.
+        bool tarLayers = manifest.Layers.All(l => MediaTypes.IsLayer(l.MediaType));
+        if (tarLayers && config.Rootfs is { } rootfs && rootfs.DiffIds.Count != manifest.Layers.Count)
         {
             throw new FormatException(
                 $"Image {image} is inconsistent: its manifest has {manifest.Layers.Count} layers but its config lists {rootfs.DiffIds.Count} diff IDs.");

@@ -38,6 +38,12 @@ public sealed class ConvertCommandTests(LazyFixture fixture)
         string rootfs = fixture.NewDirectory("cli-tree");
         await TreeMaterializer.MaterializeAsync(image, rootfs);
         Assert.Empty(TreeSnapshot.Compare(fixture.ReferenceSnapshot, TreeSnapshot.Capture(rootfs)));
+
+        var inspect = await RunAsync("inspect", $"oci:{layout}:v1-accel");
+        Assert.True(inspect.ExitCode == 0, inspect.Error);
+        using var json = System.Text.Json.JsonDocument.Parse(inspect.Out);
+        Assert.Equal("lazy", json.RootElement.GetProperty("format").GetString());
+        Assert.True(json.RootElement.GetProperty("manifest").GetProperty("annotations").TryGetProperty(LazyFormat.SourceDigestAnnotation, out _));
     }
 
     [Fact]

@@ -126,6 +126,24 @@ public sealed class LayerApplierTests
     }
 
     [Fact]
+    public async Task ApplyAsync_AddThroughSymlinkedDirectory_KeepsRealDirectoryTime()
+    {
+        using var dir = new LayerTestDirectory();
+        await dir.ApplyAsync(new TarBuilder()
+            .AddDirectory("usr", modificationTime: 1_000_000_000)
+            .AddDirectory("usr/lib", modificationTime: 1_100_000_000)
+            .AddSymlink("lib", "usr/lib")
+            .ToArray());
+        long linkTime = LayerTestDirectory.Stat(dir.InRoot("lib")).MtimeSeconds;
+
+        await dir.ApplyAsync(new TarBuilder().AddFile("lib/added", "through the link").ToArray());
+
+        Assert.True(File.Exists(dir.InRoot("usr/lib/added")));
+        Assert.Equal(1_100_000_000, LayerTestDirectory.Stat(dir.InRoot("usr/lib")).MtimeSeconds);
+        Assert.Equal(linkTime, LayerTestDirectory.Stat(dir.InRoot("lib")).MtimeSeconds);
+    }
+
+    [Fact]
     public async Task ApplyAsync_WhiteoutsAndOpaqueAcrossLayers_MergedAsOverlay()
     {
         using var dir = new LayerTestDirectory();
