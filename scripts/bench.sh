@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# End-to-end benchmarks. Usage: scripts/bench.sh pull|all
+# Benchmarks. Usage: scripts/bench.sh pull|micro [FILTER]|all
 #   pull  `accel pull` against the baseline `skopeo copy` + `umoci unpack`, on a generated multi-layer image served by a
 #         local docker-registry; medians of BENCH_RUNS runs go into a section of docs/benchmarks.md.
+#   micro the BenchmarkDotNet micro-benchmarks of tests/Accelerator.Benchmarks (short job, in-process), those whose
+#         full name matches FILTER (a BenchmarkDotNet glob, default '*'); the table goes into docs/benchmarks.md.
 # Environment: BENCH_SIZE_MB (300), BENCH_LAYERS (5), BENCH_SEED (42), BENCH_RUNS (5), BENCH_KEEP=1 keeps the work dir.
 set -euo pipefail
 
@@ -209,11 +211,69 @@ MD
   log "pull: accel ${accel_median} s, baseline ${base_median} s, ratio ${ratio}; written to docs/benchmarks.md"
 }
 
+bench_micro() {
+  local filter=$1
+  log "building the micro-benchmarks (Release)"
+  quiet dotnet build tests/Accelerator.Benchmarks -c Release -o "$work/micro"
+  log "running micro-benchmarks matching '$filter' (short job; a few minutes)"
+  if ! (cd "$work" && dotnet "$work/micro/Accelerator.Benchmarks.dll" --job short --inProcess --memory \
+    --filter "$filter" --artifacts "$work/bdn" >"$work/bdn.log" 2>&1); then
+    tail -n 40 "$work/bdn.log" >&2
+    return 1
+  fi
+
+  python3 - "$work/bdn/results" "$filter" "$(nproc)" "$(uname -m)" >"$work/section.md" <<'PY'
+import csv, datetime, glob, os, sys
+results, filter_, cores, machine = sys.argv[1:]
+# What each benchmark class compares against (its [Benchmark(Baseline = true)] method).
+baselines = {
+    "TarReadingBenchmarks": "System.Formats.Tar `TarReader` on the same in-memory archive",
+    "HashingBenchmarks": "one-shot `SHA256.HashData` on the same 16 MiB buffer (the stream rows also copy the bytes out of a `MemoryStream` in 1 MiB reads)",
+    "DecompressionBenchmarks": "gzip through `LayerStreams` (zstd and a bare `GZipStream` against it)",
+    "ManifestParsingBenchmarks": "`JsonDocument.Parse` of the same manifest bytes",
+}
+fixed = {"Method", "Job", "Mean", "Error", "StdDev", "Ratio", "RatioSD", "Gen0", "Gen1", "Gen2", "Allocated", "Alloc Ratio", "Median"}
+print("## micro: micro-benchmarks (BenchmarkDotNet)")
+print()
+print(f"Command: `scripts/bench.sh micro '{filter_}'` (BenchmarkDotNet short job: 1 launch, 3 warm-ups, 3 iterations, in-process; Release).")
+print()
+print(f"Machine: {cores} cores, {machine}; date {datetime.date.today().isoformat()}. Ratio: mean / the class's baseline mean.")
+for path in sorted(glob.glob(os.path.join(results, "*-report.csv"))):
+    name = os.path.basename(path).removesuffix("-report.csv").split(".")[-1]
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        continue
+    header = list(rows[0].keys())
+    # Parameter columns come after the job's settings, just before Mean.
+    params = header[header.index("WarmupCount") + 1:header.index("Mean")] if "WarmupCount" in header else []
+    print()
+    print(f"### {name}")
+    print()
+    if name in baselines:
+        print(f"Baseline: {baselines[name]}.")
+        print()
+    print("| benchmark | mean | allocated | ratio |")
+    print("| --- | ---: | ---: | ---: |")
+    for row in rows:
+        label = row["Method"] + "".join(f" ({p}={row[p]})" for p in params)
+        ratio = row.get("Ratio", "") or "–"
+        print(f"| {label} | {row['Mean']} | {row['Allocated']} | {ratio} |")
+PY
+  write_section micro "$work/section.md"
+  log "micro: written to docs/benchmarks.md"
+  cat "$work/section.md" >&2
+}
+
 case ${1:-} in
   pull) bench_pull ;;
-  all) bench_pull ;;
+  micro) bench_micro "${2:-*}" ;;
+  all)
+    bench_pull
+    bench_micro '*'
+    ;;
   *)
-    echo "usage: scripts/bench.sh pull|all" >&2
+    echo "usage: scripts/bench.sh pull|micro [FILTER]|all" >&2
     exit 2
     ;;
 esac
