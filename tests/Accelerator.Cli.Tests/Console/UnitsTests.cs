@@ -36,4 +36,12 @@ public sealed class UnitsTests
             System.Globalization.CultureInfo.CurrentCulture = previous;
         }
     }
+
+    [Theory]
+    [InlineData(0L, "0 layers")]
+    [InlineData(1L, "1 layer")]
+    [InlineData(2L, "2 layers")]
+    [InlineData(1_000_000L, "1000000 layers")]
+    public void Count_Value_PluralUnlessOne(long count, string expected)
+        => Assert.Equal(expected, Units.Count(count, "layer"));
 }

@@ -25,6 +25,28 @@ public sealed class ImagePullerTests : IDisposable
     }
 
     [Fact]
+    public async Task PullAsync_WithProgress_ReportsDownloadAndUnpackInBytes()
+    {
+        var image = await SampleImageGenerator.WriteLayoutAsync(Path.Combine(_temp, "layout"), new SampleImageOptions { LayerCount = 3, TotalSize = 3 * 1024 * 1024, CompressibleFraction = 0 });
+        var reports = new RecordingProgress();
+
+        await ImagePuller.PullAsync(OciImageLayout.Open(image.LayoutPath), ImageReference.Parse(image.OciReference), Path.Combine(_temp, "rootfs"), new PullOptions { Progress = reports });
+
+        long total = image.Layers.Sum(l => l.Size);
+        var unpack = reports.Where(r => r.Stage == "unpack").ToList();
+        Assert.All(unpack, r => Assert.Equal(total, r.Total));
+        Assert.Equal(unpack.Select(r => r.Completed).Order(), unpack.Select(r => r.Completed));
+        Assert.Equal(total, unpack[^1].Completed);
+        Assert.True(unpack.Count > image.Layers.Count, $"{unpack.Count} unpack reports");
+        foreach (var layer in image.Layers)
+        {
+            var download = reports.Where(r => r.Stage == "download" && r.Item == layer.Digest.ToString()).ToList();
+            Assert.Equal(layer.Size, download[^1].Completed);
+            Assert.All(download, r => Assert.Equal(layer.Size, r.Total));
+        }
+    }
+
+    [Fact]
     public async Task PullAsync_ConfigDiffIdWrong_ThrowsDigestMismatchAndLeavesNothing()
     {
         var reference = await WriteImageWithWrongDiffIdAsync();
@@ -63,5 +85,17 @@ public sealed class ImagePullerTests : IDisposable
         var manifest = ManifestDocument.From(new ImageManifest { Config = configDescriptor, Layers = image.Layers });
         await layout.PushManifestAsync(manifest, "bad");
         return ImageReference.Parse($"oci:{path}:bad");
+    }
+
+    // Records reports synchronously, in order (Progress<T> would post them to the thread pool).
+    private sealed class RecordingProgress : List<MountProgress>, IProgress<MountProgress>
+    {
+        public void Report(MountProgress value)
+        {
+            lock (this)
+            {
+                Add(value);
+            }
+        }
     }
 }
