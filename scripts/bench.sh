@@ -215,6 +215,8 @@ bench_micro() {
   local filter=$1
   log "building the micro-benchmarks (Release)"
   quiet dotnet build tests/Accelerator.Benchmarks -c Release -o "$work/micro"
+  local load
+  load=$(cut -d' ' -f1 /proc/loadavg)
   log "running micro-benchmarks matching '$filter' (short job; a few minutes)"
   if ! (cd "$work" && dotnet "$work/micro/Accelerator.Benchmarks.dll" --job short --inProcess --memory \
     --filter "$filter" --artifacts "$work/bdn" >"$work/bdn.log" 2>&1); then
@@ -222,9 +224,9 @@ bench_micro() {
     return 1
   fi
 
-  python3 - "$work/bdn/results" "$filter" "$(nproc)" "$(uname -m)" >"$work/section.md" <<'PY'
+  python3 - "$work/bdn/results" "$filter" "$(nproc)" "$(uname -m)" "$load" >"$work/section.md" <<'PY'
 import csv, datetime, glob, os, sys
-results, filter_, cores, machine = sys.argv[1:]
+results, filter_, cores, machine, load = sys.argv[1:]
 # What each benchmark class compares against (its [Benchmark(Baseline = true)] method).
 baselines = {
     "TarReadingBenchmarks": "System.Formats.Tar `TarReader` on the same in-memory archive",
@@ -237,7 +239,8 @@ print("## micro: micro-benchmarks (BenchmarkDotNet)")
 print()
 print(f"Command: `scripts/bench.sh micro '{filter_}'` (BenchmarkDotNet short job: 1 launch, 3 warm-ups, 3 iterations, in-process; Release).")
 print()
-print(f"Machine: {cores} cores, {machine}; date {datetime.date.today().isoformat()}. Ratio: mean / the class's baseline mean.")
+print(f"Machine: {cores} cores, {machine}, load average {load} when the run started; date {datetime.date.today().isoformat()}.")
+print("Ratio: mean / the class's baseline mean. Short jobs on a shared machine are noisy: compare ratios, not absolute times.")
 for path in sorted(glob.glob(os.path.join(results, "*-report.csv"))):
     name = os.path.basename(path).removesuffix("-report.csv").split(".")[-1]
     with open(path, newline="") as f:
