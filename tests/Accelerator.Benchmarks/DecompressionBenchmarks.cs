@@ -11,6 +11,7 @@ namespace Accelerator.Benchmarks;
 /// show what the layer stream (magic sniffing, byte bound) adds.
 /// </summary>
 [MemoryDiagnoser]
+[MinColumn]
 public class DecompressionBenchmarks
 {
     private readonly byte[] _buffer = new byte[128 * 1024];

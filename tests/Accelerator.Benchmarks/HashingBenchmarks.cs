@@ -9,6 +9,7 @@ namespace Accelerator.Benchmarks;
 /// through a <see cref="VerifyingStream"/> as every blob download does.
 /// </summary>
 [MemoryDiagnoser]
+[MinColumn]
 public class HashingBenchmarks
 {
     private const int Size = 16 * 1024 * 1024;

@@ -4,6 +4,7 @@ namespace Accelerator.Benchmarks;
 
 /// <summary><see cref="ImageReference.Parse"/> on the three shapes a pull starts from: a short docker name, host:port with a digest, a layout.</summary>
 [MemoryDiagnoser]
+[MinColumn]
 public class ImageReferenceBenchmarks
 {
     [Benchmark]

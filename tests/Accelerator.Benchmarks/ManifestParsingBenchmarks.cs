@@ -10,6 +10,7 @@ namespace Accelerator.Benchmarks;
 /// deserialisation alone (<see cref="OciJson.Deserialize{T}"/>) to show where the time goes.
 /// </summary>
 [MemoryDiagnoser]
+[MinColumn]
 public class ManifestParsingBenchmarks
 {
     private byte[] _manifest = [];

@@ -9,6 +9,7 @@ namespace Accelerator.Benchmarks;
 /// <see cref="LayerTarReader"/> against System.Formats.Tar's <see cref="TarReader"/> (the baseline) on the same archive.
 /// </summary>
 [MemoryDiagnoser]
+[MinColumn]
 public class TarReadingBenchmarks
 {
     private byte[] _archive = [];
