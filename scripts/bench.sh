@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# End-to-end benchmarks. Usage: scripts/bench.sh pull|all
+# Benchmarks. Usage: scripts/bench.sh pull|micro [FILTER]|all
 #   pull  `accel pull` against the baseline `skopeo copy` + `umoci unpack`, on a generated multi-layer image served by a
 #         local docker-registry; medians of BENCH_RUNS runs go into a section of docs/benchmarks.md.
+#   micro the BenchmarkDotNet micro-benchmarks of tests/Accelerator.Benchmarks (short job, in-process), those whose
+#         full name matches FILTER (a BenchmarkDotNet glob, default '*'); the table goes into docs/benchmarks.md.
 # Environment: BENCH_SIZE_MB (300), BENCH_LAYERS (5), BENCH_SEED (42), BENCH_RUNS (5), BENCH_KEEP=1 keeps the work dir.
 set -euo pipefail
 
@@ -209,11 +211,89 @@ MD
   log "pull: accel ${accel_median} s, baseline ${base_median} s, ratio ${ratio}; written to docs/benchmarks.md"
 }
 
+bench_micro() {
+  local filter=$1
+  log "building the micro-benchmarks (Release)"
+  quiet dotnet build tests/Accelerator.Benchmarks -c Release -o "$work/micro"
+  local load iterations=${BENCH_MICRO_ITERATIONS:-15}
+  load=$(cut -d' ' -f1 /proc/loadavg)
+  log "running micro-benchmarks matching '$filter' (short job; a few minutes)"
+  # More iterations than the short job's 3, so that the fastest one ("min", reported beside the mean) is likely
+  # undisturbed on a busy machine; ratios are given of means and of minimums.
+  if ! (cd "$work" && dotnet "$work/micro/Accelerator.Benchmarks.dll" --job short --iterationCount "$iterations" --inProcess \
+    --memory --filter "$filter" --artifacts "$work/bdn" >"$work/bdn.log" 2>&1); then
+    tail -n 40 "$work/bdn.log" >&2
+    return 1
+  fi
+
+  python3 - "$work/bdn/results" "$filter" "$(nproc)" "$(uname -m)" "$load" "$(nice)" "$iterations" >"$work/section.md" <<'PY'
+import csv, datetime, glob, os, re, sys
+results, filter_, cores, machine, load, niceness, iterations = sys.argv[1:]
+# What each benchmark class compares against: its [Benchmark(Baseline = true)] method, and what that is.
+baselines = {
+    "TarReadingBenchmarks": ("SystemFormatsTar", "System.Formats.Tar `TarReader` on the same in-memory archive"),
+    "HashingBenchmarks": ("Sha256HashData", "one-shot `SHA256.HashData` on the same 16 MiB buffer (the stream rows also copy the bytes out of a `MemoryStream` in 1 MiB reads)"),
+    "DecompressionBenchmarks": ("Gzip", "gzip through `LayerStreams` (zstd and a bare `GZipStream` against it)"),
+    "ManifestParsingBenchmarks": ("JsonDocumentParse", "`JsonDocument.Parse` of the same manifest bytes"),
+}
+units = {"ns": 1e-9, "μs": 1e-6, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+
+def seconds(text):
+    m = re.match(r"([\d.,]+)\s*(\S+)", text or "")
+    return float(m.group(1).replace(",", "")) * units[m.group(2)] if m and m.group(2) in units else None
+fixed = {"Method", "Job", "Mean", "Error", "StdDev", "Ratio", "RatioSD", "Gen0", "Gen1", "Gen2", "Allocated", "Alloc Ratio", "Median"}
+print("## micro: micro-benchmarks (BenchmarkDotNet)")
+print()
+print(f"Command: `scripts/bench.sh micro '{filter_}'` (BenchmarkDotNet short job with {iterations} iterations: 1 launch, 3 warm-ups, in-process; Release).")
+print()
+nice_note = f", run at niceness {niceness}" if niceness != "0" else ""
+print(f"Machine: {cores} cores, {machine}, load average {load} when the run started{nice_note}; date {datetime.date.today().isoformat()}.")
+print("Ratios are to the class's baseline: of means (BenchmarkDotNet's Ratio) and of minimums (the fastest iteration,")
+print("the least disturbed by other work on a shared machine).")
+for path in sorted(glob.glob(os.path.join(results, "*-report.csv"))):
+    name = os.path.basename(path).removesuffix("-report.csv").split(".")[-1]
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        continue
+    header = list(rows[0].keys())
+    # Parameter columns come after the job's settings, just before Mean.
+    params = header[header.index("WarmupCount") + 1:header.index("Mean")] if "WarmupCount" in header else []
+    print()
+    print(f"### {name}")
+    print()
+    baseline = baselines.get(name)
+    if baseline:
+        print(f"Baseline: {baseline[1]}.")
+        print()
+    print("| benchmark | mean | min | allocated | ratio (means) | ratio (mins) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for row in rows:
+        label = row["Method"] + "".join(f" ({p}={row[p]})" for p in params)
+        ratio = row.get("Ratio", "") or "–"
+        min_ratio = "–"
+        if baseline:
+            # The baseline row with the same parameter values.
+            base = next((r for r in rows if r["Method"] == baseline[0] and all(r[p] == row[p] for p in params)), None)
+            mine, theirs = seconds(row.get("Min")), seconds(base.get("Min")) if base else None
+            if mine and theirs:
+                min_ratio = f"{mine / theirs:.2f}"
+        print(f"| {label} | {row['Mean']} | {row.get('Min', '–')} | {row['Allocated']} | {ratio} | {min_ratio} |")
+PY
+  write_section micro "$work/section.md"
+  log "micro: written to docs/benchmarks.md"
+  cat "$work/section.md" >&2
+}
+
 case ${1:-} in
   pull) bench_pull ;;
-  all) bench_pull ;;
+  micro) bench_micro "${2:-*}" ;;
+  all)
+    bench_pull
+    bench_micro '*'
+    ;;
   *)
-    echo "usage: scripts/bench.sh pull|all" >&2
+    echo "usage: scripts/bench.sh pull|micro [FILTER]|all" >&2
     exit 2
     ;;
 esac

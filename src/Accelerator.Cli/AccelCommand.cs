@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.CommandLine.Invocation;
+using System.CommandLine.Parsing;
 using Accelerator.Cli.Commands;
 using Accelerator.Cli.Console;
 
@@ -12,7 +14,31 @@ internal static class AccelCommand
         console ??= new CliConsole();
         var root = Create(console);
         var parse = root.Parse(args);
-        return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }).ConfigureAwait(false);
+        if (parse.Action is ParseErrorAction)
+        {
+            // A usage mistake is one error line like any other failure, pointing at the command's help.
+            string problems = string.Join(" ", parse.Errors.Select(e => e.Message).Distinct(StringComparer.Ordinal));
+            console.Error($"{problems} See '{CommandPath(parse.CommandResult)} --help'.");
+            return 1;
+        }
+
+        var invocation = new InvocationConfiguration { EnableDefaultExceptionHandler = false, Output = console.Out, Error = console.ErrorOut };
+        return await parse.InvokeAsync(invocation).ConfigureAwait(false);
+    }
+
+    private static string CommandPath(CommandResult command)
+    {
+        var names = new List<string>();
+        for (SymbolResult? result = command; result is not null; result = result.Parent)
+        {
+            if (result is CommandResult { Command: var c })
+            {
+                names.Add(c is RootCommand ? "accel" : c.Name);
+            }
+        }
+
+        names.Reverse();
+        return string.Join(' ', names);
     }
 
     public static RootCommand Create(CliConsole console)

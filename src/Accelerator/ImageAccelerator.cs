@@ -35,7 +35,7 @@ internal sealed partial class ImageAccelerator : IImageAccelerator
         _metrics = metrics ?? new AcceleratorMetrics();
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _time = time ?? TimeProvider.System;
-        Strategies = _options.Strategies.Where(_mounters.ContainsKey).ToArray();
+        Strategies = _options.StrategyOrder.Where(_mounters.ContainsKey).ToArray();
     }
 
     public IReadOnlyList<Strategy> Strategies { get; }
@@ -53,7 +53,7 @@ internal sealed partial class ImageAccelerator : IImageAccelerator
         if (Strategies.Count == 0)
         {
             throw new InvalidOperationException(
-                $"No mounter is registered for any of the configured strategies ({string.Join(", ", _options.Strategies)}).");
+                $"No mounter is registered for any of the configured strategies ({string.Join(", ", _options.StrategyOrder)}).");
         }
 
         long started = _time.GetTimestamp();

@@ -6,13 +6,20 @@ namespace Accelerator;
 /// <summary>Options of the image accelerator facade.</summary>
 public sealed class ImageAcceleratorOptions : IValidatableObject
 {
+    /// <summary>The order used when <see cref="Strategies"/> is not set: cache, lazy, block, full.</summary>
+    public static IReadOnlyList<Strategy> DefaultStrategies { get; } = [Strategy.Cache, Strategy.Lazy, Strategy.Block, Strategy.Full];
+
     /// <summary>
-    /// The strategies to try, in order; a strategy without a registered mounter is skipped.
-    /// <value>Default: cache, lazy, block, full.</value>
+    /// The strategies to try, in order; a strategy without a registered mounter is skipped. When set, it must not be
+    /// empty. (Left unset by default so that binding a list from configuration replaces the order instead of
+    /// appending to it.)
+    /// <value>Default: null, meaning <see cref="DefaultStrategies"/>.</value>
     /// </summary>
-    [Required]
     [MinLength(1)]
-    public IList<Strategy> Strategies { get; set; } = [Strategy.Cache, Strategy.Lazy, Strategy.Block, Strategy.Full];
+    public IList<Strategy>? Strategies { get; set; }
+
+    /// <summary>The order in effect: <see cref="Strategies"/>, or <see cref="DefaultStrategies"/> when unset.</summary>
+    internal IEnumerable<Strategy> StrategyOrder => Strategies ?? (IEnumerable<Strategy>)DefaultStrategies;
 
     /// <summary>
     /// The platform to select from multi-platform images. <value>Default: null, the platform this process runs on.</value>
@@ -27,19 +34,15 @@ public sealed class ImageAcceleratorOptions : IValidatableObject
     /// <inheritdoc />
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        if (Strategies is null)
-        {
-            yield break;
-        }
-
-        var duplicates = Strategies.GroupBy(s => s).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
+        var strategies = Strategies ?? [];
+        var duplicates = strategies.GroupBy(s => s).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
         if (duplicates.Count > 0)
         {
             yield return new ValidationResult(
                 $"Strategies lists {string.Join(", ", duplicates)} more than once.", [nameof(Strategies)]);
         }
 
-        foreach (var strategy in Strategies.Where(s => !Enum.IsDefined(s)))
+        foreach (var strategy in strategies.Where(s => !Enum.IsDefined(s)))
         {
             yield return new ValidationResult($"Unknown strategy {(int)strategy}.", [nameof(Strategies)]);
         }

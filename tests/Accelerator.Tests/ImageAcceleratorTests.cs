@@ -53,17 +53,6 @@ public sealed class ImageAcceleratorTests
         Assert.Contains("No mounter", ex.Message);
     }
 
-    private sealed class UnavailableLazyMounter : IImageMounter
-    {
-        public Strategy Strategy => Strategy.Lazy;
-
-        public ValueTask<(bool CanMount, string? Reason)> CanMountAsync(ImageReference image, CancellationToken cancellationToken = default)
-            => ValueTask.FromResult<(bool, string?)>((false, "no lazy artifact"));
-
-        public Task<IMountedImage> MountAsync(ImageReference image, string mountPoint, MountOptions options, CancellationToken cancellationToken = default)
-            => throw new InvalidOperationException("must not be called");
-    }
-
     private sealed class RecordingFullMounter : IImageMounter
     {
         public Strategy Strategy => Strategy.Full;

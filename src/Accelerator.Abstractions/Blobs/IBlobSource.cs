@@ -41,19 +41,7 @@ public static class BlobSourceExtensions
     {
         ArgumentNullException.ThrowIfNull(source);
         await using var stream = await source.OpenRangeAsync(blob, offset, buffer.Length, cancellationToken).ConfigureAwait(false);
-        int total = 0;
-        while (total < buffer.Length)
-        {
-            int n = await stream.ReadAsync(buffer[total..], cancellationToken).ConfigureAwait(false);
-            if (n == 0)
-            {
-                break;
-            }
-
-            total += n;
-        }
-
-        return total;
+        return await stream.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Reads a whole blob into memory, verified, refusing blobs larger than <paramref name="maxBytes"/>.</summary>

@@ -33,7 +33,7 @@ internal static class CopyCommand
                 },
                 cancellationToken)).ConfigureAwait(false);
             console.WriteLine(
-                $"Copied {from} to {to} ({copied.ManifestDigest}): {copied.Manifests} manifests, {copied.BlobsCopied} blobs copied " +
+                $"Copied {from} to {to} ({copied.ManifestDigest}): {Units.Count(copied.Manifests, "manifest")}, {Units.Count(copied.BlobsCopied, "blob")} copied " +
                 $"({Units.Bytes(copied.BytesCopied)}), {copied.BlobsSkipped} already there.");
             return 0;
         }));

@@ -33,7 +33,7 @@ internal static class PullCommand
                 cancellationToken)).ConfigureAwait(false);
             console.WriteLine(
                 $"Pulled {reference} ({pulled.Image.Manifest.Digest}) into {pulled.TargetDirectory}: " +
-                $"{pulled.Image.Layers.Count} layers, {Units.Bytes(pulled.BytesFetched)} fetched, " +
+                $"{Units.Count(pulled.Image.Layers.Count, "layer")}, {Units.Bytes(pulled.BytesFetched)} fetched, " +
                 $"{pulled.Entries} entries, {Units.Bytes(pulled.BytesWritten)} written in {pulled.Elapsed.TotalSeconds:F2} s.");
             return 0;
         }));

@@ -24,6 +24,8 @@ internal sealed class CliConsole
 
     public TextWriter Out => _out;
 
+    public TextWriter ErrorOut => _error;
+
     public void WriteLine(string text) => _out.WriteLine(text);
 
     public void Error(string message) => _error.WriteLine($"accel: error: {message}");

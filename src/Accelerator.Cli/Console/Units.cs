@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace Accelerator.Cli.Console;
 
-/// <summary>Human-readable sizes.</summary>
+/// <summary>Human-readable sizes and counts.</summary>
 internal static class Units
 {
     public static string Bytes(long bytes)
@@ -20,4 +20,8 @@ internal static class Units
             ? string.Create(CultureInfo.InvariantCulture, $"{bytes} B")
             : string.Create(CultureInfo.InvariantCulture, $"{value:F1} {units[unit]}");
     }
+
+    /// <summary><paramref name="count"/> and <paramref name="noun"/>, with an "s" unless the count is one.</summary>
+    public static string Count(long count, string noun)
+        => string.Create(CultureInfo.InvariantCulture, $"{count} {noun}{(count == 1 ? "" : "s")}");
 }

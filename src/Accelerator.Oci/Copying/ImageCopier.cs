@@ -1,3 +1,4 @@
+using Accelerator.Oci.IO;
 using Accelerator.Oci.Model;
 
 namespace Accelerator.Oci.Copying;

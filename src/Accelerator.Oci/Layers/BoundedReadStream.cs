@@ -1,25 +1,13 @@
+using Accelerator.Oci.IO;
+
 namespace Accelerator.Oci.Layers;
 
 /// <summary>Counts bytes read through it and fails once more than a limit come out (a decompression bomb guard).</summary>
-internal sealed class BoundedReadStream(Stream inner, long limit) : Stream
+internal sealed class BoundedReadStream(Stream inner, long limit) : ReadOnlyStream
 {
     public long BytesRead { get; private set; }
 
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => BytesRead;
-        set => throw new NotSupportedException();
-    }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+    public override long Position => BytesRead;
 
     public override int Read(Span<byte> buffer)
     {
@@ -27,9 +15,6 @@ internal sealed class BoundedReadStream(Stream inner, long limit) : Stream
         int read = inner.Read(buffer[..Cap(buffer.Length)]);
         return Count(read);
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -50,16 +35,6 @@ internal sealed class BoundedReadStream(Stream inner, long limit) : Stream
 
         return read;
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

@@ -1,4 +1,5 @@
 using System.Buffers;
+using Accelerator.Oci.IO;
 
 namespace Accelerator.Oci.Layers;
 
@@ -16,22 +17,8 @@ public sealed partial class LayerTarReader
         return read;
     }
 
-    private async ValueTask<int> ReadFullyAsync(Memory<byte> buffer, CancellationToken cancellationToken)
-    {
-        int total = 0;
-        while (total < buffer.Length)
-        {
-            int read = await _archive.ReadAsync(buffer[total..], cancellationToken).ConfigureAwait(false);
-            if (read == 0)
-            {
-                break;
-            }
-
-            total += read;
-        }
-
-        return total;
-    }
+    private ValueTask<int> ReadFullyAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
+        _archive.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken);
 
     private async ValueTask SkipAsync(long count, CancellationToken cancellationToken)
     {
@@ -105,25 +92,13 @@ public sealed partial class LayerTarReader
     }
 
     /// <summary>The stored data of the current entry, read straight from the archive.</summary>
-    private sealed class EntryDataStream(LayerTarReader reader, int generation, long length) : Stream
+    private sealed class EntryDataStream(LayerTarReader reader, int generation, long length) : ReadOnlyStream
     {
         private long _position;
 
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
         public override long Length => length;
 
-        public override long Position
-        {
-            get => _position;
-            set => throw new NotSupportedException();
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+        public override long Position => _position;
 
         public override int Read(Span<byte> buffer)
         {
@@ -132,24 +107,11 @@ public sealed partial class LayerTarReader
             return read;
         }
 
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
             int read = await reader.ReadDataAsync(buffer, generation, cancellationToken).ConfigureAwait(false);
             _position += read;
             return read;
         }
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

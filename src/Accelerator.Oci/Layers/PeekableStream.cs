@@ -1,7 +1,9 @@
+using Accelerator.Oci.IO;
+
 namespace Accelerator.Oci.Layers;
 
 /// <summary>Reads the first few bytes of a stream ahead (to sniff a magic number), then replays them.</summary>
-internal sealed class PeekableStream : Stream
+internal sealed class PeekableStream : ReadOnlyStream
 {
     private readonly Stream _inner;
     private readonly byte[] _peeked;
@@ -13,38 +15,11 @@ internal sealed class PeekableStream : Stream
         _inner = inner;
         _ownsInner = ownsInner;
         byte[] buffer = new byte[count];
-        int total = 0;
-        while (total < count)
-        {
-            int read = inner.Read(buffer, total, count - total);
-            if (read == 0)
-            {
-                break;
-            }
-
-            total += read;
-        }
-
+        int total = inner.ReadAtLeast(buffer, count, throwOnEndOfStream: false);
         _peeked = buffer[..total];
     }
 
     public ReadOnlySpan<byte> Peeked => _peeked;
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
@@ -59,9 +34,6 @@ internal sealed class PeekableStream : Stream
         return _inner.Read(buffer);
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (_offset < _peeked.Length && !buffer.IsEmpty)
@@ -71,16 +43,6 @@ internal sealed class PeekableStream : Stream
 
         return _inner.ReadAsync(buffer, cancellationToken);
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

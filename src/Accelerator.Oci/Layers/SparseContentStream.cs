@@ -1,26 +1,16 @@
+using Accelerator.Oci.IO;
+
 namespace Accelerator.Oci.Layers;
 
 /// <summary>Expands a sparse file's stored segments into its logical content: segment bytes at their offsets, zeros in holes.</summary>
-internal sealed class SparseContentStream(Stream stored, IReadOnlyList<TarSparseSegment> map, long length) : Stream
+internal sealed class SparseContentStream(Stream stored, IReadOnlyList<TarSparseSegment> map, long length) : ReadOnlyStream
 {
     private long _position;
     private int _segment;
 
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
     public override long Length => length;
 
-    public override long Position
-    {
-        get => _position;
-        set => throw new NotSupportedException();
-    }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+    public override long Position => _position;
 
     public override int Read(Span<byte> buffer)
     {
@@ -64,9 +54,6 @@ internal sealed class SparseContentStream(Stream stored, IReadOnlyList<TarSparse
         return n;
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     // How many bytes the next read may return from where we are, and whether they lie in a hole.
     private int Plan(int wanted, out bool hole)
     {
@@ -90,14 +77,4 @@ internal sealed class SparseContentStream(Stream stored, IReadOnlyList<TarSparse
 
         return (int)Math.Min(wanted, available);
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

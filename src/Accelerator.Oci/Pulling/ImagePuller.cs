@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
+using Accelerator.Oci.IO;
 using Accelerator.Oci.Layers;
 using Accelerator.Oci.Model;
 using Accelerator.Oci.Resolution;
@@ -61,16 +62,16 @@ public static class ImagePuller
             try
             {
                 var diffIds = resolved.Config.Rootfs?.DiffIds;
+                var unpack = new UnpackProgress(options.Progress, resolved.Layers.Sum(l => l.Size));
                 for (int i = 0; i < files.Length; i++)
                 {
                     string file = await files[i].ConfigureAwait(false);
                     var layer = resolved.Layers[i];
                     Digest? diffId = options.VerifyDiffIds && diffIds is not null ? diffIds[i] : null;
-                    var report = await ApplyAsync(file, layer, diffId, rootfs, options.Layers, linked.Token).ConfigureAwait(false);
+                    var report = await ApplyAsync(file, layer, diffId, rootfs, options.Layers, unpack, linked.Token).ConfigureAwait(false);
                     File.Delete(file);
                     written += report.BytesWritten;
                     entries += report.Entries;
-                    options.Progress?.Report(new MountProgress("unpack", layer.Digest.ToString(), i + 1, files.Length));
                 }
             }
             catch
@@ -147,26 +148,56 @@ public static class ImagePuller
         }
     }
 
-    private static async Task<LayerApplyReport> ApplyAsync(string file, Descriptor layer, Digest? diffId, string rootfs, LayerApplyOptions options, CancellationToken cancellationToken)
+    private static async Task<LayerApplyReport> ApplyAsync(string file, Descriptor layer, Digest? diffId, string rootfs, LayerApplyOptions options, UnpackProgress progress, CancellationToken cancellationToken)
     {
         await using var blob = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, CopyBufferSize, FileOptions.SequentialScan);
-        await using var uncompressed = LayerStreams.OpenDecompressed(blob, MediaTypes.GetLayerCompression(layer.MediaType), options.MaxUncompressedBytes, leaveOpen: true);
-        await using var hashing = diffId is { } d ? new HashingReadStream(uncompressed, d) : null;
-        Stream tar = (Stream?)hashing ?? uncompressed;
+        await using var counted = progress.Track(blob, layer);
+        await using var uncompressed = LayerStreams.OpenDecompressed(counted, MediaTypes.GetLayerCompression(layer.MediaType), options.MaxUncompressedBytes, leaveOpen: true);
+        // The diff ID covers the whole uncompressed stream; a mismatch throws from the read that reaches its end.
+        await using var verifying = diffId is { } d
+            ? new VerifyingStream(uncompressed, d, expectedSize: -1, $"uncompressed layer {layer.Digest} (config diff_id)", leaveOpen: true)
+            : null;
+        Stream tar = (Stream?)verifying ?? uncompressed;
         LayerApplyReport report;
         await using (var reader = new LayerTarReader(tar, new LayerTarReaderOptions { MaxEntries = options.MaxEntries }, leaveOpen: true))
         {
             report = await LayerApplier.ApplyAsync(reader, rootfs, options, cancellationToken).ConfigureAwait(false);
         }
 
-        if (hashing is not null)
+        if (verifying is not null)
         {
-            // The diff ID covers the whole uncompressed stream, including the end-of-archive blocks after the last entry.
-            await hashing.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
-            hashing.Verify($"layer {layer.Digest}");
+            // Read what follows the end-of-archive marker too, so the whole stream is hashed and checked.
+            await verifying.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
         }
 
+        progress.Applied(layer);
         return report;
+    }
+
+    /// <summary>Unpack progress over the whole image, in compressed layer bytes consumed; reports at most every 1 MiB.</summary>
+    private sealed class UnpackProgress(IProgress<MountProgress>? progress, long total)
+    {
+        private const long ReportEvery = 1 << 20;
+        private long _applied;
+        private long _reported = -ReportEvery;
+
+        public Stream Track(Stream blob, Descriptor layer)
+            => progress is null ? blob : new ProgressStream(blob, done => Report(layer, _applied + done, force: false));
+
+        public void Applied(Descriptor layer)
+        {
+            _applied += layer.Size;
+            Report(layer, _applied, force: true);
+        }
+
+        private void Report(Descriptor layer, long done, bool force)
+        {
+            if (progress is not null && (force || done - _reported >= ReportEvery))
+            {
+                _reported = done;
+                progress.Report(new MountProgress("unpack", layer.Digest.ToString(), Math.Min(done, total), total));
+            }
+        }
     }
 
     private static void DeleteTree(string path)
@@ -184,70 +215,6 @@ public static class ImagePuller
         }
         catch (UnauthorizedAccessException)
         {
-        }
-    }
-
-    /// <summary>Hashes what is read through it, to check a digest once the end is reached.</summary>
-    private sealed class HashingReadStream(Stream inner, Digest expected) : Stream
-    {
-        private readonly IncrementalHash _hash = expected.CreateHasher();
-
-        public void Verify(string what)
-        {
-            var actual = Digest.FromHash(expected.Algorithm, _hash.GetHashAndReset());
-            if (actual != expected)
-            {
-                throw new DigestMismatchException(expected, actual.ToString(), $"uncompressed {what} (config diff_id)");
-            }
-        }
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-        public override int Read(Span<byte> buffer)
-        {
-            int n = inner.Read(buffer);
-            _hash.AppendData(buffer[..n]);
-            return n;
-        }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-            => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            int n = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-            _hash.AppendData(buffer.Span[..n]);
-            return n;
-        }
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                _hash.Dispose();
-            }
-
-            base.Dispose(disposing);
         }
     }
 }

@@ -29,6 +29,10 @@ public sealed record PullOptions
     /// <summary>A name for the blob source in statistics. <value>Default: "origin".</value></summary>
     public string SourceName { get; init; } = "origin";
 
-    /// <summary>Progress reports, if wanted.</summary>
+    /// <summary>
+    /// Progress reports, if wanted, in bytes: stage <c>download</c> per layer (item: the layer digest; bytes received
+    /// of its size), and stage <c>unpack</c> for the whole image (item: the layer being applied; compressed layer bytes
+    /// applied of the sum of the layer sizes).
+    /// </summary>
     public IProgress<MountProgress>? Progress { get; init; }
 }

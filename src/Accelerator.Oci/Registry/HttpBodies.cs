@@ -1,4 +1,5 @@
 using System.Buffers;
+using Accelerator.Oci.IO;
 
 namespace Accelerator.Oci.Registry;
 
@@ -53,7 +54,7 @@ internal static class HttpBodies
 }
 
 /// <summary>A response body stream that owns its response (disposing one disposes the other) and yields at most a given length.</summary>
-internal sealed class ResponseStream : Stream
+internal sealed class ResponseStream : ReadOnlyStream
 {
     private readonly HttpResponseMessage _response;
     private readonly Stream _inner;
@@ -80,18 +81,6 @@ internal sealed class ResponseStream : Stream
         }
     }
 
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
     public override int Read(Span<byte> buffer)
     {
         if (_remaining <= 0 || buffer.IsEmpty)
@@ -103,9 +92,6 @@ internal sealed class ResponseStream : Stream
         _remaining -= n;
         return n;
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-        => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -144,16 +130,6 @@ internal sealed class ResponseStream : Stream
             ArrayPool<byte>.Shared.Return(scratch);
         }
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

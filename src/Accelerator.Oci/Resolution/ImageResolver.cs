@@ -13,12 +13,14 @@ public static class ImageResolver
 
     /// <summary>
     /// Fetches the manifest <paramref name="image"/> names; when it is an index, selects <paramref name="platform"/>
-    /// (default: the current platform); then fetches and verifies the config.
+    /// (default: the current platform); then fetches and verifies the config. A platform given explicitly also applies
+    /// to a single-platform image: one whose config names another platform is refused.
     /// </summary>
     public static async Task<ResolvedImage> ResolveAsync(IImageStore store, ImageReference image, Platform? platform = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(image);
+        bool platformRequested = platform is not null;
         platform ??= Platform.Current;
         var root = await store.GetManifestAsync(image, cancellationToken).ConfigureAwait(false);
         var document = root;
@@ -55,6 +57,15 @@ public static class ImageResolver
         {
             throw new FormatException(
                 $"Image {image} is inconsistent: its manifest has {manifest.Layers.Count} layers but its config lists {rootfs.DiffIds.Count} diff IDs.");
+        }
+
+        if (platformRequested && !root.IsIndex && config is { Os: { } os, Architecture: { } architecture })
+        {
+            var built = new Platform(os, architecture, config.Variant);
+            if (!platform.Matches(built))
+            {
+                throw new PlatformNotFoundException(image, platform, [built]);
+            }
         }
 
         return new ResolvedImage(image, root, document, config, configBytes);

@@ -1,5 +1,6 @@
 using Accelerator.Oci;
 using Accelerator.Oci.Registry;
+using Accelerator.Registries;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
@@ -43,7 +44,7 @@ public static class RegistryBuilderExtensions
     {
         var services = builder.Services;
         services.AddOptions<RegistryOptions>().ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RegistryOptions>, RegistryOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RegistryOptions>, RegistryOptionsStartupValidator>());
         services.TryAddSingleton(sp => new RegistryClient(
             sp.GetRequiredService<IOptions<RegistryOptions>>().Value,
             handler: null,

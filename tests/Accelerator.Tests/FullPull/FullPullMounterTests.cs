@@ -1,0 +1,115 @@
+using Accelerator.FullPull;
+using Accelerator.Oci.Samples;
+using Accelerator.Testing.Trees;
+using Microsoft.Extensions.Options;
+
+namespace Accelerator.Tests.FullPull;
+
+public sealed class FullPullMounterTests : IAsyncLifetime
+{
+    private readonly string _temp = Directory.CreateTempSubdirectory("accel-fullpull-").FullName;
+    private SampleImage _image = null!;
+
+    public async Task InitializeAsync()
+        => _image = await SampleImageGenerator.WriteLayoutAsync(Path.Combine(_temp, "layout"), new SampleImageOptions { LayerCount = 3, TotalSize = 1024 * 1024, Seed = 4 });
+
+    public Task DisposeAsync()
+    {
+        Directory.Delete(_temp, recursive: true);
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task MountAsync_LayoutImage_UnpacksTreeAndReportsFullStatistics()
+    {
+        string mountPoint = Path.Combine(_temp, "rootfs");
+        await using var accelerator = new ImageAcceleratorBuilder().UseFullPull().Build();
+
+        var mounted = await accelerator.MountAsync(ImageReference.Parse(_image.OciReference), mountPoint);
+
+        Assert.Equal(mountPoint, mounted.MountPoint);
+        Assert.Equal(_image.Manifest.Digest, mounted.ManifestDigest);
+        AssertTreeHoldsImage(mountPoint);
+        var statistics = mounted.Statistics;
+        long layerBytes = _image.Layers.Sum(l => l.Size);
+        Assert.Equal(Strategy.Full, statistics.Strategy);
+        Assert.Equal(layerBytes, statistics.BytesFetched);
+        Assert.Equal(layerBytes, Assert.Contains("layout", statistics.BytesFetchedBySource));
+        Assert.Single(statistics.BytesFetchedBySource);
+        Assert.Equal(_image.Files.Sum(f => f.Value), statistics.BytesRead);
+        Assert.Empty(statistics.Fallbacks);
+
+        await mounted.DisposeAsync();
+
+        Assert.False(Directory.Exists(mountPoint));
+    }
+
+    [Fact]
+    public async Task MountAsync_RemoveOnUnmountOff_KeepsTree()
+    {
+        string mountPoint = Path.Combine(_temp, "kept");
+        await using var accelerator = new ImageAcceleratorBuilder().UseFullPull(o => o.RemoveOnUnmount = false).Build();
+
+        await (await accelerator.MountAsync(ImageReference.Parse(_image.OciReference), mountPoint)).DisposeAsync();
+
+        AssertTreeHoldsImage(mountPoint);
+    }
+
+    [Fact]
+    public async Task MountAsync_LazyUnavailable_FallsBackToFullAndRecordsIt()
+    {
+        string mountPoint = Path.Combine(_temp, "fallback");
+        await using var accelerator = new ImageAcceleratorBuilder()
+            .UseFullPull()
+            .AddMounter<UnavailableLazyMounter>()
+            .PreferStrategies(Strategy.Lazy, Strategy.Full)
+            .Build();
+
+        await using var mounted = await accelerator.MountAsync(ImageReference.Parse(_image.OciReference), mountPoint);
+
+        Assert.Equal([Strategy.Lazy, Strategy.Full], accelerator.Strategies);
+        Assert.Equal(Strategy.Full, mounted.Statistics.Strategy);
+        Assert.Equal((Strategy.Lazy, UnavailableLazyMounter.Reason), Assert.Single(mounted.Statistics.Fallbacks));
+        AssertTreeHoldsImage(mountPoint);
+    }
+
+    [Fact]
+    public async Task Strategies_NoOrderSet_DefaultOrderOfRegisteredMounters()
+    {
+        await using var accelerator = new ImageAcceleratorBuilder().UseFullPull().AddMounter<UnavailableLazyMounter>().Build();
+
+        Assert.Equal([Strategy.Lazy, Strategy.Full], accelerator.Strategies);
+    }
+
+    [Fact]
+    public async Task MountAsync_PlatformFromOptions_AppliesToTheMount()
+    {
+        await using var accelerator = new ImageAcceleratorBuilder()
+            .UseFullPull()
+            .Configure(o => o.Platform = Platform.Parse("linux/s390x"))
+            .Build();
+
+        await Assert.ThrowsAsync<Accelerator.Oci.Resolution.PlatformNotFoundException>(
+            () => accelerator.MountAsync(ImageReference.Parse(_image.OciReference), Path.Combine(_temp, "s390x")));
+        Assert.False(Directory.Exists(Path.Combine(_temp, "s390x")));
+    }
+
+    [Fact]
+    public void Build_MaxParallelDownloadsZero_ThrowsOptionsValidationException()
+    {
+        var builder = new ImageAcceleratorBuilder().UseFullPull(o => o.MaxParallelDownloads = 0);
+
+        var error = Assert.Throws<OptionsValidationException>(() => builder.Build());
+
+        Assert.Equal(typeof(FullPullOptions), error.OptionsType);
+        Assert.Contains(nameof(FullPullOptions.MaxParallelDownloads), error.Message);
+    }
+
+    private void AssertTreeHoldsImage(string root)
+    {
+        var files = TreeSnapshot.Capture(root, hashContent: false).Entries.Values
+            .Where(e => e.Type == TreeEntryType.RegularFile)
+            .ToDictionary(e => e.Path, e => e.Size, StringComparer.Ordinal);
+        Assert.Equal(_image.Files.ToDictionary(f => f.Key, f => f.Value, StringComparer.Ordinal), files);
+    }
+}
