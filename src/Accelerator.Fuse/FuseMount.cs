@@ -212,6 +212,15 @@ public sealed partial class FuseMount : IAsyncDisposable
             registration.Dispose();
         }
 
+        await UnmountThenAbortAsync().ConfigureAwait(false);
+        await Session.DisposeAsync().ConfigureAwait(false);
+    }
+
+    // Unmounting ends the connection only when the superblock goes: open files of a lazily detached mount, and copies
+    // of the mount in other mount namespaces (unshare, `ip netns exec`, containers started while it was mounted) keep
+    // it alive. So wait a grace period, then abort.
+    private async Task UnmountThenAbortAsync()
+    {
         try
         {
             Unmount();
@@ -234,8 +243,6 @@ public sealed partial class FuseMount : IAsyncDisposable
                 LogUnmountFailed(MountPoint, ex);
             }
         }
-
-        await Session.DisposeAsync().ConfigureAwait(false);
     }
 
     private async Task<bool> WaitForCompletionAsync(TimeSpan timeout)
@@ -278,14 +285,7 @@ public sealed partial class FuseMount : IAsyncDisposable
             {
                 context.Cancel = true;
                 LogSignal(context.Signal, MountPoint);
-                try
-                {
-                    Unmount();
-                }
-                catch (IOException ex)
-                {
-                    LogUnmountFailed(MountPoint, ex);
-                }
+                _ = Task.Run(UnmountThenAbortAsync);
             }));
         }
     }

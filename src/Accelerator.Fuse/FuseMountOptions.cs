@@ -30,7 +30,11 @@ public sealed class FuseMountOptions
     /// <value>Default 4096 (4 MiB: four 1 MiB reads in flight).</value>
     public int? ReadAheadKilobytes { get; set; } = 4096;
 
-    /// <summary>Unmount when the process gets SIGINT or SIGTERM (their default termination is cancelled; wait for <see cref="FuseMount.Completion"/>).</summary>
+    /// <summary>
+    /// Unmount when the process gets SIGINT or SIGTERM, aborting the connection if it outlives
+    /// <see cref="UnmountTimeout"/>; the signals' default termination is cancelled, so the host waits for
+    /// <see cref="FuseMount.Completion"/> and exits.
+    /// </summary>
     /// <value>Default <see langword="false"/>.</value>
     public bool UnmountOnSignal { get; set; }
 
@@ -39,8 +43,8 @@ public sealed class FuseMountOptions
     public TimeSpan InitTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// How long disposing waits for the connection to end after unmounting (open files keep a lazily detached mount
-    /// alive); after it the connection is aborted.
+    /// How long disposing (or a signal) waits for the connection to end after unmounting — open files of a lazily
+    /// detached mount, or copies of the mount in other mount namespaces, keep it alive — before aborting it.
     /// </summary>
     /// <value>Default 5 s.</value>
     public TimeSpan UnmountTimeout { get; set; } = TimeSpan.FromSeconds(5);
