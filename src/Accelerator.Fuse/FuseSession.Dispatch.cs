@@ -493,9 +493,11 @@ public sealed partial class FuseSession
         Reply(buffer, FuseReply.WriteError(buffer, unique, errno));
     }
 
-    private void Reply(byte[] buffer, int length)
+    private void Reply(byte[] buffer, int length) => Reply(buffer.AsSpan(0, length), default);
+
+    private void Reply(ReadOnlySpan<byte> reply, ReadOnlySpan<byte> data)
     {
-        if (!_sink.Send(buffer.AsSpan(0, length), out int errno) && errno != 0)
+        if (!_sink.Send(reply, data, out int errno) && errno != 0)
         {
             // ENOENT: the request was interrupted or aborted meanwhile; ENODEV: the connection ended. Both are normal.
             LogReplyRefused(errno);

@@ -24,12 +24,12 @@ public sealed partial class FuseSession
         }
 
         int size = (int)input.Size;
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(FuseProtocol.OutHeaderSize + size);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(size);
         var pending = Register(request.Unique);
         ValueTask<int> read;
         try
         {
-            read = _fileSystem.ReadAsync(request.NodeId, (long)input.Offset, buffer.AsMemory(FuseProtocol.OutHeaderSize, size), pending.Token);
+            read = _fileSystem.ReadAsync(request.NodeId, (long)input.Offset, buffer.AsMemory(0, size), pending.Token);
         }
         catch (Exception ex)
         {
@@ -77,17 +77,27 @@ public sealed partial class FuseSession
 
     private void CompleteRead(PendingRead pending, byte[] buffer, int length, int errno, Task? backendStillRunning)
     {
+        // The header goes in its own small buffer; the data stays where the file system put it (writev).
+        Span<byte> header = stackalloc byte[FuseProtocol.OutHeaderSize];
         try
         {
             if (errno == 0)
             {
                 Statistics.AddBytesRead(length);
-                Reply(buffer, FuseReply.WriteHeader(buffer, pending.Unique, length));
+                FuseReply.WriteHeader(header, pending.Unique, length);
+                Reply(header, buffer.AsSpan(0, length));
             }
             else
             {
-                ReplyError(buffer, pending.Unique, errno);
+                Statistics.AddErrorReply();
+                Reply(header[..FuseReply.WriteError(header, pending.Unique, errno)], default);
             }
+        }
+        catch (Exception ex)
+        {
+            // Every read must be answered, or its reader waits forever.
+            LogOperationFailed(FuseOpcode.Read, pending.Unique, ex);
+            Reply(header[..FuseReply.WriteError(header, pending.Unique, Errno.EIO)], default);
         }
         finally
         {

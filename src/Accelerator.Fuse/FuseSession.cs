@@ -249,22 +249,27 @@ public sealed partial class FuseSession : IAsyncDisposable
 /// <summary>Where replies go: the device, or a test's capture.</summary>
 internal interface IFuseReplySink
 {
-    /// <summary>Sends one whole reply; false when the kernel refused it (request gone, connection ended).</summary>
-    bool Send(ReadOnlySpan<byte> reply, out int errno);
+    /// <summary>
+    /// Sends one whole reply made of <paramref name="reply"/> and then <paramref name="data"/> (a READ's bytes, kept
+    /// apart from the header); false when the kernel refused it (request gone, connection ended).
+    /// </summary>
+    bool Send(ReadOnlySpan<byte> reply, ReadOnlySpan<byte> data, out int errno);
 }
 
-/// <summary>Replies written to <c>/dev/fuse</c>, each with one write(2).</summary>
+/// <summary>Replies written to <c>/dev/fuse</c>, each with one write(2) or writev(2).</summary>
 internal sealed class DeviceReplySink(SafeFileHandle device) : IFuseReplySink
 {
-    public bool Send(ReadOnlySpan<byte> reply, out int errno)
+    public bool Send(ReadOnlySpan<byte> reply, ReadOnlySpan<byte> data, out int errno)
     {
         bool added = false;
         try
         {
+            // fs/fuse/dev.c takes a reply only whole, from one write: writev when the data is apart.
             device.DangerousAddRef(ref added);
-            int n = LibC.Write((int)device.DangerousGetHandle(), reply);
+            int fd = (int)device.DangerousGetHandle();
+            int n = data.IsEmpty ? LibC.Write(fd, reply) : LibC.Writev(fd, reply, data);
             errno = n < 0 ? -n : 0;
-            return n == reply.Length;
+            return n == reply.Length + data.Length;
         }
         catch (ObjectDisposedException)
         {

@@ -38,6 +38,9 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "write", SetLastError = true)]
     private static partial nint WriteNative(int fd, byte* buffer, nuint count);
 
+    [LibraryImport(Library, EntryPoint = "writev", SetLastError = true)]
+    private static partial nint WritevNative(int fd, IoVector* vectors, int count);
+
     [LibraryImport(Library, EntryPoint = "mount", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int MountNative(string source, string target, string fileSystemType, ulong flags, string? data);
 
@@ -91,6 +94,20 @@ internal static unsafe partial class LibC
         }
     }
 
+    /// <summary>writev(2) of two buffers in one call (one message for /dev/fuse); returns the count, or -errno.</summary>
+    internal static int Writev(int fd, ReadOnlySpan<byte> first, ReadOnlySpan<byte> second)
+    {
+        fixed (byte* p1 = first)
+        fixed (byte* p2 = second)
+        {
+            IoVector* vectors = stackalloc IoVector[2];
+            vectors[0] = new IoVector { Base = p1, Length = (nuint)first.Length };
+            vectors[1] = new IoVector { Base = p2, Length = (nuint)second.Length };
+            nint n = WritevNative(fd, vectors, second.IsEmpty ? 1 : 2);
+            return n >= 0 ? (int)n : -Marshal.GetLastPInvokeError();
+        }
+    }
+
     /// <summary>mount(2); returns 0 or errno.</summary>
     internal static int Mount(string source, string target, string fileSystemType, ulong flags, string? data)
         => MountNative(source, target, fileSystemType, flags, data) == 0 ? 0 : Marshal.GetLastPInvokeError();
@@ -117,6 +134,14 @@ internal static unsafe partial class LibC
         {
             Free(resolved);
         }
+    }
+
+    // struct iovec (sys/uio.h).
+    [StructLayout(LayoutKind.Sequential)]
+    private struct IoVector
+    {
+        public byte* Base;
+        public nuint Length;
     }
 
     /// <summary>The text of <paramref name="errno"/>, with the number.</summary>

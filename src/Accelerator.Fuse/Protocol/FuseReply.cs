@@ -50,10 +50,22 @@ public static class FuseReply
     }
 
     /// <summary>
-    /// Writes the header of a success reply whose <paramref name="bodyLength"/>-byte body the caller already put at
-    /// offset <see cref="FuseProtocol.OutHeaderSize"/> (a READ filled in place).
+    /// Writes only the 16-byte header of a success reply with a <paramref name="bodyLength"/>-byte body that the caller
+    /// put after it in the same buffer (a listing filled in place) or sends right after it in the same writev(2) (READ
+    /// data). Returns the whole reply's length.
     /// </summary>
-    public static int WriteHeader(Span<byte> destination, ulong unique, int bodyLength) => WriteHeader(destination, unique, bodyLength, 0);
+    public static int WriteHeader(Span<byte> destination, ulong unique, int bodyLength)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(bodyLength);
+        if (destination.Length < FuseProtocol.OutHeaderSize)
+        {
+            throw new ArgumentException($"A reply header needs {FuseProtocol.OutHeaderSize} bytes.", nameof(destination));
+        }
+
+        var header = new FuseOutHeader { Length = (uint)(FuseProtocol.OutHeaderSize + bodyLength), Error = 0, Unique = unique };
+        MemoryMarshal.Write(destination, in header);
+        return FuseProtocol.OutHeaderSize + bodyLength;
+    }
 
     /// <summary>The size of <c>fuse_entry_out</c> in protocol <paramref name="minor"/>.</summary>
     public static int EntryOutSize(uint minor) => minor < 9 ? FuseProtocol.CompatEntryOutSize : Unsafe.SizeOf<FuseEntryOut>();

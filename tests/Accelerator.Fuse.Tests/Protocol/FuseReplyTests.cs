@@ -30,6 +30,18 @@ public sealed class FuseReplyTests
         Assert.Throws<ArgumentException>(() => FuseReply.WriteData(new byte[20], 1, new byte[5]));
     }
 
+    [Fact]
+    public void WriteHeader_DataSentApart_NeedsOnlySixteenBytesAndCountsTheData()
+    {
+        byte[] header = new byte[16];
+
+        int length = FuseReply.WriteHeader(header, 9, 1 << 20);
+
+        Assert.Equal(16 + (1 << 20), length);
+        Assert.Equal((uint)length, MemoryMarshal.Read<FuseOutHeader>(header).Length);
+        Assert.Throws<ArgumentException>(() => FuseReply.WriteHeader(new byte[15], 9, 0));
+    }
+
     [Theory]
     [InlineData(8U, 120, 96, 80)]
     [InlineData(9U, 128, 104, 80)]

@@ -15,9 +15,9 @@ internal sealed class CaptureSink : IFuseReplySink
 
     public IReadOnlyCollection<byte[]> All => _all;
 
-    public bool Send(ReadOnlySpan<byte> reply, out int errno)
+    public bool Send(ReadOnlySpan<byte> reply, ReadOnlySpan<byte> data, out int errno)
     {
-        byte[] copy = reply.ToArray();
+        byte[] copy = [.. reply, .. data];
         _all.Enqueue(copy);
         Slot(MemoryMarshal.Read<FuseOutHeader>(copy).Unique).TrySetResult(copy);
         errno = 0;
