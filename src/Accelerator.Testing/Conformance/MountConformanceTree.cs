@@ -7,8 +7,9 @@ namespace Accelerator.Testing.Conformance;
 /// The source tree <see cref="MountConformanceTests"/> mounts and compares against: every kind of entry and attribute
 /// a root file system has (sizes around page and MiB boundaries, setuid/setgid/sticky, odd owners, sub-second and old
 /// times, binary/trusted/security/many/large xattrs, symlinks of every sort, hard links across directories, devices,
-/// a fifo (no socket: image layers are tar, which has none), NAME_MAX and non-ASCII names, deep nesting, a directory of <see cref="ManyCount"/> entries, an
-/// executable). Built once per test class (an xUnit class fixture); needs root. Deleted on dispose.
+/// a fifo, NAME_MAX and non-ASCII names, deep nesting, a directory of <see cref="ManyCount"/> entries, an executable).
+/// No socket: image layers are tar, which has none. Built once per test class (an xUnit class fixture); needs root.
+/// Deleted on dispose.
 /// </summary>
 public sealed class MountConformanceTree : IDisposable
 {
