@@ -40,6 +40,9 @@ public sealed partial class FuseSession
         }
 
         Statistics.AddRequest(request.Opcode);
+
+        // FORGET and BATCH_FORGET are never answered, not even when malformed.
+        bool answered = request.Opcode is not (FuseOpcode.Forget or FuseOpcode.BatchForget);
         try
         {
             Dispatch(request, buffers);
@@ -48,13 +51,16 @@ public sealed partial class FuseSession
         {
             Statistics.AddMalformed();
             LogMalformed((uint)request.Opcode, request.Unique, ex.Message);
-            ReplyError(buffers.Reply, request.Unique, Errno.EINVAL);
+            if (answered)
+            {
+                ReplyError(buffers.Reply, request.Unique, Errno.EINVAL);
+            }
         }
-        catch (FuseErrorException ex)
+        catch (FuseErrorException ex) when (answered)
         {
             ReplyError(buffers.Reply, request.Unique, ex.Errno);
         }
-        catch (Exception ex)
+        catch (Exception ex) when (answered)
         {
             LogOperationFailed(request.Opcode, request.NodeId, ex);
             ReplyError(buffers.Reply, request.Unique, Errno.EIO);
@@ -302,6 +308,12 @@ public sealed partial class FuseSession
         {
             var entry = entries[(int)index];
             byte[] name = names[(int)index] ??= Encoding.UTF8.GetBytes(entry.Name);
+            if (name.Length is 0 or > FuseProtocol.MaxNameLength || name.AsSpan().IndexOfAny((byte)0, (byte)'/') >= 0)
+            {
+                // A name the kernel cannot take is left out; the offsets of the others stay as they are.
+                continue;
+            }
+
             uint type = (uint)entry.Attributes.Type >> 12;
             bool added;
             if (plus)

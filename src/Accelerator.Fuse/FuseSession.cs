@@ -81,9 +81,6 @@ public sealed partial class FuseSession : IAsyncDisposable
     /// <summary>Completes when the kernel ended the connection and every reader stopped.</summary>
     public Task Completion => _completion.Task;
 
-    /// <summary>The options in use.</summary>
-    public FuseSessionOptions Options => _options;
-
     /// <summary>Starts the reader threads (once).</summary>
     /// <exception cref="InvalidOperationException">The session has no device or was disposed.</exception>
     public void Start()
@@ -225,6 +222,7 @@ public sealed partial class FuseSession : IAsyncDisposable
     /// <summary>An open directory: its listing, taken at the first READDIR and paged through by offset.</summary>
     private sealed class DirectoryHandle(ulong nodeId)
     {
+        private readonly Lock _lock = new();
         private IReadOnlyList<FuseDirectoryEntry>? _entries;
         private byte[]?[]? _names;
 
@@ -232,7 +230,7 @@ public sealed partial class FuseSession : IAsyncDisposable
 
         public (IReadOnlyList<FuseDirectoryEntry>? Entries, byte[]?[]? Names) GetListing(IFuseFileSystem fileSystem)
         {
-            lock (this)
+            lock (_lock)
             {
                 if (_entries is null)
                 {
