@@ -1,0 +1,31 @@
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+
+namespace Accelerator.Fuse;
+
+public sealed partial class FuseMount
+{
+    [LoggerMessage(1, LogLevel.Information, "Mounted FUSE at {MountPoint} (connection {ConnectionId})")]
+    private partial void LogMounted(string mountPoint, uint connectionId);
+
+    [LoggerMessage(2, LogLevel.Information, "Unmounted {MountPoint}")]
+    private partial void LogUnmounted(string mountPoint);
+
+    [LoggerMessage(3, LogLevel.Information, "{MountPoint} is busy: detached lazily; open files are served until closed")]
+    private partial void LogDetached(string mountPoint);
+
+    [LoggerMessage(4, LogLevel.Warning, "Unmounting {MountPoint} failed")]
+    private partial void LogUnmountFailed(string mountPoint, Exception exception);
+
+    [LoggerMessage(5, LogLevel.Warning, "Aborted the FUSE connection {ConnectionId} of {MountPoint}")]
+    private partial void LogAborted(string mountPoint, uint connectionId);
+
+    [LoggerMessage(6, LogLevel.Warning, "The FUSE connection of {MountPoint} did not end within {Timeout} of unmounting: aborting it")]
+    private partial void LogAbortingAfterUnmount(string mountPoint, TimeSpan timeout);
+
+    [LoggerMessage(7, LogLevel.Warning, "Cannot set the readahead at {Path}: {Reason}")]
+    private partial void LogReadAheadFailed(string path, string reason);
+
+    [LoggerMessage(8, LogLevel.Information, "{Signal}: unmounting {MountPoint}")]
+    private partial void LogSignal(PosixSignal signal, string mountPoint);
+}

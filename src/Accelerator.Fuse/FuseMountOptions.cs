@@ -1,0 +1,83 @@
+namespace Accelerator.Fuse;
+
+/// <summary>Options of a <see cref="FuseMount"/>: the mount itself, and the <see cref="Session"/> that serves it.</summary>
+public sealed class FuseMountOptions
+{
+    /// <summary>The session's options.</summary>
+    /// <value>Default: <see cref="FuseSessionOptions"/>'s defaults.</value>
+    public FuseSessionOptions Session { get; set; } = new();
+
+    /// <summary>The source column of <c>/proc/mounts</c>.</summary>
+    /// <value>Default <c>accel</c>.</value>
+    public string FileSystemName { get; set; } = "accel";
+
+    /// <summary>The subtype: the mount's type is <c>fuse.SUBTYPE</c>.</summary>
+    /// <value>Default <c>accel</c>.</value>
+    public string Subtype { get; set; } = "accel";
+
+    /// <summary>Let every user, not only the mounting one, see the tree (<c>allow_other</c>; containers need it).</summary>
+    /// <value>Default <see langword="true"/>.</value>
+    public bool AllowOther { get; set; } = true;
+
+    /// <summary>Let the kernel check permissions from the mode bits (<c>default_permissions</c>); otherwise ACCESS is asked.</summary>
+    /// <value>Default <see langword="true"/>.</value>
+    public bool DefaultPermissions { get; set; } = true;
+
+    /// <summary>
+    /// The readahead of the mount's backing device (<c>/sys/class/bdi/0:N/read_ahead_kb</c>), in KiB. The kernel
+    /// starts FUSE mounts at 128 KiB, which caps sequential READs at 128 KiB whatever max_read is; null keeps it.
+    /// </summary>
+    /// <value>Default 4096 (4 MiB: four 1 MiB reads in flight).</value>
+    public int? ReadAheadKilobytes { get; set; } = 4096;
+
+    /// <summary>
+    /// Unmount when the process gets SIGINT or SIGTERM, aborting the connection if it outlives
+    /// <see cref="UnmountTimeout"/>; the signals' default termination is cancelled, so the host waits for
+    /// <see cref="FuseMount.Completion"/> and exits.
+    /// </summary>
+    /// <value>Default <see langword="false"/>.</value>
+    public bool UnmountOnSignal { get; set; }
+
+    /// <summary>How long to wait for the kernel's INIT after mount(2).</summary>
+    /// <value>Default 10 s.</value>
+    public TimeSpan InitTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How long disposing (or a signal) waits for the connection to end after unmounting — open files of a lazily
+    /// detached mount, or copies of the mount in other mount namespaces, keep it alive — before aborting it.
+    /// </summary>
+    /// <value>Default 5 s.</value>
+    public TimeSpan UnmountTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming every invalid option.</summary>
+    public void Validate()
+    {
+        ArgumentNullException.ThrowIfNull(Session, nameof(Session));
+        Session.Validate();
+        var failures = new List<string>();
+        if (string.IsNullOrWhiteSpace(FileSystemName) || FileSystemName.Any(c => c is ',' or ' ' or '\t' or '\n' or '\\'))
+        {
+            failures.Add($"{nameof(FileSystemName)} must be a non-empty word.");
+        }
+
+        if (string.IsNullOrEmpty(Subtype) || !Subtype.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+        {
+            failures.Add($"{nameof(Subtype)} must be letters, digits, '-' or '_'.");
+        }
+
+        if (ReadAheadKilobytes is < 0 or > 1024 * 1024)
+        {
+            failures.Add($"{nameof(ReadAheadKilobytes)} must be 0 to 1048576 or null.");
+        }
+
+        if (InitTimeout <= TimeSpan.Zero || UnmountTimeout < TimeSpan.Zero)
+        {
+            failures.Add($"{nameof(InitTimeout)} must be positive and {nameof(UnmountTimeout)} not negative.");
+        }
+
+        if (failures.Count > 0)
+        {
+            throw new ArgumentException("Invalid FUSE mount options: " + string.Join(" ", failures));
+        }
+    }
+}

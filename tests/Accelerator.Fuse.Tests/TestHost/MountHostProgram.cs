@@ -1,0 +1,32 @@
+using Accelerator.Fuse.FileSystem;
+using Accelerator.Fuse.Tests.Support;
+using Accelerator.Testing.Trees;
+
+namespace Accelerator.Fuse.Tests.TestHost;
+
+/// <summary>
+/// The test assembly's entry point, unused by the test runner: <c>Accelerator.Fuse.Tests mount-host SOURCE MOUNTPOINT</c>
+/// mounts SOURCE (through <see cref="DirectoryChunkIndex"/>) at MOUNTPOINT with unmount-on-signal, prints
+/// <c>ready</c>, and exits 0 once the mount is gone.
+/// </summary>
+public static class MountHostProgram
+{
+    public static async Task<int> Main(string[] args)
+    {
+        if (args.Length != 3 || args[0] != "mount-host")
+        {
+            await Console.Error.WriteLineAsync("usage: Accelerator.Fuse.Tests mount-host SOURCE MOUNTPOINT");
+            return 2;
+        }
+
+        using var index = DirectoryChunkIndex.Build(args[1]);
+        var mount = await FuseMount.MountAsync(args[2], new ChunkIndexFileSystem(index, new DirectoryContentReader(index)), new FuseMountOptions { UnmountOnSignal = true });
+        await using (mount)
+        {
+            Console.WriteLine("ready");
+            await mount.Completion;
+        }
+
+        return 0;
+    }
+}
