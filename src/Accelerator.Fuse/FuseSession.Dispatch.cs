@@ -459,15 +459,8 @@ public sealed partial class FuseSession
 
     private static FuseAttr ToAttr(in FuseAttributes attributes)
     {
-        long ticks = attributes.ModificationTime.UtcTicks - DateTimeOffset.UnixEpoch.Ticks;
-        long seconds = Math.DivRem(ticks, TimeSpan.TicksPerSecond, out long remainder);
-        if (remainder < 0)
-        {
-            seconds--;
-            remainder += TimeSpan.TicksPerSecond;
-        }
-
-        uint nanoseconds = (uint)(remainder * 100);
+        long seconds = attributes.ModificationTime.Seconds;
+        uint nanoseconds = (uint)attributes.ModificationTime.Nanoseconds;
         uint major = attributes.DeviceMajor;
         uint minor = attributes.DeviceMinor;
         return new FuseAttr

@@ -52,8 +52,8 @@ public sealed record FileEntry
     /// <summary>Size in bytes (regular files; symlinks: length of the target).</summary>
     public long Size { get; init; }
 
-    /// <summary>Modification time.</summary>
-    public DateTimeOffset ModificationTime { get; init; }
+    /// <summary>Modification time, to the nanosecond.</summary>
+    public UnixTime ModificationTime { get; init; }
 
     /// <summary>The target of a symbolic link.</summary>
     public string? LinkTarget { get; init; }

@@ -71,7 +71,7 @@ public readonly record struct FuseAttributes
     public uint DeviceMinor { get; init; }
 
     /// <summary>The modification time (also reported as change and access time).</summary>
-    public DateTimeOffset ModificationTime { get; init; }
+    public UnixTime ModificationTime { get; init; }
 
     /// <summary>st_mode: type and permission bits.</summary>
     public uint Mode => (uint)Type | (Permissions & 0xFFF);

@@ -233,7 +233,7 @@ public sealed partial class LazyBootstrap : IChunkIndex
             Uid = _model.Uid[index],
             Gid = _model.Gid[index],
             Size = _model.Size[index],
-            ModificationTime = DateTimeOffset.UnixEpoch.AddTicks((_model.MtimeSeconds[index] * TimeSpan.TicksPerSecond) + (_model.MtimeNanoseconds[index] / 100)),
+            ModificationTime = new UnixTime(_model.MtimeSeconds[index], (int)_model.MtimeNanoseconds[index]),
             LinkTarget = target == 0 ? null : _model.Strings[target - 1],
             DeviceMajor = _model.DeviceMajor[index],
             DeviceMinor = _model.DeviceMinor[index],

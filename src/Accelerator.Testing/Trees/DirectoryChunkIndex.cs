@@ -199,7 +199,7 @@ public sealed class DirectoryChunkIndex : IChunkIndex, IDisposable
             Uid = st.Uid,
             Gid = st.Gid,
             Size = type == FileEntryType.Symlink ? System.Text.Encoding.UTF8.GetByteCount(target ?? string.Empty) : st.Size,
-            ModificationTime = DateTimeOffset.FromUnixTimeSeconds(st.MtimeSeconds).AddTicks(st.MtimeNanoseconds / 100),
+            ModificationTime = new UnixTime(st.MtimeSeconds, (int)st.MtimeNanoseconds),
             LinkTarget = target,
             DeviceMajor = device ? st.RdevMajor : 0,
             DeviceMinor = device ? st.RdevMinor : 0,
