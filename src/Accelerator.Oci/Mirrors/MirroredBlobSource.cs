@@ -407,7 +407,9 @@ public sealed class MirroredBlobSource : IBlobSource, IBlobExistence, IBlobDownl
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stall.Token);
             try
             {
-                if (await route.Host.Client.HeadBlobAsync(route.Key, blob.Repository, blob.Digest, linked.Token).ConfigureAwait(false) is long size)
+                // A size other than the address says means the address is wrong: the blob asked for is not there.
+                if (await route.Host.Client.HeadBlobAsync(route.Key, blob.Repository, blob.Digest, linked.Token).ConfigureAwait(false) is long size
+                    && (!blob.HasSize || size == blob.Size))
                 {
                     _set.ReportSuccess(route);
                     return size;
