@@ -120,7 +120,4 @@ public sealed partial class MirroredRegistries : IDisposable
 
     private MirrorHost Host(string key, RegistryClient client)
         => _hosts.GetOrAdd(key, k => new MirrorHost(k, client, new HostHealth(Time, Options.FailureThreshold, Options.MinimumBackoff, Options.MaximumBackoff)));
-
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Mirror set of {Registry}: mirrors [{Mirrors}], origin {Origin}, policy {Policy}.")]
-    private partial void LogMirrorSet(string registry, string mirrors, string origin, LoadBalancingPolicy policy);
 }
