@@ -311,7 +311,7 @@ bench_mirrors() {
   size_mb=${BENCH_MIRROR_SIZE_MB:-200}
   layers=${BENCH_MIRROR_LAYERS:-5}
   text_fraction=${BENCH_MIRROR_TEXT_FRACTION:-0.8}
-  local rate=${BENCH_MIRROR_RATE:-200mbit} pulls=${BENCH_MIRROR_PULLS:-16} mruns=${BENCH_MIRROR_RUNS:-3}
+  local rate=${BENCH_MIRROR_RATE:-200mbit} pulls=${BENCH_MIRROR_PULLS:-16} mruns=${BENCH_MIRROR_RUNS:-5}
   # Sixteen processes start at once on a small machine: compile ahead of time (ReadyToRun) so that JIT time does not
   # blur what is measured. Falls back to the plain build when the ReadyToRun compiler is not available.
   log "publishing accel (Release, ReadyToRun)"
@@ -340,7 +340,7 @@ PY
     quiet skopeo copy --dest-tls-verify=false "oci:$work/layout:latest" "docker://10.200.$i.2:5000/bench:latest"
   done
 
-  local image="10.200.0.2:5000/bench:latest" one=() three=() t r
+  local image="10.200.0.2:5000/bench:latest" one=() three=() loads=() t r
   local mirrors=(--mirror http://10.200.1.2:5000 --mirror http://10.200.2.2:5000 --mirror http://10.200.3.2:5000)
   for ((r = 1; r <= mruns; r++)); do
     t=$(concurrent_pulls "$pulls" "$image")
@@ -348,7 +348,8 @@ PY
     for i in 0 1 2 3; do stat -c %s "$work/registry$i.log"; done >"$work/offsets"
     t=$(concurrent_pulls "$pulls" "$image" "${mirrors[@]}")
     three+=("$t")
-    log "run $r/$mruns: one registry ${one[-1]} s, three mirrors ${three[-1]} s ($(blob_bytes_per_registry "$work/offsets"))"
+    loads+=("$(cut -d' ' -f1 /proc/loadavg)")
+    log "run $r/$mruns: one registry ${one[-1]} s, three mirrors ${three[-1]} s ($(blob_bytes_per_registry "$work/offsets")); load ${loads[-1]}"
   done
   rm -rf "$work"/dest*
 
@@ -368,7 +369,7 @@ Setup: four docker-registry processes (an origin and three mirrors, all holding 
 
 Why pulls into layouts rather than \`accel pull\` with unpacking: here all ${pulls} clients share the $(nproc) cores that would be ${pulls} nodes' CPUs in a cluster; with unpacking (decompress, hash, write 16 × ${size_mb} MB) the clients saturate the cores before three mirrors saturate their links (measured: one registry 44.7 s, three mirrors 36.5 s, ratio 0.82, with the load average at 31), which measures this machine's CPU, not the registries.
 
-Machine: $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB memory, $(uname -m); date $(date -u +%Y-%m-%d). The cores are shared with other work running at the same time.
+Machine: $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB memory, $(uname -m); date $(date -u +%Y-%m-%d). The cores are shared with other work running at the same time: the 1-minute load average after each run was ${loads[*]}.
 
 | setup | median (s) | runs (s) |
 | --- | --- | --- |

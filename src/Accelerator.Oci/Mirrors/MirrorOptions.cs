@@ -87,6 +87,17 @@ public sealed class MirrorOptions
     public string? SpoolDirectory { get; set; }
 
     /// <summary>
+    /// Whole blobs of at least twice this size are fetched in segments of this size from every healthy mirror that holds
+    /// them at once: each mirror takes the next segment when it has finished one, so faster (less loaded) mirrors serve
+    /// more. Only with <see cref="LoadBalancingPolicy.LeastOutstandingRequests"/> and
+    /// <see cref="LoadBalancingPolicy.RoundRobin"/>: consistent hashing keeps each blob on one mirror, and the ordered
+    /// policy uses the first mirror. 0 turns segmenting off.
+    /// </summary>
+    /// <value>Default 4 MiB.</value>
+    [Range(0L, 1L << 30)]
+    public long SegmentSize { get; set; } = 4 << 20;
+
+    /// <summary>
     /// Ranged reads up to this length are read whole from one host before they are handed on, so a failure at any point
     /// moves the whole range to the next host; longer ranges stream, and fail over only before their first byte.
     /// </summary>

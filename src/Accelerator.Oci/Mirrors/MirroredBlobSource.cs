@@ -127,17 +127,40 @@ public sealed class MirroredBlobSource : IBlobSource, IBlobExistence, IBlobDownl
             : await OpenStreamingRangeAsync(plan, blob, offset, length, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Reads a whole blob into <paramref name="target"/> (empty, seekable), verified, failing over between hosts.</summary>
+    /// <summary>
+    /// Reads a whole blob into <paramref name="target"/> (empty, seekable), verified, failing over between hosts: in
+    /// segments from several mirrors at once when the blob is large, else (and whenever that fails) from one host at a
+    /// time, resuming at the next host where the last one stopped.
+    /// </summary>
     private async Task<IReadOnlyDictionary<string, long>> DownloadAsync(BlobAddress blob, Stream target, IProgress<long>? progress, CancellationToken cancellationToken)
     {
         var plan = await _set.PlanAsync(blob.Repository, blob.Digest, cancellationToken).ConfigureAwait(false);
+        var sources = new Dictionary<string, long>(StringComparer.Ordinal);
+        bool resume = blob.HasSize;
+        if (target is FileStream file && SegmentHosts(blob, plan) is { Count: >= 2 } hosts)
+        {
+            if (await TrySegmentedAsync(blob, file, hosts, sources, progress, cancellationToken).ConfigureAwait(false))
+            {
+                return sources;
+            }
+
+            // Bytes of several hosts that do not verify, or segments nobody could serve: start over, one host at a time.
+            target.SetLength(0);
+            target.Position = 0;
+            progress?.Report(0);
+            resume = false;
+        }
+
+        return await DownloadSequentiallyAsync(blob, target, plan, sources, resume, progress, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<IReadOnlyDictionary<string, long>> DownloadSequentiallyAsync(BlobAddress blob, Stream target, IReadOnlyList<MirrorRoute> plan, Dictionary<string, long> sources, bool resume, IProgress<long>? progress, CancellationToken cancellationToken)
+    {
         var queue = new List<MirrorRoute>(plan);
         var tries = new Dictionary<MirrorRoute, int>();
         var contributors = new List<MirrorRoute>();
-        var sources = new Dictionary<string, long>(StringComparer.Ordinal);
         var errors = new FailoverErrors();
         // Resuming with a Range needs the size; after a mismatch over bytes of several hosts, it is switched off.
-        bool resume = blob.HasSize;
         long written = 0;
         var hash = blob.Digest.CreateHasher();
         byte[] buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
@@ -282,6 +305,154 @@ public sealed class MirroredBlobSource : IBlobSource, IBlobExistence, IBlobDownl
             hash.GetHashAndReset();
             contributors.Clear();
             progress?.Report(0);
+        }
+    }
+
+    /// <summary>The healthy mirrors (in the plan's order) to fetch a large blob from at once, or an empty list.</summary>
+    private List<MirrorRoute> SegmentHosts(BlobAddress blob, IReadOnlyList<MirrorRoute> plan)
+    {
+        var options = _set.Options;
+        if (options.SegmentSize == 0 || !blob.HasSize || blob.Size < 2 * options.SegmentSize
+            || options.LoadBalancing is not (LoadBalancingPolicy.LeastOutstandingRequests or LoadBalancingPolicy.RoundRobin))
+        {
+            return [];
+        }
+
+        // The plan lists the healthy mirrors holding the image first, then the origin.
+        return plan.TakeWhile(r => !r.IsOrigin && r.Host.Health.IsAvailable).ToList();
+    }
+
+    /// <summary>
+    /// Fetches the blob in segments, one worker per host taking the next segment when it has finished one; a host that
+    /// fails hands its segment back and stops. Then the whole file is hashed. False when segments are left that no host
+    /// could serve, or when the bytes do not verify (and, coming from several hosts, nobody can say whose were wrong).
+    /// </summary>
+    private async Task<bool> TrySegmentedAsync(BlobAddress blob, FileStream target, List<MirrorRoute> hosts, Dictionary<string, long> sources, IProgress<long>? progress, CancellationToken cancellationToken)
+    {
+        long segmentSize = _set.Options.SegmentSize;
+        int count = (int)((blob.Size + segmentSize - 1) / segmentSize);
+        var pending = new System.Collections.Concurrent.ConcurrentQueue<int>(Enumerable.Range(0, count));
+        var handle = target.SafeFileHandle;
+        target.SetLength(blob.Size);
+        long done = 0;
+
+        async Task WorkAsync(MirrorRoute route)
+        {
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+            try
+            {
+                while (pending.TryDequeue(out int index))
+                {
+                    long offset = index * segmentSize;
+                    long length = Math.Min(segmentSize, blob.Size - offset);
+                    using var scope = _set.Begin(route);
+                    using var stall = new CancellationTokenSource(_set.Options.StallTimeout, _set.Time);
+                    using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stall.Token);
+                    try
+                    {
+                        await using var body = await route.Host.Client.GetBlobRangeAsync(route.Key, blob.Repository, blob.Digest, offset, length, linked.Token).ConfigureAwait(false);
+                        long got = 0;
+                        while (got < length)
+                        {
+                            stall.CancelAfter(_set.Options.StallTimeout);
+                            int n = await body.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, length - got)), linked.Token).ConfigureAwait(false);
+                            if (n == 0)
+                            {
+                                throw new EndOfStreamException($"the range ended after {got} of {length} bytes");
+                            }
+
+                            await WriteAsync(handle, buffer.AsMemory(0, n), offset + got).ConfigureAwait(false);
+                            got += n;
+                            _set.CountBytes(route, n);
+                            lock (sources)
+                            {
+                                sources[route.SourceName] = sources.GetValueOrDefault(route.SourceName) + n;
+                            }
+
+                            progress?.Report(Interlocked.Add(ref done, n));
+                        }
+
+                        _set.ReportSuccess(route);
+                    }
+                    catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                    {
+                        throw;
+                    }
+                    catch (Exception ex) when (ex is IOException or HttpRequestException or OperationCanceledException or TimeoutException && ex is not LocalWriteException)
+                    {
+                        // Another host takes the segment over, from its start.
+                        pending.Enqueue(index);
+                        if (ex is not BlobNotFoundException)
+                        {
+                            _set.ReportFailure(route, stall.IsCancellationRequested ? "stalled" : "error", ex);
+                        }
+
+                        _set.LogFallback($"segment {index} of blob {blob.Digest}", route, ex is BlobNotFoundException ? "not found" : "error");
+                        return;
+                    }
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+
+        try
+        {
+            await Task.WhenAll(hosts.Select(WorkAsync)).ConfigureAwait(false);
+        }
+        catch (LocalWriteException ex)
+        {
+            ExceptionDispatchInfo.Throw(ex.InnerException!);
+        }
+
+        if (!pending.IsEmpty)
+        {
+            return false;
+        }
+
+        using var hash = blob.Digest.CreateHasher();
+        byte[] chunk = ArrayPool<byte>.Shared.Rent(BufferSize);
+        try
+        {
+            for (long at = 0; at < blob.Size;)
+            {
+                int n = await RandomAccess.ReadAsync(handle, chunk.AsMemory(0, (int)Math.Min(chunk.Length, blob.Size - at)), at, cancellationToken).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    return false;
+                }
+
+                hash.AppendData(chunk, 0, n);
+                at += n;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
+
+        var actual = Digest.FromHash(blob.Digest.Algorithm, hash.GetHashAndReset());
+        if (actual != blob.Digest)
+        {
+            _set.LogFallback($"blob {blob.Digest}", hosts[0], $"segments from {hosts.Count} hosts do not verify ({actual}); reading it again from one host at a time");
+            return false;
+        }
+
+        target.Position = 0;
+        return true;
+
+        async Task WriteAsync(Microsoft.Win32.SafeHandles.SafeFileHandle file, ReadOnlyMemory<byte> data, long position)
+        {
+            try
+            {
+                await RandomAccess.WriteAsync(file, data, position, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                throw new LocalWriteException(ex);
+            }
         }
     }
 

@@ -164,6 +164,80 @@ public sealed class MirroredBlobSourceTests(MirrorFixture fixture)
     }
 
     [Fact]
+    public async Task DownloadToFileAsync_LargeBlob_SegmentsFromEveryMirrorAndVerified()
+    {
+        var layer = await BigLayerAsync();
+        await using var b1 = await RegistryProxy.StartAsync(fixture.MirrorB.Url);
+        await using var b2 = await RegistryProxy.StartAsync(fixture.MirrorB.Url);
+        using var mirrors = MirrorFixture.Mirrors(fixture.Origin.Host, [b1.Url.ToString(), b2.Url.ToString()], o =>
+        {
+            o.LoadBalancing = LoadBalancingPolicy.RoundRobin;
+            o.SegmentSize = 1 << 20;
+        });
+        string path = Path.Combine(fixture.WorkDirectory, "blob-" + Guid.NewGuid().ToString("N"));
+
+        var sources = await mirrors.Store(fixture.Origin.Host).BlobSource.DownloadToFileAsync(BlobAddress.For(MirrorFixture.Big, layer), path);
+
+        Assert.Equal(layer.Digest, await DigestOfFileAsync(path));
+        File.Delete(path);
+        long segments = (layer.Size + (1 << 20) - 1) >> 20;
+        Assert.Equal(segments, b1.BlobGets + b2.BlobGets);
+        Assert.True(b1.BlobGets > 0 && b2.BlobGets > 0, $"b1 {b1.BlobGets}, b2 {b2.BlobGets}");
+        // Every request is one segment: a range starting on a segment boundary.
+        Assert.All(b1.Snapshot().Concat(b2.Snapshot()).Where(r => r.IsBlobGet), r => Assert.Equal(0, long.Parse(r.Range!["bytes=".Length..r.Range!.IndexOf('-')], System.Globalization.CultureInfo.InvariantCulture) % (1 << 20)));
+        Assert.Equal(layer.Size, sources.Values.Sum());
+        Assert.DoesNotContain("origin", sources.Keys);
+    }
+
+    [Fact]
+    public async Task DownloadToFileAsync_SegmentsAndOneMirrorFails_OthersTakeItsSegments()
+    {
+        var layer = await BigLayerAsync();
+        await using var failing = await RegistryProxy.StartAsync(fixture.MirrorB.Url);
+        failing.TruncateBlobsAfter = 100_000;
+        await using var good = await RegistryProxy.StartAsync(fixture.MirrorB.Url);
+        using var mirrors = MirrorFixture.Mirrors(fixture.Origin.Host, [failing.Url.ToString(), good.Url.ToString()], o =>
+        {
+            o.LoadBalancing = LoadBalancingPolicy.LeastOutstandingRequests;
+            o.SegmentSize = 1 << 20;
+        });
+        string path = Path.Combine(fixture.WorkDirectory, "blob-" + Guid.NewGuid().ToString("N"));
+
+        var sources = await mirrors.Store(fixture.Origin.Host).BlobSource.DownloadToFileAsync(BlobAddress.For(MirrorFixture.Big, layer), path);
+
+        Assert.Equal(layer.Digest, await DigestOfFileAsync(path));
+        File.Delete(path);
+        // The failing mirror gave up after its first (truncated) segment; the good one did the rest.
+        Assert.Equal(1, failing.BlobGets);
+        Assert.Equal(layer.Size, sources["mirror:" + good.Host]);
+        Assert.Equal(1, mirrors.Stats(failing.Host).Failures);
+    }
+
+    [Fact]
+    public async Task DownloadToFileAsync_SegmentsAndOneMirrorCorrupts_ReadAgainFromOneHostAtATime()
+    {
+        var layer = await BigLayerAsync();
+        await using var corrupt = await RegistryProxy.StartAsync(fixture.MirrorB.Url);
+        corrupt.CorruptBlobs = true;
+        await using var good = await RegistryProxy.StartAsync(fixture.MirrorB.Url);
+        using var mirrors = MirrorFixture.Mirrors(fixture.Origin.Host, [corrupt.Url.ToString(), good.Url.ToString()], o =>
+        {
+            o.LoadBalancing = LoadBalancingPolicy.RoundRobin;
+            o.SegmentSize = 1 << 20;
+        });
+        string path = Path.Combine(fixture.WorkDirectory, "blob-" + Guid.NewGuid().ToString("N"));
+
+        var sources = await mirrors.Store(fixture.Origin.Host).BlobSource.DownloadToFileAsync(BlobAddress.For(MirrorFixture.Big, layer), path);
+
+        Assert.Equal(layer.Digest, await DigestOfFileAsync(path));
+        File.Delete(path);
+        Assert.True(corrupt.BlobGets > 0);
+        // Segments of both did not verify together; the blob was then read whole from one host.
+        Assert.Contains(good.Snapshot().Concat(corrupt.Snapshot()), r => r.IsBlobGet && r.Range == $"bytes=0-{layer.Size - 1}");
+        Assert.True(sources.Values.Sum() > layer.Size);
+    }
+
+    [Fact]
     public async Task OpenReadAsync_MirrorStalls_AbandonedAfterStallTimeout()
     {
         await using var stalled = await RegistryProxy.StartAsync(fixture.MirrorA.Url);
@@ -229,7 +303,7 @@ public sealed class MirroredBlobSourceTests(MirrorFixture fixture)
     }
 
     [Fact]
-    public async Task OpenReadAsync_MirrorRedirectsToAnotherHost_CredentialsStayWithTheMirror()
+    public async Task OpenReadAsync_MirrorRedirectsToAnotherHost_CredentialsAndHeadersStayWithTheMirror()
     {
         // B stands for the storage host a mirror redirects blob reads to, on another address: it records what it gets.
         await using var storage = await RegistryProxy.StartAsync(fixture.MirrorA.Url, "127.0.0.2");
@@ -237,7 +311,11 @@ public sealed class MirroredBlobSourceTests(MirrorFixture fixture)
         mirror.RequireBasic = "alice:wonder";
         mirror.RedirectBlobsTo = storage.Url;
         await using var origin = await RegistryProxy.StartAsync(fixture.Origin.Url);
-        using var mirrors = MirrorFixture.Mirrors(origin.Host, [mirror.Url.ToString()], registryOptions: o => o.Hosts[mirror.Host] = new RegistryHostOptions { Username = "alice", Password = "wonder" });
+        using var mirrors = MirrorFixture.Mirrors(
+            origin.Host,
+            [],
+            o => o.Registries[origin.Host].Mirrors.Add(new MirrorEndpoint(mirror.Url) { Headers = { ["X-Mirror-Token"] = ["t0ken"] } }),
+            registryOptions: o => o.Hosts[mirror.Host] = new RegistryHostOptions { Username = "alice", Password = "wonder" });
         var store = mirrors.Store(origin.Host);
         var (image, layers) = await ResolveAppAsync(store, origin.Host);
 
@@ -246,10 +324,15 @@ public sealed class MirroredBlobSourceTests(MirrorFixture fixture)
             await ReadAndCheckAsync(store.Blobs, BlobAddress.For(image.Repository, layer));
         }
 
+        // The mirror's credentials and its configured header reach the mirror, and nobody else: not the host it
+        // redirects to, not the origin.
         Assert.Equal(layers.Count + 1, storage.BlobGets);
         Assert.All(storage.Snapshot(), r => Assert.Null(r.Authorization));
+        Assert.All(storage.Snapshot(), r => Assert.Null(r.MirrorToken));
         Assert.Contains(mirror.Snapshot(), r => r.Authorization?.StartsWith("Basic ", StringComparison.Ordinal) == true);
+        Assert.All(mirror.Snapshot(), r => Assert.Equal("t0ken", r.MirrorToken));
         Assert.All(origin.Snapshot(), r => Assert.Null(r.Authorization));
+        Assert.All(origin.Snapshot(), r => Assert.Null(r.MirrorToken));
         Assert.Equal(0, origin.BlobGets);
     }
 

@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Http;
 namespace Accelerator.Oci.Tests.Mirrors;
 
 /// <summary>One request a <see cref="RegistryProxy"/> saw.</summary>
-public sealed record ProxiedRequest(string Method, string Path, string? Range, string? Authorization)
+public sealed record ProxiedRequest(string Method, string Path, string? Range, string? Authorization, string? MirrorToken = null)
 {
     public bool IsBlobGet => Method == "GET" && Path.Contains("/blobs/sha256:", StringComparison.Ordinal);
 
@@ -86,7 +86,7 @@ public sealed class RegistryProxy : IAsyncDisposable
         var request = context.Request;
         string path = request.Path.Value ?? "/";
         string? authorization = request.Headers.Authorization.FirstOrDefault();
-        var seen = new ProxiedRequest(request.Method, path, request.Headers.Range.FirstOrDefault(), authorization);
+        var seen = new ProxiedRequest(request.Method, path, request.Headers.Range.FirstOrDefault(), authorization, request.Headers["X-Mirror-Token"].FirstOrDefault());
         Requests.Enqueue(seen);
         if (Failing)
         {
