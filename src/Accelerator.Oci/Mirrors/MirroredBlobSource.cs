@@ -332,6 +332,7 @@ public sealed class MirroredBlobSource : IBlobSource, IBlobExistence, IBlobDownl
         long segmentSize = _set.Options.SegmentSize;
         int count = (int)((blob.Size + segmentSize - 1) / segmentSize);
         var pending = new System.Collections.Concurrent.ConcurrentQueue<int>(Enumerable.Range(0, count));
+        var failed = new System.Collections.Concurrent.ConcurrentDictionary<MirrorRoute, bool>();
         var handle = target.SafeFileHandle;
         target.SetLength(blob.Size);
         long done = 0;
@@ -381,6 +382,7 @@ public sealed class MirroredBlobSource : IBlobSource, IBlobExistence, IBlobDownl
                     catch (Exception ex) when (ex is IOException or HttpRequestException or OperationCanceledException or TimeoutException && ex is not LocalWriteException)
                     {
                         // Another host takes the segment over, from its start.
+                        failed[route] = true;
                         pending.Enqueue(index);
                         if (ex is not BlobNotFoundException)
                         {
@@ -400,7 +402,13 @@ public sealed class MirroredBlobSource : IBlobSource, IBlobExistence, IBlobDownl
 
         try
         {
-            await Task.WhenAll(hosts.Select(WorkAsync)).ConfigureAwait(false);
+            // A segment handed back after the other workers found the queue empty is taken by a new round of the hosts
+            // that have not failed.
+            List<MirrorRoute> alive;
+            while (!pending.IsEmpty && (alive = hosts.Where(h => !failed.ContainsKey(h)).ToList()).Count > 0)
+            {
+                await Task.WhenAll(alive.Select(WorkAsync)).ConfigureAwait(false);
+            }
         }
         catch (LocalWriteException ex)
         {
