@@ -95,7 +95,8 @@ public sealed class MirrorFixture : IAsyncLifetime
         var configuration = MirrorConfiguration.Load(options);
         var clientOptions = RegistryFixture.Options(registryOptions);
         configuration.ApplyTo(clientOptions);
-        var client = new RegistryClient(clientOptions, time: time);
+        // The origin client keeps real time (its retries wait on it); the mirror sets run on the given clock.
+        var client = new RegistryClient(clientOptions);
         return new MirrorClient(client, new MirroredRegistries(configuration, client, time: time));
     }
 
