@@ -350,7 +350,6 @@ public sealed class MirroredBlobSourceTests(MirrorFixture fixture)
             o.MinimumBackoff = TimeSpan.FromSeconds(30);
         }, time);
         var store = mirrors.Store(fixture.Origin.Host);
-        var layers = OciImageLayout.Open(fixture.AppLayout).Blobs;
         var manifest = (await ImageResolver.ResolveAsync(OciImageLayout.Open(fixture.AppLayout), ImageReference.Parse($"oci:{fixture.AppLayout}:{MirrorFixture.Tag}"))).ImageManifest;
         // Blobs read directly, without a manifest first: every pull mirror may be asked.
         var blobs = manifest.Layers.Select(l => BlobAddress.For(MirrorFixture.App, l)).ToList();
@@ -367,12 +366,12 @@ public sealed class MirroredBlobSourceTests(MirrorFixture fixture)
         time.Advance(TimeSpan.FromSeconds(31));
         await ReadAndCheckAsync(store.Blobs, blobs[3]);
         Assert.Equal(3, flaky.Snapshot().Count);
-        Assert.Equal(1, flaky.BlobGets - flaky.Snapshot().Take(2).Count(r => r.IsBlobGet));
+        Assert.True(flaky.Snapshot()[2].IsBlobGet);
         var stats = mirrors.Stats(flaky.Host);
         Assert.Null(stats.OpenUntil);
         Assert.Equal(1, stats.BlobsServed);
-        Assert.Equal(4, b.BlobGets + 1);
-        _ = layers;
+        // B served the three reads the flaky mirror could not.
+        Assert.Equal(3, b.BlobGets);
     }
 
     [Theory]
