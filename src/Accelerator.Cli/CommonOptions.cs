@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Accelerator.Cli.Console;
 using Accelerator.Oci;
+using Accelerator.Oci.Mirrors;
 using Accelerator.Oci.Registry;
 
 namespace Accelerator.Cli;
@@ -20,19 +21,62 @@ internal sealed class CommonOptions
         Recursive = true,
     };
 
+    public Option<string[]> Mirror { get; } = new("--mirror")
+    {
+        Description = "A mirror to read images from before their registry (repeatable; tried in the given order, load-balanced, with the registry as fallback). "
+            + "https://HOST[:PORT][/PATH], or http:// for plain HTTP to that mirror only. Mirrors serve content by digest; tags resolve at the registry.",
+        Recursive = true,
+        Arity = ArgumentArity.ZeroOrMore,
+    };
+
+    public Option<string?> HostsDirectory { get; } = new("--hosts-dir")
+    {
+        Description = "A containerd hosts directory (DIR/HOST/hosts.toml, DIR/_default/hosts.toml) with registry mirrors, e.g. /etc/containerd/certs.d.",
+        Recursive = true,
+    };
+
     public void AddTo(Command command)
     {
         command.Options.Add(PlainHttp);
         command.Options.Add(Platform);
+        command.Options.Add(Mirror);
+        command.Options.Add(HostsDirectory);
     }
 
     /// <summary>The platform the user asked for, or null for the current one.</summary>
     public Accelerator.Platform? GetPlatform(ParseResult result)
         => result.GetValue(Platform) is { Length: > 0 } text ? Accelerator.Platform.Parse(text) : null;
 
-    /// <summary>Builds the image store resolver the command line asks for.</summary>
+    /// <summary>
+    /// Builds the image store resolver the command line asks for: registries read through their mirror sets when
+    /// <c>--mirror</c> or <c>--hosts-dir</c> name any. A bad mirror URL or hosts.toml throws one clear error.
+    /// </summary>
     public ImageStoreResolver CreateStores(ParseResult result)
-        => new(new RegistryClient(new RegistryOptions { PlainHttp = result.GetValue(PlainHttp) }));
+    {
+        var registryOptions = new RegistryOptions { PlainHttp = result.GetValue(PlainHttp) };
+        var mirrorOptions = new MirrorOptions { HostsDirectory = result.GetValue(HostsDirectory) };
+        foreach (string url in result.GetValue(Mirror) ?? [])
+        {
+            try
+            {
+                mirrorOptions.Mirrors.Add(MirrorEndpoint.Parse(url));
+            }
+            catch (FormatException ex)
+            {
+                throw new FormatException($"--mirror {ex.Message}", ex);
+            }
+        }
+
+        if (mirrorOptions.Mirrors.Count == 0 && mirrorOptions.HostsDirectory is null)
+        {
+            return new ImageStoreResolver(new RegistryClient(registryOptions));
+        }
+
+        var mirrors = MirrorConfiguration.Load(mirrorOptions);
+        mirrors.ApplyTo(registryOptions);
+        var client = new RegistryClient(registryOptions);
+        return new ImageStoreResolver(client, new MirroredRegistries(mirrors, client));
+    }
 
     /// <summary>
     /// Wraps a command's work: one clear error line and exit code 1 on failure, 130 on cancellation (Ctrl+C).

@@ -35,6 +35,13 @@ internal static class PullCommand
                 $"Pulled {reference} ({pulled.Image.Manifest.Digest}) into {pulled.TargetDirectory}: " +
                 $"{Units.Count(pulled.Image.Layers.Count, "layer")}, {Units.Bytes(pulled.BytesFetched)} fetched, " +
                 $"{pulled.Entries} entries, {Units.Bytes(pulled.BytesWritten)} written in {pulled.Elapsed.TotalSeconds:F2} s.");
+            if (stores.Mirrors is not null && pulled.BytesFetchedBySource.Count > 0)
+            {
+                console.WriteLine("Fetched from: " + string.Join(", ", pulled.BytesFetchedBySource
+                    .OrderByDescending(s => s.Value)
+                    .Select(s => $"{s.Key} {Units.Bytes(s.Value)}")) + ".");
+            }
+
             return 0;
         }));
         return command;

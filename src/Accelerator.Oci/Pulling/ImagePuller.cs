@@ -54,8 +54,9 @@ public static class ImagePuller
             using var downloads = new CancellationTokenSource();
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, downloads.Token);
             using var slots = new SemaphoreSlim(options.MaxParallelDownloads);
+            var sources = new Dictionary<string, long>(StringComparer.Ordinal);
             var files = resolved.Layers
-                .Select(layer => DownloadAsync(store.Blobs, BlobAddress.For(image.Repository, layer), blobs, slots, options.Progress, linked.Token))
+                .Select(layer => DownloadAsync(store.Blobs, BlobAddress.For(image.Repository, layer), blobs, slots, options, sources, linked.Token))
                 .ToArray();
 
             long written = 0, entries = 0;
@@ -89,12 +90,29 @@ public static class ImagePuller
 
             Directory.Move(rootfs, target);
             long fetched = resolved.Layers.Sum(l => l.Size);
-            return new PullResult(resolved, target, fetched, written, entries, stopwatch.Elapsed);
+            return new PullResult(resolved, target, fetched, written, entries, stopwatch.Elapsed) { BytesFetchedBySource = sources };
         }
         finally
         {
             DeleteTree(staging.FullName);
         }
+    }
+
+    private static void Count(Dictionary<string, long> sources, IReadOnlyDictionary<string, long> fetched)
+    {
+        lock (sources)
+        {
+            foreach (var (name, bytes) in fetched)
+            {
+                sources[name] = sources.GetValueOrDefault(name) + bytes;
+            }
+        }
+    }
+
+    /// <summary>Reports synchronously (unlike <see cref="Progress{T}"/>, which posts to a context).</summary>
+    private sealed class Progress(Action<long> report) : IProgress<long>
+    {
+        public void Report(long value) => report(value);
     }
 
     private static void CheckTarget(string target)
@@ -110,12 +128,25 @@ public static class ImagePuller
         }
     }
 
-    private static async Task<string> DownloadAsync(IBlobSource source, BlobAddress blob, string directory, SemaphoreSlim slots, IProgress<MountProgress>? progress, CancellationToken cancellationToken)
+    private static async Task<string> DownloadAsync(IBlobSource source, BlobAddress blob, string directory, SemaphoreSlim slots, PullOptions options, Dictionary<string, long> sources, CancellationToken cancellationToken)
     {
+        var progress = options.Progress;
         await slots.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             string path = Path.Combine(directory, blob.Digest.Encoded);
+            if (source is IBlobDownloader downloader)
+            {
+                // Sources that verify before handing bytes on (mirror sets) write the file themselves: no second copy.
+                var fetched = await downloader.DownloadToFileAsync(
+                    blob,
+                    path,
+                    progress is null ? null : new Progress(done => progress.Report(new MountProgress("download", blob.Digest.ToString(), done, blob.Size))),
+                    cancellationToken).ConfigureAwait(false);
+                Count(sources, fetched);
+                return path;
+            }
+
             byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(CopyBufferSize);
             try
             {
@@ -134,6 +165,8 @@ public static class ImagePuller
                     done += n;
                     progress?.Report(new MountProgress("download", blob.Digest.ToString(), done, blob.Size));
                 }
+
+                Count(sources, new Dictionary<string, long> { [options.SourceName] = done });
             }
             finally
             {

@@ -9,4 +9,11 @@ namespace Accelerator.Oci.Pulling;
 /// <param name="BytesWritten">File data bytes written.</param>
 /// <param name="Entries">Layer entries applied.</param>
 /// <param name="Elapsed">Wall time.</param>
-public sealed record PullResult(ResolvedImage Image, string TargetDirectory, long BytesFetched, long BytesWritten, long Entries, TimeSpan Elapsed);
+public sealed record PullResult(ResolvedImage Image, string TargetDirectory, long BytesFetched, long BytesWritten, long Entries, TimeSpan Elapsed)
+{
+    /// <summary>
+    /// Compressed layer bytes fetched per source: <see cref="PullOptions.SourceName"/>, or the names a source that reads
+    /// from several places gives (<c>origin</c>, <c>mirror:HOST</c>); bytes read again after a failover count twice.
+    /// </summary>
+    public IReadOnlyDictionary<string, long> BytesFetchedBySource { get; init; } = new Dictionary<string, long>();
+}

@@ -139,7 +139,20 @@ public sealed partial class RegistryClient : IDisposable
         return new Uri($"{(_options.UsesPlainHttp(registry) ? "http" : "https")}://{host}/");
     }
 
-    internal Uri ApiUri(string registry, string relative) => new(BaseUri(registry), relative);
+    /// <summary>
+    /// The URI of <paramref name="relative"/> (which starts with <c>v2/</c>) on <paramref name="registry"/>, under the
+    /// host's <see cref="RegistryHostOptions.ApiPath"/> when it has one.
+    /// </summary>
+    internal Uri ApiUri(string registry, string relative)
+    {
+        if (_options.GetHost(registry)?.ApiPath is { } apiPath && relative.StartsWith("v2/", StringComparison.Ordinal))
+        {
+            string root = apiPath.Trim('/');
+            relative = (root.Length == 0 ? "" : root + "/") + relative[3..];
+        }
+
+        return new(BaseUri(registry), relative);
+    }
 
     /// <summary>Sends a request with auth (challenge, token, retry once with a new scope), redirects and retries.</summary>
     internal async Task<HttpResponseMessage> SendAsync(RegistryRequest request, CancellationToken cancellationToken)
@@ -260,6 +273,15 @@ public sealed partial class RegistryClient : IDisposable
             }
 
             message.Headers.Authorization = authorization;
+            if (_options.GetHost(request.Registry) is { Headers.Count: > 0 } host && SameOrigin(uri, BaseUri(request.Registry)))
+            {
+                // Configured headers are for this host only, like its credentials.
+                foreach (var (name, values) in host.Headers)
+                {
+                    message.Headers.TryAddWithoutValidation(name, values);
+                }
+            }
+
             if (withBody)
             {
                 message.Content = request.Content!();

@@ -77,6 +77,9 @@ public sealed class RegistryOptions
     [Required]
     public string UserAgent { get; set; } = "accelerator/1.0";
 
+    /// <summary>A shallow copy (the host settings are shared), for a second client with other retry or timeout settings.</summary>
+    internal RegistryOptions Clone() => (RegistryOptions)MemberwiseClone();
+
     /// <summary>The settings of <paramref name="registry"/>, or <see langword="null"/>.</summary>
     internal RegistryHostOptions? GetHost(string registry) => Hosts.TryGetValue(registry, out var host) ? host : null;
 
@@ -106,6 +109,20 @@ public sealed class RegistryHostOptions
     /// <summary>Accept any TLS certificate from this host (test registries only).</summary>
     /// <value>Default <see langword="false"/>.</value>
     public bool SkipTlsVerify { get; set; }
+
+    /// <summary>
+    /// The path of the distribution API root on this host, for registries and mirrors that serve it elsewhere than
+    /// <c>/v2</c> (containerd's <c>override_path</c>, e.g. <c>/v2/upstream</c>, or a path prefix such as <c>/us/v2</c>).
+    /// </summary>
+    /// <value>Default <see langword="null"/>: <c>/v2</c>.</value>
+    public string? ApiPath { get; set; }
+
+    /// <summary>
+    /// Extra headers sent with every request to this host (containerd's <c>header</c>); never to another host, so not
+    /// after a redirect that leaves it, and not to its token server.
+    /// </summary>
+    /// <value>Empty by default.</value>
+    public IDictionary<string, IReadOnlyList<string>> Headers { get; } = new Dictionary<string, IReadOnlyList<string>>(StringComparer.OrdinalIgnoreCase);
 }
 
 /// <summary>Validates <see cref="RegistryOptions"/> (data annotations, generated, plus host keys and credentials).</summary>
@@ -134,9 +151,26 @@ public sealed partial class RegistryOptionsValidator : IValidateOptions<Registry
             {
                 failures.Add($"Hosts[{key}]: is null.");
             }
-            else if (host.Username is not null != host.Password is not null)
+            else
             {
-                failures.Add($"Hosts[{key}]: Username and Password go together.");
+                if (host.Username is not null != host.Password is not null)
+                {
+                    failures.Add($"Hosts[{key}]: Username and Password go together.");
+                }
+
+                if (host.ApiPath is { } path && (!path.StartsWith('/') || path.Contains('?') || path.Contains('#') || path.Contains("//", StringComparison.Ordinal)))
+                {
+                    failures.Add($"Hosts[{key}]: ApiPath '{path}' must be an absolute path without query, fragment or empty segments.");
+                }
+
+                foreach (var (name, values) in host.Headers)
+                {
+                    if (string.IsNullOrEmpty(name) || name.Any(c => c <= ' ' || c >= 0x7f || c == ':') || values is null
+                        || values.Any(v => v is null || v.Any(c => c == '\r' || c == '\n' || c == '\0')))
+                    {
+                        failures.Add($"Hosts[{key}]: header '{name}' is not a valid HTTP header name and values.");
+                    }
+                }
             }
         }
 

@@ -44,7 +44,18 @@ internal sealed partial class FullPullMounter : IImageMounter
         }, cancellationToken).ConfigureAwait(false);
 
         var statistics = new MountStatistics { Strategy = Strategy.Full, TimeToReady = _time.GetElapsedTime(started) };
-        statistics.AddFetched(source, result.BytesFetched);
+        if (result.BytesFetchedBySource.Count > 0)
+        {
+            // Mirror sets say which host served each layer: origin or mirror:HOST.
+            foreach (var (name, bytes) in result.BytesFetchedBySource)
+            {
+                statistics.AddFetched(name, bytes);
+            }
+        }
+        else
+        {
+            statistics.AddFetched(source, result.BytesFetched);
+        }
         statistics.AddRead(result.BytesWritten);
         statistics.AddChunks(result.Image.Layers.Count);
         LogPulled(image, result.Image.Manifest.Digest, result.Image.Layers.Count, result.BytesFetched, result.Elapsed.TotalMilliseconds);

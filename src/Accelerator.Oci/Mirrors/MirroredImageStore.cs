@@ -1,0 +1,189 @@
+using Accelerator.Oci.Model;
+using Accelerator.Oci.Registry;
+
+namespace Accelerator.Oci.Mirrors;
+
+/// <summary>
+/// A registry read through its mirror set (get it from <see cref="MirroredRegistries.GetStore"/>): a tag is resolved
+/// at the first host allowed to resolve (containerd's <c>resolve</c> capability) that has it; manifests and blobs by
+/// digest come from the mirrors that hold the image — each mirror is asked once (HEAD of the image's manifest digest,
+/// cached) before any of its content is read — and finally from the origin. Writes and tag lists go to the origin (the
+/// first host with the <c>push</c> capability).
+/// </summary>
+public sealed class MirroredImageStore : IImageStore
+{
+    private readonly MirrorSet _set;
+
+    internal MirroredImageStore(MirrorSet set)
+    {
+        _set = set;
+        BlobSource = new MirroredBlobSource(set);
+    }
+
+    /// <summary>The registry, as image references name it.</summary>
+    public string Registry => _set.Registry;
+
+    /// <summary>The mirrors' host keys, in configured order.</summary>
+    public IReadOnlyList<string> Mirrors => _set.Mirrors.Select(m => m.Key).ToList();
+
+    /// <summary>The origin's host key (the registry itself, or the configured server).</summary>
+    public string Origin => _set.Origin.Key;
+
+    /// <summary>The store's blobs, typed.</summary>
+    public MirroredBlobSource BlobSource { get; }
+
+    /// <inheritdoc />
+    public IBlobSource Blobs => BlobSource;
+
+    /// <inheritdoc />
+    public async Task<ManifestDocument> GetManifestAsync(ImageReference image, CancellationToken cancellationToken = default)
+    {
+        string repository = Check(image).Repository;
+        if (image.Digest is { } pinned)
+        {
+            _set.RegisterRoot(repository, pinned);
+            return await FetchByDigestAsync(repository, pinned, root: true, cancellationToken).ConfigureAwait(false);
+        }
+
+        return await ResolveTagAsync(repository, image.Reference, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public Task<ManifestDocument> GetManifestAsync(ImageReference image, Digest digest, CancellationToken cancellationToken = default)
+        => FetchByDigestAsync(Check(image).Repository, digest, root: false, cancellationToken);
+
+    /// <inheritdoc />
+    public async ValueTask<bool> BlobExistsAsync(ImageReference image, Descriptor blob, CancellationToken cancellationToken = default)
+        => await BlobSource.ExistsAsync(BlobAddress.For(Check(image).Repository, blob), cancellationToken).ConfigureAwait(false);
+
+    /// <inheritdoc />
+    public Task PushBlobAsync(ImageReference image, Descriptor blob, Stream content, CancellationToken cancellationToken = default)
+    {
+        var target = PushTarget();
+        return target.Host.Client.PushBlobAsync(target.Key, Check(image).Repository, blob, content, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task PushManifestAsync(ImageReference image, ManifestDocument manifest, string? tag, CancellationToken cancellationToken = default)
+    {
+        var target = PushTarget();
+        return target.Host.Client.PutManifestAsync(target.Key, Check(image).Repository, manifest, tag, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Tags are listed where tags are trusted: the first host allowed to resolve.</remarks>
+    public Task<IReadOnlyList<string>> ListTagsAsync(ImageReference image, CancellationToken cancellationToken = default)
+    {
+        var resolver = _set.ResolvePlan().FirstOrDefault() ?? throw NoResolver();
+        return resolver.Host.Client.ListTagsAsync(resolver.Key, Check(image).Repository, null, cancellationToken);
+    }
+
+    private async Task<ManifestDocument> ResolveTagAsync(string repository, string tag, CancellationToken cancellationToken)
+    {
+        var plan = _set.ResolvePlan();
+        if (plan.Count == 0)
+        {
+            throw NoResolver();
+        }
+
+        var errors = new FailoverErrors();
+        foreach (var route in plan)
+        {
+            using var scope = _set.Begin(route);
+            using var timeout = new CancellationTokenSource(route.IsOrigin ? Timeout.InfiniteTimeSpan : _set.Options.StallTimeout, _set.Time);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+            try
+            {
+                var document = await route.Host.Client.GetManifestAsync(route.Key, repository, tag, linked.Token).ConfigureAwait(false);
+                _set.ReportSuccess(route);
+                _set.RegisterRoot(repository, document.Digest);
+                _set.RegisterChildren(repository, document);
+                _set.RecordPresence(route, repository, document.Digest, present: true);
+                return document;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                throw;
+            }
+            catch (BlobNotFoundException)
+            {
+                errors.NotFound(route);
+                _set.LogFallback($"tag {repository}:{tag}", route, "not found");
+            }
+            catch (Exception ex) when (ex is IOException or HttpRequestException or OperationCanceledException or FormatException)
+            {
+                string reason = timeout.IsCancellationRequested ? "stalled" : "error";
+                errors.Failed(route, reason, ex);
+                _set.ReportFailure(route, reason, ex);
+                _set.LogFallback($"tag {repository}:{tag}", route, reason);
+            }
+        }
+
+        throw errors.ToException($"manifest {repository}:{tag}", Registry);
+    }
+
+    private async Task<ManifestDocument> FetchByDigestAsync(string repository, Digest digest, bool root, CancellationToken cancellationToken)
+    {
+        var plan = await _set.PlanAsync(repository, digest, cancellationToken).ConfigureAwait(false);
+        var errors = new FailoverErrors();
+        foreach (var route in plan)
+        {
+            using var scope = _set.Begin(route);
+            using var timeout = new CancellationTokenSource(route.IsOrigin ? Timeout.InfiniteTimeSpan : _set.Options.StallTimeout, _set.Time);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+            try
+            {
+                var document = await route.Host.Client.GetManifestAsync(route.Key, repository, digest.ToString(), linked.Token).ConfigureAwait(false);
+                _set.ReportSuccess(route);
+                _set.RegisterChildren(repository, document);
+                if (root)
+                {
+                    _set.RecordPresence(route, repository, digest, present: true);
+                }
+
+                return document;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                throw;
+            }
+            catch (BlobNotFoundException)
+            {
+                errors.NotFound(route);
+                if (root)
+                {
+                    _set.RecordPresence(route, repository, digest, present: false);
+                }
+
+                _set.LogFallback($"manifest {repository}@{digest}", route, "not found");
+            }
+            catch (Exception ex) when (ex is IOException or HttpRequestException or OperationCanceledException or FormatException)
+            {
+                // A manifest whose bytes do not hash to the digest is refused by the client (DigestMismatchException).
+                string reason = timeout.IsCancellationRequested ? "stalled" : ex is DigestMismatchException ? "bad bytes" : "error";
+                errors.Failed(route, reason, ex);
+                _set.ReportFailure(route, reason, ex);
+                _set.LogFallback($"manifest {repository}@{digest}", route, reason);
+            }
+        }
+
+        throw errors.ToException($"manifest {repository}@{digest}", Registry);
+    }
+
+    private MirrorRoute PushTarget()
+        => _set.PushTarget() ?? throw new InvalidOperationException($"No host of {Registry}'s mirror set has the push capability.");
+
+    private InvalidOperationException NoResolver()
+        => new($"No host of {Registry}'s mirror set may resolve tags (capability 'resolve'); refer to images by digest, or grant a host 'resolve'.");
+
+    private ImageReference Check(ImageReference image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        if (image.Kind != ImageReferenceKind.Registry || !string.Equals(image.Registry, Registry, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ArgumentException($"{image} is not in registry {Registry}.", nameof(image));
+        }
+
+        return image;
+    }
+}
