@@ -43,37 +43,14 @@ public sealed partial class LazyPrefetcher
         LogStarted(_reader.Bootstrap.PrefetchInodes.Count, _reader.Options.PrefetchAll);
         try
         {
-            using IEnumerator<ChunkRef> order = Order().GetEnumerator();
-            var sync = new object();
-            List<ChunkRef>? NextBatch()
+            // The prefetch list completes before the rest starts, so the rest never competes with it.
+            var listed = new HashSet<int>();
+            await FetchAllAsync(ListedChunks(listed), cancellationToken).ConfigureAwait(false);
+            if (_reader.Options.PrefetchAll)
             {
-                lock (sync)
-                {
-                    var batch = new List<ChunkRef>();
-                    long bytes = 0;
-                    while (bytes < _reader.Options.MaxRequestBytes && order.MoveNext())
-                    {
-                        ChunkRef chunk = order.Current;
-                        if (!_reader.Cache.Contains(chunk.Digest))
-                        {
-                            batch.Add(chunk);
-                            bytes += chunk.StoredSize;
-                        }
-                    }
-
-                    return batch.Count == 0 ? null : batch;
-                }
+                await FetchAllAsync(OtherChunks(listed), cancellationToken).ConfigureAwait(false);
             }
 
-            async Task WorkAsync()
-            {
-                while (NextBatch() is { } batch)
-                {
-                    await _reader.Fetcher.PrefetchAsync(batch, cancellationToken).ConfigureAwait(false);
-                }
-            }
-
-            await Task.WhenAll(Enumerable.Range(0, _reader.Options.MaxConcurrentPrefetches).Select(_ => Task.Run(WorkAsync, cancellationToken))).ConfigureAwait(false);
             TimeSpan elapsed = _time.GetElapsedTime(started);
             statistics.PrefetchEnded("completed", elapsed);
             LogCompleted(statistics.PrefetchedChunks, statistics.PrefetchedBytes, statistics.PrefetchErrors, elapsed);
@@ -92,10 +69,47 @@ public sealed partial class LazyPrefetcher
         }
     }
 
-    // The chunks in prefetch order, each once.
-    private IEnumerable<ChunkRef> Order()
+    // Fetches the chunks with MaxConcurrentPrefetches workers, each taking the next request's worth of chunks not
+    // cached yet, in order.
+    private async Task FetchAllAsync(IEnumerable<ChunkRef> chunks, CancellationToken cancellationToken)
     {
-        var seen = new HashSet<int>();
+        using IEnumerator<ChunkRef> order = chunks.GetEnumerator();
+        var sync = new object();
+        List<ChunkRef>? NextBatch()
+        {
+            lock (sync)
+            {
+                var batch = new List<ChunkRef>();
+                long bytes = 0;
+                while (bytes < _reader.Options.MaxRequestBytes && order.MoveNext())
+                {
+                    ChunkRef chunk = order.Current;
+                    if (!_reader.Cache.Contains(chunk.Digest))
+                    {
+                        batch.Add(chunk);
+                        bytes += chunk.StoredSize;
+                    }
+                }
+
+                return batch.Count == 0 ? null : batch;
+            }
+        }
+
+        async Task WorkAsync()
+        {
+            while (NextBatch() is { } batch)
+            {
+                await _reader.Fetcher.PrefetchAsync(batch, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        int workers = _reader.Options.MaxConcurrentPrefetches;
+        await Task.WhenAll(Enumerable.Range(0, workers).Select(_ => Task.Run(WorkAsync, cancellationToken))).ConfigureAwait(false);
+    }
+
+    // The chunks of the prefetch list's files: files in list order, each file's chunks in file order, each chunk once.
+    private IEnumerable<ChunkRef> ListedChunks(HashSet<int> seen)
+    {
         foreach (ulong inode in _reader.Bootstrap.PrefetchInodes)
         {
             foreach (ChunkRef chunk in _reader.GetFileChunks(inode).Chunks)
@@ -106,15 +120,16 @@ public sealed partial class LazyPrefetcher
                 }
             }
         }
+    }
 
-        if (_reader.Options.PrefetchAll)
+    // Every other chunk, in chunk table order (data blob order, the converter's path order).
+    private IEnumerable<ChunkRef> OtherChunks(HashSet<int> listed)
+    {
+        for (int index = 0; index < _reader.Bootstrap.ChunkCount; index++)
         {
-            for (int index = 0; index < _reader.Bootstrap.ChunkCount; index++)
+            if (!listed.Contains(index))
             {
-                if (!seen.Contains(index))
-                {
-                    yield return _reader.Fetcher.GetChunkRef(index);
-                }
+                yield return _reader.Fetcher.GetChunkRef(index);
             }
         }
     }
