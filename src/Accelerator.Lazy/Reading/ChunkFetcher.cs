@@ -25,9 +25,12 @@ internal sealed partial class ChunkFetcher
     private readonly LazyMountStatistics _statistics;
     private readonly FetchGate _gate;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
 
-    public ChunkFetcher(LazyBootstrap bootstrap, IBlobSource source, string repository, ChunkCache cache, LazyReaderOptions options, LazyMountStatistics statistics, ILogger logger)
+    public ChunkFetcher(
+        LazyBootstrap bootstrap, IBlobSource source, string repository, ChunkCache cache, LazyReaderOptions options, LazyMountStatistics statistics, ILogger logger, TimeProvider time)
     {
+        _time = time;
         _bootstrap = bootstrap;
         _source = source;
         _blobs = [.. bootstrap.Blobs.Select(b => new BlobAddress(repository, b.Digest, b.Size))];
@@ -40,11 +43,12 @@ internal sealed partial class ChunkFetcher
 
     public ChunkCache Cache => _cache;
 
-    public ChunkRef GetChunkRef(int index)
-    {
-        LazyChunk chunk = _bootstrap.GetChunk(index);
-        return new ChunkRef(index, chunk.BlobIndex, chunk.CompressedOffset, chunk.CompressedSize, chunk.UncompressedSize, chunk.Digest);
-    }
+    public ChunkRef GetChunkRef(int index) => CreateChunkRef(_bootstrap, index, _bootstrap.GetChunk(index));
+
+    // The digest is made from the raw table bytes: the bootstrap's lazily cached Digest values are written without
+    // synchronisation, and a torn copy of one (a value without its separator index) must never reach the cache.
+    internal static ChunkRef CreateChunkRef(LazyBootstrap bootstrap, int index, LazyChunk chunk)
+        => new(index, chunk.BlobIndex, chunk.CompressedOffset, chunk.CompressedSize, chunk.UncompressedSize, Digest.FromHash(Digest.Sha256, bootstrap.RawChunkDigest(index)));
 
     /// <summary>
     /// Gets the chunks a reader needs, in order, at foreground priority: ready ones from the cache, pending ones by
@@ -272,14 +276,7 @@ internal sealed partial class ChunkFetcher
             int received;
             try
             {
-                // A background run already holds its slot (taken before its chunks were claimed).
-                using FetchGate.Slot slot = background ? default : await _gate.EnterAsync(background: false, cancellationToken).ConfigureAwait(false);
-                _statistics.AddRequest(length);
-                Stream stream = await _source.OpenRangeAsync(_blobs[run.Blob], run.Start, length, cancellationToken).ConfigureAwait(false);
-                await using (stream.ConfigureAwait(false))
-                {
-                    received = await ReadFullyAsync(stream, buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
-                }
+                received = await ReadRangeAsync(run, buffer.AsMemory(0, length), background, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
@@ -304,6 +301,30 @@ internal sealed partial class ChunkFetcher
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    // One ranged request into the buffer, within a request slot and the request timeout; returns the bytes received
+    // (fewer than asked only when the blob ends early).
+    private async Task<int> ReadRangeAsync(FetchRun run, Memory<byte> buffer, bool background, CancellationToken cancellationToken)
+    {
+        // A background run already holds its slot (taken before its chunks were claimed).
+        using FetchGate.Slot slot = background ? default : await _gate.EnterAsync(background: false, cancellationToken).ConfigureAwait(false);
+        using var timeout = _options.RequestTimeout == Timeout.InfiniteTimeSpan ? null : new CancellationTokenSource(_options.RequestTimeout, _time);
+        using var linked = timeout is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        CancellationToken token = linked?.Token ?? cancellationToken;
+        _statistics.AddRequest(buffer.Length);
+        try
+        {
+            Stream stream = await _source.OpenRangeAsync(_blobs[run.Blob], run.Start, buffer.Length, token).ConfigureAwait(false);
+            await using (stream.ConfigureAwait(false))
+            {
+                return await ReadFullyAsync(stream, buffer, token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (timeout?.IsCancellationRequested == true && !cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"The ranged read of {_blobs[run.Blob]} at {run.Start}+{buffer.Length} took longer than {_options.RequestTimeout}.");
         }
     }
 

@@ -47,9 +47,10 @@ public sealed class LazyFileReader
     /// <param name="statistics">Where to count; new statistics when null.</param>
     /// <param name="observer">Told about every read, if wanted (for example a <see cref="Tracing.ReadTraceRecorder"/>).</param>
     /// <param name="logger">Where to log; none when null.</param>
+    /// <param name="timeProvider">The clock for request timeouts; the system clock when null.</param>
     public LazyFileReader(
         LazyBootstrap bootstrap, IBlobSource blobs, string repository, ChunkCache cache, LazyReaderOptions? options = null,
-        LazyMountStatistics? statistics = null, ILazyReadObserver? observer = null, ILogger<LazyFileReader>? logger = null)
+        LazyMountStatistics? statistics = null, ILazyReadObserver? observer = null, ILogger<LazyFileReader>? logger = null, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(bootstrap);
         ArgumentNullException.ThrowIfNull(blobs);
@@ -69,7 +70,7 @@ public sealed class LazyFileReader
             _blobIndex[bootstrap.Blobs[i].Digest] = i;
         }
 
-        _fetcher = new ChunkFetcher(bootstrap, blobs, repository, cache, options, Statistics, _logger);
+        _fetcher = new ChunkFetcher(bootstrap, blobs, repository, cache, options, Statistics, _logger, timeProvider ?? TimeProvider.System);
     }
 
     /// <summary>The image's metadata.</summary>
@@ -92,13 +93,13 @@ public sealed class LazyFileReader
     /// </summary>
     public static LazyFileReader Create(
         LazyImage image, ChunkCache cache, LazyReaderOptions? options = null, LazyMountStatistics? statistics = null,
-        ILazyReadObserver? observer = null, ILogger<LazyFileReader>? logger = null)
+        ILazyReadObserver? observer = null, ILogger<LazyFileReader>? logger = null, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(image);
         options ??= new LazyReaderOptions();
         statistics ??= new LazyMountStatistics();
         var source = new CountingBlobSource(image.Store.Blobs, options.SourceName, statistics.Mount);
-        return new LazyFileReader(image.Bootstrap, source, image.Reference.Repository, cache, options, statistics, observer, logger);
+        return new LazyFileReader(image.Bootstrap, source, image.Reference.Repository, cache, options, statistics, observer, logger, timeProvider);
     }
 
     /// <summary>
@@ -108,6 +109,7 @@ public sealed class LazyFileReader
     /// <exception cref="ArgumentException"><paramref name="inode"/> is not a regular file of the image.</exception>
     /// <exception cref="DigestMismatchException">A chunk's bytes do not match its digest (nothing is served).</exception>
     /// <exception cref="InvalidDataException">A chunk's bytes are not a valid chunk, or its blob ends early.</exception>
+    /// <exception cref="TimeoutException">A ranged request took longer than <see cref="LazyReaderOptions.RequestTimeout"/>.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was canceled.</exception>
     /// <remarks>The blob source's own errors (for example <see cref="BlobNotFoundException"/>) pass through.</remarks>
     public async ValueTask<int> ReadAsync(ulong inode, long offset, Memory<byte> buffer, CancellationToken cancellationToken = default)
@@ -229,7 +231,7 @@ public sealed class LazyFileReader
             int order = chunk.BlobIndex != blob ? chunk.BlobIndex.CompareTo(blob) : chunk.CompressedOffset.CompareTo(location.CompressedOffset);
             if (order == 0)
             {
-                return new ChunkRef(middle, chunk.BlobIndex, chunk.CompressedOffset, chunk.CompressedSize, chunk.UncompressedSize, chunk.Digest);
+                return ChunkFetcher.CreateChunkRef(Bootstrap, middle, chunk);
             }
 
             if (order < 0)

@@ -33,6 +33,14 @@ public sealed record LazyReaderOptions
     public int ReadAheadBytes { get; init; } = 64 << 10;
 
     /// <summary>
+    /// The longest one ranged request may take, from the moment it has a slot to its last byte. A request that takes
+    /// longer fails with <see cref="TimeoutException"/>: its chunks stay absent and the readers waiting on them get the
+    /// error (so a hung source never leaves a reader stuck), and a later read tries again.
+    /// <see cref="Timeout.InfiniteTimeSpan"/> turns it off. <value>Default: 60 seconds.</value>
+    /// </summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
     /// The prefetch order after the image's prefetch list: when true, <see cref="Prefetch.LazyPrefetcher"/> goes on to
     /// fetch every other chunk, in data blob order (the converter's path order). <value>Default: false.</value>
     /// </summary>
@@ -52,5 +60,9 @@ public sealed record LazyReaderOptions
         ArgumentOutOfRangeException.ThrowIfNegative(ReadAheadBytes, nameof(ReadAheadBytes));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(ReadAheadBytes, MaxRequestBytes, nameof(ReadAheadBytes));
         ArgumentException.ThrowIfNullOrWhiteSpace(SourceName, nameof(SourceName));
+        if (RequestTimeout != Timeout.InfiniteTimeSpan && RequestTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(RequestTimeout), RequestTimeout, "Positive, or Timeout.InfiniteTimeSpan.");
+        }
     }
 }

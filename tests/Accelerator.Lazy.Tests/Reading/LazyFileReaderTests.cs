@@ -310,3 +310,33 @@ public sealed class LazyFileReaderTests(FetchImageFixture fixture) : IClassFixtu
         }
     }
 }
+
+public sealed class LazyFileReaderTimeoutTests(FetchImageFixture fixture) : IClassFixture<FetchImageFixture>
+{
+    [Fact]
+    public async Task ReadAsync_SourceHangs_TimeoutExceptionAndLaterReadRetries()
+    {
+        var image = fixture.Image;
+        var (reader, source, cache) = image.NewReader(new LazyReaderOptions { RequestTimeout = TimeSpan.FromMilliseconds(100) });
+        using var _ = cache;
+        source.BeforeRange = (_, ct) => Task.Delay(Timeout.Infinite, ct);
+        ulong inode = image.Inode("/big/text.txt");
+
+        var waiter = Task.Run(async () => await reader.ReadAsync(inode, 0, new byte[10]));
+        await Assert.ThrowsAsync<TimeoutException>(async () => await reader.ReadAsync(inode, 0, new byte[10]));
+        await Assert.ThrowsAsync<TimeoutException>(() => waiter);
+
+        source.BeforeRange = null;
+        byte[] buffer = new byte[10];
+        Assert.Equal(10, await reader.ReadAsync(inode, 0, buffer));
+        Assert.Equal(image.Files["/big/text.txt"][..10], buffer);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-5)]
+    public void Constructor_NonPositiveTimeout_ArgumentOutOfRange(int milliseconds)
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => fixture.Image.NewReader(new LazyReaderOptions { RequestTimeout = TimeSpan.FromMilliseconds(milliseconds) }));
+    }
+}
