@@ -216,7 +216,7 @@ public sealed partial class ChunkCache
                     Remove(entry);
                 }
 
-                chunk = new CachedChunk(entry.Digest, entry.Size, null, verified.ToArray());
+                chunk = new CachedChunk(entry.Digest, entry.Size, null, verified.ToArray(), null);
             }
         }
 

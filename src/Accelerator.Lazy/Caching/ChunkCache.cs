@@ -33,6 +33,7 @@ public sealed partial class ChunkCache : IDisposable
     private readonly LinkedList<Entry> _lru = new();
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly OpenChunkFiles _handles;
     private long _bytes;
     private long _hits;
     private long _waits;
@@ -50,6 +51,7 @@ public sealed partial class ChunkCache : IDisposable
         Options = options;
         _logger = logger;
         _time = time;
+        _handles = new OpenChunkFiles(options.MaxOpenFiles);
         Directory = Path.GetFullPath(options.Directory);
         ChunksDirectory = Path.Combine(Directory, ChunksDirectoryName, Digest.Sha256);
         TemporaryDirectory = Path.Combine(Directory, TemporaryDirectoryName);
@@ -130,6 +132,11 @@ public sealed partial class ChunkCache : IDisposable
             foreach (Entry entry in _entries.Values)
             {
                 entry.Pending?.TrySetException(new ObjectDisposedException(nameof(ChunkCache)));
+            }
+
+            foreach (Entry entry in _entries.Values)
+            {
+                entry.Chunk?.CloseHandle();
             }
 
             _entries.Clear();
@@ -241,10 +248,11 @@ public sealed partial class ChunkCache : IDisposable
         }
     }
 
-    // Removes an entry from the maps (not its file).
+    // Removes an entry from the maps (not its file), closing its open handle.
     private void Remove(Entry entry)
     {
         _entries.Remove(entry.Digest);
+        entry.Chunk?.CloseHandle();
         if (entry.Node is { } node)
         {
             _lru.Remove(node);
@@ -257,7 +265,7 @@ public sealed partial class ChunkCache : IDisposable
     private CachedChunk MarkReadyLocked(Entry entry)
     {
         entry.State = EntryState.Ready;
-        entry.Chunk = new CachedChunk(entry.Digest, entry.Size, GetChunkPath(entry.Digest), null);
+        entry.Chunk = new CachedChunk(entry.Digest, entry.Size, GetChunkPath(entry.Digest), null, _handles);
         entry.Node = _lru.AddLast(entry);
         _bytes += entry.Size;
         EvictLocked(keep: entry);
@@ -374,55 +382,3 @@ public sealed partial class ChunkCache : IDisposable
 
 /// <summary>What <see cref="ChunkCache.Lookup"/> found: exactly one of the three is set.</summary>
 internal readonly record struct ChunkLookup(CachedChunk? Ready, Task<CachedChunk>? Pending, ChunkCache.ChunkClaim? Claim);
-
-/// <summary>
-/// A verified chunk: its file in the cache, or — when it could not be stored — its bytes in memory.
-/// </summary>
-internal sealed class CachedChunk(Digest digest, int size, string? path, byte[]? data)
-{
-    public Digest Digest { get; } = digest;
-
-    public int Size { get; } = size;
-
-    public string? Path { get; } = path;
-
-    /// <summary>
-    /// Copies the chunk's bytes from <paramref name="offset"/> into <paramref name="destination"/> (which must fit in
-    /// the chunk). Throws <see cref="ChunkVanishedException"/> when the file is gone or shorter than the chunk.
-    /// </summary>
-    public void Read(int offset, Span<byte> destination)
-    {
-        Debug.Assert(offset >= 0 && offset + destination.Length <= Size);
-        if (data is not null)
-        {
-            data.AsSpan(offset, destination.Length).CopyTo(destination);
-            return;
-        }
-
-        try
-        {
-            using var handle = File.OpenHandle(Path!, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            int total = 0;
-            while (total < destination.Length)
-            {
-                int n = RandomAccess.Read(handle, destination[total..], offset + total);
-                if (n == 0)
-                {
-                    throw new ChunkVanishedException(this);
-                }
-
-                total += n;
-            }
-        }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new ChunkVanishedException(this);
-        }
-    }
-}
-
-/// <summary>A ready chunk's file disappeared or shrank under the reader; the chunk must be fetched again.</summary>
-internal sealed class ChunkVanishedException(CachedChunk chunk) : IOException($"The cached file of chunk {chunk.Digest} is gone.")
-{
-    public CachedChunk Chunk { get; } = chunk;
-}

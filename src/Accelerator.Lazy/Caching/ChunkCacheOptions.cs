@@ -30,6 +30,13 @@ public sealed record ChunkCacheOptions
     /// </summary>
     public TimeSpan StaleTemporaryFileAge { get; init; } = TimeSpan.FromHours(1);
 
+    /// <summary>
+    /// How many chunk files the cache keeps open for reading, so that a warm read is one <c>pread</c> rather than
+    /// open, read and close; past this many, the longest-open are closed. 0 opens a file for every read.
+    /// <value>Default: 256.</value>
+    /// </summary>
+    public int MaxOpenFiles { get; init; } = 256;
+
     /// <summary>The smallest non-zero <see cref="MaxBytes"/>: 1 MiB.</summary>
     public const long MinMaxBytes = 1L << 20;
 
@@ -41,6 +48,7 @@ public sealed record ChunkCacheOptions
             throw new ArgumentOutOfRangeException(nameof(MaxBytes), MaxBytes, $"0 (no bound) or at least {MinMaxBytes} bytes.");
         }
 
+        ArgumentOutOfRangeException.ThrowIfNegative(MaxOpenFiles, nameof(MaxOpenFiles));
         ArgumentOutOfRangeException.ThrowIfLessThan(StaleTemporaryFileAge, TimeSpan.Zero, nameof(StaleTemporaryFileAge));
     }
 }

@@ -55,41 +55,28 @@ internal sealed partial class ChunkFetcher
     /// awaiting their fetch, missing ones by fetching them (with read-ahead). Throws the fetch's error when one of them
     /// cannot be had (the source failed, or its bytes are not the chunk).
     /// </summary>
-    public async Task<CachedChunk[]> GetAsync(ArraySegment<ChunkRef> chunks, CancellationToken cancellationToken)
+    public ValueTask<CachedChunk[]> GetAsync(ArraySegment<ChunkRef> chunks, CancellationToken cancellationToken)
     {
+        // Warm reads complete here, without an async state machine.
         var result = new CachedChunk?[chunks.Count];
+        var (claims, waits) = LookUp(chunks, result);
+        return claims is null && waits is null
+            ? ValueTask.FromResult<CachedChunk[]>(result!)
+            : new ValueTask<CachedChunk[]>(GetMissingAsync(chunks, result, claims, waits, cancellationToken));
+    }
+
+    private async Task<CachedChunk[]> GetMissingAsync(
+        ArraySegment<ChunkRef> chunks, CachedChunk?[] result, List<(int Slot, ChunkRef Chunk, ChunkCache.ChunkClaim Claim)>? claims,
+        List<(int Slot, Task<CachedChunk> Task)>? waits, CancellationToken cancellationToken)
+    {
         for (int attempt = 1; ; attempt++)
         {
-            var claims = new List<(int Slot, ChunkRef Chunk, ChunkCache.ChunkClaim Claim)>();
-            var waits = new List<(int Slot, Task<CachedChunk> Task)>();
-            for (int i = 0; i < chunks.Count; i++)
+            if (attempt > 1)
             {
-                if (result[i] is not null)
-                {
-                    continue;
-                }
-
-                ChunkRef chunk = chunks[i];
-                ChunkLookup lookup = _cache.Lookup(chunk.Digest, chunk.Size);
-                if (lookup.Ready is { } ready)
-                {
-                    _statistics.AddHit();
-                    result[i] = ready;
-                }
-                else if (lookup.Pending is { } pending)
-                {
-                    _statistics.AddMiss();
-                    _statistics.AddJoined();
-                    waits.Add((i, pending));
-                }
-                else
-                {
-                    _statistics.AddMiss();
-                    claims.Add((i, chunk, lookup.Claim!));
-                }
+                (claims, waits) = LookUp(chunks, result);
             }
 
-            if (claims.Count > 0)
+            if (claims is not null)
             {
                 await ProduceAsync([.. claims.Select(c => (c.Chunk, c.Claim))], background: false, cancellationToken).ConfigureAwait(false);
                 foreach (var (slot, _, claim) in claims)
@@ -99,7 +86,7 @@ internal sealed partial class ChunkFetcher
             }
 
             bool retry = false;
-            foreach (var (slot, task) in waits)
+            foreach (var (slot, task) in waits ?? [])
             {
                 try
                 {
@@ -121,6 +108,42 @@ internal sealed partial class ChunkFetcher
                 throw new IOException($"Chunks were canceled by other readers {MaxAttempts} times in a row.");
             }
         }
+    }
+
+    // Looks up every chunk not yet in the result: ready ones go in, pending ones are to await, missing ones are claimed.
+    private (List<(int Slot, ChunkRef Chunk, ChunkCache.ChunkClaim Claim)>? Claims, List<(int Slot, Task<CachedChunk> Task)>? Waits) LookUp(
+        ArraySegment<ChunkRef> chunks, CachedChunk?[] result)
+    {
+        List<(int Slot, ChunkRef Chunk, ChunkCache.ChunkClaim Claim)>? claims = null;
+        List<(int Slot, Task<CachedChunk> Task)>? waits = null;
+        for (int i = 0; i < chunks.Count; i++)
+        {
+            if (result[i] is not null)
+            {
+                continue;
+            }
+
+            ChunkRef chunk = chunks[i];
+            ChunkLookup lookup = _cache.Lookup(chunk.Digest, chunk.Size);
+            if (lookup.Ready is { } ready)
+            {
+                _statistics.AddHit();
+                result[i] = ready;
+            }
+            else if (lookup.Pending is { } pending)
+            {
+                _statistics.AddMiss();
+                _statistics.AddJoined();
+                (waits ??= []).Add((i, pending));
+            }
+            else
+            {
+                _statistics.AddMiss();
+                (claims ??= []).Add((i, chunk, lookup.Claim!));
+            }
+        }
+
+        return (claims, waits);
     }
 
     /// <summary>

@@ -164,11 +164,13 @@ public sealed class ChunkCacheTests(FetchImageFixture fixture) : IClassFixture<F
         Assert.Equal(Image.Bootstrap.ChunkCount, b.GetStatistics().LoadedFromDisk);
     }
 
-    [Fact]
-    public async Task ReadAsync_CacheFileDeletedBehindTheCache_FetchedAgain()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(256)]
+    public async Task ReadAsync_CacheFilesDeletedBehindTheCache_StillCorrect(int maxOpenFiles)
     {
         string directory = Image.NewCacheDirectory();
-        using var cache = ChunkCache.Open(new ChunkCacheOptions { Directory = directory });
+        using var cache = ChunkCache.Open(new ChunkCacheOptions { Directory = directory, MaxOpenFiles = maxOpenFiles });
         var (reader, source, _) = Image.NewReader(NoReadAhead, cache);
         ulong inode = Image.Inode("/big/text.txt");
         await FetchTestImage.ReadAllAsync(reader, inode);
@@ -179,8 +181,37 @@ public sealed class ChunkCacheTests(FetchImageFixture fixture) : IClassFixture<F
             File.Delete(file);
         }
 
+        // Without open files, the chunks are fetched again; with them, the verified files are still read through the
+        // handles until they are closed.
         Assert.Equal(Image.Files["/big/text.txt"], await FetchTestImage.ReadAllAsync(reader, inode));
-        Assert.True(source.RangeCount > requests);
+        Assert.Equal(maxOpenFiles == 0, source.RangeCount > requests);
+    }
+
+    [Fact]
+    public async Task ReadAsync_CacheFileTruncatedBehindOpenHandle_FetchedAgain()
+    {
+        string directory = Image.NewCacheDirectory();
+        using var cache = ChunkCache.Open(new ChunkCacheOptions { Directory = directory });
+        var (reader, source, _) = Image.NewReader(NoReadAhead, cache);
+        ulong inode = Image.Inode("/big/random.bin");
+        ChunkLocation last = Image.Bootstrap.GetChunks(inode)[^1];
+        byte[] buffer = new byte[100];
+        await reader.ReadAsync(inode, last.FileOffset, buffer);
+
+        File.WriteAllBytes(cache.GetChunkPath(last.ChunkDigest), new byte[10]);
+
+        Assert.Equal(100, await reader.ReadAsync(inode, last.FileOffset + 50, buffer));
+        Assert.Equal(Image.Files["/big/random.bin"].AsSpan((int)last.FileOffset + 50, 100).ToArray(), buffer);
+        Assert.Equal(2, source.RangeCount);
+    }
+
+    [Fact]
+    public async Task ReadAsync_MoreChunksThanOpenFileLimit_AllReadCorrectly()
+    {
+        using var cache = ChunkCache.Open(new ChunkCacheOptions { Directory = Image.NewCacheDirectory(), MaxOpenFiles = 3 });
+        var (reader, _, _) = Image.NewReader(cache: cache);
+
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => ReadEverythingAsync(reader))));
     }
 
     [Fact]
