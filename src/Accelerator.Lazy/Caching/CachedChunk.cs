@@ -1,0 +1,121 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Microsoft.Win32.SafeHandles;
+
+namespace Accelerator.Lazy.Caching;
+
+/// <summary>
+/// A verified chunk: its file in the cache (read through a handle kept open while the chunk is in use), or — when it
+/// could not be stored — its bytes in memory.
+/// </summary>
+internal sealed class CachedChunk(Digest digest, int size, string? path, byte[]? data, OpenChunkFiles? files)
+{
+    private SafeFileHandle? _handle;
+
+    public Digest Digest { get; } = digest;
+
+    public int Size { get; } = size;
+
+    public string? Path { get; } = path;
+
+    /// <summary>
+    /// Copies the chunk's bytes from <paramref name="offset"/> into <paramref name="destination"/> (which must fit in
+    /// the chunk). Throws <see cref="ChunkVanishedException"/> when the file is gone or shorter than the chunk.
+    /// </summary>
+    public void Read(int offset, Span<byte> destination)
+    {
+        Debug.Assert(offset >= 0 && offset + destination.Length <= Size);
+        if (data is not null)
+        {
+            data.AsSpan(offset, destination.Length).CopyTo(destination);
+            return;
+        }
+
+        while (true)
+        {
+            SafeFileHandle handle = Volatile.Read(ref _handle) ?? Open();
+            try
+            {
+                int total = 0;
+                while (total < destination.Length)
+                {
+                    int n = RandomAccess.Read(handle, destination[total..], offset + total);
+                    if (n == 0)
+                    {
+                        throw new ChunkVanishedException(this);
+                    }
+
+                    total += n;
+                }
+
+                if (files is null || files.Limit == 0)
+                {
+                    handle.Dispose();
+                }
+
+                return;
+            }
+            catch (ObjectDisposedException)
+            {
+                // Closed by the open-file limit or an eviction while this read was starting: open it again.
+                Interlocked.CompareExchange(ref _handle, null, handle);
+            }
+        }
+    }
+
+    /// <summary>Closes the kept handle, if any (reads under way finish first: the handle is reference counted).</summary>
+    public void CloseHandle() => Interlocked.Exchange(ref _handle, null)?.Dispose();
+
+    private SafeFileHandle Open()
+    {
+        SafeFileHandle handle;
+        try
+        {
+            handle = File.OpenHandle(Path!, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new ChunkVanishedException(this);
+        }
+
+        if (files is null || files.Limit == 0)
+        {
+            return handle;
+        }
+
+        SafeFileHandle? existing = Interlocked.CompareExchange(ref _handle, handle, null);
+        if (existing is not null)
+        {
+            handle.Dispose();
+            return existing;
+        }
+
+        files.Opened(this);
+        return handle;
+    }
+}
+
+/// <summary>Keeps at most a number of chunk files open, closing the longest-open first.</summary>
+internal sealed class OpenChunkFiles(int limit)
+{
+    private readonly ConcurrentQueue<CachedChunk> _open = new();
+    private int _count;
+
+    public int Limit { get; } = limit;
+
+    public void Opened(CachedChunk chunk)
+    {
+        _open.Enqueue(chunk);
+        if (Interlocked.Increment(ref _count) > Limit && _open.TryDequeue(out CachedChunk? oldest))
+        {
+            Interlocked.Decrement(ref _count);
+            oldest.CloseHandle();
+        }
+    }
+}
+
+/// <summary>A ready chunk's file disappeared or shrank under the reader; the chunk must be fetched again.</summary>
+internal sealed class ChunkVanishedException(CachedChunk chunk) : IOException($"The cached file of chunk {chunk.Digest} is gone.")
+{
+    public CachedChunk Chunk { get; } = chunk;
+}

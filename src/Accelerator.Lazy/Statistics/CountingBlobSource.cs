@@ -1,0 +1,119 @@
+namespace Accelerator.Lazy.Statistics;
+
+/// <summary>
+/// Counts the bytes read through a blob source, under a source name, into <see cref="MountStatistics.BytesFetchedBySource"/>:
+/// wrap each source of a chain (origin, a mirror, the P2P peers) in one, and the statistics tell what each served.
+/// Bytes are counted as they are read from the streams, so a request abandoned early counts only what arrived.
+/// </summary>
+public sealed class CountingBlobSource : IBlobSource, IBlobExistence
+{
+    private readonly IBlobSource _inner;
+    private readonly MountStatistics _statistics;
+
+    /// <summary>Wraps <paramref name="inner"/>, counting under <paramref name="sourceName"/> into <paramref name="statistics"/>.</summary>
+    public CountingBlobSource(IBlobSource inner, string sourceName, MountStatistics statistics)
+    {
+        ArgumentNullException.ThrowIfNull(inner);
+        ArgumentException.ThrowIfNullOrWhiteSpace(sourceName);
+        ArgumentNullException.ThrowIfNull(statistics);
+        _inner = inner;
+        _statistics = statistics;
+        SourceName = sourceName;
+    }
+
+    /// <summary>The name bytes are counted under.</summary>
+    public string SourceName { get; }
+
+    /// <summary>The wrapped source.</summary>
+    public IBlobSource Inner => _inner;
+
+    /// <inheritdoc />
+    public ValueTask<long> GetSizeAsync(BlobAddress blob, CancellationToken cancellationToken = default) => _inner.GetSizeAsync(blob, cancellationToken);
+
+    /// <inheritdoc />
+    public async Task<Stream> OpenReadAsync(BlobAddress blob, CancellationToken cancellationToken = default)
+        => new CountingStream(await _inner.OpenReadAsync(blob, cancellationToken).ConfigureAwait(false), this);
+
+    /// <inheritdoc />
+    public async Task<Stream> OpenRangeAsync(BlobAddress blob, long offset, long length, CancellationToken cancellationToken = default)
+        => new CountingStream(await _inner.OpenRangeAsync(blob, offset, length, cancellationToken).ConfigureAwait(false), this);
+
+    /// <inheritdoc />
+    public ValueTask<bool> ExistsAsync(BlobAddress blob, CancellationToken cancellationToken = default)
+        => _inner is IBlobExistence existence ? existence.ExistsAsync(blob, cancellationToken) : ExistsBySizeAsync(blob, cancellationToken);
+
+    private async ValueTask<bool> ExistsBySizeAsync(BlobAddress blob, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _inner.GetSizeAsync(blob with { Size = -1 }, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (BlobNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    private void Count(int bytes)
+    {
+        if (bytes > 0)
+        {
+            _statistics.AddFetched(SourceName, bytes);
+        }
+    }
+
+    private sealed class CountingStream(Stream inner, CountingBlobSource owner) : Stream
+    {
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            int n = inner.Read(buffer);
+            owner.Count(n);
+            return n;
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+            => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            int n = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            owner.Count(n);
+            return n;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                inner.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+
+        public override ValueTask DisposeAsync() => inner.DisposeAsync();
+    }
+}
