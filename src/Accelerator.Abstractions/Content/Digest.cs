@@ -12,13 +12,14 @@ public readonly struct Digest : IEquatable<Digest>, IComparable<Digest>, ISpanPa
 {
     private readonly string? _value;
 
-    private Digest(string value, int separator)
+    // One reference field only: a Digest is then read and written atomically, so a digest cached in an array and
+    // read by other threads can never be seen half-written.
+    private Digest(string value)
     {
         _value = value;
-        Separator = separator;
     }
 
-    private int Separator { get; }
+    private int Separator => Value.IndexOf(':');
 
     /// <summary>The algorithm, <c>sha256</c> or <c>sha512</c>.</summary>
     public string Algorithm => Value[..Separator];
@@ -76,7 +77,7 @@ public readonly struct Digest : IEquatable<Digest>, IComparable<Digest>, ISpanPa
             }
         }
 
-        result = new Digest(s, colon);
+        result = new Digest(s);
         return true;
     }
 
