@@ -24,6 +24,7 @@ internal static class AccelCommand
         root.Subcommands.Add(InspectCommand.Create(common, console));
         root.Subcommands.Add(CopyCommand.Create(common, console));
         root.Subcommands.Add(DemoCommand.Create(common, console));
+        root.Subcommands.Add(ReplicateCommand.Create(common, console));
         return root;
     }
 }

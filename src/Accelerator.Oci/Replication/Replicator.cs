@@ -18,6 +18,11 @@ public sealed partial class Replicator
     private readonly ReplicationOptions _options;
     private readonly ILogger _logger;
 
+    // One copy at a time per target repository: docker-registry rewrites a repository's link files in place, so two
+    // concurrent pushes of the same blob or manifest into one repository can make the other's checks read a half-written
+    // link (seen as DIGEST_INVALID / MANIFEST_BLOB_UNKNOWN). Tags of one repository share most blobs anyway.
+    private readonly KeyedLock _repositoryLocks = new();
+
     /// <summary>Creates a replicator that talks to every registry through <paramref name="client"/>.</summary>
     public Replicator(RegistryClient client, ReplicationOptions options, ILogger<Replicator>? logger = null)
     {
@@ -117,6 +122,7 @@ public sealed partial class Replicator
         try
         {
             string targetRepository = target.MapToTarget(source.Repository);
+            using var exclusive = await _repositoryLocks.AcquireAsync($"{target.Registry.ToLowerInvariant()}/{targetRepository}", cancellationToken).ConfigureAwait(false);
             var existing = await _client.HeadManifestAsync(target.Registry, targetRepository, tag, cancellationToken).ConfigureAwait(false);
             if (existing?.Digest == digest)
             {
