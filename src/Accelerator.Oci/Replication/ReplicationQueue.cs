@@ -28,7 +28,8 @@ internal sealed record QueuedReplication(
 /// atomically and fsync'd (file and directory) before <see cref="Enqueue"/> returns, so an acknowledged event survives a
 /// crash; a restart reloads every file. A second event for the same tag replaces the first (deduplication); if the
 /// first is being replicated at that moment, the entry stays for one more run. Entries are removed only after a
-/// successful replication, so delivery is at least once (replication is idempotent). Thread-safe.
+/// successful replication, so delivery is at least once (replication is idempotent). Entries loaded at a restart are due
+/// at once. Thread-safe.
 /// </summary>
 internal sealed partial class ReplicationQueue
 {
@@ -104,7 +105,9 @@ internal sealed partial class ReplicationQueue
                 continue;
             }
 
-            queue._slots[item.Key] = new Slot(item);
+            // A restart retries at once (whoever restarted may have fixed what failed); the attempt count is kept.
+            var now = time.GetUtcNow();
+            queue._slots[item.Key] = new Slot(item.NotBefore > now ? item with { NotBefore = now } : item);
             queue._sequence = Math.Max(queue._sequence, item.Sequence);
         }
 
@@ -205,9 +208,10 @@ internal sealed partial class ReplicationQueue
     }
 
     /// <summary>
-    /// Ends a failed (or interrupted) run of <paramref name="item"/>: with <paramref name="error"/>, one more failed
-    /// attempt is recorded and the entry waits until <paramref name="notBefore"/> (persisted, so backoff survives a
-    /// restart); without, the entry is simply due again. A newer event for the tag meanwhile wins and is due at once.
+    /// Ends an unsuccessful run of <paramref name="item"/>; the entry waits until <paramref name="notBefore"/>. With
+    /// <paramref name="error"/>, one more failed attempt is recorded and persisted; without (an interrupted run, or a
+    /// wait that is not a failure), only the in-memory due time changes. A newer event for the tag meanwhile wins and is
+    /// due at once.
     /// </summary>
     public QueuedReplication? Release(QueuedReplication item, DateTimeOffset notBefore, string? error)
     {
@@ -220,8 +224,14 @@ internal sealed partial class ReplicationQueue
             }
 
             slot.InFlight = false;
-            if (slot.Item.Sequence != item.Sequence || error is null)
+            if (slot.Item.Sequence != item.Sequence)
             {
+                return slot.Item;
+            }
+
+            if (error is null)
+            {
+                slot.Item = item with { NotBefore = notBefore };
                 return slot.Item;
             }
 

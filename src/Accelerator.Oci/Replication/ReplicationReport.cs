@@ -15,6 +15,12 @@ public enum ReplicationStatus
     /// <summary>The source no longer has the tag (it went between listing or notification and copy); nothing to do.</summary>
     Gone,
 
+    /// <summary>
+    /// The source's tag named another digest than the one expected (a notification's), so nothing was copied; see
+    /// <see cref="Replicator.ReplicateTagAsync"/>.
+    /// </summary>
+    Moved,
+
     /// <summary>The replication failed; see <see cref="ImageReplication.Error"/>.</summary>
     Failed,
 }

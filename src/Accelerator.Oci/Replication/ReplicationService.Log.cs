@@ -19,6 +19,9 @@ public sealed partial class ReplicationService
     [LoggerMessage(5, LogLevel.Warning, "Refused a notification with {Status}: {Reason}")]
     private partial void LogRejected(int status, string reason);
 
+    [LoggerMessage(7, LogLevel.Debug, "{Source}/{Repository}:{Tag} is not visible at the source yet; looking again in {WaitMs:0} ms")]
+    private partial void LogTagNotYetVisible(string source, string repository, string tag, double waitMs);
+
     [LoggerMessage(6, LogLevel.Error, "Could not write to the replication queue: {Error}")]
     private partial void LogQueueWriteFailed(string error);
 }

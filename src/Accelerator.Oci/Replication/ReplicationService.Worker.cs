@@ -42,7 +42,21 @@ public sealed partial class ReplicationService
         string? error;
         try
         {
-            var results = await _replicator.ReplicateTagAsync(item.Source, item.Repository, item.Tag, stopping).ConfigureAwait(false);
+            // docker-registry notifies a manifest push just before it links the tag, so a fresh event may name a tag the
+            // source does not show yet, or still shows at its previous digest: look again shortly (not a failure). Past
+            // the grace period, the tag's current state is what counts (gone is gone; moved is copied as it is now).
+            var sinceEvent = _time.GetUtcNow() - item.Received;
+            bool fresh = sinceEvent < _options.TagGracePeriod;
+            var results = await _replicator.ReplicateTagAsync(item.Source, item.Repository, item.Tag, fresh ? item.Digest : null, stopping).ConfigureAwait(false);
+            if (fresh && results.Any(r => r.Status is ReplicationStatus.Gone or ReplicationStatus.Moved))
+            {
+                var wait = TimeSpan.FromTicks(Math.Clamp(sinceEvent.Ticks / 2, TimeSpan.FromMilliseconds(50).Ticks, TimeSpan.FromSeconds(5).Ticks));
+                LogTagNotYetVisible(item.Source, item.Repository, item.Tag, wait.TotalMilliseconds);
+                _queue.Release(item, _time.GetUtcNow() + wait, null);
+                Wake();
+                return;
+            }
+
             var failed = results.Where(r => r.Status == ReplicationStatus.Failed).ToList();
             error = failed.Count == 0 ? null : string.Join("; ", failed.Select(f => $"{f.Target}: {f.Error}"));
             if (error is null)

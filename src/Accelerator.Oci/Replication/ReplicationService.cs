@@ -23,6 +23,8 @@ namespace Accelerator.Oci.Replication;
 /// </remarks>
 public sealed partial class ReplicationService : IAsyncDisposable
 {
+    private const long DrainAllowance = 1024 * 1024;
+
     private readonly Replicator _replicator;
     private readonly ReplicationServiceOptions _options;
     private readonly ReplicationQueue _queue;
@@ -143,7 +145,9 @@ public sealed partial class ReplicationService : IAsyncDisposable
                 throw new ArgumentException($"Listen: '{host}' is neither an IP address nor localhost.");
             }
 
-            kestrel.Limits.MaxRequestBodySize = _options.MaxRequestBodyBytes;
+            // The handler refuses bodies over the limit (413); Kestrel may read up to 1 MiB more to drain the rest of a
+            // refused body, so that the client reads the 413 instead of a reset connection, and closes beyond that.
+            kestrel.Limits.MaxRequestBodySize = _options.MaxRequestBodyBytes + DrainAllowance;
             kestrel.Limits.MaxRequestHeadersTotalSize = 32 * 1024;
             kestrel.AddServerHeader = false;
         });

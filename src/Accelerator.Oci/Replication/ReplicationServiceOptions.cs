@@ -46,6 +46,13 @@ public sealed class ReplicationServiceOptions
     /// <summary>The longest wait between attempts; events are retried for as long as it takes. <value>Default: 5 min.</value></summary>
     public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// How long after an event a tag the source does not show is looked for again (docker-registry sends the push event
+    /// just before it links the tag); after that the event is dropped as obsolete (the tag was deleted).
+    /// <value>Default: 30 s.</value>
+    /// </summary>
+    public TimeSpan TagGracePeriod { get; set; } = TimeSpan.FromSeconds(30);
+
     internal void Validate()
     {
         var failures = new List<string>();
@@ -77,6 +84,11 @@ public sealed class ReplicationServiceOptions
         if (SourceRegistry is not null && (!ReplicationEndpoint.TryParse(SourceRegistry, out var source, out _) || source.Prefix.Length > 0))
         {
             failures.Add("SourceRegistry must be a registry host[:port].");
+        }
+
+        if (TagGracePeriod < TimeSpan.Zero)
+        {
+            failures.Add("TagGracePeriod must not be negative.");
         }
 
         if (MaxConcurrentReplications < 1)

@@ -70,7 +70,7 @@ public sealed partial class Replicator
         await Parallel.ForEachAsync(
             Enumerable.Range(0, work.Count),
             new ParallelOptions { MaxDegreeOfParallelism = _options.MaxParallelImages, CancellationToken = cancellationToken },
-            async (i, ct) => copied[i] = [.. await ReplicateTagAsync(source.Registry, work[i].Repository, work[i].Tag, ct).ConfigureAwait(false)]).ConfigureAwait(false);
+            async (i, ct) => copied[i] = [.. await ReplicateTagAsync(source.Registry, work[i].Repository, work[i].Tag, null, ct).ConfigureAwait(false)]).ConfigureAwait(false);
         results.AddRange(copied.SelectMany(r => r));
 
         if (_options.Delete)
@@ -86,9 +86,11 @@ public sealed partial class Replicator
 
     /// <summary>
     /// Replicates one tag of <paramref name="repository"/> in <paramref name="sourceRegistry"/> to every target (in
-    /// parallel), whatever the filter says. The tag's current digest at the source is what is copied.
+    /// parallel), whatever the filter says. The tag's current digest at the source is what is copied; with
+    /// <paramref name="expectedDigest"/>, a tag naming another digest is not copied (status
+    /// <see cref="ReplicationStatus.Moved"/>), for callers acting on a notification that may run ahead of the tag.
     /// </summary>
-    public async Task<IReadOnlyList<ImageReplication>> ReplicateTagAsync(string sourceRegistry, string repository, string tag, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<ImageReplication>> ReplicateTagAsync(string sourceRegistry, string repository, string tag, Digest? expectedDigest = null, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(sourceRegistry);
         var sourceImage = ImageReference.Create(sourceRegistry, repository, tag);
@@ -107,6 +109,11 @@ public sealed partial class Replicator
         {
             LogGone(sourceImage.ToString());
             return _options.Targets.Select(t => new ImageReplication(sourceImage.ToString(), TargetImage(t, repository, tag), ReplicationStatus.Gone)).ToList();
+        }
+
+        if (expectedDigest is { } expected && head.Digest != expected)
+        {
+            return _options.Targets.Select(t => new ImageReplication(sourceImage.ToString(), TargetImage(t, repository, tag), ReplicationStatus.Moved) { Digest = head.Digest }).ToList();
         }
 
         var pinned = ImageReference.Create(sourceRegistry, repository, tag, head.Digest);

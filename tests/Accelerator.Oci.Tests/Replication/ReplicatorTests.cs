@@ -162,6 +162,21 @@ public sealed class ReplicatorTests(ReplicationFixture fixture)
     }
 
     [Fact]
+    public async Task ReplicateTagAsync_TagNamesAnotherDigestThanExpected_MovedAndNothingCopied()
+    {
+        using var client = new RegistryClient(RegistryFixture.Options());
+        var image = TestImage.Create(610);
+        await image.PushAsync(client, Source, "rep6/moved", "v1");
+        var replicator = Create(client, "**");
+
+        var moved = await replicator.ReplicateTagAsync(Source, "rep6/moved", "v1", Digest.Compute("other"u8));
+        var copied = await replicator.ReplicateTagAsync(Source, "rep6/moved", "v1", image.Manifest.Digest);
+
+        Assert.All(moved, r => Assert.Equal((ReplicationStatus.Moved, (Digest?)image.Manifest.Digest), (r.Status, r.Digest)));
+        Assert.All(copied, r => Assert.Equal(ReplicationStatus.Copied, r.Status));
+    }
+
+    [Fact]
     public async Task RunAsync_UnreachableTarget_FailedEntriesNotAnException()
     {
         using var client = new RegistryClient(RegistryFixture.Options(o => o.MaxRetries = 0));
