@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Accelerator.Cli.Console;
@@ -39,6 +40,7 @@ internal static class ReplicateCommand
             var options = BuildOptions(result.GetRequiredValue(targets), result.GetValue(filter), result.GetValue(bandwidth), result.GetValue(parallel));
             options.Delete = result.GetValue(delete);
             using var client = common.CreateStores(result).Registries;
+            long started = Stopwatch.GetTimestamp();
             var report = await console.WithProgressAsync(sink =>
             {
                 options.Progress = sink.IsActive
@@ -46,7 +48,7 @@ internal static class ReplicateCommand
                     : null;
                 return new Replicator(client, options).RunAsync(from, cancellationToken);
             }).ConfigureAwait(false);
-            WriteReport(console, report);
+            WriteReport(console, report, Stopwatch.GetElapsedTime(started));
             return report.Succeeded ? 0 : 1;
         }));
         return command;
@@ -139,7 +141,7 @@ internal static class ReplicateCommand
     }
 
     /// <summary>The summary table (stdout) and one error line per failure (stderr).</summary>
-    private static void WriteReport(CliConsole console, ReplicationReport report)
+    private static void WriteReport(CliConsole console, ReplicationReport report, TimeSpan elapsed)
     {
         string[] header = ["IMAGE", "TARGET", "STATUS", "BLOBS COPIED/MOUNTED/PRESENT", "BYTES", "DIGEST"];
         var rows = report.Images.Select(i => new[]
@@ -162,7 +164,7 @@ internal static class ReplicateCommand
         console.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
             $"{report.Images.Count} image(s): {report.Count(ReplicationStatus.Copied)} copied, {report.Count(ReplicationStatus.Skipped)} skipped, " +
-            $"{report.Count(ReplicationStatus.Deleted)} deleted, {report.Count(ReplicationStatus.Gone)} gone, {report.Count(ReplicationStatus.Failed)} failed; {Units.Bytes(report.BytesCopied)} copied."));
+            $"{report.Count(ReplicationStatus.Deleted)} deleted, {report.Count(ReplicationStatus.Gone)} gone, {report.Count(ReplicationStatus.Failed)} failed; {Units.Bytes(report.BytesCopied)} ({report.BytesCopied} bytes) copied in {elapsed.TotalSeconds:F2} s."));
         foreach (var failure in report.Images.Where(i => i.Status == ReplicationStatus.Failed))
         {
             console.Error($"{failure.Source} -> {failure.Target}: {failure.Error}");

@@ -4,8 +4,9 @@ namespace Accelerator.Oci.Copying;
 /// Caps the total rate of byte streams (a token bucket on <see cref="TimeProvider"/>), shared by every stream it
 /// throttles: the sum of their rates stays at <see cref="BytesPerSecond"/>. A caller takes the bytes it has just moved
 /// and waits until the bucket would be back at zero, so the bucket may go into debt: waiting is proportional to what
-/// was taken, and time overslept by a timer is given back (up to <see cref="BurstBytes"/>) on the next call, which
-/// keeps the long-run rate exact.
+/// was taken. The bucket starts empty, so a transfer of N bytes takes N / rate; time a caller spends elsewhere (a
+/// chunked upload sending the chunk it read, a timer oversleeping) refills the bucket up to <see cref="BurstBytes"/>,
+/// which the next reads use at once, so such pauses do not lower the long-run rate.
 /// </summary>
 /// <remarks>
 /// System.Threading.RateLimiting's <c>TokenBucketRateLimiter</c> was not used: it replenishes on a wall-clock timer
@@ -23,7 +24,8 @@ public sealed class BandwidthLimiter
 
     /// <summary>
     /// Creates a limiter of <paramref name="bytesPerSecond"/>. <paramref name="burstBytes"/> is what may pass at once
-    /// after an idle time (default: a tenth of a second's worth, at least 64 KiB).
+    /// after a pause (default: half a second's worth, at least 256 KiB; it must cover the pauses of the copy, such as
+    /// the upload of one chunk of a chunked upload, for the rate to stay exact).
     /// </summary>
     public BandwidthLimiter(long bytesPerSecond, long? burstBytes = null, TimeProvider? time = null)
     {
@@ -34,11 +36,11 @@ public sealed class BandwidthLimiter
         }
 
         BytesPerSecond = bytesPerSecond;
-        BurstBytes = burstBytes ?? Math.Max(64 * 1024, bytesPerSecond / 10);
+        BurstBytes = burstBytes ?? Math.Max(256 * 1024, bytesPerSecond / 2);
         _time = time ?? TimeProvider.System;
         _ticksPerSecond = _time.TimestampFrequency;
         _last = _time.GetTimestamp();
-        _tokens = BurstBytes;
+        _tokens = 0;
     }
 
     /// <summary>
@@ -54,7 +56,7 @@ public sealed class BandwidthLimiter
     /// <summary>The rate cap, bytes per second.</summary>
     public long BytesPerSecond { get; }
 
-    /// <summary>The most bytes that pass without waiting after an idle time.</summary>
+    /// <summary>The most bytes that pass without waiting after a pause.</summary>
     public long BurstBytes { get; }
 
     /// <summary>Every byte accounted so far.</summary>

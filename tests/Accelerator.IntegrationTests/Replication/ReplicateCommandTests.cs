@@ -77,7 +77,7 @@ public sealed class ReplicateCommandTests : IAsyncLifetime
         Assert.Contains("4 image(s): 4 copied, 0 skipped, 0 deleted, 0 gone, 0 failed", first.Out, StringComparison.Ordinal);
         Assert.True(again.ExitCode == 0, again.Error);
         Assert.Contains("4 image(s): 0 copied, 4 skipped", again.Out, StringComparison.Ordinal);
-        Assert.Contains("0 B copied.", again.Out, StringComparison.Ordinal);
+        Assert.Contains("0 B (0 bytes) copied in ", again.Out, StringComparison.Ordinal);
         Assert.Equal(string.Empty, again.Error);
         foreach (var target in new[] { a, b })
         {
