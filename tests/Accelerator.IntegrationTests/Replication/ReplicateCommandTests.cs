@@ -73,7 +73,8 @@ public sealed class ReplicateCommandTests : IAsyncLifetime
         Assert.True(first.ExitCode == 0, first.Error);
         string[] lines = first.Out.TrimEnd('\n').Split('\n');
         Assert.StartsWith("IMAGE", lines[0], StringComparison.Ordinal);
-        Assert.Equal(4, lines.Count(l => l.Contains(" copied ", StringComparison.Ordinal)));
+        Assert.Equal(6, lines.Length);
+        Assert.Equal(4, lines[1..^1].Count(l => l.Contains(" copied ", StringComparison.Ordinal)));
         Assert.Contains("4 image(s): 4 copied, 0 skipped, 0 deleted, 0 gone, 0 failed", first.Out, StringComparison.Ordinal);
         Assert.True(again.ExitCode == 0, again.Error);
         Assert.Contains("4 image(s): 0 copied, 4 skipped", again.Out, StringComparison.Ordinal);
@@ -147,8 +148,10 @@ public sealed class ReplicateCommandTests : IAsyncLifetime
 
         await ExternalTool.RunAsync("skopeo", ["copy", "--dest-tls-verify=false", image.OciReference, $"docker://{source.Host}/team/app:1.0"]);
 
-        string digest = image.Manifest.Digest.ToString();
-        await AccelProcess.WaitUntilAsync(async () => await _client.HeadManifestAsync(a.Host, "team/app", digest) is not null && await _client.HeadManifestAsync(b.Host, "mirror/team/app", digest) is not null, TimeSpan.FromSeconds(30), "the pushed image on both targets");
+        // The tag is linked right after the manifest is stored: wait for the tag to name the digest.
+        var digest = image.Manifest.Digest;
+        await AccelProcess.WaitUntilAsync(async () => (await _client.HeadManifestAsync(a.Host, "team/app", "1.0"))?.Digest == digest && (await _client.HeadManifestAsync(b.Host, "mirror/team/app", "1.0"))?.Digest == digest, TimeSpan.FromSeconds(30), "the pushed image on both targets");
+        Assert.NotNull(await _client.HeadManifestAsync(a.Host, "team/app", digest.ToString()));
         Assert.Equal(await RawAsync($"{source.Host}/team/app:1.0"), await RawAsync($"{b.Host}/mirror/team/app:1.0"));
         using var http = new HttpClient();
         string metrics = await http.GetStringAsync($"http://127.0.0.1:{port}/metrics");
@@ -177,8 +180,8 @@ public sealed class ReplicateCommandTests : IAsyncLifetime
         var target = await RegistryAsync(new DockerRegistryOptions { Port = targetPort });
         var second = Own(AccelProcess.Start(args));
 
-        await AccelProcess.WaitUntilAsync(async () => await _client.HeadManifestAsync(target.Host, "team/restart", image.Manifest.Digest.ToString()) is not null, TimeSpan.FromSeconds(30), "the queued image on the target");
-        Assert.Equal(image.Manifest.Digest, (await _client.HeadManifestAsync(target.Host, "team/restart", "v1"))!.Digest);
+        await AccelProcess.WaitUntilAsync(async () => (await _client.HeadManifestAsync(target.Host, "team/restart", "v1"))?.Digest == image.Manifest.Digest, TimeSpan.FromSeconds(30), "the queued image on the target");
+        Assert.NotNull(await _client.HeadManifestAsync(target.Host, "team/restart", image.Manifest.Digest.ToString()));
         await AccelProcess.WaitUntilAsync(() => Task.FromResult(Directory.GetFiles(queue, "*.json").Length == 0), TimeSpan.FromSeconds(10), "the queue emptied");
         Assert.Contains("1 queued event(s) resumed", second.Error, StringComparison.Ordinal);
     }
