@@ -24,8 +24,8 @@ public sealed class BandwidthLimiter
 
     /// <summary>
     /// Creates a limiter of <paramref name="bytesPerSecond"/>. <paramref name="burstBytes"/> is what may pass at once
-    /// after a pause (default: half a second's worth, at least 256 KiB; it must cover the pauses of the copy, such as
-    /// the upload of one chunk of a chunked upload, for the rate to stay exact).
+    /// after a pause (default: one second's worth, at least 256 KiB; it must cover the pauses of the copy, such as the
+    /// upload of one chunk of a chunked upload, for the rate to stay exact).
     /// </summary>
     public BandwidthLimiter(long bytesPerSecond, long? burstBytes = null, TimeProvider? time = null)
     {
@@ -36,7 +36,7 @@ public sealed class BandwidthLimiter
         }
 
         BytesPerSecond = bytesPerSecond;
-        BurstBytes = burstBytes ?? Math.Max(256 * 1024, bytesPerSecond / 2);
+        BurstBytes = burstBytes ?? Math.Max(256 * 1024, bytesPerSecond);
         _time = time ?? TimeProvider.System;
         _ticksPerSecond = _time.TimestampFrequency;
         _last = _time.GetTimestamp();
