@@ -359,10 +359,12 @@ print(f'{exp:.2f} {e - s:.2f} {100 * (rep - exp) / exp:+.1f}')" "${bytes:-0}" "$
   local bw_met
   bw_met=$(python3 -c "import sys; print('yes' if all(abs(float(x)) <= 5.0 for x in sys.argv[1:]) else 'no')" "${errors[@]}")
 
+  local load_end
+  load_end=$(cut -d' ' -f1-3 /proc/loadavg)
   cat >"$work/section.md" <<MD
 ## replication: event-driven delay and bandwidth cap
 
-Command: \`scripts/bench.sh replication\`. Machine: $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB memory, $(uname -m); date $(date -u +%Y-%m-%d). Local docker-registry processes over plain HTTP on loopback; \`accel\` built in Release.
+Command: \`scripts/bench.sh replication\`. Machine: $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB memory, $(uname -m); date $(date -u +%Y-%m-%d); load average at the end ${load_end} (the machine is shared with other jobs). Local docker-registry processes over plain HTTP on loopback; \`accel\` built in Release.
 
 ### Delay from push to available on a target (\`accel replicate serve\`)
 

@@ -226,6 +226,27 @@ public sealed class ReplicatorTests(ReplicationFixture fixture)
     public void ParseCatalog_Invalid_RegistryException(string json)
         => Assert.Throws<RegistryException>(() => RegistryClient.ParseCatalog(System.Text.Encoding.UTF8.GetBytes(json)));
 
+    [Fact]
+    public void ParseCatalog_MutatedPages_CleanErrorOrValidNames()
+    {
+        var random = new Random(1618);
+        byte[] seed = System.Text.Encoding.UTF8.GetBytes("{\"repositories\":[\"team/app\",\"library/busybox\",\"a.b_c-d/e__f\"]}");
+        for (int i = 0; i < 4000; i++)
+        {
+            byte[] input = i % 5 == 4 ? Accelerator.Testing.Fuzzing.FuzzInput.RandomBytes(random, 200) : Accelerator.Testing.Fuzzing.FuzzInput.Mutate(seed, random);
+            try
+            {
+                foreach (string name in RegistryClient.ParseCatalog(input))
+                {
+                    RegistryClient.CheckRepository(name);
+                }
+            }
+            catch (RegistryException)
+            {
+            }
+        }
+    }
+
     private static Task<string> RawAsync(string reference)
         => ExternalTool.RunAsync("skopeo", ["inspect", "--tls-verify=false", "--raw", $"docker://{reference}"]);
 }
