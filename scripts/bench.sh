@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Benchmarks. Usage: scripts/bench.sh pull|micro [FILTER]|all
+# Benchmarks. Usage: scripts/bench.sh pull|mirrors|replication|micro [FILTER]|all
 #   pull  `accel pull` against the baseline `skopeo copy` + `umoci unpack`, on a generated multi-layer image served by a
 #         local docker-registry; medians of BENCH_RUNS runs go into a section of docs/benchmarks.md.
+#   mirrors  16 concurrent pulls: one bandwidth-capped registry vs three load-balanced mirrors (network namespaces, tbf).
+#   replication  delay from a skopeo push to availability on a target through `accel replicate serve` (median of
+#         BENCH_RUNS), and `accel replicate --bandwidth` accuracy; see bench_replication.
 #   micro the BenchmarkDotNet micro-benchmarks of tests/Accelerator.Benchmarks (short job, in-process), those whose
 #         full name matches FILTER (a BenchmarkDotNet glob, default '*'); the table goes into docs/benchmarks.md.
-# Environment: BENCH_SIZE_MB (300), BENCH_LAYERS (5), BENCH_SEED (42), BENCH_RUNS (5), BENCH_KEEP=1 keeps the work dir.
+# Environment: BENCH_SIZE_MB (300), BENCH_LAYERS (5), BENCH_SEED (42), BENCH_RUNS (5), BENCH_KEEP=1 keeps the work dir;
+#   replication: BENCH_REPL_SIZE_MB (100), BENCH_BW_MB (300), BENCH_BW_KBPS (20000), BENCH_BW_RUNS (3).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -484,17 +488,194 @@ MD
   log "mirrors: one registry ${one_median} s, three mirrors ${three_median} s, ratio ${ratio} (${verdict}); written to docs/benchmarks.md"
 }
 
+# --- replication -----------------------------------------------------------------------------------------------------
+# Two figures: (1) the delay from the end of a `skopeo copy` push of a BENCH_REPL_SIZE_MB image to a source registry
+# until a HEAD of the manifest digest succeeds on a target, with `accel replicate serve` receiving the source's
+# notifications (fresh source, target and serve per run, so every run copies every byte); (2) the accuracy of
+# `accel replicate --bandwidth KBPS` on a BENCH_BW_MB blob (expected time = bytes / (KBPS * 1024)).
+
+repl_pids=()
+replication_cleanup() {
+  local pid
+  for pid in "${repl_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${repl_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  repl_pids=()
+}
+
+# Starts a docker-registry in $work/NAME on a free port (or PORT), notifying URL if given; sets repl_host.
+repl_registry() {
+  local name=$1 notify=${2:-} port
+  port=$(free_port)
+  repl_host="127.0.0.1:$port"
+  mkdir -p "$work/$name/storage"
+  {
+    printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\n' "$work/$name/storage"
+    printf 'http:\n  addr: %s\n' "$repl_host"
+    if [[ -n $notify ]]; then
+      printf 'notifications:\n  endpoints:\n    - name: accel\n      url: %s\n      timeout: 2s\n      threshold: 5\n      backoff: 1s\n' "$notify"
+    fi
+  } >"$work/$name/config.yml"
+  docker-registry serve "$work/$name/config.yml" >"$work/$name/registry.log" 2>&1 &
+  repl_pids+=($!)
+  local i
+  for ((i = 0; i < 100; i++)); do
+    if python3 -c "import urllib.request; urllib.request.urlopen('http://$repl_host/v2/', timeout=1)" 2>/dev/null; then return; fi
+    sleep 0.05
+  done
+  cat "$work/$name/registry.log" >&2
+  echo "registry $name did not start on $repl_host" >&2
+  return 1
+}
+
+# Writes an OCI layout at DIR (tag v1) whose one layer is SIZE_MB of random bytes: a transfer of known size.
+repl_blob_layout() {
+  python3 - "$1" "$2" <<'PY'
+import hashlib, json, os, sys
+root, size = sys.argv[1], int(sys.argv[2]) << 20
+blobs = os.path.join(root, "blobs", "sha256")
+os.makedirs(blobs, exist_ok=True)
+def put(data):
+    digest = hashlib.sha256(data).hexdigest()
+    with open(os.path.join(blobs, digest), "wb") as f:
+        f.write(data)
+    return {"digest": "sha256:" + digest, "size": len(data)}
+layer = put(os.urandom(size))
+config = put(json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [layer["digest"]]}}).encode())
+manifest = put(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": dict(config, mediaType="application/vnd.oci.image.config.v1+json"),
+    "layers": [dict(layer, mediaType="application/vnd.oci.image.layer.v1.tar")]}).encode())
+with open(os.path.join(root, "oci-layout"), "w") as f:
+    f.write('{"imageLayoutVersion":"1.0.0"}')
+with open(os.path.join(root, "index.json"), "w") as f:
+    json.dump({"schemaVersion": 2, "manifests": [dict(manifest, mediaType="application/vnd.oci.image.manifest.v1+json",
+        annotations={"org.opencontainers.image.ref.name": "v1"})]}, f)
+PY
+}
+
+bench_replication() {
+  trap 'replication_cleanup; cleanup' EXIT
+  local repl_mb=${BENCH_REPL_SIZE_MB:-100} bw_mb=${BENCH_BW_MB:-300} kbps=${BENCH_BW_KBPS:-20000} bw_runs=${BENCH_BW_RUNS:-3}
+  build_cli
+  local repl_layers=4
+  size_mb=$repl_mb layers=$repl_layers generate_image "$work/repl-layout"
+  local compressed_mb
+  compressed_mb=$(du -sm "$work/repl-layout/blobs" | cut -f1)
+
+  local delays=() r port serve_log d
+  for ((r = 1; r <= runs; r++)); do
+    repl_registry "target$r"
+    local target=$repl_host
+    port=$(free_port)
+    serve_log="$work/serve$r.log"
+    "$accel" replicate serve --plain-http --listen "http://127.0.0.1:$port" --to "$target" --data-dir "$work/queue$r" >"$serve_log.out" 2>"$serve_log" &
+    repl_pids+=($!)
+    local i
+    for ((i = 0; i < 200; i++)); do
+      if grep -q "Listening for registry notifications" "$serve_log.out" 2>/dev/null; then break; fi
+      sleep 0.05
+    done
+    repl_registry "source$r" "http://127.0.0.1:$port/events"
+    local source=$repl_host
+    # Pushes with skopeo, then polls HEAD /v2/bench/app/manifests/DIGEST on the target every 5 ms; prints the seconds
+    # from the end of the push to the first 200.
+    d=$(python3 - "$work/repl-layout" "$source" "$target" <<'PY'
+import http.client, json, subprocess, sys, time
+layout, source, target = sys.argv[1:]
+digest = json.load(open(f"{layout}/index.json"))["manifests"][0]["digest"]
+subprocess.run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false", f"oci:{layout}:latest", f"docker://{source}/bench/app:v1"], check=True)
+pushed = time.monotonic()
+accept = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"
+host, port = target.split(":")
+while time.monotonic() - pushed < 60:
+    try:
+        c = http.client.HTTPConnection(host, int(port), timeout=2)
+        c.request("HEAD", f"/v2/bench/app/manifests/{digest}", headers={"Accept": accept})
+        if c.getresponse().status == 200:
+            print(f"{time.monotonic() - pushed:.3f}")
+            sys.exit(0)
+        c.close()
+    except OSError:
+        pass
+    time.sleep(0.005)
+print("failed")
+PY
+)
+    if [[ $d == failed ]]; then log "run $r: not replicated within 60 s: $(tail -n 5 "$serve_log" | tr '\n' ' ')"; fi
+    delays+=("$d")
+    log "replication delay run $r/$runs: $d s"
+    replication_cleanup
+  done
+  local delay_median delay_met
+  delay_median=$(median "${delays[@]}")
+  delay_met=$(python3 -c "import sys; m = sys.argv[1]; print('n/a' if m == 'failed' else ('yes' if float(m) <= 2.0 else 'no'))" "$delay_median")
+
+  log "bandwidth cap: ${bw_mb} MB blob at ${kbps} KB/s, $bw_runs runs"
+  repl_blob_layout "$work/bw-layout" "$bw_mb"
+  repl_registry bw-source
+  local bw_source=$repl_host
+  quiet "$accel" copy --plain-http "oci:$work/bw-layout:v1" "$bw_source/bw/blob:v1"
+  local bw_rows="" errors=() wall start end out bytes reported expected
+  for ((r = 1; r <= bw_runs; r++)); do
+    repl_registry "bw-target$r"
+    start=$(date +%s.%N)
+    out=$("$accel" replicate --plain-http "$bw_source" "$repl_host" --filter bw/blob --bandwidth "$kbps" 2>&1) || { log "accel replicate failed: $out"; }
+    end=$(date +%s.%N)
+    bytes=$(sed -n 's/.*(\([0-9]*\) bytes) copied in \([0-9.]*\) s\./\1/p' <<<"$out")
+    reported=$(sed -n 's/.*(\([0-9]*\) bytes) copied in \([0-9.]*\) s\./\2/p' <<<"$out")
+    read -r expected wall err < <(python3 -c "
+import sys
+b, kbps, rep, s, e = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+exp = b / (kbps * 1024)
+print(f'{exp:.2f} {e - s:.2f} {100 * (rep - exp) / exp:+.1f}')" "${bytes:-0}" "$kbps" "${reported:-0}" "$start" "$end")
+    errors+=("$err")
+    bw_rows+="| $r | $bytes | $expected | $reported | $wall | ${err}% |"$'\n'
+    log "bandwidth run $r: $bytes bytes, expected $expected s, measured $reported s (wall $wall s), error $err%"
+  done
+  replication_cleanup
+  local bw_met
+  bw_met=$(python3 -c "import sys; print('yes' if all(abs(float(x)) <= 5.0 for x in sys.argv[1:]) else 'no')" "${errors[@]}")
+
+  local load_end
+  load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+  cat >"$work/section.md" <<MD
+## replication: event-driven delay and bandwidth cap
+
+Command: \`scripts/bench.sh replication\`. Machine: $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB memory, $(uname -m); date $(date -u +%Y-%m-%d); load average at the end ${load_end} (the machine is shared with other jobs). Local docker-registry processes over plain HTTP on loopback; \`accel\` built in Release.
+
+### Delay from push to available on a target (\`accel replicate serve\`)
+
+Per run: a fresh target registry, \`accel replicate serve --plain-http --listen http://127.0.0.1:PORT --to TARGET --data-dir DIR\`, and a fresh source registry whose \`notifications.endpoints\` point at it; then \`skopeo copy oci:LAYOUT:latest docker://SOURCE/bench/app:v1\` of a ${repl_mb} MB image (${repl_layers} layers from \`generate_image\`, ${compressed_mb} MB of blobs), and HEAD \`/v2/bench/app/manifests/DIGEST\` on the target every 5 ms from the moment skopeo returns until it answers 200. Every run copies every byte (nothing on the target beforehand).
+
+| runs (s) | median (s) | target | met |
+| --- | --- | --- | --- |
+| ${delays[*]} | **${delay_median}** | ≤ 2 s | ${delay_met} |
+
+### Bandwidth cap accuracy (\`accel replicate --bandwidth ${kbps}\`)
+
+\`accel replicate --plain-http SOURCE TARGET --filter bw/blob --bandwidth ${kbps}\` of an image whose layer is ${bw_mb} MB of random bytes, to a fresh target per run. Expected time = bytes copied / (${kbps} × 1024 B/s); measured = the copy's own elapsed time as \`accel replicate\` reports it (listing, HEADs, blob and manifest pushes; process start excluded); wall = the whole process.
+
+| run | bytes copied | expected (s) | measured (s) | wall (s) | error |
+| --- | --- | --- | --- | --- | --- |
+${bw_rows}
+Target: within ±5% over a transfer of ≥ 10 s. Met: **${bw_met}**.
+MD
+  write_section replication "$work/section.md"
+  log "replication: delay median ${delay_median} s (met: $delay_met); bandwidth errors ${errors[*]}% (met: $bw_met); written to docs/benchmarks.md"
+}
+
 case ${1:-} in
   pull) bench_pull ;;
   micro) bench_micro "${2:-*}" ;;
   mirrors) bench_mirrors ;;
+  replication) bench_replication ;;
   all)
     bench_pull
     bench_mirrors
+    bench_replication
     bench_micro '*'
     ;;
   *)
-    echo "usage: scripts/bench.sh pull|mirrors|micro [FILTER]|all" >&2
+    echo "usage: scripts/bench.sh pull|mirrors|replication|micro [FILTER]|all" >&2
     exit 2
     ;;
 esac

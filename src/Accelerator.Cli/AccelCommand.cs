@@ -51,6 +51,7 @@ internal static class AccelCommand
         root.Subcommands.Add(CopyCommand.Create(common, console));
         root.Subcommands.Add(ConvertCommand.Create(common, console));
         root.Subcommands.Add(DemoCommand.Create(common, console));
+        root.Subcommands.Add(ReplicateCommand.Create(common, console));
         return root;
     }
 }

@@ -1,5 +1,6 @@
 using Accelerator.Oci.IO;
 using Accelerator.Oci.Model;
+using Accelerator.Oci.Registry;
 
 namespace Accelerator.Oci.Copying;
 
@@ -20,6 +21,27 @@ public sealed record CopyOptions
 
     /// <summary>Progress per blob, if wanted.</summary>
     public IProgress<CopyProgress>? Progress { get; init; }
+
+    /// <summary>
+    /// Caps the rate at which blob bytes are read from the source (shared by every blob of the copy, and by every copy
+    /// given the same limiter). <value>Default: null, no cap.</value>
+    /// </summary>
+    public BandwidthLimiter? Bandwidth { get; init; }
+
+    /// <summary>
+    /// Where blobs are known to be in registry targets. When set, a blob the target repository lacks but another
+    /// repository of the same registry holds is mounted from there instead of uploaded (and when the source is the
+    /// same registry, the source repository is tried first); every blob the copy finds or puts in a registry target is
+    /// recorded. <value>Default: null, no mounts across copies (a same-registry source is still mounted from).</value>
+    /// </summary>
+    public KnownBlobLocations? BlobLocations { get; init; }
+
+    /// <summary>
+    /// After pushing each manifest to a registry target, check it by digest with a HEAD (the registry's
+    /// <c>Docker-Content-Digest</c> must name the same digest). <value>Default: false (the push itself already checks
+    /// the digest the registry reports, when it reports one).</value>
+    /// </summary>
+    public bool VerifyManifests { get; init; }
 }
 
 /// <summary>Progress of a copy: one blob's state.</summary>
@@ -35,12 +57,18 @@ public readonly record struct CopyProgress(Descriptor Blob, long BytesDone, bool
 /// <param name="BlobsSkipped">Blobs the target already had.</param>
 /// <param name="BytesCopied">Bytes uploaded.</param>
 /// <param name="Manifests">Manifests (and indexes) written.</param>
-public sealed record CopyResult(Digest ManifestDigest, int BlobsCopied, int BlobsSkipped, long BytesCopied, int Manifests);
+public sealed record CopyResult(Digest ManifestDigest, int BlobsCopied, int BlobsSkipped, long BytesCopied, int Manifests)
+{
+    /// <summary>Blobs mounted from another repository of the target registry (not counted in <see cref="BlobsCopied"/>).</summary>
+    public int BlobsMounted { get; init; }
+}
 
 /// <summary>
 /// Copies an image, with every platform of an index, between image stores (registry ↔ layout, registry → registry).
-/// Blobs the target already has are skipped; every blob is verified while it streams; manifests are written after
-/// their blobs, children before their index, so a target never names content it lacks.
+/// Blobs the target already has are skipped, blobs another repository of a registry target holds are mounted (see
+/// <see cref="CopyOptions.BlobLocations"/>), the rest are streamed (capped by <see cref="CopyOptions.Bandwidth"/>);
+/// every blob is verified while it streams; manifests are written after their blobs, children before their index, so a
+/// target never names content it lacks.
 /// </summary>
 public sealed class ImageCopier
 {
@@ -48,6 +76,7 @@ public sealed class ImageCopier
     private int _skipped;
     private long _bytes;
     private int _manifests;
+    private int _mounted;
 
     private ImageCopier()
     {
@@ -81,7 +110,7 @@ public sealed class ImageCopier
         }
 
         await copier.CopyDocumentAsync(source, sourceImage, target, targetImage, root, tag, options, depth: 0, cancellationToken).ConfigureAwait(false);
-        return new CopyResult(root.Digest, copier._copied, copier._skipped, copier._bytes, copier._manifests);
+        return new CopyResult(root.Digest, copier._copied, copier._skipped, copier._bytes, copier._manifests) { BlobsMounted = copier._mounted };
     }
 
     private async Task CopyDocumentAsync(
@@ -113,37 +142,104 @@ public sealed class ImageCopier
             await Parallel.ForEachAsync(
                 blobs,
                 new ParallelOptions { MaxDegreeOfParallelism = options.MaxParallelBlobs, CancellationToken = cancellationToken },
-                (blob, ct) => new ValueTask(CopyBlobAsync(source, sourceImage, target, targetImage, blob, options.Progress, ct))).ConfigureAwait(false);
+                (blob, ct) => new ValueTask(CopyBlobAsync(source, sourceImage, target, targetImage, blob, options, ct))).ConfigureAwait(false);
         }
 
         await target.PushManifestAsync(targetImage, document, tag, cancellationToken).ConfigureAwait(false);
+        if (options.VerifyManifests && target is RegistryImageStore registry)
+        {
+            // HeadManifestAsync refuses a Docker-Content-Digest other than the digest asked for.
+            _ = await registry.Client.HeadManifestAsync(registry.Registry, targetImage.Repository, document.Digest.ToString(), cancellationToken).ConfigureAwait(false)
+                ?? throw new RegistryException($"{registry.Registry}/{targetImage.Repository}@{document.Digest} is missing right after it was pushed.");
+        }
+
         Interlocked.Increment(ref _manifests);
     }
 
     private async Task CopyBlobAsync(
         IImageStore source, ImageReference sourceImage, IImageStore target, ImageReference targetImage,
-        Descriptor blob, IProgress<CopyProgress>? progress, CancellationToken cancellationToken)
+        Descriptor blob, CopyOptions options, CancellationToken cancellationToken)
     {
         if (blob.Urls is { Count: > 0 } && !MediaTypes.IsLayer(blob.MediaType))
         {
             return;
         }
 
+        var progress = options.Progress;
+        var registry = target as RegistryImageStore;
         if (await target.BlobExistsAsync(targetImage, blob, cancellationToken).ConfigureAwait(false))
         {
+            Remember(options, registry, targetImage, blob);
             Interlocked.Increment(ref _skipped);
+            progress?.Report(new CopyProgress(blob, blob.Size, Skipped: true, Completed: true));
+            return;
+        }
+
+        if (registry is not null && await TryMountAsync(source, sourceImage, registry, targetImage, blob, options, cancellationToken).ConfigureAwait(false))
+        {
+            Remember(options, registry, targetImage, blob);
+            Interlocked.Increment(ref _mounted);
             progress?.Report(new CopyProgress(blob, blob.Size, Skipped: true, Completed: true));
             return;
         }
 
         await using (var stream = await source.Blobs.OpenReadAsync(BlobAddress.For(sourceImage.Repository, blob), cancellationToken).ConfigureAwait(false))
         {
-            Stream content = progress is null ? stream : new ProgressStream(stream, n => progress.Report(new CopyProgress(blob, n, false, false)));
+            Stream content = options.Bandwidth is { } limiter ? new ThrottledStream(stream, limiter) : stream;
+            content = progress is null ? content : new ProgressStream(content, n => progress.Report(new CopyProgress(blob, n, false, false)));
             await target.PushBlobAsync(targetImage, blob, content, cancellationToken).ConfigureAwait(false);
         }
 
+        Remember(options, registry, targetImage, blob);
         Interlocked.Increment(ref _copied);
         Interlocked.Add(ref _bytes, blob.Size);
         progress?.Report(new CopyProgress(blob, blob.Size, Skipped: false, Completed: true));
+    }
+
+    /// <summary>
+    /// Mounts the blob from a repository of the target registry known to hold it: the source repository when source and
+    /// target are the same registry, else one from <see cref="CopyOptions.BlobLocations"/>. A declined or failed mount
+    /// is not an error; the caller uploads.
+    /// </summary>
+    private static async Task<bool> TryMountAsync(
+        IImageStore source, ImageReference sourceImage, RegistryImageStore target, ImageReference targetImage,
+        Descriptor blob, CopyOptions options, CancellationToken cancellationToken)
+    {
+        var candidates = new List<string>(2);
+        if (source is RegistryImageStore same && string.Equals(same.Registry, target.Registry, StringComparison.OrdinalIgnoreCase)
+            && sourceImage.Repository != targetImage.Repository)
+        {
+            candidates.Add(sourceImage.Repository);
+        }
+
+        if (options.BlobLocations?.TryGetOther(target.Registry, blob.Digest, targetImage.Repository, out string? known) == true && !candidates.Contains(known))
+        {
+            candidates.Add(known);
+        }
+
+        foreach (string from in candidates)
+        {
+            try
+            {
+                if (await target.Client.MountBlobAsync(target.Registry, targetImage.Repository, blob.Digest, from, cancellationToken).ConfigureAwait(false))
+                {
+                    return true;
+                }
+            }
+            catch (RegistryException)
+            {
+                // A registry that refuses mounts (or the repository we remembered is gone) costs an upload, no more.
+            }
+        }
+
+        return false;
+    }
+
+    private static void Remember(CopyOptions options, RegistryImageStore? registry, ImageReference targetImage, Descriptor blob)
+    {
+        if (registry is not null)
+        {
+            options.BlobLocations?.Add(registry.Registry, targetImage.Repository, blob.Digest);
+        }
     }
 }

@@ -24,6 +24,12 @@ public sealed class DockerRegistryOptions
     /// <summary>Webhook endpoints for registry notifications.</summary>
     public IList<Uri> NotificationEndpoints { get; } = [];
 
+    /// <summary>Headers the registry sends with every notification (its endpoints' <c>headers</c>), e.g. Authorization.</summary>
+    public IDictionary<string, string> NotificationHeaders { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The port to listen on; null picks a free one. Set it to bring a registry up where a client already points.</summary>
+    public int? Port { get; set; }
+
     /// <summary>The loopback address to listen on.</summary>
     public string Address { get; set; } = "127.0.0.1";
 }
@@ -85,7 +91,7 @@ public sealed class DockerRegistryProcess : IAsyncDisposable
         string root = Directory.CreateTempSubdirectory("accel-registry-").FullName;
         try
         {
-            int port = FreePort(options.Address);
+            int port = options.Port ?? FreePort(options.Address);
             string host = $"{options.Address}:{port}";
             string config = Path.Combine(root, "config.yml");
             await File.WriteAllTextAsync(config, await BuildConfigAsync(options, root, host, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
@@ -218,6 +224,15 @@ public sealed class DockerRegistryProcess : IAsyncDisposable
             {
                 yaml.AppendLine($"    - name: endpoint{i++}");
                 yaml.AppendLine($"      url: {Quote(endpoint.ToString())}");
+                if (options.NotificationHeaders.Count > 0)
+                {
+                    yaml.AppendLine("      headers:");
+                    foreach (var (name, value) in options.NotificationHeaders)
+                    {
+                        yaml.AppendLine($"        {Quote(name)}: [{Quote(value)}]");
+                    }
+                }
+
                 yaml.AppendLine("      timeout: 2s");
                 yaml.AppendLine("      threshold: 5");
                 yaml.AppendLine("      backoff: 1s");
