@@ -391,7 +391,7 @@ bench_mirrors() {
   size_mb=${BENCH_MIRROR_SIZE_MB:-200}
   layers=${BENCH_MIRROR_LAYERS:-5}
   text_fraction=${BENCH_MIRROR_TEXT_FRACTION:-0.8}
-  local rate=${BENCH_MIRROR_RATE:-200mbit} pulls=${BENCH_MIRROR_PULLS:-16} mruns=${BENCH_MIRROR_RUNS:-5}
+  local rate=${BENCH_MIRROR_RATE:-100mbit} pulls=${BENCH_MIRROR_PULLS:-16} mruns=${BENCH_MIRROR_RUNS:-5}
   # Sixteen processes start at once on a small machine: compile ahead of time (ReadyToRun) so that JIT time does not
   # blur what is measured. Falls back to the plain build when the ReadyToRun compiler is not available.
   log "publishing accel (Release, ReadyToRun)"
