@@ -51,6 +51,8 @@ internal static class AccelCommand
         root.Subcommands.Add(CopyCommand.Create(common, console));
         root.Subcommands.Add(ConvertCommand.Create(common, console));
         root.Subcommands.Add(DemoCommand.Create(common, console));
+        root.Subcommands.Add(MountCommand.Create(common, console));
+        root.Subcommands.Add(UmountCommand.Create(console));
         return root;
     }
 }
