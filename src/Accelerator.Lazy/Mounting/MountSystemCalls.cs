@@ -65,13 +65,16 @@ internal static partial class MountSystemCalls
 
     /// <summary>Whether <paramref name="path"/> is a mount point, from <c>/proc/self/mountinfo</c>.</summary>
     public static bool IsMountPoint(string path)
+        => ContainsMountPoint(File.ReadLines("/proc/self/mountinfo"), Path.TrimEndingDirectorySeparator(Path.GetFullPath(path)));
+
+    /// <summary>Whether the mountinfo <paramref name="lines"/> list <paramref name="fullPath"/> as a mount point; malformed lines are skipped.</summary>
+    internal static bool ContainsMountPoint(IEnumerable<string> lines, string fullPath)
     {
-        string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
-        foreach (string line in File.ReadLines("/proc/self/mountinfo"))
+        foreach (string line in lines)
         {
-            // ID PARENT MAJ:MIN ROOT MOUNTPOINT ...; spaces and backslashes in paths are octal escapes.
+            // ID PARENT MAJ:MIN ROOT MOUNTPOINT ...; spaces, tabs, newlines and backslashes in paths are octal escapes.
             string[] fields = line.Split(' ', 6);
-            if (fields.Length >= 5 && Unescape(fields[4]) == full)
+            if (fields.Length >= 5 && Unescape(fields[4]) == fullPath)
             {
                 return true;
             }
@@ -80,7 +83,7 @@ internal static partial class MountSystemCalls
         return false;
     }
 
-    private static string Unescape(string field)
+    internal static string Unescape(string field)
     {
         if (!field.Contains('\\', StringComparison.Ordinal))
         {
