@@ -14,6 +14,7 @@ packages=(
   e2fsprogs erofs-utils squashfs-tools squashfuse  # filesystem images for block mounts
   qemu-utils libnbd-bin nbdkit                    # NBD clients and a reference server
   containerd runc   # run a container on a mounted rootfs
+  busybox-static    # a static /bin/busybox for a container image that runs on a lazy mount
   fio               # I/O benchmarks
   iproute2 util-linux jq hyperfine python3
 )

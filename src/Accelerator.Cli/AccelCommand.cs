@@ -52,6 +52,8 @@ internal static class AccelCommand
         root.Subcommands.Add(ConvertCommand.Create(common, console));
         root.Subcommands.Add(DemoCommand.Create(common, console));
         root.Subcommands.Add(ReplicateCommand.Create(common, console));
+        root.Subcommands.Add(MountCommand.Create(common, console));
+        root.Subcommands.Add(UmountCommand.Create(console));
         return root;
     }
 }

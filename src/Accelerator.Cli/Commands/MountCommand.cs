@@ -1,0 +1,181 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Accelerator.Cli.Console;
+using Accelerator.Lazy.Mounting;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Accelerator.Cli.Commands;
+
+/// <summary>
+/// <c>accel mount REF MOUNTPOINT</c>: mounts an image through the accelerator facade (lazy first, then a full pull, or
+/// the strategy asked for) and serves it in the foreground until SIGINT/SIGTERM or <c>accel umount</c>;
+/// <c>--background</c> re-runs itself detached and returns once the mount is ready.
+/// </summary>
+internal static class MountCommand
+{
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
+
+    public static Command Create(CommonOptions common, CliConsole console)
+    {
+        var image = new Argument<string>("REF") { Description = "The image: host[:port]/repo[:tag|@digest] or oci:DIR[:TAG]. Its lazy variant TAG-accel is used when present." };
+        var mountPoint = new Argument<string>("MOUNTPOINT") { Description = "An existing directory to mount the root file system on." };
+        var strategy = new Option<string>("--strategy") { Description = "auto (lazy, then full), lazy or full.", DefaultValueFactory = _ => "auto" };
+        strategy.AcceptOnlyFromAmong("auto", "lazy", "full");
+        var readOnly = new Option<bool>("--read-only") { Description = "Mount the bare read-only tree (default: writable, an overlay over it)." };
+        var cacheDirectory = new Option<string?>("--cache-dir") { Description = "The chunk cache directory (default: /var/cache/accel/chunks)." };
+        var statsJson = new Option<string?>("--stats-json") { Description = "Write the mount's statistics as JSON to FILE when it is unmounted." };
+        var recordTrace = new Option<string?>("--record-trace") { Description = "Record the files read, as a prefetch list for 'accel convert --prefetch-list', to FILE when unmounted." };
+        var background = new Option<bool>("--background") { Description = "Serve from a detached process; return once the mount is ready." };
+        var readyTimeout = new Option<int>("--ready-timeout") { Description = "With --background: seconds to wait for the mount.", DefaultValueFactory = _ => 120 };
+        var command = new Command("mount", "Mount an image at MOUNTPOINT and serve it until SIGINT/SIGTERM or 'accel umount MOUNTPOINT'.")
+        {
+            image, mountPoint, strategy, readOnly, cacheDirectory, statsJson, recordTrace, background, readyTimeout,
+        };
+        command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
+        {
+            var reference = ImageReference.Parse(result.GetRequiredValue(image));
+            string target = Path.GetFullPath(result.GetRequiredValue(mountPoint));
+            if (!Directory.Exists(target))
+            {
+                throw new DirectoryNotFoundException($"The mount point {target} does not exist.");
+            }
+
+            if (result.GetValue(background))
+            {
+                return await StartInBackgroundAsync(target, TimeSpan.FromSeconds(result.GetValue(readyTimeout)), console, cancellationToken).ConfigureAwait(false);
+            }
+
+            string? stats = result.GetValue(statsJson) is { } s ? Path.GetFullPath(s) : null;
+            var builder = new ImageAcceleratorBuilder();
+            builder.Services.AddSingleton(common.CreateStores(result));
+            builder.UseLazyMount(o =>
+            {
+                o.CacheDirectory = result.GetValue(cacheDirectory) is { } c ? Path.GetFullPath(c) : null;
+                o.StatisticsJsonPath = stats;
+                o.TracePath = result.GetValue(recordTrace) is { } t ? Path.GetFullPath(t) : null;
+                o.Prefetch = true;
+            });
+            builder.UseFullPull(o => o.RemoveOnUnmount = false);
+            builder.PreferStrategies(result.GetValue(strategy) switch
+            {
+                "lazy" => [Strategy.Lazy],
+                "full" => [Strategy.Full],
+                _ => [Strategy.Lazy, Strategy.Full],
+            });
+
+            await using var accelerator = builder.Build();
+            await using var mounted = await accelerator.MountAsync(
+                reference, target, new MountOptions { ReadOnly = result.GetValue(readOnly), Platform = common.GetPlatform(result) }, cancellationToken).ConfigureAwait(false);
+            foreach (var (skipped, reason) in mounted.Statistics.Fallbacks)
+            {
+                console.WriteLine($"Strategy {skipped.ToString().ToLowerInvariant()} skipped: {reason}");
+            }
+
+            console.WriteLine($"Mounted {reference} ({mounted.ManifestDigest}) at {mounted.MountPoint} with strategy {mounted.Statistics.Strategy.ToString().ToLowerInvariant()} " +
+                $"in {mounted.Statistics.TimeToReady.TotalSeconds:F2} s. Stop with Ctrl+C or 'accel umount {mounted.MountPoint}'.");
+            await ServeAsync(mounted, cancellationToken).ConfigureAwait(false);
+            if (mounted is not LazyMountedImage && stats is not null)
+            {
+                WriteStatistics(mounted.Statistics, stats);
+            }
+
+            console.WriteLine($"Unmounted {mounted.MountPoint}.");
+            return 0;
+        }));
+        return command;
+    }
+
+    // Until SIGINT/SIGTERM, or (for a real mount) until someone unmounted the mount point.
+    private static async Task ServeAsync(IMountedImage mounted, CancellationToken cancellationToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        bool isMount = MountPoints.IsMounted(mounted.MountPoint);
+        try
+        {
+            while (!isMount || MountPoints.IsMounted(mounted.MountPoint))
+            {
+                await Task.Delay(PollInterval, stop.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+
+        void Stop(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        }
+    }
+
+    private static void WriteStatistics(MountStatistics statistics, string path)
+    {
+        using var stream = File.Create(path);
+        using var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+        writer.WriteStartObject();
+        writer.WriteString("strategy", statistics.Strategy.ToString().ToLowerInvariant());
+        writer.WriteNumber("timeToReadySeconds", statistics.TimeToReady.TotalSeconds);
+        writer.WriteNumber("bytesFetched", statistics.BytesFetched);
+        writer.WriteStartObject("bytesFetchedBySource");
+        foreach (var (source, bytes) in statistics.BytesFetchedBySource)
+        {
+            writer.WriteNumber(source, bytes);
+        }
+
+        writer.WriteEndObject();
+        writer.WriteNumber("bytesRead", statistics.BytesRead);
+        writer.WriteNumber("chunksFetched", statistics.ChunksFetched);
+        writer.WriteEndObject();
+    }
+
+    // Runs the same command line without --background in a new session, then waits for the mount point to be mounted.
+    private static async Task<int> StartInBackgroundAsync(string target, TimeSpan timeout, CliConsole console, CancellationToken cancellationToken)
+    {
+        string[] commandLine = Environment.GetCommandLineArgs();
+        string process = Environment.ProcessPath ?? throw new InvalidOperationException("Cannot find this program's path to run it in the background.");
+        var start = new ProcessStartInfo("setsid")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(process);
+        if (Path.GetFileNameWithoutExtension(process) == "dotnet")
+        {
+            start.ArgumentList.Add(commandLine[0]);
+        }
+
+        foreach (string argument in commandLine.Skip(1).Where(a => a != "--background"))
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var child = Process.Start(start) ?? throw new InvalidOperationException("Could not start the background process.");
+        child.StandardInput.Close();
+        var stopwatch = Stopwatch.StartNew();
+        while (!MountPoints.IsMounted(target))
+        {
+            if (child.HasExited)
+            {
+                string error = (await child.StandardError.ReadToEndAsync(cancellationToken).ConfigureAwait(false)).Trim();
+                throw new InvalidOperationException($"The background mount exited with code {child.ExitCode}: {error}");
+            }
+
+            if (stopwatch.Elapsed > timeout)
+            {
+                child.Kill(entireProcessTree: true);
+                throw new TimeoutException($"The background mount was not ready at {target} within {timeout.TotalSeconds:F0} s.");
+            }
+
+            await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
+        }
+
+        console.WriteLine($"Mounted at {target}, served by process {child.Id}. Stop with 'accel umount {target}'.");
+        return 0;
+    }
+}

@@ -1,0 +1,235 @@
+using Accelerator.Fuse;
+using Accelerator.Fuse.FileSystem;
+using Accelerator.Lazy.Caching;
+using Accelerator.Lazy.Conversion;
+using Accelerator.Lazy.Format;
+using Accelerator.Lazy.Prefetch;
+using Accelerator.Lazy.Reading;
+using Accelerator.Lazy.Statistics;
+using Accelerator.Lazy.Tracing;
+using Accelerator.Oci;
+using Accelerator.Oci.Model;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Accelerator.Lazy.Mounting;
+
+/// <summary>
+/// The lazy strategy: mounts a converted lazy image (the reference itself, or <c>TAG-accel</c> beside it) with FUSE
+/// and fetches chunks when they are read. Writable by default (an overlay over the read-only FUSE tree).
+/// </summary>
+public sealed partial class LazyMounter : IImageMounter
+{
+    private const string DevFuse = "/dev/fuse";
+
+    private readonly ImageStoreResolver _stores;
+    private readonly LazyMountOptions _options;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+
+    /// <summary>Creates a lazy mounter reading images through <paramref name="stores"/>.</summary>
+    /// <exception cref="ArgumentException">An option is out of range.</exception>
+    public LazyMounter(ImageStoreResolver stores, LazyMountOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(stores);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _stores = stores;
+        _options = options;
+        _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        _logger = _loggerFactory.CreateLogger<LazyMounter>();
+        _time = timeProvider ?? TimeProvider.System;
+    }
+
+    /// <inheritdoc />
+    public Strategy Strategy => Strategy.Lazy;
+
+    /// <inheritdoc />
+    public async ValueTask<(bool CanMount, string? Reason)> CanMountAsync(ImageReference image, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        if (FuseUnusableReason() is { } fuse)
+        {
+            return (false, fuse);
+        }
+
+        var (lazy, reason) = await FindLazyVariantAsync(image, null, cancellationToken).ConfigureAwait(false);
+        return lazy is null ? (false, reason) : (true, null);
+    }
+
+    /// <inheritdoc />
+    public async Task<IMountedImage> MountAsync(ImageReference image, string mountPoint, MountOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentException.ThrowIfNullOrEmpty(mountPoint);
+        ArgumentNullException.ThrowIfNull(options);
+        long started = _time.GetTimestamp();
+        string target = Path.GetFullPath(mountPoint);
+        if (!Directory.Exists(target))
+        {
+            throw new DirectoryNotFoundException($"The mount point '{target}' does not exist.");
+        }
+
+        var (lazyReference, reason) = await FindLazyVariantAsync(image, options.Platform, cancellationToken).ConfigureAwait(false);
+        if (lazyReference is null)
+        {
+            throw new InvalidOperationException($"{image} cannot be mounted lazily: {reason}");
+        }
+
+        IImageStore store = _stores.GetStore(lazyReference);
+        LazyImage lazy = await LazyImage.LoadAsync(store, lazyReference, options.Platform, cancellationToken: cancellationToken).ConfigureAwait(false);
+
+        var mountStatistics = new MountStatistics { Strategy = Strategy.Lazy };
+        var statistics = new LazyMountStatistics(mountStatistics);
+        string privateDirectory = CreatePrivateDirectory();
+        var resources = new MountResources(privateDirectory);
+        try
+        {
+            resources.Cache = ChunkCache.Open(
+                new ChunkCacheOptions { Directory = CacheDirectory(), MaxBytes = _options.CacheMaxBytes },
+                _loggerFactory.CreateLogger<ChunkCache>(), _time);
+            resources.Trace = _options.TracePath is null ? null : new ReadTraceRecorder(lazy.Bootstrap);
+            var reader = LazyFileReader.Create(
+                lazy, resources.Cache, _options.Reader with { SourceName = ImageStoreResolver.SourceName(lazyReference) }, statistics,
+                resources.Trace, _loggerFactory.CreateLogger<LazyFileReader>(), _time);
+            var fileSystem = new ChunkIndexFileSystem(lazy.Bootstrap, new LazyContentReader(reader));
+            var fuseOptions = new FuseMountOptions { Session = { RequestTimeout = _options.RequestTimeout } };
+
+            string fuseTarget = target;
+            if (!options.ReadOnly)
+            {
+                fuseTarget = Directory.CreateDirectory(Path.Combine(privateDirectory, "lower")).FullName;
+            }
+
+            resources.Fuse = await FuseMount.MountAsync(fuseTarget, fileSystem, fuseOptions, _loggerFactory, _time, cancellationToken).ConfigureAwait(false);
+            if (!options.ReadOnly)
+            {
+                string upper = Directory.CreateDirectory(Path.Combine(privateDirectory, "upper")).FullName;
+                string work = Directory.CreateDirectory(Path.Combine(privateDirectory, "work")).FullName;
+                MountSystemCalls.MountOverlay(fuseTarget, upper, work, target);
+                resources.Overlay = target;
+            }
+
+            if (_options.Prefetch)
+            {
+                resources.StartPrefetch(new LazyPrefetcher(reader, _loggerFactory.CreateLogger<LazyPrefetcher>(), _time));
+            }
+
+            mountStatistics.TimeToReady = _time.GetElapsedTime(started);
+            LogMounted(lazyReference, lazy.Image.Manifest.Digest, target, options.ReadOnly, mountStatistics.TimeToReady.TotalMilliseconds);
+            return new LazyMountedImage(image, lazy.Image.Manifest.Digest, target, statistics, resources, _options, _logger);
+        }
+        catch
+        {
+            await resources.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The lazy image to mount for <paramref name="image"/>: the reference itself when it is a lazy image, else
+    /// <c>TAG-accel</c> in the same repository or layout when that is one; or null and why not.
+    /// </summary>
+    private async Task<(ImageReference? Lazy, string? Reason)> FindLazyVariantAsync(ImageReference image, Platform? platform, CancellationToken cancellationToken)
+    {
+        IImageStore store;
+        try
+        {
+            store = _stores.GetStore(image);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            return (null, $"cannot open {image}: {ex.Message}");
+        }
+
+        string? first = await LazyManifestProblemAsync(store, image, platform, cancellationToken).ConfigureAwait(false);
+        if (first is null)
+        {
+            return (image, null);
+        }
+
+        if (image.Tag is null || image.Digest is not null || image.Tag.EndsWith(LazyFormat.TagSuffix, StringComparison.Ordinal))
+        {
+            return (null, first);
+        }
+
+        ImageReference variant = LazyConverter.DefaultTarget(image);
+        string? second = await LazyManifestProblemAsync(store, variant, platform, cancellationToken).ConfigureAwait(false);
+        return second is null ? (variant, null) : (null, $"{first}; {second}");
+    }
+
+    // Null when image is a lazy image; else what it is instead.
+    private static async Task<string?> LazyManifestProblemAsync(IImageStore store, ImageReference image, Platform? platform, CancellationToken cancellationToken)
+    {
+        try
+        {
+            ManifestDocument document = await store.GetManifestAsync(image, cancellationToken).ConfigureAwait(false);
+            if (document.Index is { } index)
+            {
+                platform ??= Platform.Current;
+                Descriptor? selected = index.SelectPlatform(platform);
+                if (selected is null)
+                {
+                    return $"{image} has no manifest for {platform}";
+                }
+
+                document = await store.GetManifestAsync(image, selected.Digest, cancellationToken).ConfigureAwait(false);
+            }
+
+            return document.Manifest is { } manifest && LazyImage.IsLazyManifest(manifest) ? null : $"{image} is not a lazy image";
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return $"{image} is not available ({ex.Message})";
+        }
+    }
+
+    private static string? FuseUnusableReason()
+    {
+        try
+        {
+            using var handle = File.OpenHandle(DevFuse, FileMode.Open, FileAccess.ReadWrite);
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return $"{DevFuse} is not usable ({ex.Message})";
+        }
+    }
+
+    private string CacheDirectory()
+        => _options.CacheDirectory ?? FirstWritable("/var/cache/accel/chunks", Path.Combine(Path.GetTempPath(), "accel-chunks"));
+
+    private string CreatePrivateDirectory()
+    {
+        string parent = _options.StateDirectory ?? FirstWritable("/run/accel", Path.GetTempPath());
+        return Directory.CreateDirectory(Path.Combine(parent, "lazy-" + Guid.NewGuid().ToString("N"))).FullName;
+    }
+
+    private static string FirstWritable(string preferred, string fallback)
+    {
+        try
+        {
+            return Directory.CreateDirectory(preferred).FullName;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return fallback;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Mounted {Image} ({Digest}) lazily at {MountPoint} (read-only: {ReadOnly}) in {Milliseconds:F0} ms.")]
+    private partial void LogMounted(ImageReference image, Digest digest, string mountPoint, bool readOnly, double milliseconds);
+
+    /// <summary>Chunk reads of a lazy image as FUSE file content; every exception becomes EIO to the reader.</summary>
+    private sealed class LazyContentReader(LazyFileReader reader) : IFileContentReader
+    {
+        public ValueTask<int> ReadAsync(ulong inode, long offset, Memory<byte> buffer, CancellationToken cancellationToken)
+            => reader.ReadAsync(inode, offset, buffer, cancellationToken);
+    }
+}

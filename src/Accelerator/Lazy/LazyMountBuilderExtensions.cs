@@ -1,0 +1,48 @@
+using Accelerator.Lazy.Mounting;
+using Accelerator.Oci;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Accelerator;
+
+/// <summary>Adds the lazy strategy to an accelerator.</summary>
+public static class LazyMountBuilderExtensions
+{
+    /// <summary>
+    /// Adds the lazy mounter: images converted with <c>accel convert --format lazy</c> (the reference itself or
+    /// <c>TAG-accel</c> beside it) are mounted with FUSE and fetched as they are read; others fall through to the next
+    /// strategy.
+    /// </summary>
+    public static ImageAcceleratorBuilder UseLazyMount(this ImageAcceleratorBuilder builder, Action<LazyMountOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.AddRegistries();
+        var options = builder.Services.AddOptions<LazyMountOptions>();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        options.Validate(o =>
+        {
+            try
+            {
+                o.Validate();
+                return true;
+            }
+            catch (ArgumentException)
+            {
+                return false;
+            }
+        }, "Invalid lazy mount options.").ValidateOnStart();
+
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IImageMounter, LazyMounter>(services => new LazyMounter(
+            services.GetRequiredService<ImageStoreResolver>(),
+            services.GetRequiredService<IOptions<LazyMountOptions>>().Value,
+            services.GetService<ILoggerFactory>(),
+            services.GetService<TimeProvider>())));
+        return builder;
+    }
+}
