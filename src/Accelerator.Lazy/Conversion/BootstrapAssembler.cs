@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Accelerator.Lazy.Format;
+using Accelerator.Oci.Layers;
 
 namespace Accelerator.Lazy.Conversion;
 
@@ -268,7 +269,7 @@ internal static class BootstrapAssembler
         var seen = new HashSet<uint>();
         foreach (string path in prefetch ?? [])
         {
-            List<string> components = FlatTree.CleanPath(path);
+            List<string> components = LayerPaths.Split(path);
             FlatNode? node = components.Count == 0
                 ? tree.Root
                 : tree.ResolveDirectoryOrNull(components, components.Count - 1)?.Children!.GetValueOrDefault(components[^1]);

@@ -149,35 +149,6 @@ internal sealed class FlatTree
         return true;
     }
 
-    /// <summary>
-    /// Splits an archive path into components relative to the root: a leading "/" is dropped, "." and empty components
-    /// vanish, and ".." removes the previous component but never climbs above the root.
-    /// </summary>
-    public static List<string> CleanPath(string path)
-    {
-        var components = new List<string>();
-        foreach (string part in path.Split('/'))
-        {
-            switch (part)
-            {
-                case "" or ".":
-                    break;
-                case "..":
-                    if (components.Count > 0)
-                    {
-                        components.RemoveAt(components.Count - 1);
-                    }
-
-                    break;
-                default:
-                    components.Add(part);
-                    break;
-            }
-        }
-
-        return components;
-    }
-
     public static string Join(IReadOnlyList<string> components, int count) =>
         count == 0 ? "." : string.Join('/', components.Take(count));
 
@@ -189,7 +160,7 @@ internal sealed class FlatTree
         public async ValueTask ApplyAsync(LayerTarEntry entry, CancellationToken cancellationToken)
         {
             TarEntryHeader header = entry.Header;
-            List<string> components = CleanPath(header.Path);
+            List<string> components = LayerPaths.Split(header.Path);
             if (components.Count == 0)
             {
                 // "." names the root itself; it must stay a directory.
@@ -317,7 +288,7 @@ internal sealed class FlatTree
 
         private void CreateHardLink(FlatNode parent, string name, string key, TarEntryHeader header)
         {
-            List<string> target = CleanPath(header.LinkTarget!);
+            List<string> target = LayerPaths.Split(header.LinkTarget!);
             if (target.Count == 0)
             {
                 throw new InvalidDataException($"Hard link '{header.Path}' points at the root directory.");

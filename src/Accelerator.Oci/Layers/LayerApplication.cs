@@ -24,7 +24,7 @@ internal sealed class LayerApplication(RootedDirectory root, LayerApplyOptions o
     {
         TarEntryHeader header = entry.Header;
         Report.Entries++;
-        List<string> components = CleanPath(header.Path);
+        List<string> components = LayerPaths.Split(header.Path);
         if (components.Count == 0)
         {
             ApplyRoot(header);
@@ -313,7 +313,7 @@ internal sealed class LayerApplication(RootedDirectory root, LayerApplyOptions o
 
     private void CreateHardLink(int parent, string name, string key, TarEntryHeader header)
     {
-        List<string> target = CleanPath(header.LinkTarget!);
+        List<string> target = LayerPaths.Split(header.LinkTarget!);
         if (target.Count == 0)
         {
             throw new InvalidDataException($"Hard link '{header.Path}' points at the root directory.");
@@ -439,35 +439,6 @@ internal sealed class LayerApplication(RootedDirectory root, LayerApplyOptions o
                 break;
             }
         }
-    }
-
-    /// <summary>
-    /// Splits an archive path into components relative to the root: a leading "/" is dropped, "." and empty
-    /// components vanish, and ".." removes the previous component but never climbs above the root.
-    /// </summary>
-    internal static List<string> CleanPath(string path)
-    {
-        var components = new List<string>();
-        foreach (string part in path.Split('/'))
-        {
-            switch (part)
-            {
-                case "" or ".":
-                    break;
-                case "..":
-                    if (components.Count > 0)
-                    {
-                        components.RemoveAt(components.Count - 1);
-                    }
-
-                    break;
-                default:
-                    components.Add(part);
-                    break;
-            }
-        }
-
-        return components;
     }
 
     public void Dispose() => root.Dispose();
