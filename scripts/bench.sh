@@ -724,11 +724,12 @@ lazy_read_list() {
   (cd "$root" && xargs -d '\n' cat <"$list" >/dev/null)
 }
 
-# Prints "MB/s" of a fio job over the files (colon-separated list) FILES: MODE is read (1 MiB) or randread (4 KiB).
+# Prints "MB/s" of a fio job over the files (colon-separated list) FILES: MODE is read (1 MiB) or randread (4 KiB);
+# INVALIDATE 1 lets fio drop the files' page cache first (its default), 0 keeps what the warm-up read cached.
 lazy_fio() {
-  local mode=$1 files=$2 bs=1m
+  local mode=$1 files=$2 invalidate=$3 bs=1m
   [[ $mode == randread ]] && bs=4k
-  fio --name=lazy --filename="$files" --rw="$mode" --bs="$bs" --ioengine=psync --direct=0 --readonly \
+  fio --name=lazy --filename="$files" --rw="$mode" --bs="$bs" --ioengine=psync --direct=0 --invalidate="$invalidate" --readonly \
     --time_based --runtime="${BENCH_LAZY_FIO_SECONDS:-8}" --output-format=json >"$work/fio.json" 2>"$work/fio.err" || { echo failed; return; }
   python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); print("%.1f" % (j["jobs"][0]["read"]["bw_bytes"] / 1e6))' "$work/fio.json"
 }
@@ -861,14 +862,16 @@ PY
   mapfile -t big < <(cd "$work/tree" && find . -type f -printf '%s %P\n' | sort -rn | head -n 8 | cut -d' ' -f2-)
   local big_bytes=0
   for f in "${big[@]}"; do big_bytes=$((big_bytes + $(stat -c %s "$work/tree/$f"))); done
-  local fs seq=() rnd=() files
+  local fs seq=() rnd=() seq_inv=() rnd_inv=() files
   for fs in "$work/tree" "$work/mnt" "$work/sqmnt"; do
     files=$(printf "$fs/%s:" "${big[@]}")
     files=${files%:}
     for f in "${big[@]}"; do cat "$fs/$f" >/dev/null; done # warm-up
-    seq+=("$(lazy_fio read "$files")")
-    rnd+=("$(lazy_fio randread "$files")")
-    log "$fs: sequential ${seq[-1]} MB/s, 4 KiB random ${rnd[-1]} MB/s"
+    seq+=("$(lazy_fio read "$files" 0)")
+    rnd+=("$(lazy_fio randread "$files" 0)")
+    seq_inv+=("$(lazy_fio read "$files" 1)")
+    rnd_inv+=("$(lazy_fio randread "$files" 1)")
+    log "$fs: sequential ${seq[-1]} MB/s, 4 KiB random ${rnd[-1]} MB/s; page cache dropped first: ${seq_inv[-1]}, ${rnd_inv[-1]} MB/s"
   done
   lazy_umount "$work/mnt"
   fusermount3 -u "$work/sqmnt" 2>/dev/null || umount "$work/sqmnt" || true
@@ -883,7 +886,8 @@ files = sorted(os.path.relpath(os.path.join(d, f), dst) for d, _, fs in os.walk(
 total = sum(os.path.getsize(os.path.join(dst, f)) for f in files)
 rng = random.Random(seed + 1)
 rng.shuffle(files)
-words = [w.encode() for w in "version two build release patch update module package library runtime binary config".split()]
+# The generator's vocabulary, so the new text compresses like the old.
+words = [w.encode() for w in "container image layer registry mount chunk digest manifest blob peer lazy block snapshot cache mirror index".split()]
 changed = 0
 for f in files:
     if changed >= 0.10 * total:
@@ -950,6 +954,8 @@ lazy_med, pull_med, fetched = f("$lazy_med"), f("$pull_med"), f("$fetched_med")
 conv, tar = f("$convert_s"), f("$tar_s")
 seq = [f(x) for x in "${seq[*]}".split()]
 rnd = [f(x) for x in "${rnd[*]}".split()]
+seq_inv = [f(x) for x in "${seq_inv[*]}".split()]
+rnd_inv = [f(x) for x in "${rnd_inv[*]}".split()]
 gb = tree / 1e9
 def ratio(a, b, fmt="{:.2f}"):
     return fmt.format(a / b) if a and b else "n/a"
@@ -961,7 +967,7 @@ out = []
 w = out.append
 w("## lazy: lazy mount — cold start, warm reads, conversion, dedup")
 w("")
-w(f"Command: \`scripts/bench.sh lazy\` with BENCH_LAZY_SIZE_MB=$size_mb (the issue asks for ~1 GB; {size_mb} MB keeps a run within the time budget, as a full pull at $rate takes ~{layer_b * 8 / 1e8:.0f} s), BENCH_LAZY_RUNS=$lruns. "
+w(f"Command: \`scripts/bench.sh lazy\` with BENCH_LAZY_SIZE_MB=$size_mb" + ("" if size_mb >= 1000 else f" (the issue asks for ~1 GB; {size_mb} MB keeps a run short)") + f", BENCH_LAZY_RUNS=$lruns (the issue asks for 5; each full pull at $rate takes ~{layer_b * 8 / 1e8:.0f} s). "
   f"Image: \`generate_image\` (seed $seed), {layers} layers, $total_files files ({tree / mb:.0f} MB of files; many 1-64 KiB files, some up to 1 MiB, a few up to 16 MiB; ${text_fraction} of them text), gzip layers {layer_b / mb:.0f} MB. "
   f"\`accel\` built in Release.")
 w("")
@@ -986,17 +992,19 @@ w("")
 w("### (b) Warm reads")
 w("")
 w(f"The 8 largest files ({$big_bytes / mb:.0f} MB) read through: the native file system (the unpacked tree, \`accel pull\` of the layout), the lazy mount of \`oci:LAYOUT:latest-accel\` (read-only; chunk cache warmed by reading the files once), and \`squashfuse\` of \`mksquashfs\` of the same tree (default gzip). "
-  f"After one warm-up read of the files on each, fio for ${BENCH_LAZY_FIO_SECONDS:-8} s each: sequential \`--rw=read --bs=1m\` and random \`--rw=randread --bs=4k\`, \`--ioengine=psync --direct=0\` over the 8 files (page cache warm on all three).")
+  f"After one warm-up read of the files on each, fio for ${BENCH_LAZY_FIO_SECONDS:-8} s each: sequential \`--rw=read --bs=1m\` and random \`--rw=randread --bs=4k\`, \`--ioengine=psync --direct=0\` over the 8 files, "
+  f"first with \`--invalidate=0\` (the page cache the warm-up filled is kept: the targets' rows), then with fio's default \`--invalidate=1\` (fio drops the files' page cache before the job: native reads come from the disk (file system: $(stat -f -c %T "$work")), the lazy mount from its chunk cache, squashfuse from the squashfs image).")
 w("")
 w("| | native (MB/s) | lazy mount (MB/s) | squashfuse (MB/s) | lazy / native | lazy / squashfuse |")
 w("| --- | --- | --- | --- | --- | --- |")
 verdicts = []
-for name, v in (("sequential 1 MiB", seq), ("random 4 KiB", rnd)):
+for name, v in (("sequential 1 MiB", seq), ("random 4 KiB", rnd), ("sequential 1 MiB, page cache dropped", seq_inv), ("random 4 KiB, page cache dropped", rnd_inv)):
     n, l, s = v
     w(f"| {name} | {n} | {l} | {s} | {ratio(l, n)} | {ratio(l, s)} |")
-    verdicts.append((name, None if not (n and l) else l >= 0.7 * n, None if not (l and s) else l >= s))
+    if "dropped" not in name:
+        verdicts.append((name, None if not (n and l) else l >= 0.7 * n, None if not (l and s) else l >= s))
 w("")
-w("Targets ≥ 0.7 of native and ≥ squashfuse: " + "; ".join(f"{name}: {met(a)} / {met(b)}" for name, a, b in verdicts) + ".")
+w("Targets ≥ 0.7 of native and ≥ squashfuse (warm page cache): " + "; ".join(f"{name}: {met(a)} / {met(b)}" for name, a, b in verdicts) + ".")
 w("")
 w("### (c) Conversion")
 w("")
