@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Runtime.ExceptionServices;
 using System.Security.Cryptography;
+using Accelerator.Oci.IO;
 using Accelerator.Oci.Registry;
 
 namespace Accelerator.Oci.Mirrors;
@@ -615,22 +616,23 @@ public sealed class MirroredBlobSource : IBlobSource, IBlobExistence, IBlobDownl
     private sealed class LocalWriteException(Exception inner) : Exception(inner.Message, inner);
 
     /// <summary>A streaming range: each read must bring bytes within the stall timeout; counts bytes to the host.</summary>
-    private sealed class StallGuardedStream(Stream inner, MirrorSet set, MirrorRoute route, MirrorHost.Scope scope, CancellationTokenSource stall) : Stream
+    private sealed class StallGuardedStream(Stream inner, MirrorSet set, MirrorRoute route, MirrorHost.Scope scope, CancellationTokenSource stall) : ReadOnlyStream
     {
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-            => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+        // The stall guard is a cancellation timer, so synchronous reads go through the asynchronous path.
+        public override int Read(Span<byte> buffer)
+        {
+            byte[] rented = ArrayPool<byte>.Shared.Rent(buffer.Length);
+            try
+            {
+                int n = ReadAsync(rented.AsMemory(0, buffer.Length)).AsTask().GetAwaiter().GetResult();
+                rented.AsSpan(0, n).CopyTo(buffer);
+                return n;
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
@@ -650,16 +652,6 @@ public sealed class MirroredBlobSource : IBlobSource, IBlobExistence, IBlobDownl
                 throw new IOException($"Range read from {route.SourceName} failed ({reason}): {ex.Message}", ex);
             }
         }
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {
