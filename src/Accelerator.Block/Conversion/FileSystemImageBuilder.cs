@@ -75,6 +75,7 @@ public static class FileSystemImageBuilder
         };
         var environment = new Dictionary<string, string> { ["E2FSPROGS_FAKE_TIME"] = FixedTime.ToString(CultureInfo.InvariantCulture) };
         await RunAsync("mke2fs", arguments, environment, cancellationToken).ConfigureAwait(false);
+        await FixTimesAsync(tree, imagePath, environment, cancellationToken).ConfigureAwait(false);
         await CheckExt4Async(imagePath, cancellationToken).ConfigureAwait(false);
         return Align(imagePath, alignment);
     }
@@ -82,6 +83,62 @@ public static class FileSystemImageBuilder
     /// <summary>Runs <c>e2fsck -fn</c> on an ext4 image; throws <see cref="InvalidOperationException"/> unless it is clean.</summary>
     public static Task CheckExt4Async(string imagePath, CancellationToken cancellationToken = default)
         => RunAsync("e2fsck", ["-fn", imagePath], null, cancellationToken);
+
+    // mke2fs -d copies whole-second mtimes and the staging tree's atimes and ctimes (the time of the pull and of the
+    // build), and the root's mtime is the build's. One debugfs pass fixes that: every atime and ctime becomes the fixed
+    // time (reproducible output), the root
+    // gets the tree's mtime, and nanoseconds go into mtime_extra (ext4 keeps them with 256-byte inodes).
+    private static async Task FixTimesAsync(string tree, string imagePath, IReadOnlyDictionary<string, string> environment, CancellationToken cancellationToken)
+    {
+        string script = imagePath + ".debugfs";
+        var lines = new System.Text.StringBuilder();
+        void Add(string path, string full, bool root)
+        {
+            // debugfs takes one double-quoted argument; a name holding a quote, backslash or control character cannot
+            // be written as one and keeps mke2fs's times.
+            if (path.AsSpan().IndexOfAny("\"\\") >= 0 || path.Any(char.IsControl))
+            {
+                return;
+            }
+
+            (long seconds, uint nanoseconds) = Interop.FileTimes.GetModificationTime(full);
+            lines.Append(CultureInfo.InvariantCulture, $"sif \"{path}\" ctime @{FixedTime}\nsif \"{path}\" atime @{FixedTime}\n");
+            if (root)
+            {
+                lines.Append(CultureInfo.InvariantCulture, $"sif \"{path}\" mtime @{seconds}\n");
+            }
+
+            if (nanoseconds != 0 || root)
+            {
+                // ext4 inode extra time: nanoseconds << 2, the low two bits extend the seconds' epoch past 2038.
+                long epoch = ((seconds - (int)seconds) >> 32) & 3;
+                lines.Append(CultureInfo.InvariantCulture, $"sif \"{path}\" mtime_extra {((long)nanoseconds << 2) | epoch}\n");
+            }
+        }
+
+        Add("/", tree, root: true);
+        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = false, ReturnSpecialDirectories = false };
+        foreach (string full in Directory.EnumerateFileSystemEntries(tree, "*", options).Order(StringComparer.Ordinal))
+        {
+            Add("/" + Path.GetRelativePath(tree, full).Replace(Path.DirectorySeparatorChar, '/'), full, root: false);
+        }
+
+        await File.WriteAllTextAsync(script, lines.ToString(), cancellationToken).ConfigureAwait(false);
+        try
+        {
+            string errors = await RunAsync("debugfs", ["-w", "-f", script, imagePath], environment, cancellationToken).ConfigureAwait(false);
+            // debugfs exits 0 even when a request fails; its errors go to standard error after the version banner.
+            string[] failures = [.. errors.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(l => !l.StartsWith("debugfs ", StringComparison.Ordinal))];
+            if (failures.Length > 0)
+            {
+                throw new InvalidOperationException($"debugfs could not set times: {string.Join("; ", failures.Take(5))}");
+            }
+        }
+        finally
+        {
+            File.Delete(script);
+        }
+    }
 
     // Grows the file (sparsely) to a multiple of the alignment.
     private static long Align(string imagePath, int alignment)
@@ -123,7 +180,8 @@ public static class FileSystemImageBuilder
         return $"{hex[..8]}-{hex[8..12]}-{hex[12..16]}-{hex[16..20]}-{hex[20..32]}";
     }
 
-    private static async Task RunAsync(string tool, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment, CancellationToken cancellationToken)
+    // Runs a tool; returns its standard error (throws with it when the tool fails).
+    private static async Task<string> RunAsync(string tool, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment, CancellationToken cancellationToken)
     {
         var start = new ProcessStartInfo(tool)
         {
@@ -169,5 +227,7 @@ public static class FileSystemImageBuilder
             string detail = (stderr.Trim() + " " + stdout.Trim()).Trim();
             throw new InvalidOperationException($"{tool} failed (exit {process.ExitCode}): {(detail.Length > 2000 ? detail[..2000] : detail)}");
         }
+
+        return stderr;
     }
 }
