@@ -63,6 +63,12 @@ public sealed partial class BlockIndex
             throw new InvalidDataException($"The block index body is not a valid zstd frame: {ex.Message}", ex);
         }
 
+        return ReadBody(body);
+    }
+
+    /// <summary>Reads and validates an uncompressed index body.</summary>
+    internal static BlockIndex ReadBody(ReadOnlyMemory<byte> body)
+    {
         try
         {
             var reader = new MessagePackReader(body);

@@ -13,6 +13,20 @@ public sealed partial class BlockIndex
     /// <summary>Encodes the index as its blob: magic, version, then one zstd frame of the MessagePack body.</summary>
     public byte[] ToBytes()
     {
+        byte[] body = EncodeBody();
+        using var compressor = new Compressor(CompressionLevel);
+        compressor.SetParameter(ZstdSharp.Unsafe.ZSTD_cParameter.ZSTD_c_contentSizeFlag, 1);
+        byte[] compressed = compressor.Wrap(body).ToArray();
+        var blobBytes = new byte[HeaderSize + compressed.Length];
+        Magic.CopyTo(blobBytes);
+        BinaryPrimitives.WriteUInt32LittleEndian(blobBytes.AsSpan(Magic.Length), BlockFormat.Version);
+        compressed.CopyTo(blobBytes, HeaderSize);
+        return blobBytes;
+    }
+
+    /// <summary>The MessagePack body, uncompressed.</summary>
+    internal byte[] EncodeBody()
+    {
         var body = new ArrayBufferWriter<byte>(4096 + (StoredBlockCount * 48));
         var writer = new MessagePackWriter(body);
         writer.WriteArrayHeader(SectionCount);
@@ -92,15 +106,7 @@ public sealed partial class BlockIndex
         }
 
         writer.Flush();
-
-        using var compressor = new Compressor(CompressionLevel);
-        compressor.SetParameter(ZstdSharp.Unsafe.ZSTD_cParameter.ZSTD_c_contentSizeFlag, 1);
-        byte[] compressed = compressor.Wrap(body.WrittenSpan).ToArray();
-        var blobBytes = new byte[HeaderSize + compressed.Length];
-        Magic.CopyTo(blobBytes);
-        BinaryPrimitives.WriteUInt32LittleEndian(blobBytes.AsSpan(Magic.Length), BlockFormat.Version);
-        compressed.CopyTo(blobBytes, HeaderSize);
-        return blobBytes;
+        return body.WrittenSpan.ToArray();
     }
 
     private static void WriteColumn(ref MessagePackWriter writer, int[] values)
