@@ -192,6 +192,9 @@ public enum PieceFailure
 
     /// <summary>The registry read failed (back-to-source).</summary>
     Origin = 5,
+
+    /// <summary>The parent had no free upload slot (503); not held against it.</summary>
+    Busy = 6,
 }
 
 /// <summary>The outcome of one piece fetch.</summary>
@@ -224,6 +227,13 @@ public sealed record PieceReportRequest
 
     /// <summary>The outcomes.</summary>
     public required IReadOnlyList<PieceResult> Results { get; init; }
+
+    /// <summary>
+    /// The reporter holds the whole blob and checked it against the task digest, so the piece digests it reports were
+    /// computed from verified bytes: the scheduler accepts them for pieces whose digest it does not know yet (after a
+    /// restart or a scheduler failover), and holds the reporter answerable for them (a later blob mismatch bans it).
+    /// </summary>
+    public bool BlobVerified { get; init; }
 }
 
 /// <summary>
