@@ -35,7 +35,12 @@ public sealed partial class P2PPeer
             for (int attempt = 0; ; attempt++)
             {
                 var session = await GetSessionAsync(source, blob, cancellationToken).ConfigureAwait(false);
-                CheckSize(blob, session);
+                if (blob.HasSize && blob.Size != session.Size)
+                {
+                    // Like every whole read: the mismatch surfaces from the read, and no byte is yielded.
+                    return new VerifyingStream(Stream.Null, blob.Digest, blob.Size, $"P2P ({source.Registry}): the blob is {session.Size} bytes");
+                }
+
                 var pin = _store.Pin(session.Task, session.PieceSize);
                 try
                 {
@@ -108,14 +113,6 @@ public sealed partial class P2PPeer
             Interlocked.Increment(ref _counters.OriginFallbacks);
             Log.OriginFallback(_logger, blob.Digest, ex.Message);
             return await source.Origin.OpenRangeAsync(blob, offset, length, cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    private static void CheckSize(BlobAddress blob, TaskSession session)
-    {
-        if (blob.HasSize && blob.Size != session.Size)
-        {
-            throw new DigestMismatchException(blob.Digest, $"a blob of {session.Size} bytes, not {blob.Size}", "P2P");
         }
     }
 
