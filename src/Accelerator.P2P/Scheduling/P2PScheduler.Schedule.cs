@@ -270,9 +270,9 @@ public sealed partial class P2PScheduler
 
     private bool HasLiveSeed(TaskState state, PeerState self, long now)
     {
-        foreach (var other in state.Members.Values)
+        foreach (var other in state.Seeds)
         {
-            if (other.Peer != self && other.Peer.Info.Seed && IsAlive(other.Peer, now) && !state.Banned.Contains(other.Peer.Info.PeerId))
+            if (other.Peer != self && IsAlive(other.Peer, now) && !state.Banned.Contains(other.Peer.Info.PeerId))
             {
                 return true;
             }

@@ -127,6 +127,41 @@ public sealed class P2PSwarmTests
     }
 
     [Fact]
+    public async Task PieceApi_EveryUploadSlotBusy_AnswersServiceUnavailable()
+    {
+        await using var registry = await CountingRegistry.StartAsync();
+        await using var cluster = new P2PCluster();
+        var blob = registry.Put(Repository, P2PCluster.MakeContent(3 * P2PCluster.TestPieceSize, 12));
+        var scheduler = await cluster.StartSchedulerAsync();
+        // One slot, shaped so that the second piece waits a second for its bytes while holding the slot.
+        var holder = await cluster.StartPeerAsync("holder", configure: o =>
+        {
+            o.UploadSlots = 1;
+            o.UploadBytesPerSecond = P2PCluster.TestPieceSize;
+        });
+        await P2PCluster.PullAsync(holder, registry.Host, blob);
+        using var http = new HttpClient();
+
+        async Task<HttpStatusCode> GetAsync(int index)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(holder.Url, P2PProtocol.PiecePath(blob.Digest, index)));
+            request.Headers.Add(P2PProtocol.TokenHeader, scheduler.Scheduler.GetToken(blob.Digest));
+            using var response = await http.SendAsync(request);
+            await response.Content.ReadAsByteArrayAsync();
+            return response.StatusCode;
+        }
+
+        Assert.Equal(HttpStatusCode.OK, await GetAsync(0));
+        var second = GetAsync(1);
+        await Task.Delay(200);
+        var third = GetAsync(2);
+
+        // Whichever got the slot is served; the other is told to come back.
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.ServiceUnavailable], (await Task.WhenAll(second, third)).Order());
+        Assert.Equal(1, holder.GetStatistics().UploadsBusy);
+    }
+
+    [Fact]
     public async Task Register_PeerTheRegistryRefuses_GetsNoTokenAndNoBytes()
     {
         await using var registry = await CountingRegistry.StartAsync(new Dictionary<string, string> { ["alice"] = "secret" });
