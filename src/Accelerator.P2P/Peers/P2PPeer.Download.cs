@@ -21,6 +21,7 @@ internal sealed record TaskSession(Digest Task, Uri Scheduler, string Token, lon
 public sealed partial class P2PPeer
 {
     private const int MaxSchedulerAttempts = 8;
+    private const int MaxCheckedAccess = 100_000;
 
     /// <summary>Opens the whole blob through P2P (every piece fetched and the blob digest checked first).</summary>
     internal async Task<Stream> OpenBlobAsync(PeerBlobSource source, BlobAddress blob, CancellationToken cancellationToken)
@@ -116,9 +117,15 @@ public sealed partial class P2PPeer
         }
     }
 
-    /// <summary>The session for the blob's task, registering (at the first live scheduler on the ring) when there is none.</summary>
+    /// <summary>
+    /// The session for the blob's task, registering (at the first live scheduler on the ring) when there is none, or
+    /// when this source's credential has not yet been checked for the blob: a peer shared by several clients (a proxy)
+    /// serves a client's read only after the scheduler confirmed at the registry that the client's credential may read it.
+    /// </summary>
     private async Task<TaskSession> GetSessionAsync(PeerBlobSource source, BlobAddress blob, CancellationToken cancellationToken)
-        => _sessions.TryGetValue(blob.Digest, out var session) ? session : await RegisterAsync(source, blob, null, cancellationToken).ConfigureAwait(false);
+        => _sessions.TryGetValue(blob.Digest, out var session) && _checkedAccess.ContainsKey((blob.Digest, source.CredentialKey))
+            ? session
+            : await RegisterAsync(source, blob, null, cancellationToken).ConfigureAwait(false);
 
     private async Task<TaskSession> RegisterAsync(PeerBlobSource source, BlobAddress blob, Uri? failed, CancellationToken cancellationToken)
     {
@@ -170,6 +177,12 @@ public sealed partial class P2PPeer
 
             var session = new TaskSession(blob.Digest, scheduler, answer.Token, answer.Size, answer.PieceSize, answer.PieceCount);
             _sessions[blob.Digest] = session;
+            if (_checkedAccess.Count >= MaxCheckedAccess)
+            {
+                _checkedAccess.Clear();
+            }
+
+            _checkedAccess[(blob.Digest, source.CredentialKey)] = 0;
             await AnnounceHeldAsync(session, cancellationToken).ConfigureAwait(false);
             return session;
         }
