@@ -22,6 +22,8 @@ public sealed partial class P2PPeer
 {
     private const int MaxSchedulerAttempts = 8;
     private const int MaxCheckedAccess = 100_000;
+    private const int MaxOriginFailures = 3;
+    private static readonly TimeSpan BusyBackoff = TimeSpan.FromMilliseconds(50);
 
     /// <summary>Opens the whole blob through P2P (every piece fetched and the blob digest checked first).</summary>
     internal async Task<Stream> OpenBlobAsync(PeerBlobSource source, BlobAddress blob, CancellationToken cancellationToken)
@@ -232,6 +234,7 @@ public sealed partial class P2PPeer
     {
         wanted ??= Enumerable.Range(0, session.PieceCount).ToArray();
         var inFlight = new Dictionary<int, Task<PieceResult[]>>();
+        var originFailures = new Dictionary<int, int>();
         int schedulerAttempts = 0;
         try
         {
@@ -297,6 +300,23 @@ public sealed partial class P2PPeer
                     results.AddRange(await task.ConfigureAwait(false));
                 }
 
+                foreach (var failed in results.Where(r => r.Failure == PieceFailure.Origin))
+                {
+                    // The registry itself keeps failing this piece: give up rather than loop.
+                    if ((originFailures[failed.Index] = originFailures.GetValueOrDefault(failed.Index) + 1) >= MaxOriginFailures)
+                    {
+                        await ReportQuietlyAsync(session, results).ConfigureAwait(false);
+                        throw new IOException($"The registry failed to serve piece {failed.Index} of {session.Task} {MaxOriginFailures} times (see the log).");
+                    }
+                }
+
+                if (results.Count > 0 && cancellationToken.IsCancellationRequested)
+                {
+                    // The outcomes of fetches the cancellation cut short still free their pieces at the scheduler.
+                    await ReportQuietlyAsync(session, results).ConfigureAwait(false);
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+
                 if (results.Count > 0)
                 {
                     try
@@ -314,15 +334,40 @@ public sealed partial class P2PPeer
         {
             if (inFlight.Count > 0)
             {
-                // Cancelled or failed mid-way: let the fetches end so no buffer or slot outlives this call.
-                try
+                // Cancelled or failed mid-way: let the fetches end so no buffer or slot outlives this call, and tell the
+                // scheduler, so their leases do not keep the pieces from this peer's next read.
+                var leftovers = new List<PieceResult>();
+                foreach (var task in inFlight.Values)
                 {
-                    await Task.WhenAll(inFlight.Values).ConfigureAwait(false);
+                    try
+                    {
+                        leftovers.AddRange(await task.ConfigureAwait(false));
+                    }
+                    catch (Exception ex) when (ex is OperationCanceledException or IOException or HttpRequestException)
+                    {
+                    }
                 }
-                catch (OperationCanceledException)
-                {
-                }
+
+                await ReportQuietlyAsync(session, leftovers).ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>Reports outcomes on a short timeout of its own, ignoring failures (used when the read is ending anyway).</summary>
+    private async Task ReportQuietlyAsync(TaskSession session, List<PieceResult> results)
+    {
+        if (results.Count == 0 || _stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        try
+        {
+            await ReportAsync(session, results, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is SessionChangedException or SchedulerRejectedException or OperationCanceledException or ObjectDisposedException)
+        {
         }
     }
 
@@ -385,6 +430,11 @@ public sealed partial class P2PPeer
             if (results.Count == 0)
             {
                 results.Add(new PieceResult { Index = piece.Index, Failure = PieceFailure.Unreachable });
+            }
+            else if (results.All(r => r.Failure == PieceFailure.Busy))
+            {
+                // Every parent is saturated: give them a moment before the piece is scheduled again.
+                await Task.Delay(BusyBackoff, _time, cancellationToken).ConfigureAwait(false);
             }
 
             return [.. results];

@@ -301,6 +301,11 @@ public sealed partial class P2PPeer : IAsyncDisposable
             {
                 return;
             }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // A heartbeat round must never end the loop: the next round tries again.
+                Log.HeartbeatFailed(_logger, ex.Message);
+            }
         }
     }
 

@@ -34,6 +34,9 @@ internal sealed class CountingRegistry : IAsyncDisposable
     /// <summary>A bearer token accepted besides the basic-auth users (as if issued by a token server).</summary>
     public string? BearerToken { get; set; }
 
+    /// <summary>Answer every blob GET with 500 (HEADs still work).</summary>
+    public bool FailGets { get; set; }
+
     /// <summary>Delay before each GET body, so transfers overlap in tests that need them in flight.</summary>
     public TimeSpan GetDelay { get; set; }
 
@@ -115,6 +118,13 @@ internal sealed class CountingRegistry : IAsyncDisposable
         }
 
         Interlocked.Increment(ref _gets);
+        if (FailGets)
+        {
+            context.Response.StatusCode = 500;
+            context.Response.ContentLength = 0;
+            return;
+        }
+
         if (GetDelay > TimeSpan.Zero)
         {
             await Task.Delay(GetDelay, context.RequestAborted);

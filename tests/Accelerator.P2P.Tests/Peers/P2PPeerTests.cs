@@ -102,4 +102,47 @@ public sealed class P2PPeerTests
         Assert.Equal(blob.Digest, await P2PCluster.PullAsync(peer, registry.Host, blob));
         Assert.Equal(70_000, registry.BytesServed);
     }
+
+    [Fact]
+    public async Task OpenReadAsync_RegistryFailsEveryRead_OneClearErrorNotALoop()
+    {
+        await using var registry = await CountingRegistry.StartAsync();
+        registry.FailGets = true;
+        await using var cluster = new P2PCluster();
+        var blob = registry.Put("m/blob", P2PCluster.MakeContent(70_000, 3));
+        await cluster.StartSchedulerAsync();
+        var peer = await cluster.StartPeerAsync("unlucky");
+
+        var ex = await Assert.ThrowsAsync<IOException>(() => P2PCluster.PullAsync(peer, registry.Host, blob));
+        Assert.Contains("failed to serve piece", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task OpenRangeAsync_CancelledMidway_LeasesReleasedSoTheNextReadProceeds()
+    {
+        await using var registry = await CountingRegistry.StartAsync();
+        registry.GetDelay = TimeSpan.FromSeconds(30);
+        await using var cluster = new P2PCluster();
+        byte[] content = P2PCluster.MakeContent(300_000, 4);
+        var blob = registry.Put("m/blob", content);
+        // Leases that would outlive the test: only the peer's report of the cancelled fetches frees the pieces.
+        await cluster.StartSchedulerAsync(o =>
+        {
+            o.Scheduler.SourceLeaseTimeout = TimeSpan.FromHours(1);
+            o.Scheduler.PieceLeaseTimeout = TimeSpan.FromHours(1);
+        });
+        var peer = await cluster.StartPeerAsync("impatient");
+        var source = peer.CreateBlobSource(registry.Host);
+
+        using (var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300)))
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => source.ReadRangeAsync(blob, 1000, new byte[100], cancel.Token).AsTask());
+        }
+
+        registry.GetDelay = TimeSpan.Zero;
+        byte[] buffer = new byte[100];
+        using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        Assert.Equal(100, await source.ReadRangeAsync(blob, 1000, buffer, guard.Token));
+        Assert.Equal(content.AsSpan(1000, 100).ToArray(), buffer);
+    }
 }
