@@ -42,7 +42,12 @@ public sealed class P2PSwarmTests
         await using var cluster = new P2PCluster();
         byte[] content = P2PCluster.MakeContent(4 * 1024 * 1024, 2);
         var blob = registry.Put(Repository, content);
-        var scheduler = await cluster.StartSchedulerAsync();
+        // Crashed peers' back-to-source leases are freed when the scheduler forgets them: a short TTL keeps the test short.
+        var scheduler = await cluster.StartSchedulerAsync(o =>
+        {
+            o.Scheduler.HeartbeatInterval = TimeSpan.FromMilliseconds(500);
+            o.Scheduler.PeerTtl = TimeSpan.FromSeconds(2);
+        });
         var peers = new List<P2PPeer>();
         for (int i = 0; i < 10; i++)
         {
@@ -91,6 +96,30 @@ public sealed class P2PSwarmTests
         Assert.True(child.GetStatistics().CorruptPieces > 0);
         Assert.True(scheduler.Scheduler.IsBanned(blob.Digest, LyingPeer.Id));
         Assert.Equal(content.Length, registry.BytesServed);
+    }
+
+    [Fact]
+    public async Task OpenReadAsync_LyingBackToSourcePeer_CaughtByTheBlobDigestBannedAndRefetched()
+    {
+        await using var registry = await CountingRegistry.StartAsync();
+        await using var cluster = new P2PCluster();
+        byte[] content = P2PCluster.MakeContent(6 * P2PCluster.TestPieceSize, 14);
+        var blob = registry.Put(Repository, content);
+        var scheduler = await cluster.StartSchedulerAsync();
+        await using var liar = await LyingPeer.StartAsSourceAsync(scheduler.Url, registry.Host, blob);
+        var children = new List<P2PPeer>();
+        for (int i = 0; i < 3; i++)
+        {
+            children.Add(await cluster.StartPeerAsync($"child-{i}"));
+        }
+
+        var digests = await Task.WhenAll(children.Select(c => P2PCluster.PullAsync(c, registry.Host, blob)));
+
+        Assert.All(digests, d => Assert.Equal(blob.Digest, d));
+        Assert.True(liar.PiecesServed > 0);
+        Assert.True(scheduler.Scheduler.IsBanned(blob.Digest, LyingPeer.Id));
+        Assert.True(children.Sum(c => c.GetStatistics().BlobsCorrupt) > 0);
+        Assert.True(scheduler.Scheduler.GetStatistics().TasksReset > 0);
     }
 
     [Fact]
