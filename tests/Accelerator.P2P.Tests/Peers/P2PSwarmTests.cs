@@ -2,11 +2,12 @@ using System.Net;
 using Accelerator.P2P.Peers;
 using Accelerator.P2P.Protocol;
 using Accelerator.P2P.Tests.Infrastructure;
+using Xunit.Abstractions;
 
 namespace Accelerator.P2P.Tests.Peers;
 
 /// <summary>A scheduler and many peers in one process pulling the same blob from a counting registry.</summary>
-public sealed class P2PSwarmTests
+public sealed class P2PSwarmTests(ITestOutputHelper output)
 {
     private const string Repository = "swarm/blob";
 
@@ -28,6 +29,7 @@ public sealed class P2PSwarmTests
 
         Assert.All(digests, d => Assert.Equal(blob.Digest, d));
         double ratio = (double)registry.BytesServed / content.Length;
+        output.WriteLine($"registry bytes / blob size = {ratio:F3}; pieces from peers {peers.Sum(p => p.GetStatistics().PiecesFromPeers)}, from the registry {peers.Sum(p => p.GetStatistics().PiecesFromOrigin)}");
         Assert.True(ratio <= 1.05, $"the registry served {registry.BytesServed} bytes, {ratio:F3}x the blob");
         Assert.True(peers.Sum(p => p.GetStatistics().PiecesFromPeers) > 0);
         var stats = cluster.Schedulers[0].Scheduler.GetStatistics();
