@@ -26,11 +26,7 @@ public sealed class NbdExport
         Description = description;
         IsReadOnly = readOnly || disk.IsReadOnly;
 
-        // CAN_MULTI_CONN: every connection shares the one disk object, so a flush on one covers writes made on all.
-        Flags = NbdTransmissionFlags.HasFlags | NbdTransmissionFlags.SendFlush | NbdTransmissionFlags.CanMultiConn
-            | (IsReadOnly
-                ? NbdTransmissionFlags.ReadOnly
-                : NbdTransmissionFlags.SendFua | NbdTransmissionFlags.SendTrim | NbdTransmissionFlags.SendWriteZeroes);
+        Flags = FlagsFor(IsReadOnly);
     }
 
     /// <summary>The export name.</summary>
@@ -47,6 +43,13 @@ public sealed class NbdExport
 
     /// <summary>The transmission flags clients get.</summary>
     public NbdTransmissionFlags Flags { get; }
+
+    // CAN_MULTI_CONN: every connection shares the one disk object, so a flush on one covers writes made on all.
+    internal static NbdTransmissionFlags FlagsFor(bool readOnly)
+        => NbdTransmissionFlags.HasFlags | NbdTransmissionFlags.SendFlush | NbdTransmissionFlags.CanMultiConn
+            | (readOnly
+                ? NbdTransmissionFlags.ReadOnly
+                : NbdTransmissionFlags.SendFua | NbdTransmissionFlags.SendTrim | NbdTransmissionFlags.SendWriteZeroes);
 
     private static void CheckString(string value, string parameter)
     {

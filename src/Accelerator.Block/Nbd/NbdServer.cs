@@ -67,6 +67,9 @@ public sealed partial class NbdServer : IAsyncDisposable
     /// <summary>Counters of what the server did.</summary>
     public NbdServerStatistics Statistics { get; } = new();
 
+    /// <summary>Connections open now.</summary>
+    public int ActiveConnections => _connections.Count;
+
     /// <summary>The endpoints listened on (TCP port 0 resolved to the port bound).</summary>
     public IReadOnlyList<NbdEndpoint> Endpoints
     {
