@@ -1,0 +1,39 @@
+namespace Accelerator.Block.Mounting;
+
+/// <summary>Options of the block mount strategy.</summary>
+public sealed class BlockMountOptions
+{
+    /// <summary>Where each mount's private directories (FUSE file, lower mount, overlay upper and work) are made.</summary>
+    /// <value>Default: <c>/run/accel</c> when it can be created, else the temp path.</value>
+    public string? StateDirectory { get; set; }
+
+    /// <summary>
+    /// Attach the loop device with direct I/O (<c>losetup --direct-io=on</c>), so the disk's pages are cached once, by
+    /// the file system on the loop device, not a second time under it.
+    /// </summary>
+    /// <value>Default <see langword="true"/>.</value>
+    public bool DirectIo { get; set; } = true;
+
+    /// <summary>The loop device's logical sector size: 512, 1024, 2048 or 4096 (at most the file system's block size).</summary>
+    /// <value>Default 512.</value>
+    public int SectorSize { get; set; } = 512;
+
+    /// <summary>How long a read of the disk may take before the loop device gets EIO (a hung backend never hangs the mount).</summary>
+    /// <value>Default 2 minutes.</value>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Checks the options.</summary>
+    /// <exception cref="ArgumentException">An option is out of range.</exception>
+    public void Validate()
+    {
+        if (SectorSize is not (512 or 1024 or 2048 or 4096))
+        {
+            throw new ArgumentException($"{nameof(SectorSize)} must be 512, 1024, 2048 or 4096.", nameof(SectorSize));
+        }
+
+        if (RequestTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"{nameof(RequestTimeout)} must be positive.", nameof(RequestTimeout));
+        }
+    }
+}
