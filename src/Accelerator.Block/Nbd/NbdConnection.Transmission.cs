@@ -67,7 +67,20 @@ internal sealed partial class NbdConnection
                 continue;
             }
 
-            await _inFlight.WaitAsync(stopping).ConfigureAwait(false);
+            try
+            {
+                await _inFlight.WaitAsync(stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                if (payload is not null)
+                {
+                    Return(payload);
+                }
+
+                throw;
+            }
+
             _ = ServeAsync(export, request, payload, requests);
         }
     }

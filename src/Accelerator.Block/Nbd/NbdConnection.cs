@@ -63,14 +63,14 @@ internal sealed partial class NbdConnection
         NbdExport? export = null;
         try
         {
-            using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(stopping))
+            using (var timeout = new CancellationTokenSource(_server.Options.HandshakeTimeout, _server.Time))
+            using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(stopping, timeout.Token))
             {
-                handshake.CancelAfter(_server.Options.HandshakeTimeout);
                 try
                 {
                     export = await HandshakeAsync(handshake.Token).ConfigureAwait(false);
                 }
-                catch (OperationCanceledException) when (handshake.IsCancellationRequested && !stopping.IsCancellationRequested)
+                catch (OperationCanceledException) when (timeout.IsCancellationRequested && !stopping.IsCancellationRequested)
                 {
                     LogHandshakeTimeout(Id, _server.Options.HandshakeTimeout);
                     return;

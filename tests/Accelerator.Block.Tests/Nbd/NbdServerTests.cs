@@ -4,6 +4,7 @@ using Accelerator.Block.Nbd;
 using Accelerator.Block.Nbd.Protocol;
 using Accelerator.Block.Tests.Support;
 using Accelerator.Testing.Fuzzing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Accelerator.Block.Tests.Nbd;
 
@@ -159,8 +160,14 @@ public sealed class NbdServerTests : IAsyncLifetime
     [Fact]
     public async Task Handshake_SilentClient_DisconnectedAfterTimeout()
     {
-        await using var server = await StartAsync(new NbdServerOptions { HandshakeTimeout = TimeSpan.FromMilliseconds(200) });
+        var time = new FakeTimeProvider();
+        await using var server = new NbdServer([new NbdExport("d", _disk)], new NbdServerOptions { HandshakeTimeout = TimeSpan.FromSeconds(10) }, timeProvider: time);
+        await server.ListenAsync(NbdEndpoint.Unix(SocketPath));
         await using var client = await RawNbdClient.ConnectAsync(SocketPath);
+        await client.ReadAsync(NbdLimits.GreetingSize);
+        await WaitForAsync(() => server.ActiveConnections == 1);
+
+        time.Advance(TimeSpan.FromSeconds(11));
 
         Assert.True(await client.ClosedByServerAsync());
     }
