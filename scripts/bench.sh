@@ -1115,19 +1115,20 @@ bench_block() {
   quiet qemu-img compare -f raw -F raw "$uri_ours" "$uri_theirs"
 
   local runs=${BENCH_BLOCK_RUNS:-3} mode who r
-  declare -A nbd
+  declare -A nbd=()
+  # Runs alternate between the servers, so load from other processes falls on both alike.
   for mode in read randread; do
-    for who in ours theirs; do
-      local uri_var=uri_$who warm=() cold=()
-      for ((r = 0; r < runs; r++)); do
+    for ((r = 0; r < runs; r++)); do
+      for who in ours theirs; do
+        local uri_var=uri_$who
         block_evict "$image"
-        cold+=("$(block_fio_nbd "${!uri_var}" "$mode" 1)")
+        nbd[$who,$mode,cold]+="$(block_fio_nbd "${!uri_var}" "$mode" 1) "
         block_fio_nbd "${!uri_var}" read 1 >/dev/null   # warm-up: the whole image into the page cache
-        warm+=("$(block_fio_nbd "${!uri_var}" "$mode" 0)")
+        nbd[$who,$mode,warm]+="$(block_fio_nbd "${!uri_var}" "$mode" 0) "
       done
-      nbd[$who,$mode,cold]="${cold[*]}"
-      nbd[$who,$mode,warm]="${warm[*]}"
-      log "block nbd $who $mode: cold ${cold[*]} warm ${warm[*]} MB/s"
+    done
+    for who in ours theirs; do
+      log "block nbd $who $mode: cold ${nbd[$who,$mode,cold]}warm ${nbd[$who,$mode,warm]}MB/s"
     done
   done
 
@@ -1139,27 +1140,25 @@ bench_block() {
   for _ in $(seq 300); do mountpoint -q "$block_mnt" && break; sleep 0.1; done
   mountpoint -q "$block_mnt" || { cat "$work/mount.log" >&2; return 1; }
   mount -o loop,ro "$image" "$block_loop_mnt"
-  declare -A fs
-  local where dir
-  for where in accel loop native; do
-    case $where in accel) dir=$block_mnt ;; loop) dir=$block_loop_mnt ;; native) dir=$work/tree ;; esac
-    local paths
-    paths=$(printf "$dir/%s:" "${list[@]}"); paths=${paths%:}
-    for mode in read randread; do
-      local warm=() cold=()
-      for ((r = 0; r < runs; r++)); do
+  declare -A fs=()
+  local where dir paths
+  for mode in read randread; do
+    for ((r = 0; r < runs; r++)); do
+      for where in accel loop native; do
+        case $where in accel) dir=$block_mnt ;; loop) dir=$block_loop_mnt ;; native) dir=$work/tree ;; esac
+        paths=$(printf "$dir/%s:" "${list[@]}"); paths=${paths%:}
         block_evict "$image" "$dir"
-        cold+=("$(block_fio_files "$paths" "$mode" 1)")
+        fs[$where,$mode,cold]+="$(block_fio_files "$paths" "$mode" 1) "
         cat "${list[@]/#/$dir/}" >/dev/null
-        warm+=("$(block_fio_files "$paths" "$mode" 0)")
+        fs[$where,$mode,warm]+="$(block_fio_files "$paths" "$mode" 0) "
       done
-      fs[$where,$mode,cold]="${cold[*]}"
-      fs[$where,$mode,warm]="${warm[*]}"
-      log "block fs $where $mode: cold ${cold[*]} warm ${warm[*]} MB/s"
+    done
+    for where in accel loop native; do
+      log "block fs $where $mode: cold ${fs[$where,$mode,cold]}warm ${fs[$where,$mode,warm]}MB/s"
     done
   done
   local direct_io
-  direct_io=$(grep -o 'direct I/O: [A-Za-z]*' "$work/mount.log" || true)
+  direct_io=$(grep -o 'direct I/O: [a-z]*' "$work/mount.log" || true)
   "$accel" umount "$block_mnt" >/dev/null
   umount "$block_loop_mnt"
 

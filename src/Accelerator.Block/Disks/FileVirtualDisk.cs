@@ -67,9 +67,24 @@ public sealed partial class FileVirtualDisk : IVirtualDisk
     }
 
     /// <inheritdoc />
-    public async ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default)
+    /// <remarks>
+    /// Bytes already in the page cache are copied at once, on the calling thread (preadv2 with RWF_NOWAIT); only what must
+    /// come from the device is read on the thread pool. A warm read thus costs no thread hop.
+    /// </remarks>
+    public ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default)
     {
         CheckRange(offset, destination.Length);
+        int cached = TryReadCached(offset, destination.Span);
+        if (cached == destination.Length)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        return ReadFromDeviceAsync(offset + cached, destination[cached..], cancellationToken);
+    }
+
+    private async ValueTask ReadFromDeviceAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken)
+    {
         while (!destination.IsEmpty)
         {
             int n = await RandomAccess.ReadAsync(_handle, destination, offset, cancellationToken).ConfigureAwait(false);

@@ -123,6 +123,11 @@ public sealed partial class BlockMounter : IImageMounter
             resources.Loop = await LoopDevice.AttachAsync(
                 Path.Combine(fuseDirectory, DiskFileSystem.FileName), readOnly: true, _options.DirectIo, _options.SectorSize, cancellationToken).ConfigureAwait(false);
 
+            if (_options.ReadAheadKilobytes is { } readAhead && !resources.Loop.TrySetReadAhead(readAhead))
+            {
+                LogReadAheadFailed(resources.Loop.Path);
+            }
+
             string fileSystemTarget = readOnly ? target : Directory.CreateDirectory(Path.Combine(resources.PrivateDirectory, "lower")).FullName;
 
             // The device is read-only: ext4 must not replay a journal (noload), which it could not write back anyway.
@@ -203,6 +208,9 @@ public sealed partial class BlockMounter : IImageMounter
             return fallback;
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Setting the readahead of {Loop} failed; the kernel's default stays.")]
+    private partial void LogReadAheadFailed(string loop);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Mounted {Image} ({FileSystem} on {Loop}, direct I/O: {DirectIo}) at {MountPoint} (read-only: {ReadOnly}) in {Milliseconds:F0} ms.")]
     private partial void LogMounted(ImageReference image, string fileSystem, string loop, bool directIo, string mountPoint, bool readOnly, double milliseconds);

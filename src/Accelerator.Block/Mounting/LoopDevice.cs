@@ -57,6 +57,24 @@ internal sealed class LoopDevice
         return new LoopDevice(device, dio);
     }
 
+    /// <summary>
+    /// Sets the device's readahead (<c>/sys/block/loopN/queue/read_ahead_kb</c>): the file system on it then reads ahead
+    /// in requests this large, which reach the FUSE file as READs of up to 1 MiB instead of 128 KiB.
+    /// </summary>
+    /// <returns>False when the kernel refused (the default stays).</returns>
+    public bool TrySetReadAhead(int kilobytes)
+    {
+        try
+        {
+            File.WriteAllText($"/sys/block/{System.IO.Path.GetFileName(Path)}/queue/read_ahead_kb", kilobytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Detaches the device (the kernel frees it once no file system holds it).</summary>
     /// <exception cref="IOException">losetup failed.</exception>
     public Task DetachAsync(CancellationToken cancellationToken = default) => RunAsync(["--detach", Path], cancellationToken);

@@ -109,7 +109,7 @@ internal static class MountCommand
         var mounter = new Accelerator.Block.Mounting.BlockMounter([], new Accelerator.Block.Mounting.BlockMountOptions());
         await using var mounted = await mounter.MountDiskAsync(
             Accelerator.Block.Disks.FileVirtualDisk.Open(path), target, readOnly, ownsDisk: true, cancellationToken: cancellationToken).ConfigureAwait(false);
-        console.WriteLine($"Mounted {path} ({mounted.FileSystemType} on {mounted.LoopDevice}) at {mounted.MountPoint} with strategy block " +
+        console.WriteLine($"Mounted {path} ({mounted.FileSystemType} on {mounted.LoopDevice}, direct I/O: {(mounted.DirectIo ? "on" : "off")}) at {mounted.MountPoint} with strategy block " +
             $"in {mounted.Statistics.TimeToReady.TotalSeconds:F2} s. Stop with Ctrl+C or 'accel umount {mounted.MountPoint}'.");
         await ServeAsync(mounted, cancellationToken).ConfigureAwait(false);
         if (stats is not null)
