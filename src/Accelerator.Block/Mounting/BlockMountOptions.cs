@@ -3,6 +3,14 @@ namespace Accelerator.Block.Mounting;
 /// <summary>Options of the block mount strategy.</summary>
 public sealed class BlockMountOptions
 {
+    /// <summary>Where verified blocks of block images are cached; shared by mounts and servers, kept across restarts.</summary>
+    /// <value>Default: <c>/var/cache/accel/blocks</c> when it can be created, else a directory under the temp path.</value>
+    public string? CacheDirectory { get; set; }
+
+    /// <summary>The most bytes the block cache keeps (0: no bound).</summary>
+    /// <value>Default 0.</value>
+    public long CacheMaxBytes { get; set; }
+
     /// <summary>Where each mount's private directories (FUSE file, lower mount, overlay upper and work) are made.</summary>
     /// <value>Default: <c>/run/accel</c> when it can be created, else the temp path.</value>
     public string? StateDirectory { get; set; }
@@ -33,6 +41,11 @@ public sealed class BlockMountOptions
         if (SectorSize is not (512 or 1024 or 2048 or 4096))
         {
             throw new ArgumentException($"{nameof(SectorSize)} must be 512, 1024, 2048 or 4096.", nameof(SectorSize));
+        }
+
+        if (CacheMaxBytes < 0)
+        {
+            throw new ArgumentException($"{nameof(CacheMaxBytes)} must not be negative.", nameof(CacheMaxBytes));
         }
 
         if (ReadAheadKilobytes is < 0 or > 1024 * 1024)

@@ -34,10 +34,11 @@ internal static class BlockCommand
         };
         var name = new Option<string?>("--name") { Description = "The export name (default: the file or repository name; clients may also ask for the empty default name)." };
         var writable = new Option<bool>("--writable") { Description = "With file:PATH, accept writes to the file (default: read-only)." };
+        var cacheDirectory = new Option<string?>("--cache-dir") { Description = "Where fetched blocks are cached (default: /var/cache/accel/blocks)." };
         var maxConnections = new Option<int>("--max-connections") { Description = "The most clients served at once.", DefaultValueFactory = _ => 64 };
         var command = new Command("serve", "Serve an image's virtual disk over NBD until SIGINT/SIGTERM (qemu-img, nbdcopy, nbdinfo and nbd-client can use it).")
         {
-            image, endpoints, name, writable, maxConnections,
+            image, endpoints, name, writable, cacheDirectory, maxConnections,
         };
         command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
@@ -46,7 +47,7 @@ internal static class BlockCommand
             using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
             var builder = new ImageAcceleratorBuilder();
             builder.Services.AddSingleton(common.CreateStores(result));
-            await using var host = builder.UseBlockDevice().Build();
+            await using var host = builder.UseBlockDevice(o => o.CacheDirectory = result.GetValue(cacheDirectory) is { } c ? Path.GetFullPath(c) : null).Build();
             var statistics = new MountStatistics { Strategy = Strategy.Block };
             var (disk, defaultName) = await OpenAsync(source, result.GetValue(writable), host.Services, common, result, statistics, cancellationToken).ConfigureAwait(false);
             await using (disk.ConfigureAwait(false))
@@ -99,7 +100,10 @@ internal static class BlockCommand
             if (canOpen)
             {
                 var opened = await opener.OpenAsync(reference, common.GetPlatform(result), statistics, cancellationToken).ConfigureAwait(false);
-                return (opened.Disk, reference.Repository.Split('/')[^1]);
+                string name = reference.Kind == ImageReferenceKind.Layout
+                    ? Path.GetFileName(Path.TrimEndingDirectorySeparator(reference.LayoutPath ?? string.Empty))
+                    : reference.Repository.Split('/')[^1];
+                return (opened.Disk, name.Length > 0 ? name : "disk");
             }
 
             reasons.Add(reason ?? opener.GetType().Name);

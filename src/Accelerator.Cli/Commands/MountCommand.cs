@@ -21,10 +21,10 @@ internal static class MountCommand
     {
         var image = new Argument<string>("REF") { Description = "The image: host[:port]/repo[:tag|@digest] or oci:DIR[:TAG]. Its lazy variant TAG-accel is used when present. With --strategy block, also file:PATH (a raw disk image)." };
         var mountPoint = new Argument<string>("MOUNTPOINT") { Description = "An existing directory to mount the root file system on." };
-        var strategy = new Option<string>("--strategy") { Description = "auto (lazy, then full), lazy, block or full.", DefaultValueFactory = _ => "auto" };
+        var strategy = new Option<string>("--strategy") { Description = "auto (lazy, then block, then full), lazy, block or full.", DefaultValueFactory = _ => "auto" };
         strategy.AcceptOnlyFromAmong("auto", "lazy", "block", "full");
         var readOnly = new Option<bool>("--read-only") { Description = "Mount the bare read-only tree (default: writable, an overlay over it)." };
-        var cacheDirectory = new Option<string?>("--cache-dir") { Description = "The chunk cache directory (default: /var/cache/accel/chunks)." };
+        var cacheDirectory = new Option<string?>("--cache-dir") { Description = "The chunk cache directory (default: /var/cache/accel/chunks); block mounts cache blocks in its blocks/ subdirectory (default: /var/cache/accel/blocks)." };
         var statsJson = new Option<string?>("--stats-json") { Description = "Write the mount's statistics as JSON to FILE when it is unmounted." };
         var recordTrace = new Option<string?>("--record-trace") { Description = "Record the files read, as a prefetch list for 'accel convert --prefetch-list', to FILE when unmounted." };
         var background = new Option<bool>("--background") { Description = "Serve from a detached process; return once the mount is ready." };
@@ -65,14 +65,14 @@ internal static class MountCommand
                 o.TracePath = result.GetValue(recordTrace) is { } t ? Path.GetFullPath(t) : null;
                 o.Prefetch = true;
             });
-            builder.UseBlockDevice();
+            builder.UseBlockDevice(o => o.CacheDirectory = result.GetValue(cacheDirectory) is { } c ? Path.Combine(Path.GetFullPath(c), "blocks") : null);
             builder.UseFullPull(o => o.RemoveOnUnmount = false);
             builder.PreferStrategies(result.GetValue(strategy) switch
             {
                 "lazy" => [Strategy.Lazy],
                 "block" => [Strategy.Block],
                 "full" => [Strategy.Full],
-                _ => [Strategy.Lazy, Strategy.Full],
+                _ => [Strategy.Lazy, Strategy.Block, Strategy.Full],
             });
 
             await using var accelerator = builder.Build();
