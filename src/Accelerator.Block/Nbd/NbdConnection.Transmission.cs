@@ -43,6 +43,7 @@ internal sealed partial class NbdConnection
                     throw new NbdProtocolException($"A WRITE of {request.Length} bytes exceeds the 32 MiB maximum payload.");
                 }
 
+                await AcquirePayloadAsync(request.Length, stopping).ConfigureAwait(false);
                 payload = Rent((int)request.Length);
                 try
                 {
@@ -60,6 +61,7 @@ internal sealed partial class NbdConnection
                 if (payload is not null)
                 {
                     Return(payload);
+                    ReleasePayload(request.Length);
                 }
 
                 LogRequestRefused(Id, request.Command, request.Flags, request.Offset, request.Length, error);
@@ -69,6 +71,11 @@ internal sealed partial class NbdConnection
 
             try
             {
+                if (request.Command == NbdCommand.Read)
+                {
+                    await AcquirePayloadAsync(request.Length, stopping).ConfigureAwait(false);
+                }
+
                 await _inFlight.WaitAsync(stopping).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
@@ -141,6 +148,11 @@ internal sealed partial class NbdConnection
                 Return(payload);
             }
 
+            if (request.Command is NbdCommand.Read or NbdCommand.Write)
+            {
+                ReleasePayload(request.Length);
+            }
+
             _inFlight.Release();
         }
     }
@@ -202,4 +214,18 @@ internal sealed partial class NbdConnection
         LogRequestFailed(Id, request.Command, request.Offset, request.Length, error, exception);
         return error;
     }
+
+    // READ and WRITE payloads in flight are bounded in 1 MiB units (MaxPayloadBytesInFlight), so 32 requests of 32 MiB
+    // cannot make a connection hold 1 GiB of buffers. Only the read loop acquires, so waiting for several units is safe.
+    private static int PayloadUnits(uint length) => (int)Math.Max(1, (length + PayloadUnit - 1) / PayloadUnit);
+
+    private async ValueTask AcquirePayloadAsync(uint length, CancellationToken cancellationToken)
+    {
+        for (int i = PayloadUnits(length); i > 0; i--)
+        {
+            await _payloadBudget.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private void ReleasePayload(uint length) => _payloadBudget.Release(PayloadUnits(length));
 }

@@ -23,7 +23,10 @@ internal sealed partial class NbdConnection
     private readonly NetworkStream _stream;
     private readonly BufferedStream _input;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private const uint PayloadUnit = 1024 * 1024;
+
     private readonly SemaphoreSlim _inFlight;
+    private readonly SemaphoreSlim _payloadBudget;
     private readonly ILogger _logger;
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private CancellationTokenSource? _requests;
@@ -35,6 +38,8 @@ internal sealed partial class NbdConnection
         _stream = new NetworkStream(socket, ownsSocket: true);
         _input = new BufferedStream(_stream, 64 * 1024);
         _inFlight = new SemaphoreSlim(server.Options.MaxRequestsInFlight, server.Options.MaxRequestsInFlight);
+        int units = (int)(server.Options.MaxPayloadBytesInFlight / PayloadUnit);
+        _payloadBudget = new SemaphoreSlim(units, units);
         Id = id;
         _logger = logger;
     }

@@ -15,6 +15,13 @@ public sealed class NbdServerOptions
     /// <value>Default 32.</value>
     public int MaxRequestsInFlight { get; set; } = 32;
 
+    /// <summary>
+    /// The most READ and WRITE payload bytes one connection holds in buffers at once (counted in whole MiB); further
+    /// requests wait to be read. At least 32 MiB, so one request of the maximum payload always fits.
+    /// </summary>
+    /// <value>Default 64 MiB.</value>
+    public long MaxPayloadBytesInFlight { get; set; } = 64 * 1024 * 1024;
+
     /// <summary>How long stopping waits for requests in flight before closing connections.</summary>
     /// <value>Default 10 s.</value>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
@@ -42,6 +49,11 @@ public sealed class NbdServerOptions
         if (MaxRequestsInFlight is < 1 or > 1024)
         {
             failures.Add($"{nameof(MaxRequestsInFlight)} must be 1 to 1024.");
+        }
+
+        if (MaxPayloadBytesInFlight is < Protocol.NbdLimits.MaxPayload or > 16L * 1024 * 1024 * 1024)
+        {
+            failures.Add($"{nameof(MaxPayloadBytesInFlight)} must be 32 MiB to 16 GiB.");
         }
 
         if (ShutdownTimeout < TimeSpan.Zero)
