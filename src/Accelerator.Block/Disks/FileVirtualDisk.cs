@@ -87,7 +87,10 @@ public sealed partial class FileVirtualDisk : IVirtualDisk
     {
         while (!destination.IsEmpty)
         {
-            int n = await RandomAccess.ReadAsync(_handle, destination, offset, cancellationToken).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            long at = offset;
+            var target = destination;
+            int n = await BlockingReadThreads.RunAsync(() => RandomAccess.Read(_handle, target.Span, at)).ConfigureAwait(false);
             if (n == 0)
             {
                 throw new IOException($"'{Path}' ended at {offset}, inside the disk's {Size} bytes (was it truncated?).");

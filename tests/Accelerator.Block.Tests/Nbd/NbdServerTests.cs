@@ -63,6 +63,33 @@ public sealed class NbdServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Transmission_MoreLargeReadsThanThePayloadBudget_AllAnsweredInTurn()
+    {
+        await using var server = await StartAsync(new NbdServerOptions { MaxPayloadBytesInFlight = 32 * 1024 * 1024, MaxRequestsInFlight = 64 });
+        await using var client = await RawNbdClient.ConnectAsync(SocketPath);
+        await client.GreetAsync();
+        await client.GoAsync("d");
+        byte[] image = File.ReadAllBytes(_image);
+        const int length = 3 * 1024 * 1024;
+
+        // 24 reads of 3 MiB need 72 MiB of buffers; the budget holds 32 MiB, so the server reads them in turn.
+        for (ulong cookie = 1; cookie <= 24; cookie++)
+        {
+            await client.SendRequestAsync(new NbdRequest(NbdCommandFlags.None, NbdCommand.Read, cookie, cookie * 4096, length));
+        }
+
+        var answered = new HashSet<ulong>();
+        for (int i = 0; i < 24; i++)
+        {
+            var reply = await client.ReadReplyAsync();
+            Assert.Equal(NbdError.None, reply.Error);
+            Assert.True(answered.Add(reply.Cookie));
+            byte[] data = await client.ReadAsync(length);
+            Assert.True(image.AsSpan((int)reply.Cookie * 4096, length).SequenceEqual(data));
+        }
+    }
+
+    [Fact]
     public async Task ExportName_KnownName_EntersTransmissionWithoutPadding()
     {
         await using var server = await StartAsync();
@@ -293,6 +320,7 @@ public sealed class NbdServerTests : IAsyncLifetime
         Assert.Throws<ArgumentException>(() => new NbdServer([new NbdExport("d", _disk)], new NbdServerOptions { MaxConnections = 0 }));
         Assert.Throws<ArgumentException>(() => new NbdServer([new NbdExport("d", _disk)], new NbdServerOptions { DefaultExport = "x" }));
         Assert.Throws<ArgumentException>(() => new NbdExport("a\0b", _disk));
+        Assert.Throws<ArgumentException>(() => new NbdServer([new NbdExport("d", _disk)], new NbdServerOptions { MaxPayloadBytesInFlight = 1024 * 1024 }));
     }
 
     private async Task<NbdServer> StartAsync(NbdServerOptions? options = null, NbdExport[]? exports = null)
