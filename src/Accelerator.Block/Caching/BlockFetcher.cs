@@ -98,7 +98,7 @@ internal sealed class BlockFetcher
 
             if (claims.Count > 0)
             {
-                await ProduceAsync(claims, background: false, cancellationToken).ConfigureAwait(false);
+                await ProduceAsync(claims, cancellationToken).ConfigureAwait(false);
                 foreach (var (s, claim) in claims)
                 {
                     waits.Add((s, claim.Task));
@@ -149,7 +149,7 @@ internal sealed class BlockFetcher
             }
         }
 
-        await ProduceAsync(claims, background: true, cancellationToken).ConfigureAwait(false);
+        await ProduceAsync(claims, cancellationToken).ConfigureAwait(false);
         int done = claims.Count(c => c.Claim.Task.IsCompletedSuccessfully);
         _statistics.AddPrefetched(done);
         cancellationToken.ThrowIfCancellationRequested();
@@ -157,7 +157,7 @@ internal sealed class BlockFetcher
     }
 
     // Completes or fails every claim: from a verified file on disk, else fetched in merged runs. Never throws.
-    private async Task ProduceAsync(List<(int Stored, ChunkCache.ChunkClaim Claim)> claims, bool background, CancellationToken cancellationToken)
+    private async Task ProduceAsync(List<(int Stored, ChunkCache.ChunkClaim Claim)> claims, CancellationToken cancellationToken)
     {
         try
         {
@@ -194,7 +194,7 @@ internal sealed class BlockFetcher
                 runEnd = Math.Max(runEnd, end);
             }
 
-            await Task.WhenAll(runs.Select(run => FetchAsync(run, background, cancellationToken))).ConfigureAwait(false);
+            await Task.WhenAll(runs.Select(run => FetchAsync(run, cancellationToken))).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -209,7 +209,7 @@ internal sealed class BlockFetcher
     }
 
     // One ranged read for a run, then each block decoded, verified and cached. Never throws.
-    private async Task FetchAsync(List<(int Stored, ChunkCache.ChunkClaim Claim)> run, bool background, CancellationToken cancellationToken)
+    private async Task FetchAsync(List<(int Stored, ChunkCache.ChunkClaim Claim)> run, CancellationToken cancellationToken)
     {
         StoredBlock first = _index.GetStoredBlock(run[0].Stored);
         long start = first.CompressedOffset;
@@ -247,7 +247,7 @@ internal sealed class BlockFetcher
             Parallel.ForEach(
                 run,
                 new ParallelOptions { MaxDegreeOfParallelism = run.Count < 4 ? 1 : Environment.ProcessorCount },
-                item => Complete(item.Stored, item.Claim, buffer, start, received, blob, background));
+                item => Complete(item.Stored, item.Claim, buffer, start, received, blob));
         }
         finally
         {
@@ -256,7 +256,7 @@ internal sealed class BlockFetcher
     }
 
     // Decodes, verifies and caches one block of a run's bytes; fails its claim when it cannot.
-    private void Complete(int stored, ChunkCache.ChunkClaim claim, byte[] buffer, long start, int received, BlobAddress blob, bool background)
+    private void Complete(int stored, ChunkCache.ChunkClaim claim, byte[] buffer, long start, int received, BlobAddress blob)
     {
         StoredBlock block = _index.GetStoredBlock(stored);
         int offset = (int)(block.CompressedOffset - start);
@@ -270,7 +270,7 @@ internal sealed class BlockFetcher
 
             BlockCodec.Decode(buffer.AsSpan(offset, block.CompressedLength), block with { Digest = _digests[stored] }, data);
             claim.Complete(data.AsSpan(0, block.UncompressedLength));
-            _statistics.AddFetched(block.CompressedLength, background);
+            _statistics.AddFetched(block.CompressedLength);
         }
         catch (Exception ex)
         {

@@ -54,9 +54,8 @@ public sealed class BlockStackStatistics
 
     internal void AddJoined() => Interlocked.Increment(ref _joined);
 
-    internal void AddFetched(int storedBytes, bool background)
+    internal void AddFetched(int storedBytes)
     {
-        _ = background;
         Interlocked.Increment(ref _fetchedBlocks);
         Interlocked.Add(ref _fetchedBytes, storedBytes);
     }

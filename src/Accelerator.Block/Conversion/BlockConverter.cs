@@ -38,6 +38,7 @@ public static class BlockConverter
     /// <param name="cancellationToken">Cancels the conversion.</param>
     /// <exception cref="InvalidDataException">The source is already an accelerated image, or a layer is malformed.</exception>
     /// <exception cref="InvalidOperationException">mke2fs/mkfs.erofs or e2fsck failed.</exception>
+    /// <exception cref="UnauthorizedAccessException">The process is not root.</exception>
     public static async Task<BlockConvertResult> ConvertAsync(
         IImageStore source, ImageReference sourceImage, IImageStore target, ImageReference targetImage,
         BlockConvertOptions? options = null, CancellationToken cancellationToken = default)
@@ -49,6 +50,12 @@ public static class BlockConverter
         options ??= new BlockConvertOptions();
         options.Validate();
         string tag = targetImage.Tag ?? throw new ArgumentException($"The target {targetImage} must name a tag.", nameof(targetImage));
+        if (!Environment.IsPrivilegedProcess)
+        {
+            // Without root the staging tree loses owners and device nodes, and the file system would silently differ.
+            throw new UnauthorizedAccessException("Converting to a block image keeps owners and device nodes in a staging tree; run it as root.");
+        }
+
         var clock = Stopwatch.StartNew();
 
         ResolvedImage resolved = await LazyImage.ResolveAsync(source, sourceImage, options.Platform, cancellationToken).ConfigureAwait(false);

@@ -131,10 +131,10 @@ public sealed record BlockWriteOptions
     }
 }
 
-/// <summary>What <see cref="BlockImageWriter"/> made.</summary>
-/// <param name="Index">The index (one layer).</param>
+/// <summary>What <see cref="BlockImageWriter"/> or <see cref="Layers.BlockLayerFreezer"/> made.</summary>
+/// <param name="Index">The index (one layer from the writer; the lower layers plus the frozen one from the freezer).</param>
 /// <param name="Blobs">The data blobs written and their files.</param>
-/// <param name="Blocks">The disk's blocks.</param>
+/// <param name="Blocks">The blocks considered: the disk's (writer), or those the copy-on-write layer held (freezer).</param>
 /// <param name="ZeroBlocks">Blocks skipped because they are all zeros.</param>
 /// <param name="DuplicateBlocks">Non-zero blocks equal to a block already stored.</param>
 /// <param name="StoredBytes">The bytes of the data blobs.</param>

@@ -101,7 +101,7 @@ public static class FileSystemImageBuilder
                 return;
             }
 
-            (long seconds, uint nanoseconds) = Interop.FileTimes.GetModificationTime(full);
+            (long seconds, uint nanoseconds) = Interop.FileStat.GetModificationTime(full);
             lines.Append(CultureInfo.InvariantCulture, $"sif \"{path}\" ctime @{FixedTime}\nsif \"{path}\" atime @{FixedTime}\n");
             if (root)
             {
@@ -162,7 +162,8 @@ public static class FileSystemImageBuilder
         foreach (FileSystemInfo info in new DirectoryInfo(tree).EnumerateFileSystemInfos("*", options))
         {
             entries++;
-            long length = info is FileInfo file && info.LinkTarget is null ? file.Length : 0;
+            // A sparse file needs only its allocated blocks (a large sparse file must not make a huge disk).
+            long length = info is FileInfo file && info.LinkTarget is null ? Math.Min(file.Length, Interop.FileStat.GetAllocatedBytes(file.FullName)) : 0;
             // Every inode may need a block of its own for a directory, a long symlink target or xattrs.
             bytes += ((length + 4095) / 4096 * 4096) + 4096;
         }

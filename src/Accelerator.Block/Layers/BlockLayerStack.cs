@@ -21,6 +21,10 @@ public sealed partial class BlockLayerStack : IVirtualDisk
     private readonly ChunkCache _cache;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ILogger _logger;
+
+    // Blocks known ready, by stored block: a warm read skips the cache's lookup (a lock and an LRU update). Only kept
+    // when the cache has no size bound, where the LRU order does not matter; a file that vanished is dropped here too.
+    private readonly CachedChunk?[]? _ready;
     private int _disposed;
 
     private BlockLayerStack(BlockIndex index, IBlobSource source, string repository, ChunkCache cache, BlockStackOptions options, ILogger logger, TimeProvider time)
@@ -30,6 +34,7 @@ public sealed partial class BlockLayerStack : IVirtualDisk
         _cache = cache;
         _logger = logger;
         _map = index.Flatten();
+        _ready = options.MaxCacheBytes == 0 ? new CachedChunk?[index.StoredBlockCount] : null;
         _fetcher = new BlockFetcher(index, source, repository, cache, options, Statistics, time);
     }
 
@@ -118,12 +123,16 @@ public sealed partial class BlockLayerStack : IVirtualDisk
                 {
                     piece.Clear();
                 }
+                else if (_ready is not null && Volatile.Read(ref _ready[stored]) is { } known && TryCopy(known, within, piece))
+                {
+                    // Served from the cache.
+                }
                 else if (missing is null || !missing.ContainsKey(stored))
                 {
                     ChunkLookup lookup = _fetcher.Lookup(stored);
                     if (lookup.Ready is { } ready && TryCopy(ready, within, piece))
                     {
-                        // Served from the cache.
+                        Remember(stored, ready);
                     }
                     else
                     {
@@ -162,9 +171,16 @@ public sealed partial class BlockLayerStack : IVirtualDisk
                 int within = (int)(position % bs);
                 int count = Math.Min(bs - within, destination.Length - done);
                 int stored = _map[block];
-                if (stored >= 0 && wanted.Contains(stored) && !TryCopy(chunks[stored], within, destination.Span.Slice(done, count)))
+                if (stored >= 0 && wanted.Contains(stored))
                 {
-                    vanished.Add(stored);
+                    if (TryCopy(chunks[stored], within, destination.Span.Slice(done, count)))
+                    {
+                        Remember(stored, chunks[stored]);
+                    }
+                    else
+                    {
+                        vanished.Add(stored);
+                    }
                 }
 
                 done += count;
@@ -180,6 +196,14 @@ public sealed partial class BlockLayerStack : IVirtualDisk
         }
     }
 
+    private void Remember(int stored, CachedChunk chunk)
+    {
+        if (_ready is not null)
+        {
+            Volatile.Write(ref _ready[stored], chunk);
+        }
+    }
+
     // Copies from a cached block; false when its file vanished (it is then dropped from the cache, to be fetched again).
     private bool TryCopy(CachedChunk chunk, int within, Span<byte> destination)
     {
@@ -190,8 +214,28 @@ public sealed partial class BlockLayerStack : IVirtualDisk
         }
         catch (ChunkVanishedException)
         {
+            if (_ready is not null)
+            {
+                foreach (int stored in StoredBlocksOf(chunk))
+                {
+                    Interlocked.CompareExchange(ref _ready[stored], null, chunk);
+                }
+            }
+
             _cache.Invalidate(chunk);
             return false;
+        }
+    }
+
+    // The stored blocks a cached file may be remembered for (one, unless the table lists a digest twice).
+    private IEnumerable<int> StoredBlocksOf(CachedChunk chunk)
+    {
+        for (int i = 0; i < _ready!.Length; i++)
+        {
+            if (ReferenceEquals(Volatile.Read(ref _ready[i]), chunk))
+            {
+                yield return i;
+            }
         }
     }
 

@@ -5,6 +5,8 @@ using Accelerator.Block.Tests.Support;
 using Accelerator.Cli;
 using Accelerator.Cli.Console;
 using Accelerator.Oci.Layout;
+using Accelerator.Oci.Registry;
+using Accelerator.Testing.Registry;
 using Accelerator.Testing.Images;
 
 namespace Accelerator.Block.Tests.Cli;
@@ -44,6 +46,27 @@ public sealed class ConvertBlockCommandTests(BlockFixture fixture)
         Assert.True(inspect.ExitCode == 0, inspect.Error);
         using var json = System.Text.Json.JsonDocument.Parse(inspect.Out);
         Assert.Equal("block", json.RootElement.GetProperty("format").GetString());
+    }
+
+    [Fact]
+    public async Task Convert_RegistryToRegistry_SameImageAsLayoutAndDiskReadOverHttp()
+    {
+        await using var registry = await DockerRegistryProcess.StartAsync();
+        await fixture.Image.PushAsync(registry.Host, "block/app", PushManifestFormat.Oci);
+        string source = $"{registry.Host}/block/app:{fixture.Image.Tag}";
+
+        var (code, output, error) = await RunAsync("convert", "--plain-http", source, "--format", "block", "--free-space", "4M");
+
+        Assert.True(code == 0, error);
+        Assert.Contains($"to {source}-accel-block ({fixture.Converted.ManifestDigest})", output);
+        using var client = new RegistryClient(new RegistryOptions { PlainHttp = true });
+        BlockImage image = await BlockImage.LoadAsync(client.GetStore(registry.Host), ImageReference.Parse($"{source}-accel-block"));
+        string work = fixture.NewDirectory("registry");
+        await using BlockLayerStack overHttp = image.OpenStack(new BlockStackOptions { CacheDirectory = Path.Combine(work, "http") });
+        BlockImage local = await fixture.LoadAsync();
+        await using BlockLayerStack fromLayout = local.OpenStack(new BlockStackOptions { CacheDirectory = Path.Combine(work, "layout") });
+        Assert.Equal(await BlockTestImage.HashDiskAsync(fromLayout), await BlockTestImage.HashDiskAsync(overHttp));
+        Assert.True(overHttp.Statistics.Requests < image.Index.StoredBlockCount, $"{overHttp.Statistics.Requests} ranged requests for {image.Index.StoredBlockCount} blocks");
     }
 
     [Fact]

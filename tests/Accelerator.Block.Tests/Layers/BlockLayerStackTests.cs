@@ -87,6 +87,24 @@ public sealed class BlockLayerStackTests
     }
 
     [Fact]
+    public async Task ReadAsync_CacheFilesDeletedUnderWarmStack_FetchedAgain()
+    {
+        using var image = await BlockTestImage.CreateAsync();
+        await using BlockLayerStack stack = image.Open(options: new BlockStackOptions { CacheDirectory = image.CacheDirectory, MaxOpenCacheFiles = 0 });
+        string expected = image.HashRaw();
+        Assert.Equal(expected, await BlockTestImage.HashDiskAsync(stack));
+        long fetched = stack.Statistics.FetchedBlocks;
+
+        foreach (string file in Directory.EnumerateFiles(Path.Combine(image.CacheDirectory, "chunks-v1"), "*", SearchOption.AllDirectories))
+        {
+            File.Delete(file);
+        }
+
+        Assert.Equal(expected, await BlockTestImage.HashDiskAsync(stack));
+        Assert.Equal(2 * fetched, stack.Statistics.FetchedBlocks);
+    }
+
+    [Fact]
     public async Task ReadAsync_CorruptedBlockInBlob_IOExceptionAndNotCached()
     {
         using var image = await BlockTestImage.CreateAsync();

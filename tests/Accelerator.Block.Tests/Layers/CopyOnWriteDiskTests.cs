@@ -3,6 +3,8 @@ using Accelerator.Block.Conversion;
 using Accelerator.Block.Format;
 using Accelerator.Block.Layers;
 using Accelerator.Block.Tests.Support;
+using Accelerator.Oci.Layout;
+using Accelerator.Oci.Model;
 
 namespace Accelerator.Block.Tests.Layers;
 
@@ -145,5 +147,16 @@ public sealed class CopyOnWriteDiskTests
         BlockIndex reread = BlockIndex.Read(frozen.Index.ToBytes());
         await using BlockLayerStack snapshot = image.Open(index: reread, options: new BlockStackOptions { CacheDirectory = Path.Combine(image.Root, "cache2") });
         Assert.Equal(expected, await BlockTestImage.HashDiskAsync(snapshot));
+
+        // Pushed as images (the base, then the frozen stack with only its new blobs), the snapshot loads and reads the same.
+        var layout = OciImageLayout.OpenOrCreate(Path.Combine(image.Root, "layout"));
+        byte[] config = """{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"""u8.ToArray();
+        var configDescriptor = Descriptor.FromContent(MediaTypes.OciConfig, config);
+        var baseReference = ImageReference.Parse($"oci:{layout.Root}:base");
+        await BlockImage.PushAsync(layout, baseReference, "base", image.Index, image.Build.Blobs, (configDescriptor, config));
+        await BlockImage.PushAsync(layout, baseReference, "snapshot", frozen.Index, frozen.Blobs, (configDescriptor, config));
+        BlockImage loaded = await BlockImage.LoadAsync(layout, ImageReference.Parse($"oci:{layout.Root}:snapshot"));
+        await using BlockLayerStack fromLayout = loaded.OpenStack(new BlockStackOptions { CacheDirectory = Path.Combine(image.Root, "cache3") });
+        Assert.Equal(expected, await BlockTestImage.HashDiskAsync(fromLayout));
     }
 }

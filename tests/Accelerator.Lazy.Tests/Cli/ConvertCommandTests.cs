@@ -79,13 +79,13 @@ public sealed class ConvertCommandTests(LazyFixture fixture)
     }
 
     [Fact]
-    public async Task Convert_FormatBlock_OneErrorLineExitOne()
+    public async Task Convert_FormatBlockWithChunkSize_OneErrorLineExitOne()
     {
-        var (code, output, error) = await RunAsync("convert", "--format", "block", fixture.Image.OciReference, $"oci:{fixture.NewDirectory("block")}:x");
+        var (code, output, error) = await RunAsync("convert", "--format", "block", fixture.Image.OciReference, $"oci:{fixture.NewDirectory("block")}:x", "--chunk-size", "1M");
 
         Assert.Equal(1, code);
         Assert.Equal(string.Empty, output);
-        Assert.Equal("accel: error: --format block is not available yet; use --format lazy.\n", error);
+        Assert.Equal("accel: error: --chunk-size and --chunk-dict apply to --format lazy; use --block-size with --format block.\n", error);
     }
 
     [Theory]
