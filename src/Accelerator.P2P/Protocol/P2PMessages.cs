@@ -245,7 +245,7 @@ public sealed record PreheatRequest
     /// <summary>The image reference, <c>host[:port]/repo[:tag|@digest]</c>.</summary>
     public required string Image { get; init; }
 
-    /// <summary>The platform to resolve an index to (<c>os/arch[/variant]</c>); <see langword="null"/> for every platform.</summary>
+    /// <summary>The platform to resolve an index to (<c>os/arch[/variant]</c>); <see langword="null"/> for the scheduler's platform.</summary>
     public string? Platform { get; init; }
 
     /// <summary>The credential to read the image with.</summary>

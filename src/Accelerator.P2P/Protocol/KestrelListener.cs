@@ -1,0 +1,80 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Accelerator.P2P.Protocol;
+
+/// <summary>A bare Kestrel listener running one request delegate: what the scheduler, the peers and the proxy serve on.</summary>
+internal sealed class KestrelListener : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private KestrelListener(WebApplication app, Uri url)
+    {
+        _app = app;
+        Url = url;
+    }
+
+    /// <summary>The bound base URL (with the real port when port 0 was asked for), ending in <c>/</c>.</summary>
+    public Uri Url { get; }
+
+    /// <summary>Starts listening on <paramref name="listen"/> (an IP address or <c>localhost</c>; port 0 for a free port).</summary>
+    public static async Task<KestrelListener> StartAsync(Uri listen, RequestDelegate handler, long maxRequestBodyBytes, CancellationToken cancellationToken)
+    {
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        builder.Services.AddLogging();
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
+        {
+            string host = listen.IdnHost;
+            if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase))
+            {
+                kestrel.ListenLocalhost(listen.Port);
+            }
+            else if (IPAddress.TryParse(host, out var address))
+            {
+                kestrel.Listen(address, listen.Port);
+            }
+            else
+            {
+                throw new ArgumentException($"Listen: '{host}' is neither an IP address nor localhost.", nameof(listen));
+            }
+
+            kestrel.Limits.MaxRequestBodySize = maxRequestBodyBytes;
+            kestrel.Limits.MaxRequestHeadersTotalSize = 32 * 1024;
+            kestrel.AddServerHeader = false;
+        });
+        var app = builder.Build();
+        app.Run(handler);
+        try
+        {
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        string bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new KestrelListener(app, new Uri(bound.EndsWith('/') ? bound : bound + "/"));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            await _app.StopAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Connections that did not close in time are aborted by DisposeAsync.
+        }
+
+        await _app.DisposeAsync().ConfigureAwait(false);
+    }
+}

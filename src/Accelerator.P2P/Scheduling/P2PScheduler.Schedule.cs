@@ -1,0 +1,337 @@
+using Accelerator.P2P.Protocol;
+
+namespace Accelerator.P2P.Scheduling;
+
+public sealed partial class P2PScheduler
+{
+    /// <summary>
+    /// Assigns up to <see cref="ScheduleRequest.MaxPieces"/> pieces the peer lacks, rarest first: from scored parents
+    /// when some peer holds them, or back-to-source for exactly one peer when nobody does. Pieces assigned earlier and
+    /// not yet reported are not assigned again until their lease runs out.
+    /// </summary>
+    public ScheduleResponse Schedule(Digest task, ScheduleRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        lock (_lock)
+        {
+            long now = Now();
+            MaybeSweep(now);
+            var peer = Touch(request.PeerId, now);
+            var state = GetTask(task);
+            var member = GetMember(state, request.PeerId);
+            ReleaseInFlight(state, member, now, all: false);
+
+            var candidates = CollectMissing(state, member, request.Wanted, out bool anyMissing);
+            if (!anyMissing)
+            {
+                return new ScheduleResponse();
+            }
+
+            // Rarest first; ties broken by a per-peer rotation so peers starting together spread over the pieces.
+            int rotation = (int)((uint)StringComparer.Ordinal.GetHashCode(request.PeerId) % (uint)Math.Max(1, state.PieceCount));
+            candidates.Sort((a, b) =>
+            {
+                int byHolders = state.Pieces[a].Holders.Count.CompareTo(state.Pieces[b].Holders.Count);
+                return byHolders != 0 ? byHolders : Rotate(a).CompareTo(Rotate(b));
+            });
+
+            bool liveSeedElsewhere = !peer.Info.Seed && HasLiveSeed(state, peer, now);
+            List<PieceAssignment> assigned = [];
+            foreach (int index in candidates)
+            {
+                if (assigned.Count >= request.MaxPieces)
+                {
+                    break;
+                }
+
+                var piece = state.Pieces[index];
+                if (piece.Digest is { } digest && piece.Holders.Count > 0)
+                {
+                    var parents = ChooseParents(state, piece, peer, now);
+                    if (parents.Count > 0)
+                    {
+                        member.InFlight[index] = new PieceLease(parents[0].PeerId, now + _pieceLeaseTicks);
+                        _peers[parents[0].PeerId].AssignedUploads++;
+                        _counters.PiecesFromParents++;
+                        assigned.Add(new PieceAssignment { Index = index, Digest = digest.Value, Parents = parents });
+                        continue;
+                    }
+                }
+
+                if (piece.SourceLease is { } holder && piece.SourceLeaseUntil > now && _peers.ContainsKey(holder))
+                {
+                    continue; // somebody is reading it from the registry: wait for them.
+                }
+
+                if (liveSeedElsewhere)
+                {
+                    continue; // a seed peer on this task goes back-to-source instead.
+                }
+
+                piece.SourceLease = peer.Info.PeerId;
+                piece.SourceLeaseUntil = now + _sourceLeaseTicks;
+                member.InFlight[index] = new PieceLease(null, piece.SourceLeaseUntil);
+                _counters.PiecesFromOrigin++;
+                assigned.Add(new PieceAssignment { Index = index, FromOrigin = true });
+            }
+
+            if (assigned.Count > 0)
+            {
+                Log.PiecesAssigned(_logger, request.PeerId, task, assigned.Count, assigned.Count(a => a.FromOrigin));
+            }
+
+            return new ScheduleResponse
+            {
+                Pieces = assigned,
+                RetryAfterMs = assigned.Count == 0 ? Math.Max(1, (int)_options.RetryAfter.TotalMilliseconds) : 0,
+            };
+
+            int Rotate(int index) => (index - rotation + state.PieceCount) % state.PieceCount;
+        }
+    }
+
+    /// <summary>
+    /// Records piece outcomes: a success makes the peer a holder (and records the piece digest when the peer was sent
+    /// back-to-source for the piece); a failure charges the parent, and a corrupt piece or repeated failures ban it for
+    /// the task.
+    /// </summary>
+    public void Report(Digest task, PieceReportRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        lock (_lock)
+        {
+            long now = Now();
+            var peer = Touch(request.PeerId, now);
+            var state = GetTask(task);
+            var member = GetMember(state, request.PeerId);
+            foreach (var result in request.Results)
+            {
+                if (result.Index >= state.PieceCount)
+                {
+                    throw new P2PProtocolException($"Piece {result.Index} is out of range for task {task} ({state.PieceCount} pieces).");
+                }
+
+                ApplyResult(state, member, peer, result);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The peer holds every piece and checked the blob digest. When it reports a mismatch, some back-to-source peer
+    /// recorded a wrong piece digest: the task's piece records are dropped and those reporters banned for the task.
+    /// </summary>
+    public void Complete(Digest task, TaskCompleteRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        lock (_lock)
+        {
+            long now = Now();
+            Touch(request.PeerId, now);
+            var state = GetTask(task);
+            var member = GetMember(state, request.PeerId);
+            if (request.Verified)
+            {
+                if (member.HeldCount != state.PieceCount)
+                {
+                    throw new P2PProtocolException($"Peer '{request.PeerId}' reported {task} complete holding {member.HeldCount} of {state.PieceCount} pieces.");
+                }
+
+                _counters.TasksCompleted++;
+                return;
+            }
+
+            _counters.TasksReset++;
+            Log.TaskReset(_logger, task, request.PeerId);
+            foreach (var piece in state.Pieces)
+            {
+                if (piece.DigestReporter is { } reporter && state.Banned.Add(reporter))
+                {
+                    _counters.ParentsBanned++;
+                }
+
+                piece.Digest = null;
+                piece.DigestReporter = null;
+                piece.Holders.Clear();
+                piece.SourceLease = null;
+            }
+
+            foreach (var other in state.Members.Values)
+            {
+                Array.Clear(other.Held);
+                other.HeldCount = 0;
+                ReleaseInFlight(state, other, now, all: true);
+            }
+        }
+    }
+
+    private void ApplyResult(TaskState state, TaskMember member, PeerState peer, PieceResult result)
+    {
+        var piece = state.Pieces[result.Index];
+        bool wasOrigin = member.InFlight.TryGetValue(result.Index, out var lease) && lease.Parent is null;
+        ReleaseLease(state, member, result.Index);
+        PeerState? parent = result.ParentId is not null && _peers.TryGetValue(result.ParentId, out var p) ? p : null;
+        if (!result.Success)
+        {
+            _counters.PieceFailures++;
+            if (result.ParentId is not null)
+            {
+                ChargeParent(state, result.ParentId, parent, result.Failure);
+            }
+            else if (piece.SourceLease == peer.Info.PeerId)
+            {
+                piece.SourceLease = null;
+            }
+
+            return;
+        }
+
+        _counters.PieceSuccesses++;
+        Digest? reported = Digest.TryParse(result.Digest, out var d) ? d : null;
+        if (result.ParentId is null)
+        {
+            // A piece digest is accepted only from the peer sent back-to-source for that piece.
+            bool leaseHolder = wasOrigin || piece.SourceLease == peer.Info.PeerId;
+            if (piece.Digest is null && leaseHolder && reported is not null)
+            {
+                piece.Digest = reported;
+                piece.DigestReporter = peer.Info.PeerId;
+            }
+
+            if (piece.SourceLease == peer.Info.PeerId)
+            {
+                piece.SourceLease = null;
+            }
+        }
+        else if (parent is not null)
+        {
+            parent.Successes++;
+        }
+
+        if (piece.Digest is { } known && (reported is null || reported == known) && !member.Held[result.Index])
+        {
+            member.Held[result.Index] = true;
+            member.HeldCount++;
+            piece.Holders.Add(peer.Info.PeerId);
+        }
+    }
+
+    private void ChargeParent(TaskState state, string parentId, PeerState? parent, PieceFailure failure)
+    {
+        if (parent is not null)
+        {
+            parent.Failures++;
+        }
+
+        if (failure == PieceFailure.Corrupt)
+        {
+            _counters.CorruptPieces++;
+        }
+
+        int failures = state.ParentFailures[parentId] = state.ParentFailures.GetValueOrDefault(parentId) + 1;
+        if ((failure == PieceFailure.Corrupt || failures >= _options.FailuresBeforeBan) && state.Banned.Add(parentId))
+        {
+            _counters.ParentsBanned++;
+            Log.ParentBanned(_logger, parentId, state.Digest, failure);
+            foreach (var piece in state.Pieces)
+            {
+                piece.Holders.Remove(parentId);
+            }
+        }
+    }
+
+    private static List<int> CollectMissing(TaskState state, TaskMember member, IReadOnlyList<int>? wanted, out bool anyMissing)
+    {
+        List<int> candidates = [];
+        bool missing = false;
+        IEnumerable<int> indexes = wanted is null ? Enumerable.Range(0, state.PieceCount) : wanted.Distinct();
+        foreach (int i in indexes)
+        {
+            if (i >= state.PieceCount)
+            {
+                throw new P2PProtocolException($"Piece {i} is out of range for task {state.Digest} ({state.PieceCount} pieces).");
+            }
+
+            if (member.Held[i])
+            {
+                continue;
+            }
+
+            missing = true;
+            if (!member.InFlight.ContainsKey(i))
+            {
+                candidates.Add(i);
+            }
+        }
+
+        anyMissing = missing;
+        return candidates;
+    }
+
+    private bool HasLiveSeed(TaskState state, PeerState self, long now)
+    {
+        foreach (var other in state.Members.Values)
+        {
+            if (other.Peer != self && other.Peer.Info.Seed && IsAlive(other.Peer, now) && !state.Banned.Contains(other.Peer.Info.PeerId))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private List<ParentRef> ChooseParents(TaskState state, PieceState piece, PeerState child, long now)
+    {
+        var holders = piece.Holders;
+        int sample = Math.Min(holders.Count, _options.CandidateSample);
+        var scored = new List<(double Score, PeerState Peer)>(sample);
+        int start = holders.Count > sample ? _random.Next(holders.Count) : 0;
+        for (int k = 0; k < sample; k++)
+        {
+            // A random window of the holder set: a sample without the cost of shuffling thousands of holders.
+            string id = holders[(start + k) % holders.Count];
+            if (id == child.Info.PeerId || state.Banned.Contains(id) || !_peers.TryGetValue(id, out var candidate) || !IsAlive(candidate, now))
+            {
+                continue;
+            }
+
+            scored.Add((Score(state, candidate, child), candidate));
+        }
+
+        scored.Sort((a, b) => b.Score.CompareTo(a.Score));
+        var parents = new List<ParentRef>(Math.Min(scored.Count, _options.ParentsPerPiece));
+        for (int i = 0; i < scored.Count && parents.Count < _options.ParentsPerPiece; i++)
+        {
+            parents.Add(new ParentRef { PeerId = scored[i].Peer.Info.PeerId, Url = scored[i].Peer.Info.Url });
+        }
+
+        return parents;
+    }
+
+    /// <summary>
+    /// A parent's score for a child: free upload slots (its slots minus pieces already sent its way) weigh most, then
+    /// success history (Laplace-smoothed), locality (host, rack, zone) and how much of the task it holds; a little noise
+    /// spreads children over equally good parents.
+    /// </summary>
+    internal double Score(TaskState state, PeerState parent, PeerState child)
+    {
+        int slots = Math.Max(1, parent.Info.UploadSlots);
+        double free = Math.Clamp((double)(slots - parent.AssignedUploads) / slots, -1, 1);
+        double held = state.Members.TryGetValue(parent.Info.PeerId, out var member) ? (double)member.HeldCount / Math.Max(1, state.PieceCount) : 0;
+        double success = (parent.Successes + 1.0) / (parent.Successes + parent.Failures + 2.0);
+        double locality = Locality(parent.Info.Locality, child.Info.Locality);
+        return (0.4 * free) + (0.25 * success) + (0.2 * locality) + (0.15 * held) + (0.01 * _random.NextDouble());
+    }
+
+    /// <summary>1 on the same host, 0.6 in the same rack, 0.3 in the same zone, else 0.</summary>
+    internal static double Locality(PeerLocality? a, PeerLocality? b)
+    {
+        if (a is null || b is null)
+        {
+            return 0;
+        }
+
+        static bool Same(string? x, string? y) => !string.IsNullOrEmpty(x) && string.Equals(x, y, StringComparison.Ordinal);
+        return Same(a.Host, b.Host) ? 1 : Same(a.Rack, b.Rack) ? 0.6 : Same(a.Zone, b.Zone) ? 0.3 : 0;
+    }
+}

@@ -1,0 +1,79 @@
+using System.ComponentModel.DataAnnotations;
+using Accelerator.P2P.Protocol;
+
+namespace Accelerator.P2P.Scheduling;
+
+/// <summary>Options of the <see cref="P2PScheduler"/> decision logic. Validated by <see cref="Validate"/> when a scheduler is created.</summary>
+public sealed class P2PSchedulerOptions
+{
+    /// <summary>The size of a piece.</summary>
+    /// <value>Default 4 MiB; between 64 KiB and 64 MiB.</value>
+    [Range(P2PProtocol.MinPieceSize, P2PProtocol.MaxPieceSize)]
+    public int PieceSize { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>How often peers should send heartbeats.</summary>
+    /// <value>Default 2 s.</value>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>A peer not heard from for this long is forgotten: its pieces are no longer offered, its leases released.</summary>
+    /// <value>Default 10 s.</value>
+    [Range(typeof(TimeSpan), "00:00:00.050", "01:00:00")]
+    public TimeSpan PeerTtl { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a peer sent back-to-source for a piece has before another peer may be sent instead.</summary>
+    /// <value>Default 30 s.</value>
+    [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
+    public TimeSpan SourceLeaseTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a piece assigned from parents stays reserved for the peer (and counted against the parent's slots) without a report.</summary>
+    /// <value>Default 30 s.</value>
+    [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
+    public TimeSpan PieceLeaseTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The most parents named for one piece.</summary>
+    /// <value>Default 3.</value>
+    [Range(1, 64)]
+    public int ParentsPerPiece { get; set; } = 3;
+
+    /// <summary>The most holders of a piece scored when choosing its parents (a random sample above that).</summary>
+    /// <value>Default 32.</value>
+    [Range(1, 4096)]
+    public int CandidateSample { get; set; } = 32;
+
+    /// <summary>Failures (unreachable, slow, refused) after which a parent is banned for a task; a corrupt piece bans at once.</summary>
+    /// <value>Default 3.</value>
+    [Range(1, 1000)]
+    public int FailuresBeforeBan { get; set; } = 3;
+
+    /// <summary>The delay a peer is told to wait when no piece can be assigned now.</summary>
+    /// <value>Default 100 ms.</value>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:01:00")]
+    public TimeSpan RetryAfter { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// The key task tokens are derived from (HMAC-SHA256). Schedulers that share it issue the same token for a task,
+    /// so a scheduler failover costs nothing.
+    /// </summary>
+    /// <value>Default <see langword="null"/>: a random key per scheduler. At least 16 bytes when set.</value>
+    public byte[]? TokenKey { get; set; }
+
+    /// <summary>The seed for random tie-breaks among equally scored parents (for reproducible simulations).</summary>
+    /// <value>Default <see langword="null"/>: a random seed.</value>
+    public int? RandomSeed { get; set; }
+
+    /// <summary>Throws <see cref="ValidationException"/> naming the first invalid option.</summary>
+    public void Validate()
+    {
+        Validator.ValidateObject(this, new ValidationContext(this), validateAllProperties: true);
+        if (TokenKey is { Length: < 16 })
+        {
+            throw new ValidationException("TokenKey must be at least 16 bytes.");
+        }
+
+        if (PeerTtl <= HeartbeatInterval)
+        {
+            throw new ValidationException("PeerTtl must be longer than HeartbeatInterval.");
+        }
+    }
+}

@@ -1,0 +1,42 @@
+using System.ComponentModel.DataAnnotations;
+using Accelerator.Oci.Registry;
+
+namespace Accelerator.P2P.Scheduling;
+
+/// <summary>Options of a scheduler served over HTTP (<see cref="P2PSchedulerService"/>, <see cref="P2PSchedulerServer"/>).</summary>
+public sealed class P2PSchedulerServerOptions
+{
+    /// <summary>The URL to listen on (<c>http://host:port</c>; port 0 picks a free one).</summary>
+    /// <value>Default <c>http://127.0.0.1:0</c>.</value>
+    [Required]
+    public Uri Listen { get; set; } = new("http://127.0.0.1:0");
+
+    /// <summary>The decision logic's options.</summary>
+    public P2PSchedulerOptions Scheduler { get; set; } = new();
+
+    /// <summary>
+    /// How the scheduler talks to registries for access checks and preheat (plain HTTP, TLS, API paths). Credentials
+    /// here are never used: every check uses the credential the peer forwarded, or none.
+    /// </summary>
+    public RegistryOptions Registry { get; set; } = new();
+
+    /// <summary>How long an access check's result is reused for the same blob and credential.</summary>
+    /// <value>Default 1 minute.</value>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan AccessCacheDuration { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Throws <see cref="ValidationException"/> naming the first invalid option.</summary>
+    public void Validate()
+    {
+        Validator.ValidateObject(this, new ValidationContext(this), validateAllProperties: true);
+        if (!Listen.IsAbsoluteUri || Listen.Scheme != Uri.UriSchemeHttp)
+        {
+            throw new ValidationException($"Listen must be an http:// URL, not '{Listen}'.");
+        }
+
+        ArgumentNullException.ThrowIfNull(Scheduler);
+        ArgumentNullException.ThrowIfNull(Registry);
+        Scheduler.Validate();
+        RegistryOptionsValidator.ThrowIfInvalid(Registry);
+    }
+}

@@ -1,0 +1,303 @@
+using System.Buffers;
+using System.Net;
+using Accelerator.Oci.Registry;
+using Accelerator.Oci.Resolution;
+using Accelerator.P2P.Protocol;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Accelerator.P2P.Scheduling;
+
+/// <summary>
+/// The scheduler API over HTTP (docs/formats/p2p.md) around a <see cref="P2PScheduler"/>: bounded JSON bodies, access
+/// checks at the registry before a task token is issued, preheat (image → manifest → blobs → seed peers), Prometheus
+/// text on <c>/metrics</c>. Host it with <see cref="P2PSchedulerServer"/>, or map it into any ASP.NET Core app with
+/// <see cref="P2PSchedulerEndpoints.MapP2PScheduler"/>.
+/// </summary>
+public sealed partial class P2PSchedulerService : IDisposable
+{
+    private readonly P2PSchedulerServerOptions _options;
+    private readonly RegistryAccessChecker _access;
+    private readonly ILogger _logger;
+    private long _accessDenied;
+    private long _accessChecks;
+    private long _badRequests;
+
+    /// <summary>Creates the service around <paramref name="scheduler"/>.</summary>
+    public P2PSchedulerService(P2PScheduler scheduler, P2PSchedulerServerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(scheduler);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        Scheduler = scheduler;
+        _options = options;
+        _access = new RegistryAccessChecker(options.Registry, options.AccessCacheDuration, time ?? TimeProvider.System);
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<P2PSchedulerService>();
+    }
+
+    /// <summary>The decision logic.</summary>
+    public P2PScheduler Scheduler { get; }
+
+    /// <summary>Handles one request of the scheduler API; anything else gets 404.</summary>
+    public async Task HandleAsync(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var request = context.Request;
+        string path = request.Path.Value ?? "/";
+        try
+        {
+            if (HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method))
+            {
+                await HandleGetAsync(context, path).ConfigureAwait(false);
+                return;
+            }
+
+            if (!HttpMethods.IsPost(request.Method))
+            {
+                context.Response.Headers.Allow = "GET, POST";
+                await ErrorAsync(context, StatusCodes.Status405MethodNotAllowed, "method not allowed").ConfigureAwait(false);
+                return;
+            }
+
+            await HandlePostAsync(context, path).ConfigureAwait(false);
+        }
+        catch (P2PProtocolException ex)
+        {
+            Interlocked.Increment(ref _badRequests);
+            await ErrorAsync(context, StatusCodes.Status400BadRequest, ex.Message).ConfigureAwait(false);
+        }
+        catch (KeyNotFoundException ex)
+        {
+            await ErrorAsync(context, StatusCodes.Status404NotFound, ex.Message).ConfigureAwait(false);
+        }
+        catch (RegistryException ex)
+        {
+            Log.RegistryFailed(_logger, ex.Message);
+            await ErrorAsync(context, StatusCodes.Status502BadGateway, ex.Message).ConfigureAwait(false);
+        }
+        catch (HttpRequestException ex)
+        {
+            Log.RegistryFailed(_logger, ex.Message);
+            await ErrorAsync(context, StatusCodes.Status502BadGateway, $"the registry could not be reached: {ex.Message}").ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The Prometheus text of the scheduler's metrics.</summary>
+    public string FormatMetrics()
+    {
+        var s = Scheduler.GetStatistics();
+        return new PrometheusText()
+            .Gauge("accel_p2p_scheduler_peers", "Peers known now.", s.Peers)
+            .Gauge("accel_p2p_scheduler_tasks", "Tasks known now.", s.Tasks)
+            .Counter("accel_p2p_scheduler_heartbeats_total", "Heartbeats received.", s.Heartbeats)
+            .Counter("accel_p2p_scheduler_tasks_created_total", "Tasks created.", s.TasksCreated)
+            .Counter("accel_p2p_scheduler_tokens_issued_total", "Task tokens issued after an access check.", s.TokensIssued)
+            .Counter("accel_p2p_scheduler_access_checks_total", "Access checks (cached or at the registry).", Interlocked.Read(ref _accessChecks))
+            .Counter("accel_p2p_scheduler_access_denied_total", "Registrations refused by the registry's answer.", Interlocked.Read(ref _accessDenied))
+            .Counter("accel_p2p_scheduler_pieces_from_parents_total", "Pieces assigned to parents.", s.PiecesFromParents)
+            .Counter("accel_p2p_scheduler_pieces_from_origin_total", "Pieces assigned back-to-source.", s.PiecesFromOrigin)
+            .Counter("accel_p2p_scheduler_piece_successes_total", "Pieces reported stored.", s.PieceSuccesses)
+            .Counter("accel_p2p_scheduler_piece_failures_total", "Piece fetches reported failed.", s.PieceFailures)
+            .Counter("accel_p2p_scheduler_corrupt_pieces_total", "Pieces reported corrupt.", s.CorruptPieces)
+            .Counter("accel_p2p_scheduler_parents_banned_total", "Parents banned for a task.", s.ParentsBanned)
+            .Counter("accel_p2p_scheduler_peers_forgotten_total", "Peers forgotten after they stopped reporting.", s.PeersForgotten)
+            .Counter("accel_p2p_scheduler_tasks_completed_total", "Tasks reported complete and verified.", s.TasksCompleted)
+            .Counter("accel_p2p_scheduler_tasks_reset_total", "Tasks reset after a blob digest mismatch.", s.TasksReset)
+            .Counter("accel_p2p_scheduler_preheat_blobs_total", "Blobs queued for preheating.", s.PreheatBlobs)
+            .Counter("accel_p2p_scheduler_bad_requests_total", "Requests refused as malformed.", Interlocked.Read(ref _badRequests))
+            .ToString();
+    }
+
+    /// <summary>
+    /// Resolves <see cref="PreheatRequest.Image"/> to its config and layer blobs (reading with the request's credential)
+    /// and queues them for every live seed peer.
+    /// </summary>
+    public async Task<PreheatResponse> PreheatAsync(PreheatRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var image = ImageReference.Parse(request.Image);
+        var (client, owned) = _access.GetClient(image.Registry, request.Credential);
+        try
+        {
+            var platform = request.Platform is null ? null : Platform.Parse(request.Platform);
+            var resolved = await ImageResolver.ResolveAsync(client.GetStore(image.Registry), image, platform, cancellationToken).ConfigureAwait(false);
+            var blobs = new List<BlobRef>();
+            foreach (var descriptor in resolved.ImageManifest.Layers.Prepend(resolved.ImageManifest.Config))
+            {
+                blobs.Add(new BlobRef { Registry = image.Registry, Repository = image.Repository, Digest = descriptor.Digest.Value, Size = descriptor.Size });
+            }
+
+            int seeds = Scheduler.EnqueuePreheat(blobs);
+            Log.Preheat(_logger, image.ToString(), blobs.Count, seeds);
+            return new PreheatResponse { Blobs = blobs, SeedPeers = seeds };
+        }
+        finally
+        {
+            if (owned)
+            {
+                client.Dispose();
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _access.Dispose();
+
+    private async Task HandleGetAsync(HttpContext context, string path)
+    {
+        switch (path)
+        {
+            case "/healthz":
+                context.Response.ContentType = "text/plain";
+                await context.Response.WriteAsync("ok\n", context.RequestAborted).ConfigureAwait(false);
+                break;
+            case "/metrics":
+                context.Response.ContentType = PrometheusText.ContentType;
+                await context.Response.WriteAsync(FormatMetrics(), context.RequestAborted).ConfigureAwait(false);
+                break;
+            default:
+                await ErrorAsync(context, StatusCodes.Status404NotFound, "not found").ConfigureAwait(false);
+                break;
+        }
+    }
+
+    private async Task HandlePostAsync(HttpContext context, string path)
+    {
+        byte[]? body = await ReadBodyAsync(context).ConfigureAwait(false);
+        if (body is null)
+        {
+            return;
+        }
+
+        var ct = context.RequestAborted;
+        switch (path)
+        {
+            case P2PProtocol.HeartbeatPath:
+                await WriteAsync(context, Scheduler.Heartbeat(P2PProtocol.Parse<HeartbeatRequest>(body))).ConfigureAwait(false);
+                return;
+            case P2PProtocol.LeavePath:
+                Scheduler.Leave(P2PProtocol.Parse<LeaveRequest>(body).PeerId);
+                context.Response.StatusCode = StatusCodes.Status204NoContent;
+                return;
+            case P2PProtocol.RegisterPath:
+                await RegisterAsync(context, P2PProtocol.Parse<RegisterTaskRequest>(body)).ConfigureAwait(false);
+                return;
+            case P2PProtocol.PreheatPath:
+                await WriteAsync(context, await PreheatAsync(P2PProtocol.Parse<PreheatRequest>(body), ct).ConfigureAwait(false)).ConfigureAwait(false);
+                return;
+        }
+
+        if (!P2PProtocol.TryParseTaskPath(path, out var task, out string? action))
+        {
+            await ErrorAsync(context, StatusCodes.Status404NotFound, "not found").ConfigureAwait(false);
+            return;
+        }
+
+        switch (action)
+        {
+            case "schedule":
+                await WriteAsync(context, Scheduler.Schedule(task, P2PProtocol.Parse<ScheduleRequest>(body))).ConfigureAwait(false);
+                break;
+            case "reports":
+                Scheduler.Report(task, P2PProtocol.Parse<PieceReportRequest>(body));
+                context.Response.StatusCode = StatusCodes.Status204NoContent;
+                break;
+            default:
+                Scheduler.Complete(task, P2PProtocol.Parse<TaskCompleteRequest>(body));
+                context.Response.StatusCode = StatusCodes.Status204NoContent;
+                break;
+        }
+    }
+
+    private async Task RegisterAsync(HttpContext context, RegisterTaskRequest request)
+    {
+        Interlocked.Increment(ref _accessChecks);
+        var access = await _access.CheckAsync(request.Blob, request.Credential, context.RequestAborted).ConfigureAwait(false);
+        if (!access.Allowed)
+        {
+            Interlocked.Increment(ref _accessDenied);
+            Log.AccessDenied(_logger, request.Peer.PeerId, request.Blob.Digest, (int)access.Status);
+            await ErrorAsync(context, access.Status == HttpStatusCode.NotFound ? StatusCodes.Status404NotFound : StatusCodes.Status403Forbidden, access.Error!).ConfigureAwait(false);
+            return;
+        }
+
+        if (request.Blob.Size >= 0 && request.Blob.Size != access.Size)
+        {
+            throw new P2PProtocolException($"Blob {request.Blob.Digest} is {access.Size} bytes at the registry, not {request.Blob.Size}.");
+        }
+
+        await WriteAsync(context, Scheduler.RegisterTask(request, access.Size)).ConfigureAwait(false);
+    }
+
+    private static async Task<byte[]?> ReadBodyAsync(HttpContext context)
+    {
+        var request = context.Request;
+        if (request.ContentLength > P2PProtocol.MaxRequestBytes)
+        {
+            await ErrorAsync(context, StatusCodes.Status413PayloadTooLarge, $"body over {P2PProtocol.MaxRequestBytes} bytes").ConfigureAwait(false);
+            return null;
+        }
+
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(P2PProtocol.MaxRequestBytes + 1);
+        try
+        {
+            int total = 0;
+            while (total <= P2PProtocol.MaxRequestBytes)
+            {
+                int n = await request.Body.ReadAsync(buffer.AsMemory(total, P2PProtocol.MaxRequestBytes + 1 - total), context.RequestAborted).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    return buffer.AsSpan(0, total).ToArray();
+                }
+
+                total += n;
+            }
+
+            await ErrorAsync(context, StatusCodes.Status413PayloadTooLarge, $"body over {P2PProtocol.MaxRequestBytes} bytes").ConfigureAwait(false);
+            return null;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static Task WriteAsync<T>(HttpContext context, T message) where T : class
+    {
+        byte[] json = P2PProtocol.Serialize(message);
+        context.Response.ContentType = "application/json";
+        context.Response.ContentLength = json.Length;
+        return context.Response.Body.WriteAsync(json, context.RequestAborted).AsTask();
+    }
+
+    private static Task ErrorAsync(HttpContext context, int status, string error)
+    {
+        if (context.Response.HasStarted)
+        {
+            return Task.CompletedTask;
+        }
+
+        context.Response.StatusCode = status;
+        return WriteAsync(context, new ErrorResponse { Error = error.Length > 1024 ? error[..1024] : error });
+    }
+}
+
+/// <summary>Maps the scheduler API into an ASP.NET Core application.</summary>
+public static class P2PSchedulerEndpoints
+{
+    /// <summary>
+    /// Maps the scheduler API (<c>/api/v1/…</c>), <c>/metrics</c> and <c>/healthz</c> to <paramref name="service"/>.
+    /// </summary>
+    public static IEndpointRouteBuilder MapP2PScheduler(this IEndpointRouteBuilder endpoints, P2PSchedulerService service)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        ArgumentNullException.ThrowIfNull(service);
+        endpoints.Map("/api/v1/{**rest}", service.HandleAsync);
+        endpoints.Map("/metrics", service.HandleAsync);
+        endpoints.Map("/healthz", service.HandleAsync);
+        return endpoints;
+    }
+}

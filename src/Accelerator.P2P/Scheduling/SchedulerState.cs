@@ -1,0 +1,127 @@
+using Accelerator.P2P.Protocol;
+
+namespace Accelerator.P2P.Scheduling;
+
+/// <summary>A set with O(1) add, remove and random pick (swap-remove over a list).</summary>
+internal sealed class IndexedSet<T> where T : notnull
+{
+    private readonly List<T> _items = [];
+    private readonly Dictionary<T, int> _index = [];
+
+    public int Count => _items.Count;
+
+    public T this[int i] => _items[i];
+
+    public bool Contains(T item) => _index.ContainsKey(item);
+
+    public bool Add(T item)
+    {
+        if (!_index.TryAdd(item, _items.Count))
+        {
+            return false;
+        }
+
+        _items.Add(item);
+        return true;
+    }
+
+    public bool Remove(T item)
+    {
+        if (!_index.Remove(item, out int i))
+        {
+            return false;
+        }
+
+        int last = _items.Count - 1;
+        if (i != last)
+        {
+            _items[i] = _items[last];
+            _index[_items[i]] = i;
+        }
+
+        _items.RemoveAt(last);
+        return true;
+    }
+
+    public void Clear()
+    {
+        _items.Clear();
+        _index.Clear();
+    }
+}
+
+internal sealed class PeerState(PeerInfo info, long now)
+{
+    public PeerInfo Info { get; set; } = info;
+
+    public long LastSeen { get; set; } = now;
+
+    public int FreeUploadSlots { get; set; } = info.UploadSlots;
+
+    // Pieces the scheduler has sent children to fetch from this peer and not yet heard about.
+    public int AssignedUploads { get; set; }
+
+    public long Successes { get; set; }
+
+    public long Failures { get; set; }
+
+    public HashSet<TaskState> Tasks { get; } = [];
+
+    public List<BlobRef> PendingPreheat { get; } = [];
+}
+
+internal sealed class PieceState
+{
+    public Digest? Digest { get; set; }
+
+    public string? DigestReporter { get; set; }
+
+    public IndexedSet<string> Holders { get; } = new();
+
+    public string? SourceLease { get; set; }
+
+    public long SourceLeaseUntil { get; set; }
+}
+
+internal readonly record struct PieceLease(string? Parent, long Until);
+
+internal sealed class TaskMember(PeerState peer, int pieceCount)
+{
+    public PeerState Peer { get; } = peer;
+
+    public bool[] Held { get; } = new bool[pieceCount];
+
+    public int HeldCount { get; set; }
+
+    public Dictionary<int, PieceLease> InFlight { get; } = [];
+}
+
+internal sealed class TaskState(Digest digest, long size, int pieceSize, int pieceCount)
+{
+    public Digest Digest { get; } = digest;
+
+    public long Size { get; } = size;
+
+    public int PieceSize { get; } = pieceSize;
+
+    public int PieceCount { get; } = pieceCount;
+
+    public PieceState[] Pieces { get; } = CreatePieces(pieceCount);
+
+    public Dictionary<string, TaskMember> Members { get; } = new(StringComparer.Ordinal);
+
+    public Dictionary<string, int> ParentFailures { get; } = new(StringComparer.Ordinal);
+
+    public HashSet<string> Banned { get; } = new(StringComparer.Ordinal);
+
+    private static PieceState[] CreatePieces(int count)
+    {
+        var pieces = new PieceState[count];
+        for (int i = 0; i < count; i++)
+        {
+            pieces[i] = new PieceState();
+        }
+
+        return pieces;
+    }
+}
