@@ -1,5 +1,6 @@
 using Accelerator.Oci;
 using Accelerator.P2P;
+using Accelerator.P2P.Proxy;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -23,7 +24,11 @@ public static class P2PBuilderExtensions
         var services = builder.Services;
         services.AddOptions<P2POptions>().Configure(configure).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<P2POptions>, P2POptionsValidator>());
-        services.TryAddSingleton<IRegistryBlobSourceDecorator, P2PBlobSourceDecorator>();
+        services.TryAddSingleton<IRegistryBlobSourceDecorator>(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<P2POptions>>().Value;
+            return new PeerProxyBlobSourceDecorator(options.Proxy!, options.ConnectTimeout);
+        });
         return builder;
     }
 
