@@ -1,0 +1,563 @@
+using System.Buffers;
+using System.Net;
+using System.Security.Cryptography;
+using Accelerator.P2P.Protocol;
+
+namespace Accelerator.P2P.Peers;
+
+/// <summary>No scheduler on the ring answered: the read goes straight to the registry.</summary>
+internal sealed class NoSchedulerException(string message) : Exception(message);
+
+/// <summary>A task as this peer joined it: the scheduler it talks to, the token and the geometry.</summary>
+internal sealed record TaskSession(Digest Task, Uri Scheduler, string Token, long Size, int PieceSize, int PieceCount)
+{
+    public byte[] TokenBytes { get; } = System.Text.Encoding.UTF8.GetBytes(Token);
+
+    public long PieceOffset(int index) => (long)index * PieceSize;
+
+    public int PieceLength(int index) => (int)Math.Min(PieceSize, Size - PieceOffset(index));
+}
+
+public sealed partial class P2PPeer
+{
+    private const int MaxSchedulerAttempts = 8;
+
+    /// <summary>Opens the whole blob through P2P (every piece fetched and the blob digest checked first).</summary>
+    internal async Task<Stream> OpenBlobAsync(PeerBlobSource source, BlobAddress blob, CancellationToken cancellationToken)
+    {
+        if (_ring is null)
+        {
+            return await source.Origin.OpenReadAsync(blob, cancellationToken).ConfigureAwait(false);
+        }
+
+        try
+        {
+            for (int attempt = 0; ; attempt++)
+            {
+                var session = await GetSessionAsync(source, blob, cancellationToken).ConfigureAwait(false);
+                CheckSize(blob, session);
+                var pin = _store.Pin(session.Task, session.PieceSize);
+                try
+                {
+                    session = await EnsurePiecesAsync(source, blob, session, null, cancellationToken).ConfigureAwait(false);
+                    if (await VerifyBlobAsync(session, cancellationToken).ConfigureAwait(false))
+                    {
+                        var stream = new PieceReadStream(_store, session, 0, session.Size, pin);
+                        pin = null;
+                        return stream;
+                    }
+                }
+                finally
+                {
+                    pin?.Dispose();
+                }
+
+                // The pieces were consistent with their recorded digests but not with the blob: a back-to-source peer
+                // (perhaps this one, from a registry serving bad bytes) recorded wrong digests. One fresh try, then give up.
+                if (attempt >= 1)
+                {
+                    throw new DigestMismatchException(blob.Digest, "pieces that do not form the blob", $"P2P ({source.Registry})");
+                }
+            }
+        }
+        catch (NoSchedulerException ex)
+        {
+            Interlocked.Increment(ref _counters.OriginFallbacks);
+            Log.OriginFallback(_logger, blob.Digest, ex.Message);
+            return await source.Origin.OpenReadAsync(blob, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Opens a range through P2P, fetching only the pieces that cover it.</summary>
+    internal async Task<Stream> OpenRangeAsync(PeerBlobSource source, BlobAddress blob, long offset, long length, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        if (_ring is null)
+        {
+            return await source.Origin.OpenRangeAsync(blob, offset, length, cancellationToken).ConfigureAwait(false);
+        }
+
+        try
+        {
+            var session = await GetSessionAsync(source, blob, cancellationToken).ConfigureAwait(false);
+            if (offset >= session.Size || length == 0)
+            {
+                return Stream.Null;
+            }
+
+            long end = Math.Min(session.Size, offset + Math.Min(length, session.Size));
+            int first = (int)(offset / session.PieceSize);
+            int last = (int)((end - 1) / session.PieceSize);
+            var wanted = Enumerable.Range(first, last - first + 1).ToArray();
+            var pin = _store.Pin(session.Task, session.PieceSize);
+            try
+            {
+                session = await EnsurePiecesAsync(source, blob, session, wanted, cancellationToken).ConfigureAwait(false);
+                var stream = new PieceReadStream(_store, session, offset, end, pin);
+                pin = null;
+                return stream;
+            }
+            finally
+            {
+                pin?.Dispose();
+            }
+        }
+        catch (NoSchedulerException ex)
+        {
+            Interlocked.Increment(ref _counters.OriginFallbacks);
+            Log.OriginFallback(_logger, blob.Digest, ex.Message);
+            return await source.Origin.OpenRangeAsync(blob, offset, length, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static void CheckSize(BlobAddress blob, TaskSession session)
+    {
+        if (blob.HasSize && blob.Size != session.Size)
+        {
+            throw new DigestMismatchException(blob.Digest, $"a blob of {session.Size} bytes, not {blob.Size}", "P2P");
+        }
+    }
+
+    /// <summary>The session for the blob's task, registering (at the first live scheduler on the ring) when there is none.</summary>
+    private async Task<TaskSession> GetSessionAsync(PeerBlobSource source, BlobAddress blob, CancellationToken cancellationToken)
+        => _sessions.TryGetValue(blob.Digest, out var session) ? session : await RegisterAsync(source, blob, null, cancellationToken).ConfigureAwait(false);
+
+    private async Task<TaskSession> RegisterAsync(PeerBlobSource source, BlobAddress blob, Uri? failed, CancellationToken cancellationToken)
+    {
+        if (failed is not null)
+        {
+            MarkDead(failed);
+            Interlocked.Increment(ref _counters.SchedulerFailovers);
+        }
+
+        var request = new RegisterTaskRequest
+        {
+            Peer = Self,
+            Blob = new BlobRef { Registry = source.Registry, Repository = blob.Repository, Digest = blob.Digest.Value },
+            Credential = source.Credential,
+        };
+        var order = _ring!.GetOrder(blob.Digest.Value);
+        foreach (var scheduler in order)
+        {
+            if (IsDead(scheduler))
+            {
+                continue;
+            }
+
+            RegisterTaskResponse answer;
+            try
+            {
+                answer = (await _schedulers.PostAsync<RegisterTaskRequest, RegisterTaskResponse>(scheduler, P2PProtocol.RegisterPath, request, cancellationToken).ConfigureAwait(false))!;
+            }
+            catch (SchedulerUnavailableException ex)
+            {
+                MarkDead(scheduler);
+                Log.SchedulerUnavailable(_logger, scheduler, ex.Message);
+                continue;
+            }
+            catch (SchedulerRejectedException ex)
+            {
+                throw ex.Status switch
+                {
+                    HttpStatusCode.NotFound => new BlobNotFoundException($"blob {blob}", source.Registry),
+                    HttpStatusCode.Forbidden => new UnauthorizedAccessException($"The scheduler refused {blob}: {ex.Error}"),
+                    _ => new P2PProtocolException(ex.Message),
+                };
+            }
+
+            if (answer.TaskId != blob.Digest.Value || answer.PieceCount != P2PProtocol.PieceCountOf(answer.Size, answer.PieceSize))
+            {
+                throw new P2PProtocolException($"Scheduler {scheduler} answered a registration for {blob.Digest} with task {answer.TaskId}.");
+            }
+
+            var session = new TaskSession(blob.Digest, scheduler, answer.Token, answer.Size, answer.PieceSize, answer.PieceCount);
+            _sessions[blob.Digest] = session;
+            await AnnounceHeldAsync(session, cancellationToken).ConfigureAwait(false);
+            return session;
+        }
+
+        throw new NoSchedulerException($"none of {order.Count} schedulers answered");
+    }
+
+    /// <summary>Tells a (new) scheduler which pieces of the task this peer already stores, e.g. after a restart.</summary>
+    private async Task AnnounceHeldAsync(TaskSession session, CancellationToken cancellationToken)
+    {
+        var held = _store.List(session.Task, session.PieceSize);
+        if (held.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            foreach (var batch in held.Chunk(P2PProtocol.MaxResultsPerReport))
+            {
+                var results = batch.Select(p => new PieceResult { Index = p.Index, Success = true, Digest = p.Digest.Value }).ToArray();
+                await ReportAsync(session, results, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (SessionChangedException)
+        {
+            // Announcing is an optimisation: the next call on the task registers again.
+        }
+    }
+
+    /// <summary>
+    /// Fetches the wanted pieces (every piece when <paramref name="wanted"/> is null) the store lacks, keeping up to
+    /// <see cref="P2PPeerOptions.DownloadSlots"/> in flight; returns the session in force at the end (it changes when
+    /// the scheduler fails over).
+    /// </summary>
+    private async Task<TaskSession> EnsurePiecesAsync(PeerBlobSource source, BlobAddress blob, TaskSession session, int[]? wanted, CancellationToken cancellationToken)
+    {
+        wanted ??= Enumerable.Range(0, session.PieceCount).ToArray();
+        var inFlight = new Dictionary<int, Task<PieceResult[]>>();
+        int schedulerAttempts = 0;
+        try
+        {
+            while (true)
+            {
+                var missing = wanted.Where(i => !_store.Contains(session.Task, session.PieceSize, i)).ToList();
+                if (missing.Count == 0 && inFlight.Count == 0)
+                {
+                    return session;
+                }
+
+                int retryAfterMs = 0;
+                int free = _options.DownloadSlots - inFlight.Count;
+                var ask = missing.Where(i => !inFlight.ContainsKey(i)).Take(P2PProtocol.MaxPiecesPerRequest).ToList();
+                if (free > 0 && ask.Count > 0)
+                {
+                    ScheduleResponse answer;
+                    try
+                    {
+                        answer = await CallSchedulerAsync(session, s => _schedulers.PostAsync<ScheduleRequest, ScheduleResponse>(
+                            s.Scheduler, P2PProtocol.TaskPath(s.Task, "schedule"), new ScheduleRequest { PeerId = PeerId, MaxPieces = free, Wanted = ask }, cancellationToken)).ConfigureAwait(false);
+                    }
+                    catch (SessionChangedException changed)
+                    {
+                        if (++schedulerAttempts > MaxSchedulerAttempts)
+                        {
+                            throw new NoSchedulerException("the schedulers keep failing");
+                        }
+
+                        session = await RegisterAsync(source, blob, changed.Failed, cancellationToken).ConfigureAwait(false);
+                        continue;
+                    }
+
+                    foreach (var piece in answer.Pieces)
+                    {
+                        if (piece.Index < session.PieceCount && !inFlight.ContainsKey(piece.Index))
+                        {
+                            var current = session;
+                            inFlight[piece.Index] = FetchPieceAsync(source, blob, current, piece, cancellationToken);
+                        }
+                    }
+
+                    retryAfterMs = answer.Pieces.Count == 0 ? Math.Max(1, answer.RetryAfterMs) : 0;
+                }
+
+                if (inFlight.Count == 0)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(retryAfterMs, 10)), _time, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                var waits = new List<Task>(inFlight.Values);
+                if (retryAfterMs > 0 && inFlight.Count < _options.DownloadSlots)
+                {
+                    waits.Add(Task.Delay(TimeSpan.FromMilliseconds(retryAfterMs), _time, cancellationToken));
+                }
+
+                await Task.WhenAny(waits).ConfigureAwait(false);
+                var results = new List<PieceResult>();
+                foreach (var (index, task) in inFlight.Where(p => p.Value.IsCompleted).ToList())
+                {
+                    inFlight.Remove(index);
+                    results.AddRange(await task.ConfigureAwait(false));
+                }
+
+                if (results.Count > 0)
+                {
+                    try
+                    {
+                        await ReportAsync(session, results, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (SessionChangedException changed)
+                    {
+                        session = await RegisterAsync(source, blob, changed.Failed, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            if (inFlight.Count > 0)
+            {
+                // Cancelled or failed mid-way: let the fetches end so no buffer or slot outlives this call.
+                try
+                {
+                    await Task.WhenAll(inFlight.Values).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+        }
+    }
+
+    private async Task ReportAsync(TaskSession session, IReadOnlyList<PieceResult> results, CancellationToken cancellationToken)
+        => await CallSchedulerAsync(session, s => _schedulers.PostAsync<PieceReportRequest, SchedulerClient.NoContent>(
+            s.Scheduler, P2PProtocol.TaskPath(s.Task, "reports"), new PieceReportRequest { PeerId = PeerId, Results = results }, cancellationToken)).ConfigureAwait(false);
+
+    /// <summary>
+    /// Calls the session's scheduler. A scheduler that does not answer, or that no longer knows the task or the peer
+    /// (it restarted, or forgot us), invalidates the session: the caller registers again (next on the ring if dead).
+    /// </summary>
+    private async Task<T> CallSchedulerAsync<T>(TaskSession session, Func<TaskSession, Task<T?>> call) where T : class
+    {
+        try
+        {
+            return (await call(session).ConfigureAwait(false))!;
+        }
+        catch (SchedulerUnavailableException ex)
+        {
+            Log.SchedulerUnavailable(_logger, session.Scheduler, ex.Message);
+            _sessions.TryRemove(new KeyValuePair<Digest, TaskSession>(session.Task, session));
+            throw new SessionChangedException(session.Scheduler);
+        }
+        catch (SchedulerRejectedException ex) when (ex.Status == HttpStatusCode.NotFound)
+        {
+            _sessions.TryRemove(new KeyValuePair<Digest, TaskSession>(session.Task, session));
+            throw new SessionChangedException(null);
+        }
+    }
+
+    private async Task<PieceResult[]> FetchPieceAsync(PeerBlobSource source, BlobAddress blob, TaskSession session, PieceAssignment piece, CancellationToken cancellationToken)
+    {
+        await _downloadSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
+        int length = session.PieceLength(piece.Index);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, length));
+        try
+        {
+            if (piece.FromOrigin)
+            {
+                return [await FetchFromOriginAsync(source, blob, session, piece.Index, buffer, length, cancellationToken).ConfigureAwait(false)];
+            }
+
+            var expected = Digest.Parse(piece.Digest!);
+            var results = new List<PieceResult>();
+            foreach (var parent in piece.Parents)
+            {
+                if (parent.PeerId == PeerId)
+                {
+                    continue;
+                }
+
+                var result = await FetchFromParentAsync(session, piece.Index, expected, parent, buffer, length, cancellationToken).ConfigureAwait(false);
+                results.Add(result);
+                if (result.Success)
+                {
+                    break;
+                }
+            }
+
+            if (results.Count == 0)
+            {
+                results.Add(new PieceResult { Index = piece.Index, Failure = PieceFailure.Unreachable });
+            }
+
+            return [.. results];
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Releases the scheduler's lease on the piece without charging anyone.
+            return [new PieceResult { Index = piece.Index, Failure = PieceFailure.Unreachable }];
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            _downloadSlots.Release();
+        }
+    }
+
+    private async Task<PieceResult> FetchFromOriginAsync(PeerBlobSource source, BlobAddress blob, TaskSession session, int index, byte[] buffer, int length, CancellationToken cancellationToken)
+    {
+        long started = _time.GetTimestamp();
+        int read;
+        try
+        {
+            await using var stream = await source.Origin.OpenRangeAsync(blob with { Size = session.Size }, session.PieceOffset(index), length, cancellationToken).ConfigureAwait(false);
+            read = await stream.ReadAtLeastAsync(buffer.AsMemory(0, length), length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or HttpRequestException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            Log.OriginFailed(_logger, session.Task, index, ex.Message);
+            return new PieceResult { Index = index, Failure = PieceFailure.Origin, DurationMs = Elapsed(started) };
+        }
+
+        Interlocked.Add(ref _counters.BytesFromOrigin, read);
+        if (read != length)
+        {
+            Log.OriginFailed(_logger, session.Task, index, $"the registry returned {read} of {length} bytes");
+            return new PieceResult { Index = index, Failure = PieceFailure.Origin, DurationMs = Elapsed(started) };
+        }
+
+        var digest = Sha256(buffer.AsSpan(0, length));
+        if (!_store.Put(session.Task, session.PieceSize, index, digest, buffer.AsSpan(0, length)))
+        {
+            throw new IOException($"The piece store has no room for a piece of {length} bytes (capacity {_options.CapacityBytes}).");
+        }
+
+        Interlocked.Increment(ref _counters.PiecesFromOrigin);
+        return new PieceResult { Index = index, Success = true, Digest = digest.Value, DurationMs = Elapsed(started) };
+    }
+
+    private async Task<PieceResult> FetchFromParentAsync(TaskSession session, int index, Digest expected, ParentRef parent, byte[] buffer, int length, CancellationToken cancellationToken)
+    {
+        long started = _time.GetTimestamp();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.PieceTimeout);
+        PieceFailure failure;
+        string reason;
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(new Uri(parent.Url), P2PProtocol.PiecePath(session.Task, index)));
+            request.Headers.TryAddWithoutValidation(P2PProtocol.TokenHeader, session.Token);
+            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                failure = PieceFailure.Refused;
+                reason = $"answered {(int)response.StatusCode}";
+            }
+            else if (response.Content.Headers.ContentLength is long announced && announced != length)
+            {
+                failure = PieceFailure.Corrupt;
+                reason = $"announced {announced} bytes for a piece of {length}";
+            }
+            else
+            {
+                await using var body = await response.Content.ReadAsStreamAsync(timeout.Token).ConfigureAwait(false);
+                int read = await body.ReadAtLeastAsync(buffer.AsMemory(0, length), length, throwOnEndOfStream: false, timeout.Token).ConfigureAwait(false);
+                // One byte more than the piece means the parent is lying about its length.
+                bool overlong = read == length && await body.ReadAsync(new byte[1], timeout.Token).ConfigureAwait(false) > 0;
+                if (read != length || overlong || Sha256(buffer.AsSpan(0, length)) != expected)
+                {
+                    failure = PieceFailure.Corrupt;
+                    reason = "bytes do not match the piece digest";
+                }
+                else
+                {
+                    if (!_store.Put(session.Task, session.PieceSize, index, expected, buffer.AsSpan(0, length)))
+                    {
+                        throw new IOException($"The piece store has no room for a piece of {length} bytes (capacity {_options.CapacityBytes}).");
+                    }
+
+                    Interlocked.Increment(ref _counters.PiecesFromPeers);
+                    Interlocked.Add(ref _counters.BytesFromPeers, length);
+                    return new PieceResult { Index = index, Success = true, ParentId = parent.PeerId, Digest = expected.Value, DurationMs = Elapsed(started) };
+                }
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            failure = PieceFailure.Slow;
+            reason = $"no piece within {_options.PieceTimeout}";
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException)
+        {
+            failure = PieceFailure.Unreachable;
+            reason = ex.Message;
+        }
+
+        if (failure == PieceFailure.Corrupt)
+        {
+            Interlocked.Increment(ref _counters.CorruptPieces);
+        }
+        else
+        {
+            Interlocked.Increment(ref _counters.ParentFailures);
+        }
+
+        Log.ParentFailed(_logger, parent.PeerId, session.Task, index, failure, reason);
+        return new PieceResult { Index = index, ParentId = parent.PeerId, Failure = failure, DurationMs = Elapsed(started) };
+    }
+
+    /// <summary>Hashes the stored pieces in order against the blob digest and reports the outcome to the scheduler.</summary>
+    private async Task<bool> VerifyBlobAsync(TaskSession session, CancellationToken cancellationToken)
+    {
+        bool verified;
+        using (var hasher = session.Task.CreateHasher())
+        {
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, session.PieceSize));
+            try
+            {
+                verified = true;
+                for (int i = 0; i < session.PieceCount && verified; i++)
+                {
+                    int n = _store.Read(session.Task, session.PieceSize, i, buffer);
+                    if (n != session.PieceLength(i))
+                    {
+                        verified = false;
+                        break;
+                    }
+
+                    hasher.AppendData(buffer, 0, n);
+                }
+
+                verified = verified && Digest.FromHash(session.Task.Algorithm, hasher.GetHashAndReset()) == session.Task;
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+
+        if (verified)
+        {
+            Interlocked.Increment(ref _counters.BlobsCompleted);
+        }
+        else
+        {
+            Interlocked.Increment(ref _counters.BlobsCorrupt);
+            Log.BlobCorrupt(_logger, session.Task);
+            _store.DeleteTask(session.Task, session.PieceSize);
+        }
+
+        try
+        {
+            await CallSchedulerAsync(session, s => _schedulers.PostAsync<TaskCompleteRequest, SchedulerClient.NoContent>(
+                s.Scheduler, P2PProtocol.TaskPath(s.Task, "complete"), new TaskCompleteRequest { PeerId = PeerId, Verified = verified }, cancellationToken)).ConfigureAwait(false);
+        }
+        catch (SessionChangedException)
+        {
+            // The blob is here and verified (or not) either way; the next registration announces what is held.
+        }
+        catch (SchedulerRejectedException ex)
+        {
+            Log.SchedulerUnavailable(_logger, session.Scheduler, ex.Message);
+        }
+
+        if (!verified)
+        {
+            _sessions.TryRemove(new KeyValuePair<Digest, TaskSession>(session.Task, session));
+        }
+
+        return verified;
+    }
+
+    private static Digest Sha256(ReadOnlySpan<byte> data)
+    {
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(data, hash);
+        return Digest.FromHash(Digest.Sha256, hash);
+    }
+
+    private int Elapsed(long started) => (int)Math.Min(int.MaxValue, _time.GetElapsedTime(started).TotalMilliseconds);
+
+    /// <summary>The session's scheduler failed or forgot the task; register again (skipping <see cref="Failed"/>).</summary>
+    private sealed class SessionChangedException(Uri? failed) : Exception("The task's scheduler changed.")
+    {
+        public Uri? Failed { get; } = failed;
+    }
+}

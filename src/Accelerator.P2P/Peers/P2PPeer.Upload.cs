@@ -1,0 +1,126 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using System.Text;
+using Accelerator.P2P.Protocol;
+using Microsoft.AspNetCore.Http;
+
+namespace Accelerator.P2P.Peers;
+
+public sealed partial class P2PPeer
+{
+    private const int UploadChunk = 64 * 1024;
+
+    /// <summary>The piece API: <c>GET /p2p/v1/tasks/{digest}/pieces/{index}</c> with the task token, plus health and metrics.</summary>
+    private async Task HandleAsync(HttpContext context)
+    {
+        var request = context.Request;
+        string path = request.Path.Value ?? "/";
+        if (!HttpMethods.IsGet(request.Method))
+        {
+            context.Response.Headers.Allow = "GET";
+            await TextAsync(context, StatusCodes.Status405MethodNotAllowed, "method not allowed\n").ConfigureAwait(false);
+            return;
+        }
+
+        if (path == "/healthz")
+        {
+            await TextAsync(context, StatusCodes.Status200OK, "ok\n").ConfigureAwait(false);
+            return;
+        }
+
+        if (path == "/metrics")
+        {
+            context.Response.ContentType = PrometheusText.ContentType;
+            await context.Response.WriteAsync(FormatMetrics(), context.RequestAborted).ConfigureAwait(false);
+            return;
+        }
+
+        if (!P2PProtocol.TryParsePiecePath(path, out var task, out int index))
+        {
+            await TextAsync(context, StatusCodes.Status404NotFound, "not found\n").ConfigureAwait(false);
+            return;
+        }
+
+        await ServePieceAsync(context, task, index).ConfigureAwait(false);
+    }
+
+    private async Task ServePieceAsync(HttpContext context, Digest task, int index)
+    {
+        // No token, no bytes: the token must be the one the scheduler issued this peer for this very task.
+        if (!_sessions.TryGetValue(task, out var session) || !TokenMatches(context.Request.Headers[P2PProtocol.TokenHeader].ToString(), session))
+        {
+            Interlocked.Increment(ref _counters.UploadsForbidden);
+            await TextAsync(context, StatusCodes.Status403Forbidden, "a valid task token is required\n").ConfigureAwait(false);
+            return;
+        }
+
+        if (index >= session.PieceCount)
+        {
+            await TextAsync(context, StatusCodes.Status404NotFound, "no such piece\n").ConfigureAwait(false);
+            return;
+        }
+
+        if (!await _uploadSlots.WaitAsync(0, context.RequestAborted).ConfigureAwait(false))
+        {
+            Interlocked.Increment(ref _counters.UploadsBusy);
+            context.Response.Headers.RetryAfter = "1";
+            await TextAsync(context, StatusCodes.Status503ServiceUnavailable, "every upload slot is busy\n").ConfigureAwait(false);
+            return;
+        }
+
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, session.PieceSize));
+        try
+        {
+            // Read re-hashes the piece: a byte that does not match the piece digest is never served.
+            int length = _store.Read(task, session.PieceSize, index, buffer);
+            var digest = _store.GetDigest(task, session.PieceSize, index);
+            if (length < 0 || digest is null)
+            {
+                await TextAsync(context, StatusCodes.Status404NotFound, "piece not held\n").ConfigureAwait(false);
+                return;
+            }
+
+            context.Response.StatusCode = StatusCodes.Status200OK;
+            context.Response.ContentType = "application/octet-stream";
+            context.Response.ContentLength = length;
+            context.Response.Headers[P2PProtocol.PieceDigestHeader] = digest.Value.Value;
+            for (int offset = 0; offset < length; offset += UploadChunk)
+            {
+                int n = Math.Min(UploadChunk, length - offset);
+                await _uploadLimiter.WaitAsync(n, context.RequestAborted).ConfigureAwait(false);
+                await context.Response.Body.WriteAsync(buffer.AsMemory(offset, n), context.RequestAborted).ConfigureAwait(false);
+                Interlocked.Add(ref _counters.BytesUploaded, n);
+            }
+
+            Interlocked.Increment(ref _counters.PiecesUploaded);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The child went away.
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            _uploadSlots.Release();
+        }
+    }
+
+    private static bool TokenMatches(string presented, TaskSession session)
+    {
+        if (presented.Length == 0 || presented.Length > 256)
+        {
+            return false;
+        }
+
+        return CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), session.TokenBytes);
+    }
+
+    private static Task TextAsync(HttpContext context, int status, string text)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        context.Response.ContentLength = Encoding.UTF8.GetByteCount(text);
+        return context.Response.WriteAsync(text, context.RequestAborted);
+    }
+
+}

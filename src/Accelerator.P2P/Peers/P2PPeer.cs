@@ -1,0 +1,378 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using Accelerator.Oci.Registry;
+using Accelerator.P2P.Protocol;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Accelerator.P2P.Peers;
+
+/// <summary>
+/// A P2P peer daemon, startable in-process (<c>accel p2p peer</c> runs one): a verified piece store on disk, a piece
+/// API on Kestrel that serves pieces only to holders of the task's token, downloads of pieces from several parents at
+/// once and from the registry when the scheduler says so, heartbeats, and preheating for seed peers. Reads go through
+/// <see cref="PeerBlobSource"/> (<see cref="CreateBlobSource(string, RegistryCredential?)"/>).
+/// </summary>
+public sealed partial class P2PPeer : IAsyncDisposable
+{
+    private readonly P2PPeerOptions _options;
+    private readonly PieceStore _store;
+    private readonly HttpClient _http;
+    private readonly SchedulerClient _schedulers;
+    private readonly SchedulerRing? _ring;
+    private readonly RegistryClient _registry;
+    private readonly bool _ownsRegistry;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _uploadSlots;
+    private readonly SemaphoreSlim _downloadSlots;
+    private readonly BandwidthLimiter _uploadLimiter;
+    private readonly ConcurrentDictionary<Digest, TaskSession> _sessions = new();
+    private readonly ConcurrentDictionary<Uri, long> _deadSchedulers = new();
+    private readonly ConcurrentDictionary<Digest, Task> _preheats = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private KestrelListener? _listener;
+    private Task _heartbeats = Task.CompletedTask;
+    private PeerCounters _counters;
+    private int _disposed;
+
+    private P2PPeer(P2PPeerOptions options, PieceStore store, RegistryClient registry, bool ownsRegistry, TimeProvider time, ILogger logger)
+    {
+        _options = options;
+        _store = store;
+        _registry = registry;
+        _ownsRegistry = ownsRegistry;
+        _time = time;
+        _logger = logger;
+        PeerId = options.PeerId ?? $"{SanitizedMachineName()}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}";
+        _http = new HttpClient(new SocketsHttpHandler
+        {
+            PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+            ConnectTimeout = options.SchedulerTimeout,
+            MaxConnectionsPerServer = 64,
+            AutomaticDecompression = System.Net.DecompressionMethods.None,
+        })
+        {
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+        _schedulers = new SchedulerClient(_http, options.SchedulerTimeout);
+        _ring = options.Schedulers.Count > 0 ? new SchedulerRing(options.Schedulers) : null;
+        _uploadSlots = new SemaphoreSlim(options.UploadSlots, options.UploadSlots);
+        _downloadSlots = new SemaphoreSlim(options.DownloadSlots, options.DownloadSlots);
+        _uploadLimiter = new BandwidthLimiter(options.UploadBytesPerSecond, time);
+    }
+
+    /// <summary>The peer's identity.</summary>
+    public string PeerId { get; }
+
+    /// <summary>The base URL of the piece API as other peers reach it.</summary>
+    public Uri Url { get; private set; } = null!;
+
+    /// <summary>The options in force.</summary>
+    public P2PPeerOptions Options => _options;
+
+    /// <summary>
+    /// Validates <paramref name="options"/>, opens the piece store (keeping what a previous run stored), starts the
+    /// piece API and the heartbeats, and returns once the peer accepts connections.
+    /// </summary>
+    /// <param name="options">The options.</param>
+    /// <param name="registry">The client for registry reads; default: one built from <see cref="P2PPeerOptions.Registry"/> (and disposed with the peer).</param>
+    /// <param name="loggerFactory">Logging.</param>
+    /// <param name="time">Time, for heartbeats, timeouts and shaping.</param>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    public static async Task<P2PPeer> StartAsync(P2PPeerOptions options, RegistryClient? registry = null, ILoggerFactory? loggerFactory = null, TimeProvider? time = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        time ??= TimeProvider.System;
+        loggerFactory ??= NullLoggerFactory.Instance;
+        var store = PieceStore.Open(options.DataDirectory!, options.CapacityBytes);
+        bool owns = registry is null;
+        registry ??= new RegistryClient(options.Registry, logger: loggerFactory.CreateLogger<RegistryClient>(), time: time);
+        var peer = new P2PPeer(options, store, registry, owns, time, loggerFactory.CreateLogger<P2PPeer>());
+        try
+        {
+            peer._listener = await KestrelListener.StartAsync(options.Listen, peer.HandleAsync, 64 * 1024, cancellationToken).ConfigureAwait(false);
+            peer.Url = options.AdvertisedUrl ?? peer._listener.Url;
+            if (peer._ring is not null)
+            {
+                await peer.SendHeartbeatsAsync(cancellationToken).ConfigureAwait(false);
+                peer._heartbeats = Task.Run(() => peer.HeartbeatLoopAsync(peer._stopping.Token), CancellationToken.None);
+            }
+
+            Log.Started(peer._logger, peer.PeerId, peer.Url, options.Seed);
+            return peer;
+        }
+        catch
+        {
+            await peer.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// A blob source for <paramref name="registry"/> that reads through P2P, back-to-source and fallback reads going to
+    /// the registry with this peer's registry client. The credential forwarded to the scheduler for access checks is
+    /// <paramref name="credential"/>, else the user and password of <see cref="P2PPeerOptions.Registry"/>'s host entry.
+    /// </summary>
+    public PeerBlobSource CreateBlobSource(string registry, RegistryCredential? credential = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(registry);
+        credential ??= _options.Registry.Hosts.TryGetValue(registry, out var host) && host.Username is not null
+            ? new RegistryCredential { Username = host.Username, Password = host.Password }
+            : null;
+        return new PeerBlobSource(this, registry, _registry.GetStore(registry).BlobSource, credential);
+    }
+
+    /// <summary>
+    /// A blob source for <paramref name="registry"/> that reads through P2P and sends back-to-source and fallback reads
+    /// to <paramref name="origin"/> (e.g. a registry source carrying a client's own credentials, in a proxy).
+    /// </summary>
+    public PeerBlobSource CreateBlobSource(string registry, IBlobSource origin, RegistryCredential? credential)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(registry);
+        ArgumentNullException.ThrowIfNull(origin);
+        return new PeerBlobSource(this, registry, origin, credential);
+    }
+
+    /// <summary>Counters of the peer.</summary>
+    public P2PPeerStatistics GetStatistics() => new()
+    {
+        PiecesFromPeers = Interlocked.Read(ref _counters.PiecesFromPeers),
+        PiecesFromOrigin = Interlocked.Read(ref _counters.PiecesFromOrigin),
+        BytesFromPeers = Interlocked.Read(ref _counters.BytesFromPeers),
+        BytesFromOrigin = Interlocked.Read(ref _counters.BytesFromOrigin),
+        BytesUploaded = Interlocked.Read(ref _counters.BytesUploaded),
+        PiecesUploaded = Interlocked.Read(ref _counters.PiecesUploaded),
+        UploadsForbidden = Interlocked.Read(ref _counters.UploadsForbidden),
+        UploadsBusy = Interlocked.Read(ref _counters.UploadsBusy),
+        CorruptPieces = Interlocked.Read(ref _counters.CorruptPieces),
+        ParentFailures = Interlocked.Read(ref _counters.ParentFailures),
+        OriginFallbacks = Interlocked.Read(ref _counters.OriginFallbacks),
+        SchedulerFailovers = Interlocked.Read(ref _counters.SchedulerFailovers),
+        BlobsCompleted = Interlocked.Read(ref _counters.BlobsCompleted),
+        BlobsCorrupt = Interlocked.Read(ref _counters.BlobsCorrupt),
+        BlobsPreheated = Interlocked.Read(ref _counters.BlobsPreheated),
+        StoredBytes = _store.Bytes,
+        PiecesEvicted = _store.Evictions,
+    };
+
+    /// <summary>The Prometheus text of the peer's metrics.</summary>
+    public string FormatMetrics()
+    {
+        var s = GetStatistics();
+        return new PrometheusText()
+            .Counter("accel_p2p_peer_pieces_from_peers_total", "Pieces downloaded from other peers.", s.PiecesFromPeers)
+            .Counter("accel_p2p_peer_pieces_from_origin_total", "Pieces read back-to-source from the registry.", s.PiecesFromOrigin)
+            .Counter("accel_p2p_peer_bytes_from_peers_total", "Bytes downloaded from other peers.", s.BytesFromPeers)
+            .Counter("accel_p2p_peer_bytes_from_origin_total", "Bytes read from the registry.", s.BytesFromOrigin)
+            .Counter("accel_p2p_peer_bytes_uploaded_total", "Bytes uploaded to other peers.", s.BytesUploaded)
+            .Counter("accel_p2p_peer_pieces_uploaded_total", "Pieces uploaded to other peers.", s.PiecesUploaded)
+            .Counter("accel_p2p_peer_uploads_forbidden_total", "Piece requests refused for a missing or wrong token.", s.UploadsForbidden)
+            .Counter("accel_p2p_peer_uploads_busy_total", "Piece requests refused with every upload slot busy.", s.UploadsBusy)
+            .Counter("accel_p2p_peer_corrupt_pieces_total", "Pieces from parents that failed their digest.", s.CorruptPieces)
+            .Counter("accel_p2p_peer_parent_failures_total", "Failed piece fetches from parents.", s.ParentFailures)
+            .Counter("accel_p2p_peer_origin_fallbacks_total", "Reads sent straight to the registry because no scheduler answered.", s.OriginFallbacks)
+            .Counter("accel_p2p_peer_scheduler_failovers_total", "Tasks moved to the next scheduler on the ring.", s.SchedulerFailovers)
+            .Counter("accel_p2p_peer_blobs_completed_total", "Blobs assembled and verified.", s.BlobsCompleted)
+            .Counter("accel_p2p_peer_blobs_corrupt_total", "Assembled blobs that failed their digest.", s.BlobsCorrupt)
+            .Counter("accel_p2p_peer_blobs_preheated_total", "Blobs fetched for preheat.", s.BlobsPreheated)
+            .Gauge("accel_p2p_peer_stored_bytes", "Bytes in the piece store.", s.StoredBytes)
+            .Counter("accel_p2p_peer_pieces_evicted_total", "Pieces evicted from the store.", s.PiecesEvicted)
+            .ToString();
+    }
+
+    /// <summary>Tells the schedulers the peer is leaving, stops the piece API and heartbeats.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _heartbeats.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        if (_ring is not null && Url is not null)
+        {
+            using var leaving = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await Task.WhenAll(_ring.Schedulers.Select(s => LeaveAsync(s, leaving.Token))).ConfigureAwait(false);
+        }
+
+        if (_listener is not null)
+        {
+            await _listener.DisposeAsync().ConfigureAwait(false);
+        }
+
+        foreach (var preheat in _preheats.Values)
+        {
+            try
+            {
+                await preheat.ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException or HttpRequestException or P2PProtocolException or UnauthorizedAccessException)
+            {
+            }
+        }
+
+        _http.Dispose();
+        if (_ownsRegistry)
+        {
+            _registry.Dispose();
+        }
+
+        _uploadSlots.Dispose();
+        _downloadSlots.Dispose();
+        _stopping.Dispose();
+    }
+
+    /// <summary>Stops abruptly, as a crash would: no leave message, connections dropped. For tests of failure handling.</summary>
+    internal async ValueTask KillAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        if (_listener is not null)
+        {
+            await _listener.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _http.Dispose();
+        if (_ownsRegistry)
+        {
+            _registry.Dispose();
+        }
+    }
+
+    private PeerInfo Self => new()
+    {
+        PeerId = PeerId,
+        Url = Url.AbsoluteUri,
+        Locality = _options.Locality,
+        Seed = _options.Seed,
+        UploadSlots = _options.UploadSlots,
+    };
+
+    private async Task LeaveAsync(Uri scheduler, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _schedulers.PostAsync<LeaveRequest, SchedulerClient.NoContent>(scheduler, P2PProtocol.LeavePath, new LeaveRequest { PeerId = PeerId }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is SchedulerUnavailableException or SchedulerRejectedException or OperationCanceledException)
+        {
+            // Leaving is a courtesy: a scheduler that missed it forgets the peer after its TTL.
+        }
+    }
+
+    private async Task HeartbeatLoopAsync(CancellationToken cancellationToken)
+    {
+        var interval = _options.HeartbeatInterval;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(interval, _time, cancellationToken).ConfigureAwait(false);
+                interval = await SendHeartbeatsAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task<TimeSpan> SendHeartbeatsAsync(CancellationToken cancellationToken)
+    {
+        var interval = _options.HeartbeatInterval;
+        var request = new HeartbeatRequest { Peer = Self, FreeUploadSlots = _uploadSlots.CurrentCount };
+        foreach (var scheduler in _ring!.Schedulers)
+        {
+            try
+            {
+                var answer = await _schedulers.PostAsync<HeartbeatRequest, HeartbeatResponse>(scheduler, P2PProtocol.HeartbeatPath, request, cancellationToken).ConfigureAwait(false);
+                _deadSchedulers.TryRemove(scheduler, out _);
+                interval = TimeSpan.FromMilliseconds(Math.Min(answer!.IntervalMs, interval.TotalMilliseconds));
+                foreach (var blob in answer.Preheat)
+                {
+                    StartPreheat(blob);
+                }
+            }
+            catch (SchedulerUnavailableException ex)
+            {
+                MarkDead(scheduler);
+                Log.SchedulerUnavailable(_logger, scheduler, ex.Message);
+            }
+            catch (SchedulerRejectedException ex)
+            {
+                Log.SchedulerUnavailable(_logger, scheduler, ex.Message);
+            }
+        }
+
+        return interval;
+    }
+
+    private void StartPreheat(BlobRef blob)
+    {
+        if (!Digest.TryParse(blob.Digest, out var digest) || _preheats.TryGetValue(digest, out var running) && !running.IsCompleted)
+        {
+            return;
+        }
+
+        _preheats[digest] = Task.Run(async () =>
+        {
+            try
+            {
+                var source = CreateBlobSource(blob.Registry);
+                await using var stream = await source.OpenReadAsync(new BlobAddress(blob.Repository, digest, blob.Size), _stopping.Token).ConfigureAwait(false);
+                await stream.CopyToAsync(Stream.Null, _stopping.Token).ConfigureAwait(false);
+                Interlocked.Increment(ref _counters.BlobsPreheated);
+                Log.Preheated(_logger, digest);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !_stopping.IsCancellationRequested)
+            {
+                Log.PreheatFailed(_logger, digest, ex.Message);
+            }
+        });
+    }
+
+    private void MarkDead(Uri scheduler)
+        => _deadSchedulers[scheduler] = _time.GetTimestamp() + (long)(_options.SchedulerRetryAfter.TotalSeconds * _time.TimestampFrequency);
+
+    private bool IsDead(Uri scheduler)
+        => _deadSchedulers.TryGetValue(scheduler, out long until) && until > _time.GetTimestamp();
+
+    private static string SanitizedMachineName()
+    {
+        string name = new([.. Environment.MachineName.Where(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-')]);
+        return name.Length is 0 or > 100 ? "peer" : name;
+    }
+
+    private struct PeerCounters
+    {
+        public long PiecesFromPeers;
+        public long PiecesFromOrigin;
+        public long BytesFromPeers;
+        public long BytesFromOrigin;
+        public long BytesUploaded;
+        public long PiecesUploaded;
+        public long UploadsForbidden;
+        public long UploadsBusy;
+        public long CorruptPieces;
+        public long ParentFailures;
+        public long OriginFallbacks;
+        public long SchedulerFailovers;
+        public long BlobsCompleted;
+        public long BlobsCorrupt;
+        public long BlobsPreheated;
+    }
+}

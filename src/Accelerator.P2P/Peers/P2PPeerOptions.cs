@@ -1,0 +1,114 @@
+using System.ComponentModel.DataAnnotations;
+using Accelerator.Oci.Registry;
+using Accelerator.P2P.Protocol;
+
+namespace Accelerator.P2P.Peers;
+
+/// <summary>Options of a <see cref="P2PPeer"/>. Validated by <see cref="Validate"/> when the peer starts.</summary>
+public sealed class P2PPeerOptions
+{
+    /// <summary>The peer's identity (1–128 characters of <c>[A-Za-z0-9._:-]</c>).</summary>
+    /// <value>Default <see langword="null"/>: the machine name and a random suffix.</value>
+    public string? PeerId { get; set; }
+
+    /// <summary>The URL the piece API listens on (<c>http://ip-or-localhost:port</c>; port 0 picks a free one).</summary>
+    /// <value>Default <c>http://127.0.0.1:0</c>.</value>
+    [Required]
+    public Uri Listen { get; set; } = new("http://127.0.0.1:0");
+
+    /// <summary>The URL other peers reach the piece API at, when it differs from the listen URL (e.g. listening on 0.0.0.0).</summary>
+    /// <value>Default <see langword="null"/>: the bound listen URL.</value>
+    public Uri? AdvertisedUrl { get; set; }
+
+    /// <summary>The schedulers; a task picks one by consistent hashing and fails over along the ring.</summary>
+    /// <value>Empty by default: every read goes straight to the registry.</value>
+    public IList<Uri> Schedulers { get; } = [];
+
+    /// <summary>The directory of the piece store (kept across restarts).</summary>
+    /// <value>Required.</value>
+    [Required]
+    public string? DataDirectory { get; set; }
+
+    /// <summary>The most bytes the piece store keeps; least recently used pieces are evicted beyond it.</summary>
+    /// <value>Default 10 GiB.</value>
+    [Range(1L, long.MaxValue)]
+    public long CapacityBytes { get; set; } = 10L * 1024 * 1024 * 1024;
+
+    /// <summary>A seed peer: preferred for back-to-source, and preheats the blobs the scheduler names.</summary>
+    /// <value>Default <see langword="false"/>.</value>
+    public bool Seed { get; set; }
+
+    /// <summary>Where the peer is (host, rack, zone), for the scheduler's locality scoring.</summary>
+    /// <value>Default: the machine name as host, no rack or zone.</value>
+    public PeerLocality Locality { get; set; } = new() { Host = Environment.MachineName };
+
+    /// <summary>Pieces uploaded at once; more requests get 503 and try another parent.</summary>
+    /// <value>Default 8.</value>
+    [Range(1, 1024)]
+    public int UploadSlots { get; set; } = 8;
+
+    /// <summary>The upload bandwidth, bytes per second, shared by every upload.</summary>
+    /// <value>Default 0: unlimited.</value>
+    [Range(0L, long.MaxValue)]
+    public long UploadBytesPerSecond { get; set; }
+
+    /// <summary>Pieces downloaded at once (from parents and the registry together).</summary>
+    /// <value>Default 8.</value>
+    [Range(1, 256)]
+    public int DownloadSlots { get; set; } = 8;
+
+    /// <summary>How long one scheduler request may take before the scheduler counts as down.</summary>
+    /// <value>Default 5 s.</value>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:05:00")]
+    public TimeSpan SchedulerTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a scheduler that did not answer is skipped before it is tried again.</summary>
+    /// <value>Default 10 s.</value>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan SchedulerRetryAfter { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long one piece may take from a parent before the parent counts as slow and the next is tried.</summary>
+    /// <value>Default 30 s.</value>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
+    public TimeSpan PieceTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The heartbeat interval until a scheduler states its own.</summary>
+    /// <value>Default 2 s.</value>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How the peer reads from registries (back-to-source, fallback, preheat) and which credentials it forwards.</summary>
+    public RegistryOptions Registry { get; set; } = new();
+
+    /// <summary>Throws <see cref="ValidationException"/> naming the first invalid option.</summary>
+    public void Validate()
+    {
+        Validator.ValidateObject(this, new ValidationContext(this), validateAllProperties: true);
+        if (PeerId is not null && !P2PProtocol.IsValidPeerId(PeerId))
+        {
+            throw new ValidationException($"PeerId '{PeerId}' must be 1–128 characters of [A-Za-z0-9._:-].");
+        }
+
+        if (!Listen.IsAbsoluteUri || Listen.Scheme != Uri.UriSchemeHttp)
+        {
+            throw new ValidationException($"Listen must be an http:// URL, not '{Listen}'.");
+        }
+
+        if (AdvertisedUrl is not null && !P2PProtocol.IsValidPeerUrl(AdvertisedUrl.AbsoluteUri))
+        {
+            throw new ValidationException($"AdvertisedUrl '{AdvertisedUrl}' must be an absolute http(s) URL.");
+        }
+
+        foreach (var scheduler in Schedulers)
+        {
+            if (scheduler is null || !scheduler.IsAbsoluteUri || (scheduler.Scheme != Uri.UriSchemeHttp && scheduler.Scheme != Uri.UriSchemeHttps))
+            {
+                throw new ValidationException($"Scheduler '{scheduler}' must be an absolute http(s) URL.");
+            }
+        }
+
+        ArgumentNullException.ThrowIfNull(Locality);
+        ArgumentNullException.ThrowIfNull(Registry);
+        RegistryOptionsValidator.ThrowIfInvalid(Registry);
+    }
+}

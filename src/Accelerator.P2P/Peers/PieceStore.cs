@@ -1,0 +1,384 @@
+using System.Globalization;
+using System.Security.Cryptography;
+
+namespace Accelerator.P2P.Peers;
+
+/// <summary>
+/// A peer's pieces on disk: one directory per task and piece size, one file per piece named by its index and sha256
+/// (<c>pieces/sha256-HEX-PIECESIZE/INDEX.SHA256HEX</c>), written to a temporary file and renamed, so a crash leaves
+/// whole pieces or nothing. Survives restarts (the directory is scanned at open), bounded by a byte capacity with
+/// least-recently-used eviction (pieces of pinned tasks are kept), and verified on reuse: a piece is re-hashed every
+/// time it is read and deleted if it no longer matches its name.
+/// </summary>
+internal sealed class PieceStore
+{
+    private readonly string _root;
+    private readonly long _capacity;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<PieceKey, Entry> _entries = [];
+    private readonly Dictionary<(Digest Task, int PieceSize), int> _pins = [];
+    private long _clock;
+    private long _bytes;
+    private long _evictions;
+    private long _corrupt;
+
+    private PieceStore(string root, long capacity)
+    {
+        _root = root;
+        _capacity = capacity;
+    }
+
+    /// <summary>Bytes stored.</summary>
+    public long Bytes
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _bytes;
+            }
+        }
+    }
+
+    /// <summary>Pieces evicted to stay under the capacity.</summary>
+    public long Evictions => Interlocked.Read(ref _evictions);
+
+    /// <summary>Pieces found corrupt on disk (and deleted).</summary>
+    public long CorruptPieces => Interlocked.Read(ref _corrupt);
+
+    /// <summary>Opens (creating) the store under <paramref name="directory"/>, indexing the pieces already there.</summary>
+    public static PieceStore Open(string directory, long capacityBytes)
+    {
+        string root = Path.Combine(Path.GetFullPath(directory), "pieces");
+        Directory.CreateDirectory(root);
+        var store = new PieceStore(root, capacityBytes);
+        store.Scan();
+        return store;
+    }
+
+    /// <summary>Whether the piece is stored (not checked against its bytes until read).</summary>
+    public bool Contains(Digest task, int pieceSize, int index)
+    {
+        lock (_lock)
+        {
+            return _entries.ContainsKey(new PieceKey(task, pieceSize, index));
+        }
+    }
+
+    /// <summary>The digest the piece is stored under, or <see langword="null"/>.</summary>
+    public Digest? GetDigest(Digest task, int pieceSize, int index)
+    {
+        lock (_lock)
+        {
+            return _entries.TryGetValue(new PieceKey(task, pieceSize, index), out var entry) ? entry.Digest : null;
+        }
+    }
+
+    /// <summary>The stored pieces of a task: index and digest.</summary>
+    public IReadOnlyList<(int Index, Digest Digest)> List(Digest task, int pieceSize)
+    {
+        lock (_lock)
+        {
+            return [.. _entries.Where(e => e.Key.Task == task && e.Key.PieceSize == pieceSize).Select(e => (e.Key.Index, e.Value.Digest)).OrderBy(e => e.Index)];
+        }
+    }
+
+    /// <summary>Keeps a task's pieces from eviction until the returned handle is disposed.</summary>
+    public IDisposable Pin(Digest task, int pieceSize)
+    {
+        lock (_lock)
+        {
+            _pins[(task, pieceSize)] = _pins.GetValueOrDefault((task, pieceSize)) + 1;
+        }
+
+        return new Pinned(this, task, pieceSize);
+    }
+
+    /// <summary>
+    /// Stores a piece whose bytes the caller verified against <paramref name="digest"/> (hashing again here would
+    /// double the cost). Evicts least-recently-used unpinned pieces to make room; returns <see langword="false"/> when
+    /// there is no room even so.
+    /// </summary>
+    public bool Put(Digest task, int pieceSize, int index, Digest digest, ReadOnlySpan<byte> data)
+    {
+        var key = new PieceKey(task, pieceSize, index);
+        lock (_lock)
+        {
+            if (_entries.ContainsKey(key))
+            {
+                return true;
+            }
+
+            if (!MakeRoom(data.Length))
+            {
+                return false;
+            }
+
+            // Reserve the bytes now so concurrent writers do not overshoot the capacity.
+            _bytes += data.Length;
+        }
+
+        string directory = TaskDirectory(task, pieceSize);
+        string path = Path.Combine(directory, $"{index.ToString(CultureInfo.InvariantCulture)}.{digest.Encoded}");
+        try
+        {
+            Directory.CreateDirectory(directory);
+            string temp = Path.Combine(directory, $".tmp-{Guid.NewGuid():N}");
+            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+                file.Write(data);
+            }
+
+            File.Move(temp, path, overwrite: true);
+        }
+        catch
+        {
+            lock (_lock)
+            {
+                _bytes -= data.Length;
+            }
+
+            throw;
+        }
+
+        lock (_lock)
+        {
+            if (!_entries.TryAdd(key, new Entry(path, data.Length, digest, ++_clock)))
+            {
+                _bytes -= data.Length;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Reads a piece into <paramref name="buffer"/> (at least the piece's length) and checks it against its digest.
+    /// Returns the length, or -1 when the piece is missing or was corrupt (then it is deleted).
+    /// </summary>
+    public int Read(Digest task, int pieceSize, int index, Span<byte> buffer)
+    {
+        var key = new PieceKey(task, pieceSize, index);
+        Entry entry;
+        lock (_lock)
+        {
+            if (!_entries.TryGetValue(key, out entry!))
+            {
+                return -1;
+            }
+
+            entry.LastUse = ++_clock;
+        }
+
+        int length = (int)entry.Length;
+        try
+        {
+            using var handle = File.OpenHandle(entry.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            int total = 0;
+            while (total < length)
+            {
+                int n = RandomAccess.Read(handle, buffer[total..length], total);
+                if (n == 0)
+                {
+                    break;
+                }
+
+                total += n;
+            }
+
+            if (total == length && RandomAccess.GetLength(handle) == length && Matches(entry.Digest, buffer[..length]))
+            {
+                return length;
+            }
+        }
+        catch (FileNotFoundException)
+        {
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
+
+        Interlocked.Increment(ref _corrupt);
+        Remove(key);
+        return -1;
+    }
+
+    /// <summary>Deletes every piece of a task (after its blob failed its digest).</summary>
+    public void DeleteTask(Digest task, int pieceSize)
+    {
+        List<PieceKey> keys;
+        lock (_lock)
+        {
+            keys = [.. _entries.Keys.Where(k => k.Task == task && k.PieceSize == pieceSize)];
+        }
+
+        foreach (var key in keys)
+        {
+            Remove(key);
+        }
+    }
+
+    private static bool Matches(Digest digest, ReadOnlySpan<byte> data)
+    {
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(data, hash);
+        return Digest.FromHash(Digest.Sha256, hash) == digest;
+    }
+
+    private void Remove(PieceKey key)
+    {
+        Entry? entry;
+        lock (_lock)
+        {
+            if (!_entries.Remove(key, out entry))
+            {
+                return;
+            }
+
+            _bytes -= entry.Length;
+        }
+
+        try
+        {
+            File.Delete(entry.Path);
+        }
+        catch (IOException)
+        {
+            // Already gone, or busy: the index no longer lists it, and a rescan re-verifies whatever is left.
+        }
+    }
+
+    private bool MakeRoom(long needed)
+    {
+        if (needed > _capacity)
+        {
+            return false;
+        }
+
+        while (_bytes + needed > _capacity)
+        {
+            PieceKey? victim = null;
+            long oldest = long.MaxValue;
+            foreach (var (key, entry) in _entries)
+            {
+                if (entry.LastUse < oldest && !_pins.ContainsKey((key.Task, key.PieceSize)))
+                {
+                    oldest = entry.LastUse;
+                    victim = key;
+                }
+            }
+
+            if (victim is not PieceKey chosen)
+            {
+                return false;
+            }
+
+            var removed = _entries[chosen];
+            _entries.Remove(chosen);
+            _bytes -= removed.Length;
+            _evictions++;
+            try
+            {
+                File.Delete(removed.Path);
+            }
+            catch (IOException)
+            {
+            }
+        }
+
+        return true;
+    }
+
+    private string TaskDirectory(Digest task, int pieceSize)
+        => Path.Combine(_root, $"{task.Algorithm}-{task.Encoded}-{pieceSize.ToString(CultureInfo.InvariantCulture)}");
+
+    private void Scan()
+    {
+        var found = new List<(PieceKey Key, Entry Entry, DateTime Time)>();
+        foreach (string directory in Directory.EnumerateDirectories(_root))
+        {
+            string name = Path.GetFileName(directory);
+            string[] parts = name.Split('-');
+            if (parts.Length != 3 || !Digest.TryParse($"{parts[0]}:{parts[1]}", out var task)
+                || !int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out int pieceSize) || pieceSize <= 0)
+            {
+                continue;
+            }
+
+            foreach (string file in Directory.EnumerateFiles(directory))
+            {
+                string fileName = Path.GetFileName(file);
+                if (fileName.StartsWith(".tmp-", StringComparison.Ordinal))
+                {
+                    File.Delete(file); // a write that never finished
+                    continue;
+                }
+
+                int dot = fileName.IndexOf('.');
+                if (dot <= 0 || !int.TryParse(fileName.AsSpan(0, dot), NumberStyles.None, CultureInfo.InvariantCulture, out int index)
+                    || !Digest.TryParse($"{Digest.Sha256}:{fileName[(dot + 1)..]}", out var digest))
+                {
+                    continue;
+                }
+
+                var info = new FileInfo(file);
+                found.Add((new PieceKey(task, pieceSize, index), new Entry(file, info.Length, digest, 0), info.LastWriteTimeUtc));
+            }
+        }
+
+        // Oldest files first, so the least recently written pieces are evicted first after a restart.
+        foreach (var (key, entry, _) in found.OrderBy(f => f.Time))
+        {
+            entry.LastUse = ++_clock;
+            _entries[key] = entry;
+            _bytes += entry.Length;
+        }
+
+        lock (_lock)
+        {
+            MakeRoom(0);
+        }
+    }
+
+    private void Unpin(Digest task, int pieceSize)
+    {
+        lock (_lock)
+        {
+            int count = _pins.GetValueOrDefault((task, pieceSize)) - 1;
+            if (count <= 0)
+            {
+                _pins.Remove((task, pieceSize));
+            }
+            else
+            {
+                _pins[(task, pieceSize)] = count;
+            }
+        }
+    }
+
+    private readonly record struct PieceKey(Digest Task, int PieceSize, int Index);
+
+    private sealed class Entry(string path, long length, Digest digest, long lastUse)
+    {
+        public string Path { get; } = path;
+
+        public long Length { get; } = length;
+
+        public Digest Digest { get; } = digest;
+
+        public long LastUse { get; set; } = lastUse;
+    }
+
+    private sealed class Pinned(PieceStore store, Digest task, int pieceSize) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                store.Unpin(task, pieceSize);
+            }
+        }
+    }
+}
