@@ -19,6 +19,7 @@ internal static partial class P2PCommand
     {
         var command = new Command("p2p", "P2P distribution: a scheduler, and peers that share verified pieces of blobs so the registry serves each blob about once.");
         command.Subcommands.Add(CreateScheduler(common, console));
+        command.Subcommands.Add(CreatePeer(common, console));
         return command;
     }
 
