@@ -70,14 +70,13 @@ public sealed class PeerProxyBlobSource : IBlobSource, IBlobExistence, IDisposab
         var response = await SendAsync(request, blob, cancellationToken).ConfigureAwait(false);
         try
         {
-            long size = response.Content.Headers.ContentLength ?? blob.Size;
-            if (blob.HasSize && size != blob.Size)
-            {
-                throw new IOException($"Peer proxy {Proxy} offers {size} bytes for {blob}, expected {blob.Size}.");
-            }
+            // A known size is what the bytes are held to; a proxy offering more is caught by the verifying stream.
+            long size = blob.HasSize ? blob.Size : response.Content.Headers.ContentLength ?? -1;
 
             var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-            return new VerifyingStream(new OwningStream(body, response, request), blob.Digest, size, $"peer proxy {Proxy.Authority}");
+            // The proxy cuts a whole read short when its own check of the blob fails: the verifying stream then reports the
+            // short body as a digest mismatch, like any other source.
+            return new VerifyingStream(new OwningStream(body, response, request, endOnCutShort: true), blob.Digest, size, $"peer proxy {Proxy.Authority}");
         }
         catch
         {
@@ -155,6 +154,17 @@ public sealed class PeerProxyBlobSource : IBlobSource, IBlobExistence, IDisposab
             return response;
         }
 
+        if (response.StatusCode == HttpStatusCode.BadGateway && request.Method == HttpMethod.Get)
+        {
+            // The proxy's own check of the blob failed before it sent a byte (registry error code DIGEST_INVALID).
+            string error = await ReadErrorAsync(response, cancellationToken).ConfigureAwait(false);
+            if (error.Contains("\"DIGEST_INVALID\"", StringComparison.Ordinal))
+            {
+                response.Dispose();
+                throw new DigestMismatchException(blob.Digest, "content the peer could not verify", $"peer proxy {Proxy.Authority}");
+            }
+        }
+
         response.Dispose();
         throw response.StatusCode switch
         {
@@ -164,8 +174,27 @@ public sealed class PeerProxyBlobSource : IBlobSource, IBlobExistence, IDisposab
         };
     }
 
-    /// <summary>A response body that disposes its response and request with it.</summary>
-    private sealed class OwningStream(Stream inner, HttpResponseMessage response, HttpRequestMessage request) : Stream
+    private static async Task<string> ReadErrorAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            byte[] buffer = new byte[16 * 1024];
+            int length = await body.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+            return System.Text.Encoding.UTF8.GetString(buffer, 0, length);
+        }
+        catch (IOException)
+        {
+            return "";
+        }
+    }
+
+    /// <summary>
+    /// A response body that disposes its response and request with it. For whole reads (<paramref name="endOnCutShort"/>)
+    /// a body the proxy cut short (it does so when its own check of the blob fails) ends the stream early, so the
+    /// verifying stream above reports it as a digest mismatch: the bytes received are not the blob.
+    /// </summary>
+    private sealed class OwningStream(Stream inner, HttpResponseMessage response, HttpRequestMessage request, bool endOnCutShort = false) : Stream
     {
         public override bool CanRead => true;
 
@@ -177,13 +206,33 @@ public sealed class PeerProxyBlobSource : IBlobSource, IBlobExistence, IDisposab
 
         public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
-        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
-        public override int Read(Span<byte> buffer) => inner.Read(buffer);
+        public override int Read(Span<byte> buffer)
+        {
+            try
+            {
+                return inner.Read(buffer);
+            }
+            catch (IOException) when (endOnCutShort)
+            {
+                return 0;
+            }
+        }
 
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.ReadAsync(buffer, offset, count, cancellationToken);
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            try
+            {
+                return await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            }
+            catch (IOException) when (endOnCutShort && !cancellationToken.IsCancellationRequested)
+            {
+                return 0;
+            }
+        }
 
         public override void Flush()
         {

@@ -421,8 +421,17 @@ public sealed partial class RegistryMirrorProxy
         {
             // Headers (and a Content-Length) are out: cutting the connection is the only way to tell the client the
             // body is not whole. It never receives a complete wrong blob.
-            Interlocked.Increment(ref _errors);
             LogBlobFailed(address.ToString(), ex.Message);
+            if (!context.Response.HasStarted)
+            {
+                // Nothing sent yet (a small blob is held back whole): a proper error instead of a reset connection.
+                context.Response.Headers.Remove(ContentDigestHeader);
+                context.Response.Headers.ContentRange = default;
+                await FailAsync(context, StatusCodes.Status502BadGateway, ex is DigestMismatchException ? RegistryErrors.DigestInvalid : RegistryErrors.Unavailable, ex.Message).ConfigureAwait(false);
+                return;
+            }
+
+            Interlocked.Increment(ref _errors);
             context.Abort();
         }
         finally
