@@ -35,7 +35,12 @@ public sealed partial class P2PPeer
             for (int attempt = 0; ; attempt++)
             {
                 var session = await GetSessionAsync(source, blob, cancellationToken).ConfigureAwait(false);
-                CheckSize(blob, session);
+                if (blob.HasSize && blob.Size != session.Size)
+                {
+                    // Like every whole read: the mismatch surfaces from the read, and no byte is yielded.
+                    return new VerifyingStream(Stream.Null, blob.Digest, blob.Size, $"P2P ({source.Registry}): the blob is {session.Size} bytes");
+                }
+
                 var pin = _store.Pin(session.Task, session.PieceSize);
                 try
                 {
@@ -111,14 +116,6 @@ public sealed partial class P2PPeer
         }
     }
 
-    private static void CheckSize(BlobAddress blob, TaskSession session)
-    {
-        if (blob.HasSize && blob.Size != session.Size)
-        {
-            throw new DigestMismatchException(blob.Digest, $"a blob of {session.Size} bytes, not {blob.Size}", "P2P");
-        }
-    }
-
     /// <summary>The session for the blob's task, registering (at the first live scheduler on the ring) when there is none.</summary>
     private async Task<TaskSession> GetSessionAsync(PeerBlobSource source, BlobAddress blob, CancellationToken cancellationToken)
         => _sessions.TryGetValue(blob.Digest, out var session) ? session : await RegisterAsync(source, blob, null, cancellationToken).ConfigureAwait(false);
@@ -180,7 +177,10 @@ public sealed partial class P2PPeer
         throw new NoSchedulerException($"none of {order.Count} schedulers answered");
     }
 
-    /// <summary>Tells a (new) scheduler which pieces of the task this peer already stores, e.g. after a restart.</summary>
+    /// <summary>
+    /// Tells a (new) scheduler which pieces of the task this peer already stores, e.g. after a restart. When every
+    /// piece is here and the blob checks out against its digest, the piece digests are vouched for (BlobVerified).
+    /// </summary>
     private async Task AnnounceHeldAsync(TaskSession session, CancellationToken cancellationToken)
     {
         var held = _store.List(session.Task, session.PieceSize);
@@ -189,17 +189,24 @@ public sealed partial class P2PPeer
             return;
         }
 
+        bool verified = held.Count == session.PieceCount && HashBlob(session);
         try
         {
-            foreach (var batch in held.Chunk(P2PProtocol.MaxResultsPerReport))
-            {
-                var results = batch.Select(p => new PieceResult { Index = p.Index, Success = true, Digest = p.Digest.Value }).ToArray();
-                await ReportAsync(session, results, cancellationToken).ConfigureAwait(false);
-            }
+            await AnnounceAsync(session, held, verified, cancellationToken).ConfigureAwait(false);
         }
         catch (SessionChangedException)
         {
             // Announcing is an optimisation: the next call on the task registers again.
+        }
+    }
+
+    private async Task AnnounceAsync(TaskSession session, IReadOnlyList<(int Index, Digest Digest)> held, bool verified, CancellationToken cancellationToken)
+    {
+        foreach (var batch in held.Chunk(P2PProtocol.MaxResultsPerReport))
+        {
+            var results = batch.Select(p => new PieceResult { Index = p.Index, Success = true, Digest = p.Digest.Value }).ToArray();
+            await CallSchedulerAsync(session, s => _schedulers.PostAsync<PieceReportRequest, SchedulerClient.NoContent>(
+                s.Scheduler, P2PProtocol.TaskPath(s.Task, "reports"), new PieceReportRequest { PeerId = PeerId, Results = results, BlobVerified = verified }, cancellationToken)).ConfigureAwait(false);
         }
     }
 
@@ -425,7 +432,12 @@ public sealed partial class P2PPeer
             using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(new Uri(parent.Url), P2PProtocol.PiecePath(session.Task, index)));
             request.Headers.TryAddWithoutValidation(P2PProtocol.TokenHeader, session.Token);
             using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
-            if (response.StatusCode != HttpStatusCode.OK)
+            if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
+            {
+                failure = PieceFailure.Busy;
+                reason = "every upload slot busy";
+            }
+            else if (response.StatusCode != HttpStatusCode.OK)
             {
                 failure = PieceFailure.Refused;
                 reason = $"answered {(int)response.StatusCode}";
@@ -483,36 +495,39 @@ public sealed partial class P2PPeer
         return new PieceResult { Index = index, ParentId = parent.PeerId, Failure = failure, DurationMs = Elapsed(started) };
     }
 
-    /// <summary>Hashes the stored pieces in order against the blob digest and reports the outcome to the scheduler.</summary>
-    private async Task<bool> VerifyBlobAsync(TaskSession session, CancellationToken cancellationToken)
+    /// <summary>Hashes the stored pieces in order (each re-checked against its own digest) against the blob digest.</summary>
+    private bool HashBlob(TaskSession session)
     {
-        bool verified;
-        using (var hasher = session.Task.CreateHasher())
+        using var hasher = session.Task.CreateHasher();
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, session.PieceSize));
+        try
         {
-            byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, session.PieceSize));
-            try
+            for (int i = 0; i < session.PieceCount; i++)
             {
-                verified = true;
-                for (int i = 0; i < session.PieceCount && verified; i++)
+                int n = _store.Read(session.Task, session.PieceSize, i, buffer);
+                if (n != session.PieceLength(i))
                 {
-                    int n = _store.Read(session.Task, session.PieceSize, i, buffer);
-                    if (n != session.PieceLength(i))
-                    {
-                        verified = false;
-                        break;
-                    }
-
-                    hasher.AppendData(buffer, 0, n);
+                    return false;
                 }
 
-                verified = verified && Digest.FromHash(session.Task.Algorithm, hasher.GetHashAndReset()) == session.Task;
+                hasher.AppendData(buffer, 0, n);
             }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
-        }
 
+            return Digest.FromHash(session.Task.Algorithm, hasher.GetHashAndReset()) == session.Task;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Checks the assembled blob against its digest and tells the scheduler: a verified peer vouches for its piece
+    /// digests (so a scheduler that lost them, after a failover, learns them) and reports complete.
+    /// </summary>
+    private async Task<bool> VerifyBlobAsync(TaskSession session, CancellationToken cancellationToken)
+    {
+        bool verified = HashBlob(session);
         if (verified)
         {
             Interlocked.Increment(ref _counters.BlobsCompleted);
@@ -526,6 +541,11 @@ public sealed partial class P2PPeer
 
         try
         {
+            if (verified)
+            {
+                await AnnounceAsync(session, _store.List(session.Task, session.PieceSize), verified: true, cancellationToken).ConfigureAwait(false);
+            }
+
             await CallSchedulerAsync(session, s => _schedulers.PostAsync<TaskCompleteRequest, SchedulerClient.NoContent>(
                 s.Scheduler, P2PProtocol.TaskPath(s.Task, "complete"), new TaskCompleteRequest { PeerId = PeerId, Verified = verified }, cancellationToken)).ConfigureAwait(false);
         }

@@ -62,7 +62,7 @@ public sealed record HeartbeatResponse
     public int IntervalMs { get; init; }
 
     /// <summary>Blobs a seed peer should fetch now (empty for other peers).</summary>
-    public IReadOnlyList<BlobRef> Preheat { get; init; } = [];
+    public IReadOnlyList<BlobRef> Preheat { get; set; } = [];
 }
 
 /// <summary>A blob in a registry repository.</summary>
@@ -78,7 +78,7 @@ public sealed record BlobRef
     public required string Digest { get; init; }
 
     /// <summary>The blob size in bytes, or -1 when unknown.</summary>
-    public long Size { get; init; } = -1;
+    public long Size { get; set; } = -1;
 }
 
 /// <summary><c>POST /api/v1/peers/leave</c>: the peer is going away; the scheduler forgets it now.</summary>
@@ -130,7 +130,7 @@ public sealed record ScheduleRequest
     public required string PeerId { get; init; }
 
     /// <summary>The most pieces to assign in this answer (the peer's free download slots).</summary>
-    public int MaxPieces { get; init; } = 1;
+    public int MaxPieces { get; set; } = 1;
 
     /// <summary>Only these pieces (a ranged read); <see langword="null"/> for every piece the peer lacks.</summary>
     public IReadOnlyList<int>? Wanted { get; init; }
@@ -140,7 +140,7 @@ public sealed record ScheduleRequest
 public sealed record ScheduleResponse
 {
     /// <summary>Pieces to fetch now.</summary>
-    public IReadOnlyList<PieceAssignment> Pieces { get; init; } = [];
+    public IReadOnlyList<PieceAssignment> Pieces { get; set; } = [];
 
     /// <summary>When no piece could be assigned: ask again after this many milliseconds.</summary>
     public int RetryAfterMs { get; init; }
@@ -159,7 +159,7 @@ public sealed record PieceAssignment
     public bool FromOrigin { get; init; }
 
     /// <summary>Parents holding the piece, best first; empty when <see cref="FromOrigin"/>.</summary>
-    public IReadOnlyList<ParentRef> Parents { get; init; } = [];
+    public IReadOnlyList<ParentRef> Parents { get; set; } = [];
 }
 
 /// <summary>A parent to fetch pieces from.</summary>
@@ -192,6 +192,9 @@ public enum PieceFailure
 
     /// <summary>The registry read failed (back-to-source).</summary>
     Origin = 5,
+
+    /// <summary>The parent had no free upload slot (503); not held against it.</summary>
+    Busy = 6,
 }
 
 /// <summary>The outcome of one piece fetch.</summary>
@@ -224,6 +227,13 @@ public sealed record PieceReportRequest
 
     /// <summary>The outcomes.</summary>
     public required IReadOnlyList<PieceResult> Results { get; init; }
+
+    /// <summary>
+    /// The reporter holds the whole blob and checked it against the task digest, so the piece digests it reports were
+    /// computed from verified bytes: the scheduler accepts them for pieces whose digest it does not know yet (after a
+    /// restart or a scheduler failover), and holds the reporter answerable for them (a later blob mismatch bans it).
+    /// </summary>
+    public bool BlobVerified { get; init; }
 }
 
 /// <summary>
@@ -256,7 +266,7 @@ public sealed record PreheatRequest
 public sealed record PreheatResponse
 {
     /// <summary>The blobs queued for the seed peers.</summary>
-    public IReadOnlyList<BlobRef> Blobs { get; init; } = [];
+    public IReadOnlyList<BlobRef> Blobs { get; set; } = [];
 
     /// <summary>The seed peers that will fetch them.</summary>
     public int SeedPeers { get; init; }

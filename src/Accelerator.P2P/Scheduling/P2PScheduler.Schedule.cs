@@ -111,7 +111,7 @@ public sealed partial class P2PScheduler
                     throw new P2PProtocolException($"Piece {result.Index} is out of range for task {task} ({state.PieceCount} pieces).");
                 }
 
-                ApplyResult(state, member, peer, result);
+                ApplyResult(state, member, peer, result, request.BlobVerified);
             }
         }
     }
@@ -164,7 +164,7 @@ public sealed partial class P2PScheduler
         }
     }
 
-    private void ApplyResult(TaskState state, TaskMember member, PeerState peer, PieceResult result)
+    private void ApplyResult(TaskState state, TaskMember member, PeerState peer, PieceResult result, bool blobVerified)
     {
         var piece = state.Pieces[result.Index];
         bool wasOrigin = member.InFlight.TryGetValue(result.Index, out var lease) && lease.Parent is null;
@@ -173,7 +173,7 @@ public sealed partial class P2PScheduler
         if (!result.Success)
         {
             _counters.PieceFailures++;
-            if (result.ParentId is not null)
+            if (result.ParentId is not null && result.Failure != PieceFailure.Busy)
             {
                 ChargeParent(state, result.ParentId, parent, result.Failure);
             }
@@ -189,9 +189,10 @@ public sealed partial class P2PScheduler
         Digest? reported = Digest.TryParse(result.Digest, out var d) ? d : null;
         if (result.ParentId is null)
         {
-            // A piece digest is accepted only from the peer sent back-to-source for that piece.
+            // A piece digest is accepted only from the peer sent back-to-source for that piece, or from a peer that
+            // checked the whole blob against its digest.
             bool leaseHolder = wasOrigin || piece.SourceLease == peer.Info.PeerId;
-            if (piece.Digest is null && leaseHolder && reported is not null)
+            if (piece.Digest is null && (leaseHolder || blobVerified) && reported is not null)
             {
                 piece.Digest = reported;
                 piece.DigestReporter = peer.Info.PeerId;
@@ -269,9 +270,9 @@ public sealed partial class P2PScheduler
 
     private bool HasLiveSeed(TaskState state, PeerState self, long now)
     {
-        foreach (var other in state.Members.Values)
+        foreach (var other in state.Seeds)
         {
-            if (other.Peer != self && other.Peer.Info.Seed && IsAlive(other.Peer, now) && !state.Banned.Contains(other.Peer.Info.PeerId))
+            if (other.Peer != self && IsAlive(other.Peer, now) && !state.Banned.Contains(other.Peer.Info.PeerId))
             {
                 return true;
             }

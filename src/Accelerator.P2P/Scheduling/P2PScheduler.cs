@@ -125,7 +125,13 @@ public sealed partial class P2PScheduler
 
             if (!task.Members.ContainsKey(peer.Info.PeerId))
             {
-                task.Members.Add(peer.Info.PeerId, new TaskMember(peer, task.PieceCount));
+                var member = new TaskMember(peer, task.PieceCount);
+                task.Members.Add(peer.Info.PeerId, member);
+                if (peer.Info.Seed)
+                {
+                    task.Seeds.Add(member);
+                }
+
                 peer.Tasks.Add(task);
             }
 
@@ -287,6 +293,7 @@ public sealed partial class P2PScheduler
         {
             if (task.Members.Remove(peer.Info.PeerId, out var member))
             {
+                task.Seeds.Remove(member);
                 ReleaseInFlight(task, member, now, all: true);
             }
 

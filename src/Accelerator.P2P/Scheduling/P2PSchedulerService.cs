@@ -73,7 +73,11 @@ public sealed partial class P2PSchedulerService : IDisposable
         {
             await ErrorAsync(context, StatusCodes.Status404NotFound, ex.Message).ConfigureAwait(false);
         }
-        catch (RegistryException ex)
+        catch (Exception ex) when (ex is BlobNotFoundException or PlatformNotFoundException)
+        {
+            await ErrorAsync(context, StatusCodes.Status404NotFound, ex.Message).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RegistryException or FormatException or DigestMismatchException or ContentTooLargeException)
         {
             Log.RegistryFailed(_logger, ex.Message);
             await ErrorAsync(context, StatusCodes.Status502BadGateway, ex.Message).ConfigureAwait(false);

@@ -110,6 +110,9 @@ internal sealed class TaskState(Digest digest, long size, int pieceSize, int pie
 
     public Dictionary<string, TaskMember> Members { get; } = new(StringComparer.Ordinal);
 
+    // The seed members, kept apart so "is a seed on this task?" costs O(seeds), not O(members).
+    public HashSet<TaskMember> Seeds { get; } = [];
+
     public Dictionary<string, int> ParentFailures { get; } = new(StringComparer.Ordinal);
 
     public HashSet<string> Banned { get; } = new(StringComparer.Ordinal);

@@ -1,0 +1,64 @@
+using Accelerator.P2P.Protocol;
+using Accelerator.Testing.Registry;
+using Microsoft.AspNetCore.Http;
+
+namespace Accelerator.P2P.Tests.Infrastructure;
+
+/// <summary>
+/// A peer that lies, speaking the real protocols: it registers for a task at the scheduler, claims to hold every
+/// piece (with many free upload slots, so it scores well), and serves random bytes of the right length for any piece.
+/// </summary>
+internal sealed class LyingPeer : IAsyncDisposable
+{
+    public const string Id = "liar";
+
+    private readonly LoopbackHttpServer _server;
+    private long _served;
+
+    private LyingPeer(LoopbackHttpServer server) => _server = server;
+
+    public long PiecesServed => Interlocked.Read(ref _served);
+
+    public static async Task<LyingPeer> StartAsync(Uri scheduler, string registry, BlobAddress blob)
+    {
+        LyingPeer? peer = null;
+        var server = await LoopbackHttpServer.StartAsync(async context =>
+        {
+            if (!P2PProtocol.TryParsePiecePath(context.Request.Path.Value, out _, out int index))
+            {
+                context.Response.StatusCode = 404;
+                return;
+            }
+
+            Interlocked.Increment(ref peer!._served);
+            int length = (int)Math.Min(P2PCluster.TestPieceSize, blob.Size - ((long)index * P2PCluster.TestPieceSize));
+            byte[] garbage = new byte[length];
+            Random.Shared.NextBytes(garbage);
+            context.Response.ContentLength = length;
+            await context.Response.Body.WriteAsync(garbage);
+        });
+        peer = new LyingPeer(server);
+        using var http = new HttpClient { BaseAddress = scheduler };
+        var self = new PeerInfo { PeerId = Id, Url = server.Url.AbsoluteUri, UploadSlots = 1000 };
+        var register = await PostAsync(http, P2PProtocol.RegisterPath, P2PProtocol.Serialize(new RegisterTaskRequest
+        {
+            Peer = self,
+            Blob = new BlobRef { Registry = registry, Repository = blob.Repository, Digest = blob.Digest.Value },
+        }));
+        var task = P2PProtocol.Parse<RegisterTaskResponse>(register, P2PProtocol.MaxResponseBytes);
+        var claims = Enumerable.Range(0, task.PieceCount).Select(i => new PieceResult { Index = i, Success = true }).ToArray();
+        await PostAsync(http, P2PProtocol.TaskPath(blob.Digest, "reports"), P2PProtocol.Serialize(new PieceReportRequest { PeerId = Id, Results = claims }));
+        return peer;
+    }
+
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
+
+    private static async Task<byte[]> PostAsync(HttpClient http, string path, byte[] body)
+    {
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new("application/json");
+        using var response = await http.PostAsync(path.TrimStart('/'), content);
+        response.EnsureSuccessStatusCode();
+        return await response.Content.ReadAsByteArrayAsync();
+    }
+}

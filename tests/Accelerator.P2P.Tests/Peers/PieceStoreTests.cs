@@ -1,0 +1,164 @@
+using Accelerator.P2P.Peers;
+
+namespace Accelerator.P2P.Tests.Peers;
+
+public sealed class PieceStoreTests : IDisposable
+{
+    private const int PieceSize = 1000;
+    private static readonly Digest Task = Digest.Compute("task"u8);
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "accel-piecestore-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_dir))
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+    }
+
+    private static byte[] Piece(int seed, int size = PieceSize)
+    {
+        byte[] data = new byte[size];
+        new Random(seed).NextBytes(data);
+        return data;
+    }
+
+    private static void Put(PieceStore store, int index, byte[] data, Digest? task = null)
+        => Assert.True(store.Put(task ?? Task, PieceSize, index, Digest.Compute(data), data));
+
+    [Fact]
+    public void Read_StoredPiece_ReturnsItsBytes()
+    {
+        var store = PieceStore.Open(_dir, 10_000);
+        byte[] data = Piece(1, 700);
+        Put(store, 3, data);
+
+        byte[] buffer = new byte[PieceSize];
+        Assert.Equal(700, store.Read(Task, PieceSize, 3, buffer));
+        Assert.Equal(data, buffer[..700]);
+        Assert.Equal(-1, store.Read(Task, PieceSize, 4, buffer));
+        Assert.Equal(-1, store.Read(Task, PieceSize * 2, 3, buffer));
+        Assert.Equal(700, store.Bytes);
+    }
+
+    [Fact]
+    public void Open_AfterRestart_KeepsPiecesAndDropsUnfinishedWrites()
+    {
+        var store = PieceStore.Open(_dir, 10_000);
+        Put(store, 0, Piece(1));
+        Put(store, 1, Piece(2));
+        string taskDir = Directory.GetDirectories(Path.Combine(_dir, "pieces")).Single();
+        File.WriteAllBytes(Path.Combine(taskDir, ".tmp-crashed"), Piece(3));
+        File.WriteAllBytes(Path.Combine(taskDir, "junk"), Piece(4));
+
+        var reopened = PieceStore.Open(_dir, 10_000);
+
+        Assert.True(reopened.Contains(Task, PieceSize, 0));
+        Assert.True(reopened.Contains(Task, PieceSize, 1));
+        Assert.Equal([0, 1], reopened.List(Task, PieceSize).Select(p => p.Index));
+        Assert.Equal(2 * PieceSize, reopened.Bytes);
+        Assert.False(File.Exists(Path.Combine(taskDir, ".tmp-crashed")));
+        byte[] buffer = new byte[PieceSize];
+        Assert.Equal(PieceSize, reopened.Read(Task, PieceSize, 1, buffer));
+        Assert.Equal(Piece(2), buffer);
+    }
+
+    [Fact]
+    public void Read_PieceCorruptedOnDisk_DetectedAndDeleted()
+    {
+        var store = PieceStore.Open(_dir, 10_000);
+        Put(store, 0, Piece(1));
+        string file = Directory.GetFiles(Directory.GetDirectories(Path.Combine(_dir, "pieces")).Single()).Single();
+        byte[] bytes = File.ReadAllBytes(file);
+        bytes[10] ^= 1;
+        File.WriteAllBytes(file, bytes);
+
+        Assert.Equal(-1, store.Read(Task, PieceSize, 0, new byte[PieceSize]));
+        Assert.False(store.Contains(Task, PieceSize, 0));
+        Assert.False(File.Exists(file));
+        Assert.Equal(1, store.CorruptPieces);
+        Assert.Equal(0, store.Bytes);
+    }
+
+    [Fact]
+    public void Read_PieceTruncatedOnDiskAfterRestart_Detected()
+    {
+        var store = PieceStore.Open(_dir, 10_000);
+        Put(store, 0, Piece(1));
+        string file = Directory.GetFiles(Directory.GetDirectories(Path.Combine(_dir, "pieces")).Single()).Single();
+        File.WriteAllBytes(file, Piece(1)[..500]);
+
+        var reopened = PieceStore.Open(_dir, 10_000);
+        Assert.Equal(-1, reopened.Read(Task, PieceSize, 0, new byte[PieceSize]));
+        Assert.False(reopened.Contains(Task, PieceSize, 0));
+    }
+
+    [Fact]
+    public void Put_OverCapacity_EvictsLeastRecentlyUsed()
+    {
+        var store = PieceStore.Open(_dir, 3 * PieceSize);
+        Put(store, 0, Piece(0));
+        Put(store, 1, Piece(1));
+        Put(store, 2, Piece(2));
+        store.Read(Task, PieceSize, 0, new byte[PieceSize]); // 1 is now the least recently used
+
+        Put(store, 3, Piece(3));
+
+        Assert.False(store.Contains(Task, PieceSize, 1));
+        Assert.True(store.Contains(Task, PieceSize, 0));
+        Assert.True(store.Contains(Task, PieceSize, 2));
+        Assert.True(store.Contains(Task, PieceSize, 3));
+        Assert.Equal(1, store.Evictions);
+        Assert.Equal(3 * PieceSize, store.Bytes);
+        Assert.Equal(3, Directory.GetFiles(Directory.GetDirectories(Path.Combine(_dir, "pieces")).Single()).Length);
+    }
+
+    [Fact]
+    public void Put_PinnedTask_NotEvictedAndRefusedWhenNoRoom()
+    {
+        var store = PieceStore.Open(_dir, 2 * PieceSize);
+        var other = Digest.Compute("other"u8);
+        Put(store, 0, Piece(0));
+        Put(store, 1, Piece(1));
+        using (store.Pin(Task, PieceSize))
+        {
+            Assert.False(store.Put(other, PieceSize, 0, Digest.Compute(Piece(2)), Piece(2)));
+            Assert.True(store.Contains(Task, PieceSize, 0));
+        }
+
+        Put(store, 0, Piece(2), other);
+        Assert.True(store.Contains(other, PieceSize, 0));
+        Assert.Equal(2 * PieceSize, store.Bytes);
+    }
+
+    [Fact]
+    public void Open_OverCapacityAfterRestart_EvictsDownToCapacity()
+    {
+        var store = PieceStore.Open(_dir, 10 * PieceSize);
+        for (int i = 0; i < 5; i++)
+        {
+            Put(store, i, Piece(i));
+        }
+
+        var smaller = PieceStore.Open(_dir, 2 * PieceSize);
+
+        Assert.Equal(2 * PieceSize, smaller.Bytes);
+        Assert.Equal(2, smaller.List(Task, PieceSize).Count);
+    }
+
+    [Fact]
+    public void DeleteTask_RemovesEveryPieceOfTheTaskOnly()
+    {
+        var store = PieceStore.Open(_dir, 10 * PieceSize);
+        var other = Digest.Compute("other"u8);
+        Put(store, 0, Piece(0));
+        Put(store, 1, Piece(1));
+        Put(store, 0, Piece(2), other);
+
+        store.DeleteTask(Task, PieceSize);
+
+        Assert.Empty(store.List(Task, PieceSize));
+        Assert.Single(store.List(other, PieceSize));
+        Assert.Equal(PieceSize, store.Bytes);
+    }
+}

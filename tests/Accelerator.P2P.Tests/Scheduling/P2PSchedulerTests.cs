@@ -1,0 +1,370 @@
+using Accelerator.P2P.Protocol;
+using Accelerator.P2P.Scheduling;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Accelerator.P2P.Tests.Scheduling;
+
+public sealed class P2PSchedulerTests
+{
+    private const int PieceSize = 64 * 1024;
+    private static readonly Digest Blob = Digest.Compute("the blob"u8);
+    private readonly FakeTimeProvider _time = new();
+
+    private P2PScheduler CreateScheduler(Action<P2PSchedulerOptions>? configure = null)
+    {
+        var options = new P2PSchedulerOptions { PieceSize = PieceSize, RandomSeed = 1 };
+        configure?.Invoke(options);
+        return new P2PScheduler(options, _time);
+    }
+
+    private static PeerInfo Peer(string id, bool seed = false, int slots = 4, PeerLocality? locality = null)
+        => new() { PeerId = id, Url = $"http://127.0.0.1:1/{id}/", Seed = seed, UploadSlots = slots, Locality = locality };
+
+    private static RegisterTaskResponse Register(P2PScheduler scheduler, PeerInfo peer, long size = 4L * PieceSize)
+        => scheduler.RegisterTask(new RegisterTaskRequest { Peer = peer, Blob = new BlobRef { Registry = "r.example", Repository = "a/b", Digest = Blob.Value } }, size);
+
+    private static ScheduleResponse Schedule(P2PScheduler scheduler, string peer, int max = 16, IReadOnlyList<int>? wanted = null)
+        => scheduler.Schedule(Blob, new ScheduleRequest { PeerId = peer, MaxPieces = max, Wanted = wanted });
+
+    private static string PieceDigest(int index) => Digest.Compute([(byte)index]).Value;
+
+    private static void ReportOrigin(P2PScheduler scheduler, string peer, params int[] pieces)
+        => scheduler.Report(Blob, new PieceReportRequest { PeerId = peer, Results = [.. pieces.Select(i => new PieceResult { Index = i, Success = true, Digest = PieceDigest(i) })] });
+
+    [Fact]
+    public void RegisterTask_ComputesGeometryAndIssuesTheTaskToken()
+    {
+        var scheduler = CreateScheduler(o => o.TokenKey = new byte[16]);
+        var answer = Register(scheduler, Peer("a"), (3L * PieceSize) + 1);
+
+        Assert.Equal(Blob.Value, answer.TaskId);
+        Assert.Equal(4, answer.PieceCount);
+        Assert.Equal(PieceSize, answer.PieceSize);
+        Assert.Equal(scheduler.GetToken(Blob), answer.Token);
+        Assert.Equal(answer.Token, CreateScheduler(o => o.TokenKey = new byte[16]).GetToken(Blob));
+        Assert.NotEqual(answer.Token, scheduler.GetToken(Digest.Compute("other"u8)));
+        Assert.NotEqual(answer.Token, CreateScheduler().GetToken(Blob));
+    }
+
+    [Fact]
+    public void RegisterTask_SizeDisagreesWithTheTask_Throws()
+    {
+        var scheduler = CreateScheduler();
+        Register(scheduler, Peer("a"), 1000);
+        Assert.Throws<P2PProtocolException>(() => Register(scheduler, Peer("b"), 1001));
+    }
+
+    [Fact]
+    public void Schedule_ManyPeersAskAtOnce_EachPieceGoesBackToSourceExactlyOnce()
+    {
+        var scheduler = CreateScheduler();
+        var peers = Enumerable.Range(0, 200).Select(i => $"p{i}").ToArray();
+        foreach (string peer in peers)
+        {
+            Register(scheduler, Peer(peer));
+        }
+
+        var origin = new System.Collections.Concurrent.ConcurrentBag<(string Peer, int Index)>();
+        Parallel.ForEach(peers, new ParallelOptions { MaxDegreeOfParallelism = 8 }, peer =>
+        {
+            foreach (var piece in Schedule(scheduler, peer, max: 2).Pieces)
+            {
+                Assert.True(piece.FromOrigin);
+                origin.Add((peer, piece.Index));
+            }
+        });
+
+        Assert.Equal(4, origin.Count);
+        Assert.Equal([0, 1, 2, 3], origin.Select(o => o.Index).Order());
+        Assert.Equal(4, scheduler.GetStatistics().PiecesFromOrigin);
+    }
+
+    [Fact]
+    public void Schedule_NothingAssignable_AsksToRetry()
+    {
+        var scheduler = CreateScheduler();
+        Register(scheduler, Peer("a"));
+        Register(scheduler, Peer("b"));
+        Assert.Equal(4, Schedule(scheduler, "a").Pieces.Count);
+
+        var answer = Schedule(scheduler, "b");
+
+        Assert.Empty(answer.Pieces);
+        Assert.Equal(100, answer.RetryAfterMs);
+    }
+
+    [Fact]
+    public void Schedule_PieceHeld_AssignsTheHolderWithTheRecordedDigest()
+    {
+        var scheduler = CreateScheduler();
+        Register(scheduler, Peer("a"));
+        Register(scheduler, Peer("b"));
+        Assert.Equal(4, Schedule(scheduler, "a").Pieces.Count);
+        ReportOrigin(scheduler, "a", 0, 1, 2, 3);
+
+        var answer = Schedule(scheduler, "b");
+
+        Assert.Equal(4, answer.Pieces.Count);
+        Assert.All(answer.Pieces, p =>
+        {
+            Assert.False(p.FromOrigin);
+            Assert.Equal(PieceDigest(p.Index), p.Digest);
+            Assert.Equal("a", Assert.Single(p.Parents).PeerId);
+        });
+    }
+
+    [Fact]
+    public void Report_DigestFromAPeerNotSentBackToSource_IsNotAccepted()
+    {
+        var scheduler = CreateScheduler();
+        Register(scheduler, Peer("a"));
+        Register(scheduler, Peer("liar"));
+        Register(scheduler, Peer("c"));
+        Assert.Equal(4, Schedule(scheduler, "a").Pieces.Count);
+
+        ReportOrigin(scheduler, "liar", 0, 1, 2, 3);
+
+        Assert.Empty(Schedule(scheduler, "c").Pieces);
+    }
+
+    [Fact]
+    public void Report_VerifiedBlob_DigestsAcceptedWhereUnknown()
+    {
+        var scheduler = CreateScheduler();
+        Register(scheduler, Peer("restarted"));
+        Register(scheduler, Peer("c"));
+        scheduler.Report(Blob, new PieceReportRequest
+        {
+            PeerId = "restarted",
+            BlobVerified = true,
+            Results = [.. Enumerable.Range(0, 4).Select(i => new PieceResult { Index = i, Success = true, Digest = PieceDigest(i) })],
+        });
+        scheduler.Complete(Blob, new TaskCompleteRequest { PeerId = "restarted", Verified = true });
+
+        var answer = Schedule(scheduler, "c");
+
+        Assert.Equal(4, answer.Pieces.Count);
+        Assert.All(answer.Pieces, p => Assert.Equal("restarted", p.Parents[0].PeerId));
+        Assert.Equal(1, scheduler.GetStatistics().TasksCompleted);
+    }
+
+    [Fact]
+    public void Schedule_SeedOnTheTask_NonSeedsWaitForIt()
+    {
+        var scheduler = CreateScheduler();
+        Register(scheduler, Peer("seed", seed: true));
+        Register(scheduler, Peer("a"));
+
+        Assert.Empty(Schedule(scheduler, "a").Pieces);
+        Assert.All(Schedule(scheduler, "seed").Pieces, p => Assert.True(p.FromOrigin));
+    }
+
+    [Fact]
+    public void Schedule_SourceLeaseRunsOut_AnotherPeerIsSent()
+    {
+        var scheduler = CreateScheduler(o => o.SourceLeaseTimeout = TimeSpan.FromSeconds(5));
+        Register(scheduler, Peer("a"));
+        Register(scheduler, Peer("b"));
+        Assert.Equal(4, Schedule(scheduler, "a").Pieces.Count);
+        Assert.Empty(Schedule(scheduler, "b").Pieces);
+
+        _time.Advance(TimeSpan.FromSeconds(6));
+        scheduler.Heartbeat(new HeartbeatRequest { Peer = Peer("a") });
+
+        Assert.All(Schedule(scheduler, "b").Pieces, p => Assert.True(p.FromOrigin));
+    }
+
+    [Fact]
+    public void Report_OriginFailure_ReleasesThePieceForAnotherPeer()
+    {
+        var scheduler = CreateScheduler();
+        Register(scheduler, Peer("a"));
+        Register(scheduler, Peer("b"));
+        Schedule(scheduler, "a", max: 1);
+        scheduler.Report(Blob, new PieceReportRequest { PeerId = "a", Results = [new PieceResult { Index = 0, Failure = PieceFailure.Origin }] });
+
+        var answer = Schedule(scheduler, "b", wanted: [0]);
+
+        Assert.True(Assert.Single(answer.Pieces).FromOrigin);
+    }
+
+    [Fact]
+    public void Report_CorruptPiece_BansTheParentForTheTaskAtOnce()
+    {
+        var scheduler = CreateScheduler();
+        Register(scheduler, Peer("a"));
+        Register(scheduler, Peer("b"));
+        Register(scheduler, Peer("c"));
+        Schedule(scheduler, "a");
+        ReportOrigin(scheduler, "a", 0, 1, 2, 3);
+
+        scheduler.Report(Blob, new PieceReportRequest { PeerId = "b", Results = [new PieceResult { Index = 0, ParentId = "a", Failure = PieceFailure.Corrupt }] });
+
+        Assert.True(scheduler.IsBanned(Blob, "a"));
+        Assert.False(scheduler.IsBanned(Digest.Compute("other"u8), "a"));
+        Assert.All(Schedule(scheduler, "c").Pieces, p => Assert.True(p.FromOrigin));
+        Assert.Equal(1, scheduler.GetStatistics().CorruptPieces);
+    }
+
+    [Fact]
+    public void Report_RepeatedFailures_BanAfterTheThresholdButBusyNever()
+    {
+        var scheduler = CreateScheduler(o => o.FailuresBeforeBan = 3);
+        Register(scheduler, Peer("a"));
+        Register(scheduler, Peer("b"));
+        Schedule(scheduler, "a");
+        ReportOrigin(scheduler, "a", 0, 1, 2, 3);
+
+        void Fail(PieceFailure failure) => scheduler.Report(Blob, new PieceReportRequest { PeerId = "b", Results = [new PieceResult { Index = 0, ParentId = "a", Failure = failure }] });
+
+        for (int i = 0; i < 10; i++)
+        {
+            Fail(PieceFailure.Busy);
+        }
+
+        Fail(PieceFailure.Unreachable);
+        Fail(PieceFailure.Slow);
+        Assert.False(scheduler.IsBanned(Blob, "a"));
+        Fail(PieceFailure.Refused);
+        Assert.True(scheduler.IsBanned(Blob, "a"));
+        Assert.Equal(1, scheduler.GetStatistics().ParentsBanned);
+    }
+
+    [Fact]
+    public void Sweep_PeerStopsReporting_ForgottenAndItsPiecesNoLongerOffered()
+    {
+        var scheduler = CreateScheduler(o => o.PeerTtl = TimeSpan.FromSeconds(10));
+        Register(scheduler, Peer("a"));
+        Register(scheduler, Peer("b"));
+        Schedule(scheduler, "a");
+        ReportOrigin(scheduler, "a", 0, 1, 2, 3);
+
+        _time.Advance(TimeSpan.FromSeconds(8));
+        scheduler.Heartbeat(new HeartbeatRequest { Peer = Peer("b") });
+        Assert.Equal(0, scheduler.Sweep());
+        _time.Advance(TimeSpan.FromSeconds(3));
+        scheduler.Heartbeat(new HeartbeatRequest { Peer = Peer("b") });
+
+        Assert.Equal(1, scheduler.Sweep());
+        Assert.False(scheduler.KnowsPeer("a"));
+        Assert.True(scheduler.KnowsPeer("b"));
+        Assert.All(Schedule(scheduler, "b").Pieces, p => Assert.True(p.FromOrigin));
+        Assert.Equal(1, scheduler.GetStatistics().PeersForgotten);
+        Assert.Throws<KeyNotFoundException>(() => Schedule(scheduler, "a"));
+    }
+
+    [Fact]
+    public void Leave_LastMember_ForgetsTheTask()
+    {
+        var scheduler = CreateScheduler();
+        Register(scheduler, Peer("a"));
+        scheduler.Leave("a");
+
+        Assert.Equal(0, scheduler.GetStatistics().Tasks);
+        Assert.Throws<KeyNotFoundException>(() => Schedule(scheduler, "a"));
+    }
+
+    [Fact]
+    public void Schedule_ParentsScoredByFreeSlotsLocalityAndHistory()
+    {
+        var scheduler = CreateScheduler(o => o.ParentsPerPiece = 3);
+        var here = new PeerLocality { Host = "h1", Rack = "r1", Zone = "z1" };
+        Register(scheduler, Peer("child", locality: here));
+        Register(scheduler, Peer("far", locality: new PeerLocality { Host = "h9", Rack = "r9", Zone = "z9" }));
+        Register(scheduler, Peer("same-rack", locality: new PeerLocality { Host = "h2", Rack = "r1", Zone = "z1" }));
+        Register(scheduler, Peer("same-host", slots: 4, locality: new PeerLocality { Host = "h1", Rack = "r1", Zone = "z1" }));
+        Register(scheduler, Peer("c"));
+        scheduler.Report(Blob, new PieceReportRequest
+        {
+            PeerId = "far",
+            BlobVerified = true,
+            Results = [.. Enumerable.Range(0, 4).Select(i => new PieceResult { Index = i, Success = true, Digest = PieceDigest(i) })],
+        });
+        foreach (string holder in new[] { "same-rack", "same-host" })
+        {
+            scheduler.Report(Blob, new PieceReportRequest { PeerId = holder, Results = [.. Enumerable.Range(0, 4).Select(i => new PieceResult { Index = i, Success = true, ParentId = "far" })] });
+        }
+
+        var first = Schedule(scheduler, "child", max: 1, wanted: [0]);
+        Assert.Equal(["same-host", "same-rack", "far"], Assert.Single(first.Pieces).Parents.Select(p => p.PeerId));
+
+        // same-host now has one upload pending of its four slots; three more leave it no free slot. For a child without
+        // locality, far (eight successful uploads) then beats same-rack (no history), and the busy same-host comes last.
+        for (int i = 1; i < 4; i++)
+        {
+            Schedule(scheduler, "child", max: 1, wanted: [i]);
+        }
+
+        Assert.Equal(["far", "same-rack", "same-host"], Schedule(scheduler, "c", max: 1, wanted: [0]).Pieces[0].Parents.Select(p => p.PeerId));
+    }
+
+    [Fact]
+    public void Complete_BlobMismatch_DropsPieceRecordsAndBansTheDigestReporters()
+    {
+        var scheduler = CreateScheduler();
+        Register(scheduler, Peer("a"));
+        Register(scheduler, Peer("b"));
+        Schedule(scheduler, "a");
+        ReportOrigin(scheduler, "a", 0, 1, 2, 3);
+        Schedule(scheduler, "b");
+        scheduler.Report(Blob, new PieceReportRequest { PeerId = "b", Results = [.. Enumerable.Range(0, 4).Select(i => new PieceResult { Index = i, Success = true, ParentId = "a" })] });
+
+        scheduler.Complete(Blob, new TaskCompleteRequest { PeerId = "b", Verified = false });
+
+        Assert.True(scheduler.IsBanned(Blob, "a"));
+        Assert.All(Schedule(scheduler, "b").Pieces, p => Assert.True(p.FromOrigin));
+        Assert.Equal(1, scheduler.GetStatistics().TasksReset);
+    }
+
+    [Fact]
+    public void Complete_VerifiedWithoutEveryPiece_Throws()
+    {
+        var scheduler = CreateScheduler();
+        Register(scheduler, Peer("a"));
+        Assert.Throws<P2PProtocolException>(() => scheduler.Complete(Blob, new TaskCompleteRequest { PeerId = "a", Verified = true }));
+    }
+
+    [Fact]
+    public void Heartbeat_SeedPeer_ReceivesQueuedPreheatOnce()
+    {
+        var scheduler = CreateScheduler();
+        scheduler.Heartbeat(new HeartbeatRequest { Peer = Peer("seed", seed: true) });
+        scheduler.Heartbeat(new HeartbeatRequest { Peer = Peer("plain") });
+        var blob = new BlobRef { Registry = "r.example", Repository = "a/b", Digest = Blob.Value, Size = 10 };
+
+        Assert.Equal(1, scheduler.EnqueuePreheat([blob]));
+        Assert.Empty(scheduler.Heartbeat(new HeartbeatRequest { Peer = Peer("plain") }).Preheat);
+        Assert.Equal(blob, Assert.Single(scheduler.Heartbeat(new HeartbeatRequest { Peer = Peer("seed", seed: true) }).Preheat));
+        Assert.Empty(scheduler.Heartbeat(new HeartbeatRequest { Peer = Peer("seed", seed: true) }).Preheat);
+    }
+
+    [Fact]
+    public void Schedule_TenThousandPeers_StaysBoundedPerCall()
+    {
+        // Simulation scale: every peer joins one task; holders are sampled, so a call costs O(sample), not O(peers).
+        var scheduler = CreateScheduler(o => o.CandidateSample = 16);
+        for (int i = 0; i < 10_000; i++)
+        {
+            Register(scheduler, Peer($"p{i}"), size: PieceSize);
+        }
+
+        Schedule(scheduler, "p0");
+        ReportOrigin(scheduler, "p0", 0);
+        for (int i = 1; i < 10_000; i++)
+        {
+            var piece = Assert.Single(Schedule(scheduler, $"p{i}").Pieces);
+            scheduler.Report(Blob, new PieceReportRequest { PeerId = $"p{i}", Results = [new PieceResult { Index = 0, Success = true, ParentId = piece.Parents[0].PeerId }] });
+        }
+
+        Assert.Equal(1, scheduler.GetStatistics().PiecesFromOrigin);
+        Assert.Equal(9_999, scheduler.GetStatistics().PiecesFromParents);
+    }
+
+    [Fact]
+    public void Options_Invalid_Refused()
+    {
+        Assert.Throws<System.ComponentModel.DataAnnotations.ValidationException>(() => new P2PScheduler(new P2PSchedulerOptions { PieceSize = 1000 }));
+        Assert.Throws<System.ComponentModel.DataAnnotations.ValidationException>(() => new P2PScheduler(new P2PSchedulerOptions { TokenKey = new byte[8] }));
+        Assert.Throws<System.ComponentModel.DataAnnotations.ValidationException>(() => new P2PScheduler(new P2PSchedulerOptions { PeerTtl = TimeSpan.FromSeconds(1), HeartbeatInterval = TimeSpan.FromSeconds(2) }));
+    }
+}
