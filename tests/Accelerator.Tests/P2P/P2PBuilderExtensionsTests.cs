@@ -85,6 +85,66 @@ public sealed class P2PBuilderExtensionsTests : IAsyncLifetime
         Assert.Equal(1, Assert.IsType<FallbackBlobSource>(blobs).Fallbacks);
     }
 
+    [Fact]
+    public void Build_ProxyAndSchedulers_ThrowsOptionsValidation()
+    {
+        var builder = new ImageAcceleratorBuilder().UseP2P(o =>
+        {
+            o.Proxy = new Uri("http://127.0.0.1:1/");
+            o.Schedulers.Add(new Uri("http://127.0.0.1:2/"));
+        }).UseFullPull();
+
+        Assert.Throws<OptionsValidationException>(() => builder.Build());
+    }
+
+    [Fact]
+    public void Build_SchedulersWithoutDataDirectory_ThrowsOptionsValidation()
+    {
+        var builder = new ImageAcceleratorBuilder().UseP2P(o => o.Schedulers.Add(new Uri("http://127.0.0.1:2/"))).UseFullPull();
+
+        var ex = Assert.Throws<OptionsValidationException>(() => builder.Build());
+        Assert.Contains("P2P peer", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UseP2P_InProcessPeer_ReadsThroughSchedulerAndRegistersTask()
+    {
+        string data = Directory.CreateTempSubdirectory("accel-p2p-inproc-").FullName;
+        try
+        {
+            await using var scheduler = await Accelerator.P2P.Scheduling.P2PSchedulerServer.StartAsync(new Accelerator.P2P.Scheduling.P2PSchedulerServerOptions
+            {
+                Registry = new RegistryOptions { PlainHttp = true, DockerConfigPath = "/nonexistent/accelerator-test/config.json" },
+                Scheduler = new Accelerator.P2P.Scheduling.P2PSchedulerOptions { PieceSize = 64 * 1024 },
+            });
+            await using (var host = new ImageAcceleratorBuilder()
+                .AddRegistry(_registry.Host, r => r.PlainHttp = true)
+                .ConfigureRegistries(r => r.DockerConfigPath = "/nonexistent/accelerator-test/config.json")
+                .UseP2P(o =>
+                {
+                    o.Schedulers.Add(scheduler.Url);
+                    o.Peer.DataDirectory = data;
+                })
+                .UseFullPull()
+                .Build())
+            {
+                var blobs = BlobsOf(host);
+                byte[] read = await blobs.ReadAllBytesAsync(new BlobAddress(Repository, _descriptor.Digest, _descriptor.Size), 1 << 20);
+
+                Assert.Equal(_blob, read);
+            }
+
+            var statistics = scheduler.Scheduler.GetStatistics();
+            Assert.Equal(1, statistics.TasksCreated);
+            Assert.Equal(4, statistics.PiecesFromOrigin);
+            Assert.Equal(1, statistics.TasksCompleted);
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
     private static int ClosedPort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
