@@ -21,6 +21,9 @@ internal sealed record TaskSession(Digest Task, Uri Scheduler, string Token, lon
 public sealed partial class P2PPeer
 {
     private const int MaxSchedulerAttempts = 8;
+    private const int MaxCheckedAccess = 100_000;
+    private const int MaxOriginFailures = 3;
+    private static readonly TimeSpan BusyBackoff = TimeSpan.FromMilliseconds(50);
 
     /// <summary>Opens the whole blob through P2P (every piece fetched and the blob digest checked first).</summary>
     internal async Task<Stream> OpenBlobAsync(PeerBlobSource source, BlobAddress blob, CancellationToken cancellationToken)
@@ -116,9 +119,15 @@ public sealed partial class P2PPeer
         }
     }
 
-    /// <summary>The session for the blob's task, registering (at the first live scheduler on the ring) when there is none.</summary>
+    /// <summary>
+    /// The session for the blob's task, registering (at the first live scheduler on the ring) when there is none, or
+    /// when this source's credential has not yet been checked for the blob: a peer shared by several clients (a proxy)
+    /// serves a client's read only after the scheduler confirmed at the registry that the client's credential may read it.
+    /// </summary>
     private async Task<TaskSession> GetSessionAsync(PeerBlobSource source, BlobAddress blob, CancellationToken cancellationToken)
-        => _sessions.TryGetValue(blob.Digest, out var session) ? session : await RegisterAsync(source, blob, null, cancellationToken).ConfigureAwait(false);
+        => _sessions.TryGetValue(blob.Digest, out var session) && _checkedAccess.ContainsKey((blob.Digest, source.CredentialKey))
+            ? session
+            : await RegisterAsync(source, blob, null, cancellationToken).ConfigureAwait(false);
 
     private async Task<TaskSession> RegisterAsync(PeerBlobSource source, BlobAddress blob, Uri? failed, CancellationToken cancellationToken)
     {
@@ -170,6 +179,12 @@ public sealed partial class P2PPeer
 
             var session = new TaskSession(blob.Digest, scheduler, answer.Token, answer.Size, answer.PieceSize, answer.PieceCount);
             _sessions[blob.Digest] = session;
+            if (_checkedAccess.Count >= MaxCheckedAccess)
+            {
+                _checkedAccess.Clear();
+            }
+
+            _checkedAccess[(blob.Digest, source.CredentialKey)] = 0;
             await AnnounceHeldAsync(session, cancellationToken).ConfigureAwait(false);
             return session;
         }
@@ -219,6 +234,7 @@ public sealed partial class P2PPeer
     {
         wanted ??= Enumerable.Range(0, session.PieceCount).ToArray();
         var inFlight = new Dictionary<int, Task<PieceResult[]>>();
+        var originFailures = new Dictionary<int, int>();
         int schedulerAttempts = 0;
         try
         {
@@ -284,6 +300,23 @@ public sealed partial class P2PPeer
                     results.AddRange(await task.ConfigureAwait(false));
                 }
 
+                foreach (var failed in results.Where(r => r.Failure == PieceFailure.Origin))
+                {
+                    // The registry itself keeps failing this piece: give up rather than loop.
+                    if ((originFailures[failed.Index] = originFailures.GetValueOrDefault(failed.Index) + 1) >= MaxOriginFailures)
+                    {
+                        await ReportQuietlyAsync(session, results).ConfigureAwait(false);
+                        throw new IOException($"The registry failed to serve piece {failed.Index} of {session.Task} {MaxOriginFailures} times (see the log).");
+                    }
+                }
+
+                if (results.Count > 0 && cancellationToken.IsCancellationRequested)
+                {
+                    // The outcomes of fetches the cancellation cut short still free their pieces at the scheduler.
+                    await ReportQuietlyAsync(session, results).ConfigureAwait(false);
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+
                 if (results.Count > 0)
                 {
                     try
@@ -301,15 +334,40 @@ public sealed partial class P2PPeer
         {
             if (inFlight.Count > 0)
             {
-                // Cancelled or failed mid-way: let the fetches end so no buffer or slot outlives this call.
-                try
+                // Cancelled or failed mid-way: let the fetches end so no buffer or slot outlives this call, and tell the
+                // scheduler, so their leases do not keep the pieces from this peer's next read.
+                var leftovers = new List<PieceResult>();
+                foreach (var task in inFlight.Values)
                 {
-                    await Task.WhenAll(inFlight.Values).ConfigureAwait(false);
+                    try
+                    {
+                        leftovers.AddRange(await task.ConfigureAwait(false));
+                    }
+                    catch (Exception ex) when (ex is OperationCanceledException or IOException or HttpRequestException)
+                    {
+                    }
                 }
-                catch (OperationCanceledException)
-                {
-                }
+
+                await ReportQuietlyAsync(session, leftovers).ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>Reports outcomes on a short timeout of its own, ignoring failures (used when the read is ending anyway).</summary>
+    private async Task ReportQuietlyAsync(TaskSession session, List<PieceResult> results)
+    {
+        if (results.Count == 0 || _stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        try
+        {
+            await ReportAsync(session, results, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is SessionChangedException or SchedulerRejectedException or OperationCanceledException or ObjectDisposedException)
+        {
         }
     }
 
@@ -372,6 +430,11 @@ public sealed partial class P2PPeer
             if (results.Count == 0)
             {
                 results.Add(new PieceResult { Index = piece.Index, Failure = PieceFailure.Unreachable });
+            }
+            else if (results.All(r => r.Failure == PieceFailure.Busy))
+            {
+                // Every parent is saturated: give them a moment before the piece is scheduled again.
+                await Task.Delay(BusyBackoff, _time, cancellationToken).ConfigureAwait(false);
             }
 
             return [.. results];

@@ -30,5 +30,8 @@ public sealed partial class P2PPeer
 
         [LoggerMessage(8, LogLevel.Warning, "Preheating {Digest} failed: {Reason}")]
         public static partial void PreheatFailed(ILogger logger, Digest digest, string reason);
+
+        [LoggerMessage(9, LogLevel.Warning, "A heartbeat round failed: {Reason}")]
+        public static partial void HeartbeatFailed(ILogger logger, string reason);
     }
 }

@@ -29,8 +29,10 @@ public sealed partial class P2PPeer : IAsyncDisposable
     private readonly BandwidthLimiter _uploadLimiter;
     private readonly ConcurrentDictionary<Digest, TaskSession> _sessions = new();
     private readonly ConcurrentDictionary<Uri, long> _deadSchedulers = new();
+    private readonly ConcurrentDictionary<(Digest Blob, string Credential), byte> _checkedAccess = new();
     private readonly ConcurrentDictionary<Digest, Task> _preheats = new();
     private readonly CancellationTokenSource _stopping = new();
+    private readonly System.Diagnostics.Metrics.Meter _meter;
     private KestrelListener? _listener;
     private Task _heartbeats = Task.CompletedTask;
     private PeerCounters _counters;
@@ -60,6 +62,15 @@ public sealed partial class P2PPeer : IAsyncDisposable
         _uploadSlots = new SemaphoreSlim(options.UploadSlots, options.UploadSlots);
         _downloadSlots = new SemaphoreSlim(options.DownloadSlots, options.DownloadSlots);
         _uploadLimiter = new BandwidthLimiter(options.UploadBytesPerSecond, time);
+        _meter = P2PMeter.Create(new("peer", PeerId),
+        [
+            ("accelerator.p2p.peer.bytes_from_peers", "By", "Bytes downloaded from other peers.", () => Interlocked.Read(ref _counters.BytesFromPeers)),
+            ("accelerator.p2p.peer.bytes_from_origin", "By", "Bytes read from the registry.", () => Interlocked.Read(ref _counters.BytesFromOrigin)),
+            ("accelerator.p2p.peer.bytes_uploaded", "By", "Bytes uploaded to other peers.", () => Interlocked.Read(ref _counters.BytesUploaded)),
+            ("accelerator.p2p.peer.corrupt_pieces", "{piece}", "Pieces from parents that failed their digest.", () => Interlocked.Read(ref _counters.CorruptPieces)),
+            ("accelerator.p2p.peer.origin_fallbacks", "{read}", "Reads sent straight to the registry because no scheduler answered.", () => Interlocked.Read(ref _counters.OriginFallbacks)),
+            ("accelerator.p2p.peer.scheduler_failovers", "{task}", "Tasks moved to the next scheduler on the ring.", () => Interlocked.Read(ref _counters.SchedulerFailovers)),
+        ]);
     }
 
     /// <summary>The peer's identity.</summary>
@@ -230,6 +241,7 @@ public sealed partial class P2PPeer : IAsyncDisposable
         _uploadSlots.Dispose();
         _downloadSlots.Dispose();
         _stopping.Dispose();
+        _meter.Dispose();
     }
 
     /// <summary>Stops abruptly, as a crash would: no leave message, connections dropped. For tests of failure handling.</summary>
@@ -247,6 +259,7 @@ public sealed partial class P2PPeer : IAsyncDisposable
         }
 
         _http.Dispose();
+        _meter.Dispose();
         if (_ownsRegistry)
         {
             _registry.Dispose();
@@ -287,6 +300,11 @@ public sealed partial class P2PPeer : IAsyncDisposable
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 return;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // A heartbeat round must never end the loop: the next round tries again.
+                Log.HeartbeatFailed(_logger, ex.Message);
             }
         }
     }

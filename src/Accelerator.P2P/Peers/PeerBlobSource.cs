@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using Accelerator.P2P.Protocol;
 
 namespace Accelerator.P2P.Peers;
@@ -19,6 +21,7 @@ public sealed class PeerBlobSource : IBlobSource
         Registry = registry;
         Origin = origin;
         Credential = credential;
+        CredentialKey = credential is null ? "anonymous" : Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"{credential.Username}\0{credential.Password}\0{credential.Authorization}")));
     }
 
     /// <summary>The registry host, <c>host[:port]</c>, as the scheduler checks access at it.</summary>
@@ -29,6 +32,9 @@ public sealed class PeerBlobSource : IBlobSource
 
     /// <summary>The credential forwarded to the scheduler for access checks (<see langword="null"/>: anonymous).</summary>
     internal RegistryCredential? Credential { get; }
+
+    /// <summary>A hash naming <see cref="Credential"/> without holding its secret.</summary>
+    internal string CredentialKey { get; }
 
     /// <inheritdoc />
     /// <remarks>A known size in the address is returned as is; otherwise the origin is asked (a HEAD, no bytes).</remarks>

@@ -43,6 +43,12 @@ public sealed record RegistryCredential
 
     /// <summary>Password for <see cref="Username"/>.</summary>
     public string? Password { get; init; }
+
+    /// <summary>
+    /// A ready <c>Authorization</c> header value the registry accepts (e.g. <c>Bearer …</c> from its token server, as a
+    /// registry-mirror proxy receives it from containerd); used as is, instead of <see cref="Username"/>.
+    /// </summary>
+    public string? Authorization { get; init; }
 }
 
 /// <summary><c>POST /api/v1/peers/heartbeat</c>: the peer is alive; its answer carries preheat work for seed peers.</summary>

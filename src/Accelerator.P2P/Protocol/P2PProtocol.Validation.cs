@@ -186,6 +186,8 @@ public static partial class P2PProtocol
         => credential is null ? null
             : credential.Username is { Length: > 1024 } || credential.Password is { Length: > 8192 } ? "credential too long"
             : credential.Password is not null && string.IsNullOrEmpty(credential.Username) ? "password without username"
+            : credential.Authorization is { } authorization && (authorization.Length is 0 or > 8192 || credential.Username is not null
+                || authorization.AsSpan().ContainsAny("\r\n\0")) ? "bad authorization"
             : null;
 
     private static string? ValidateAssignment(PieceAssignment piece)

@@ -22,6 +22,7 @@ public sealed partial class P2PSchedulerService : IDisposable
     private readonly P2PSchedulerServerOptions _options;
     private readonly RegistryAccessChecker _access;
     private readonly ILogger _logger;
+    private readonly System.Diagnostics.Metrics.Meter _meter;
     private long _accessDenied;
     private long _accessChecks;
     private long _badRequests;
@@ -36,6 +37,14 @@ public sealed partial class P2PSchedulerService : IDisposable
         _options = options;
         _access = new RegistryAccessChecker(options.Registry, options.AccessCacheDuration, time ?? TimeProvider.System);
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<P2PSchedulerService>();
+        _meter = P2PMeter.Create(new("scheduler", options.Listen.ToString()),
+        [
+            ("accelerator.p2p.scheduler.pieces_from_parents", "{piece}", "Pieces assigned to parents.", () => scheduler.GetStatistics().PiecesFromParents),
+            ("accelerator.p2p.scheduler.pieces_from_origin", "{piece}", "Pieces assigned back-to-source.", () => scheduler.GetStatistics().PiecesFromOrigin),
+            ("accelerator.p2p.scheduler.parents_banned", "{peer}", "Parents banned for a task.", () => scheduler.GetStatistics().ParentsBanned),
+            ("accelerator.p2p.scheduler.peers_forgotten", "{peer}", "Peers forgotten after they stopped reporting.", () => scheduler.GetStatistics().PeersForgotten),
+            ("accelerator.p2p.scheduler.access_denied", "{request}", "Registrations refused by the registry's answer.", () => Interlocked.Read(ref _accessDenied)),
+        ]);
     }
 
     /// <summary>The decision logic.</summary>
@@ -148,7 +157,11 @@ public sealed partial class P2PSchedulerService : IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => _access.Dispose();
+    public void Dispose()
+    {
+        _access.Dispose();
+        _meter.Dispose();
+    }
 
     private async Task HandleGetAsync(HttpContext context, string path)
     {

@@ -30,6 +30,12 @@ internal sealed class RegistryAccessChecker : IDisposable
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, RegistryClient> _clients = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (AccessResult Result, long Until)> _results = new(StringComparer.Ordinal);
+    private readonly Lazy<HttpClient> _http = new(() => new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }));
+    private readonly Lazy<HttpClient> _insecureHttp = new(() => new HttpClient(new SocketsHttpHandler
+    {
+        AllowAutoRedirect = false,
+        SslOptions = { RemoteCertificateValidationCallback = (_, _, _, _) => true },
+    }));
 
     public RegistryAccessChecker(RegistryOptions baseOptions, TimeSpan cacheDuration, TimeProvider time)
     {
@@ -49,6 +55,13 @@ internal sealed class RegistryAccessChecker : IDisposable
         }
 
         AccessResult result;
+        if (credential?.Authorization is { } authorization)
+        {
+            result = await HeadWithAuthorizationAsync(blob, authorization, cancellationToken).ConfigureAwait(false);
+            Remember(resultKey, result, now);
+            return result;
+        }
+
         var (client, owned) = GetClient(credentialKey, blob.Registry, credential);
         try
         {
@@ -69,13 +82,52 @@ internal sealed class RegistryAccessChecker : IDisposable
             }
         }
 
+        Remember(resultKey, result, now);
+        return result;
+    }
+
+    private void Remember(string key, AccessResult result, long now)
+    {
         if (_results.Count >= MaxCachedResults)
         {
             _results.Clear();
         }
 
-        _results[resultKey] = (result, now + (long)(_cacheDuration.TotalSeconds * _time.TimestampFrequency));
-        return result;
+        _results[key] = (result, now + (long)(_cacheDuration.TotalSeconds * _time.TimestampFrequency));
+    }
+
+    /// <summary>A HEAD of the blob carrying the forwarded <c>Authorization</c> value as is, and nothing else.</summary>
+    private async Task<AccessResult> HeadWithAuthorizationAsync(BlobRef blob, string authorization, CancellationToken cancellationToken)
+    {
+        _baseOptions.Hosts.TryGetValue(blob.Registry, out var host);
+        bool plain = _baseOptions.PlainHttp || host?.PlainHttp == true;
+        string apiPath = (host?.ApiPath ?? "/v2").TrimEnd('/');
+        var url = new Uri($"{(plain ? "http" : "https")}://{blob.Registry}{apiPath}/{blob.Repository}/blobs/{blob.Digest}");
+        using var request = new HttpRequestMessage(HttpMethod.Head, url);
+        request.Headers.TryAddWithoutValidation("Authorization", authorization);
+        request.Headers.UserAgent.ParseAdd(_baseOptions.UserAgent);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_baseOptions.RequestTimeout);
+        HttpResponseMessage response;
+        try
+        {
+            response = await (host?.SkipTlsVerify == true ? _insecureHttp.Value : _http.Value).SendAsync(request, timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new RegistryException($"HEAD {url} timed out.", inner: ex);
+        }
+
+        using (response)
+        {
+            return response.StatusCode switch
+            {
+                HttpStatusCode.OK when response.Content.Headers.ContentLength is long size => new AccessResult(HttpStatusCode.OK, size, null),
+                HttpStatusCode.NotFound => new AccessResult(HttpStatusCode.NotFound, -1, $"blob {blob.Repository}@{blob.Digest} is not in {blob.Registry}"),
+                HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => new AccessResult(HttpStatusCode.Forbidden, -1, $"the registry refused access to {blob.Repository}@{blob.Digest}"),
+                _ => throw new RegistryException($"HEAD {url} answered {(int)response.StatusCode}.", response.StatusCode),
+            };
+        }
     }
 
     /// <summary>A registry client reading with <paramref name="credential"/> only (for preheat manifest reads).</summary>
@@ -84,6 +136,16 @@ internal sealed class RegistryAccessChecker : IDisposable
 
     public void Dispose()
     {
+        if (_http.IsValueCreated)
+        {
+            _http.Value.Dispose();
+        }
+
+        if (_insecureHttp.IsValueCreated)
+        {
+            _insecureHttp.Value.Dispose();
+        }
+
         foreach (var client in _clients.Values)
         {
             client.Dispose();
@@ -134,13 +196,13 @@ internal sealed class RegistryAccessChecker : IDisposable
 
     private static string CredentialKey(string registry, RegistryCredential? credential)
     {
-        if (credential?.Username is null)
+        if (credential?.Username is null && credential?.Authorization is null)
         {
             return registry.ToLowerInvariant() + "\nanonymous";
         }
 
-        // The cache key holds a hash of the password, never the password.
-        byte[] hash = SHA256.HashData(Encoding.UTF8.GetBytes($"{credential.Username}\0{credential.Password}"));
+        // The cache key holds a hash of the secret, never the secret.
+        byte[] hash = SHA256.HashData(Encoding.UTF8.GetBytes($"{credential.Username}\0{credential.Password}\0{credential.Authorization}"));
         return $"{registry.ToLowerInvariant()}\n{Convert.ToHexString(hash)}";
     }
 }

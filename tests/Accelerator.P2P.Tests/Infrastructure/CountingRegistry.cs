@@ -31,6 +31,12 @@ internal sealed class CountingRegistry : IAsyncDisposable
     /// <summary>Blob GETs answered.</summary>
     public long Gets => Interlocked.Read(ref _gets);
 
+    /// <summary>A bearer token accepted besides the basic-auth users (as if issued by a token server).</summary>
+    public string? BearerToken { get; set; }
+
+    /// <summary>Answer every blob GET with 500 (HEADs still work).</summary>
+    public bool FailGets { get; set; }
+
     /// <summary>Delay before each GET body, so transfers overlap in tests that need them in flight.</summary>
     public TimeSpan GetDelay { get; set; }
 
@@ -58,7 +64,7 @@ internal sealed class CountingRegistry : IAsyncDisposable
     {
         var request = context.Request;
         string path = request.Path.Value ?? "/";
-        if (_users.Count > 0 && !Authorized(request))
+        if ((_users.Count > 0 || BearerToken is not null) && !Authorized(request))
         {
             context.Response.StatusCode = 401;
             context.Response.Headers.WWWAuthenticate = "Basic realm=\"counting\"";
@@ -112,6 +118,13 @@ internal sealed class CountingRegistry : IAsyncDisposable
         }
 
         Interlocked.Increment(ref _gets);
+        if (FailGets)
+        {
+            context.Response.StatusCode = 500;
+            context.Response.ContentLength = 0;
+            return;
+        }
+
         if (GetDelay > TimeSpan.Zero)
         {
             await Task.Delay(GetDelay, context.RequestAborted);
@@ -124,6 +137,11 @@ internal sealed class CountingRegistry : IAsyncDisposable
     private bool Authorized(HttpRequest request)
     {
         string? header = request.Headers.Authorization;
+        if (BearerToken is not null && header == $"Bearer {BearerToken}")
+        {
+            return true;
+        }
+
         if (header is null || !header.StartsWith("Basic ", StringComparison.Ordinal))
         {
             return false;

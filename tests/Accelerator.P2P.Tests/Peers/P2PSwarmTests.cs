@@ -181,6 +181,33 @@ public sealed class P2PSwarmTests
     }
 
     [Fact]
+    public async Task Register_ForwardedAuthorizationHeader_CheckedAsIsAtTheRegistry()
+    {
+        await using var registry = await CountingRegistry.StartAsync();
+        registry.BearerToken = "issued-by-the-token-server";
+        await using var cluster = new P2PCluster();
+        var blob = registry.Put(Repository, P2PCluster.MakeContent(100_000, 13));
+        await cluster.StartSchedulerAsync();
+        var peer = await cluster.StartPeerAsync("proxy-like", configure: o => o.Registry.Hosts[registry.Host] = new()
+        {
+            PlainHttp = true,
+            Headers = { ["Authorization"] = ["Bearer issued-by-the-token-server"] },
+        });
+
+        var allowed = peer.CreateBlobSource(registry.Host, new RegistryCredential { Authorization = "Bearer issued-by-the-token-server" });
+        await using (var stream = await allowed.OpenReadAsync(blob))
+        {
+            Assert.Equal(blob.Digest, await Digest.ComputeAsync(stream));
+        }
+
+        var stale = peer.CreateBlobSource(registry.Host, new RegistryCredential { Authorization = "Bearer expired" });
+        // The peer holds the blob now, but a client whose credential the registry refuses still gets nothing from it.
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => stale.OpenReadAsync(blob));
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => stale.OpenRangeAsync(blob, 0, 100));
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => peer.CreateBlobSource(registry.Host, null).OpenReadAsync(blob));
+    }
+
+    [Fact]
     public async Task OpenReadAsync_OwningSchedulerKilled_TaskMovesToTheNextOnTheRing()
     {
         await using var registry = await CountingRegistry.StartAsync();

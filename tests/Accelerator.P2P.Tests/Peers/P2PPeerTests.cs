@@ -1,0 +1,148 @@
+using System.ComponentModel.DataAnnotations;
+using System.Diagnostics.Metrics;
+using System.Net;
+using Accelerator.P2P.Peers;
+using Accelerator.P2P.Protocol;
+using Accelerator.P2P.Tests.Infrastructure;
+
+namespace Accelerator.P2P.Tests.Peers;
+
+public sealed class P2PPeerTests
+{
+    [Fact]
+    public void Options_Invalid_Refused()
+    {
+        P2PPeerOptions Valid() => new() { DataDirectory = "/tmp/x" };
+        Assert.Throws<ValidationException>(() => new P2PPeerOptions().Validate());
+        Assert.Throws<ValidationException>(PeerIdOf(Valid(), "bad id").Validate);
+        var https = Valid();
+        https.Listen = new Uri("https://127.0.0.1:0");
+        Assert.Throws<ValidationException>(https.Validate);
+        var scheduler = Valid();
+        scheduler.Schedulers.Add(new Uri("ftp://scheduler"));
+        Assert.Throws<ValidationException>(scheduler.Validate);
+        var slots = Valid();
+        slots.UploadSlots = 0;
+        Assert.Throws<ValidationException>(slots.Validate);
+        Valid().Validate();
+    }
+
+    private static P2PPeerOptions PeerIdOf(P2PPeerOptions options, string id)
+    {
+        options.PeerId = id;
+        return options;
+    }
+
+    [Fact]
+    public async Task Metrics_PrometheusAndMeter_ReportTheSameBytes()
+    {
+        await using var registry = await CountingRegistry.StartAsync();
+        await using var cluster = new P2PCluster();
+        var blob = registry.Put("m/blob", P2PCluster.MakeContent(200_000, 1));
+        await cluster.StartSchedulerAsync();
+        var peer = await cluster.StartPeerAsync("measured");
+        await P2PCluster.PullAsync(peer, registry.Host, blob);
+
+        long fromMeter = -1;
+        using (var listener = new MeterListener())
+        {
+            listener.InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == P2PMeter.Name && instrument.Name == "accelerator.p2p.peer.bytes_from_origin")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            };
+            listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+            {
+                foreach (var tag in tags)
+                {
+                    if (tag.Key == "peer" && (string?)tag.Value == "measured")
+                    {
+                        fromMeter = value;
+                    }
+                }
+            });
+            listener.Start();
+            listener.RecordObservableInstruments();
+        }
+
+        Assert.Equal(200_000, fromMeter);
+        using var http = new HttpClient();
+        string text = await http.GetStringAsync(new Uri(peer.Url, "/metrics"));
+        Assert.Contains("accel_p2p_peer_bytes_from_origin_total 200000\n", text, StringComparison.Ordinal);
+        Assert.Contains("accel_p2p_peer_blobs_completed_total 1\n", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PieceApi_BadPathsAndMethods_Refused()
+    {
+        await using var cluster = new P2PCluster();
+        var peer = await cluster.StartPeerAsync("alone", []);
+        using var http = new HttpClient();
+
+        using var post = await http.PostAsync(new Uri(peer.Url, P2PProtocol.PiecePath(Digest.Compute("x"u8), 0)), new ByteArrayContent([]));
+        using var unknown = await http.GetAsync(new Uri(peer.Url, "/p2p/v1/tasks/sha256:zz/pieces/0"));
+        using var notHeld = await http.GetAsync(new Uri(peer.Url, P2PProtocol.PiecePath(Digest.Compute("x"u8), 0)));
+
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, post.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, notHeld.StatusCode);
+        Assert.Equal("ok\n", await http.GetStringAsync(new Uri(peer.Url, "/healthz")));
+    }
+
+    [Fact]
+    public async Task OpenReadAsync_NoSchedulersConfigured_ReadsFromTheRegistry()
+    {
+        await using var registry = await CountingRegistry.StartAsync();
+        await using var cluster = new P2PCluster();
+        var blob = registry.Put("m/blob", P2PCluster.MakeContent(70_000, 2));
+        var peer = await cluster.StartPeerAsync("standalone", []);
+
+        Assert.Equal(blob.Digest, await P2PCluster.PullAsync(peer, registry.Host, blob));
+        Assert.Equal(70_000, registry.BytesServed);
+    }
+
+    [Fact]
+    public async Task OpenReadAsync_RegistryFailsEveryRead_OneClearErrorNotALoop()
+    {
+        await using var registry = await CountingRegistry.StartAsync();
+        registry.FailGets = true;
+        await using var cluster = new P2PCluster();
+        var blob = registry.Put("m/blob", P2PCluster.MakeContent(70_000, 3));
+        await cluster.StartSchedulerAsync();
+        var peer = await cluster.StartPeerAsync("unlucky");
+
+        var ex = await Assert.ThrowsAsync<IOException>(() => P2PCluster.PullAsync(peer, registry.Host, blob));
+        Assert.Contains("failed to serve piece", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task OpenRangeAsync_CancelledMidway_LeasesReleasedSoTheNextReadProceeds()
+    {
+        await using var registry = await CountingRegistry.StartAsync();
+        registry.GetDelay = TimeSpan.FromSeconds(30);
+        await using var cluster = new P2PCluster();
+        byte[] content = P2PCluster.MakeContent(300_000, 4);
+        var blob = registry.Put("m/blob", content);
+        // Leases that would outlive the test: only the peer's report of the cancelled fetches frees the pieces.
+        await cluster.StartSchedulerAsync(o =>
+        {
+            o.Scheduler.SourceLeaseTimeout = TimeSpan.FromHours(1);
+            o.Scheduler.PieceLeaseTimeout = TimeSpan.FromHours(1);
+        });
+        var peer = await cluster.StartPeerAsync("impatient");
+        var source = peer.CreateBlobSource(registry.Host);
+
+        using (var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300)))
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => source.ReadRangeAsync(blob, 1000, new byte[100], cancel.Token).AsTask());
+        }
+
+        registry.GetDelay = TimeSpan.Zero;
+        byte[] buffer = new byte[100];
+        using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        Assert.Equal(100, await source.ReadRangeAsync(blob, 1000, buffer, guard.Token));
+        Assert.Equal(content.AsSpan(1000, 100).ToArray(), buffer);
+    }
+}
