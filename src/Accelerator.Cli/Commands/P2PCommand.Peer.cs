@@ -17,6 +17,7 @@ internal static partial class P2PCommand
         var advertise = new Option<string?>("--advertise") { Description = "The URL other peers reach this peer at, when it differs from --listen (e.g. listening on 0.0.0.0).", HelpName = "URL" };
         var proxy = new Option<string?>("--proxy") { Description = "Also serve a registry mirror (/v2/) here for containerd (hosts.toml) and docker (registry-mirrors): manifests pass through, blobs come through P2P.", HelpName = "URL" };
         var upstream = new Option<string?>("--upstream") { Description = "The registry the proxy forwards to when a request names none with containerd's 'ns' parameter (docker's registry-mirrors: docker.io).", HelpName = "REGISTRY" };
+        var allow = new Option<string[]>("--allow-upstream") { Description = "Serve only these registries through the proxy (repeatable or comma-separated; default: any a client names).", HelpName = "REGISTRY", Arity = ArgumentArity.ZeroOrMore };
         var dataDirectory = new Option<string>("--data-dir")
         {
             Description = "The piece store (kept across restarts).",
@@ -32,7 +33,7 @@ internal static partial class P2PCommand
         var peerId = new Option<string?>("--peer-id") { Description = "This peer's identity (default: the machine name and a random suffix).", HelpName = "ID" };
         var command = new Command("peer", "Run a P2P peer: a verified piece store shared with other peers, reads through the scheduler, and optionally a registry-mirror proxy.")
         {
-            schedulers, listen, advertise, proxy, upstream, dataDirectory, seed, labels, capacity, uploadLimit, uploadSlots, downloadSlots, peerId,
+            schedulers, listen, advertise, proxy, upstream, allow, dataDirectory, seed, labels, capacity, uploadLimit, uploadSlots, downloadSlots, peerId,
         };
         command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
@@ -63,6 +64,11 @@ internal static partial class P2PCommand
             var proxyOptions = result.GetValue(proxy) is { } proxyUrl
                 ? new RegistryMirrorProxyOptions { Listen = ParseListen("--proxy", proxyUrl), Upstream = result.GetValue(upstream), PlainHttpUpstream = plainHttp }
                 : null;
+            foreach (string registry in (result.GetValue(allow) ?? []).SelectMany(a => a.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
+            {
+                (proxyOptions ?? throw new FormatException("--allow-upstream needs --proxy.")).AllowedUpstreams.Add(registry);
+            }
+
             proxyOptions?.Validate();
             if (proxyOptions is null && result.GetValue(upstream) is not null)
             {

@@ -103,6 +103,13 @@ public sealed partial class RegistryMirrorProxy
             registry = candidate;
         }
 
+        if (registry is not null && _options.AllowedUpstreams.Count > 0 && !_options.AllowedUpstreams.Contains(registry, StringComparer.OrdinalIgnoreCase))
+        {
+            problem = $"this mirror does not serve registry '{Truncate(registry)}'";
+            registry = null;
+            return false;
+        }
+
         return registry is not null;
     }
 
@@ -147,12 +154,14 @@ public sealed partial class RegistryMirrorProxy
             byte[] body = [];
             if (!head)
             {
-                body = await ReadBoundedAsync(response.Content, limit, context.RequestAborted).ConfigureAwait(false) ?? [];
-                if (body.Length == 0 && response.Content.Headers.ContentLength > 0)
+                byte[]? bounded = await ReadBoundedAsync(response.Content, limit, context.RequestAborted).ConfigureAwait(false);
+                if (bounded is null)
                 {
                     await FailAsync(context, StatusCodes.Status502BadGateway, RegistryErrors.ManifestInvalid, $"upstream {registry} answered a body over the {limit}-byte limit").ConfigureAwait(false);
                     return;
                 }
+
+                body = bounded;
 
                 if (isManifest && response.IsSuccessStatusCode && !IsBodyDigestRight(body, expected, response, out string? mismatch))
                 {

@@ -26,6 +26,8 @@ namespace Accelerator.P2P.Proxy;
 /// </remarks>
 public sealed partial class RegistryMirrorProxy : IAsyncDisposable
 {
+    private const int MaxCachedRegistries = 256;
+
     private readonly RegistryMirrorProxyOptions _options;
     private readonly Func<string, IBlobSource> _blobSources;
     private readonly ConcurrentDictionary<string, IBlobSource> _sourcesByRegistry = new(StringComparer.OrdinalIgnoreCase);
@@ -116,7 +118,11 @@ public sealed partial class RegistryMirrorProxy : IAsyncDisposable
         _blobSlots.Dispose();
     }
 
-    private IBlobSource SourceFor(string registry) => _sourcesByRegistry.GetOrAdd(registry, _blobSources);
+    // Registries come from clients (ns): keep sources for a bounded number of them.
+    private IBlobSource SourceFor(string registry)
+        => _sourcesByRegistry.TryGetValue(registry, out var source) ? source
+            : _sourcesByRegistry.Count < MaxCachedRegistries ? _sourcesByRegistry.GetOrAdd(registry, _blobSources)
+            : _blobSources(registry);
 
     private async Task StartListenerAsync(CancellationToken cancellationToken)
     {

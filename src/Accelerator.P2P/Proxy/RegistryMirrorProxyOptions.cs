@@ -16,6 +16,13 @@ public sealed class RegistryMirrorProxyOptions
     /// <value>Null: requests without <c>ns</c> are refused with <c>NAME_UNKNOWN</c>.</value>
     public string? Upstream { get; set; }
 
+    /// <summary>
+    /// The registries (<c>host[:port]</c>) this mirror serves; a request for another one (by <c>ns</c>) is refused, so
+    /// the peer cannot be used to reach arbitrary hosts.
+    /// </summary>
+    /// <value>Empty: any registry a client names.</value>
+    public IList<string> AllowedUpstreams { get; } = new List<string>();
+
     /// <summary>Talk to upstream registries over plain HTTP instead of HTTPS.</summary>
     /// <value>False.</value>
     public bool PlainHttpUpstream { get; set; }
@@ -56,6 +63,11 @@ public sealed class RegistryMirrorProxyOptions
         if (Upstream is not null && !UpstreamRegistry.IsValidHost(Upstream))
         {
             throw new ArgumentException($"Upstream: '{Upstream}' is not a registry host[:port].", nameof(Upstream));
+        }
+
+        if (AllowedUpstreams.Any(r => !UpstreamRegistry.IsValidHost(r)))
+        {
+            throw new ArgumentException("AllowedUpstreams: every entry must be a registry host[:port].", nameof(AllowedUpstreams));
         }
 
         if (MaxManifestBytes is < 1024 or > 64 * 1024 * 1024)

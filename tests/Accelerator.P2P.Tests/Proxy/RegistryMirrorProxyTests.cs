@@ -105,6 +105,19 @@ public sealed class RegistryMirrorProxyTests(ProxyRegistryFixture registries) : 
     }
 
     [Fact]
+    public async Task GetManifest_NsNotAllowed_RefusedWithoutUpstreamRequest()
+    {
+        var options = new RegistryMirrorProxyOptions { Listen = new Uri("http://127.0.0.1:0"), PlainHttpUpstream = true };
+        options.AllowedUpstreams.Add("registry.example.com");
+        await using var proxy = await RegistryMirrorProxy.StartAsync(options, registry => _client.GetStore(registry).Blobs);
+        using var response = await _http.GetAsync(new Uri(proxy.Url, $"v2/{ProxyRegistryFixture.Repository}/manifests/{ProxyRegistryFixture.Tag}?ns={registries.Open.Host}"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("does not serve", (await ReadErrorAsync(response)).Message, StringComparison.Ordinal);
+        Assert.Equal(0, proxy.GetStatistics().ManifestRequests);
+    }
+
+    [Fact]
     public async Task GetManifest_DefaultUpstreamWithoutNs_PassesThrough()
     {
         await using var proxy = await StartProxyAsync(registries.Open.Host);
