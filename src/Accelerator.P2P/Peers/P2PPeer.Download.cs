@@ -98,7 +98,7 @@ public sealed partial class P2PPeer
             int first = (int)(offset / session.PieceSize);
             int last = (int)((end - 1) / session.PieceSize);
             var wanted = Enumerable.Range(first, last - first + 1).ToArray();
-            var pin = _store.Pin(session.Task, session.PieceSize);
+            var pin = _store.Pin(session.Task, session.PieceSize, wanted);
             try
             {
                 session = await EnsurePiecesAsync(source, blob, session, wanted, cancellationToken).ConfigureAwait(false);

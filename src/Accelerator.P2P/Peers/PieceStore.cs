@@ -17,6 +17,7 @@ internal sealed class PieceStore
     private readonly Lock _lock = new();
     private readonly Dictionary<PieceKey, Entry> _entries = [];
     private readonly Dictionary<(Digest Task, int PieceSize), int> _pins = [];
+    private readonly Dictionary<PieceKey, int> _piecePins = [];
     private long _clock;
     private long _bytes;
     private long _evictions;
@@ -91,7 +92,22 @@ internal sealed class PieceStore
             _pins[(task, pieceSize)] = _pins.GetValueOrDefault((task, pieceSize)) + 1;
         }
 
-        return new Pinned(this, task, pieceSize);
+        return new Pinned(this, task, pieceSize, null);
+    }
+
+    /// <summary>Keeps some pieces of a task (those a ranged read covers) from eviction until the handle is disposed.</summary>
+    public IDisposable Pin(Digest task, int pieceSize, IReadOnlyList<int> indexes)
+    {
+        lock (_lock)
+        {
+            foreach (int index in indexes)
+            {
+                var key = new PieceKey(task, pieceSize, index);
+                _piecePins[key] = _piecePins.GetValueOrDefault(key) + 1;
+            }
+        }
+
+        return new Pinned(this, task, pieceSize, indexes);
     }
 
     /// <summary>
@@ -261,7 +277,7 @@ internal sealed class PieceStore
             long oldest = long.MaxValue;
             foreach (var (key, entry) in _entries)
             {
-                if (entry.LastUse < oldest && !_pins.ContainsKey((key.Task, key.PieceSize)))
+                if (entry.LastUse < oldest && !_pins.ContainsKey((key.Task, key.PieceSize)) && !_piecePins.ContainsKey(key))
                 {
                     oldest = entry.LastUse;
                     victim = key;
@@ -340,19 +356,33 @@ internal sealed class PieceStore
         }
     }
 
-    private void Unpin(Digest task, int pieceSize)
+    private void Unpin(Digest task, int pieceSize, IReadOnlyList<int>? indexes)
     {
         lock (_lock)
         {
-            int count = _pins.GetValueOrDefault((task, pieceSize)) - 1;
-            if (count <= 0)
+            if (indexes is null)
             {
-                _pins.Remove((task, pieceSize));
+                Decrement(_pins, (task, pieceSize));
+                return;
             }
-            else
+
+            foreach (int index in indexes)
             {
-                _pins[(task, pieceSize)] = count;
+                Decrement(_piecePins, new PieceKey(task, pieceSize, index));
             }
+        }
+    }
+
+    private static void Decrement<TKey>(Dictionary<TKey, int> counts, TKey key) where TKey : notnull
+    {
+        int count = counts.GetValueOrDefault(key) - 1;
+        if (count <= 0)
+        {
+            counts.Remove(key);
+        }
+        else
+        {
+            counts[key] = count;
         }
     }
 
@@ -369,7 +399,7 @@ internal sealed class PieceStore
         public long LastUse { get; set; } = lastUse;
     }
 
-    private sealed class Pinned(PieceStore store, Digest task, int pieceSize) : IDisposable
+    private sealed class Pinned(PieceStore store, Digest task, int pieceSize, IReadOnlyList<int>? indexes) : IDisposable
     {
         private int _disposed;
 
@@ -377,7 +407,7 @@ internal sealed class PieceStore
         {
             if (Interlocked.Exchange(ref _disposed, 1) == 0)
             {
-                store.Unpin(task, pieceSize);
+                store.Unpin(task, pieceSize, indexes);
             }
         }
     }

@@ -254,7 +254,16 @@ public sealed partial class P2PScheduler
 
             if (member.Held[i])
             {
-                continue;
+                if (wanted is null)
+                {
+                    continue;
+                }
+
+                // The peer asks for a piece it was recorded holding: it lost it (evicted, found corrupt, restarted
+                // without its store). Its word about its own store wins; it is no longer offered as a parent for it.
+                member.Held[i] = false;
+                member.HeldCount--;
+                state.Pieces[i].Holders.Remove(member.Peer.Info.PeerId);
             }
 
             missing = true;

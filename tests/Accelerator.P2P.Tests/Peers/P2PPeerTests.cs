@@ -145,4 +145,28 @@ public sealed class P2PPeerTests
         Assert.Equal(100, await source.ReadRangeAsync(blob, 1000, buffer, guard.Token));
         Assert.Equal(content.AsSpan(1000, 100).ToArray(), buffer);
     }
+
+    [Fact]
+    public async Task OpenRangeAsync_PieceEvicted_FetchedAgainOnTheNextRead()
+    {
+        await using var registry = await CountingRegistry.StartAsync();
+        await using var cluster = new P2PCluster();
+        const int Piece = P2PCluster.TestPieceSize;
+        byte[] content = P2PCluster.MakeContent(5 * Piece, 5);
+        var blob = registry.Put("m/blob", content);
+        await cluster.StartSchedulerAsync();
+        var peer = await cluster.StartPeerAsync("small", configure: o => o.CapacityBytes = 2 * Piece);
+        var source = peer.CreateBlobSource(registry.Host);
+        byte[] buffer = new byte[10];
+
+        foreach (int piece in new[] { 0, 1, 2, 0 })
+        {
+            Assert.Equal(10, await source.ReadRangeAsync(blob, (piece * Piece) + 7, buffer));
+            Assert.Equal(content.AsSpan((piece * Piece) + 7, 10).ToArray(), buffer);
+        }
+
+        Assert.Equal(4 * Piece, registry.BytesServed);
+        Assert.Equal(2, peer.GetStatistics().PiecesEvicted);
+        Assert.Equal(2 * Piece, peer.GetStatistics().StoredBytes);
+    }
 }

@@ -317,6 +317,23 @@ public sealed class P2PSchedulerTests
     }
 
     [Fact]
+    public void Schedule_PeerWantsAPieceItWasRecordedHolding_ItLostItAndIsNoLongerOffered()
+    {
+        var scheduler = CreateScheduler();
+        Register(scheduler, Peer("a"));
+        Register(scheduler, Peer("b"));
+        Schedule(scheduler, "a");
+        ReportOrigin(scheduler, "a", 0, 1, 2, 3);
+
+        // a evicted piece 2 and asks for it again: nobody else holds it, so a goes back to the registry for it.
+        var again = Assert.Single(Schedule(scheduler, "a", wanted: [2]).Pieces);
+        Assert.Equal(2, again.Index);
+        Assert.True(again.FromOrigin);
+        Assert.Empty(Schedule(scheduler, "b", wanted: [2]).Pieces);
+        Assert.Equal("a", Schedule(scheduler, "b", wanted: [1]).Pieces[0].Parents[0].PeerId);
+    }
+
+    [Fact]
     public void Complete_VerifiedWithoutEveryPiece_Throws()
     {
         var scheduler = CreateScheduler();
