@@ -25,6 +25,9 @@ public sealed partial class P2PPeer
     private const int MaxOriginFailures = 3;
     private static readonly TimeSpan BusyBackoff = TimeSpan.FromMilliseconds(50);
 
+    // Longer than a scheduler needs to forget a crashed peer holding a back-to-source lease (its TTL, 10 s by default).
+    private TimeSpan StallTimeout => TimeSpan.FromSeconds(Math.Max(60, 2 * _options.PieceTimeout.TotalSeconds));
+
     /// <summary>Opens the whole blob through P2P (every piece fetched and the blob digest checked first).</summary>
     internal async Task<Stream> OpenBlobAsync(PeerBlobSource source, BlobAddress blob, CancellationToken cancellationToken)
     {
@@ -45,6 +48,7 @@ public sealed partial class P2PPeer
                 }
 
                 var pin = _store.Pin(session.Task, session.PieceSize);
+                long originBefore = _originPieces.GetValueOrDefault(blob.Digest);
                 try
                 {
                     session = await EnsurePiecesAsync(source, blob, session, null, cancellationToken).ConfigureAwait(false);
@@ -61,8 +65,9 @@ public sealed partial class P2PPeer
                 }
 
                 // The pieces were consistent with their recorded digests but not with the blob: a back-to-source peer
-                // (perhaps this one, from a registry serving bad bytes) recorded wrong digests. One fresh try, then give up.
-                if (attempt >= 1)
+                // recorded wrong digests. If that was another peer (now banned), one fresh try; if this peer read some of
+                // the pieces from the registry itself, the registry's bytes are bad and trying again cannot help.
+                if (attempt >= 1 || _originPieces.GetValueOrDefault(blob.Digest) != originBefore)
                 {
                     throw new DigestMismatchException(blob.Digest, "pieces that do not form the blob", $"P2P ({source.Registry})");
                 }
@@ -236,6 +241,8 @@ public sealed partial class P2PPeer
         var inFlight = new Dictionary<int, Task<PieceResult[]>>();
         var originFailures = new Dictionary<int, int>();
         int schedulerAttempts = 0;
+        long lastProgress = _time.GetTimestamp();
+        int stored = -1;
         try
         {
             while (true)
@@ -244,6 +251,17 @@ public sealed partial class P2PPeer
                 if (missing.Count == 0 && inFlight.Count == 0)
                 {
                     return session;
+                }
+
+                // Nothing stored for too long (every source of a piece refuses or keeps failing): one clear error, no spin.
+                if (missing.Count != stored)
+                {
+                    stored = missing.Count;
+                    lastProgress = _time.GetTimestamp();
+                }
+                else if (inFlight.Count == 0 && _time.GetElapsedTime(lastProgress) > StallTimeout)
+                {
+                    throw new IOException($"No piece of {session.Task} could be fetched for {StallTimeout} ({missing.Count} missing).");
                 }
 
                 int retryAfterMs = 0;
@@ -480,6 +498,7 @@ public sealed partial class P2PPeer
         }
 
         Interlocked.Increment(ref _counters.PiecesFromOrigin);
+        _originPieces.AddOrUpdate(session.Task, 1, (_, n) => n + 1);
         return new PieceResult { Index = index, Success = true, Digest = digest.Value, DurationMs = Elapsed(started) };
     }
 

@@ -30,6 +30,7 @@ public sealed partial class P2PPeer : IAsyncDisposable
     private readonly ConcurrentDictionary<Digest, TaskSession> _sessions = new();
     private readonly ConcurrentDictionary<Uri, long> _deadSchedulers = new();
     private readonly ConcurrentDictionary<(Digest Blob, string Credential), byte> _checkedAccess = new();
+    private readonly ConcurrentDictionary<Digest, long> _originPieces = new();
     private readonly ConcurrentDictionary<Digest, Task> _preheats = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly System.Diagnostics.Metrics.Meter _meter;

@@ -36,6 +36,8 @@ public sealed partial class P2PScheduler
             });
 
             bool liveSeedElsewhere = !peer.Info.Seed && HasLiveSeed(state, peer, now);
+            // A peer banned for the task may still download, but is never again trusted to read from the registry.
+            bool mayGoToOrigin = !state.Banned.Contains(peer.Info.PeerId);
             List<PieceAssignment> assigned = [];
             foreach (int index in candidates)
             {
@@ -63,9 +65,9 @@ public sealed partial class P2PScheduler
                     continue; // somebody is reading it from the registry: wait for them.
                 }
 
-                if (liveSeedElsewhere)
+                if (liveSeedElsewhere || !mayGoToOrigin)
                 {
-                    continue; // a seed peer on this task goes back-to-source instead.
+                    continue; // a seed peer on this task goes back-to-source instead, or this peer may not.
                 }
 
                 piece.SourceLease = peer.Info.PeerId;
@@ -140,27 +142,62 @@ public sealed partial class P2PScheduler
                 return;
             }
 
-            _counters.TasksReset++;
-            Log.TaskReset(_logger, task, request.PeerId);
-            foreach (var piece in state.Pieces)
+            // The peers whose piece digests the complainer's pieces were checked against, as the task stands now.
+            var suspects = new HashSet<string>(StringComparer.Ordinal);
+            for (int i = 0; i < state.PieceCount; i++)
             {
-                if (piece.DigestReporter is { } reporter && state.Banned.Add(reporter))
+                var piece = state.Pieces[i];
+                if (member.Held[i] && member.HeldUnder[i] == piece.Digest && piece.DigestReporter is { } reporter)
+                {
+                    suspects.Add(reporter);
+                }
+            }
+
+            // Every piece recorded on a suspect's word is dropped; a complaint about digests already dropped (stale)
+            // bans nobody. Either way the complainer starts again from nothing.
+            foreach (string suspect in suspects)
+            {
+                if (state.Banned.Add(suspect))
                 {
                     _counters.ParentsBanned++;
                 }
-
-                piece.Digest = null;
-                piece.DigestReporter = null;
-                piece.Holders.Clear();
-                piece.SourceLease = null;
             }
 
-            foreach (var other in state.Members.Values)
+            if (suspects.Count > 0)
             {
-                Array.Clear(other.Held);
-                other.HeldCount = 0;
-                ReleaseInFlight(state, other, now, all: true);
+                _counters.TasksReset++;
+                Log.TaskReset(_logger, task, request.PeerId);
             }
+
+            for (int i = 0; i < state.PieceCount; i++)
+            {
+                var piece = state.Pieces[i];
+                if (piece.DigestReporter is { } reporter && suspects.Contains(reporter))
+                {
+                    piece.Digest = null;
+                    piece.DigestReporter = null;
+                    piece.SourceLease = null;
+                    foreach (var other in state.Members.Values)
+                    {
+                        Unhold(state, other, i);
+                    }
+                }
+
+                Unhold(state, member, i);
+            }
+
+            ReleaseInFlight(state, member, now, all: true);
+        }
+    }
+
+    private static void Unhold(TaskState state, TaskMember member, int index)
+    {
+        if (member.Held[index])
+        {
+            member.Held[index] = false;
+            member.HeldUnder[index] = null;
+            member.HeldCount--;
+            state.Pieces[index].Holders.Remove(member.Peer.Info.PeerId);
         }
     }
 
@@ -192,7 +229,7 @@ public sealed partial class P2PScheduler
             // A piece digest is accepted only from the peer sent back-to-source for that piece, or from a peer that
             // checked the whole blob against its digest.
             bool leaseHolder = wasOrigin || piece.SourceLease == peer.Info.PeerId;
-            if (piece.Digest is null && (leaseHolder || blobVerified) && reported is not null)
+            if (piece.Digest is null && (leaseHolder || blobVerified) && reported is not null && !state.Banned.Contains(peer.Info.PeerId))
             {
                 piece.Digest = reported;
                 piece.DigestReporter = peer.Info.PeerId;
@@ -211,6 +248,7 @@ public sealed partial class P2PScheduler
         if (piece.Digest is { } known && (reported is null || reported == known) && !member.Held[result.Index])
         {
             member.Held[result.Index] = true;
+            member.HeldUnder[result.Index] = known;
             member.HeldCount++;
             piece.Holders.Add(peer.Info.PeerId);
         }
@@ -261,9 +299,7 @@ public sealed partial class P2PScheduler
 
                 // The peer asks for a piece it was recorded holding: it lost it (evicted, found corrupt, restarted
                 // without its store). Its word about its own store wins; it is no longer offered as a parent for it.
-                member.Held[i] = false;
-                member.HeldCount--;
-                state.Pieces[i].Holders.Remove(member.Peer.Info.PeerId);
+                Unhold(state, member, i);
             }
 
             missing = true;

@@ -93,6 +93,9 @@ internal sealed class TaskMember(PeerState peer, int pieceCount)
 
     public int HeldCount { get; set; }
 
+    // The piece digest each held piece was accepted under, to tell a complaint about the current digests from a stale one.
+    public Digest?[] HeldUnder { get; } = new Digest?[pieceCount];
+
     public Dictionary<int, PieceLease> InFlight { get; } = [];
 }
 

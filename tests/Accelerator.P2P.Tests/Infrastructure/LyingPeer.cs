@@ -5,8 +5,10 @@ using Microsoft.AspNetCore.Http;
 namespace Accelerator.P2P.Tests.Infrastructure;
 
 /// <summary>
-/// A peer that lies, speaking the real protocols: it registers for a task at the scheduler, claims to hold every
-/// piece (with many free upload slots, so it scores well), and serves random bytes of the right length for any piece.
+/// A peer that lies, speaking the real protocols: it registers for a task at the scheduler and either claims to hold
+/// every piece (with many free upload slots, so it scores well) and serves random bytes of the right length, or
+/// (<see cref="StartAsSourceAsync"/>) takes the back-to-source leases and records digests of bytes it made up, which it
+/// then serves consistently: every piece checks out, only the blob digest does not.
 /// </summary>
 internal sealed class LyingPeer : IAsyncDisposable
 {
@@ -19,7 +21,18 @@ internal sealed class LyingPeer : IAsyncDisposable
 
     public long PiecesServed => Interlocked.Read(ref _served);
 
-    public static async Task<LyingPeer> StartAsync(Uri scheduler, string registry, BlobAddress blob)
+    public static Task<LyingPeer> StartAsync(Uri scheduler, string registry, BlobAddress blob) => StartAsync(scheduler, registry, blob, asSource: false);
+
+    public static Task<LyingPeer> StartAsSourceAsync(Uri scheduler, string registry, BlobAddress blob) => StartAsync(scheduler, registry, blob, asSource: true);
+
+    private static byte[] MadeUp(int index, int length)
+    {
+        byte[] bytes = new byte[length];
+        new Random(1000 + index).NextBytes(bytes);
+        return bytes;
+    }
+
+    private static async Task<LyingPeer> StartAsync(Uri scheduler, string registry, BlobAddress blob, bool asSource)
     {
         LyingPeer? peer = null;
         var server = await LoopbackHttpServer.StartAsync(async context =>
@@ -32,8 +45,12 @@ internal sealed class LyingPeer : IAsyncDisposable
 
             Interlocked.Increment(ref peer!._served);
             int length = (int)Math.Min(P2PCluster.TestPieceSize, blob.Size - ((long)index * P2PCluster.TestPieceSize));
-            byte[] garbage = new byte[length];
-            Random.Shared.NextBytes(garbage);
+            byte[] garbage = MadeUp(index, length);
+            if (!asSource)
+            {
+                Random.Shared.NextBytes(garbage);
+            }
+
             context.Response.ContentLength = length;
             await context.Response.Body.WriteAsync(garbage);
         });
@@ -47,6 +64,18 @@ internal sealed class LyingPeer : IAsyncDisposable
         }));
         var task = P2PProtocol.Parse<RegisterTaskResponse>(register, P2PProtocol.MaxResponseBytes);
         var claims = Enumerable.Range(0, task.PieceCount).Select(i => new PieceResult { Index = i, Success = true }).ToArray();
+        if (asSource)
+        {
+            var schedule = await PostAsync(http, P2PProtocol.TaskPath(blob.Digest, "schedule"), P2PProtocol.Serialize(new ScheduleRequest { PeerId = Id, MaxPieces = task.PieceCount }));
+            var assigned = P2PProtocol.Parse<ScheduleResponse>(schedule, P2PProtocol.MaxResponseBytes);
+            claims = [.. assigned.Pieces.Where(p => p.FromOrigin).Select(p => new PieceResult
+            {
+                Index = p.Index,
+                Success = true,
+                Digest = Digest.Compute(MadeUp(p.Index, (int)Math.Min(task.PieceSize, task.Size - ((long)p.Index * task.PieceSize)))).Value,
+            })];
+        }
+
         await PostAsync(http, P2PProtocol.TaskPath(blob.Digest, "reports"), P2PProtocol.Serialize(new PieceReportRequest { PeerId = Id, Results = claims }));
         return peer;
     }

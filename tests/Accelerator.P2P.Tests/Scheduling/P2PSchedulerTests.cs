@@ -334,6 +334,52 @@ public sealed class P2PSchedulerTests
     }
 
     [Fact]
+    public void Complete_MismatchAboutDigestsAlreadyDropped_BansNobody()
+    {
+        var scheduler = CreateScheduler();
+        Register(scheduler, Peer("a"));
+        Register(scheduler, Peer("b"));
+        Register(scheduler, Peer("c"));
+        Schedule(scheduler, "a");
+        ReportOrigin(scheduler, "a", 0, 1, 2, 3);
+        foreach (string child in new[] { "b", "c" })
+        {
+            Schedule(scheduler, child);
+            scheduler.Report(Blob, new PieceReportRequest { PeerId = child, Results = [.. Enumerable.Range(0, 4).Select(i => new PieceResult { Index = i, Success = true, ParentId = "a" })] });
+        }
+
+        scheduler.Complete(Blob, new TaskCompleteRequest { PeerId = "b", Verified = false });
+        // b sends c's pieces back to the registry through b; d records the new digests.
+        Register(scheduler, Peer("d"));
+        Assert.All(Schedule(scheduler, "d").Pieces, p => Assert.True(p.FromOrigin));
+        ReportOrigin(scheduler, "d", 0, 1, 2, 3);
+
+        scheduler.Complete(Blob, new TaskCompleteRequest { PeerId = "c", Verified = false });
+
+        Assert.True(scheduler.IsBanned(Blob, "a"));
+        Assert.False(scheduler.IsBanned(Blob, "d"));
+        Assert.Equal(1, scheduler.GetStatistics().TasksReset);
+        Assert.Equal("d", Schedule(scheduler, "c", wanted: [0]).Pieces[0].Parents[0].PeerId);
+    }
+
+    [Fact]
+    public void Schedule_BannedPeer_NeverSentToTheRegistryAndItsDigestsRefused()
+    {
+        var scheduler = CreateScheduler();
+        Register(scheduler, Peer("a"));
+        Register(scheduler, Peer("b"));
+        Schedule(scheduler, "a");
+        ReportOrigin(scheduler, "a", 0, 1, 2, 3);
+        Schedule(scheduler, "b");
+        scheduler.Report(Blob, new PieceReportRequest { PeerId = "b", Results = [.. Enumerable.Range(0, 4).Select(i => new PieceResult { Index = i, Success = true, ParentId = "a" })] });
+        scheduler.Complete(Blob, new TaskCompleteRequest { PeerId = "b", Verified = false });
+
+        Assert.Empty(Schedule(scheduler, "a").Pieces);
+        scheduler.Report(Blob, new PieceReportRequest { PeerId = "a", BlobVerified = true, Results = [new PieceResult { Index = 0, Success = true, Digest = PieceDigest(0) }] });
+        Assert.True(Assert.Single(Schedule(scheduler, "b", wanted: [0]).Pieces).FromOrigin);
+    }
+
+    [Fact]
     public void Complete_VerifiedWithoutEveryPiece_Throws()
     {
         var scheduler = CreateScheduler();
