@@ -10,6 +10,7 @@ namespace Accelerator.P2P.Tests.Processes;
 /// containerd, unchanged, pulls an image through a peer's registry-mirror proxy (a plain <c>hosts.toml</c> mirror)
 /// and runs it: manifests pass through the proxy, layers come through P2P.
 /// </summary>
+[Collection(ProcessCollection.Name)]
 public sealed partial class ContainerdThroughPeerTests : IAsyncLifetime
 {
     private const string Greeting = "hello through a P2P peer\n";

@@ -12,6 +12,7 @@ namespace Accelerator.P2P.Tests.Processes;
 /// A lazy mount built with <c>UseP2P</c> reads its chunks through a peer process's proxy with ranged reads: the peer
 /// fetches only the pieces holding the chunks read.
 /// </summary>
+[Collection(ProcessCollection.Name)]
 public sealed class LazyMountThroughPeerTests : IAsyncLifetime
 {
     private const string Repository = "p2p/lazy";

@@ -10,6 +10,7 @@ namespace Accelerator.P2P.Tests.Processes;
 /// One scheduler and ten peers, each its own <c>accel</c> process on loopback, in front of a real docker-registry:
 /// every peer's registry-mirror proxy is asked for the same blob at once.
 /// </summary>
+[Collection(ProcessCollection.Name)]
 public sealed partial class SwarmProcessTests : IAsyncLifetime
 {
     private const string Repository = "swarm/blob";

@@ -9,6 +9,7 @@ using Accelerator.Testing.Registry;
 namespace Accelerator.P2P.Tests.Samples;
 
 /// <summary>The scheduler-host sample embeds the scheduler in its own ASP.NET Core host; <c>accel p2p peer</c> processes use it.</summary>
+[Collection(ProcessCollection.Name)]
 public sealed partial class SchedulerHostSampleTests : IAsyncLifetime
 {
     private readonly string _work = Directory.CreateTempSubdirectory("accel-sample-scheduler-").FullName;
