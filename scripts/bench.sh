@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks. Usage: scripts/bench.sh pull|mirrors|replication|lazy|micro [FILTER]|all
+# Benchmarks. Usage: scripts/bench.sh pull|mirrors|replication|lazy|p2p|micro [FILTER]|all
 #   pull  `accel pull` against the baseline `skopeo copy` + `umoci unpack`, on a generated multi-layer image served by a
 #         local docker-registry; medians of BENCH_RUNS runs go into a section of docs/benchmarks.md.
 #   mirrors  16 concurrent pulls: one bandwidth-capped registry vs three load-balanced mirrors (network namespaces, tbf).
@@ -8,6 +8,8 @@
 #   lazy  lazy mount: cold start vs accel pull through a tbf-capped registry, warm reads vs squashfuse and native,
 #         conversion time vs tar -xzf, dedup with --chunk-dict; see bench_lazy. BENCH_LAZY_SIZE_MB (1024), BENCH_LAZY_RUNS (3),
 #         BENCH_LAZY_RATE (100mbit), BENCH_LAZY_FIO_SECONDS (8).
+#   p2p   N = 1, 4, 16, 32 clients pulling one 256 MB blob from a tbf-capped registry, directly vs through N
+#         `accel p2p peer` processes and a scheduler, plus the swarm simulation; see bench_p2p.
 #   micro the BenchmarkDotNet micro-benchmarks of tests/Accelerator.Benchmarks (short job, in-process), those whose
 #         full name matches FILTER (a BenchmarkDotNet glob, default '*'); the table goes into docs/benchmarks.md.
 # Environment: BENCH_SIZE_MB (300), BENCH_LAYERS (5), BENCH_SEED (42), BENCH_RUNS (5), BENCH_KEEP=1 keeps the work dir;
@@ -26,9 +28,11 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/accel-bench.XXXXXX")
 registry_pid=
 netns_pids=()
 netns_names=()
+p2p_pids=()
 cleanup() {
   if [[ -n $registry_pid ]]; then kill "$registry_pid" 2>/dev/null || true; wait "$registry_pid" 2>/dev/null || true; fi
   local pid ns
+  for pid in "${p2p_pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   for pid in "${netns_pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   # Deleting a namespace deletes its end of the veth pair, and with it the host end.
   for ns in "${netns_names[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
@@ -1035,21 +1039,212 @@ PY
   log "lazy: written to docs/benchmarks.md"
 }
 
+# --- p2p -------------------------------------------------------------------------------------------------------------
+# N = BENCH_P2P_PEERS (1 4 16 32) clients each pull one BENCH_P2P_MB (256) MB blob at once from a registry in a network
+# namespace capped at BENCH_P2P_RATE (200mbit): directly (curl from the registry), and through P2P (one
+# `accel p2p scheduler`, N `accel p2p peer --proxy` processes, each client reading from its own peer's proxy as
+# containerd would). Every client hashes what it got and must get the blob's digest. Figures: registry blob bytes ÷
+# blob size (from its access log), completion p50/p99/max, direct ÷ P2P. Then the discrete-event simulation
+# (tests/Accelerator.P2P.Simulation) with BENCH_P2P_SIM_PEERS (1000,10000) simulated peers driving the real scheduler.
+
+p2p_cleanup_daemons() {
+  local pid
+  for pid in "${p2p_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${p2p_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  p2p_pids=()
+}
+
+wait_http() {
+  local url=$1 try
+  for ((try = 0; try < 600; try++)); do
+    if curl -sf -o /dev/null "$url"; then return; fi
+    sleep 0.1
+  done
+  echo "$url did not answer" >&2
+  return 1
+}
+
+# Runs N clients at once, each `curl URL_i | sha256sum`, and writes one line per client to FILE: seconds and digest.
+p2p_clients() {
+  local out=$1
+  shift
+  local j pids=()
+  rm -f "$work"/client*.txt
+  for ((j = 0; j < $#; j++)); do
+    local url=${*:$((j + 1)):1}
+    (
+      s=$(date +%s.%N)
+      d=$(curl -sf --max-time 3600 "$url" | sha256sum | cut -d' ' -f1)
+      e=$(date +%s.%N)
+      python3 -c "print(f'{$e - $s:.3f} sha256:$d')" >"$work/client$j.txt"
+    ) &
+    pids+=($!)
+  done
+  for j in "${pids[@]}"; do wait "$j" || true; done
+  cat "$work"/client*.txt >"$out"
+}
+
+# Registry blob bytes (2xx GETs of /blobs/) written since byte OFFSET of its log.
+p2p_registry_bytes() {
+  python3 - "$work/registry$1.log" "$2" <<'PY'
+import re, sys
+with open(sys.argv[1], "rb") as f:
+    f.seek(int(sys.argv[2]))
+    text = f.read().decode("utf-8", "replace")
+print(sum(int(m.group(1)) for m in re.finditer(r'"GET /v2/[^ ]+/blobs/sha256:[0-9a-f]+[^ ]* HTTP/[0-9.]+" 20[06] (\d+)', text)))
+PY
+}
+
+# p50 p99 max of the first column of FILE, and whether every second column equals DIGEST.
+p2p_stats() {
+  python3 - "$1" "$2" <<'PY'
+import sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+t = sorted(float(r[0]) for r in rows)
+ok = all(r[1] == sys.argv[2] for r in rows)
+def pct(p):
+    import math
+    return t[max(0, min(len(t) - 1, math.ceil(p * len(t)) - 1))]
+print(f"{pct(0.5):.1f} {pct(0.99):.1f} {t[-1]:.1f} {'ok' if ok and t else 'WRONG'} {len(t)}")
+PY
+}
+
+bench_p2p() {
+  if [[ $(id -u) != 0 ]]; then
+    echo "scripts/bench.sh p2p needs root (network namespaces and tc)" >&2
+    exit 1
+  fi
+
+  local mb=${BENCH_P2P_MB:-256} rate=${BENCH_P2P_RATE:-200mbit} ns_index=${BENCH_P2P_NS:-30}
+  local peers_list=(${BENCH_P2P_PEERS:-1 4 16 32})
+  log "publishing accel (Release, ReadyToRun)"
+  if quiet dotnet publish src/Accelerator.Cli -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true -o "$work/cli-r2r"; then
+    accel="$work/cli-r2r/accel"
+  else
+    build_cli
+  fi
+
+  start_netns_registry "$ns_index" "$rate"
+  local registry="10.200.$ns_index.2:5000"
+  log "registry on $registry (egress capped at $rate); pushing a $mb MB blob"
+  head -c "$((mb << 20))" /dev/urandom >"$work/blob"
+  local digest
+  digest="sha256:$(sha256sum "$work/blob" | cut -d' ' -f1)"
+  local location
+  location=$(curl -sf -D - -o /dev/null -X POST "http://$registry/v2/bench/p2p/blobs/uploads/" | tr -d '\r' | awk -F': ' 'tolower($1) == "location" {print $2}')
+  [[ $location == http* ]] || location="http://$registry$location"
+  curl -sf -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' --data-binary @"$work/blob" "$location&digest=$digest"
+  rm -f "$work/blob"
+
+  local rows=() n
+  for n in "${peers_list[@]}"; do
+    # Direct: every client reads the blob from the capped registry.
+    local offset
+    offset=$(stat -c %s "$work/registry$ns_index.log")
+    local urls=() j
+    for ((j = 0; j < n; j++)); do urls+=("http://$registry/v2/bench/p2p/blobs/$digest"); done
+    log "n=$n: direct"
+    p2p_clients "$work/direct$n.txt" "${urls[@]}"
+    local direct_bytes direct_stats load_direct
+    direct_bytes=$(p2p_registry_bytes "$ns_index" "$offset")
+    direct_stats=$(p2p_stats "$work/direct$n.txt" "$digest")
+    load_direct=$(cut -d' ' -f1 /proc/loadavg)
+
+    # P2P: a scheduler and N peers, fresh piece stores; each client reads through its own peer's proxy.
+    local sport
+    sport=$(free_port)
+    "$accel" p2p scheduler --listen "http://127.0.0.1:$sport" --plain-http >"$work/scheduler$n.log" 2>&1 &
+    p2p_pids+=($!)
+    wait_http "http://127.0.0.1:$sport/healthz"
+    urls=()
+    for ((j = 0; j < n; j++)); do
+      local lport pport
+      lport=$(free_port)
+      pport=$(free_port)
+      rm -rf "$work/peer$j"
+      "$accel" p2p peer --scheduler "http://127.0.0.1:$sport" --listen "http://127.0.0.1:$lport" --proxy "http://127.0.0.1:$pport" \
+        --data-dir "$work/peer$j" --peer-id "bench-$j" --plain-http >"$work/peer$n-$j.log" 2>&1 &
+      p2p_pids+=($!)
+      urls+=("http://127.0.0.1:$pport/v2/bench/p2p/blobs/$digest?ns=$registry")
+    done
+    for ((j = 0; j < n; j++)); do wait_http "${urls[$j]%%/v2/*}/healthz"; done
+    offset=$(stat -c %s "$work/registry$ns_index.log")
+    log "n=$n: p2p"
+    p2p_clients "$work/p2p$n.txt" "${urls[@]}"
+    local p2p_bytes p2p_stats_line load_p2p
+    p2p_bytes=$(p2p_registry_bytes "$ns_index" "$offset")
+    p2p_stats_line=$(p2p_stats "$work/p2p$n.txt" "$digest")
+    load_p2p=$(cut -d' ' -f1 /proc/loadavg)
+    p2p_cleanup_daemons
+    rm -rf "$work"/peer[0-9]*
+
+    local row
+    row=$(python3 - "$n" "$mb" "$direct_bytes" "$direct_stats" "$p2p_bytes" "$p2p_stats_line" "$load_direct" "$load_p2p" <<'PY'
+import sys
+n, mb, db, ds, pb, ps, ld, lp = sys.argv[1:]
+size = int(mb) << 20
+d50, d99, dmax, dok, _ = ds.split()
+p50, p99, pmax, pok, _ = ps.split()
+ratio = float(dmax) / float(pmax) if float(pmax) > 0 else 0
+print(f"| {n} | {int(db) / size:.2f} | {d50} / {dmax} s | {dok} | {int(pb) / size:.3f} | {p50} / {p99} / {pmax} s | {float(p99) / float(p50):.2f} | {pok} | {ratio:.1f}x | {ld} / {lp} |")
+PY
+)
+    rows+=("$row")
+    log "n=$n: $row"
+  done
+
+  log "simulation"
+  quiet dotnet build tests/Accelerator.P2P.Simulation -c Release -o "$work/sim"
+  mkdir -p docs/benchmarks
+  local sim
+  sim=$(dotnet "$work/sim/Accelerator.P2P.Simulation.dll" --peers "${BENCH_P2P_SIM_PEERS:-1000,10000}" --blob-mb "$mb" --registry-mbit "${rate%mbit}" --plot docs/benchmarks/p2p-simulation.png 2>"$work/sim.log")
+
+  {
+    cat <<MD
+## p2p: N peers pull one ${mb} MB blob at once, registry capped at ${rate}
+
+Command: \`scripts/bench.sh p2p\`. A docker-registry in its own network namespace behind a veth pair capped with \`tc qdisc ... tbf rate ${rate}\` holds one ${mb} MB random blob. **Direct**: N clients (\`curl | sha256sum\`) read it from the registry at once. **P2P**: one \`accel p2p scheduler\` and N \`accel p2p peer --proxy\` processes (fresh piece stores, 4 MiB pieces, default slots) on loopback; each client reads the blob from its own peer's registry-mirror proxy (\`/v2/…/blobs/DIGEST?ns=REGISTRY\`, as containerd would). Every client checks the digest. Registry bytes are the 2xx blob GETs in its access log. Completion is per client, from the start of the batch.
+
+Machine: $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB memory, $(uname -m); date $(date -u +%Y-%m-%d). All N peers, the scheduler, the clients and the registry share these $(nproc) cores with other work running at the same time (1-minute load averages after each run in the last column): every byte is hashed by the peer that fetched it, by the peer serving it again, at assembly, and by the client.
+
+| N | direct: registry bytes ÷ blob | direct p50 / max | digest | P2P: registry bytes ÷ blob | P2P p50 / p99 / max | P2P p99 ÷ p50 | digest | direct max ÷ P2P max | load (direct / P2P) |
+| ---: | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: | --- |
+MD
+    printf '%s\n' "${rows[@]}"
+    cat <<MD
+
+Targets: registry bytes ÷ blob size ≤ 1.05 at every N; P2P at N = 32 ≤ 1/8 of direct; p99 ≤ 1.8 × p50.
+
+### Simulation: the real scheduler with thousands of peers
+
+\`dotnet run -c Release --project tests/Accelerator.P2P.Simulation -- --peers ${BENCH_P2P_SIM_PEERS:-1000,10000} --blob-mb ${mb} --registry-mbit ${rate%mbit}\`: a time-stepped fluid model (20 ms steps) in which every decision — which pieces, which parents, who goes back to the registry — is made by \`P2PScheduler\` itself (with a fake clock); hosts have NICs of 0.5–1 Gbit/s, 4 download and 4 upload slots, start within 1 s; a transfer gets a fair share of its parent's upload and its own download, back-to-source reads share the registry's ${rate}; a parent with every upload slot busy makes the child wait for a slot. "Direct" is the same model with every host reading from the registry.
+
+${sim}
+
+![Completion time CDF of the simulated swarms](benchmarks/p2p-simulation.png)
+MD
+  } >"$work/section.md"
+  write_section p2p "$work/section.md"
+  log "p2p: written to docs/benchmarks.md"
+}
+
 case ${1:-} in
   pull) bench_pull ;;
   micro) bench_micro "${2:-*}" ;;
   mirrors) bench_mirrors ;;
   replication) bench_replication ;;
   lazy) bench_lazy ;;
+  p2p) bench_p2p ;;
   all)
     bench_pull
     bench_mirrors
     bench_replication
     bench_lazy
+    bench_p2p
     bench_micro '*'
     ;;
   *)
-    echo "usage: scripts/bench.sh pull|mirrors|replication|lazy|micro [FILTER]|all" >&2
+    echo "usage: scripts/bench.sh pull|mirrors|replication|lazy|p2p|micro [FILTER]|all" >&2
     exit 2
     ;;
 esac

@@ -3,6 +3,7 @@ using Accelerator.Cli.Console;
 using Accelerator.Oci;
 using Accelerator.Oci.Mirrors;
 using Accelerator.Oci.Registry;
+using Accelerator.P2P.Proxy;
 
 namespace Accelerator.Cli;
 
@@ -35,12 +36,21 @@ internal sealed class CommonOptions
         Recursive = true,
     };
 
+    public Option<string?> P2P { get; } = new("--p2p")
+    {
+        Description = "Read registry blobs through the local P2P peer's registry-mirror proxy at URL (its --proxy, e.g. http://127.0.0.1:65001), "
+            + "falling back to the mirrors and the registry when the peer cannot answer. Manifests still resolve at the registry.",
+        Recursive = true,
+        HelpName = "URL",
+    };
+
     public void AddTo(Command command)
     {
         command.Options.Add(PlainHttp);
         command.Options.Add(Platform);
         command.Options.Add(Mirror);
         command.Options.Add(HostsDirectory);
+        command.Options.Add(P2P);
     }
 
     /// <summary>The platform the user asked for, or null for the current one.</summary>
@@ -67,15 +77,24 @@ internal sealed class CommonOptions
             }
         }
 
+        var p2p = result.GetValue(P2P) is { } proxy ? new PeerProxyBlobSourceDecorator(ParseP2P(proxy)) : null;
         if (mirrorOptions.Mirrors.Count == 0 && mirrorOptions.HostsDirectory is null)
         {
-            return new ImageStoreResolver(new RegistryClient(registryOptions));
+            return new ImageStoreResolver(new RegistryClient(registryOptions), blobs: p2p);
         }
 
         var mirrors = MirrorConfiguration.Load(mirrorOptions);
         mirrors.ApplyTo(registryOptions);
         var client = new RegistryClient(registryOptions);
-        return new ImageStoreResolver(client, new MirroredRegistries(mirrors, client));
+        return new ImageStoreResolver(client, new MirroredRegistries(mirrors, client), p2p);
+    }
+
+    private static Uri ParseP2P(string text)
+    {
+        var options = new Accelerator.P2P.P2POptions { Proxy = Uri.TryCreate(text, UriKind.Absolute, out var url) ? url : null };
+        return options.GetProblems() is { Count: > 0 } || url is null
+            ? throw new FormatException($"--p2p: '{text}' is not the http(s) URL of a peer's registry-mirror proxy.")
+            : url;
     }
 
     /// <summary>

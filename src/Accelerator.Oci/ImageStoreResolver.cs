@@ -14,16 +14,23 @@ public sealed class ImageStoreResolver
 {
     private readonly RegistryClient _registries;
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, IImageStore> _decorated = new(StringComparer.OrdinalIgnoreCase);
+
     /// <summary>
     /// Creates a resolver over <paramref name="registries"/>; with <paramref name="mirrors"/>, images are read through
-    /// the mirror sets of registries that have them (writes still go to the registry itself).
+    /// the mirror sets of registries that have them (writes still go to the registry itself); with
+    /// <paramref name="blobs"/>, registry blobs are read through that layer first (e.g. P2P peers).
     /// </summary>
-    public ImageStoreResolver(RegistryClient registries, MirroredRegistries? mirrors = null)
+    public ImageStoreResolver(RegistryClient registries, MirroredRegistries? mirrors = null, IRegistryBlobSourceDecorator? blobs = null)
     {
         ArgumentNullException.ThrowIfNull(registries);
         _registries = registries;
         Mirrors = mirrors;
+        BlobDecorator = blobs;
     }
+
+    /// <summary>The layer registry blobs are read through first, or null.</summary>
+    public IRegistryBlobSourceDecorator? BlobDecorator { get; }
 
     /// <summary>The registry client.</summary>
     public RegistryClient Registries => _registries;
@@ -35,9 +42,15 @@ public sealed class ImageStoreResolver
     public IImageStore GetStore(ImageReference image)
     {
         ArgumentNullException.ThrowIfNull(image);
-        return image.Kind == ImageReferenceKind.Layout
-            ? OciImageLayout.Open(image.LayoutPath!)
-            : Mirrors?.GetStore(image.Registry) ?? _registries.GetStore(image.Registry);
+        if (image.Kind == ImageReferenceKind.Layout)
+        {
+            return OciImageLayout.Open(image.LayoutPath!);
+        }
+
+        IImageStore store = Mirrors?.GetStore(image.Registry) ?? _registries.GetStore(image.Registry);
+        return BlobDecorator is { } decorator
+            ? _decorated.GetOrAdd(image.Registry, registry => new BlobDecoratedImageStore(store, decorator.Decorate(registry, store.Blobs)))
+            : store;
     }
 
     /// <summary>The store to write <paramref name="image"/> to. A layout is created when missing.</summary>

@@ -1,0 +1,144 @@
+using System.CommandLine;
+using System.Globalization;
+using Accelerator.Cli.Console;
+using Accelerator.Oci.Registry;
+using Accelerator.P2P.Peers;
+using Accelerator.P2P.Protocol;
+using Accelerator.P2P.Proxy;
+
+namespace Accelerator.Cli.Commands;
+
+internal static partial class P2PCommand
+{
+    private static Command CreatePeer(CommonOptions common, CliConsole console)
+    {
+        var schedulers = new Option<string[]>("--scheduler") { Description = "Scheduler URLs (comma-separated or repeated); a task picks one by consistent hashing and fails over along the ring. None: every read goes to the registry.", HelpName = "URL[,URL...]", Arity = ArgumentArity.ZeroOrMore };
+        var listen = new Option<string>("--listen") { Description = "Where to serve pieces to other peers, http://ADDRESS:PORT (port 0: any free port).", Required = true, HelpName = "URL" };
+        var advertise = new Option<string?>("--advertise") { Description = "The URL other peers reach this peer at, when it differs from --listen (e.g. listening on 0.0.0.0).", HelpName = "URL" };
+        var proxy = new Option<string?>("--proxy") { Description = "Also serve a registry mirror (/v2/) here for containerd (hosts.toml) and docker (registry-mirrors): manifests pass through, blobs come through P2P.", HelpName = "URL" };
+        var upstream = new Option<string?>("--upstream") { Description = "The registry the proxy forwards to when a request names none with containerd's 'ns' parameter (docker's registry-mirrors: docker.io).", HelpName = "REGISTRY" };
+        var dataDirectory = new Option<string>("--data-dir")
+        {
+            Description = "The piece store (kept across restarts).",
+            HelpName = "DIR",
+            DefaultValueFactory = _ => Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify), "accel", "p2p"),
+        };
+        var seed = new Option<bool>("--seed") { Description = "A seed peer: preferred for back-to-source reads, and preheats what the scheduler names." };
+        var labels = new Option<string[]>("--label") { Description = "Locality for parent scoring: host=NAME, rack=NAME, zone=NAME (repeatable or comma-separated).", HelpName = "KEY=VALUE", Arity = ArgumentArity.ZeroOrMore };
+        var capacity = new Option<string>("--capacity") { Description = "The most bytes the piece store keeps (suffix K, M, G, T; binary); least recently used pieces are evicted beyond it.", DefaultValueFactory = _ => "10G", HelpName = "SIZE" };
+        var uploadLimit = new Option<string?>("--upload-limit") { Description = "Cap uploads to other peers at SIZE bytes per second (suffix K, M, G; binary). Default: unlimited.", HelpName = "SIZE" };
+        var uploadSlots = new Option<int>("--upload-slots") { Description = "Pieces uploaded at once; more requests are told to try another parent.", DefaultValueFactory = _ => 8 };
+        var downloadSlots = new Option<int>("--download-slots") { Description = "Pieces downloaded at once.", DefaultValueFactory = _ => 8 };
+        var peerId = new Option<string?>("--peer-id") { Description = "This peer's identity (default: the machine name and a random suffix).", HelpName = "ID" };
+        var command = new Command("peer", "Run a P2P peer: a verified piece store shared with other peers, reads through the scheduler, and optionally a registry-mirror proxy.")
+        {
+            schedulers, listen, advertise, proxy, upstream, dataDirectory, seed, labels, capacity, uploadLimit, uploadSlots, downloadSlots, peerId,
+        };
+        command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
+        {
+            bool plainHttp = result.GetValue(common.PlainHttp);
+            var options = new P2PPeerOptions
+            {
+                PeerId = result.GetValue(peerId),
+                Listen = ParseListen("--listen", result.GetRequiredValue(listen)),
+                AdvertisedUrl = result.GetValue(advertise) is { } advertised
+                    ? Uri.TryCreate(advertised, UriKind.Absolute, out var advertisedUrl) ? advertisedUrl : throw new FormatException($"--advertise: '{advertised}' is not a URL.")
+                    : null,
+                DataDirectory = result.GetRequiredValue(dataDirectory),
+                Seed = result.GetValue(seed),
+                Locality = ParseLabels(result.GetValue(labels) ?? []),
+                CapacityBytes = ParseSize("--capacity", result.GetRequiredValue(capacity)),
+                UploadBytesPerSecond = result.GetValue(uploadLimit) is { } limit ? ParseSize("--upload-limit", limit) : 0,
+                UploadSlots = result.GetValue(uploadSlots),
+                DownloadSlots = result.GetValue(downloadSlots),
+                Registry = new RegistryOptions { PlainHttp = plainHttp },
+            };
+            foreach (string scheduler in (result.GetValue(schedulers) ?? []).SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
+            {
+                options.Schedulers.Add(Uri.TryCreate(scheduler, UriKind.Absolute, out var url) && (url.Scheme == Uri.UriSchemeHttp || url.Scheme == Uri.UriSchemeHttps)
+                    ? url
+                    : throw new FormatException($"--scheduler: '{scheduler}' is not an http(s) URL."));
+            }
+
+            var proxyOptions = result.GetValue(proxy) is { } proxyUrl
+                ? new RegistryMirrorProxyOptions { Listen = ParseListen("--proxy", proxyUrl), Upstream = result.GetValue(upstream), PlainHttpUpstream = plainHttp }
+                : null;
+            proxyOptions?.Validate();
+            if (proxyOptions is null && result.GetValue(upstream) is not null)
+            {
+                throw new FormatException("--upstream needs --proxy: it names the registry the proxy forwards to.");
+            }
+
+            using var loggers = CreateLoggers();
+            await using var peer = await P2PPeer.StartAsync(options, loggerFactory: loggers, cancellationToken: cancellationToken).ConfigureAwait(false);
+            await using var mirror = proxyOptions is null
+                ? null
+                : await RegistryMirrorProxy.StartAsync(proxyOptions, registry => peer.CreateBlobSource(registry), loggers, cancellationToken: cancellationToken).ConfigureAwait(false);
+            console.WriteLine($"P2P peer {peer.PeerId} listening on {peer.Url}{(mirror is null ? "" : $" (registry mirror: {mirror.Url})")} (metrics: {peer.Url}metrics).");
+            await console.Out.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            await WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>host=…, rack=…, zone=… labels (repeatable or comma-separated); the host defaults to the machine name.</summary>
+    internal static PeerLocality ParseLabels(IEnumerable<string> labels)
+    {
+        string? host = Environment.MachineName;
+        string? rack = null;
+        string? zone = null;
+        foreach (string label in labels.SelectMany(l => l.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
+        {
+            int equals = label.IndexOf('=', StringComparison.Ordinal);
+            string key = equals > 0 ? label[..equals] : "";
+            string value = equals > 0 ? label[(equals + 1)..] : "";
+            if (value.Length is 0 or > 128)
+            {
+                throw new FormatException($"--label: '{label}' is not KEY=VALUE with a value of 1 to 128 characters.");
+            }
+
+            switch (key)
+            {
+                case "host":
+                    host = value;
+                    break;
+                case "rack":
+                    rack = value;
+                    break;
+                case "zone":
+                    zone = value;
+                    break;
+                default:
+                    throw new FormatException($"--label: unknown key '{key}' (host, rack or zone).");
+            }
+        }
+
+        return new PeerLocality { Host = host, Rack = rack, Zone = zone };
+    }
+
+    /// <summary>A byte count with an optional binary suffix: 512, 64K, 100M, 10G, 1T.</summary>
+    internal static long ParseSize(string option, string text)
+    {
+        var span = text.AsSpan().Trim();
+        int shift = span.IsEmpty ? 0 : char.ToUpperInvariant(span[^1]) switch
+        {
+            'K' => 10,
+            'M' => 20,
+            'G' => 30,
+            'T' => 40,
+            _ => 0,
+        };
+        if (shift > 0)
+        {
+            span = span[..^1];
+        }
+
+        if (span.IsEmpty || span.Length > 12 || !long.TryParse(span, NumberStyles.None, CultureInfo.InvariantCulture, out long number) || number <= 0)
+        {
+            throw new FormatException($"{option}: '{text}' is not a positive size (e.g. 512, 64K, 100M, 10G).");
+        }
+
+        return number <= long.MaxValue >> shift ? number << shift : throw new FormatException($"{option}: '{text}' is too large.");
+    }
+}

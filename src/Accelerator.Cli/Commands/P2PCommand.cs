@@ -1,0 +1,107 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using Accelerator.Cli.Console;
+using Accelerator.Oci.Registry;
+using Accelerator.P2P.Scheduling;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+
+namespace Accelerator.Cli.Commands;
+
+/// <summary>
+/// <c>accel p2p scheduler</c> and <c>accel p2p peer</c>: the P2P distribution daemons, in the foreground until SIGINT or
+/// SIGTERM.
+/// </summary>
+internal static partial class P2PCommand
+{
+    public static Command Create(CommonOptions common, CliConsole console)
+    {
+        var command = new Command("p2p", "P2P distribution: a scheduler, and peers that share verified pieces of blobs so the registry serves each blob about once.");
+        command.Subcommands.Add(CreateScheduler(common, console));
+        command.Subcommands.Add(CreatePeer(common, console));
+        return command;
+    }
+
+    private static Command CreateScheduler(CommonOptions common, CliConsole console)
+    {
+        var listen = new Option<string>("--listen") { Description = "Where to serve the scheduler API, http://ADDRESS:PORT (port 0: any free port).", Required = true, HelpName = "URL" };
+        var pieceSize = new Option<int>("--piece-size") { Description = "Piece size in bytes (64 KiB to 64 MiB).", DefaultValueFactory = _ => 4 * 1024 * 1024, HelpName = "BYTES" };
+        var tokenKeyFile = new Option<string?>("--token-key-file") { Description = "A file holding the key task tokens are derived from; schedulers sharing it issue the same tokens, so a failover costs no re-registration.", HelpName = "FILE" };
+        var peerTtl = new Option<int>("--peer-ttl") { Description = "Seconds after which a silent peer is forgotten.", DefaultValueFactory = _ => 10, HelpName = "SECONDS" };
+        var command = new Command("scheduler", "Serve a P2P scheduler: tasks, peers, the pieces each holds, parents for every piece, one back-to-source peer per piece, preheat, /metrics.")
+        {
+            listen, pieceSize, tokenKeyFile, peerTtl,
+        };
+        command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
+        {
+            var options = new P2PSchedulerServerOptions
+            {
+                Listen = ParseListen("--listen", result.GetRequiredValue(listen)),
+                Registry = new RegistryOptions { PlainHttp = result.GetValue(common.PlainHttp) },
+                Scheduler = new P2PSchedulerOptions
+                {
+                    PieceSize = result.GetValue(pieceSize),
+                    PeerTtl = TimeSpan.FromSeconds(result.GetValue(peerTtl)),
+                    TokenKey = result.GetValue(tokenKeyFile) is { } keyFile ? await ReadKeyAsync(keyFile, cancellationToken).ConfigureAwait(false) : null,
+                },
+            };
+            using var loggers = CreateLoggers();
+            await using var server = await P2PSchedulerServer.StartAsync(options, loggers, cancellationToken: cancellationToken).ConfigureAwait(false);
+            console.WriteLine($"P2P scheduler listening on {server.Url} (metrics: {server.Url}metrics).");
+            await console.Out.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            await WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
+            return 0;
+        }));
+        return command;
+    }
+
+    private static async Task<byte[]> ReadKeyAsync(string path, CancellationToken cancellationToken)
+    {
+        var info = new FileInfo(path);
+        if (!info.Exists || info.Length is < 16 or > 4096)
+        {
+            throw new FormatException($"--token-key-file: '{path}' must exist and hold 16 to 4096 bytes.");
+        }
+
+        return await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>An http:// listen URL, or one clear error naming the option.</summary>
+    internal static Uri ParseListen(string option, string text)
+        => Uri.TryCreate(text, UriKind.Absolute, out var url) && url.Scheme == Uri.UriSchemeHttp && url.AbsolutePath == "/"
+            ? url
+            : throw new FormatException($"{option}: '{text}' is not an http://ADDRESS:PORT URL.");
+
+    /// <summary>Daemon logs: one line each, UTC timestamps, on stderr (stdout carries the ready line only).</summary>
+    internal static ILoggerFactory CreateLoggers() => LoggerFactory.Create(logging => logging
+        .AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fff ";
+            o.UseUtcTimestamp = true;
+        })
+        .AddFilter("Microsoft", LogLevel.Warning)
+        .AddFilter("System.Net.Http", LogLevel.Warning)
+        .SetMinimumLevel(Environment.GetEnvironmentVariable("ACCEL_DEBUG") == "1" ? LogLevel.Debug : LogLevel.Information)
+        .Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
+
+    /// <summary>Returns on SIGINT (the command's cancellation) or SIGTERM.</summary>
+    internal static async Task WaitForShutdownAsync(CancellationToken cancellationToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, signal =>
+        {
+            signal.Cancel = true;
+            stop.Cancel();
+        });
+        try
+        {
+            await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // SIGINT/SIGTERM: the caller disposes its servers, which stops them cleanly.
+        }
+    }
+}

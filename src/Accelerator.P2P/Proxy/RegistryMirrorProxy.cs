@@ -1,0 +1,166 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Accelerator.P2P.Proxy;
+
+/// <summary>
+/// A registry mirror on a peer: the <c>/v2/</c> API that containerd (a <c>hosts.toml</c> mirror) and docker
+/// (<c>registry-mirrors</c>) use unchanged. Manifests are passed through to the upstream registry with the client's
+/// <c>Authorization</c> and <c>Accept</c> headers (status, headers and body returned as the registry gave them, a body
+/// fetched by digest checked against it); blobs are read from a blob source — the peer's P2P source — whole or as one
+/// byte range (206), so lazy mounts read their chunks through it. The upstream registry is containerd's <c>ns</c>
+/// query parameter, else <see cref="RegistryMirrorProxyOptions.Upstream"/>. Errors use the registry's JSON error
+/// format. Also serves <c>/healthz</c> and Prometheus text on <c>/metrics</c>.
+/// </summary>
+/// <remarks>
+/// Whole-blob reads are verified by the blob source (a peer source checks each piece's sha256 before handing it out,
+/// and the blob digest at the end): if the final check fails the response is cut short, so a client never receives a
+/// complete wrong blob.
+/// </remarks>
+public sealed partial class RegistryMirrorProxy : IAsyncDisposable
+{
+    private readonly RegistryMirrorProxyOptions _options;
+    private readonly Func<string, IBlobSource> _blobSources;
+    private readonly ConcurrentDictionary<string, IBlobSource> _sourcesByRegistry = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<AuthorizationKey, AuthorizationEntry> _authorizations = new();
+    private readonly HttpClient _upstream;
+    private readonly SemaphoreSlim _blobSlots;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private WebApplication? _app;
+    private long _manifestRequests;
+    private long _blobRequests;
+    private long _rangeRequests;
+    private long _bytesServed;
+    private long _errors;
+    private int _disposed;
+
+    private RegistryMirrorProxy(RegistryMirrorProxyOptions options, Func<string, IBlobSource> blobSources, HttpMessageHandler? upstreamHandler, TimeProvider time, ILogger logger)
+    {
+        _options = options;
+        _blobSources = blobSources;
+        _time = time;
+        _logger = logger;
+        _blobSlots = new SemaphoreSlim(options.MaxConcurrentBlobRequests);
+        _upstream = upstreamHandler is null
+            ? new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = true, MaxAutomaticRedirections = 5, AutomaticDecompression = DecompressionMethods.None })
+            : new HttpClient(upstreamHandler, disposeHandler: false);
+        _upstream.Timeout = options.UpstreamTimeout;
+    }
+
+    /// <summary>The base URL the proxy listens on (with the actual port when port 0 was asked for).</summary>
+    public Uri Url { get; private set; } = null!;
+
+    /// <summary>
+    /// Starts the proxy and returns once it accepts connections. <paramref name="blobSources"/> gives the blob source for
+    /// an upstream registry (<c>host[:port]</c>); it is asked once per registry.
+    /// </summary>
+    public static async Task<RegistryMirrorProxy> StartAsync(
+        RegistryMirrorProxyOptions options,
+        Func<string, IBlobSource> blobSources,
+        ILoggerFactory? loggerFactory = null,
+        TimeProvider? time = null,
+        HttpMessageHandler? upstreamHandler = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(blobSources);
+        options.Validate();
+        var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<RegistryMirrorProxy>();
+        var proxy = new RegistryMirrorProxy(options, blobSources, upstreamHandler, time ?? TimeProvider.System, logger);
+        try
+        {
+            await proxy.StartListenerAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await proxy.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        proxy.LogStarted(proxy.Url.ToString(), options.Upstream ?? "(ns only)");
+        return proxy;
+    }
+
+    /// <summary>The counters so far.</summary>
+    public RegistryMirrorProxyStatistics GetStatistics() => new(
+        Interlocked.Read(ref _manifestRequests),
+        Interlocked.Read(ref _blobRequests),
+        Interlocked.Read(ref _rangeRequests),
+        Interlocked.Read(ref _bytesServed),
+        Interlocked.Read(ref _errors));
+
+    /// <summary>Stops listening (requests in flight get a few seconds to end).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        if (_app is not null)
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await _app.StopAsync(timeout.Token).ConfigureAwait(false);
+            await _app.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _upstream.Dispose();
+        _blobSlots.Dispose();
+    }
+
+    private IBlobSource SourceFor(string registry) => _sourcesByRegistry.GetOrAdd(registry, _blobSources);
+
+    private async Task StartListenerAsync(CancellationToken cancellationToken)
+    {
+        var listen = _options.Listen!;
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        builder.Services.AddLogging();
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
+        {
+            string host = listen.IdnHost;
+            if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase))
+            {
+                kestrel.ListenLocalhost(listen.Port);
+            }
+            else if (IPAddress.TryParse(host, out var address))
+            {
+                kestrel.Listen(address, listen.Port);
+            }
+            else
+            {
+                throw new ArgumentException($"Proxy listen address: '{host}' is neither an IP address nor localhost.");
+            }
+
+            // Registry API requests this proxy serves carry no body.
+            kestrel.Limits.MaxRequestBodySize = 0;
+            kestrel.Limits.MaxRequestHeadersTotalSize = 64 * 1024;
+            kestrel.AddServerHeader = false;
+        });
+        var app = builder.Build();
+        app.Run(HandleAsync);
+        _app = app;
+        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        string bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        Url = new Uri(bound.EndsWith('/') ? bound : bound + "/");
+    }
+
+    private readonly record struct AuthorizationKey(string Registry, string Repository, Digest Digest, string Authorization);
+
+    private sealed record AuthorizationEntry(long Size, DateTimeOffset Expires);
+}
+
+/// <summary>Counters of a <see cref="RegistryMirrorProxy"/>.</summary>
+/// <param name="ManifestRequests">Manifest requests passed through.</param>
+/// <param name="BlobRequests">Blob requests (GET and HEAD).</param>
+/// <param name="RangeRequests">Blob GETs answered with one byte range (206).</param>
+/// <param name="BytesServed">Blob bytes sent to clients.</param>
+/// <param name="Errors">Requests answered with an error or cut short.</param>
+public sealed record RegistryMirrorProxyStatistics(long ManifestRequests, long BlobRequests, long RangeRequests, long BytesServed, long Errors);

@@ -1,0 +1,76 @@
+namespace Accelerator.P2P.Proxy;
+
+/// <summary>Options of a <see cref="RegistryMirrorProxy"/>.</summary>
+public sealed class RegistryMirrorProxyOptions
+{
+    /// <summary>The default bound on a manifest passed through (the distribution spec's recommended 4 MiB).</summary>
+    public const long DefaultMaxManifestBytes = 4 * 1024 * 1024;
+
+    /// <summary>Where to listen, <c>http://ADDRESS:PORT</c> (port 0: any free port). Required.</summary>
+    public Uri? Listen { get; set; }
+
+    /// <summary>
+    /// The registry (<c>host[:port]</c>; <c>docker.io</c> means Docker Hub) a request goes to when it names none with
+    /// containerd's <c>ns</c> query parameter — docker's <c>registry-mirrors</c> never does.
+    /// </summary>
+    /// <value>Null: requests without <c>ns</c> are refused with <c>NAME_UNKNOWN</c>.</value>
+    public string? Upstream { get; set; }
+
+    /// <summary>Talk to upstream registries over plain HTTP instead of HTTPS.</summary>
+    /// <value>False.</value>
+    public bool PlainHttpUpstream { get; set; }
+
+    /// <summary>
+    /// Before serving a blob through P2P, ask the upstream registry (a HEAD, no bytes) with the client's own
+    /// <c>Authorization</c> whether the client may read it, and pass a refusal (401 with the registry's challenge, 403,
+    /// 404) back unchanged. The answer is remembered for <see cref="AuthorizationCacheDuration"/> per credential, blob
+    /// and repository, so lazy mounts reading many ranges ask once.
+    /// </summary>
+    /// <value>True. Turn it off only where every client may read every blob.</value>
+    public bool AuthorizeBlobReads { get; set; } = true;
+
+    /// <summary>How long an upstream authorization answer is reused.</summary>
+    /// <value>One minute.</value>
+    public TimeSpan AuthorizationCacheDuration { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>The largest manifest passed through; larger ones are refused (<c>MANIFEST_INVALID</c>, 502).</summary>
+    /// <value>4 MiB.</value>
+    public long MaxManifestBytes { get; set; } = DefaultMaxManifestBytes;
+
+    /// <summary>How long a request to the upstream registry may take.</summary>
+    /// <value>30 seconds.</value>
+    public TimeSpan UpstreamTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Blob requests served at once; more wait their turn.</summary>
+    /// <value>64.</value>
+    public int MaxConcurrentBlobRequests { get; set; } = 64;
+
+    /// <summary>Throws <see cref="ArgumentException"/> for invalid options.</summary>
+    public void Validate()
+    {
+        if (Listen is null || !Listen.IsAbsoluteUri || Listen.Scheme != Uri.UriSchemeHttp)
+        {
+            throw new ArgumentException("Proxy listen address: an http://ADDRESS:PORT URL is required.", nameof(Listen));
+        }
+
+        if (Upstream is not null && !UpstreamRegistry.IsValidHost(Upstream))
+        {
+            throw new ArgumentException($"Upstream: '{Upstream}' is not a registry host[:port].", nameof(Upstream));
+        }
+
+        if (MaxManifestBytes is < 1024 or > 64 * 1024 * 1024)
+        {
+            throw new ArgumentException("MaxManifestBytes must be between 1 KiB and 64 MiB.", nameof(MaxManifestBytes));
+        }
+
+        if (UpstreamTimeout <= TimeSpan.Zero || AuthorizationCacheDuration < TimeSpan.Zero)
+        {
+            throw new ArgumentException("UpstreamTimeout must be positive and AuthorizationCacheDuration not negative.", nameof(UpstreamTimeout));
+        }
+
+        if (MaxConcurrentBlobRequests < 1)
+        {
+            throw new ArgumentException("MaxConcurrentBlobRequests must be at least 1.", nameof(MaxConcurrentBlobRequests));
+        }
+    }
+}

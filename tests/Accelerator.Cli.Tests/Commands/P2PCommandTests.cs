@@ -1,0 +1,78 @@
+using Accelerator.Cli.Commands;
+
+namespace Accelerator.Cli.Tests.Commands;
+
+public sealed class P2PCommandTests
+{
+    [Theory]
+    [InlineData("scheduler", "--listen", "ftp://127.0.0.1:1", "--listen")]
+    [InlineData("scheduler", "--listen", "http://127.0.0.1:0/path", "--listen")]
+    [InlineData("peer", "--listen", "not a url", "--listen")]
+    public async Task RunAsync_BadListen_OneErrorLine(string command, string option, string value, string named)
+    {
+        string[] args = ["p2p", command, option, value];
+        var run = await Accel.RunAsync(command == "peer" ? [.. args, "--data-dir", "/nonexistent/accel-p2p-test"] : args);
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Single(run.ErrorLines);
+        Assert.Contains(named, run.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RunAsync_UpstreamWithoutProxy_OneErrorLine()
+    {
+        var run = await Accel.RunAsync("p2p", "peer", "--listen", "http://127.0.0.1:0", "--upstream", "docker.io", "--data-dir", "/nonexistent/accel-p2p-test");
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("--upstream needs --proxy", run.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RunAsync_PullWithBadP2PUrl_OneErrorLine()
+    {
+        var run = await Accel.RunAsync("pull", "--p2p", "ftp://x", "127.0.0.1:1/a:b", "/nonexistent/accel-p2p-target");
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("--p2p", run.Error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("512", 512L)]
+    [InlineData("64K", 64L << 10)]
+    [InlineData("100m", 100L << 20)]
+    [InlineData("10G", 10L << 30)]
+    [InlineData("2T", 2L << 40)]
+    public void ParseSize_WithSuffix_Bytes(string text, long bytes)
+    {
+        Assert.Equal(bytes, P2PCommand.ParseSize("--capacity", text));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("0")]
+    [InlineData("-5M")]
+    [InlineData("1.5G")]
+    [InlineData("G")]
+    [InlineData("99999999999T")]
+    public void ParseSize_Invalid_FormatException(string text)
+    {
+        Assert.Throws<FormatException>(() => P2PCommand.ParseSize("--capacity", text));
+    }
+
+    [Fact]
+    public void ParseLabels_HostRackZone_Locality()
+    {
+        var locality = P2PCommand.ParseLabels(["zone=eu-1,rack=r7", "host=node-3"]);
+
+        Assert.Equal(("node-3", "r7", "eu-1"), (locality.Host, locality.Rack, locality.Zone));
+    }
+
+    [Theory]
+    [InlineData("region=x")]
+    [InlineData("zone=")]
+    [InlineData("zone")]
+    public void ParseLabels_Invalid_FormatException(string label)
+    {
+        Assert.Throws<FormatException>(() => P2PCommand.ParseLabels([label]));
+    }
+}

@@ -1,0 +1,94 @@
+using System.Net;
+using System.Net.Sockets;
+using Accelerator.Oci;
+using Accelerator.Oci.Registry;
+using Accelerator.P2P.Proxy;
+using Accelerator.Testing;
+using Accelerator.Testing.Registry;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Accelerator.Tests.P2P;
+
+/// <summary><c>UseP2P</c>: options validated at build, registry blobs read through the peer's proxy, the registry behind it.</summary>
+public sealed class P2PBuilderExtensionsTests : IAsyncLifetime
+{
+    private const string Repository = "p2p/builder";
+
+    private readonly byte[] _blob = new byte[200_000];
+    private DockerRegistryProcess _registry = null!;
+    private Descriptor _descriptor = null!;
+
+    public async Task InitializeAsync()
+    {
+        new Random(3).NextBytes(_blob);
+        _descriptor = Descriptor.FromContent("application/octet-stream", _blob);
+        _registry = await DockerRegistryProcess.StartAsync();
+        using var client = new RegistryClient(new RegistryOptions { PlainHttp = true, DockerConfigPath = "/nonexistent/accelerator-test/config.json" });
+        await client.PushBlobAsync(_registry.Host, Repository, _descriptor, new MemoryStream(_blob));
+    }
+
+    public async Task DisposeAsync() => await _registry.DisposeAsync();
+
+    private ImageAcceleratorHost Build(Uri proxy) => new ImageAcceleratorBuilder()
+        .AddRegistry(_registry.Host, r => r.PlainHttp = true)
+        .ConfigureRegistries(r => r.DockerConfigPath = "/nonexistent/accelerator-test/config.json")
+        .UseP2P(proxy)
+        .UseFullPull()
+        .Build();
+
+    private IBlobSource BlobsOf(ImageAcceleratorHost host)
+        => host.Services.GetRequiredService<ImageStoreResolver>().GetStore(ImageReference.Parse($"{_registry.Host}/{Repository}:any")).Blobs;
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("ftp://127.0.0.1:1/")]
+    [InlineData("http://127.0.0.1:1/?ns=x")]
+    public void Build_InvalidProxy_ThrowsOptionsValidation(string? proxy)
+    {
+        var builder = new ImageAcceleratorBuilder().UseP2P(o => o.Proxy = proxy is null ? null : new Uri(proxy)).UseFullPull();
+
+        var ex = Assert.Throws<OptionsValidationException>(() => builder.Build());
+        Assert.Contains("Proxy", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UseP2P_ProxyServing_ReadsBlobThroughPeer()
+    {
+        var peer = new InMemoryBlobSource();
+        peer.Add(_blob);
+        await using var proxy = await RegistryMirrorProxy.StartAsync(
+            new RegistryMirrorProxyOptions { Listen = new Uri("http://127.0.0.1:0"), PlainHttpUpstream = true },
+            _ => peer);
+        await using var host = Build(proxy.Url);
+        var blobs = BlobsOf(host);
+
+        byte[] read = await blobs.ReadAllBytesAsync(new BlobAddress(Repository, _descriptor.Digest, _descriptor.Size), 1 << 20);
+        byte[] range = new byte[1000];
+        int n = await blobs.ReadRangeAsync(new BlobAddress(Repository, _descriptor.Digest, _descriptor.Size), 5000, range);
+
+        Assert.Equal(_blob, read);
+        Assert.Equal(_blob.AsSpan(5000, 1000).ToArray(), range[..n]);
+        Assert.Equal(_blob.Length + 1000, peer.BytesServed);
+        Assert.Equal(0, Assert.IsType<FallbackBlobSource>(blobs).Fallbacks);
+    }
+
+    [Fact]
+    public async Task UseP2P_PeerDown_FallsBackToRegistry()
+    {
+        await using var host = Build(new Uri($"http://127.0.0.1:{ClosedPort()}/"));
+        var blobs = BlobsOf(host);
+
+        byte[] read = await blobs.ReadAllBytesAsync(new BlobAddress(Repository, _descriptor.Digest, _descriptor.Size), 1 << 20);
+
+        Assert.Equal(_blob, read);
+        Assert.Equal(1, Assert.IsType<FallbackBlobSource>(blobs).Fallbacks);
+    }
+
+    private static int ClosedPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
