@@ -1,5 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
+using Accelerator.Block.Conversion;
+using Accelerator.Block.Format;
+using Accelerator.Block.Prefetch;
 using Accelerator.Cli.Console;
 using Accelerator.Lazy.Conversion;
 using Accelerator.Lazy.Format;
@@ -43,15 +46,29 @@ internal static class ConvertCommand
             Description = "Chunks compressed at once (the output does not depend on it). Default: the number of processors.",
             DefaultValueFactory = _ => Environment.ProcessorCount,
         };
-        var command = new Command("convert", "Convert an image into an accelerated image stored beside it (tag TAG-accel).")
+        var blockSize = new Option<string?>("--block-size")
         {
-            source, target, format, chunkSize, chunkDictionary, prefetchList, parallel,
+            Description = "With --format block: the block size, a power of two from 4K to 1M (bytes, or with a K/KiB/M/MiB suffix). Default: 64K.",
+        };
+        var fileSystem = new Option<string>("--filesystem")
+        {
+            Description = "With --format block: the file system of the image, ext4 (mke2fs -d) or erofs (mkfs.erofs, read-only).",
+            DefaultValueFactory = _ => "ext4",
+        };
+        fileSystem.AcceptOnlyFromAmong("ext4", "erofs");
+        var freeSpace = new Option<string?>("--free-space")
+        {
+            Description = "With --format block: free space left in the file system for a container's writes (K/M/G suffix). Free blocks are not stored. Default: 1G.",
+        };
+        var command = new Command("convert", "Convert an image into an accelerated image stored beside it (tag TAG-accel, or TAG-accel-block).")
+        {
+            source, target, format, chunkSize, chunkDictionary, prefetchList, parallel, blockSize, fileSystem, freeSpace,
         };
         command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
             if (result.GetValue(format) == "block")
             {
-                throw new NotSupportedException("--format block is not available yet; use --format lazy.");
+                return await ConvertBlockAsync(common, console, result, cancellationToken).ConfigureAwait(false);
             }
 
             var from = ImageReference.Parse(result.GetRequiredValue(source));
@@ -98,6 +115,80 @@ internal static class ConvertCommand
             return 0;
         }));
         return command;
+    }
+
+    // --format block: the prefetch list is a block trace (block addresses, as written by a BlockTraceRecorder).
+    private static async Task<int> ConvertBlockAsync(CommonOptions common, CliConsole console, ParseResult result, CancellationToken cancellationToken)
+    {
+        string GetText(string name) => result.GetValue<string?>(name) ?? "";
+        var from = ImageReference.Parse(result.GetValue<string>("SRC")!);
+        var to = result.GetValue<string?>("DST") is { Length: > 0 } text ? ImageReference.Parse(text) : BlockConverter.DefaultTarget(from);
+        if (result.GetValue<string?>("--chunk-size") is not null || result.GetValue<string?>("--chunk-dict") is not null)
+        {
+            throw new ArgumentException("--chunk-size and --chunk-dict apply to --format lazy; use --block-size with --format block.");
+        }
+
+        int size = GetText("--block-size") is { Length: > 0 } sizeText ? ParseBlockSize(sizeText) : BlockFormat.DefaultBlockSize;
+        long free = GetText("--free-space") is { Length: > 0 } freeText ? ParseBytes(freeText, "--free-space") : 1L << 30;
+        IReadOnlyList<long>? trace = GetText("--prefetch-list") is { Length: > 0 } tracePath ? BlockTraceRecorder.ReadFile(tracePath) : null;
+        var stores = common.CreateStores(result);
+        BlockConvertResult converted = await BlockConverter.ConvertAsync(
+            stores.GetStore(from), from, stores.GetStoreForWrite(to), to,
+            new BlockConvertOptions
+            {
+                BlockSize = size,
+                FreeBytes = free,
+                FileSystem = result.GetValue<string>("--filesystem") == "erofs" ? BlockFileSystem.Erofs : BlockFileSystem.Ext4,
+                PrefetchBlocks = trace,
+                MaxParallelism = result.GetValue<int>("--parallel"),
+                Platform = common.GetPlatform(result),
+            },
+            cancellationToken).ConfigureAwait(false);
+        if (converted.PrefetchMissing > 0)
+        {
+            console.Warn($"{converted.PrefetchMissing} entries of the block trace are outside the disk or repeated; they were skipped.");
+        }
+
+        console.WriteLine(
+            $"Converted {from} to {to} ({converted.ManifestDigest}): {Units.Bytes(converted.DiskSize)} disk in {converted.Blocks} blocks of {Units.Bytes(converted.Index.BlockSize)}, " +
+            $"{converted.ZeroBlocks} zero blocks skipped, {converted.DuplicateBlocks} duplicates, {converted.Index.StoredBlockCount} stored in {converted.DataBlobs} data blobs ({Units.Bytes(converted.DataBytes)}), " +
+            string.Create(CultureInfo.InvariantCulture, $"index {Units.Bytes(converted.IndexSize)}, in {converted.Elapsed.TotalSeconds:F2} s."));
+        return 0;
+    }
+
+    /// <summary>Parses a block size (bytes, or with a K/KiB/M/MiB suffix).</summary>
+    internal static int ParseBlockSize(string text)
+    {
+        long value = ParseBytes(text, "--block-size");
+        if (!BlockFormat.IsValidBlockSize(value))
+        {
+            throw new ArgumentException($"Invalid --block-size '{text}': use a power of two from 4K to 1M.");
+        }
+
+        return (int)value;
+    }
+
+    /// <summary>Parses a byte count with an optional K, M or G suffix (powers of 1024, optionally followed by iB).</summary>
+    internal static long ParseBytes(string text, string option)
+    {
+        string value = text.Trim();
+        long multiplier = 1;
+        foreach (var (suffix, factor) in new[] { ("KiB", 1L << 10), ("MiB", 1L << 20), ("GiB", 1L << 30), ("K", 1L << 10), ("M", 1L << 20), ("G", 1L << 30) })
+        {
+            if (value.EndsWith(suffix, StringComparison.OrdinalIgnoreCase))
+            {
+                value = value[..^suffix.Length];
+                multiplier = factor;
+                break;
+            }
+        }
+
+        if (!long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out long number) || number > long.MaxValue / multiplier)
+        {
+            throw new ArgumentException($"Invalid {option} '{text}': a number of bytes with an optional K, M or G suffix.");
+        }
+
+        return number * multiplier;
     }
 
     /// <summary>Parses a size in bytes with an optional K, KiB, M or MiB suffix (powers of 1024).</summary>

@@ -117,6 +117,7 @@ internal static class InspectCommand
 
     private static string Format(ResolvedImage image)
         => image.Layers.Any(l => l.MediaType == LazyFormat.BootstrapMediaType) ? "lazy"
+            : image.Layers.Any(l => l.MediaType == Block.Format.BlockFormat.IndexMediaType) ? "block"
             : image.Manifest.MediaType == MediaTypes.DockerManifest ? "docker"
             : "oci";
 }
