@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks. Usage: scripts/bench.sh pull|mirrors|replication|lazy|p2p|micro [FILTER]|all
+# Benchmarks. Usage: scripts/bench.sh pull|mirrors|replication|lazy|p2p|block|micro [FILTER]|all
 #   pull  `accel pull` against the baseline `skopeo copy` + `umoci unpack`, on a generated multi-layer image served by a
 #         local docker-registry; medians of BENCH_RUNS runs go into a section of docs/benchmarks.md.
 #   mirrors  16 concurrent pulls: one bandwidth-capped registry vs three load-balanced mirrors (network namespaces, tbf).
@@ -10,6 +10,9 @@
 #         BENCH_LAZY_RATE (100mbit), BENCH_LAZY_FIO_SECONDS (8).
 #   p2p   N = 1, 4, 16, 32 clients pulling one 256 MB blob from a tbf-capped registry, directly vs through N
 #         `accel p2p peer` processes and a scheduler, plus the swarm simulation; see bench_p2p.
+#   block NBD reads through `accel block serve` vs qemu-nbd (fio's nbd engine), and reads on `accel mount --strategy block`
+#         vs the kernel's loop mount and the native directory (fio), warm and cold; see bench_block. BENCH_BLOCK_FILES (8),
+#         BENCH_BLOCK_FILE_MB (48), BENCH_BLOCK_RUNS (3), BENCH_BLOCK_FIO_SECONDS (8).
 #   micro the BenchmarkDotNet micro-benchmarks of tests/Accelerator.Benchmarks (short job, in-process), those whose
 #         full name matches FILTER (a BenchmarkDotNet glob, default '*'); the table goes into docs/benchmarks.md.
 # Environment: BENCH_SIZE_MB (300), BENCH_LAYERS (5), BENCH_SEED (42), BENCH_RUNS (5), BENCH_KEEP=1 keeps the work dir;
@@ -1226,6 +1229,187 @@ MD
   } >"$work/section.md"
   write_section p2p "$work/section.md"
   log "p2p: written to docs/benchmarks.md"
+# --- block ---------------------------------------------------------------------------------------------------------
+block_cleanup() {
+  if [[ -n ${block_mnt:-} ]] && mountpoint -q "$block_mnt"; then "$accel" umount "$block_mnt" >/dev/null 2>&1 || true; fi
+  if [[ -n ${block_loop_mnt:-} ]] && mountpoint -q "$block_loop_mnt"; then umount "$block_loop_mnt" 2>/dev/null || true; fi
+  local pid
+  for pid in ${block_pids[@]+"${block_pids[@]}"}; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  cleanup
+}
+
+# Drops the page cache of the given files (posix_fadvise DONTNEED): "cold" without touching other processes' caches.
+block_evict() {
+  python3 - "$@" <<'PY'
+import os, sys
+for path in sys.argv[1:]:
+    for root, _, files in os.walk(path) if os.path.isdir(path) else [(os.path.dirname(path), None, [os.path.basename(path)])]:
+        for name in files:
+            fd = os.open(os.path.join(root, name), os.O_RDONLY)
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+PY
+}
+
+# Prints MB/s of fio reading an NBD export URI: MODE read (1 MiB, iodepth 8) or randread (4 KiB, iodepth 16); a time-based
+# run of BENCH_BLOCK_FIO_SECONDS, or with COLD=1 a single pass (read: the whole disk; randread: 8192 reads) so each
+# block is read once from the backing file.
+block_fio_nbd() {
+  local uri=$1 mode=$2 cold=${3:-0} bs=1m depth=8 extra=()
+  [[ $mode == randread ]] && { bs=4k; depth=16; }
+  if [[ $cold == 1 ]]; then
+    [[ $mode == randread ]] && extra=(--number_ios=8192 --randrepeat=0 --norandommap)
+  else
+    extra=(--time_based --runtime="${BENCH_BLOCK_FIO_SECONDS:-8}")
+  fi
+  fio --name=nbd --ioengine=nbd --uri="$uri" --rw="$mode" --bs="$bs" --iodepth="$depth" "${extra[@]}" \
+    --output-format=json --output="$work/fio.json" >"$work/fio.err" 2>&1 || { echo failed; return; }
+  python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); print("%.1f" % (j["jobs"][0]["read"]["bw_bytes"] / 1e6))' "$work/fio.json"
+}
+
+# Prints MB/s of fio over the files (colon-separated) of a mounted tree, psync; INVALIDATE 0 keeps the page cache (warm).
+block_fio_files() {
+  local files=$1 mode=$2 invalidate=$3 bs=1m
+  [[ $mode == randread ]] && bs=4k
+  fio --name=fs --filename="$files" --rw="$mode" --bs="$bs" --ioengine=psync --direct=0 --invalidate="$invalidate" --readonly \
+    --time_based --runtime="${BENCH_BLOCK_FIO_SECONDS:-8}" --output-format=json >"$work/fio.json" 2>"$work/fio.err" || { echo failed; return; }
+  python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); print("%.1f" % (j["jobs"][0]["read"]["bw_bytes"] / 1e6))' "$work/fio.json"
+}
+
+bench_block() {
+  trap block_cleanup EXIT
+  block_pids=()
+  build_cli
+  local files=${BENCH_BLOCK_FILES:-8} file_mb=${BENCH_BLOCK_FILE_MB:-48}
+  log "block: an ext4 image of $files files of $file_mb MiB (mke2fs -d)"
+  mkdir -p "$work/tree"
+  local i list=()
+  for ((i = 0; i < files; i++)); do
+    head -c $((file_mb << 20)) /dev/urandom >"$work/tree/f$i.bin"
+    list+=("f$i.bin")
+  done
+  local image="$work/disk.ext4"
+  quiet mke2fs -q -F -t ext4 -b 4096 -d "$work/tree" "$image" $((files * file_mb + 64))M
+  local image_mb=$(( $(stat -c %s "$image") >> 20 ))
+
+  log "block: NBD servers (accel block serve, qemu-nbd)"
+  local ours="$work/accel.sock" theirs="$work/qemu.sock"
+  "$accel" block serve "file:$image" --nbd "unix:$ours" --name disk >"$work/serve.log" 2>&1 &
+  block_pids+=($!)
+  qemu-nbd --read-only --format=raw --persistent --shared=16 --export-name=disk --socket="$theirs" "$image" >"$work/qemu-nbd.log" 2>&1 &
+  block_pids+=($!)
+  for _ in $(seq 200); do [[ -S $ours && -S $theirs ]] && break; sleep 0.1; done
+  local uri_ours="nbd+unix:///disk?socket=$ours" uri_theirs="nbd+unix:///disk?socket=$theirs"
+  # Both serve the same bytes (checked once, outside the timings).
+  quiet qemu-img compare -f raw -F raw "$uri_ours" "$uri_theirs"
+
+  local runs=${BENCH_BLOCK_RUNS:-3} mode who r
+  declare -A nbd=()
+  # Runs alternate between the servers, so load from other processes falls on both alike.
+  for mode in read randread; do
+    for ((r = 0; r < runs; r++)); do
+      for who in ours theirs; do
+        local uri_var=uri_$who
+        block_evict "$image"
+        nbd[$who,$mode,cold]+="$(block_fio_nbd "${!uri_var}" "$mode" 1) "
+        block_fio_nbd "${!uri_var}" read 1 >/dev/null   # warm-up: the whole image into the page cache
+        nbd[$who,$mode,warm]+="$(block_fio_nbd "${!uri_var}" "$mode" 0) "
+      done
+    done
+    for who in ours theirs; do
+      log "block nbd $who $mode: cold ${nbd[$who,$mode,cold]}warm ${nbd[$who,$mode,warm]}MB/s"
+    done
+  done
+
+  log "block: loop mount (accel mount --strategy block) vs kernel loop mount vs native directory"
+  block_mnt="$work/mnt-accel"; block_loop_mnt="$work/mnt-loop"
+  mkdir -p "$block_mnt" "$block_loop_mnt"
+  "$accel" mount "file:$image" "$block_mnt" --strategy block --read-only >"$work/mount.log" 2>&1 &
+  block_pids+=($!)
+  for _ in $(seq 300); do mountpoint -q "$block_mnt" && break; sleep 0.1; done
+  mountpoint -q "$block_mnt" || { cat "$work/mount.log" >&2; return 1; }
+  mount -o loop,ro "$image" "$block_loop_mnt"
+  declare -A fs=()
+  local where dir paths
+  for mode in read randread; do
+    for ((r = 0; r < runs; r++)); do
+      for where in accel loop native; do
+        case $where in accel) dir=$block_mnt ;; loop) dir=$block_loop_mnt ;; native) dir=$work/tree ;; esac
+        paths=$(printf "$dir/%s:" "${list[@]}"); paths=${paths%:}
+        block_evict "$image" "$dir"
+        fs[$where,$mode,cold]+="$(block_fio_files "$paths" "$mode" 1) "
+        cat "${list[@]/#/$dir/}" >/dev/null
+        fs[$where,$mode,warm]+="$(block_fio_files "$paths" "$mode" 0) "
+      done
+    done
+    for where in accel loop native; do
+      log "block fs $where $mode: cold ${fs[$where,$mode,cold]}warm ${fs[$where,$mode,warm]}MB/s"
+    done
+  done
+  local direct_io
+  direct_io=$(grep -o 'direct I/O: [a-z]*' "$work/mount.log" || true)
+  "$accel" umount "$block_mnt" >/dev/null
+  umount "$block_loop_mnt"
+
+  local load
+  load=$(cut -d' ' -f1-3 /proc/loadavg)
+  {
+    printf '%s\n' "nbd_ours_read_warm=${nbd[ours,read,warm]}" "nbd_theirs_read_warm=${nbd[theirs,read,warm]}" \
+      "nbd_ours_randread_warm=${nbd[ours,randread,warm]}" "nbd_theirs_randread_warm=${nbd[theirs,randread,warm]}" \
+      "nbd_ours_read_cold=${nbd[ours,read,cold]}" "nbd_theirs_read_cold=${nbd[theirs,read,cold]}" \
+      "nbd_ours_randread_cold=${nbd[ours,randread,cold]}" "nbd_theirs_randread_cold=${nbd[theirs,randread,cold]}"
+    for where in accel loop native; do
+      for mode in read randread; do
+        printf '%s\n' "fs_${where}_${mode}_warm=${fs[$where,$mode,warm]}" "fs_${where}_${mode}_cold=${fs[$where,$mode,cold]}"
+      done
+    done
+  } >"$work/results.txt"
+  python3 - "$work/results.txt" "$work/section.md" "$image_mb" "$files" "$file_mb" "$runs" "${BENCH_BLOCK_FIO_SECONDS:-8}" "$load" "$(nproc)" "$direct_io" "$(findmnt -no FSTYPE -T "$work")" <<'PY'
+import statistics, sys
+results, out_path, image_mb, files, file_mb, runs, seconds, load, cores, direct_io, host_fs = sys.argv[1:]
+r = {}
+for line in open(results):
+    key, _, values = line.strip().partition("=")
+    r[key] = [float(v) for v in values.split() if v != "failed"]
+def med(key):
+    v = r.get(key) or []
+    return statistics.median(v) if v else float("nan")
+def cell(key):
+    return "%.1f" % med(key) + " (" + " ".join("%.0f" % x for x in r.get(key, [])) + ")"
+def ratio(a, b):
+    return "%.2f" % (med(a) / med(b)) if med(b) else "n/a"
+out = []
+out.append(f"Block device: an ext4 image ({image_mb} MiB; {files} files of {file_mb} MiB random bytes, `mke2fs -d`) served as a raw disk. "
+           f"Medians of {runs} runs, MB/s (runs in brackets). Machine: {cores} cores shared with other builds (load average at the end: {load}); "
+           f"host file system under the work directory: {host_fs}.")
+out.append("")
+out.append("**NBD**: `fio --ioengine=nbd` against `accel block serve file:IMG` and `qemu-nbd --read-only --shared=16` (QEMU 7.2) on unix sockets. "
+           f"Sequential: `--rw=read --bs=1m --iodepth=8`; random: `--rw=randread --bs=4k --iodepth=16`. Warm: after one whole read of the export (the image file is in the page cache), "
+           f"time-based {seconds} s. Cold: the image file's page cache dropped first (`posix_fadvise DONTNEED`), one pass (sequential: the whole disk; random: 8192 reads).")
+out.append("")
+out.append("| workload | accel block serve | qemu-nbd | ratio |")
+out.append("| --- | --- | --- | --- |")
+for mode, name in (("read", "1 MiB sequential"), ("randread", "4 KiB random")):
+    for temp in ("warm", "cold"):
+        out.append(f"| {name}, {temp} | {cell(f'nbd_ours_{mode}_{temp}')} | {cell(f'nbd_theirs_{mode}_{temp}')} | {ratio(f'nbd_ours_{mode}_{temp}', f'nbd_theirs_{mode}_{temp}')} |")
+out.append("")
+out.append(f"**Mounted**: fio `--ioengine=psync` over the {files} files (`--rw=read --bs=1m` / `--rw=randread --bs=4k`, {seconds} s) on `accel mount file:IMG --strategy block --read-only` "
+           f"(FUSE file → loop device, {direct_io or 'direct I/O: ?'} → ext4), on the kernel's own loop mount of the image file (`mount -o loop,ro`), and on the source directory itself (native). "
+           "Warm: `--invalidate=0` after one `cat` of the files. Cold: the files' and the image's page cache dropped first, `--invalidate=1`.")
+out.append("")
+out.append("| workload | accel block mount | kernel loop mount | native | accel / native | accel / loop |")
+out.append("| --- | --- | --- | --- | --- | --- |")
+for mode, name in (("read", "1 MiB sequential"), ("randread", "4 KiB random")):
+    for temp in ("warm", "cold"):
+        a, l, n = (f"fs_{w}_{mode}_{temp}" for w in ("accel", "loop", "native"))
+        out.append(f"| {name}, {temp} | {cell(a)} | {cell(l)} | {cell(n)} | {ratio(a, n)} | {ratio(a, l)} |")
+open(out_path, "w").write("\n".join(out) + "\n")
+PY
+  write_section block "$work/section.md"
+  cat "$work/section.md" >&2
+  log "block: written to docs/benchmarks.md"
 }
 
 case ${1:-} in
@@ -1235,16 +1419,18 @@ case ${1:-} in
   replication) bench_replication ;;
   lazy) bench_lazy ;;
   p2p) bench_p2p ;;
+  block) bench_block ;;
   all)
     bench_pull
     bench_mirrors
     bench_replication
     bench_lazy
     bench_p2p
+    bench_block
     bench_micro '*'
     ;;
   *)
-    echo "usage: scripts/bench.sh pull|mirrors|replication|lazy|p2p|micro [FILTER]|all" >&2
+    echo "usage: scripts/bench.sh pull|mirrors|replication|lazy|p2p|block|micro [FILTER]|all" >&2
     exit 2
     ;;
 esac

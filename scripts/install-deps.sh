@@ -13,6 +13,7 @@ packages=(
   fuse3             # fusermount3 and the FUSE library for lazy mounts
   e2fsprogs erofs-utils squashfs-tools squashfuse  # filesystem images for block mounts
   qemu-utils libnbd-bin nbdkit                    # NBD clients and a reference server
+  python3-libnbd    # nbdsh (libnbd from Python): bad NBD requests with strict mode off
   containerd runc   # run a container on a mounted rootfs
   busybox-static    # a static /bin/busybox for a container image that runs on a lazy mount
   fio               # I/O benchmarks

@@ -55,6 +55,7 @@ internal static class AccelCommand
         root.Subcommands.Add(MountCommand.Create(common, console));
         root.Subcommands.Add(UmountCommand.Create(console));
         root.Subcommands.Add(P2PCommand.Create(common, console));
+        root.Subcommands.Add(BlockCommand.Create(common, console));
         return root;
     }
 }

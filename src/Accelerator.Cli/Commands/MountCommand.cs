@@ -19,12 +19,12 @@ internal static class MountCommand
 
     public static Command Create(CommonOptions common, CliConsole console)
     {
-        var image = new Argument<string>("REF") { Description = "The image: host[:port]/repo[:tag|@digest] or oci:DIR[:TAG]. Its lazy variant TAG-accel is used when present." };
+        var image = new Argument<string>("REF") { Description = "The image: host[:port]/repo[:tag|@digest] or oci:DIR[:TAG]. Its lazy variant TAG-accel is used when present. With --strategy block, also file:PATH (a raw disk image)." };
         var mountPoint = new Argument<string>("MOUNTPOINT") { Description = "An existing directory to mount the root file system on." };
-        var strategy = new Option<string>("--strategy") { Description = "auto (lazy, then full), lazy or full.", DefaultValueFactory = _ => "auto" };
-        strategy.AcceptOnlyFromAmong("auto", "lazy", "full");
+        var strategy = new Option<string>("--strategy") { Description = "auto (lazy, then block, then full), lazy, block or full.", DefaultValueFactory = _ => "auto" };
+        strategy.AcceptOnlyFromAmong("auto", "lazy", "block", "full");
         var readOnly = new Option<bool>("--read-only") { Description = "Mount the bare read-only tree (default: writable, an overlay over it)." };
-        var cacheDirectory = new Option<string?>("--cache-dir") { Description = "The chunk cache directory (default: /var/cache/accel/chunks)." };
+        var cacheDirectory = new Option<string?>("--cache-dir") { Description = "The chunk cache directory (default: /var/cache/accel/chunks); block mounts cache blocks in its blocks/ subdirectory (default: /var/cache/accel/blocks)." };
         var statsJson = new Option<string?>("--stats-json") { Description = "Write the mount's statistics as JSON to FILE when it is unmounted." };
         var recordTrace = new Option<string?>("--record-trace") { Description = "Record the files read, as a prefetch list for 'accel convert --prefetch-list', to FILE when unmounted." };
         var background = new Option<bool>("--background") { Description = "Serve from a detached process; return once the mount is ready." };
@@ -35,7 +35,9 @@ internal static class MountCommand
         };
         command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
-            var reference = ImageReference.Parse(result.GetRequiredValue(image));
+            string source = result.GetRequiredValue(image);
+            bool rawDisk = result.GetValue(strategy) == "block" && source.StartsWith(BlockCommand.FilePrefix, StringComparison.Ordinal);
+            var reference = rawDisk ? null : ImageReference.Parse(source);
             string target = Path.GetFullPath(result.GetRequiredValue(mountPoint));
             if (!Directory.Exists(target))
             {
@@ -45,6 +47,12 @@ internal static class MountCommand
             if (result.GetValue(background))
             {
                 return await StartInBackgroundAsync(target, TimeSpan.FromSeconds(result.GetValue(readyTimeout)), console, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (rawDisk)
+            {
+                string? rawStats = result.GetValue(statsJson) is { } r ? Path.GetFullPath(r) : null;
+                return await MountRawDiskAsync(source, target, result.GetValue(readOnly), rawStats, console, cancellationToken).ConfigureAwait(false);
             }
 
             string? stats = result.GetValue(statsJson) is { } s ? Path.GetFullPath(s) : null;
@@ -57,17 +65,19 @@ internal static class MountCommand
                 o.TracePath = result.GetValue(recordTrace) is { } t ? Path.GetFullPath(t) : null;
                 o.Prefetch = true;
             });
+            builder.UseBlockDevice(o => o.CacheDirectory = result.GetValue(cacheDirectory) is { } c ? Path.Combine(Path.GetFullPath(c), "blocks") : null);
             builder.UseFullPull(o => o.RemoveOnUnmount = false);
             builder.PreferStrategies(result.GetValue(strategy) switch
             {
                 "lazy" => [Strategy.Lazy],
+                "block" => [Strategy.Block],
                 "full" => [Strategy.Full],
-                _ => [Strategy.Lazy, Strategy.Full],
+                _ => [Strategy.Lazy, Strategy.Block, Strategy.Full],
             });
 
             await using var accelerator = builder.Build();
             await using var mounted = await accelerator.MountAsync(
-                reference, target, new MountOptions { ReadOnly = result.GetValue(readOnly), Platform = common.GetPlatform(result) }, cancellationToken).ConfigureAwait(false);
+                reference!, target, new MountOptions { ReadOnly = result.GetValue(readOnly), Platform = common.GetPlatform(result) }, cancellationToken).ConfigureAwait(false);
             foreach (var (skipped, reason) in mounted.Statistics.Fallbacks)
             {
                 console.WriteLine($"Strategy {skipped.ToString().ToLowerInvariant()} skipped: {reason}");
@@ -85,6 +95,30 @@ internal static class MountCommand
             return 0;
         }));
         return command;
+    }
+
+    // A raw disk image file (file:PATH) mounted by the block mounter directly: no image, no registry.
+    private static async Task<int> MountRawDiskAsync(string source, string target, bool readOnly, string? stats, CliConsole console, CancellationToken cancellationToken)
+    {
+        string path = Path.GetFullPath(source[BlockCommand.FilePrefix.Length..]);
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"The disk image {path} does not exist.");
+        }
+
+        var mounter = new Accelerator.Block.Mounting.BlockMounter([], new Accelerator.Block.Mounting.BlockMountOptions());
+        await using var mounted = await mounter.MountDiskAsync(
+            Accelerator.Block.Disks.FileVirtualDisk.Open(path), target, readOnly, ownsDisk: true, cancellationToken: cancellationToken).ConfigureAwait(false);
+        console.WriteLine($"Mounted {path} ({mounted.FileSystemType} on {mounted.LoopDevice}, direct I/O: {(mounted.DirectIo ? "on" : "off")}) at {mounted.MountPoint} with strategy block " +
+            $"in {mounted.Statistics.TimeToReady.TotalSeconds:F2} s. Stop with Ctrl+C or 'accel umount {mounted.MountPoint}'.");
+        await ServeAsync(mounted, cancellationToken).ConfigureAwait(false);
+        if (stats is not null)
+        {
+            WriteStatistics(mounted.Statistics, stats);
+        }
+
+        console.WriteLine($"Unmounted {mounted.MountPoint}.");
+        return 0;
     }
 
     // Until SIGINT/SIGTERM, or (for a real mount) until someone unmounted the mount point.

@@ -1,0 +1,61 @@
+namespace Accelerator.Block.Mounting;
+
+/// <summary>Options of the block mount strategy.</summary>
+public sealed class BlockMountOptions
+{
+    /// <summary>Where verified blocks of block images are cached; shared by mounts and servers, kept across restarts.</summary>
+    /// <value>Default: <c>/var/cache/accel/blocks</c> when it can be created, else a directory under the temp path.</value>
+    public string? CacheDirectory { get; set; }
+
+    /// <summary>The most bytes the block cache keeps (0: no bound).</summary>
+    /// <value>Default 0.</value>
+    public long CacheMaxBytes { get; set; }
+
+    /// <summary>Where each mount's private directories (FUSE file, lower mount, overlay upper and work) are made.</summary>
+    /// <value>Default: <c>/run/accel</c> when it can be created, else the temp path.</value>
+    public string? StateDirectory { get; set; }
+
+    /// <summary>
+    /// Attach the loop device with direct I/O (<c>losetup --direct-io=on</c>), so the disk's pages are cached once, by
+    /// the file system on the loop device, not a second time under it.
+    /// </summary>
+    /// <value>Default <see langword="true"/>.</value>
+    public bool DirectIo { get; set; } = true;
+
+    /// <summary>The loop device's logical sector size: 512, 1024, 2048 or 4096 (at most the file system's block size).</summary>
+    /// <value>Default 512.</value>
+    public int SectorSize { get; set; } = 512;
+
+    /// <summary>The loop device's readahead in KiB (the kernel's default is 128); null keeps the default.</summary>
+    /// <value>Default 4096: sequential reads reach the disk as 1 MiB FUSE READs, four in flight.</value>
+    public int? ReadAheadKilobytes { get; set; } = 4096;
+
+    /// <summary>How long a read of the disk may take before the loop device gets EIO (a hung backend never hangs the mount).</summary>
+    /// <value>Default 2 minutes.</value>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Checks the options.</summary>
+    /// <exception cref="ArgumentException">An option is out of range.</exception>
+    public void Validate()
+    {
+        if (SectorSize is not (512 or 1024 or 2048 or 4096))
+        {
+            throw new ArgumentException($"{nameof(SectorSize)} must be 512, 1024, 2048 or 4096.", nameof(SectorSize));
+        }
+
+        if (CacheMaxBytes < 0)
+        {
+            throw new ArgumentException($"{nameof(CacheMaxBytes)} must not be negative.", nameof(CacheMaxBytes));
+        }
+
+        if (ReadAheadKilobytes is < 0 or > 1024 * 1024)
+        {
+            throw new ArgumentException($"{nameof(ReadAheadKilobytes)} must be 0 to 1048576 or null.", nameof(ReadAheadKilobytes));
+        }
+
+        if (RequestTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"{nameof(RequestTimeout)} must be positive.", nameof(RequestTimeout));
+        }
+    }
+}

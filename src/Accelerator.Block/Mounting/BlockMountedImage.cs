@@ -1,0 +1,135 @@
+using Accelerator.Fuse;
+using Microsoft.Extensions.Logging;
+
+namespace Accelerator.Block.Mounting;
+
+/// <summary>
+/// A disk mounted by <see cref="BlockMounter"/>: one FUSE file, a loop device on it, the file system on the loop device,
+/// and (writable mounts) an overlay whose upper directory takes the writes. Disposing tears them down in reverse.
+/// </summary>
+public sealed partial class BlockMountedImage : IMountedImage
+{
+    private readonly Resources _resources;
+    private readonly ILogger _logger;
+    private int _disposed;
+
+    internal BlockMountedImage(ImageReference image, Digest manifestDigest, string mountPoint, string fileSystemType, MountStatistics statistics, Resources resources, ILogger logger)
+    {
+        Image = image;
+        ManifestDigest = manifestDigest;
+        MountPoint = mountPoint;
+        FileSystemType = fileSystemType;
+        Statistics = statistics;
+        _resources = resources;
+        _logger = logger;
+    }
+
+    /// <inheritdoc />
+    public ImageReference Image { get; }
+
+    /// <inheritdoc />
+    public Digest ManifestDigest { get; }
+
+    /// <inheritdoc />
+    public string MountPoint { get; }
+
+    /// <inheritdoc />
+    public MountStatistics Statistics { get; }
+
+    /// <summary>The file system on the disk (<c>ext4</c>, <c>erofs</c> or <c>squashfs</c>).</summary>
+    public string FileSystemType { get; }
+
+    /// <summary>The loop device the file system is mounted from, e.g. <c>/dev/loop3</c>.</summary>
+    public string LoopDevice => _resources.Loop!.Path;
+
+    /// <summary>Whether the loop device reads its FUSE file with direct I/O.</summary>
+    public bool DirectIo => _resources.Loop!.DirectIo;
+
+    /// <summary>The FUSE file that is the disk.</summary>
+    public string DiskFile => Path.Combine(_resources.Fuse!.MountPoint, DiskFileSystem.FileName);
+
+    /// <summary>The overlay's upper directory, where writes land; null for a read-only mount.</summary>
+    public string? UpperDirectory => _resources.Overlay is null ? null : Path.Combine(_resources.PrivateDirectory, "upper");
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _resources.DisposeAsync().ConfigureAwait(false);
+        LogUnmounted(MountPoint);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Unmounted the block mount at {MountPoint}.")]
+    private partial void LogUnmounted(string mountPoint);
+
+    /// <summary>What a block mount holds, released in reverse order of acquisition.</summary>
+    internal sealed partial class Resources(string privateDirectory, IVirtualDisk? ownedDisk, ILogger logger) : IAsyncDisposable
+    {
+        public string PrivateDirectory { get; } = privateDirectory;
+
+        public FuseMount? Fuse { get; set; }
+
+        public LoopDevice? Loop { get; set; }
+
+        public string? FileSystemMount { get; set; }
+
+        public string? Overlay { get; set; }
+
+        public async ValueTask DisposeAsync()
+        {
+            // Upper layers first: an overlay over the file system, the file system over the loop device, the loop
+            // device over the FUSE file. A step that fails is logged and the rest still runs, so nothing leaks.
+            Step(() => Overlay is { } overlay && BlockMountCalls.Unmount(overlay), "overlay");
+            Step(() => FileSystemMount is { } mount && BlockMountCalls.Unmount(mount), "file system");
+            if (Loop is { } loop)
+            {
+                try
+                {
+                    await loop.DetachAsync().ConfigureAwait(false);
+                }
+                catch (IOException ex)
+                {
+                    LogTeardownFailed(logger, "loop device", ex);
+                }
+            }
+
+            if (Fuse is { } fuse)
+            {
+                await fuse.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (ownedDisk is not null)
+            {
+                await ownedDisk.DisposeAsync().ConfigureAwait(false);
+            }
+
+            try
+            {
+                Directory.Delete(PrivateDirectory, recursive: true);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                LogTeardownFailed(logger, "private directory", ex);
+            }
+        }
+
+        private void Step(Func<bool> action, string what)
+        {
+            try
+            {
+                action();
+            }
+            catch (IOException ex)
+            {
+                LogTeardownFailed(logger, what, ex);
+            }
+        }
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Tearing down the block mount's {What} failed.")]
+        private static partial void LogTeardownFailed(ILogger logger, string what, Exception exception);
+    }
+}

@@ -1,0 +1,118 @@
+using System.Diagnostics;
+
+namespace Accelerator.Block.Mounting;
+
+/// <summary>
+/// A loop device attached with <c>losetup --find --show</c> (util-linux), detached with <c>losetup --detach</c>. The
+/// kernel picks the device and handles the attach races between processes; the device is autocleared when detached
+/// while still open (by a mounted file system), so it goes away with the last user.
+/// </summary>
+internal sealed class LoopDevice
+{
+    private LoopDevice(string path, bool directIo)
+    {
+        Path = path;
+        DirectIo = directIo;
+    }
+
+    /// <summary>The device, e.g. <c>/dev/loop3</c>.</summary>
+    public string Path { get; }
+
+    /// <summary>Whether the kernel uses direct I/O on the backing file (<c>/sys/block/loopN/loop/dio</c>).</summary>
+    public bool DirectIo { get; }
+
+    /// <summary>Attaches <paramref name="backingFile"/>.</summary>
+    /// <exception cref="IOException">losetup failed (no loop devices, not root…).</exception>
+    public static async Task<LoopDevice> AttachAsync(string backingFile, bool readOnly, bool directIo, int logicalBlockSize, CancellationToken cancellationToken)
+    {
+        var arguments = new List<string> { "--find", "--show", "--sector-size", logicalBlockSize.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        if (readOnly)
+        {
+            arguments.Add("--read-only");
+        }
+
+        if (directIo)
+        {
+            // Without it the disk's pages are cached twice: by the file system above the loop device and by the FUSE
+            // file below it. The kernel falls back to buffered I/O when the backing file cannot do direct I/O.
+            arguments.Add("--direct-io=on");
+        }
+
+        arguments.Add(backingFile);
+        string device = (await RunAsync(arguments, cancellationToken).ConfigureAwait(false)).Trim();
+        if (!device.StartsWith("/dev/loop", StringComparison.Ordinal))
+        {
+            throw new IOException($"losetup attached '{backingFile}' to an unexpected device '{device}'.");
+        }
+
+        bool dio = false;
+        try
+        {
+            dio = File.ReadAllText($"/sys/block/{System.IO.Path.GetFileName(device)}/loop/dio").Trim() == "1";
+        }
+        catch (IOException)
+        {
+        }
+
+        return new LoopDevice(device, dio);
+    }
+
+    /// <summary>
+    /// Sets the device's readahead (<c>/sys/block/loopN/queue/read_ahead_kb</c>): the file system on it then reads ahead
+    /// in requests this large, which reach the FUSE file as READs of up to 1 MiB instead of 128 KiB.
+    /// </summary>
+    /// <returns>False when the kernel refused (the default stays).</returns>
+    public bool TrySetReadAhead(int kilobytes)
+    {
+        try
+        {
+            File.WriteAllText($"/sys/block/{System.IO.Path.GetFileName(Path)}/queue/read_ahead_kb", kilobytes.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Detaches the device (the kernel frees it once no file system holds it).</summary>
+    /// <exception cref="IOException">losetup failed.</exception>
+    public Task DetachAsync(CancellationToken cancellationToken = default) => RunAsync(["--detach", Path], cancellationToken);
+
+    private static async Task<string> RunAsync(IEnumerable<string> arguments, CancellationToken cancellationToken)
+    {
+        var start = new ProcessStartInfo("losetup")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        Process process;
+        try
+        {
+            process = Process.Start(start) ?? throw new IOException("Could not start losetup.");
+        }
+        catch (System.ComponentModel.Win32Exception ex)
+        {
+            throw new IOException($"Cannot run losetup (util-linux): {ex.Message}", ex);
+        }
+
+        using (process)
+        {
+            var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
+            var error = process.StandardError.ReadToEndAsync(cancellationToken);
+            await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+            if (process.ExitCode != 0)
+            {
+                throw new IOException($"losetup {string.Join(' ', start.ArgumentList)} failed: {(await error.ConfigureAwait(false)).Trim()}");
+            }
+
+            return await output.ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,154 @@
+using System.Buffers;
+using System.Net.Sockets;
+using Accelerator.Block.Nbd.Protocol;
+using Microsoft.Extensions.Logging;
+
+namespace Accelerator.Block.Nbd;
+
+/// <summary>
+/// One client of an <see cref="NbdServer"/>: the handshake (bounded by the handshake timeout), then the transmission
+/// loop. Requests are read in order by one loop; each is served on its own task (up to
+/// <see cref="NbdServerOptions.MaxRequestsInFlight"/>), and replies go out whole, one at a time.
+/// </summary>
+internal sealed partial class NbdConnection
+{
+    // Option data larger than this is never meaningful here (names are at most 4096 bytes).
+    private const int MaxOptionData = 16 * 1024;
+
+    // Larger option data is discarded (and answered NBD_REP_ERR_TOO_BIG) only up to this; beyond, the client is cut off.
+    private const int MaxDiscardedOptionData = 1024 * 1024;
+
+    private readonly NbdServer _server;
+    private readonly Socket _socket;
+    private readonly NetworkStream _stream;
+    private readonly BufferedStream _input;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly SemaphoreSlim _inFlight;
+    private readonly ILogger _logger;
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private CancellationTokenSource? _requests;
+
+    public NbdConnection(NbdServer server, Socket socket, long id, ILogger logger)
+    {
+        _server = server;
+        _socket = socket;
+        _stream = new NetworkStream(socket, ownsSocket: true);
+        _input = new BufferedStream(_stream, 64 * 1024);
+        _inFlight = new SemaphoreSlim(server.Options.MaxRequestsInFlight, server.Options.MaxRequestsInFlight);
+        Id = id;
+        _logger = logger;
+    }
+
+    public long Id { get; }
+
+    /// <summary>Completes when the connection is closed.</summary>
+    public Task Completion => _completion.Task;
+
+    public void Start(CancellationToken stopping, Action closed)
+        => _ = Task.Run(async () =>
+        {
+            try
+            {
+                await RunAsync(stopping).ConfigureAwait(false);
+            }
+            finally
+            {
+                closed();
+                _completion.TrySetResult();
+            }
+        });
+
+    private async Task RunAsync(CancellationToken stopping)
+    {
+        NbdExport? export = null;
+        try
+        {
+            using (var timeout = new CancellationTokenSource(_server.Options.HandshakeTimeout, _server.Time))
+            using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(stopping, timeout.Token))
+            {
+                try
+                {
+                    export = await HandshakeAsync(handshake.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (timeout.IsCancellationRequested && !stopping.IsCancellationRequested)
+                {
+                    LogHandshakeTimeout(Id, _server.Options.HandshakeTimeout);
+                    return;
+                }
+            }
+
+            if (export is null)
+            {
+                return;
+            }
+
+            LogTransmission(Id, export.Name, export.IsReadOnly);
+            await TransmitAsync(export, stopping).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+        catch (NbdProtocolException ex)
+        {
+            LogProtocolViolation(Id, ex.Message);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
+        {
+            LogConnectionLost(Id, ex.Message);
+        }
+        catch (Exception ex)
+        {
+            LogConnectionFailed(Id, ex);
+        }
+        finally
+        {
+            await DrainAsync().ConfigureAwait(false);
+            _requests?.Dispose();
+            await _input.DisposeAsync().ConfigureAwait(false);
+            _socket.Dispose();
+            LogClosed(Id);
+        }
+    }
+
+    // Waits for requests in flight (they may still reply), up to the shutdown timeout, then cancels them.
+    private async Task DrainAsync()
+    {
+        int max = _server.Options.MaxRequestsInFlight;
+        using var timeout = new CancellationTokenSource(_server.Options.ShutdownTimeout, _server.Time);
+        int acquired = 0;
+        try
+        {
+            for (; acquired < max; acquired++)
+            {
+                await _inFlight.WaitAsync(timeout.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            if (_requests is { } requests)
+            {
+                await requests.CancelAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async ValueTask ReadExactlyAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+        => await _input.ReadExactlyAsync(buffer, cancellationToken).ConfigureAwait(false);
+
+    private async ValueTask SendAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _stream.WriteAsync(message, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    private static byte[] Rent(int length) => ArrayPool<byte>.Shared.Rent(length);
+
+    private static void Return(byte[] buffer) => ArrayPool<byte>.Shared.Return(buffer);
+}

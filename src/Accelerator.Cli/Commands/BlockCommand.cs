@@ -1,0 +1,134 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using Accelerator.Block;
+using Accelerator.Block.Disks;
+using Accelerator.Block.Mounting;
+using Accelerator.Block.Nbd;
+using Accelerator.Cli.Console;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Accelerator.Cli.Commands;
+
+/// <summary><c>accel block serve REF --nbd unix:PATH|tcp://HOST:PORT</c>: serves an image's virtual disk over NBD.</summary>
+internal static class BlockCommand
+{
+    /// <summary>The prefix of a raw disk image file given instead of an image reference.</summary>
+    public const string FilePrefix = "file:";
+
+    public static Command Create(CommonOptions common, CliConsole console)
+    {
+        var command = new Command("block", "Block devices: serve an image's virtual disk over NBD.");
+        command.Subcommands.Add(CreateServe(common, console));
+        return command;
+    }
+
+    private static Command CreateServe(CommonOptions common, CliConsole console)
+    {
+        var image = new Argument<string>("REF") { Description = "A block image (host[:port]/repo[:tag|@digest] or oci:DIR[:TAG]), or file:PATH for a raw disk image file." };
+        var endpoints = new Option<string[]>("--nbd")
+        {
+            Description = "Where to listen: unix:PATH or tcp://HOST:PORT (repeatable).",
+            Required = true,
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var name = new Option<string?>("--name") { Description = "The export name (default: the file or repository name; clients may also ask for the empty default name)." };
+        var writable = new Option<bool>("--writable") { Description = "With file:PATH, accept writes to the file (default: read-only)." };
+        var cacheDirectory = new Option<string?>("--cache-dir") { Description = "Where fetched blocks are cached (default: /var/cache/accel/blocks)." };
+        var maxConnections = new Option<int>("--max-connections") { Description = "The most clients served at once.", DefaultValueFactory = _ => 64 };
+        var command = new Command("serve", "Serve an image's virtual disk over NBD until SIGINT/SIGTERM (qemu-img, nbdcopy, nbdinfo and nbd-client can use it).")
+        {
+            image, endpoints, name, writable, cacheDirectory, maxConnections,
+        };
+        command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
+        {
+            var parsed = result.GetRequiredValue(endpoints).Select(NbdEndpoint.Parse).ToList();
+            string source = result.GetRequiredValue(image);
+            using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
+            var builder = new ImageAcceleratorBuilder();
+            builder.Services.AddSingleton(common.CreateStores(result));
+            await using var host = builder.UseBlockDevice(o => o.CacheDirectory = result.GetValue(cacheDirectory) is { } c ? Path.GetFullPath(c) : null).Build();
+            var statistics = new MountStatistics { Strategy = Strategy.Block };
+            var (disk, defaultName) = await OpenAsync(source, result.GetValue(writable), host.Services, common, result, statistics, cancellationToken).ConfigureAwait(false);
+            await using (disk.ConfigureAwait(false))
+            {
+                string exportName = result.GetValue(name) ?? defaultName;
+                var export = new NbdExport(exportName, disk, source, readOnly: disk.IsReadOnly);
+                await using var server = new NbdServer([export], new NbdServerOptions { MaxConnections = result.GetValue(maxConnections) }, loggerFactory.CreateLogger<NbdServer>());
+                foreach (var endpoint in parsed)
+                {
+                    var bound = await server.ListenAsync(endpoint, cancellationToken).ConfigureAwait(false);
+                    console.WriteLine($"Serving {exportName} ({disk.Size} bytes, {(export.IsReadOnly ? "read-only" : "writable")}) at {bound.ToUri(exportName)}");
+                }
+
+                console.WriteLine("Stop with Ctrl+C.");
+                await WaitForSignalAsync(cancellationToken).ConfigureAwait(false);
+                await server.StopAsync().ConfigureAwait(false);
+                console.WriteLine($"Stopped: {server.Statistics.Connections} connection(s), {server.Statistics.Requests} request(s), {server.Statistics.BytesRead} bytes read, {server.Statistics.BytesWritten} bytes written.");
+            }
+
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>Opens <c>file:PATH</c> as a raw disk, or a block image reference through the configured openers.</summary>
+    public static async Task<(IVirtualDisk Disk, string DefaultName)> OpenAsync(
+        string source, bool writable, IServiceProvider services, CommonOptions common, ParseResult result, MountStatistics statistics, CancellationToken cancellationToken)
+    {
+        if (source.StartsWith(FilePrefix, StringComparison.Ordinal))
+        {
+            string path = Path.GetFullPath(source[FilePrefix.Length..]);
+            if (!File.Exists(path))
+            {
+                throw new FileNotFoundException($"The disk image {path} does not exist.");
+            }
+
+            return (FileVirtualDisk.Open(path, writable), Path.GetFileName(path));
+        }
+
+        if (writable)
+        {
+            throw new ArgumentException("--writable applies to file:PATH disks only.");
+        }
+
+        var reference = ImageReference.Parse(source);
+        var reasons = new List<string>();
+        foreach (var opener in services.GetServices<IBlockImageOpener>())
+        {
+            var (canOpen, reason) = await opener.CanOpenAsync(reference, common.GetPlatform(result), cancellationToken).ConfigureAwait(false);
+            if (canOpen)
+            {
+                var opened = await opener.OpenAsync(reference, common.GetPlatform(result), statistics, cancellationToken).ConfigureAwait(false);
+                string name = reference.Kind == ImageReferenceKind.Layout
+                    ? Path.GetFileName(Path.TrimEndingDirectorySeparator(reference.LayoutPath ?? string.Empty))
+                    : reference.Repository.Split('/')[^1];
+                return (opened.Disk, name.Length > 0 ? name : "disk");
+            }
+
+            reasons.Add(reason ?? opener.GetType().Name);
+        }
+
+        throw new InvalidOperationException($"{reference} has no block image{(reasons.Count == 0 ? " format configured" : ": " + string.Join("; ", reasons))}.");
+    }
+
+    private static async Task WaitForSignalAsync(CancellationToken cancellationToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        try
+        {
+            await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+
+        void Stop(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        }
+    }
+}
