@@ -54,6 +54,7 @@ internal static class AccelCommand
         root.Subcommands.Add(ReplicateCommand.Create(common, console));
         root.Subcommands.Add(MountCommand.Create(common, console));
         root.Subcommands.Add(UmountCommand.Create(console));
+        root.Subcommands.Add(CacheCommand.Create(common, console));
         return root;
     }
 }

@@ -49,7 +49,7 @@ public sealed partial class SnapshotStore
         if (record is null)
         {
             var match = Match(key);
-            if (!options.TopUp || match.Kind == SnapshotMatchKind.None)
+            if (match.Kind == SnapshotMatchKind.None || (match.Kind == SnapshotMatchKind.Prefix && !(options.TopUp ?? _options.TopUpOnMount)))
             {
                 throw new SnapshotNotFoundException(match.Kind == SnapshotMatchKind.None
                     ? $"No snapshot of {image} ({key.ManifestDigest}) is in {Root}, and none shares a layer with it."

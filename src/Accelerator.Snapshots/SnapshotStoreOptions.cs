@@ -37,6 +37,13 @@ public sealed class SnapshotStoreOptions
     /// </summary>
     public bool Durable { get; set; } = true;
 
+    /// <summary>
+    /// Whether a mount of an image without a snapshot, when layers sharing its lowest layers are in the store, warms it
+    /// first (fetching only the missing layers) rather than leaving the image to the next strategy.
+    /// <value>Default: true.</value>
+    /// </summary>
+    public bool TopUpOnMount { get; set; } = true;
+
     /// <summary>Checks the options.</summary>
     /// <exception cref="ArgumentException">An option is out of range.</exception>
     public void Validate()
@@ -84,7 +91,8 @@ public sealed record SnapshotMountOptions
 
     /// <summary>
     /// When no snapshot of the image exists but one shares its lowest layers (or a warm of it is running), warm it first,
-    /// fetching only the missing layers. Otherwise only an exact snapshot is mounted. <value>Default: true.</value>
+    /// fetching only the missing layers. Otherwise only an exact snapshot is mounted.
+    /// <value>Default: null, <see cref="SnapshotStoreOptions.TopUpOnMount"/>.</value>
     /// </summary>
-    public bool TopUp { get; init; } = true;
+    public bool? TopUp { get; init; }
 }

@@ -21,8 +21,9 @@ internal static class MountCommand
     {
         var image = new Argument<string>("REF") { Description = "The image: host[:port]/repo[:tag|@digest] or oci:DIR[:TAG]. Its lazy variant TAG-accel is used when present." };
         var mountPoint = new Argument<string>("MOUNTPOINT") { Description = "An existing directory to mount the root file system on." };
-        var strategy = new Option<string>("--strategy") { Description = "auto (lazy, then full), lazy or full.", DefaultValueFactory = _ => "auto" };
-        strategy.AcceptOnlyFromAmong("auto", "lazy", "full");
+        var strategy = new Option<string>("--strategy") { Description = "auto (cache when a snapshot store exists, lazy, then full), cache, lazy or full.", DefaultValueFactory = _ => "auto" };
+        strategy.AcceptOnlyFromAmong("auto", "cache", "lazy", "full");
+        var snapshotDirectory = new Option<string?>("--snapshot-dir") { Description = $"The snapshot store for the cache strategy (default: {CacheCommand.DefaultRoot}; with --strategy cache, --cache-dir names it too)." };
         var readOnly = new Option<bool>("--read-only") { Description = "Mount the bare read-only tree (default: writable, an overlay over it)." };
         var cacheDirectory = new Option<string?>("--cache-dir") { Description = "The chunk cache directory (default: /var/cache/accel/chunks)." };
         var statsJson = new Option<string?>("--stats-json") { Description = "Write the mount's statistics as JSON to FILE when it is unmounted." };
@@ -31,7 +32,7 @@ internal static class MountCommand
         var readyTimeout = new Option<int>("--ready-timeout") { Description = "With --background: seconds to wait for the mount.", DefaultValueFactory = _ => 120 };
         var command = new Command("mount", "Mount an image at MOUNTPOINT and serve it until SIGINT/SIGTERM or 'accel umount MOUNTPOINT'.")
         {
-            image, mountPoint, strategy, readOnly, cacheDirectory, statsJson, recordTrace, background, readyTimeout,
+            image, mountPoint, strategy, readOnly, cacheDirectory, statsJson, recordTrace, background, readyTimeout, snapshotDirectory,
         };
         command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
@@ -58,10 +59,23 @@ internal static class MountCommand
                 o.Prefetch = true;
             });
             builder.UseFullPull(o => o.RemoveOnUnmount = false);
-            builder.PreferStrategies(result.GetValue(strategy) switch
+            string chosen = result.GetRequiredValue(strategy);
+            string snapshots = Path.GetFullPath(result.GetValue(snapshotDirectory)
+                ?? (chosen == "cache" ? result.GetValue(cacheDirectory) : null)
+                ?? CacheCommand.DefaultRoot);
+            // In auto mode the cache is tried only where a snapshot store exists: a mount never creates one.
+            bool useCache = chosen == "cache" || (chosen == "auto" && Directory.Exists(snapshots));
+            if (useCache)
             {
+                builder.UseSnapshotCache(o => o.Root = snapshots);
+            }
+
+            builder.PreferStrategies(chosen switch
+            {
+                "cache" => [Strategy.Cache],
                 "lazy" => [Strategy.Lazy],
                 "full" => [Strategy.Full],
+                _ when useCache => [Strategy.Cache, Strategy.Lazy, Strategy.Full],
                 _ => [Strategy.Lazy, Strategy.Full],
             });
 
