@@ -1229,6 +1229,8 @@ MD
   } >"$work/section.md"
   write_section p2p "$work/section.md"
   log "p2p: written to docs/benchmarks.md"
+}
+
 # --- block ---------------------------------------------------------------------------------------------------------
 block_cleanup() {
   if [[ -n ${block_mnt:-} ]] && mountpoint -q "$block_mnt"; then "$accel" umount "$block_mnt" >/dev/null 2>&1 || true; fi
