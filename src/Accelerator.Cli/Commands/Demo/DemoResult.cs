@@ -22,13 +22,18 @@ internal sealed record DemoResult(string Strategy, TimeSpan? TimeToReady, long B
     private string[] Cells() => Ran
         ? [
             Strategy,
-            string.Create(CultureInfo.InvariantCulture, $"{TimeToReady!.Value.TotalSeconds:F2} s"),
+            Duration(TimeToReady!.Value),
             Units.Bytes(BytesFetched),
             Units.Bytes(BytesRead),
             Units.Bytes(RegistryBytes),
             Note,
         ]
         : [Strategy, "-", "-", "-", "-", Note];
+
+    // Seconds with two decimals, or milliseconds under a second (so fast mounts do not read as 0.00 s).
+    private static string Duration(TimeSpan elapsed) => elapsed.TotalSeconds >= 1
+        ? string.Create(CultureInfo.InvariantCulture, $"{elapsed.TotalSeconds:F2} s")
+        : string.Create(CultureInfo.InvariantCulture, $"{elapsed.TotalMilliseconds:F0} ms");
 
     private static readonly string[] Headers = ["strategy", "time to ready", "bytes fetched", "bytes read", "registry bytes", "note"];
 
