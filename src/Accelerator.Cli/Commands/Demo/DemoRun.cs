@@ -6,6 +6,7 @@ using Accelerator.Lazy.Conversion;
 using Accelerator.Oci.Layout;
 using Accelerator.Oci.Samples;
 using Microsoft.Extensions.DependencyInjection;
+using Spectre.Console;
 
 namespace Accelerator.Cli.Commands.Demo;
 
@@ -69,9 +70,13 @@ internal sealed partial class DemoRun
         console.WriteLine($"Serving the layout as the registry {run._image} (plain HTTP; the \"registry bytes\" column counts what it served).");
 
         var results = new List<DemoResult>();
+        // On a terminal a spinner on stderr says which strategy is running; redirected output stays quiet.
+        var status = console.Interactive ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(console.ErrorOut) }).Status() : null;
         foreach (var (name, strategy) in run.Strategies())
         {
-            results.Add(await run.RunOneAsync(name, strategy, cancellationToken).ConfigureAwait(false));
+            results.Add(status is null
+                ? await run.RunOneAsync(name, strategy, cancellationToken).ConfigureAwait(false)
+                : await status.StartAsync($"Running {name}…", _ => run.RunOneAsync(name, strategy, cancellationToken)).ConfigureAwait(false));
         }
 
         return (results, run.Footer(results));
