@@ -82,6 +82,29 @@ public sealed class OciLayoutRegistryServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task HeadManifest_ByDigest_GivesDigestAndSizeAndServesNoBytes()
+    {
+        using var response = await _http.SendAsync(new HttpRequestMessage(HttpMethod.Head, Api($"{Repository}/manifests/{_sample.Manifest.Digest}")));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(_sample.Manifest.Size, response.Content.Headers.ContentLength);
+        Assert.Equal(_sample.Manifest.Digest.ToString(), response.Headers.GetValues("Docker-Content-Digest").Single());
+        Assert.Equal(0, _server.GetStatistics().BytesServed);
+        Assert.Equal(1, _server.GetStatistics().Requests);
+    }
+
+    [Fact]
+    public async Task GetBlob_ManyAtOnce_EveryBodyWholeAndCounted()
+    {
+        var layer = _sample.Layers[0];
+
+        var bodies = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => _http.GetByteArrayAsync(Api($"{Repository}/blobs/{layer.Digest}"))));
+
+        Assert.All(bodies, body => Assert.Equal(layer.Digest, Digest.Compute(body)));
+        Assert.Equal(8 * layer.Size, _server.GetStatistics().BlobBytesServed);
+    }
+
+    [Fact]
     public async Task GetBlob_SingleRange_Returns206WithThatSlice()
     {
         var layer = _sample.Layers[0];
