@@ -125,6 +125,27 @@ public sealed class CliCommandTests(ConformanceImageFixture fixture) : IClassFix
         Assert.Contains("6 of 6 strategies ran", output);
     }
 
+    [Fact]
+    public async Task Demo_AsAnotherUser_SkipsWhatNeedsRootWithTheReasonAndSucceeds()
+    {
+        var (code, output, error) = await CliRunner.RunProcessAsync(
+            ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "env", "HOME=/tmp", "DOTNET_CLI_HOME=/tmp"],
+            "demo", "--size-mb", "4", "--layers", "2");
+
+        Assert.True(code == 0, error + output);
+        foreach (string strategy in new[] { "full", "mirrors", "p2p" })
+        {
+            Assert.Matches($@"(?m)^{strategy}\s+\| \d+(\.\d\d s| ms)\s+\|", output);
+        }
+
+        foreach (string strategy in new[] { "lazy", "block", "cache" })
+        {
+            Assert.Matches($@"(?m)^{strategy}\s+\| -\s+\| -\s+\| -\s+\| -\s+\| skipped: .+ needs root$", output);
+        }
+
+        Assert.Contains("3 of 6 strategies ran", output);
+    }
+
     private static bool IsNonZeroSize(string cell)
         => System.Text.RegularExpressions.Regex.IsMatch(cell, @"^\d+(\.\d)? (B|KiB|MiB|GiB)$") && !cell.StartsWith("0 B", StringComparison.Ordinal) && cell != "0.0 KiB";
 
