@@ -24,6 +24,9 @@ internal sealed partial class DemoRun
     // Every strategy reads the same files: one in ReadStride of the image's files, by path order (about 6%).
     private const int ReadStride = 16;
 
+    // What the strategies cache between mounts, under the work directory.
+    private static readonly string[] CacheDirectories = ["p2p", "lazy-cache", "block-cache", "snapshots"];
+
     private readonly CliConsole _console;
     private readonly string _work;
     private readonly SampleImage _sample;
@@ -46,6 +49,15 @@ internal sealed partial class DemoRun
     /// </summary>
     public static async Task<(IReadOnlyList<DemoResult> Results, string Footer)> RunAsync(CliConsole console, string work, int sizeMb, int layerCount, CancellationToken cancellationToken)
     {
+        // A kept directory (--dir) from an earlier run: start every strategy cold, or the figures would show its caches.
+        foreach (string cache in CacheDirectories)
+        {
+            if (Directory.Exists(Path.Combine(work, cache)))
+            {
+                Directory.Delete(Path.Combine(work, cache), recursive: true);
+            }
+        }
+
         string layoutPath = Path.Combine(work, "layout");
         var clock = Stopwatch.StartNew();
         var sample = await SampleImageGenerator.WriteLayoutAsync(layoutPath, new SampleImageOptions
