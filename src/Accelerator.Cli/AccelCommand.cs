@@ -54,8 +54,9 @@ internal static class AccelCommand
         root.Subcommands.Add(ReplicateCommand.Create(common, console));
         root.Subcommands.Add(MountCommand.Create(common, console));
         root.Subcommands.Add(UmountCommand.Create(console));
-        root.Subcommands.Add(BlockCommand.Create(common, console));
         root.Subcommands.Add(P2PCommand.Create(common, console));
+        root.Subcommands.Add(BlockCommand.Create(common, console));
+        root.Subcommands.Add(CacheCommand.Create(common, console));
         return root;
     }
 }

@@ -21,8 +21,9 @@ internal static class MountCommand
     {
         var image = new Argument<string>("REF") { Description = "The image: host[:port]/repo[:tag|@digest] or oci:DIR[:TAG]. Its lazy variant TAG-accel is used when present. With --strategy block, also file:PATH (a raw disk image)." };
         var mountPoint = new Argument<string>("MOUNTPOINT") { Description = "An existing directory to mount the root file system on." };
-        var strategy = new Option<string>("--strategy") { Description = "auto (lazy, then block, then full), lazy, block or full.", DefaultValueFactory = _ => "auto" };
-        strategy.AcceptOnlyFromAmong("auto", "lazy", "block", "full");
+        var strategy = new Option<string>("--strategy") { Description = "auto (cache when a snapshot store exists, then lazy, block, full), cache, lazy, block or full.", DefaultValueFactory = _ => "auto" };
+        strategy.AcceptOnlyFromAmong("auto", "cache", "lazy", "block", "full");
+        var snapshotDirectory = new Option<string?>("--snapshot-dir") { Description = $"The snapshot store for the cache strategy (default: {CacheCommand.DefaultRoot}; with --strategy cache, --cache-dir names it too)." };
         var readOnly = new Option<bool>("--read-only") { Description = "Mount the bare read-only tree (default: writable, an overlay over it)." };
         var cacheDirectory = new Option<string?>("--cache-dir") { Description = "The chunk cache directory (default: /var/cache/accel/chunks); block mounts cache blocks in its blocks/ subdirectory (default: /var/cache/accel/blocks)." };
         var statsJson = new Option<string?>("--stats-json") { Description = "Write the mount's statistics as JSON to FILE when it is unmounted." };
@@ -31,7 +32,7 @@ internal static class MountCommand
         var readyTimeout = new Option<int>("--ready-timeout") { Description = "With --background: seconds to wait for the mount.", DefaultValueFactory = _ => 120 };
         var command = new Command("mount", "Mount an image at MOUNTPOINT and serve it until SIGINT/SIGTERM or 'accel umount MOUNTPOINT'.")
         {
-            image, mountPoint, strategy, readOnly, cacheDirectory, statsJson, recordTrace, background, readyTimeout,
+            image, mountPoint, strategy, readOnly, cacheDirectory, statsJson, recordTrace, background, readyTimeout, snapshotDirectory,
         };
         command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
@@ -67,11 +68,24 @@ internal static class MountCommand
             });
             builder.UseBlockDevice(o => o.CacheDirectory = result.GetValue(cacheDirectory) is { } c ? Path.Combine(Path.GetFullPath(c), "blocks") : null);
             builder.UseFullPull(o => o.RemoveOnUnmount = false);
-            builder.PreferStrategies(result.GetValue(strategy) switch
+            string chosen = result.GetRequiredValue(strategy);
+            string snapshots = Path.GetFullPath(result.GetValue(snapshotDirectory)
+                ?? (chosen == "cache" ? result.GetValue(cacheDirectory) : null)
+                ?? CacheCommand.DefaultRoot);
+            // In auto mode the cache is tried only where a snapshot store exists: a mount never creates one.
+            bool useCache = chosen == "cache" || (chosen == "auto" && Directory.Exists(snapshots));
+            if (useCache)
             {
+                builder.UseSnapshotCache(o => o.Root = snapshots);
+            }
+
+            builder.PreferStrategies(chosen switch
+            {
+                "cache" => [Strategy.Cache],
                 "lazy" => [Strategy.Lazy],
                 "block" => [Strategy.Block],
                 "full" => [Strategy.Full],
+                _ when useCache => [Strategy.Cache, Strategy.Lazy, Strategy.Block, Strategy.Full],
                 _ => [Strategy.Lazy, Strategy.Block, Strategy.Full],
             });
 

@@ -91,16 +91,63 @@ public sealed class CliCommandTests(ConformanceImageFixture fixture) : IClassFix
     }
 
     [Fact]
-    public async Task Demo_RunsFullPullOnSampleImage()
+    public async Task Demo_AsRoot_RunsEveryStrategyWithFigures()
     {
-        var (code, output, error) = await CliRunner.RunAsync("demo", "--size-mb", "4", "--layers", "2");
+        var (code, output, error) = await CliRunner.RunAsync("demo", "--size-mb", "8", "--layers", "2");
 
-        Assert.True(code == 0, error);
+        Assert.True(code == 0, error + output);
         Assert.Contains("Built sample image", output);
-        Assert.Matches(@"full \| \d+\.\d\d s \|", output);
-        Assert.Contains("Every mounted tree was read through and checked", output);
-        Assert.Matches(@"lazy \| \d+\.\d\d s \|", output);
+        Assert.Matches(@"(?m)^strategy\s+\| time to ready\s+\| bytes fetched\s+\| bytes read\s+\| registry bytes\s+\| note$", output);
+        var rows = output.Split('\n')
+            .Select(line => line.Split('|').Select(cell => cell.Trim()).ToArray())
+            .Where(cells => cells.Length == 6)
+            .ToDictionary(cells => cells[0], StringComparer.Ordinal);
+        foreach (string strategy in new[] { "full", "mirrors", "p2p", "lazy", "block", "cache" })
+        {
+            // This machine runs the tests as root with FUSE, loop devices and e2fsprogs: nothing may be skipped.
+            var cells = Assert.Contains(strategy, rows);
+            Assert.Matches(@"^\d+(\.\d\d s| ms)$", cells[1]);
+            if (strategy != "cache")
+            {
+                // A cache mount clones what was warmed ahead: it fetches nothing itself.
+                Assert.True(IsNonZeroSize(cells[2]), $"{strategy}: bytes fetched {cells[2]}");
+            }
+
+            Assert.True(IsNonZeroSize(cells[3]), $"{strategy}: bytes read {cells[3]}");
+            Assert.True(IsNonZeroSize(cells[4]), $"{strategy}: registry bytes {cells[4]}");
+            Assert.DoesNotContain("skipped", cells[5]);
+            Assert.DoesNotContain("failed", cells[5]);
+        }
+
+        // Every strategy read the same files; P2P peers shared the image so the registry served about one copy.
+        Assert.Single(rows.Where(r => r.Key != "strategy").Select(r => r.Value[3]).Distinct());
+        Assert.Matches(@"\(1\.0\d image copies from the registry\)", rows["p2p"][5]);
+        Assert.Contains("6 of 6 strategies ran", output);
     }
+
+    [Fact]
+    public async Task Demo_AsAnotherUser_SkipsWhatNeedsRootWithTheReasonAndSucceeds()
+    {
+        var (code, output, error) = await CliRunner.RunProcessAsync(
+            ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "env", "HOME=/tmp", "DOTNET_CLI_HOME=/tmp"],
+            "demo", "--size-mb", "4", "--layers", "2");
+
+        Assert.True(code == 0, error + output);
+        foreach (string strategy in new[] { "full", "mirrors", "p2p" })
+        {
+            Assert.Matches($@"(?m)^{strategy}\s+\| \d+(\.\d\d s| ms)\s+\|", output);
+        }
+
+        foreach (string strategy in new[] { "lazy", "block", "cache" })
+        {
+            Assert.Matches($@"(?m)^{strategy}\s+\| -\s+\| -\s+\| -\s+\| -\s+\| skipped: .+ needs root$", output);
+        }
+
+        Assert.Contains("3 of 6 strategies ran", output);
+    }
+
+    private static bool IsNonZeroSize(string cell)
+        => System.Text.RegularExpressions.Regex.IsMatch(cell, @"^\d+(\.\d)? (B|KiB|MiB|GiB)$") && !cell.StartsWith("0 B", StringComparison.Ordinal) && cell != "0.0 KiB";
 
     [Fact]
     public async Task Process_Failure_ExitsNonZeroWithOneLine()

@@ -16,14 +16,19 @@ internal static class CliRunner
     }
 
     /// <summary>Runs the built <c>accel</c> assembly in a child process with redirected output.</summary>
-    public static async Task<(int ExitCode, string Out, string Error)> RunProcessAsync(params string[] args)
+    public static Task<(int ExitCode, string Out, string Error)> RunProcessAsync(params string[] args) => RunProcessAsync([], args);
+
+    /// <summary>
+    /// Runs the built <c>accel</c> assembly in a child process with redirected output, behind <paramref name="wrapper"/>
+    /// (a command that runs the rest of its command line, e.g. <c>setpriv --reuid=nobody … env</c>), if any.
+    /// </summary>
+    public static async Task<(int ExitCode, string Out, string Error)> RunProcessAsync(string[] wrapper, params string[] args)
     {
-        string dll = Path.Combine(AppContext.BaseDirectory, "accel.dll");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(dll);
-        foreach (string arg in args)
+        string[] command = [.. wrapper, "dotnet", Path.Combine(AppContext.BaseDirectory, "accel.dll"), .. args];
+        var start = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string part in command.Skip(1))
         {
-            start.ArgumentList.Add(arg);
+            start.ArgumentList.Add(part);
         }
 
         using var process = Process.Start(start)!;

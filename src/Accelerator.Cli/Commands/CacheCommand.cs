@@ -1,0 +1,182 @@
+using System.CommandLine;
+using Accelerator.Cli.Console;
+using Accelerator.Snapshots;
+
+namespace Accelerator.Cli.Commands;
+
+/// <summary>
+/// <c>accel cache warm REF... | list | evict REF | mount REF DIR | export REF DST | import SRC</c>: the snapshot cache
+/// (images prepared ahead as immutable snapshots, mounted as copy-on-write clones).
+/// </summary>
+internal static class CacheCommand
+{
+    /// <summary>The snapshot store's default directory.</summary>
+    public const string DefaultRoot = "/var/lib/accel/snapshots";
+
+    public static Command Create(CommonOptions common, CliConsole console)
+    {
+        var root = new Option<string>("--cache-dir") { Description = $"The snapshot store (default: {DefaultRoot}).", DefaultValueFactory = _ => DefaultRoot, Recursive = true };
+        var capacity = new Option<long>("--capacity") { Description = "Bytes the snapshots may use; least recently used ones are evicted after a warm (0: no bound).", Recursive = true };
+        var ttl = new Option<double?>("--ttl-hours") { Description = "Evict snapshots unused for this many hours (default: never).", Recursive = true };
+        var command = new Command("cache", "Prepare images ahead as ready-to-mount snapshots and mount copy-on-write clones of them.") { root, capacity, ttl };
+
+        SnapshotStore Open(ParseResult result) => SnapshotStore.Open(new SnapshotStoreOptions
+        {
+            Root = Path.GetFullPath(result.GetRequiredValue(root)),
+            CapacityBytes = result.GetValue(capacity),
+            TimeToLive = result.GetValue(ttl) is { } hours ? TimeSpan.FromHours(hours) : null,
+        });
+
+        var warmImages = new Argument<string[]>("REF") { Description = "Images to warm: host[:port]/repo[:tag|@digest] or oci:DIR[:TAG].", Arity = ArgumentArity.OneOrMore };
+        var warm = new Command("warm", "Pull images (only the layers the cache lacks) and publish them as snapshots.") { warmImages };
+        warm.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
+        {
+            var store = Open(result);
+            var stores = common.CreateStores(result);
+            foreach (string text in result.GetRequiredValue(warmImages))
+            {
+                var reference = ImageReference.Parse(text);
+                var warmed = await store.WarmAsync(stores.GetStore(reference), reference, common.GetPlatform(result), cancellationToken).ConfigureAwait(false);
+                console.WriteLine($"Warmed {reference} ({warmed.Snapshot.ManifestDigest}): {Units.Count(warmed.LayersFetched, "layer")} fetched " +
+                    $"({Units.Bytes(warmed.BytesFetched)}), {warmed.LayersReused} reused, {Units.Bytes(warmed.Snapshot.SizeBytes)} on disk, in {warmed.Elapsed.TotalSeconds:F2} s.");
+            }
+
+            return 0;
+        }));
+
+        var list = new Command("list", "List the snapshots, most recently used first.");
+        list.SetAction(CommonOptions.Guard(console, (result, _) =>
+        {
+            var store = Open(result);
+            var snapshots = store.List();
+            console.WriteLine($"{"DIGEST",-19}  {"SIZE",10}  {"LAST USED",-20}  {"MOUNTED",-7}  REFERENCES");
+            foreach (var snapshot in snapshots)
+            {
+                console.WriteLine($"{snapshot.ManifestDigest.ToString()[..19]}  {Units.Bytes(snapshot.SizeBytes),10}  {snapshot.LastUsed.UtcDateTime,-20:yyyy-MM-dd HH:mm:ss}  " +
+                    $"{(snapshot.Mounted ? "yes" : "no"),-7}  {string.Join(", ", snapshot.References.Where(r => !r.Contains('@', StringComparison.Ordinal)).DefaultIfEmpty(snapshot.References.FirstOrDefault() ?? string.Empty))}");
+            }
+
+            console.WriteLine($"{Units.Count(snapshots.Count, "snapshot")}, {Units.Bytes(store.UsedBytes())} used.");
+            return Task.FromResult(0);
+        }));
+
+        var evictImage = new Argument<string>("REF") { Description = "A reference the image was warmed as, or its manifest digest (sha256:...)." };
+        var evict = new Command("evict", "Remove a snapshot (and the layers no other snapshot uses).") { evictImage };
+        evict.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
+        {
+            var store = Open(result);
+            var snapshot = Find(store, result.GetRequiredValue(evictImage));
+            await store.EvictAsync(snapshot.ManifestDigest, cancellationToken).ConfigureAwait(false);
+            console.WriteLine($"Evicted {snapshot.ManifestDigest}.");
+            return 0;
+        }));
+
+        var mountImage = new Argument<string>("REF") { Description = "The image to mount." };
+        var mountPoint = new Argument<string>("DIR") { Description = "An existing directory to mount the clone on." };
+        var readOnly = new Option<bool>("--read-only") { Description = "Mount the snapshot read-only (no upper directory)." };
+        var mount = new Command("mount", "Mount a copy-on-write clone of an image's snapshot at DIR; it stays mounted until 'accel umount DIR'.") { mountImage, mountPoint, readOnly };
+        mount.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
+        {
+            var store = Open(result);
+            var reference = ImageReference.Parse(result.GetRequiredValue(mountImage));
+            var stores = common.CreateStores(result);
+            // The overlay outlives this process; 'accel umount' unmounts it and the store reclaims its upper directory.
+            var mounted = await store.MountAsync(stores.GetStore(reference), reference, result.GetRequiredValue(mountPoint),
+                new SnapshotMountOptions { ReadOnly = result.GetValue(readOnly), Platform = common.GetPlatform(result) }, cancellationToken).ConfigureAwait(false);
+            console.WriteLine($"Mounted {reference} ({mounted.ManifestDigest}) at {mounted.MountPoint} from the snapshot cache in " +
+                $"{mounted.Statistics.TimeToReady.TotalMilliseconds:F1} ms. Unmount with 'accel umount {mounted.MountPoint}'.");
+            return 0;
+        }));
+
+        var exportImage = new Argument<string>("REF") { Description = "A reference the image was warmed as, or its manifest digest." };
+        var destination = new Argument<string>("DST") { Description = "A file (a path with no registry host, e.g. ./snap.tar or /tmp/snap.tar), or a registry reference host[:port]/repo:tag to push an OCI artifact to." };
+        var export = new Command("export", "Write a snapshot as one blob to a file, or push it to a registry as an OCI artifact.") { exportImage, destination };
+        export.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
+        {
+            var store = Open(result);
+            var snapshot = Find(store, result.GetRequiredValue(exportImage));
+            string target = result.GetRequiredValue(destination);
+            if (AsRegistryReference(target) is { } artifact)
+            {
+                var stores = common.CreateStores(result);
+                var pushed = await store.PushAsync(snapshot.ManifestDigest, stores.GetStoreForWrite(artifact), artifact, cancellationToken).ConfigureAwait(false);
+                console.WriteLine($"Pushed the snapshot of {snapshot.ManifestDigest} to {artifact} ({pushed.Digest}).");
+                return 0;
+            }
+
+            string file = Path.GetFullPath(target);
+            string temporary = file + ".partial";
+            Descriptor blob;
+            await using (var output = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                blob = await store.ExportAsync(snapshot.ManifestDigest, output, cancellationToken).ConfigureAwait(false);
+            }
+
+            File.Move(temporary, file, overwrite: true);
+            console.WriteLine($"Exported the snapshot of {snapshot.ManifestDigest} to {file}: {blob.Digest}, {Units.Bytes(blob.Size)}.");
+            return 0;
+        }));
+
+        var importSource = new Argument<string>("SRC") { Description = "A file written by 'accel cache export', or the registry reference it was pushed to." };
+        var import = new Command("import", "Import a snapshot from a file or a registry artifact.") { importSource };
+        import.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
+        {
+            var store = Open(result);
+            string source = result.GetRequiredValue(importSource);
+            SnapshotInfo snapshot;
+            if (AsRegistryReference(source) is { } artifact)
+            {
+                var stores = common.CreateStores(result);
+                snapshot = await store.PullAsync(stores.GetStore(artifact), artifact, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await using var input = new FileStream(Path.GetFullPath(source), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+                snapshot = await store.ImportAsync(input, cancellationToken).ConfigureAwait(false);
+            }
+
+            console.WriteLine($"Imported the snapshot of {snapshot.ManifestDigest} ({string.Join(", ", snapshot.References)}), {Units.Bytes(snapshot.SizeBytes)}.");
+            return 0;
+        }));
+
+        command.Subcommands.Add(warm);
+        command.Subcommands.Add(list);
+        command.Subcommands.Add(evict);
+        command.Subcommands.Add(mount);
+        command.Subcommands.Add(export);
+        command.Subcommands.Add(import);
+        return command;
+    }
+
+    private static SnapshotInfo Find(SnapshotStore store, string text)
+    {
+        if (Digest.TryParse(text, out var digest))
+        {
+            return store.Find(digest) ?? store.FindByReference(ImageReference.Create("localhost", "x", digest: digest)).FirstOrDefault()
+                ?? throw new InvalidOperationException($"No snapshot of {digest} is in {store.Root}.");
+        }
+
+        var matches = store.FindByReference(ImageReference.Parse(text));
+        return matches.Count switch
+        {
+            1 => matches[0],
+            0 => throw new InvalidOperationException($"No snapshot of {text} is in {store.Root} (see 'accel cache list')."),
+            _ => throw new InvalidOperationException($"{text} names {matches.Count} snapshots; give a manifest digest."),
+        };
+    }
+
+    // A registry reference names its host (a first component with '.' or ':' or 'localhost'); anything else is a file.
+    private static ImageReference? AsRegistryReference(string text)
+    {
+        if (text.StartsWith('/') || text.StartsWith('.') || !text.Contains('/', StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        string host = text[..text.IndexOf('/', StringComparison.Ordinal)];
+        return (host.Contains('.', StringComparison.Ordinal) || host.Contains(':', StringComparison.Ordinal) || host == "localhost")
+            && ImageReference.TryParse(text, out var reference) && reference.Kind == ImageReferenceKind.Registry
+            ? reference
+            : null;
+    }
+}

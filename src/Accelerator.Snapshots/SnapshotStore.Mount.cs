@@ -1,0 +1,239 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Accelerator.Oci.Model;
+using Accelerator.Snapshots.Interop;
+using Accelerator.Snapshots.Storage;
+
+namespace Accelerator.Snapshots;
+
+public sealed partial class SnapshotStore
+{
+    /// <summary>
+    /// Clones the snapshot of <paramref name="image"/> at <paramref name="target"/> (an existing directory): an overlay
+    /// whose lower directories are the snapshot's layers and whose upper directory is new, so the time does not grow
+    /// with the image's size and writes never reach the snapshot. When there is no snapshot of the image but a warm of
+    /// it is running, or layers sharing its lowest layers exist, it is warmed first (see
+    /// <see cref="SnapshotMountOptions.TopUp"/>). A tag is resolved through <paramref name="store"/>; when that fails,
+    /// a snapshot warmed under the same reference is used.
+    /// </summary>
+    /// <exception cref="SnapshotNotFoundException">Nothing in the store can serve the image.</exception>
+    public async Task<SnapshotMountedImage> MountAsync(IImageStore store, ImageReference image, string target, SnapshotMountOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentException.ThrowIfNullOrEmpty(target);
+        options ??= new SnapshotMountOptions();
+        long started = _time.GetTimestamp();
+        string mountPoint = Path.GetFullPath(target);
+        if (!Directory.Exists(mountPoint))
+        {
+            throw new DirectoryNotFoundException($"The mount point '{mountPoint}' does not exist.");
+        }
+
+        ImageRecord? record;
+        SnapshotWarmResult? warm = null;
+        ImageKey key;
+        try
+        {
+            key = await ResolveAsync(store, image, options.Platform, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException or TimeoutException && FindByReference(image) is [var known])
+        {
+            // The registry is unreachable; a snapshot warmed under this very reference still serves.
+            LogResolveFailedUsingSnapshot(image, known.ManifestDigest, ex.Message);
+            record = TryLoadImage(known.ManifestDigest) ?? throw new SnapshotNotFoundException($"No snapshot of {image} is in {Root}.");
+            return await CloneAsync(record, image, mountPoint, options.ReadOnly, started, null, cancellationToken).ConfigureAwait(false);
+        }
+
+        record = TryLoadImage(key.ManifestDigest);
+        if (record is null)
+        {
+            var match = Match(key);
+            if (match.Kind == SnapshotMatchKind.None || (match.Kind == SnapshotMatchKind.Prefix && !(options.TopUp ?? _options.TopUpOnMount)))
+            {
+                throw new SnapshotNotFoundException(match.Kind == SnapshotMatchKind.None
+                    ? $"No snapshot of {image} ({key.ManifestDigest}) is in {Root}, and none shares a layer with it."
+                    : $"No snapshot of {image} ({key.ManifestDigest}) is in {Root} ({match.SharedLayers} of its {match.TotalLayers} layers are).");
+            }
+
+            warm = await WarmAsync(store, key, cancellationToken).ConfigureAwait(false);
+            record = TryLoadImage(key.ManifestDigest) ?? throw new SnapshotNotFoundException($"The snapshot of {image} was evicted before it could be mounted.");
+        }
+
+        return await CloneAsync(record, image, mountPoint, options.ReadOnly, started, warm, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Clones an existing snapshot by manifest digest (no registry involved).</summary>
+    /// <exception cref="SnapshotNotFoundException">There is no valid snapshot of <paramref name="manifestDigest"/>.</exception>
+    public Task<SnapshotMountedImage> MountAsync(Digest manifestDigest, ImageReference image, string target, bool readOnly = false, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        long started = _time.GetTimestamp();
+        var record = TryLoadImage(manifestDigest) ?? throw new SnapshotNotFoundException($"No snapshot of {manifestDigest} is in {Root}.");
+        return CloneAsync(record, image, Path.GetFullPath(target), readOnly, started, null, cancellationToken);
+    }
+
+    private async Task<SnapshotMountedImage> CloneAsync(ImageRecord record, ImageReference image, string mountPoint, bool readOnly, long started, SnapshotWarmResult? warm, CancellationToken cancellationToken)
+    {
+        Digest digest = Digest.Parse(record.ManifestDigest);
+        var chain = record.ChainIds.Select(Digest.Parse).ToArray();
+        string id = Guid.NewGuid().ToString("N");
+        string directory = Path.Combine(MountsDirectory, id);
+        FileLock registering;
+        using (await LockStoreAsync(cancellationToken).ConfigureAwait(false))
+        {
+            // Checked under the store lock, which eviction also takes: the layers are valid and stay until the clone is gone.
+            if (TryLoadImage(digest) is null)
+            {
+                throw new SnapshotNotFoundException($"The snapshot of {image} ({digest}) is no longer valid or was evicted.");
+            }
+
+            Directory.CreateDirectory(directory);
+            registering = FileLock.TryAcquire(Path.Combine(directory, ".lock")) ?? throw new IOException($"Cannot lock {directory}.");
+            if (!readOnly)
+            {
+                Directory.CreateDirectory(Path.Combine(directory, "upper"));
+                Directory.CreateDirectory(Path.Combine(directory, "work"));
+            }
+
+            var mountRecord = new MountRecord { ManifestDigest = record.ManifestDigest, Target = mountPoint, ChainIds = record.ChainIds, Created = _time.GetUtcNow() };
+            File.WriteAllBytes(Path.Combine(directory, "mount.json"), JsonSerializer.SerializeToUtf8Bytes(mountRecord, RecordJson.Default.MountRecord));
+            Touch(digest);
+        }
+
+        try
+        {
+            var lowers = chain.Reverse().Select(LayerTree).ToArray();
+            if (readOnly && lowers.Length == 1)
+            {
+                MountTable.BindReadOnly(lowers[0], mountPoint);
+            }
+            else if (readOnly)
+            {
+                MountTable.MountOverlay(lowers, null, null, mountPoint);
+            }
+            else
+            {
+                LibC.CopyDirectoryAttributes(lowers[0], Path.Combine(directory, "upper"));
+                MountTable.MountOverlay(lowers, Path.Combine(directory, "upper"), Path.Combine(directory, "work"), mountPoint);
+            }
+        }
+        catch
+        {
+            registering.Dispose();
+            DeleteTree(directory);
+            throw;
+        }
+
+        var statistics = new MountStatistics { Strategy = Strategy.Cache, TimeToReady = _time.GetElapsedTime(started) };
+        if (warm is not null)
+        {
+            foreach (var (source, bytes) in warm.BytesFetchedBySource)
+            {
+                statistics.AddFetched(source, bytes);
+            }
+
+            statistics.AddChunks(warm.LayersFetched);
+        }
+
+        // Once the overlay is mounted, the mount table itself says the clone is in use.
+        registering.Dispose();
+        LogMounted(image, digest, mountPoint, chain.Length, statistics.TimeToReady.TotalMilliseconds);
+        return new SnapshotMountedImage(this, image, digest, mountPoint, directory, readOnly, statistics);
+    }
+
+    /// <summary>Unmounts a clone and removes its upper directory.</summary>
+    internal void ReleaseClone(string mountPoint, string directory)
+    {
+        MountTable.Unmount(mountPoint);
+        DeleteTree(directory);
+    }
+
+    /// <summary>The clones in use: their snapshots and the layers under them.</summary>
+    private sealed record MountState(HashSet<string> Digests, HashSet<string> ChainIds, List<string> Stale);
+
+    private MountState LiveMounts()
+    {
+        var table = MountTable.Read();
+        var state = new MountState(new HashSet<string>(StringComparer.Ordinal), new HashSet<string>(StringComparer.Ordinal), []);
+        foreach (string directory in Directory.EnumerateDirectories(MountsDirectory))
+        {
+            var record = RecordJson.TryRead(Path.Combine(directory, "mount.json"), RecordJson.Default.MountRecord);
+            bool registering = FileLock.IsHeld(Path.Combine(directory, ".lock"));
+            bool mounted = record is not null
+                && (MountTable.IsUpperInUse(table, Path.Combine(directory, "upper")) || table.Any(m => m.MountPoint == record.Target));
+            if (registering || mounted)
+            {
+                if (record is not null)
+                {
+                    state.Digests.Add(record.ManifestDigest);
+                    state.ChainIds.UnionWith(record.ChainIds);
+                }
+            }
+            else
+            {
+                state.Stale.Add(directory);
+            }
+        }
+
+        return state;
+    }
+}
+
+/// <summary>Nothing in the snapshot store can serve an image.</summary>
+public sealed class SnapshotNotFoundException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public SnapshotNotFoundException(string message)
+        : base(message)
+    {
+    }
+}
+
+/// <summary>
+/// A copy-on-write clone of a snapshot, mounted. Disposing it unmounts the overlay and discards its upper directory
+/// (the writes made in it); the snapshot itself never changes.
+/// </summary>
+public sealed class SnapshotMountedImage : IMountedImage
+{
+    private readonly SnapshotStore _store;
+    private readonly string _directory;
+    private int _disposed;
+
+    internal SnapshotMountedImage(SnapshotStore store, ImageReference image, Digest manifestDigest, string mountPoint, string directory, bool readOnly, MountStatistics statistics)
+    {
+        _store = store;
+        _directory = directory;
+        Image = image;
+        ManifestDigest = manifestDigest;
+        MountPoint = mountPoint;
+        UpperDirectory = readOnly ? null : Path.Combine(directory, "upper");
+        Statistics = statistics;
+    }
+
+    /// <inheritdoc />
+    public ImageReference Image { get; }
+
+    /// <inheritdoc />
+    public Digest ManifestDigest { get; }
+
+    /// <inheritdoc />
+    public string MountPoint { get; }
+
+    /// <summary>Where the clone's writes land; null for a read-only clone.</summary>
+    public string? UpperDirectory { get; }
+
+    /// <inheritdoc />
+    public MountStatistics Statistics { get; }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _store.ReleaseClone(MountPoint, _directory);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+}

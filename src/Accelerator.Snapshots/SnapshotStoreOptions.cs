@@ -1,0 +1,98 @@
+namespace Accelerator.Snapshots;
+
+/// <summary>Options of <see cref="SnapshotStore"/>.</summary>
+public sealed class SnapshotStoreOptions
+{
+    /// <summary>
+    /// The store's directory; upper directories of clones are made inside it too, so it must be on a file system that
+    /// can be an overlayfs upper layer (ext4, xfs, btrfs; not overlayfs itself). Paths containing ',' or ':' cannot be
+    /// used (overlayfs options). <value>Default: <c>/var/lib/accel/snapshots</c>.</value>
+    /// </summary>
+    public string Root { get; set; } = "/var/lib/accel/snapshots";
+
+    /// <summary>
+    /// The most disk bytes the snapshots may use (0: no bound). Over it, the least recently used snapshots that are not
+    /// mounted are evicted after each warm. <value>Default: 0.</value>
+    /// </summary>
+    public long CapacityBytes { get; set; }
+
+    /// <summary>
+    /// How long a snapshot that is neither used (warmed or mounted) nor mounted is kept; null keeps it until evicted for
+    /// space. <value>Default: null.</value>
+    /// </summary>
+    public TimeSpan? TimeToLive { get; set; }
+
+    /// <summary>Layers downloaded at once while warming. <value>Default: 4.</value></summary>
+    public int MaxParallelDownloads { get; set; } = 4;
+
+    /// <summary>The most bytes one layer may decompress to. <value>Default: 64 GiB.</value></summary>
+    public long MaxUncompressedLayerBytes { get; set; } = 64L << 30;
+
+    /// <summary>The most entries one layer may have. <value>Default: 1,000,000.</value></summary>
+    public int MaxEntriesPerLayer { get; set; } = 1_000_000;
+
+    /// <summary>
+    /// Flush each layer's tree to disk (syncfs) before publishing it, so a power loss never leaves a published layer
+    /// with missing data. Turn off only for throwaway stores. <value>Default: true.</value>
+    /// </summary>
+    public bool Durable { get; set; } = true;
+
+    /// <summary>
+    /// Whether a mount of an image without a snapshot, when layers sharing its lowest layers are in the store, warms it
+    /// first (fetching only the missing layers) rather than leaving the image to the next strategy.
+    /// <value>Default: true.</value>
+    /// </summary>
+    public bool TopUpOnMount { get; set; } = true;
+
+    /// <summary>Checks the options.</summary>
+    /// <exception cref="ArgumentException">An option is out of range.</exception>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Root))
+        {
+            throw new ArgumentException($"{nameof(Root)} must be set.", nameof(Root));
+        }
+
+        if (Root.AsSpan().IndexOfAny(",:\\") >= 0)
+        {
+            throw new ArgumentException($"{nameof(Root)} must not contain ',', ':' or '\\' (overlayfs options cannot carry them).", nameof(Root));
+        }
+
+        if (CapacityBytes < 0)
+        {
+            throw new ArgumentException($"{nameof(CapacityBytes)} must not be negative.", nameof(CapacityBytes));
+        }
+
+        if (TimeToLive is { } ttl && ttl <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"{nameof(TimeToLive)} must be positive.", nameof(TimeToLive));
+        }
+
+        if (MaxParallelDownloads is < 1 or > 64)
+        {
+            throw new ArgumentException($"{nameof(MaxParallelDownloads)} must be between 1 and 64.", nameof(MaxParallelDownloads));
+        }
+
+        if (MaxUncompressedLayerBytes < 1 || MaxEntriesPerLayer < 1)
+        {
+            throw new ArgumentException("Layer limits must be positive.", nameof(MaxUncompressedLayerBytes));
+        }
+    }
+}
+
+/// <summary>Options of one clone of a snapshot.</summary>
+public sealed record SnapshotMountOptions
+{
+    /// <summary>Mount the snapshot read-only, without an upper directory. <value>Default: false.</value></summary>
+    public bool ReadOnly { get; init; }
+
+    /// <summary>The platform to select from a multi-platform image. <value>Default: the current platform.</value></summary>
+    public Platform? Platform { get; init; }
+
+    /// <summary>
+    /// When no snapshot of the image exists but one shares its lowest layers (or a warm of it is running), warm it first,
+    /// fetching only the missing layers. Otherwise only an exact snapshot is mounted.
+    /// <value>Default: null, <see cref="SnapshotStoreOptions.TopUpOnMount"/>.</value>
+    /// </summary>
+    public bool? TopUp { get; init; }
+}

@@ -1,0 +1,84 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Accelerator.Snapshots.Storage;
+
+/// <summary><c>layers/HEX/layer.json</c>: one published layer of a chain; written before the directory is published.</summary>
+internal sealed record LayerRecord
+{
+    public int Version { get; init; } = 1;
+
+    public required string ChainId { get; init; }
+
+    public string? Parent { get; init; }
+
+    public required string DiffId { get; init; }
+
+    /// <summary>The compressed layer blob it came from; null when imported from an exported snapshot.</summary>
+    public string? LayerDigest { get; init; }
+
+    /// <summary>Disk bytes of the layer's tree.</summary>
+    public long SizeBytes { get; init; }
+
+    public DateTimeOffset Created { get; init; }
+}
+
+/// <summary><c>images/HEX.json</c>: a published image snapshot; written last, after all its layers.</summary>
+internal sealed record ImageRecord
+{
+    public int Version { get; init; } = 1;
+
+    public string Kind { get; init; } = SnapshotKinds.OverlayTree;
+
+    public required string ManifestDigest { get; init; }
+
+    public IReadOnlyList<string> References { get; init; } = [];
+
+    public required IReadOnlyList<string> ChainIds { get; init; }
+
+    public required IReadOnlyList<string> DiffIds { get; init; }
+
+    public DateTimeOffset Created { get; init; }
+}
+
+/// <summary><c>mounts/ID/mount.json</c>: a clone of a snapshot; its layers stay while its upper directory is mounted.</summary>
+internal sealed record MountRecord
+{
+    public required string ManifestDigest { get; init; }
+
+    public required string Target { get; init; }
+
+    public required IReadOnlyList<string> ChainIds { get; init; }
+
+    public DateTimeOffset Created { get; init; }
+}
+
+/// <summary>The snapshot kinds a store can hold.</summary>
+internal static class SnapshotKinds
+{
+    /// <summary>Unpacked layer trees stacked as overlayfs lower directories.</summary>
+    public const string OverlayTree = "overlay-tree";
+}
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]
+[JsonSerializable(typeof(LayerRecord))]
+[JsonSerializable(typeof(ImageRecord))]
+[JsonSerializable(typeof(MountRecord))]
+[JsonSerializable(typeof(Archive.SnapshotArchiveHeader))]
+internal sealed partial class RecordJson : JsonSerializerContext
+{
+    /// <summary>Reads a record file; null when it is missing, truncated or not valid.</summary>
+    public static T? TryRead<T>(string path, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
+        where T : class
+    {
+        try
+        {
+            byte[] bytes = File.ReadAllBytes(path);
+            return bytes.Length is 0 or > (1 << 20) ? null : JsonSerializer.Deserialize(bytes, type);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException)
+        {
+            return null;
+        }
+    }
+}
