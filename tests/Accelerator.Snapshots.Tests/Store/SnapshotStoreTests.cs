@@ -141,6 +141,25 @@ public sealed class SnapshotStoreTests(SnapshotFixture fixture) : IDisposable
         await Assert.ThrowsAnyAsync<Exception>(() => store.MountAsync(_client.GetStore(tagged.Registry), tagged, NewMountPoint()));
     }
 
+    [Theory]
+    [InlineData(true, 1)]
+    [InlineData(false, 0)]
+    public async Task MountAsync_ByTag_ResolvesAtRegistryOnlyWhenResolveTags(bool resolveTags, int manifestRequests)
+    {
+        var (image, _) = await fixture.SampleAsync("small", new SampleImageOptions { LayerCount = 2, TotalSize = 2L << 20, Seed = 3 });
+        var root = Path.Combine(_work, "cache");
+        await OpenStore().WarmAsync(Registry(image), image);
+        var store = SnapshotStore.Open(new SnapshotStoreOptions { Root = root, ResolveTags = resolveTags });
+        var registry = Registry(image);
+
+        await using (var mounted = await store.MountAsync(registry, image, NewMountPoint()))
+        {
+            Assert.Equal(Strategy.Cache, mounted.Statistics.Strategy);
+        }
+
+        Assert.Equal(manifestRequests, registry.ManifestRequests);
+    }
+
     [Fact]
     public async Task MountAsync_NothingShared_ThrowsSnapshotNotFound()
     {
