@@ -39,6 +39,11 @@ public sealed partial class SnapshotCacheMounter : IImageMounter
     public async ValueTask<(bool CanMount, string? Reason)> CanMountAsync(ImageReference image, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(image);
+        if (_store.TryFindWithoutRegistry(image) is not null)
+        {
+            return (true, null);
+        }
+
         SnapshotMatch match;
         try
         {

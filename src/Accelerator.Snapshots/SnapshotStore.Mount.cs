@@ -31,17 +31,24 @@ public sealed partial class SnapshotStore
         }
 
         ImageRecord? record;
+        if (TryFindWithoutRegistry(image) is { } known)
+        {
+            // Pinned by digest (or tags are not re-resolved): the snapshot is the image, no registry round trip.
+            record = TryLoadImage(known.ManifestDigest) ?? throw new SnapshotNotFoundException($"The snapshot of {image} is no longer valid.");
+            return await CloneAsync(record, image, mountPoint, options.ReadOnly, started, null, cancellationToken).ConfigureAwait(false);
+        }
+
         SnapshotWarmResult? warm = null;
         ImageKey key;
         try
         {
             key = await ResolveAsync(store, image, options.Platform, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is HttpRequestException or IOException or TimeoutException && FindByReference(image) is [var known])
+        catch (Exception ex) when (ex is HttpRequestException or IOException or TimeoutException && FindByReference(image) is [var cached])
         {
             // The registry is unreachable; a snapshot warmed under this very reference still serves.
-            LogResolveFailedUsingSnapshot(image, known.ManifestDigest, ex.Message);
-            record = TryLoadImage(known.ManifestDigest) ?? throw new SnapshotNotFoundException($"No snapshot of {image} is in {Root}.");
+            LogResolveFailedUsingSnapshot(image, cached.ManifestDigest, ex.Message);
+            record = TryLoadImage(cached.ManifestDigest) ?? throw new SnapshotNotFoundException($"No snapshot of {image} is in {Root}.");
             return await CloneAsync(record, image, mountPoint, options.ReadOnly, started, null, cancellationToken).ConfigureAwait(false);
         }
 
@@ -61,6 +68,19 @@ public sealed partial class SnapshotStore
         }
 
         return await CloneAsync(record, image, mountPoint, options.ReadOnly, started, warm, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The snapshot that serves <paramref name="image"/> without asking its registry: one whose manifest (or the index
+    /// it was warmed from) has the reference's digest; or, when <see cref="SnapshotStoreOptions.ResolveTags"/> is off,
+    /// the one warmed under the same reference. Null when there is none, or more than one.
+    /// </summary>
+    public SnapshotInfo? TryFindWithoutRegistry(ImageReference image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        return image.Digest is not null || !_options.ResolveTags
+            ? FindByReference(image) is [var only] ? only : null
+            : null;
     }
 
     /// <summary>Clones an existing snapshot by manifest digest (no registry involved).</summary>

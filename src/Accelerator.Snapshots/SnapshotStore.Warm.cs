@@ -51,7 +51,7 @@ public sealed partial class SnapshotStore
         using var imageLock = await FileLock.AcquireAsync(ImageLockPath(digest), cancellationToken).ConfigureAwait(false);
         if (TryLoadImage(digest) is { } existing)
         {
-            await AddReferenceAsync(existing, key.Image, cancellationToken).ConfigureAwait(false);
+            await AddReferenceAsync(existing, key.Image, key.Resolved.Root.Digest, cancellationToken).ConfigureAwait(false);
             return new SnapshotWarmResult(Describe(TryLoadImage(digest) ?? existing, LiveMounts()), 0, key.ChainIds.Count, 0, new Dictionary<string, long>(), stopwatch.Elapsed);
         }
 
@@ -67,7 +67,7 @@ public sealed partial class SnapshotStore
         var record = new ImageRecord
         {
             ManifestDigest = digest.ToString(),
-            References = ReferencesOf(key.Image, digest, []),
+            References = ReferencesOf(key.Image, digest, [], key.Resolved.Root.Digest),
             ChainIds = key.ChainIds.Select(c => c.ToString()).ToArray(),
             DiffIds = key.DiffIds.Select(d => d.ToString()).ToArray(),
             Created = _time.GetUtcNow(),
@@ -87,9 +87,9 @@ public sealed partial class SnapshotStore
         return new SnapshotWarmResult(snapshot, built, key.ChainIds.Count - built, fetched, sources, stopwatch.Elapsed);
     }
 
-    private async Task AddReferenceAsync(ImageRecord record, ImageReference image, CancellationToken cancellationToken)
+    private async Task AddReferenceAsync(ImageRecord record, ImageReference image, Digest rootDigest, CancellationToken cancellationToken)
     {
-        var references = ReferencesOf(image, Digest.Parse(record.ManifestDigest), record.References);
+        var references = ReferencesOf(image, Digest.Parse(record.ManifestDigest), record.References, rootDigest);
         using (await LockStoreAsync(cancellationToken).ConfigureAwait(false))
         {
             if (!references.SequenceEqual(record.References, StringComparer.Ordinal))
@@ -101,10 +101,17 @@ public sealed partial class SnapshotStore
         }
     }
 
-    private static string[] ReferencesOf(ImageReference image, Digest manifestDigest, IReadOnlyList<string> existing)
+    // The reference as given, NAME@MANIFEST and, for an index, NAME@INDEX: what a mount by digest looks for.
+    private static string[] ReferencesOf(ImageReference image, Digest manifestDigest, IReadOnlyList<string> existing, Digest? rootDigest)
     {
         var references = new List<string>(existing);
-        foreach (string text in new[] { image.ToString(), $"{image.Name}@{manifestDigest}" })
+        var names = new List<string> { image.ToString(), $"{image.Name}@{manifestDigest}" };
+        if (rootDigest is { } root && root != manifestDigest)
+        {
+            names.Add($"{image.Name}@{root}");
+        }
+
+        foreach (string text in names)
         {
             if (!references.Contains(text, StringComparer.Ordinal))
             {

@@ -44,6 +44,14 @@ public sealed class SnapshotStoreOptions
     /// </summary>
     public bool TopUpOnMount { get; set; } = true;
 
+    /// <summary>
+    /// Whether a mount by tag asks the registry what the tag points at now (and warms the new image when it moved).
+    /// When false, a snapshot warmed under the same reference is mounted without asking (like Kubernetes'
+    /// <c>IfNotPresent</c>). A reference with a digest never needs the registry when its snapshot is here.
+    /// <value>Default: true.</value>
+    /// </summary>
+    public bool ResolveTags { get; set; } = true;
+
     /// <summary>Checks the options.</summary>
     /// <exception cref="ArgumentException">An option is out of range.</exception>
     public void Validate()

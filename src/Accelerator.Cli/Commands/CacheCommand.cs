@@ -18,10 +18,12 @@ internal static class CacheCommand
         var root = new Option<string>("--cache-dir") { Description = $"The snapshot store (default: {DefaultRoot}).", DefaultValueFactory = _ => DefaultRoot, Recursive = true };
         var capacity = new Option<long>("--capacity") { Description = "Bytes the snapshots may use; least recently used ones are evicted after a warm (0: no bound).", Recursive = true };
         var ttl = new Option<double?>("--ttl-hours") { Description = "Evict snapshots unused for this many hours (default: never).", Recursive = true };
-        var command = new Command("cache", "Prepare images ahead as ready-to-mount snapshots and mount copy-on-write clones of them.") { root, capacity, ttl };
+        var noResolve = new Option<bool>("--no-resolve") { Description = "Mount a snapshot warmed under the same tag without asking the registry where the tag points now (like Kubernetes' IfNotPresent).", Recursive = true };
+        var command = new Command("cache", "Prepare images ahead as ready-to-mount snapshots and mount copy-on-write clones of them.") { root, capacity, ttl, noResolve };
 
         SnapshotStore Open(ParseResult result) => SnapshotStore.Open(new SnapshotStoreOptions
         {
+            ResolveTags = !result.GetValue(noResolve),
             Root = Path.GetFullPath(result.GetRequiredValue(root)),
             CapacityBytes = result.GetValue(capacity),
             TimeToLive = result.GetValue(ttl) is { } hours ? TimeSpan.FromHours(hours) : null,

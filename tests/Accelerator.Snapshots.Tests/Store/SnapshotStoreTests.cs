@@ -121,6 +121,46 @@ public sealed class SnapshotStoreTests(SnapshotFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task MountAsync_ByDigestRegistryUnreachable_ClonesWithoutRegistry()
+    {
+        var (image, reference) = await fixture.SampleAsync("small", new SampleImageOptions { LayerCount = 2, TotalSize = 2L << 20, Seed = 3 });
+        var store = OpenStore();
+        var warm = await store.WarmAsync(Registry(image), image);
+        // Nothing listens on port 1: any registry request would fail.
+        var pinned = ImageReference.Parse($"127.0.0.1:1/samples/small@{warm.Snapshot.ManifestDigest}");
+        string mountPoint = NewMountPoint();
+
+        await using (var mounted = await store.MountAsync(_client.GetStore(pinned.Registry), pinned, mountPoint))
+        {
+            var differences = TreeSnapshot.Compare(reference, TreeSnapshot.Capture(mountPoint));
+            Assert.True(differences.Count == 0, string.Join("\n", differences));
+            Assert.Equal(0, mounted.Statistics.BytesFetched);
+        }
+
+        var tagged = ImageReference.Parse("127.0.0.1:1/samples/small:latest");
+        await Assert.ThrowsAnyAsync<Exception>(() => store.MountAsync(_client.GetStore(tagged.Registry), tagged, NewMountPoint()));
+    }
+
+    [Theory]
+    [InlineData(true, 1)]
+    [InlineData(false, 0)]
+    public async Task MountAsync_ByTag_ResolvesAtRegistryOnlyWhenResolveTags(bool resolveTags, int manifestRequests)
+    {
+        var (image, _) = await fixture.SampleAsync("small", new SampleImageOptions { LayerCount = 2, TotalSize = 2L << 20, Seed = 3 });
+        var root = Path.Combine(_work, "cache");
+        await OpenStore().WarmAsync(Registry(image), image);
+        var store = SnapshotStore.Open(new SnapshotStoreOptions { Root = root, ResolveTags = resolveTags });
+        var registry = Registry(image);
+
+        await using (var mounted = await store.MountAsync(registry, image, NewMountPoint()))
+        {
+            Assert.Equal(Strategy.Cache, mounted.Statistics.Strategy);
+        }
+
+        Assert.Equal(manifestRequests, registry.ManifestRequests);
+    }
+
+    [Fact]
     public async Task MountAsync_NothingShared_ThrowsSnapshotNotFound()
     {
         var store = OpenStore();

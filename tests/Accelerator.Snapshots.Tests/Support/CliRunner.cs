@@ -11,7 +11,8 @@ internal static class CliRunner
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = await AccelCommand.RunAsync(args, new CliConsole(output, error, interactive: false));
+        // A command that hangs fails the test instead of blocking the run.
+        int code = await AccelCommand.RunAsync(args, new CliConsole(output, error, interactive: false)).WaitAsync(TimeSpan.FromMinutes(2));
         return (code, output.ToString(), error.ToString());
     }
 

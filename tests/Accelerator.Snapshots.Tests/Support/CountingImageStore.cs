@@ -14,9 +14,21 @@ internal sealed class CountingImageStore(IImageStore inner) : IImageStore
 
     public int OpenCount(Digest digest) => _blobs.Opened.GetValueOrDefault(digest);
 
-    public Task<ManifestDocument> GetManifestAsync(ImageReference image, CancellationToken cancellationToken = default) => inner.GetManifestAsync(image, cancellationToken);
+    private int _manifestRequests;
 
-    public Task<ManifestDocument> GetManifestAsync(ImageReference image, Digest digest, CancellationToken cancellationToken = default) => inner.GetManifestAsync(image, digest, cancellationToken);
+    public int ManifestRequests => _manifestRequests;
+
+    public Task<ManifestDocument> GetManifestAsync(ImageReference image, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _manifestRequests);
+        return inner.GetManifestAsync(image, cancellationToken);
+    }
+
+    public Task<ManifestDocument> GetManifestAsync(ImageReference image, Digest digest, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _manifestRequests);
+        return inner.GetManifestAsync(image, digest, cancellationToken);
+    }
 
     public ValueTask<bool> BlobExistsAsync(ImageReference image, Descriptor blob, CancellationToken cancellationToken = default) => inner.BlobExistsAsync(image, blob, cancellationToken);
 
