@@ -39,7 +39,7 @@ public sealed class RecoveryTests(SnapshotFixture fixture) : IDisposable
         string staging = Path.Combine(Root, "staging");
 
         // Kill it while it unpacks a layer into an overlay over the layers below.
-        while (!child.HasExited && !(Directory.Exists(staging) && Directory.EnumerateDirectories(staging).Any(d => Directory.EnumerateDirectories(d, "mnt-*").Any())))
+        while (!child.HasExited && !IsUnpackingIntoOverlay(staging))
         {
             await Task.Delay(5);
         }
@@ -113,5 +113,18 @@ public sealed class RecoveryTests(SnapshotFixture fixture) : IDisposable
         Assert.Empty(Directory.EnumerateDirectories(Path.Combine(Root, "mounts")));
         Assert.False(store.Find(digest)!.Mounted);
         GC.KeepAlive(mounted);
+    }
+
+    // The warm renames staging directories away as it publishes layers: a directory seen a moment ago may be gone.
+    private static bool IsUnpackingIntoOverlay(string staging)
+    {
+        try
+        {
+            return Directory.Exists(staging) && Directory.EnumerateDirectories(staging).Any(d => Directory.EnumerateDirectories(d, "mnt-*").Any());
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return false;
+        }
     }
 }
