@@ -141,7 +141,9 @@ internal static class MountCommand
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
-        bool isMount = MountPoints.IsMounted(mounted.MountPoint);
+        // Every strategy but a full pull mounts something; asking the kernel only for a full pull avoids a race with an
+        // 'accel umount' that lands before this point (the loop would then wait for a signal that never comes).
+        bool isMount = mounted.Statistics.Strategy != Strategy.Full || MountPoints.IsMounted(mounted.MountPoint);
         try
         {
             while (!isMount || MountPoints.IsMounted(mounted.MountPoint))

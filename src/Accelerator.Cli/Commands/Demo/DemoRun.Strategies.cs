@@ -152,14 +152,14 @@ internal sealed partial class DemoRun
     /// <summary>Block: the converted disk image (TAG-accel-block) behind a loop device; only the blocks read are fetched.</summary>
     private async Task<DemoResult> RunBlockAsync(CancellationToken cancellationToken)
     {
+        if (NeedsRoot("building the disk image and attaching a loop device") is { } needsRoot)
+        {
+            return DemoResult.Skipped("block", needsRoot);
+        }
+
         if (_blockUnavailable is not null)
         {
             return DemoResult.Skipped("block", _blockUnavailable);
-        }
-
-        if (NeedsRoot("attaching a loop device and mounting its file system") is { } needsRoot)
-        {
-            return DemoResult.Skipped("block", needsRoot);
         }
 
         await using var accelerator = NewBuilder()

@@ -132,6 +132,12 @@ internal sealed partial class DemoRun
         await LazyConverter.ConvertAsync(layout, source, layout, LazyConverter.DefaultTarget(source), cancellationToken: cancellationToken).ConfigureAwait(false);
         _console.WriteLine($"Converted it to the lazy format ({_sample.Tag}-accel) in {Seconds(clock.Elapsed)}.");
 
+        if (!Environment.IsPrivilegedProcess)
+        {
+            // The block row is skipped as needing root; the converter would refuse anyway.
+            return;
+        }
+
         clock.Restart();
         try
         {
@@ -142,9 +148,9 @@ internal sealed partial class DemoRun
             }, cancellationToken).ConfigureAwait(false);
             _console.WriteLine($"Converted it to the block format ({_sample.Tag}-accel-block, ext4) in {Seconds(clock.Elapsed)}.");
         }
-        catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception or IOException)
+        catch (Exception ex) when (ex is InvalidOperationException or UnauthorizedAccessException or System.ComponentModel.Win32Exception or IOException)
         {
-            // No mke2fs (e2fsprogs) or it failed: the block row says why.
+            // Not root, no mke2fs (e2fsprogs), or it failed: the block row says why.
             _blockUnavailable = "the block conversion failed: " + ex.Message.ReplaceLineEndings(" ").Trim();
         }
     }
