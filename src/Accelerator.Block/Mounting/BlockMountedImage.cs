@@ -51,6 +51,25 @@ public sealed partial class BlockMountedImage : IMountedImage
     /// <summary>The overlay's upper directory, where writes land; null for a read-only mount.</summary>
     public string? UpperDirectory => _resources.Overlay is null ? null : Path.Combine(_resources.PrivateDirectory, "upper");
 
+    /// <summary>
+    /// Completes when the image's prefetch trace has been replayed into the block cache in the background (at once when
+    /// the image has none, or the disk is not a block image's layer stack).
+    /// </summary>
+    public Task PrefetchCompletion => _resources.Stack?.PrefetchCompletion ?? Task.CompletedTask;
+
+    /// <summary>The statistics of the block image's layer stack (cache hits, blocks fetched and prefetched); null for a raw disk.</summary>
+    public Caching.BlockStackStatistics? StackStatistics => _resources.Stack?.Statistics;
+
+    /// <summary>Where the block trace is written when this mount is disposed; null when none is recorded.</summary>
+    public string? TracePath => _resources.TracePath;
+
+    internal void AttachOpenedDisk(Layers.BlockLayerStack? stack, Prefetch.BlockTraceRecorder? recorder, string? tracePath)
+    {
+        _resources.Stack = stack;
+        _resources.TraceRecorder = recorder;
+        _resources.TracePath = recorder is null ? null : tracePath;
+    }
+
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
@@ -79,6 +98,12 @@ public sealed partial class BlockMountedImage : IMountedImage
 
         public string? Overlay { get; set; }
 
+        public Layers.BlockLayerStack? Stack { get; set; }
+
+        public Prefetch.BlockTraceRecorder? TraceRecorder { get; set; }
+
+        public string? TracePath { get; set; }
+
         public async ValueTask DisposeAsync()
         {
             // Upper layers first: an overlay over the file system, the file system over the loop device, the loop
@@ -105,6 +130,19 @@ public sealed partial class BlockMountedImage : IMountedImage
             if (ownedDisk is not null)
             {
                 await ownedDisk.DisposeAsync().ConfigureAwait(false);
+            }
+
+            // Every read has ended: the trace is complete.
+            if (TraceRecorder is { } recorder && TracePath is { } tracePath)
+            {
+                try
+                {
+                    recorder.WriteToFile(tracePath);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    LogTeardownFailed(logger, "block trace", ex);
+                }
             }
 
             try

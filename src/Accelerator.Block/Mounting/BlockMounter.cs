@@ -68,7 +68,18 @@ public sealed partial class BlockMounter : IImageMounter
 
         var statistics = new MountStatistics { Strategy = Strategy.Block };
         var opened = await opener.OpenAsync(image, options.Platform, statistics, cancellationToken).ConfigureAwait(false);
-        return await MountCoreAsync(opened.Disk, ownsDisk: true, image, opened.ManifestDigest, mountPoint, options.ReadOnly, statistics, started, cancellationToken).ConfigureAwait(false);
+        IVirtualDisk disk = opened.Disk;
+        Prefetch.BlockTraceRecorder? recorder = null;
+        if (_options.TracePath is not null)
+        {
+            // Outside the stack: the reads of the mount and the start are recorded, not the stack's own prefetches.
+            recorder = new Prefetch.BlockTraceRecorder(disk, disk.BlockSize, ownsInner: true);
+            disk = recorder;
+        }
+
+        var mounted = await MountCoreAsync(disk, ownsDisk: true, image, opened.ManifestDigest, mountPoint, options.ReadOnly, statistics, started, cancellationToken).ConfigureAwait(false);
+        mounted.AttachOpenedDisk(opened.Disk as Layers.BlockLayerStack, recorder, _options.TracePath is { } path ? Path.GetFullPath(path) : null);
+        return mounted;
     }
 
     /// <summary>

@@ -4,6 +4,7 @@ using Accelerator.Block;
 using Accelerator.Block.Disks;
 using Accelerator.Block.Mounting;
 using Accelerator.Block.Nbd;
+using Accelerator.Block.Prefetch;
 using Accelerator.Cli.Console;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -36,9 +37,10 @@ internal static class BlockCommand
         var writable = new Option<bool>("--writable") { Description = "With file:PATH, accept writes to the file (default: read-only)." };
         var cacheDirectory = new Option<string?>("--cache-dir") { Description = "Where fetched blocks are cached (default: /var/cache/accel/blocks)." };
         var maxConnections = new Option<int>("--max-connections") { Description = "The most clients served at once.", DefaultValueFactory = _ => 64 };
+        var recordTrace = new Option<string?>("--record-trace") { Description = "Record the blocks clients read, in first-read order, to FILE at shutdown (for 'accel convert --format block --prefetch-list'); block images only." };
         var command = new Command("serve", "Serve an image's virtual disk over NBD until SIGINT/SIGTERM (qemu-img, nbdcopy, nbdinfo and nbd-client can use it).")
         {
-            image, endpoints, name, writable, cacheDirectory, maxConnections,
+            image, endpoints, name, writable, cacheDirectory, maxConnections, recordTrace,
         };
         command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
@@ -49,7 +51,15 @@ internal static class BlockCommand
             builder.Services.AddSingleton(common.CreateStores(result));
             await using var host = builder.UseBlockDevice(o => o.CacheDirectory = result.GetValue(cacheDirectory) is { } c ? Path.GetFullPath(c) : null).Build();
             var statistics = new MountStatistics { Strategy = Strategy.Block };
-            var (disk, defaultName) = await OpenAsync(source, result.GetValue(writable), host.Services, common, result, statistics, cancellationToken).ConfigureAwait(false);
+            string? tracePath = result.GetValue(recordTrace) is { } t ? Path.GetFullPath(t) : null;
+            if (tracePath is not null && source.StartsWith(FilePrefix, StringComparison.Ordinal))
+            {
+                throw new ArgumentException("--record-trace applies to block images only, not to file:PATH disks.");
+            }
+
+            var (opened, defaultName) = await OpenAsync(source, result.GetValue(writable), host.Services, common, result, statistics, cancellationToken).ConfigureAwait(false);
+            var recorder = tracePath is null ? null : new BlockTraceRecorder(opened, opened.BlockSize, ownsInner: true);
+            IVirtualDisk disk = recorder ?? opened;
             await using (disk.ConfigureAwait(false))
             {
                 string exportName = result.GetValue(name) ?? defaultName;
@@ -65,6 +75,11 @@ internal static class BlockCommand
                 await WaitForSignalAsync(cancellationToken).ConfigureAwait(false);
                 await server.StopAsync().ConfigureAwait(false);
                 console.WriteLine($"Stopped: {server.Statistics.Connections} connection(s), {server.Statistics.Requests} request(s), {server.Statistics.BytesRead} bytes read, {server.Statistics.BytesWritten} bytes written.");
+                if (recorder is not null)
+                {
+                    recorder.WriteToFile(tracePath!);
+                    console.WriteLine($"Wrote the trace of {recorder.Blocks.Count} block(s) to {tracePath}.");
+                }
             }
 
             return 0;

@@ -27,7 +27,7 @@ internal static class MountCommand
         var readOnly = new Option<bool>("--read-only") { Description = "Mount the bare read-only tree (default: writable, an overlay over it)." };
         var cacheDirectory = new Option<string?>("--cache-dir") { Description = "The chunk cache directory (default: /var/cache/accel/chunks); block mounts cache blocks in its blocks/ subdirectory (default: /var/cache/accel/blocks)." };
         var statsJson = new Option<string?>("--stats-json") { Description = "Write the mount's statistics as JSON to FILE when it is unmounted." };
-        var recordTrace = new Option<string?>("--record-trace") { Description = "Record the files read, as a prefetch list for 'accel convert --prefetch-list', to FILE when unmounted." };
+        var recordTrace = new Option<string?>("--record-trace") { Description = "Record what is read, as a prefetch list for 'accel convert --prefetch-list', to FILE when unmounted (lazy: the files; block: the blocks, for 'accel convert --format block')." };
         var background = new Option<bool>("--background") { Description = "Serve from a detached process; return once the mount is ready." };
         var readyTimeout = new Option<int>("--ready-timeout") { Description = "With --background: seconds to wait for the mount.", DefaultValueFactory = _ => 120 };
         var command = new Command("mount", "Mount an image at MOUNTPOINT and serve it until SIGINT/SIGTERM or 'accel umount MOUNTPOINT'.")
@@ -66,7 +66,11 @@ internal static class MountCommand
                 o.TracePath = result.GetValue(recordTrace) is { } t ? Path.GetFullPath(t) : null;
                 o.Prefetch = true;
             });
-            builder.UseBlockDevice(o => o.CacheDirectory = result.GetValue(cacheDirectory) is { } c ? Path.Combine(Path.GetFullPath(c), "blocks") : null);
+            builder.UseBlockDevice(o =>
+            {
+                o.CacheDirectory = result.GetValue(cacheDirectory) is { } c ? Path.Combine(Path.GetFullPath(c), "blocks") : null;
+                o.TracePath = result.GetValue(recordTrace) is { } t ? Path.GetFullPath(t) : null;
+            });
             builder.UseFullPull(o => o.RemoveOnUnmount = false);
             string chosen = result.GetRequiredValue(strategy);
             string snapshots = Path.GetFullPath(result.GetValue(snapshotDirectory)
