@@ -39,9 +39,9 @@ public sealed class P2PPeerOptions
     /// (to other peers or to the local reader) needs no disk read and no re-hash. Pieces read back from disk are always
     /// re-hashed. 0 turns the cache off.
     /// </summary>
-    /// <value>Default 128 MiB.</value>
+    /// <value>Default 256 MiB.</value>
     [Range(0L, long.MaxValue)]
-    public long MemoryCacheBytes { get; set; } = 128L * 1024 * 1024;
+    public long MemoryCacheBytes { get; set; } = 256L * 1024 * 1024;
 
     /// <summary>A seed peer: preferred for back-to-source, and preheats the blobs the scheduler names.</summary>
     /// <value>Default <see langword="false"/>.</value>
