@@ -313,7 +313,8 @@ internal sealed class PieceStore
             return;
         }
 
-        byte[] copy = data.ToArray();
+        byte[] copy = GC.AllocateUninitializedArray<byte>(data.Length);
+        data.CopyTo(copy);
         lock (_lock)
         {
             if (!_entries.TryGetValue(key, out var entry) || entry.Digest != digest || _memory.ContainsKey(key))
