@@ -27,13 +27,14 @@ internal static partial class P2PCommand
         var seed = new Option<bool>("--seed") { Description = "A seed peer: preferred for back-to-source reads, and preheats what the scheduler names." };
         var labels = new Option<string[]>("--label") { Description = "Locality for parent scoring: host=NAME, rack=NAME, zone=NAME (repeatable or comma-separated).", HelpName = "KEY=VALUE", Arity = ArgumentArity.ZeroOrMore };
         var capacity = new Option<string>("--capacity") { Description = "The most bytes the piece store keeps (suffix K, M, G, T; binary); least recently used pieces are evicted beyond it.", DefaultValueFactory = _ => "10G", HelpName = "SIZE" };
+        var memoryCache = new Option<string>("--memory-cache") { Description = "Bytes of recently stored pieces also kept in memory, served without a disk read or re-hash (suffix K, M, G; binary; 0: off).", DefaultValueFactory = _ => "256M", HelpName = "SIZE" };
         var uploadLimit = new Option<string?>("--upload-limit") { Description = "Cap uploads to other peers at SIZE bytes per second (suffix K, M, G; binary). Default: unlimited.", HelpName = "SIZE" };
         var uploadSlots = new Option<int>("--upload-slots") { Description = "Pieces uploaded at once; more requests are told to try another parent.", DefaultValueFactory = _ => 8 };
         var downloadSlots = new Option<int>("--download-slots") { Description = "Pieces downloaded at once.", DefaultValueFactory = _ => 8 };
         var peerId = new Option<string?>("--peer-id") { Description = "This peer's identity (default: the machine name and a random suffix).", HelpName = "ID" };
         var command = new Command("peer", "Run a P2P peer: a verified piece store shared with other peers, reads through the scheduler, and optionally a registry-mirror proxy.")
         {
-            schedulers, listen, advertise, proxy, upstream, allow, dataDirectory, seed, labels, capacity, uploadLimit, uploadSlots, downloadSlots, peerId,
+            schedulers, listen, advertise, proxy, upstream, allow, dataDirectory, seed, labels, capacity, memoryCache, uploadLimit, uploadSlots, downloadSlots, peerId,
         };
         command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
@@ -49,6 +50,7 @@ internal static partial class P2PCommand
                 Seed = result.GetValue(seed),
                 Locality = ParseLabels(result.GetValue(labels) ?? []),
                 CapacityBytes = ParseSize("--capacity", result.GetRequiredValue(capacity)),
+                MemoryCacheBytes = result.GetRequiredValue(memoryCache).Trim() is "0" ? 0 : ParseSize("--memory-cache", result.GetRequiredValue(memoryCache)),
                 UploadBytesPerSecond = result.GetValue(uploadLimit) is { } limit ? ParseSize("--upload-limit", limit) : 0,
                 UploadSlots = result.GetValue(uploadSlots),
                 DownloadSlots = result.GetValue(downloadSlots),

@@ -71,7 +71,8 @@ public sealed partial class P2PPeer
         byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, session.PieceSize));
         try
         {
-            // Read re-hashes the piece: a byte that does not match the piece digest is never served.
+            // Read re-hashes a piece read from disk (a piece in the memory cache was verified on arrival): a byte that does not
+            // match the piece digest is never served.
             int length = _store.Read(task, session.PieceSize, index, buffer);
             var digest = _store.GetDigest(task, session.PieceSize, index);
             if (length < 0 || digest is null)

@@ -98,7 +98,7 @@ public sealed partial class P2PPeer : IAsyncDisposable
         options.Validate();
         time ??= TimeProvider.System;
         loggerFactory ??= NullLoggerFactory.Instance;
-        var store = PieceStore.Open(options.DataDirectory!, options.CapacityBytes);
+        var store = PieceStore.Open(options.DataDirectory!, options.CapacityBytes, options.MemoryCacheBytes);
         bool owns = registry is null;
         registry ??= new RegistryClient(options.Registry, logger: loggerFactory.CreateLogger<RegistryClient>(), time: time);
         var peer = new P2PPeer(options, store, registry, owns, time, loggerFactory.CreateLogger<P2PPeer>());
@@ -167,6 +167,8 @@ public sealed partial class P2PPeer : IAsyncDisposable
         BlobsPreheated = Interlocked.Read(ref _counters.BlobsPreheated),
         StoredBytes = _store.Bytes,
         PiecesEvicted = _store.Evictions,
+        PieceMemoryHits = _store.MemoryHits,
+        MemoryCacheBytes = _store.MemoryBytes,
     };
 
     /// <summary>The Prometheus text of the peer's metrics.</summary>
@@ -191,6 +193,8 @@ public sealed partial class P2PPeer : IAsyncDisposable
             .Counter("accel_p2p_peer_blobs_preheated_total", "Blobs fetched for preheat.", s.BlobsPreheated)
             .Gauge("accel_p2p_peer_stored_bytes", "Bytes in the piece store.", s.StoredBytes)
             .Counter("accel_p2p_peer_pieces_evicted_total", "Pieces evicted from the store.", s.PiecesEvicted)
+            .Counter("accel_p2p_peer_piece_memory_hits_total", "Piece reads served from the in-memory cache of verified pieces.", s.PieceMemoryHits)
+            .Gauge("accel_p2p_peer_memory_cache_bytes", "Bytes in the in-memory cache of verified pieces.", s.MemoryCacheBytes)
             .ToString();
     }
 

@@ -34,6 +34,15 @@ public sealed class P2PPeerOptions
     [Range(1L, long.MaxValue)]
     public long CapacityBytes { get; set; } = 10L * 1024 * 1024 * 1024;
 
+    /// <summary>
+    /// The most bytes of recently stored pieces kept in memory as well: they were verified on arrival, so serving them
+    /// (to other peers or to the local reader) needs no disk read and no re-hash. Pieces read back from disk are always
+    /// re-hashed. 0 turns the cache off.
+    /// </summary>
+    /// <value>Default 256 MiB.</value>
+    [Range(0L, long.MaxValue)]
+    public long MemoryCacheBytes { get; set; } = 256L * 1024 * 1024;
+
     /// <summary>A seed peer: preferred for back-to-source, and preheats the blobs the scheduler names.</summary>
     /// <value>Default <see langword="false"/>.</value>
     public bool Seed { get; set; }

@@ -53,4 +53,10 @@ public sealed record P2PPeerStatistics
 
     /// <summary>Pieces evicted from the store.</summary>
     public long PiecesEvicted { get; init; }
+
+    /// <summary>Piece reads answered from the in-memory cache of pieces verified on arrival (no disk read, no re-hash).</summary>
+    public long PieceMemoryHits { get; init; }
+
+    /// <summary>Bytes in the in-memory piece cache now.</summary>
+    public long MemoryCacheBytes { get; init; }
 }

@@ -3,8 +3,9 @@ using System.Buffers;
 namespace Accelerator.P2P.Peers;
 
 /// <summary>
-/// Reads a byte range of a task from the piece store, one piece at a time (each re-hashed against its digest as it is
-/// read). Holds a pin on the task's pieces until disposed, so they are not evicted mid-read.
+/// Reads a byte range of a task from the piece store, one piece at a time (each re-hashed against its digest when it is
+/// read from disk; pieces in the store's memory cache were verified on arrival). Holds a pin on the task's pieces until
+/// disposed, so they are not evicted mid-read.
 /// </summary>
 internal sealed class PieceReadStream : Stream
 {

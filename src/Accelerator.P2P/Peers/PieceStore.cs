@@ -7,8 +7,14 @@ namespace Accelerator.P2P.Peers;
 /// A peer's pieces on disk: one directory per task and piece size, one file per piece named by its index and sha256
 /// (<c>pieces/sha256-HEX-PIECESIZE/INDEX.SHA256HEX</c>), written to a temporary file and renamed, so a crash leaves
 /// whole pieces or nothing. Survives restarts (the directory is scanned at open), bounded by a byte capacity with
-/// least-recently-used eviction (pieces of pinned tasks are kept), and verified on reuse: a piece is re-hashed every
-/// time it is read and deleted if it no longer matches its name.
+/// least-recently-used eviction (pieces of pinned tasks are kept), and verified on reuse: a piece read from disk is
+/// re-hashed and deleted if it no longer matches its name.
+/// <para>
+/// A bounded in-memory cache (least recently used out) keeps copies of the pieces most recently stored. They were
+/// verified by the caller on arrival and never leave memory, so reading them needs no re-hash; only pieces read back
+/// from disk are hashed again. Pieces read from disk are not added to the cache, so a scan of a whole blob larger than
+/// the cache does not flush it.
+/// </para>
 /// </summary>
 internal sealed class PieceStore
 {
@@ -18,16 +24,36 @@ internal sealed class PieceStore
     private readonly Dictionary<PieceKey, Entry> _entries = [];
     private readonly Dictionary<(Digest Task, int PieceSize), int> _pins = [];
     private readonly Dictionary<PieceKey, int> _piecePins = [];
+    private readonly Dictionary<PieceKey, CachedPiece> _memory = [];
+    private readonly long _memoryCapacity;
+    private long _memoryBytes;
+    private long _memoryHits;
     private long _clock;
     private long _bytes;
     private long _evictions;
     private long _corrupt;
 
-    private PieceStore(string root, long capacity)
+    private PieceStore(string root, long capacity, long memoryCapacity)
     {
         _root = root;
         _capacity = capacity;
+        _memoryCapacity = memoryCapacity;
     }
+
+    /// <summary>Bytes held by the in-memory cache of verified pieces.</summary>
+    public long MemoryBytes
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _memoryBytes;
+            }
+        }
+    }
+
+    /// <summary>Reads answered from the in-memory cache (no disk read, no re-hash).</summary>
+    public long MemoryHits => Interlocked.Read(ref _memoryHits);
 
     /// <summary>Bytes stored.</summary>
     public long Bytes
@@ -47,12 +73,16 @@ internal sealed class PieceStore
     /// <summary>Pieces found corrupt on disk (and deleted).</summary>
     public long CorruptPieces => Interlocked.Read(ref _corrupt);
 
-    /// <summary>Opens (creating) the store under <paramref name="directory"/>, indexing the pieces already there.</summary>
-    public static PieceStore Open(string directory, long capacityBytes)
+    /// <summary>
+    /// Opens (creating) the store under <paramref name="directory"/>, indexing the pieces already there, with an
+    /// in-memory cache of up to <paramref name="memoryCacheBytes"/> of recently stored pieces (0: none).
+    /// </summary>
+    public static PieceStore Open(string directory, long capacityBytes, long memoryCacheBytes = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(memoryCacheBytes);
         string root = Path.Combine(Path.GetFullPath(directory), "pieces");
         Directory.CreateDirectory(root);
-        var store = new PieceStore(root, capacityBytes);
+        var store = new PieceStore(root, capacityBytes, memoryCacheBytes);
         store.Scan();
         return store;
     }
@@ -162,9 +192,11 @@ internal sealed class PieceStore
             if (!_entries.TryAdd(key, new Entry(path, data.Length, digest, ++_clock)))
             {
                 _bytes -= data.Length;
+                return true;
             }
         }
 
+        Remember(key, digest, data);
         return true;
     }
 
@@ -184,6 +216,14 @@ internal sealed class PieceStore
             }
 
             entry.LastUse = ++_clock;
+            if (_memory.TryGetValue(key, out var cached) && cached.Digest == entry.Digest)
+            {
+                cached.LastUse = entry.LastUse;
+                Interlocked.Increment(ref _memoryHits);
+                // Verified when it arrived and never written since: served without a re-hash.
+                cached.Data.CopyTo(buffer);
+                return cached.Data.Length;
+            }
         }
 
         int length = (int)entry.Length;
@@ -246,6 +286,7 @@ internal sealed class PieceStore
         Entry? entry;
         lock (_lock)
         {
+            Forget(key);
             if (!_entries.Remove(key, out entry))
             {
                 return;
@@ -261,6 +302,53 @@ internal sealed class PieceStore
         catch (IOException)
         {
             // Already gone, or busy: the index no longer lists it, and a rescan re-verifies whatever is left.
+        }
+    }
+
+    /// <summary>Keeps a copy of a piece the caller verified, evicting the least recently used copies beyond the bound.</summary>
+    private void Remember(PieceKey key, Digest digest, ReadOnlySpan<byte> data)
+    {
+        if (data.Length == 0 || data.Length > _memoryCapacity)
+        {
+            return;
+        }
+
+        byte[] copy = GC.AllocateUninitializedArray<byte>(data.Length);
+        data.CopyTo(copy);
+        lock (_lock)
+        {
+            if (!_entries.TryGetValue(key, out var entry) || entry.Digest != digest || _memory.ContainsKey(key))
+            {
+                return; // removed (or replaced) meanwhile
+            }
+
+            while (_memoryBytes + copy.Length > _memoryCapacity)
+            {
+                PieceKey victim = default;
+                long oldest = long.MaxValue;
+                foreach (var (cachedKey, cached) in _memory)
+                {
+                    if (cached.LastUse < oldest)
+                    {
+                        oldest = cached.LastUse;
+                        victim = cachedKey;
+                    }
+                }
+
+                Forget(victim);
+            }
+
+            _memory[key] = new CachedPiece(copy, digest, entry.LastUse);
+            _memoryBytes += copy.Length;
+        }
+    }
+
+    /// <summary>Drops the in-memory copy of a piece (caller holds the lock).</summary>
+    private void Forget(PieceKey key)
+    {
+        if (_memory.Remove(key, out var cached))
+        {
+            _memoryBytes -= cached.Data.Length;
         }
     }
 
@@ -291,6 +379,7 @@ internal sealed class PieceStore
 
             var removed = _entries[chosen];
             _entries.Remove(chosen);
+            Forget(chosen);
             _bytes -= removed.Length;
             _evictions++;
             try
@@ -393,6 +482,15 @@ internal sealed class PieceStore
         public string Path { get; } = path;
 
         public long Length { get; } = length;
+
+        public Digest Digest { get; } = digest;
+
+        public long LastUse { get; set; } = lastUse;
+    }
+
+    private sealed class CachedPiece(byte[] data, Digest digest, long lastUse)
+    {
+        public byte[] Data { get; } = data;
 
         public Digest Digest { get; } = digest;
 

@@ -19,6 +19,16 @@ public sealed class P2PCommandTests
     }
 
     [Fact]
+    public async Task RunAsync_BadMemoryCache_OneErrorLine()
+    {
+        var run = await Accel.RunAsync("p2p", "peer", "--listen", "http://127.0.0.1:0", "--memory-cache", "-5M", "--data-dir", "/nonexistent/accel-p2p-test");
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Single(run.ErrorLines);
+        Assert.Contains("--memory-cache", run.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task RunAsync_UpstreamWithoutProxy_OneErrorLine()
     {
         var run = await Accel.RunAsync("p2p", "peer", "--listen", "http://127.0.0.1:0", "--upstream", "docker.io", "--data-dir", "/nonexistent/accel-p2p-test");

@@ -169,4 +169,56 @@ public sealed class P2PPeerTests
         Assert.Equal(2, peer.GetStatistics().PiecesEvicted);
         Assert.Equal(2 * Piece, peer.GetStatistics().StoredBytes);
     }
+
+    [Fact]
+    public async Task PieceApi_PiecesInMemoryCache_ServedWithoutTheDiskAndStillRight()
+    {
+        await using var registry = await CountingRegistry.StartAsync();
+        await using var cluster = new P2PCluster();
+        byte[] content = P2PCluster.MakeContent((3 * P2PCluster.TestPieceSize) + 1000, 6);
+        var blob = registry.Put("m/blob", content);
+        await cluster.StartSchedulerAsync();
+        var parent = await cluster.StartPeerAsync("parent");
+        Assert.Equal(blob.Digest, await P2PCluster.PullAsync(parent, registry.Host, blob));
+        // The verified copies in memory answer; the disk's (now wrong) bytes are never read.
+        CorruptStoredPieces(cluster, "parent");
+        var child = await cluster.StartPeerAsync("child");
+
+        Assert.Equal(blob.Digest, await P2PCluster.PullAsync(child, registry.Host, blob));
+        Assert.Equal(content.Length, registry.BytesServed);
+        Assert.Equal(4, child.GetStatistics().PiecesFromPeers);
+        Assert.Equal(0, child.GetStatistics().CorruptPieces);
+        Assert.True(parent.GetStatistics().PieceMemoryHits >= 4);
+    }
+
+    [Fact]
+    public async Task PieceApi_PiecesCorruptedOnDiskWithoutMemoryCache_NeverServed()
+    {
+        await using var registry = await CountingRegistry.StartAsync();
+        await using var cluster = new P2PCluster();
+        byte[] content = P2PCluster.MakeContent((3 * P2PCluster.TestPieceSize) + 1000, 7);
+        var blob = registry.Put("m/blob", content);
+        await cluster.StartSchedulerAsync();
+        var parent = await cluster.StartPeerAsync("parent", configure: o => o.MemoryCacheBytes = 0);
+        Assert.Equal(blob.Digest, await P2PCluster.PullAsync(parent, registry.Host, blob));
+        CorruptStoredPieces(cluster, "parent");
+        var child = await cluster.StartPeerAsync("child");
+
+        Assert.Equal(blob.Digest, await P2PCluster.PullAsync(child, registry.Host, blob));
+        Assert.Equal(0, parent.GetStatistics().BytesUploaded);
+        Assert.Equal(0, parent.GetStatistics().PieceMemoryHits);
+        Assert.Equal(0, child.GetStatistics().CorruptPieces);
+        Assert.Equal(0, child.GetStatistics().BytesFromPeers);
+        Assert.True(child.GetStatistics().ParentFailures > 0); // the parent was asked, and refused
+    }
+
+    private static void CorruptStoredPieces(P2PCluster cluster, string peer)
+    {
+        foreach (string file in Directory.EnumerateFiles(Path.Combine(cluster.Root, peer, "pieces"), "*", SearchOption.AllDirectories))
+        {
+            byte[] bytes = File.ReadAllBytes(file);
+            bytes[0] ^= 0xFF;
+            File.WriteAllBytes(file, bytes);
+        }
+    }
 }

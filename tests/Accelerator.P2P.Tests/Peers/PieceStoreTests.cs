@@ -63,6 +63,95 @@ public sealed class PieceStoreTests : IDisposable
         Assert.Equal(Piece(2), buffer);
     }
 
+    private string PieceFile(int index)
+        => Directory.GetFiles(Directory.GetDirectories(Path.Combine(_dir, "pieces")).Single(), $"{index}.*").Single();
+
+    private static void Corrupt(string file)
+    {
+        byte[] bytes = File.ReadAllBytes(file);
+        bytes[10] ^= 1;
+        File.WriteAllBytes(file, bytes);
+    }
+
+    [Fact]
+    public void Read_PieceInMemoryCache_ServedWithoutDiskRead()
+    {
+        var store = PieceStore.Open(_dir, 10_000, memoryCacheBytes: 3 * PieceSize);
+        Put(store, 0, Piece(1));
+        File.Delete(PieceFile(0)); // only the verified copy in memory can answer now
+
+        byte[] buffer = new byte[PieceSize];
+        Assert.Equal(PieceSize, store.Read(Task, PieceSize, 0, buffer));
+        Assert.Equal(Piece(1), buffer);
+        Assert.Equal(1, store.MemoryHits);
+        Assert.Equal(PieceSize, store.MemoryBytes);
+    }
+
+    [Fact]
+    public void Put_BeyondMemoryCacheBound_EvictsLeastRecentlyUsedCopies()
+    {
+        var store = PieceStore.Open(_dir, 100 * PieceSize, memoryCacheBytes: 2 * PieceSize + 10);
+        byte[] buffer = new byte[PieceSize];
+        Put(store, 0, Piece(0));
+        Put(store, 1, Piece(1));
+        Assert.Equal(PieceSize, store.Read(Task, PieceSize, 0, buffer)); // 0 is now more recent than 1
+        Put(store, 2, Piece(2));
+
+        Assert.Equal(2 * PieceSize, store.MemoryBytes);
+        long hits = store.MemoryHits;
+        Assert.Equal(PieceSize, store.Read(Task, PieceSize, 1, buffer)); // evicted from memory: read from disk
+        Assert.Equal(Piece(1), buffer);
+        Assert.Equal(hits, store.MemoryHits);
+        Assert.Equal(PieceSize, store.Read(Task, PieceSize, 0, buffer));
+        Assert.Equal(PieceSize, store.Read(Task, PieceSize, 2, buffer));
+        Assert.Equal(hits + 2, store.MemoryHits);
+        Assert.Equal(2 * PieceSize, store.MemoryBytes); // a disk read does not enter the cache
+    }
+
+    [Fact]
+    public void Read_PieceEvictedFromMemoryAndCorruptedOnDisk_NeverServed()
+    {
+        var store = PieceStore.Open(_dir, 100 * PieceSize, memoryCacheBytes: PieceSize);
+        Put(store, 0, Piece(0));
+        Put(store, 1, Piece(1)); // pushes piece 0 out of memory
+        Corrupt(PieceFile(0));
+        Corrupt(PieceFile(1));
+
+        byte[] buffer = new byte[PieceSize];
+        Assert.Equal(-1, store.Read(Task, PieceSize, 0, buffer));
+        Assert.False(store.Contains(Task, PieceSize, 0));
+        Assert.Equal(1, store.CorruptPieces);
+        // Piece 1 is still the verified copy in memory: its bytes, not the disk's.
+        Assert.Equal(PieceSize, store.Read(Task, PieceSize, 1, buffer));
+        Assert.Equal(Piece(1), buffer);
+    }
+
+    [Fact]
+    public void DeleteTask_PiecesInMemory_DroppedFromCacheToo()
+    {
+        var store = PieceStore.Open(_dir, 100 * PieceSize, memoryCacheBytes: 10 * PieceSize);
+        Put(store, 0, Piece(0));
+        Put(store, 1, Piece(1));
+
+        store.DeleteTask(Task, PieceSize);
+
+        Assert.Equal(0, store.MemoryBytes);
+        Assert.Equal(-1, store.Read(Task, PieceSize, 0, new byte[PieceSize]));
+    }
+
+    [Fact]
+    public void Put_OverDiskCapacity_EvictedPieceLeavesMemoryToo()
+    {
+        var store = PieceStore.Open(_dir, 2 * PieceSize, memoryCacheBytes: 10 * PieceSize);
+        Put(store, 0, Piece(0));
+        Put(store, 1, Piece(1));
+        Put(store, 2, Piece(2));
+
+        Assert.False(store.Contains(Task, PieceSize, 0));
+        Assert.Equal(2 * PieceSize, store.MemoryBytes);
+        Assert.Equal(-1, store.Read(Task, PieceSize, 0, new byte[PieceSize]));
+    }
+
     [Fact]
     public void Read_PieceCorruptedOnDisk_DetectedAndDeleted()
     {
