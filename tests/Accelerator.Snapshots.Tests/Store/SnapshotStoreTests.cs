@@ -66,6 +66,25 @@ public sealed class SnapshotStoreTests(SnapshotFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task WarmAsync_ThenMountAsync_1GBSample_TreeEqualsUmociUnpack()
+    {
+        var (image, reference) = await fixture.SampleAsync("1g", new SampleImageOptions { LayerCount = 5, TotalSize = 1L << 30, Seed = 17 });
+        var store = OpenStore();
+
+        var warm = await store.WarmAsync(Registry(image), image);
+        string mountPoint = NewMountPoint();
+        await using (await store.MountAsync(Registry(image), image, mountPoint, new SnapshotMountOptions { ReadOnly = true }))
+        {
+            var differences = TreeSnapshot.Compare(reference, TreeSnapshot.Capture(mountPoint));
+
+            Assert.True(differences.Count == 0, "The clone differs from umoci's unpack:\n" + string.Join("\n", differences.Take(20)));
+        }
+
+        Assert.Equal(5, warm.LayersFetched);
+        Assert.True(warm.Snapshot.SizeBytes >= 1L << 30);
+    }
+
+    [Fact]
     public async Task MountAsync_WritesInClone_SnapshotAndOtherClonesUnchanged()
     {
         var (image, reference) = await fixture.SampleAsync("small", new SampleImageOptions { LayerCount = 2, TotalSize = 2L << 20, Seed = 3 });
