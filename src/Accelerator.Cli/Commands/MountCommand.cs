@@ -101,9 +101,9 @@ internal static class MountCommand
                 console.WriteLine($"Strategy {skipped.ToString().ToLowerInvariant()} skipped: {reason}");
             }
 
-            console.WriteLine($"Mounted {reference} ({mounted.ManifestDigest}) at {mounted.MountPoint} with strategy {mounted.Statistics.Strategy.ToString().ToLowerInvariant()} " +
-                $"in {mounted.Statistics.TimeToReady.TotalSeconds:F2} s. Stop with Ctrl+C or 'accel umount {mounted.MountPoint}'.");
-            await ServeAsync(mounted, cancellationToken).ConfigureAwait(false);
+            await ServeAsync(mounted, console,
+                $"Mounted {reference} ({mounted.ManifestDigest}) at {mounted.MountPoint} with strategy {mounted.Statistics.Strategy.ToString().ToLowerInvariant()} " +
+                $"in {mounted.Statistics.TimeToReady.TotalSeconds:F2} s. Stop with Ctrl+C or 'accel umount {mounted.MountPoint}'.", cancellationToken).ConfigureAwait(false);
             if (mounted is not LazyMountedImage && stats is not null)
             {
                 WriteStatistics(mounted.Statistics, stats);
@@ -127,9 +127,9 @@ internal static class MountCommand
         var mounter = new Accelerator.Block.Mounting.BlockMounter([], new Accelerator.Block.Mounting.BlockMountOptions());
         await using var mounted = await mounter.MountDiskAsync(
             Accelerator.Block.Disks.FileVirtualDisk.Open(path), target, readOnly, ownsDisk: true, cancellationToken: cancellationToken).ConfigureAwait(false);
-        console.WriteLine($"Mounted {path} ({mounted.FileSystemType} on {mounted.LoopDevice}, direct I/O: {(mounted.DirectIo ? "on" : "off")}) at {mounted.MountPoint} with strategy block " +
-            $"in {mounted.Statistics.TimeToReady.TotalSeconds:F2} s. Stop with Ctrl+C or 'accel umount {mounted.MountPoint}'.");
-        await ServeAsync(mounted, cancellationToken).ConfigureAwait(false);
+        await ServeAsync(mounted, console,
+            $"Mounted {path} ({mounted.FileSystemType} on {mounted.LoopDevice}, direct I/O: {(mounted.DirectIo ? "on" : "off")}) at {mounted.MountPoint} with strategy block " +
+            $"in {mounted.Statistics.TimeToReady.TotalSeconds:F2} s. Stop with Ctrl+C or 'accel umount {mounted.MountPoint}'.", cancellationToken).ConfigureAwait(false);
         if (stats is not null)
         {
             WriteStatistics(mounted.Statistics, stats);
@@ -139,12 +139,14 @@ internal static class MountCommand
         return 0;
     }
 
-    // Until SIGINT/SIGTERM, or (for a real mount) until someone unmounted the mount point.
-    private static async Task ServeAsync(IMountedImage mounted, CancellationToken cancellationToken)
+    // Until SIGINT/SIGTERM, or (for a real mount) until someone unmounted the mount point. The ready line is printed
+    // only once the signal handlers are in place, so a caller that signals as soon as it reads it gets a clean stop.
+    private static async Task ServeAsync(IMountedImage mounted, CliConsole console, string ready, CancellationToken cancellationToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        console.WriteLine(ready);
         // Every strategy but a full pull mounts something; asking the kernel only for a full pull avoids a race with an
         // 'accel umount' that lands before this point (the loop would then wait for a signal that never comes).
         bool isMount = mounted.Statistics.Strategy != Strategy.Full || MountPoints.IsMounted(mounted.MountPoint);
