@@ -1,9 +1,11 @@
 using Accelerator.Block.Conversion;
 using Accelerator.Block.Format;
 using Accelerator.Block.Layers;
+using Accelerator.Lazy.Mounting;
 using Accelerator.Lazy.Statistics;
 using Accelerator.Oci;
 using Accelerator.Oci.Model;
+using Accelerator.Oci.Resolution;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -60,77 +62,9 @@ public sealed class BlockImageOpener : IBlockImageOpener
         return new BlockImageDisk(stack, blockImage.Image.Manifest.Digest);
     }
 
-    private async Task<(ImageReference? Variant, string? Reason)> FindBlockVariantAsync(ImageReference image, Platform? platform, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(image);
-        IImageStore store;
-        try
-        {
-            store = _stores.GetStore(image);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException)
-        {
-            return (null, $"cannot open {image}: {ex.Message}");
-        }
-
-        string? first = await ProblemAsync(store, image, platform, cancellationToken).ConfigureAwait(false);
-        if (first is null)
-        {
-            return (image, null);
-        }
-
-        if (image.Tag is null || image.Digest is not null || image.Tag.EndsWith(BlockFormat.TagSuffix, StringComparison.Ordinal))
-        {
-            return (null, first);
-        }
-
-        ImageReference variant = BlockConverter.DefaultTarget(image);
-        string? second = await ProblemAsync(store, variant, platform, cancellationToken).ConfigureAwait(false);
-        return second is null ? (variant, null) : (null, $"{first}; {second}");
-    }
-
-    // Null when image is a block image; else what it is instead.
-    private static async Task<string?> ProblemAsync(IImageStore store, ImageReference image, Platform? platform, CancellationToken cancellationToken)
-    {
-        try
-        {
-            ManifestDocument document = await store.GetManifestAsync(image, cancellationToken).ConfigureAwait(false);
-            if (document.Index is { } index)
-            {
-                platform ??= Platform.Current;
-                Descriptor? selected = index.SelectPlatform(platform);
-                if (selected is null)
-                {
-                    return $"{image} has no manifest for {platform}";
-                }
-
-                document = await store.GetManifestAsync(image, selected.Digest, cancellationToken).ConfigureAwait(false);
-            }
-
-            return document.Manifest is { } manifest && BlockImage.IsBlockManifest(manifest) ? null : $"{image} is not a block image";
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            throw;
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            return $"{image} is not available ({ex.Message})";
-        }
-    }
+    private Task<(ImageReference? Variant, string? Reason)> FindBlockVariantAsync(ImageReference image, Platform? platform, CancellationToken cancellationToken)
+        => AcceleratedVariant.FindAsync(_stores, image, platform, BlockFormat.TagSuffix, BlockConverter.DefaultTarget, BlockImage.IsBlockManifest, "block image", cancellationToken);
 
     private string CacheDirectory()
-        => _options.CacheDirectory ?? FirstWritable("/var/cache/accel/blocks", Path.Combine(Path.GetTempPath(), "accel-blocks"));
-
-    private static string FirstWritable(string preferred, string fallback)
-    {
-        try
-        {
-            return Directory.CreateDirectory(preferred).FullName;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return Directory.CreateDirectory(fallback).FullName;
-        }
-    }
+        => _options.CacheDirectory ?? Directory.CreateDirectory(LocalDirectories.FirstWritable("/var/cache/accel/blocks", Path.Combine(Path.GetTempPath(), "accel-blocks"))).FullName;
 }

@@ -1,4 +1,5 @@
 using Accelerator.Fuse;
+using Accelerator.Lazy.Mounting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -204,20 +205,8 @@ public sealed partial class BlockMounter : IImageMounter
 
     private string CreatePrivateDirectory()
     {
-        string parent = _options.StateDirectory ?? FirstWritable("/run/accel", Path.GetTempPath());
+        string parent = _options.StateDirectory ?? LocalDirectories.FirstWritable("/run/accel", Path.GetTempPath());
         return Directory.CreateDirectory(Path.Combine(parent, "block-" + Guid.NewGuid().ToString("N"))).FullName;
-    }
-
-    private static string FirstWritable(string preferred, string fallback)
-    {
-        try
-        {
-            return Directory.CreateDirectory(preferred).FullName;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return fallback;
-        }
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Setting the readahead of {Loop} failed; the kernel's default stays.")]

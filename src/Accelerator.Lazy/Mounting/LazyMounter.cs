@@ -9,6 +9,7 @@ using Accelerator.Lazy.Statistics;
 using Accelerator.Lazy.Tracing;
 using Accelerator.Oci;
 using Accelerator.Oci.Model;
+using Accelerator.Oci.Resolution;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -131,63 +132,8 @@ public sealed partial class LazyMounter : IImageMounter
     /// The lazy image to mount for <paramref name="image"/>: the reference itself when it is a lazy image, else
     /// <c>TAG-accel</c> in the same repository or layout when that is one; or null and why not.
     /// </summary>
-    private async Task<(ImageReference? Lazy, string? Reason)> FindLazyVariantAsync(ImageReference image, Platform? platform, CancellationToken cancellationToken)
-    {
-        IImageStore store;
-        try
-        {
-            store = _stores.GetStore(image);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException)
-        {
-            return (null, $"cannot open {image}: {ex.Message}");
-        }
-
-        string? first = await LazyManifestProblemAsync(store, image, platform, cancellationToken).ConfigureAwait(false);
-        if (first is null)
-        {
-            return (image, null);
-        }
-
-        if (image.Tag is null || image.Digest is not null || image.Tag.EndsWith(LazyFormat.TagSuffix, StringComparison.Ordinal))
-        {
-            return (null, first);
-        }
-
-        ImageReference variant = LazyConverter.DefaultTarget(image);
-        string? second = await LazyManifestProblemAsync(store, variant, platform, cancellationToken).ConfigureAwait(false);
-        return second is null ? (variant, null) : (null, $"{first}; {second}");
-    }
-
-    // Null when image is a lazy image; else what it is instead.
-    private static async Task<string?> LazyManifestProblemAsync(IImageStore store, ImageReference image, Platform? platform, CancellationToken cancellationToken)
-    {
-        try
-        {
-            ManifestDocument document = await store.GetManifestAsync(image, cancellationToken).ConfigureAwait(false);
-            if (document.Index is { } index)
-            {
-                platform ??= Platform.Current;
-                Descriptor? selected = index.SelectPlatform(platform);
-                if (selected is null)
-                {
-                    return $"{image} has no manifest for {platform}";
-                }
-
-                document = await store.GetManifestAsync(image, selected.Digest, cancellationToken).ConfigureAwait(false);
-            }
-
-            return document.Manifest is { } manifest && LazyImage.IsLazyManifest(manifest) ? null : $"{image} is not a lazy image";
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            throw;
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            return $"{image} is not available ({ex.Message})";
-        }
-    }
+    private Task<(ImageReference? Variant, string? Reason)> FindLazyVariantAsync(ImageReference image, Platform? platform, CancellationToken cancellationToken)
+        => AcceleratedVariant.FindAsync(_stores, image, platform, LazyFormat.TagSuffix, LazyConverter.DefaultTarget, LazyImage.IsLazyManifest, "lazy image", cancellationToken);
 
     private static string? FuseUnusableReason()
     {
@@ -203,24 +149,12 @@ public sealed partial class LazyMounter : IImageMounter
     }
 
     private string CacheDirectory()
-        => _options.CacheDirectory ?? FirstWritable("/var/cache/accel/chunks", Path.Combine(Path.GetTempPath(), "accel-chunks"));
+        => _options.CacheDirectory ?? LocalDirectories.FirstWritable("/var/cache/accel/chunks", Path.Combine(Path.GetTempPath(), "accel-chunks"));
 
     private string CreatePrivateDirectory()
     {
-        string parent = _options.StateDirectory ?? FirstWritable("/run/accel", Path.GetTempPath());
+        string parent = _options.StateDirectory ?? LocalDirectories.FirstWritable("/run/accel", Path.GetTempPath());
         return Directory.CreateDirectory(Path.Combine(parent, "lazy-" + Guid.NewGuid().ToString("N"))).FullName;
-    }
-
-    private static string FirstWritable(string preferred, string fallback)
-    {
-        try
-        {
-            return Directory.CreateDirectory(preferred).FullName;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return fallback;
-        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Mounted {Image} ({Digest}) lazily at {MountPoint} (read-only: {ReadOnly}) in {Milliseconds:F0} ms.")]
