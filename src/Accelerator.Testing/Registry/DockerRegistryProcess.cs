@@ -91,7 +91,7 @@ public sealed class DockerRegistryProcess : IAsyncDisposable
         string root = Directory.CreateTempSubdirectory("accel-registry-").FullName;
         try
         {
-            int port = options.Port ?? FreePort(options.Address);
+            int port = options.Port ?? LoopbackPorts.Free(options.Address);
             string host = $"{options.Address}:{port}";
             string config = Path.Combine(root, "config.yml");
             await File.WriteAllTextAsync(config, await BuildConfigAsync(options, root, host, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
@@ -260,15 +260,6 @@ public sealed class DockerRegistryProcess : IAsyncDisposable
 
     // YAML double-quoted scalar.
     private static string Quote(string value) => "\"" + value.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
-
-    private static int FreePort(string address)
-    {
-        using var listener = new TcpListener(IPAddress.Parse(address), 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 
     private static void TryDelete(string directory)
     {

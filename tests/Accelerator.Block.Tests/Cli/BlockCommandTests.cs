@@ -3,6 +3,8 @@ using Accelerator.Block.Tests.Support;
 using Accelerator.Cli;
 using Accelerator.Cli.Console;
 using Accelerator.Testing.Trees;
+using Accelerator.Testing;
+using Accelerator.Testing.Processes;
 
 namespace Accelerator.Block.Tests.Cli;
 
@@ -21,7 +23,7 @@ public sealed class BlockCommandTests(ConformanceImageFixture fixture) : IClassF
     public async Task BlockServe_RawFileOnUnixAndTcp_ClientsSeeTheImageUntilSigterm()
     {
         string socket = Path.Combine(fixture.Directory, "serve-" + Guid.NewGuid().ToString("N")[..8] + ".sock");
-        int port = FreePort();
+        int port = LoopbackPorts.Free();
         await using var accel = AccelProcess.Start("block", "serve", "file:" + fixture.ImagePath, "--nbd", "unix:" + socket, "--nbd", $"tcp://127.0.0.1:{port}", "--name", "root");
         await accel.WaitUntilAsync(() => accel.Output.Contains("Stop with Ctrl+C", StringComparison.Ordinal));
 
@@ -82,12 +84,5 @@ public sealed class BlockCommandTests(ConformanceImageFixture fixture) : IClassF
 
         Assert.Equal(1, code);
         Assert.Single(error.Trim().Split('\n'));
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -6,6 +6,8 @@ using Accelerator.Oci;
 using Accelerator.Oci.Registry;
 using Accelerator.Testing.Images;
 using Accelerator.Testing.Trees;
+using Accelerator.Testing;
+using Accelerator.Testing.Processes;
 
 namespace Accelerator.Block.Tests.Mounting;
 

@@ -5,6 +5,8 @@ using Accelerator.Block.Tests.Support;
 using Accelerator.Oci;
 using Accelerator.Oci.Registry;
 using Accelerator.Testing.Images;
+using Accelerator.Testing;
+using Accelerator.Testing.Processes;
 
 namespace Accelerator.Block.Tests.Prefetch;
 

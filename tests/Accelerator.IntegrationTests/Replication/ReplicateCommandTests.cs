@@ -5,6 +5,8 @@ using Accelerator.Oci.Registry;
 using Accelerator.Oci.Samples;
 using Accelerator.Testing.Images;
 using Accelerator.Testing.Registry;
+using Accelerator.Testing;
+using Accelerator.Testing.Processes;
 
 namespace Accelerator.IntegrationTests.Replication;
 
@@ -118,7 +120,7 @@ public sealed class ReplicateCommandTests : IAsyncLifetime
 
         // About 8 s at 5000 KB/s: the config lands at once, the layers are still streaming when the process dies.
         var slow = Own(AccelProcess.Start("replicate", "--plain-http", source.Host, target.Host, "--bandwidth", "5000"));
-        await AccelProcess.WaitUntilAsync(async () => await _client.HeadBlobAsync(target.Host, "big/app", image.Config.Digest) is not null, TimeSpan.FromSeconds(30), "the config blob on the target");
+        await Poll.UntilAsync(async () => await _client.HeadBlobAsync(target.Host, "big/app", image.Config.Digest) is not null, TimeSpan.FromSeconds(30), "the config blob on the target");
         await slow.KillAsync();
         Assert.Null(await _client.HeadManifestAsync(target.Host, "big/app", "v1"));
         Assert.All(image.Layers, layer => Assert.Null(_client.HeadBlobAsync(target.Host, "big/app", layer.Digest).GetAwaiter().GetResult()));
@@ -135,7 +137,7 @@ public sealed class ReplicateCommandTests : IAsyncLifetime
     [Fact]
     public async Task Serve_SkopeoCopyPush_ReplicatedToEveryTargetWithoutManualStep()
     {
-        int port = AccelProcess.FreePort();
+        int port = LoopbackPorts.Free();
         var registryOptions = new DockerRegistryOptions();
         registryOptions.NotificationEndpoints.Add(new Uri($"http://127.0.0.1:{port}/events"));
         var source = await RegistryAsync(registryOptions);
@@ -150,7 +152,7 @@ public sealed class ReplicateCommandTests : IAsyncLifetime
 
         // The tag is linked right after the manifest is stored: wait for the tag to name the digest.
         var digest = image.Manifest.Digest;
-        await AccelProcess.WaitUntilAsync(async () => (await _client.HeadManifestAsync(a.Host, "team/app", "1.0"))?.Digest == digest && (await _client.HeadManifestAsync(b.Host, "mirror/team/app", "1.0"))?.Digest == digest, TimeSpan.FromSeconds(30), "the pushed image on both targets");
+        await Poll.UntilAsync(async () => (await _client.HeadManifestAsync(a.Host, "team/app", "1.0"))?.Digest == digest && (await _client.HeadManifestAsync(b.Host, "mirror/team/app", "1.0"))?.Digest == digest, TimeSpan.FromSeconds(30), "the pushed image on both targets");
         Assert.NotNull(await _client.HeadManifestAsync(a.Host, "team/app", digest.ToString()));
         Assert.Equal(await RawAsync($"{source.Host}/team/app:1.0"), await RawAsync($"{b.Host}/mirror/team/app:1.0"));
         using var http = new HttpClient();
@@ -162,8 +164,8 @@ public sealed class ReplicateCommandTests : IAsyncLifetime
     [Fact]
     public async Task Serve_RestartedWithAQueuedEventForADownTarget_ReplicatesItAfterTheRestart()
     {
-        int port = AccelProcess.FreePort();
-        int targetPort = AccelProcess.FreePort();
+        int port = LoopbackPorts.Free();
+        int targetPort = LoopbackPorts.Free();
         string queue = Path.Combine(_work, "restart-queue");
         var registryOptions = new DockerRegistryOptions();
         registryOptions.NotificationEndpoints.Add(new Uri($"http://127.0.0.1:{port}/events"));
@@ -175,14 +177,14 @@ public sealed class ReplicateCommandTests : IAsyncLifetime
         await ExternalTool.RunAsync("skopeo", ["copy", "--dest-tls-verify=false", image.OciReference, $"docker://{source.Host}/team/restart:v1"]);
 
         // Acknowledged means on disk: then the process dies while the target is still down.
-        await AccelProcess.WaitUntilAsync(() => Task.FromResult(Directory.Exists(queue) && Directory.GetFiles(queue, "*.json").Length == 1), TimeSpan.FromSeconds(30), "the event in the queue");
+        await Poll.UntilAsync(() => Task.FromResult(Directory.Exists(queue) && Directory.GetFiles(queue, "*.json").Length == 1), TimeSpan.FromSeconds(30), "the event in the queue");
         await first.KillAsync();
         var target = await RegistryAsync(new DockerRegistryOptions { Port = targetPort });
         var second = Own(AccelProcess.Start(args));
 
-        await AccelProcess.WaitUntilAsync(async () => (await _client.HeadManifestAsync(target.Host, "team/restart", "v1"))?.Digest == image.Manifest.Digest, TimeSpan.FromSeconds(30), "the queued image on the target");
+        await Poll.UntilAsync(async () => (await _client.HeadManifestAsync(target.Host, "team/restart", "v1"))?.Digest == image.Manifest.Digest, TimeSpan.FromSeconds(30), "the queued image on the target");
         Assert.NotNull(await _client.HeadManifestAsync(target.Host, "team/restart", image.Manifest.Digest.ToString()));
-        await AccelProcess.WaitUntilAsync(() => Task.FromResult(Directory.GetFiles(queue, "*.json").Length == 0), TimeSpan.FromSeconds(10), "the queue emptied");
+        await Poll.UntilAsync(() => Task.FromResult(Directory.GetFiles(queue, "*.json").Length == 0), TimeSpan.FromSeconds(10), "the queue emptied");
         Assert.Contains("1 queued event(s) resumed", second.Error, StringComparison.Ordinal);
     }
 }
