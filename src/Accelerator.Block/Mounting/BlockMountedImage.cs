@@ -1,4 +1,5 @@
 using Accelerator.Fuse;
+using Accelerator.Oci.Layers;
 using Microsoft.Extensions.Logging;
 
 namespace Accelerator.Block.Mounting;
@@ -108,8 +109,8 @@ public sealed partial class BlockMountedImage : IMountedImage
         {
             // Upper layers first: an overlay over the file system, the file system over the loop device, the loop
             // device over the FUSE file. A step that fails is logged and the rest still runs, so nothing leaks.
-            Step(() => Overlay is { } overlay && BlockMountCalls.Unmount(overlay), "overlay");
-            Step(() => FileSystemMount is { } mount && BlockMountCalls.Unmount(mount), "file system");
+            Step(() => Overlay is { } overlay && OverlayMount.Unmount(overlay), "overlay");
+            Step(() => FileSystemMount is { } mount && OverlayMount.Unmount(mount), "file system");
             if (Loop is { } loop)
             {
                 try

@@ -1,5 +1,6 @@
 using Accelerator.Fuse;
 using Accelerator.Lazy.Mounting;
+using Accelerator.Oci.Layers;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -149,7 +150,7 @@ public sealed partial class BlockMounter : IImageMounter
             {
                 string upper = Directory.CreateDirectory(Path.Combine(resources.PrivateDirectory, "upper")).FullName;
                 string work = Directory.CreateDirectory(Path.Combine(resources.PrivateDirectory, "work")).FullName;
-                BlockMountCalls.MountOverlay(fileSystemTarget, upper, work, target);
+                OverlayMount.Mount([fileSystemTarget], upper, work, target);
                 resources.Overlay = target;
             }
 

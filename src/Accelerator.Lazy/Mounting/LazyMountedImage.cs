@@ -3,6 +3,7 @@ using Accelerator.Lazy.Caching;
 using Accelerator.Lazy.Prefetch;
 using Accelerator.Lazy.Statistics;
 using Accelerator.Lazy.Tracing;
+using Accelerator.Oci.Layers;
 using Microsoft.Extensions.Logging;
 
 namespace Accelerator.Lazy.Mounting;
@@ -113,7 +114,7 @@ internal sealed class MountResources(string privateDirectory) : IAsyncDisposable
         {
             try
             {
-                MountSystemCalls.Unmount(Overlay);
+                OverlayMount.Unmount(Overlay);
             }
             catch (IOException)
             {

@@ -8,6 +8,7 @@ using Accelerator.Lazy.Reading;
 using Accelerator.Lazy.Statistics;
 using Accelerator.Lazy.Tracing;
 using Accelerator.Oci;
+using Accelerator.Oci.Layers;
 using Accelerator.Oci.Model;
 using Accelerator.Oci.Resolution;
 using Microsoft.Extensions.Logging;
@@ -108,7 +109,7 @@ public sealed partial class LazyMounter : IImageMounter
             {
                 string upper = Directory.CreateDirectory(Path.Combine(privateDirectory, "upper")).FullName;
                 string work = Directory.CreateDirectory(Path.Combine(privateDirectory, "work")).FullName;
-                MountSystemCalls.MountOverlay(fuseTarget, upper, work, target);
+                OverlayMount.Mount([fuseTarget], upper, work, target);
                 resources.Overlay = target;
             }
 

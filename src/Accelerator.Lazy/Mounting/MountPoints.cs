@@ -1,3 +1,5 @@
+using Accelerator.Oci.Layers;
+
 namespace Accelerator.Lazy.Mounting;
 
 /// <summary>Mount-table queries and unmounting, for <c>accel mount</c> and <c>accel umount</c>.</summary>
@@ -16,6 +18,6 @@ public static class MountPoints
     public static bool Unmount(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        return MountSystemCalls.Unmount(Path.GetFullPath(path));
+        return OverlayMount.Unmount(Path.GetFullPath(path));
     }
 }

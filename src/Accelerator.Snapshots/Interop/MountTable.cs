@@ -1,45 +1,18 @@
-using System.Runtime.InteropServices;
 using System.Text;
+using Accelerator.Oci.Layers;
 
 namespace Accelerator.Snapshots.Interop;
 
 /// <summary>Overlay and bind mounts for snapshot clones, and queries of <c>/proc/self/mountinfo</c>.</summary>
 internal static class MountTable
 {
-    // The kernel takes mount(2) data of at most one page.
-    private const int MaxMountData = 4095;
-
     /// <summary>
     /// Mounts an overlay at <paramref name="target"/>: <paramref name="lowers"/> topmost first; with
-    /// <paramref name="upper"/> and <paramref name="work"/> writable, else read-only.
+    /// <paramref name="upper"/> and <paramref name="work"/> writable, else read-only. Any number of layers up to
+    /// overlayfs's stack limit (see <see cref="OverlayMount"/>).
     /// </summary>
     public static void MountOverlay(IReadOnlyList<string> lowers, string? upper, string? work, string target)
-    {
-        foreach (string path in lowers.Append(upper ?? string.Empty).Append(work ?? string.Empty))
-        {
-            // overlayfs splits its options at ',' and lowerdir at ':'; such paths cannot be passed.
-            if (path.AsSpan().IndexOfAny(",:\\") >= 0)
-            {
-                throw new IOException($"The overlay directory '{path}' contains ',', ':' or '\\', which overlayfs options cannot carry.");
-            }
-        }
-
-        var data = new StringBuilder("lowerdir=").AppendJoin(':', lowers);
-        if (upper is not null)
-        {
-            data.Append(",upperdir=").Append(upper).Append(",workdir=").Append(work);
-        }
-
-        if (Encoding.UTF8.GetByteCount(data.ToString()) > MaxMountData)
-        {
-            throw new IOException($"The overlay options for {lowers.Count} layers exceed one page; use a shorter snapshot root.");
-        }
-
-        if (LibC.Mount("overlay", target, "overlay", upper is null ? LibC.MS_RDONLY : 0, data.ToString()) != 0)
-        {
-            throw LibC.Error("mount overlay at", target);
-        }
-    }
+        => OverlayMount.Mount(lowers, upper, work, target);
 
     /// <summary>Bind-mounts <paramref name="source"/> read-only at <paramref name="target"/>.</summary>
     public static void BindReadOnly(string source, string target)
@@ -58,24 +31,7 @@ internal static class MountTable
     }
 
     /// <summary>Unmounts <paramref name="target"/>, detaching it when busy; false when nothing was mounted there.</summary>
-    public static bool Unmount(string target)
-    {
-        if (LibC.Umount2(target, LibC.UMOUNT_NOFOLLOW) == 0)
-        {
-            return true;
-        }
-
-        int errno = Marshal.GetLastPInvokeError();
-        if (errno == LibC.EBUSY && LibC.Umount2(target, LibC.MNT_DETACH | LibC.UMOUNT_NOFOLLOW) == 0)
-        {
-            return true;
-        }
-
-        errno = errno == LibC.EBUSY ? Marshal.GetLastPInvokeError() : errno;
-        return errno is LibC.EINVAL or LibC.ENOENT
-            ? false
-            : throw new IOException($"umount2 of '{target}' failed: {Marshal.GetPInvokeErrorMessage(errno)}.", errno);
-    }
+    public static bool Unmount(string target) => OverlayMount.Unmount(target);
 
     /// <summary>The mounts of this mount namespace: mount point and super options (where <c>upperdir=</c> is).</summary>
     public static List<(string MountPoint, string Options)> Read() => Parse(File.ReadLines("/proc/self/mountinfo"));
