@@ -46,6 +46,25 @@ public sealed class CacheCommandTests(SnapshotFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task Cache_WarmMount60Layers_TreeEqualsUmociUnpack()
+    {
+        // 60 chain-id layer paths make a lowerdir option of about 8 KB: over the one page mount(2) takes.
+        var (image, reference) = await fixture.SampleAsync("sixty", new SampleImageOptions { LayerCount = 60, TotalSize = 3L << 20, Seed = 60 });
+        string mountPoint = NewMountPoint();
+
+        var warm = await CliRunner.RunAsync("cache", "warm", image.ToString(), "--cache-dir", Root, "--plain-http");
+        var mount = await CliRunner.RunAsync("cache", "mount", image.ToString(), mountPoint, "--cache-dir", Root, "--plain-http");
+        var differences = TreeSnapshot.Compare(reference, TreeSnapshot.Capture(mountPoint));
+        var umount = await CliRunner.RunAsync("umount", mountPoint);
+
+        Assert.True(warm.ExitCode == 0, warm.Error);
+        Assert.Contains("60 layers fetched", warm.Out);
+        Assert.True(mount.ExitCode == 0, mount.Error);
+        Assert.True(differences.Count == 0, "The clone differs from umoci's unpack:\n" + string.Join("\n", differences.Take(20)));
+        Assert.Equal(0, umount.ExitCode);
+    }
+
+    [Fact]
     public async Task Cache_ExportToRegistryImportElsewhere_Mounts()
     {
         var (image, reference) = await fixture.SampleAsync("small", new SampleImageOptions { LayerCount = 2, TotalSize = 2L << 20, Seed = 3 });
