@@ -1,7 +1,6 @@
-using System.Diagnostics;
 using Accelerator.Lazy.Mounting;
 using Accelerator.Oci.Registry;
-using Accelerator.Testing.Images;
+using Accelerator.Testing.Processes;
 
 namespace Accelerator.Lazy.Tests.Mounting;
 
@@ -15,52 +14,17 @@ public sealed class ContainerRunTests : IAsyncLifetime
 
     private readonly string _work = Directory.CreateTempSubdirectory("accel-ctr-").FullName;
     private readonly RegistryClient _client = new(new RegistryOptions { PlainHttp = true });
-    private Process? _containerd;
+    private ContainerdProcess _containerd = null!;
 
-    private string Address => Path.Combine(_work, "containerd.sock");
-
-    public async Task InitializeAsync()
-    {
-        string config = Path.Combine(_work, "containerd.toml");
-        await File.WriteAllTextAsync(config, $"""
-            version = 2
-            root = "{_work}/containerd-root"
-            state = "{_work}/containerd-state"
-            disabled_plugins = ["io.containerd.grpc.v1.cri"]
-            [grpc]
-              address = "{Address}"
-            """);
-        var start = new ProcessStartInfo("containerd") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add("--config");
-        start.ArgumentList.Add(config);
-        _containerd = Process.Start(start)!;
-        _ = _containerd.StandardOutput.ReadToEndAsync();
-        _ = _containerd.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (!File.Exists(Address))
-        {
-            Assert.False(_containerd.HasExited, "containerd exited");
-            await Task.Delay(50, timeout.Token);
-        }
-    }
+    public async Task InitializeAsync() => _containerd = await ContainerdProcess.StartAsync();
 
     public async Task DisposeAsync()
     {
-        if (_containerd is { HasExited: false })
+        if (_containerd is not null)
         {
-            Process.Start("kill", ["-TERM", _containerd.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-            try
-            {
-                await _containerd.WaitForExitAsync(timeout.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                _containerd.Kill(entireProcessTree: true);
-            }
+            await _containerd.DisposeAsync();
         }
 
-        _containerd?.Dispose();
         _client.Dispose();
         Directory.Delete(_work, recursive: true);
     }
@@ -83,7 +47,7 @@ public sealed class ContainerRunTests : IAsyncLifetime
         long fetched;
         await using (var mounted = (LazyMountedImage)await mounter.MountAsync(source, mountPoint, new MountOptions()))
         {
-            output = await ExternalTool.RunAsync("ctr", ["--address", Address, "run", "--rm", "--rootfs", mountPoint, "lazy-" + Guid.NewGuid().ToString("N")[..8],
+            output = await _containerd.CtrAsync(["run", "--rm", "--rootfs", mountPoint, "lazy-" + Guid.NewGuid().ToString("N")[..8],
                 "/bin/sh", "-c", "cat /etc/greeting && echo written > /tmp-file && cat /tmp-file"]);
             fetched = mounted.Statistics.BytesFetched;
             Assert.True(File.Exists(Path.Combine(mounted.UpperDirectory!, "tmp-file")));

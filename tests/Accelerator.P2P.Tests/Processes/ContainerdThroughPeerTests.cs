@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Accelerator.Testing.Images;
+using Accelerator.Testing.Processes;
 using Accelerator.Testing.Registry;
 
 namespace Accelerator.P2P.Tests.Processes;
@@ -19,56 +19,23 @@ public sealed partial class ContainerdThroughPeerTests : IAsyncLifetime
     private readonly string _work = Directory.CreateTempSubdirectory("accel-p2p-ctr-").FullName;
     private readonly List<AccelDaemon> _daemons = [];
     private DockerRegistryProcess _registry = null!;
-    private Process? _containerd;
-
-    private string Address => Path.Combine(_work, "containerd.sock");
+    private ContainerdProcess _containerd = null!;
 
     public async Task InitializeAsync()
     {
         _registry = await DockerRegistryProcess.StartAsync();
-        string config = Path.Combine(_work, "containerd.toml");
-        await File.WriteAllTextAsync(config, $"""
-            version = 2
-            root = "{_work}/containerd-root"
-            state = "{_work}/containerd-state"
-            disabled_plugins = ["io.containerd.grpc.v1.cri"]
-            [grpc]
-              address = "{Address}"
-            """);
-        var start = new ProcessStartInfo("containerd") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add("--config");
-        start.ArgumentList.Add(config);
-        _containerd = Process.Start(start)!;
-        _ = _containerd.StandardOutput.ReadToEndAsync();
-        _ = _containerd.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (!File.Exists(Address))
-        {
-            Assert.False(_containerd.HasExited, "containerd exited");
-            await Task.Delay(50, timeout.Token);
-        }
+        _containerd = await ContainerdProcess.StartAsync();
     }
 
     public async Task DisposeAsync()
     {
-        if (_containerd is { HasExited: false })
+        if (_containerd is not null)
         {
-            Process.Start("kill", ["-TERM", _containerd.Id.ToString(CultureInfo.InvariantCulture)])!.WaitForExit();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-            try
-            {
-                await _containerd.WaitForExitAsync(timeout.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                _containerd.Kill(entireProcessTree: true);
-            }
+            await _containerd.DisposeAsync();
         }
 
-        _containerd?.Dispose();
         await Task.WhenAll(_daemons.Select(d => d.DisposeAsync().AsTask()));
         await _registry.DisposeAsync();
-        // containerd leaves overlay snapshots mounted only while containers run; --rm removed ours.
         Directory.Delete(_work, recursive: true);
     }
 
@@ -90,8 +57,8 @@ public sealed partial class ContainerdThroughPeerTests : IAsyncLifetime
               capabilities = ["pull", "resolve"]
             """);
 
-        await ExternalTool.RunAsync("ctr", ["--address", Address, "image", "pull", "--hosts-dir", Path.GetDirectoryName(hosts)!, image]);
-        string output = await ExternalTool.RunAsync("ctr", ["--address", Address, "run", "--rm", image, "p2p-" + Guid.NewGuid().ToString("N")[..8], "/bin/sh", "-c", "cat /etc/greeting"]);
+        await _containerd.CtrAsync(["image", "pull", "--hosts-dir", Path.GetDirectoryName(hosts)!, image]);
+        string output = await _containerd.CtrAsync(["run", "--rm", image, "p2p-" + Guid.NewGuid().ToString("N")[..8], "/bin/sh", "-c", "cat /etc/greeting"]);
 
         Assert.Equal(Greeting, output.ReplaceLineEndings("\n"));
         using var http = new HttpClient();

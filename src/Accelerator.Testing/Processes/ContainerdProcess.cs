@@ -1,0 +1,255 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Accelerator.Oci.Layers;
+using Accelerator.Testing.Images;
+
+namespace Accelerator.Testing.Processes;
+
+/// <summary>
+/// A private <c>containerd</c> (root, state and socket in its own temporary directory, CRI disabled) for tests that
+/// run containers with <c>ctr</c> and runc. <see cref="CtrAsync"/> works in a namespace of its own, so runc's state
+/// (<c>/run/containerd/runc/NAMESPACE</c>) is separate from any other containerd on the machine. Disposing removes
+/// what is left (tasks, containers, mounts, runc state), stops containerd and deletes the directory.
+/// </summary>
+public sealed class ContainerdProcess : IAsyncDisposable
+{
+    private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(20);
+    private readonly Process _process;
+    private readonly StringBuilder _error = new();
+
+    private ContainerdProcess(Process process, string directory)
+    {
+        _process = process;
+        Directory = directory;
+        Namespace = "accel-test-" + Path.GetFileName(directory)[^6..].ToLowerInvariant();
+    }
+
+    /// <summary>The temporary directory holding the configuration, root, state and socket.</summary>
+    public string Directory { get; }
+
+    /// <summary>The gRPC socket (<c>ctr --address</c>).</summary>
+    public string Address => Path.Combine(Directory, "containerd.sock");
+
+    /// <summary>The containerd namespace <see cref="CtrAsync"/> uses.</summary>
+    public string Namespace { get; }
+
+    /// <summary>Starts containerd and waits until <c>ctr version</c> gets an answer (at most 30 seconds).</summary>
+    /// <exception cref="InvalidOperationException">containerd exited or did not answer in time; the message has its standard error.</exception>
+    public static async Task<ContainerdProcess> StartAsync(CancellationToken cancellationToken = default)
+    {
+        string directory = System.IO.Directory.CreateTempSubdirectory("accel-containerd-").FullName;
+        string config = Path.Combine(directory, "containerd.toml");
+        await File.WriteAllTextAsync(config, $"""
+            version = 2
+            root = "{directory}/root"
+            state = "{directory}/state"
+            disabled_plugins = ["io.containerd.grpc.v1.cri"]
+            [grpc]
+              address = "{directory}/containerd.sock"
+            """, cancellationToken).ConfigureAwait(false);
+        var start = new ProcessStartInfo("containerd") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add("--config");
+        start.ArgumentList.Add(config);
+        var process = new Process { StartInfo = start };
+        var containerd = new ContainerdProcess(process, directory);
+        process.ErrorDataReceived += (_, e) => containerd.AppendError(e.Data);
+        process.OutputDataReceived += (_, _) => { };
+        try
+        {
+            process.Start();
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            await containerd.WaitReadyAsync(cancellationToken).ConfigureAwait(false);
+            return containerd;
+        }
+        catch
+        {
+            await containerd.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Runs <c>ctr --address ADDRESS --namespace NAMESPACE ARGS</c> and returns its standard output.</summary>
+    /// <exception cref="ExternalToolException">ctr failed.</exception>
+    public Task<string> CtrAsync(IEnumerable<string> arguments, CancellationToken cancellationToken = default)
+        => ExternalTool.RunAsync("ctr", ["--address", Address, "--namespace", Namespace, .. arguments], cancellationToken: cancellationToken);
+
+    /// <summary>Removes the tasks and containers left in the namespace, stops containerd, unmounts what it left and deletes the directory.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (IsRunning)
+            {
+                await RemoveContainersAsync().ConfigureAwait(false);
+                await StopAsync().ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            // Snapshot and task rootfs mounts of containers that could not be removed; deepest first.
+            foreach (string mountPoint in MountPointsUnder(Directory))
+            {
+                OverlayMount.Unmount(mountPoint);
+            }
+
+            string runcState = Path.Combine("/run/containerd/runc", Namespace);
+            if (System.IO.Directory.Exists(runcState))
+            {
+                System.IO.Directory.Delete(runcState, recursive: true);
+            }
+
+            _process.Dispose();
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+    }
+
+    private bool IsRunning
+    {
+        get
+        {
+            try
+            {
+                return !_process.HasExited;
+            }
+            catch (InvalidOperationException)
+            {
+                // Never started.
+                return false;
+            }
+        }
+    }
+
+    private async Task WaitReadyAsync(CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(ReadyTimeout);
+        while (true)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"containerd exited with {_process.ExitCode}: {ErrorText()}");
+            }
+
+            if (File.Exists(Address))
+            {
+                try
+                {
+                    await ExternalTool.RunAsync("ctr", ["--address", Address, "version"], cancellationToken: timeout.Token).ConfigureAwait(false);
+                    return;
+                }
+                catch (ExternalToolException)
+                {
+                    // Listening but not serving yet.
+                }
+            }
+
+            try
+            {
+                await Task.Delay(50, timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new InvalidOperationException($"containerd did not answer within {ReadyTimeout.TotalSeconds} s: {ErrorText()}");
+            }
+        }
+    }
+
+    private async Task RemoveContainersAsync()
+    {
+        foreach (string task in await ListAsync("tasks").ConfigureAwait(false))
+        {
+            await TryCtrAsync(["tasks", "kill", "--signal", "SIGKILL", task]).ConfigureAwait(false);
+            await TryCtrAsync(["tasks", "delete", "--force", task]).ConfigureAwait(false);
+        }
+
+        foreach (string container in await ListAsync("containers").ConfigureAwait(false))
+        {
+            await TryCtrAsync(["containers", "delete", container]).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<string[]> ListAsync(string kind)
+    {
+        try
+        {
+            string output = await CtrAsync([kind, "list", "--quiet"]).ConfigureAwait(false);
+            return output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        }
+        catch (ExternalToolException)
+        {
+            return [];
+        }
+    }
+
+    private async Task TryCtrAsync(string[] arguments)
+    {
+        try
+        {
+            await CtrAsync(arguments).ConfigureAwait(false);
+        }
+        catch (ExternalToolException)
+        {
+            // Already gone, or it stopped on its own; the mounts are swept after containerd stops.
+        }
+    }
+
+    private async Task StopAsync()
+    {
+        // SIGTERM lets containerd close its metadata database cleanly.
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)])!)
+        {
+            await kill.WaitForExitAsync().ConfigureAwait(false);
+        }
+
+        using var timeout = new CancellationTokenSource(StopTimeout);
+        try
+        {
+            await _process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Mount points at or under <paramref name="directory"/>, deepest first.</summary>
+    private static IEnumerable<string> MountPointsUnder(string directory)
+        => File.ReadLines("/proc/self/mountinfo")
+            // ID PARENT MAJ:MIN ROOT MOUNTPOINT ... (proc(5)); the temporary directory has no characters mountinfo escapes.
+            .Select(line => line.Split(' ', 6))
+            .Where(fields => fields.Length >= 5 && (fields[4] == directory || fields[4].StartsWith(directory + "/", StringComparison.Ordinal)))
+            .Select(fields => fields[4])
+            .OrderByDescending(path => path.Length)
+            .ToList();
+
+    private void AppendError(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_error)
+        {
+            // Keep the tail: containerd logs every plugin it loads.
+            if (_error.Length > 16_384)
+            {
+                _error.Remove(0, 8_192);
+            }
+
+            _error.AppendLine(line);
+        }
+    }
+
+    private string ErrorText()
+    {
+        lock (_error)
+        {
+            return _error.ToString();
+        }
+    }
+}
