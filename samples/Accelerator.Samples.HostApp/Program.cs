@@ -1,6 +1,6 @@
 // A host app that mounts an image through dependency injection: `AddImageAccelerator` with options bound from
 // appsettings.json. Usage: dotnet run --project samples/Accelerator.Samples.HostApp -- IMAGE DIR
-// (IMAGE is a registry reference or oci:DIR[:TAG]; registries listed under "Registries" get their settings.)
+// (IMAGE is a registry reference or oci:DIR[:TAG]; hosts listed under "Registries:Hosts" get their settings.)
 using Accelerator;
 using Accelerator.FullPull;
 using Microsoft.Extensions.Configuration;
@@ -18,12 +18,8 @@ var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings {
 builder.Services.AddImageAccelerator(accelerator =>
 {
     accelerator.UseFullPull();
-    foreach (var registry in builder.Configuration.GetSection("Registries").GetChildren())
-    {
-        // Registry hosts carry ':port', which configuration keys cannot, so they are listed as objects.
-        string host = registry["Host"] ?? throw new InvalidOperationException("A registry entry needs a Host.");
-        accelerator.AddRegistry(host, r => r.PlainHttp = registry.GetValue<bool>("PlainHttp"));
-    }
+    // RegistryOptions by name; hosts as a list of { "Host": "host[:port]", ... } because ':' separates configuration keys.
+    accelerator.ConfigureRegistries(builder.Configuration.GetSection("Registries"));
 });
 builder.Services.Configure<ImageAcceleratorOptions>(builder.Configuration.GetSection("Accelerator"));
 builder.Services.Configure<FullPullOptions>(builder.Configuration.GetSection("FullPull"));

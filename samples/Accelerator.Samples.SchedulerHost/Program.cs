@@ -8,6 +8,9 @@ using Microsoft.Extensions.Options;
 var builder = WebApplication.CreateBuilder(args);
 builder.Services.AddOptions<P2PSchedulerServerOptions>()
     .Bind(builder.Configuration.GetSection("Scheduler"))
+    // Registry hosts with a port are listed ("Hosts": [ { "Host": "localhost:5000", ... } ]); RegistryOptions.Bind
+    // moves them to their host keys, which the plain binder above cannot.
+    .Configure(o => o.Registry.Bind(builder.Configuration.GetSection("Scheduler:Registry")))
     .Configure(o => o.Registry.PlainHttp = args.Contains("--plain-http"))
     .Validate(o =>
     {

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace Accelerator.Oci.Registry;
@@ -7,14 +8,15 @@ namespace Accelerator.Oci.Registry;
 /// Options of a <see cref="RegistryClient"/>: per-host settings, credentials lookup, retries, timeouts and bounds.
 /// Validated when the client is created (<see cref="RegistryOptionsValidator"/>).
 /// </summary>
-public sealed class RegistryOptions
+public sealed partial class RegistryOptions
 {
     /// <summary>The largest manifest the protocol allows us to accept: 4 MiB, as registries themselves enforce.</summary>
     public const long ManifestLimit = 4 * 1024 * 1024;
 
     /// <summary>
     /// Settings per registry host. The key is <c>host[:port]</c> exactly as in <see cref="ImageReference.Registry"/>
-    /// (compared case-insensitively).
+    /// (compared case-insensitively). From configuration, see <see cref="Bind(IConfiguration)"/>: a <c>host:port</c>
+    /// cannot be a configuration key, so hosts are listed as <c>[ { "Host": "localhost:5000", ... } ]</c>.
     /// </summary>
     /// <value>Empty by default: every host uses HTTPS with verified TLS and credentials from docker's config.json.</value>
     public IDictionary<string, RegistryHostOptions> Hosts { get; } = new Dictionary<string, RegistryHostOptions>(StringComparer.OrdinalIgnoreCase);

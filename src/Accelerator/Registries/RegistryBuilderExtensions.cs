@@ -1,6 +1,7 @@
 using Accelerator.Oci;
 using Accelerator.Oci.Registry;
 using Accelerator.Registries;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
@@ -36,6 +37,22 @@ public static class RegistryBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddRegistries();
         builder.Services.Configure(configure);
+        return builder;
+    }
+
+    /// <summary>
+    /// Configures the registry client from <paramref name="configuration"/> (for example
+    /// <c>builder.Configuration.GetSection("Registries")</c>): every <see cref="RegistryOptions"/> property by name, and
+    /// hosts as an array of <c>{ "Host": "localhost:5000", "PlainHttp": true, ... }</c> entries, since a
+    /// <c>host:port</c> cannot be a configuration key (see <see cref="RegistryOptions.Bind(IConfiguration)"/>).
+    /// Applied in order with <see cref="AddRegistry"/> and the other overload; validated when the host starts.
+    /// </summary>
+    public static ImageAcceleratorBuilder ConfigureRegistries(this ImageAcceleratorBuilder builder, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configuration);
+        builder.AddRegistries();
+        builder.Services.Configure<RegistryOptions>(o => o.Bind(configuration));
         return builder;
     }
 
