@@ -1,4 +1,5 @@
 using Accelerator.Block.Mounting;
+using Accelerator.Hosting;
 using Accelerator.Oci;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -20,24 +21,7 @@ public static class BlockDeviceBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddRegistries();
-        var options = builder.Services.AddOptions<BlockMountOptions>();
-        if (configure is not null)
-        {
-            options.Configure(configure);
-        }
-
-        options.Validate(o =>
-        {
-            try
-            {
-                o.Validate();
-                return true;
-            }
-            catch (ArgumentException)
-            {
-                return false;
-            }
-        }, "Invalid block mount options.").ValidateOnStart();
+        builder.Services.AddStrategyOptions<BlockMountOptions>(configure, o => o.Validate(), "block mount");
 
         // Block images (accel convert --format block) are the default format; AddBlockImageOpener adds others.
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IBlockImageOpener, BlockImageOpener>(services => new BlockImageOpener(

@@ -1,3 +1,4 @@
+using Accelerator.Hosting;
 using Accelerator.Lazy.Mounting;
 using Accelerator.Oci;
 using Microsoft.Extensions.DependencyInjection;
@@ -19,24 +20,7 @@ public static class LazyMountBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddRegistries();
-        var options = builder.Services.AddOptions<LazyMountOptions>();
-        if (configure is not null)
-        {
-            options.Configure(configure);
-        }
-
-        options.Validate(o =>
-        {
-            try
-            {
-                o.Validate();
-                return true;
-            }
-            catch (ArgumentException)
-            {
-                return false;
-            }
-        }, "Invalid lazy mount options.").ValidateOnStart();
+        builder.Services.AddStrategyOptions<LazyMountOptions>(configure, o => o.Validate(), "lazy mount");
 
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IImageMounter, LazyMounter>(services => new LazyMounter(
             services.GetRequiredService<ImageStoreResolver>(),

@@ -1,3 +1,4 @@
+using Accelerator.Hosting;
 using Accelerator.Oci;
 using Accelerator.Snapshots;
 using Microsoft.Extensions.DependencyInjection;
@@ -20,24 +21,7 @@ public static class SnapshotCacheBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddRegistries();
-        var options = builder.Services.AddOptions<SnapshotStoreOptions>();
-        if (configure is not null)
-        {
-            options.Configure(configure);
-        }
-
-        options.Validate(o =>
-        {
-            try
-            {
-                o.Validate();
-                return true;
-            }
-            catch (ArgumentException)
-            {
-                return false;
-            }
-        }, "Invalid snapshot cache options.").ValidateOnStart();
+        builder.Services.AddStrategyOptions<SnapshotStoreOptions>(configure, o => o.Validate(), "snapshot cache");
 
         builder.Services.TryAddSingleton(services => SnapshotStore.Open(
             services.GetRequiredService<IOptions<SnapshotStoreOptions>>().Value,
