@@ -1,4 +1,4 @@
-using Accelerator.Cli.Console;
+using Accelerator.TestSupport;
 
 namespace Accelerator.Cli.Tests;
 
@@ -7,10 +7,8 @@ internal static class Accel
 {
     public static async Task<AccelRun> RunAsync(params string[] args)
     {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = await AccelCommand.RunAsync(args, new CliConsole(output, error, interactive: false));
-        return new AccelRun(code, output.ToString(), error.ToString());
+        var (code, output, error) = await AccelInProcess.RunAsync(args);
+        return new AccelRun(code, output, error);
     }
 }
 

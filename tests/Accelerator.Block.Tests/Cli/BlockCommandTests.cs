@@ -1,7 +1,6 @@
 using Accelerator.Block.Tests.Mounting;
 using Accelerator.Block.Tests.Support;
-using Accelerator.Cli;
-using Accelerator.Cli.Console;
+using Accelerator.TestSupport;
 using Accelerator.Testing.Trees;
 using Accelerator.Testing;
 using Accelerator.Testing.Processes;
@@ -11,13 +10,7 @@ namespace Accelerator.Block.Tests.Cli;
 /// <summary><c>accel block serve</c> and <c>accel mount --strategy block</c>, run as the real program.</summary>
 public sealed class BlockCommandTests(ConformanceImageFixture fixture) : IClassFixture<ConformanceImageFixture>
 {
-    private static async Task<(int ExitCode, string Out, string Error)> RunAsync(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = await AccelCommand.RunAsync(args, new CliConsole(output, error, interactive: false));
-        return (code, output.ToString(), error.ToString());
-    }
+    private static Task<(int ExitCode, string Out, string Error)> RunAsync(params string[] args) => AccelInProcess.RunAsync(args);
 
     [Fact]
     public async Task BlockServe_RawFileOnUnixAndTcp_ClientsSeeTheImageUntilSigterm()

@@ -2,8 +2,7 @@ using Accelerator.Block.Format;
 using Accelerator.Block.Layers;
 using Accelerator.Block.Prefetch;
 using Accelerator.Block.Tests.Support;
-using Accelerator.Cli;
-using Accelerator.Cli.Console;
+using Accelerator.TestSupport;
 using Accelerator.Oci.Layout;
 using Accelerator.Oci.Registry;
 using Accelerator.Testing.Registry;
@@ -15,13 +14,7 @@ namespace Accelerator.Block.Tests.Cli;
 [Collection(BlockCollection.Name)]
 public sealed class ConvertBlockCommandTests(BlockFixture fixture)
 {
-    private static async Task<(int ExitCode, string Out, string Error)> RunAsync(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = await AccelCommand.RunAsync(args, new CliConsole(output, error, interactive: false));
-        return (code, output.ToString(), error.ToString());
-    }
+    private static Task<(int ExitCode, string Out, string Error)> RunAsync(params string[] args) => AccelInProcess.RunAsync(args);
 
     [Fact]
     public async Task Convert_FormatBlock_DefaultTagWithTraceAndInspectSaysBlock()

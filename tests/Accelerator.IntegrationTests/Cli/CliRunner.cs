@@ -1,19 +1,12 @@
 using System.Diagnostics;
-using Accelerator.Cli;
-using Accelerator.Cli.Console;
+using Accelerator.TestSupport;
 
 namespace Accelerator.IntegrationTests.Cli;
 
 /// <summary>Runs <c>accel</c> in-process with captured output, or as a real process.</summary>
 internal static class CliRunner
 {
-    public static async Task<(int ExitCode, string Out, string Error)> RunAsync(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = await AccelCommand.RunAsync(args, new CliConsole(output, error, interactive: false));
-        return (code, output.ToString(), error.ToString());
-    }
+    public static Task<(int ExitCode, string Out, string Error)> RunAsync(params string[] args) => AccelInProcess.RunAsync(args);
 
     /// <summary>Runs the built <c>accel</c> assembly in a child process with redirected output.</summary>
     public static Task<(int ExitCode, string Out, string Error)> RunProcessAsync(params string[] args) => RunProcessAsync([], args);

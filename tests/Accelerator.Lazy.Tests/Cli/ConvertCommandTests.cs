@@ -1,6 +1,5 @@
-using Accelerator.Cli;
 using Accelerator.Cli.Commands;
-using Accelerator.Cli.Console;
+using Accelerator.TestSupport;
 using Accelerator.Lazy.Format;
 using Accelerator.Lazy.Tests.Support;
 using Accelerator.Oci.Layout;
@@ -14,13 +13,7 @@ namespace Accelerator.Lazy.Tests.Cli;
 [Collection(LazyCollection.Name)]
 public sealed class ConvertCommandTests(LazyFixture fixture)
 {
-    private static async Task<(int ExitCode, string Out, string Error)> RunAsync(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = await AccelCommand.RunAsync(args, new CliConsole(output, error, interactive: false));
-        return (code, output.ToString(), error.ToString());
-    }
+    private static Task<(int ExitCode, string Out, string Error)> RunAsync(params string[] args) => AccelInProcess.RunAsync(args);
 
     [Fact]
     public async Task Convert_LayoutToLayout_DefaultTargetTagAccel()
