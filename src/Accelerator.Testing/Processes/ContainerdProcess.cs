@@ -71,6 +71,20 @@ public sealed class ContainerdProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Writes the smallest root file system a container can run a shell in: the machine's static
+    /// <c>/bin/busybox</c> as <c>bin/busybox</c>, <c>bin/sh</c> linking to it, and an empty <c>etc/</c>.
+    /// </summary>
+    /// <returns><paramref name="directory"/>.</returns>
+    public static string WriteBusyboxRootfs(string directory)
+    {
+        System.IO.Directory.CreateDirectory(Path.Combine(directory, "bin"));
+        System.IO.Directory.CreateDirectory(Path.Combine(directory, "etc"));
+        File.Copy("/bin/busybox", Path.Combine(directory, "bin", "busybox"));
+        File.CreateSymbolicLink(Path.Combine(directory, "bin", "sh"), "busybox");
+        return directory;
+    }
+
     /// <summary>Runs <c>ctr --address ADDRESS --namespace NAMESPACE ARGS</c> and returns its standard output.</summary>
     /// <exception cref="ExternalToolException">ctr failed.</exception>
     public Task<string> CtrAsync(IEnumerable<string> arguments, CancellationToken cancellationToken = default)

@@ -32,11 +32,7 @@ public sealed class ContainerRunTests : IAsyncLifetime
     [Fact]
     public async Task CtrRun_RootfsOnLazyMount_ContainerReadsItsFiles()
     {
-        string tree = Directory.CreateDirectory(Path.Combine(_work, "tree")).FullName;
-        Directory.CreateDirectory(Path.Combine(tree, "bin"));
-        Directory.CreateDirectory(Path.Combine(tree, "etc"));
-        File.Copy("/bin/busybox", Path.Combine(tree, "bin", "busybox"));
-        File.CreateSymbolicLink(Path.Combine(tree, "bin", "sh"), "busybox");
+        string tree = ContainerdProcess.WriteBusyboxRootfs(Directory.CreateDirectory(Path.Combine(_work, "tree")).FullName);
         await File.WriteAllTextAsync(Path.Combine(tree, "etc", "greeting"), Greeting);
         var source = await LazyMountHarness.ImageFromDirectoryAsync(tree, Directory.CreateDirectory(Path.Combine(_work, "image")).FullName);
         await LazyMountHarness.ConvertBesideAsync(source);

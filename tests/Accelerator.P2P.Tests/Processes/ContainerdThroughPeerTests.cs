@@ -73,11 +73,7 @@ public sealed partial class ContainerdThroughPeerTests : IAsyncLifetime
 
     private async Task PushBusyboxImageAsync()
     {
-        string tree = Directory.CreateDirectory(Path.Combine(_work, "tree")).FullName;
-        Directory.CreateDirectory(Path.Combine(tree, "bin"));
-        Directory.CreateDirectory(Path.Combine(tree, "etc"));
-        File.Copy("/bin/busybox", Path.Combine(tree, "bin", "busybox"));
-        File.CreateSymbolicLink(Path.Combine(tree, "bin", "sh"), "busybox");
+        string tree = ContainerdProcess.WriteBusyboxRootfs(Directory.CreateDirectory(Path.Combine(_work, "tree")).FullName);
         await File.WriteAllTextAsync(Path.Combine(tree, "etc", "greeting"), Greeting);
         string layout = Path.Combine(_work, "layout");
         string layer = Path.Combine(_work, "layer.tar");

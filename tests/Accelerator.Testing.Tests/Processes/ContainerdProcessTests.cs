@@ -12,9 +12,7 @@ public sealed class ContainerdProcessTests : IDisposable
     [Fact]
     public async Task DisposeAsync_ContainerStillRunning_RemovesTaskMountsRuncStateAndDirectory()
     {
-        Directory.CreateDirectory(Path.Combine(_rootfs, "bin"));
-        File.Copy("/bin/busybox", Path.Combine(_rootfs, "bin", "busybox"));
-        File.CreateSymbolicLink(Path.Combine(_rootfs, "bin", "sh"), "busybox");
+        ContainerdProcess.WriteBusyboxRootfs(_rootfs);
         var containerd = await ContainerdProcess.StartAsync();
         string directory = containerd.Directory;
         string runcState = Path.Combine("/run/containerd/runc", containerd.Namespace);
@@ -37,8 +35,7 @@ public sealed class ContainerdProcessTests : IDisposable
     [Fact]
     public async Task CtrAsync_Run_OutputReturned()
     {
-        Directory.CreateDirectory(Path.Combine(_rootfs, "bin"));
-        File.Copy("/bin/busybox", Path.Combine(_rootfs, "bin", "busybox"));
+        ContainerdProcess.WriteBusyboxRootfs(_rootfs);
         await using var containerd = await ContainerdProcess.StartAsync();
 
         string output = await containerd.CtrAsync(["run", "--rm", "--rootfs", _rootfs, "echo", "/bin/busybox", "echo", "from a container"]);
