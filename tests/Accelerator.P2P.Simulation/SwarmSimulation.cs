@@ -28,6 +28,12 @@ internal sealed record SwarmSettings
     /// <summary>Peers start uniformly within this window.</summary>
     public TimeSpan StartWindow { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How long a peer whose every named parent answered 503 waits before it reports <c>Busy</c> and asks again
+    /// (P2PPeer's BusyBackoff).
+    /// </summary>
+    public TimeSpan BusyBackoff { get; init; } = TimeSpan.FromMilliseconds(50);
+
     /// <summary>The simulation step.</summary>
     public TimeSpan Step { get; init; } = TimeSpan.FromMilliseconds(20);
 
@@ -54,6 +60,7 @@ internal sealed class SwarmSimulation
     private readonly List<Transfer> _transfers = [];
     private long _registryBytes;
     private long _scheduleCalls;
+    private long _busyBounces;
 
     public SwarmSimulation(SwarmSettings settings)
     {
@@ -124,18 +131,64 @@ internal sealed class SwarmSimulation
                         var parents = assignment.FromOrigin ? null : assignment.Parents.Select(r => byId[r.PeerId]).ToArray();
                         _transfers.Add(new Transfer(peer, parents, assignment.Index, PieceLength(assignment.Index)));
                         peer.Downloads++;
+                        if (parents is not null) { peer.WaitingTransfers++; }
                     }
 
                     peer.NextSchedule = answer.Pieces.Count == 0 ? t + Math.Max(answer.RetryAfterMs, 1) / 1000.0 : t;
                 }
             }
 
-            foreach (var transfer in _transfers)
+            // A real peer tries the named parents in order; a parent with every upload slot busy answers 503 at once. When all
+            // of them do, the peer waits BusyBackoff, reports Busy for each (the scheduler releases the piece) and asks again.
+            for (int i = _transfers.Count - 1; i >= 0; i--)
             {
-                if (transfer.Waiting && transfer.Parents!.FirstOrDefault(p => p.Uploads < _settings.UploadSlots) is { } free)
+                var transfer = _transfers[i];
+                if (transfer.BusyUntil is double until)
                 {
-                    transfer.Parent = free;
-                    free.Uploads++;
+                    if (t < until)
+                    {
+                        continue;
+                    }
+
+                    _transfers.RemoveAt(i);
+                    var child = transfer.Child;
+                    child.Downloads--;
+                    child.WaitingTransfers--;
+                    child.Known[transfer.Piece] = false;
+                    child.NextSchedule = Math.Min(child.NextSchedule, t);
+                    _busyBounces++;
+                    _scheduler.Report(_task, new PieceReportRequest
+                    {
+                        PeerId = child.Info.PeerId,
+                        Results = [.. transfer.Parents!.Select(p => new PieceResult { Index = transfer.Piece, ParentId = p.Info.PeerId, Failure = PieceFailure.Busy, DurationMs = 1 })],
+                    });
+                    continue;
+                }
+
+                if (transfer.Waiting)
+                {
+                    if (transfer.Parents!.FirstOrDefault(p => p.Uploads < _settings.UploadSlots) is { } free)
+                    {
+                        transfer.Parent = free;
+                        free.Uploads++;
+                        transfer.Child.WaitingTransfers--;
+                    }
+                    else
+                    {
+                        transfer.BusyUntil = t + _settings.BusyBackoff.TotalSeconds;
+                    }
+                }
+            }
+
+            foreach (var peer in _peers)
+            {
+                if (peer.Start <= t && peer.Finished is null)
+                {
+                    int waiting = peer.WaitingTransfers;
+                    peer.WaitingSeconds += waiting * dt / _settings.DownloadSlots;
+                    peer.DownloadingSeconds += (peer.Downloads - waiting) * dt / _settings.DownloadSlots;
+                    peer.IdleSeconds += (_settings.DownloadSlots - peer.Downloads) * dt / _settings.DownloadSlots;
+                    if (peer.Held == 0) { peer.FirstPieceWait += dt; }
                 }
             }
 
@@ -149,7 +202,7 @@ internal sealed class SwarmSimulation
                     continue;
                 }
 
-                double rate = transfer.Child.DownBytesPerSecond / transfer.Child.Downloads;
+                double rate = transfer.Child.DownBytesPerSecond / (transfer.Child.Downloads - transfer.Child.WaitingTransfers);
                 rate = transfer.Parent is null
                     ? Math.Min(rate, _settings.RegistryBytesPerSecond / fromOrigin)
                     : Math.Min(rate, transfer.Parent.UpBytesPerSecond / transfer.Parent.Uploads);
@@ -198,6 +251,16 @@ internal sealed class SwarmSimulation
         }
 
         var times = _peers.Select(p => p.Finished!.Value).Order().ToArray();
+        var ordered = _peers.OrderBy(p => p.Finished!.Value).ToArray();
+        void Describe(string label, IEnumerable<Peer> group)
+        {
+            var g = group.ToArray();
+            Console.Error.WriteLine($"{label}: n={g.Length} done={g.Average(p => p.Finished!.Value):F1}s start={g.Average(p => p.Start):F2}s downloading={g.Average(p => p.DownloadingSeconds):F1}s waiting-for-slot={g.Average(p => p.WaitingSeconds):F1}s idle-for-schedule={g.Average(p => p.IdleSeconds):F1}s first-piece={g.Average(p => p.FirstPieceWait):F1}s");
+        }
+        Describe("all", ordered);
+        Describe("p45-p55", ordered.Skip(ordered.Length * 45 / 100).Take(ordered.Length / 10));
+        Describe("slowest 1%", ordered.Skip(ordered.Length * 99 / 100));
+        Console.Error.WriteLine($"busy bounces: {_busyBounces}");
         return new SwarmResult(
             _peers.Length,
             _registryBytes / (double)_settings.BlobBytes,
@@ -250,6 +313,16 @@ internal sealed class SwarmSimulation
         public double NextHeartbeat { get; set; }
 
         public double? Finished { get; set; }
+
+        public int WaitingTransfers { get; set; }
+
+        public double WaitingSeconds { get; set; }
+
+        public double DownloadingSeconds { get; set; }
+
+        public double IdleSeconds { get; set; }
+
+        public double FirstPieceWait { get; set; }
     }
 
     private sealed class Transfer(Peer child, Peer[]? parents, int piece, double length)
@@ -263,6 +336,9 @@ internal sealed class SwarmSimulation
         public Peer? Parent { get; set; }
 
         public bool Waiting => Parents is not null && Parent is null;
+
+        /// <summary>Every parent answered 503: when the child gives up on this assignment and reports Busy.</summary>
+        public double? BusyUntil { get; set; }
 
         public int Piece { get; } = piece;
 

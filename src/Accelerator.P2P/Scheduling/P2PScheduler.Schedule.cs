@@ -49,15 +49,17 @@ public sealed partial class P2PScheduler
                 var piece = state.Pieces[index];
                 if (piece.Digest is { } digest && piece.Holders.Count > 0)
                 {
-                    var parents = ChooseParents(state, piece, peer, now);
-                    if (parents.Count > 0)
+                    var parents = ChooseParents(state, piece, member, now);
+                    if (parents.Count == 0)
                     {
-                        member.InFlight[index] = new PieceLease(parents[0].PeerId, now + _pieceLeaseTicks);
-                        _peers[parents[0].PeerId].AssignedUploads++;
-                        _counters.PiecesFromParents++;
-                        assigned.Add(new PieceAssignment { Index = index, Digest = digest.Value, Parents = parents });
-                        continue;
+                        continue; // every holder's upload slots are handed out: another piece, or this one on a later call.
                     }
+
+                    member.InFlight[index] = new PieceLease(parents[0].PeerId, now + _pieceLeaseTicks);
+                    ChangeAssigned(_peers[parents[0].PeerId], +1);
+                    _counters.PiecesFromParents++;
+                    assigned.Add(new PieceAssignment { Index = index, Digest = digest.Value, Parents = parents });
+                    continue;
                 }
 
                 if (piece.SourceLease is { } holder && piece.SourceLeaseUntil > now && _peers.ContainsKey(holder))
@@ -197,7 +199,7 @@ public sealed partial class P2PScheduler
             member.Held[index] = false;
             member.HeldUnder[index] = null;
             member.HeldCount--;
-            state.Pieces[index].Holders.Remove(member.Peer.Info.PeerId);
+            RemoveHolder(state.Pieces[index], member.Peer.Info.PeerId);
         }
     }
 
@@ -250,7 +252,7 @@ public sealed partial class P2PScheduler
             member.Held[result.Index] = true;
             member.HeldUnder[result.Index] = known;
             member.HeldCount++;
-            piece.Holders.Add(peer.Info.PeerId);
+            AddHolder(state, member, result.Index);
         }
     }
 
@@ -273,7 +275,7 @@ public sealed partial class P2PScheduler
             Log.ParentBanned(_logger, parentId, state.Digest, failure);
             foreach (var piece in state.Pieces)
             {
-                piece.Holders.Remove(parentId);
+                RemoveHolder(piece, parentId);
             }
         }
     }
@@ -326,9 +328,10 @@ public sealed partial class P2PScheduler
         return false;
     }
 
-    private List<ParentRef> ChooseParents(TaskState state, PieceState piece, PeerState child, long now)
+    private List<ParentRef> ChooseParents(TaskState state, PieceState piece, TaskMember child, long now)
     {
-        var holders = piece.Holders;
+        // Only holders with an upload slot not yet handed out: the first parent named gets the slot.
+        var holders = piece.FreeHolders;
         int sample = Math.Min(holders.Count, _options.CandidateSample);
         var scored = new List<(double Score, PeerState Peer)>(sample);
         int start = holders.Count > sample ? _random.Next(holders.Count) : 0;
@@ -336,7 +339,7 @@ public sealed partial class P2PScheduler
         {
             // A random window of the holder set: a sample without the cost of shuffling thousands of holders.
             string id = holders[(start + k) % holders.Count];
-            if (id == child.Info.PeerId || state.Banned.Contains(id) || !_peers.TryGetValue(id, out var candidate) || !IsAlive(candidate, now))
+            if (id == child.Peer.Info.PeerId || state.Banned.Contains(id) || !_peers.TryGetValue(id, out var candidate) || !IsAlive(candidate, now))
             {
                 continue;
             }
@@ -356,17 +359,26 @@ public sealed partial class P2PScheduler
 
     /// <summary>
     /// A parent's score for a child: free upload slots (its slots minus pieces already sent its way) weigh most, then
-    /// success history (Laplace-smoothed), locality (host, rack, zone) and how much of the task it holds; a little noise
-    /// spreads children over equally good parents.
+    /// success history (Laplace-smoothed), locality (host, rack, zone) and how much of the task it holds; a parent the
+    /// child already fetches from loses most of its score, so one child does not take several slots of the same parent
+    /// while others are free; a little noise spreads children over equally good parents.
     /// </summary>
-    internal double Score(TaskState state, PeerState parent, PeerState child)
+    internal double Score(TaskState state, PeerState parent, TaskMember child)
     {
-        int slots = Math.Max(1, parent.Info.UploadSlots);
-        double free = Math.Clamp((double)(slots - parent.AssignedUploads) / slots, -1, 1);
+        double free = Math.Clamp((double)(parent.Slots - parent.AssignedUploads) / parent.Slots, -1, 1);
         double held = state.Members.TryGetValue(parent.Info.PeerId, out var member) ? (double)member.HeldCount / Math.Max(1, state.PieceCount) : 0;
         double success = (parent.Successes + 1.0) / (parent.Successes + parent.Failures + 2.0);
-        double locality = Locality(parent.Info.Locality, child.Info.Locality);
-        return (0.4 * free) + (0.25 * success) + (0.2 * locality) + (0.15 * held) + (0.01 * _random.NextDouble());
+        double locality = Locality(parent.Info.Locality, child.Peer.Info.Locality);
+        int already = 0;
+        foreach (var lease in child.InFlight.Values)
+        {
+            if (lease.Parent == parent.Info.PeerId)
+            {
+                already++;
+            }
+        }
+
+        return (0.4 * free) + (0.25 * success) + (0.2 * locality) + (0.15 * held) - (0.5 * already) + (0.01 * _random.NextDouble());
     }
 
     /// <summary>1 on the same host, 0.6 in the same rack, 0.3 in the same zone, else 0.</summary>

@@ -233,8 +233,14 @@ public sealed partial class P2PScheduler
     {
         if (_peers.TryGetValue(info.PeerId, out var peer))
         {
+            bool wasFree = peer.HasFreeSlot;
             peer.Info = info;
             peer.LastSeen = now;
+            if (wasFree != peer.HasFreeSlot)
+            {
+                RefreshFreeHolder(peer);
+            }
+
             return peer;
         }
 
@@ -299,7 +305,7 @@ public sealed partial class P2PScheduler
 
             foreach (var piece in task.Pieces)
             {
-                piece.Holders.Remove(peer.Info.PeerId);
+                RemoveHolder(piece, peer.Info.PeerId);
                 if (piece.SourceLease == peer.Info.PeerId)
                 {
                     piece.SourceLease = null;
@@ -339,9 +345,9 @@ public sealed partial class P2PScheduler
             return;
         }
 
-        if (lease.Parent is not null && _peers.TryGetValue(lease.Parent, out var parent) && parent.AssignedUploads > 0)
+        if (lease.Parent is not null && _peers.TryGetValue(lease.Parent, out var parent))
         {
-            parent.AssignedUploads--;
+            ChangeAssigned(parent, -1);
         }
 
         var piece = task.Pieces[index];

@@ -61,6 +61,11 @@ internal sealed class PeerState(PeerInfo info, long now)
     // Pieces the scheduler has sent children to fetch from this peer and not yet heard about.
     public int AssignedUploads { get; set; }
 
+    // The upload slots the scheduler hands out for this peer (a peer announcing none still gets one).
+    public int Slots => Math.Max(1, Info.UploadSlots);
+
+    public bool HasFreeSlot => AssignedUploads < Slots;
+
     public long Successes { get; set; }
 
     public long Failures { get; set; }
@@ -77,6 +82,9 @@ internal sealed class PieceState
     public string? DigestReporter { get; set; }
 
     public IndexedSet<string> Holders { get; } = new();
+
+    // The holders with an upload slot the scheduler has not handed out: the parents a child can be sent to now.
+    public IndexedSet<string> FreeHolders { get; } = new();
 
     public string? SourceLease { get; set; }
 
