@@ -1,4 +1,5 @@
 // Usage: Accelerator.P2P.Simulation [--peers 1000,10000] [--plot FILE.png] [--blob-mb 256] [--registry-mbit 200]
+//        [--max-origin-reads N] (the scheduler's MaxOriginReadsPerTask; its default otherwise)
 // Prints one markdown table row per swarm size: registry bytes / blob size, completion p50/p99/max, direct time.
 using System.Globalization;
 using Accelerator.P2P.Simulation;
@@ -7,6 +8,7 @@ var peers = new List<int> { 1000, 10000 };
 string? plot = null;
 long blobMb = 256;
 double registryMbit = 200;
+int? maxOriginReads = null;
 for (int i = 0; i + 1 < args.Length; i += 2)
 {
     switch (args[i])
@@ -23,6 +25,9 @@ for (int i = 0; i + 1 < args.Length; i += 2)
         case "--registry-mbit":
             registryMbit = double.Parse(args[i + 1], CultureInfo.InvariantCulture);
             break;
+        case "--max-origin-reads":
+            maxOriginReads = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
+            break;
         default:
             Console.Error.WriteLine($"unknown option {args[i]}");
             return 1;
@@ -34,7 +39,7 @@ Console.WriteLine("| simulated peers | registry bytes ÷ blob | P2P p50 | P2P p9
 Console.WriteLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 foreach (int n in peers)
 {
-    var settings = new SwarmSettings { Peers = n, BlobBytes = blobMb << 20, RegistryBytesPerSecond = registryMbit * 1e6 / 8 };
+    var settings = new SwarmSettings { Peers = n, BlobBytes = blobMb << 20, RegistryBytesPerSecond = registryMbit * 1e6 / 8, MaxOriginReads = maxOriginReads };
     var result = new SwarmSimulation(settings).Run();
     results.Add(result);
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -38,6 +38,9 @@ internal sealed record SwarmSettings
     public TimeSpan Step { get; init; } = TimeSpan.FromMilliseconds(20);
 
     public int Seed { get; init; } = 1;
+
+    /// <summary>The scheduler's <see cref="P2PSchedulerOptions.MaxOriginReadsPerTask"/>; null for its default.</summary>
+    public int? MaxOriginReads { get; init; }
 }
 
 /// <summary>The figures of one run.</summary>
@@ -65,7 +68,7 @@ internal sealed class SwarmSimulation
     public SwarmSimulation(SwarmSettings settings)
     {
         _settings = settings;
-        _scheduler = new P2PScheduler(new P2PSchedulerOptions { PieceSize = settings.PieceBytes, RandomSeed = settings.Seed }, _time);
+        _scheduler = new P2PScheduler(CreateOptions(settings), _time);
         int pieces = P2PProtocol.PieceCountOf(settings.BlobBytes, settings.PieceBytes);
         _pieceDigests = Enumerable.Range(0, pieces).Select(i => Digest.Compute(BitConverter.GetBytes(i)).ToString()).ToArray();
         var random = new Random(settings.Seed);
@@ -81,6 +84,17 @@ internal sealed class SwarmSimulation
             };
             return new Peer(info, nic, nic, pieces, settings.StartWindow.TotalSeconds * random.NextDouble());
         }).ToArray();
+    }
+
+    private static P2PSchedulerOptions CreateOptions(SwarmSettings settings)
+    {
+        var options = new P2PSchedulerOptions { PieceSize = settings.PieceBytes, RandomSeed = settings.Seed };
+        if (settings.MaxOriginReads is int reads)
+        {
+            options.MaxOriginReadsPerTask = reads;
+        }
+
+        return options;
     }
 
     public SwarmResult Run()

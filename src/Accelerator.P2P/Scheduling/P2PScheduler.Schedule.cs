@@ -38,6 +38,7 @@ public sealed partial class P2PScheduler
             bool liveSeedElsewhere = !peer.Info.Seed && HasLiveSeed(state, peer, now);
             // A peer banned for the task may still download, but is never again trusted to read from the registry.
             bool mayGoToOrigin = !state.Banned.Contains(peer.Info.PeerId);
+            int originReads = state.ActiveOriginReads(now);
             List<PieceAssignment> assigned = [];
             foreach (int index in candidates)
             {
@@ -72,8 +73,13 @@ public sealed partial class P2PScheduler
                     continue; // a seed peer on this task goes back-to-source instead, or this peer may not.
                 }
 
-                piece.SourceLease = peer.Info.PeerId;
-                piece.SourceLeaseUntil = now + _sourceLeaseTicks;
+                if (originReads >= _options.MaxOriginReadsPerTask)
+                {
+                    continue; // enough of this task is on its way from the registry: the swarm relays those first.
+                }
+
+                state.SetSourceLease(index, peer.Info.PeerId, now + _sourceLeaseTicks);
+                originReads++;
                 member.InFlight[index] = new PieceLease(null, piece.SourceLeaseUntil);
                 _counters.PiecesFromOrigin++;
                 assigned.Add(new PieceAssignment { Index = index, FromOrigin = true });
@@ -178,7 +184,7 @@ public sealed partial class P2PScheduler
                 {
                     piece.Digest = null;
                     piece.DigestReporter = null;
-                    piece.SourceLease = null;
+                    state.ClearSourceLease(i);
                     foreach (var other in state.Members.Values)
                     {
                         Unhold(state, other, i);
@@ -218,7 +224,7 @@ public sealed partial class P2PScheduler
             }
             else if (piece.SourceLease == peer.Info.PeerId)
             {
-                piece.SourceLease = null;
+                state.ClearSourceLease(result.Index);
             }
 
             return;
@@ -239,7 +245,7 @@ public sealed partial class P2PScheduler
 
             if (piece.SourceLease == peer.Info.PeerId)
             {
-                piece.SourceLease = null;
+                state.ClearSourceLease(result.Index);
             }
         }
         else if (parent is not null)

@@ -303,12 +303,12 @@ public sealed partial class P2PScheduler
                 ReleaseInFlight(task, member, now, all: true);
             }
 
-            foreach (var piece in task.Pieces)
+            for (int i = 0; i < task.PieceCount; i++)
             {
-                RemoveHolder(piece, peer.Info.PeerId);
-                if (piece.SourceLease == peer.Info.PeerId)
+                RemoveHolder(task.Pieces[i], peer.Info.PeerId);
+                if (task.Pieces[i].SourceLease == peer.Info.PeerId)
                 {
-                    piece.SourceLease = null;
+                    task.ClearSourceLease(i);
                 }
             }
 
@@ -353,7 +353,7 @@ public sealed partial class P2PScheduler
         var piece = task.Pieces[index];
         if (lease.Parent is null && piece.SourceLease == member.Peer.Info.PeerId)
         {
-            piece.SourceLease = null;
+            task.ClearSourceLease(index);
         }
     }
 

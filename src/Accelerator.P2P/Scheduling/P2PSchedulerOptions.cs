@@ -31,6 +31,15 @@ public sealed class P2PSchedulerOptions
     [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
     public TimeSpan PieceLeaseTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// The most pieces of one task read from the registry at once (back-to-source leases running). Fewer concurrent
+    /// reads share the registry's bandwidth among fewer pieces, so the first pieces arrive early and the swarm relays
+    /// them while the rest are on their way, instead of every piece arriving together at the end.
+    /// </summary>
+    /// <value>Default 8.</value>
+    [Range(1, 4096)]
+    public int MaxOriginReadsPerTask { get; set; } = 8;
+
     /// <summary>The most parents named for one piece.</summary>
     /// <value>Default 3.</value>
     [Range(1, 64)]

@@ -128,6 +128,37 @@ internal sealed class TaskState(Digest digest, long size, int pieceSize, int pie
 
     public HashSet<string> Banned { get; } = new(StringComparer.Ordinal);
 
+    // The pieces with a back-to-source lease (some may have run out), so counting reads at the registry costs O(leases).
+    public HashSet<int> OriginLeases { get; } = [];
+
+    public void SetSourceLease(int index, string peerId, long until)
+    {
+        Pieces[index].SourceLease = peerId;
+        Pieces[index].SourceLeaseUntil = until;
+        OriginLeases.Add(index);
+    }
+
+    public void ClearSourceLease(int index)
+    {
+        Pieces[index].SourceLease = null;
+        OriginLeases.Remove(index);
+    }
+
+    /// <summary>The back-to-source leases still running at <paramref name="now"/>.</summary>
+    public int ActiveOriginReads(long now)
+    {
+        int active = 0;
+        foreach (int index in OriginLeases)
+        {
+            if (Pieces[index].SourceLeaseUntil > now)
+            {
+                active++;
+            }
+        }
+
+        return active;
+    }
+
     private static PieceState[] CreatePieces(int count)
     {
         var pieces = new PieceState[count];
