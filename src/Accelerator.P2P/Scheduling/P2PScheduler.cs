@@ -170,7 +170,10 @@ public sealed partial class P2PScheduler
         }
     }
 
-    /// <summary>Forgets every peer not heard from within <see cref="P2PSchedulerOptions.PeerTtl"/>; returns how many.</summary>
+    /// <summary>
+    /// Forgets every peer not heard from within <see cref="P2PSchedulerOptions.PeerTtl"/> and releases piece leases that
+    /// ran out (freeing their parents' upload slots); returns how many peers were forgotten.
+    /// </summary>
     public int Sweep()
     {
         lock (_lock)
@@ -287,6 +290,19 @@ public sealed partial class P2PScheduler
             Forget(peer, now);
             _counters.PeersForgotten++;
             Log.PeerForgotten(_logger, peer.Info.PeerId);
+        }
+
+        // Leases that ran out free their parents' upload slots even when the child never asks again (it finished a
+        // ranged read, or is stuck): a slot handed out is not offered to anyone else until then.
+        foreach (var task in _tasks.Values)
+        {
+            foreach (var member in task.Members.Values)
+            {
+                if (member.InFlight.Count > 0)
+                {
+                    ReleaseInFlight(task, member, now, all: false);
+                }
+            }
         }
 
         return stale?.Count ?? 0;
