@@ -21,10 +21,11 @@ public sealed partial class P2PScheduler
             var member = GetMember(state, request.PeerId);
             ReleaseInFlight(state, member, now, all: false);
 
+            var renewed = RenewToken(state, member);
             var candidates = CollectMissing(state, member, request.Wanted, out bool anyMissing);
             if (!anyMissing)
             {
-                return new ScheduleResponse();
+                return new ScheduleResponse { Token = renewed };
             }
 
             // Rarest first; ties broken by a per-peer rotation so peers starting together spread over the pieces.
@@ -94,6 +95,7 @@ public sealed partial class P2PScheduler
             {
                 Pieces = assigned,
                 RetryAfterMs = assigned.Count == 0 ? Math.Max(1, (int)_options.RetryAfter.TotalMilliseconds) : 0,
+                Token = renewed,
             };
 
             int Rotate(int index) => (index - rotation + state.PieceCount) % state.PieceCount;
@@ -103,7 +105,7 @@ public sealed partial class P2PScheduler
     /// <summary>
     /// Records piece outcomes: a success makes the peer a holder (and records the piece digest when the peer was sent
     /// back-to-source for the piece); a failure charges the parent, and a corrupt piece or repeated failures ban it for
-    /// the task.
+    /// the task. Pieces the peer reports evicted stop being offered from it.
     /// </summary>
     public void Report(Digest task, PieceReportRequest request)
     {
@@ -122,6 +124,22 @@ public sealed partial class P2PScheduler
                 }
 
                 ApplyResult(state, member, peer, result, request.BlobVerified);
+            }
+
+            // Pieces the peer no longer stores: it is not named as their parent any more (a child sent there before this
+            // arrived gets a 404, which is not held against the peer).
+            foreach (int index in request.Evicted ?? [])
+            {
+                if (index >= state.PieceCount)
+                {
+                    throw new P2PProtocolException($"Evicted piece {index} is out of range for task {task} ({state.PieceCount} pieces).");
+                }
+
+                if (member.Held[index])
+                {
+                    Unhold(state, member, index);
+                    _counters.PiecesEvicted++;
+                }
             }
         }
     }
@@ -218,7 +236,12 @@ public sealed partial class P2PScheduler
         if (!result.Success)
         {
             _counters.PieceFailures++;
-            if (result.ParentId is not null && result.Failure != PieceFailure.Busy)
+            if (result.ParentId is not null && result.Failure == PieceFailure.Refused && parent is not null
+                && state.Members.TryGetValue(result.ParentId, out var parentMember) && !parentMember.Held[result.Index])
+            {
+                // The parent announced it no longer stores the piece (evicted): its 404 is the truth, not a strike.
+            }
+            else if (result.ParentId is not null && result.Failure != PieceFailure.Busy)
             {
                 ChargeParent(state, result.ParentId, parent, result.Failure);
             }

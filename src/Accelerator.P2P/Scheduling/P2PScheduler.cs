@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using System.Text;
 using Accelerator.P2P.Protocol;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -52,13 +51,6 @@ public sealed partial class P2PScheduler
     /// <summary>The options in force.</summary>
     public P2PSchedulerOptions Options => _options;
 
-    /// <summary>The token for <paramref name="task"/>: HMAC-SHA256 of the digest under the token key, base64url.</summary>
-    public string GetToken(Digest task)
-    {
-        byte[] mac = HMACSHA256.HashData(_tokenKey, Encoding.UTF8.GetBytes("accel-p2p-task\0" + task.Value));
-        return Convert.ToBase64String(mac).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-    }
-
     /// <summary>Records that a peer is alive; hands a seed peer its pending preheat work.</summary>
     public HeartbeatResponse Heartbeat(HeartbeatRequest request)
     {
@@ -76,7 +68,7 @@ public sealed partial class P2PScheduler
                 peer.PendingPreheat.Clear();
             }
 
-            return new HeartbeatResponse { IntervalMs = (int)_options.HeartbeatInterval.TotalMilliseconds, Preheat = preheat };
+            return new HeartbeatResponse { IntervalMs = (int)_options.HeartbeatInterval.TotalMilliseconds, Preheat = preheat, Tokens = RenewTokens(peer) };
         }
     }
 
@@ -123,9 +115,14 @@ public sealed partial class P2PScheduler
                 throw new P2PProtocolException($"Blob {digest} is {task.Size} bytes in this task, {verifiedSize} per the registry.");
             }
 
-            if (!task.Members.ContainsKey(peer.Info.PeerId))
+            long epoch = TokenEpoch();
+            if (task.Members.TryGetValue(peer.Info.PeerId, out var existing))
             {
-                var member = new TaskMember(peer, task.PieceCount);
+                existing.TokenEpoch = epoch;
+            }
+            else
+            {
+                var member = new TaskMember(peer, task.PieceCount) { TokenEpoch = epoch };
                 task.Members.Add(peer.Info.PeerId, member);
                 if (peer.Info.Seed)
                 {
@@ -139,10 +136,11 @@ public sealed partial class P2PScheduler
             return new RegisterTaskResponse
             {
                 TaskId = digest.Value,
-                Token = GetToken(digest),
+                Token = TokenFor(digest, epoch),
                 Size = task.Size,
                 PieceSize = task.PieceSize,
                 PieceCount = task.PieceCount,
+                TokenExpiresInMs = TokenExpiresInMs(epoch),
             };
         }
     }
@@ -194,6 +192,8 @@ public sealed partial class P2PScheduler
                 Heartbeats = _counters.Heartbeats,
                 TasksCreated = _counters.TasksCreated,
                 TokensIssued = _counters.TokensIssued,
+                TokensRenewed = _counters.TokensRenewed,
+                PiecesEvicted = _counters.PiecesEvicted,
                 PiecesFromParents = _counters.PiecesFromParents,
                 PiecesFromOrigin = _counters.PiecesFromOrigin,
                 PieceSuccesses = _counters.PieceSuccesses,
@@ -384,6 +384,8 @@ public sealed partial class P2PScheduler
         public long Heartbeats;
         public long TasksCreated;
         public long TokensIssued;
+        public long TokensRenewed;
+        public long PiecesEvicted;
         public long PiecesFromParents;
         public long PiecesFromOrigin;
         public long PieceSuccesses;

@@ -105,6 +105,9 @@ internal sealed class TaskMember(PeerState peer, int pieceCount)
     public Digest?[] HeldUnder { get; } = new Digest?[pieceCount];
 
     public Dictionary<int, PieceLease> InFlight { get; } = [];
+
+    // The token epoch of the last token the member was given (at registration or a renewal).
+    public long TokenEpoch { get; set; }
 }
 
 internal sealed class TaskState(Digest digest, long size, int pieceSize, int pieceCount)
