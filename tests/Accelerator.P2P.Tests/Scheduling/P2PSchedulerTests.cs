@@ -534,10 +534,105 @@ public sealed class P2PSchedulerTests
     }
 
     [Fact]
+    public void RegisterTask_TokensExpire_ExpiryWithinTheLifetimeAndSameTokenForTheEpoch()
+    {
+        var scheduler = CreateScheduler(o => o.TokenLifetime = TimeSpan.FromHours(1));
+        var a = Register(scheduler, Peer("a"));
+        _time.Advance(TimeSpan.FromMinutes(1));
+        var b = Register(scheduler, Peer("b"));
+
+        Assert.InRange(a.TokenExpiresInMs, (int)TimeSpan.FromMinutes(30).TotalMilliseconds, (int)TimeSpan.FromHours(1).TotalMilliseconds);
+        Assert.Equal(a.TokenExpiresInMs - 60_000, b.TokenExpiresInMs);
+        Assert.Equal(a.Token, b.Token);
+        Assert.Equal(a.Token, scheduler.GetToken(Blob));
+
+        // A new epoch: a new token, and the old one runs out at the end of it.
+        _time.Advance(TimeSpan.FromMilliseconds(b.TokenExpiresInMs - TimeSpan.FromMinutes(30).TotalMilliseconds));
+        Assert.NotEqual(a.Token, scheduler.GetToken(Blob));
+        var c = Register(scheduler, Peer("c"));
+        Assert.Equal((int)TimeSpan.FromHours(1).TotalMilliseconds, c.TokenExpiresInMs);
+    }
+
+    [Fact]
+    public void Schedule_TokenEpochChanged_RenewedOnceThroughScheduleAndHeartbeat()
+    {
+        var scheduler = CreateScheduler(o => { o.TokenLifetime = TimeSpan.FromMinutes(10); o.PeerTtl = TimeSpan.FromHours(1); });
+        var first = Register(scheduler, Peer("a"));
+        Register(scheduler, Peer("b"));
+        Assert.Null(Schedule(scheduler, "a").Token);
+        Assert.Empty(scheduler.Heartbeat(new HeartbeatRequest { Peer = Peer("b") }).Tokens);
+
+        _time.Advance(TimeSpan.FromMilliseconds(first.TokenExpiresInMs - 1000));
+
+        // Both still hold a valid token (one second left); each is handed the new one once, by whichever call comes first.
+        var renewed = Schedule(scheduler, "a").Token;
+        Assert.NotNull(renewed);
+        Assert.Equal(Blob.Value, renewed.TaskId);
+        Assert.Equal(scheduler.GetToken(Blob), renewed.Token);
+        Assert.NotEqual(first.Token, renewed.Token);
+        Assert.InRange(renewed.ExpiresInMs, (int)TimeSpan.FromMinutes(5).TotalMilliseconds, (int)TimeSpan.FromMinutes(10).TotalMilliseconds);
+        Assert.Null(Schedule(scheduler, "a").Token);
+        Assert.Empty(scheduler.Heartbeat(new HeartbeatRequest { Peer = Peer("a") }).Tokens);
+
+        var viaHeartbeat = Assert.Single(scheduler.Heartbeat(new HeartbeatRequest { Peer = Peer("b") }).Tokens);
+        Assert.Equal(renewed, viaHeartbeat with { ExpiresInMs = renewed.ExpiresInMs });
+        Assert.Empty(scheduler.Heartbeat(new HeartbeatRequest { Peer = Peer("b") }).Tokens);
+        Assert.Equal(2, scheduler.GetStatistics().TokensRenewed);
+    }
+
+    [Fact]
+    public void RegisterTask_TokenLifetimeZero_VersionOneTokenThatNeverExpires()
+    {
+        var key = new byte[16];
+        var scheduler = CreateScheduler(o => { o.TokenLifetime = TimeSpan.Zero; o.TokenKey = key; o.PeerTtl = TimeSpan.FromHours(1); });
+        var answer = Register(scheduler, Peer("a"));
+        _time.Advance(TimeSpan.FromMinutes(59));
+
+        byte[] mac = System.Security.Cryptography.HMACSHA256.HashData(key, System.Text.Encoding.UTF8.GetBytes("accel-p2p-task\0" + Blob.Value));
+        Assert.Equal(Convert.ToBase64String(mac).TrimEnd('=').Replace('+', '-').Replace('/', '_'), answer.Token);
+        Assert.Equal(0, answer.TokenExpiresInMs);
+        Assert.Equal(answer.Token, scheduler.GetToken(Blob));
+        Assert.Null(Schedule(scheduler, "a").Token);
+        Assert.Empty(scheduler.Heartbeat(new HeartbeatRequest { Peer = Peer("a") }).Tokens);
+    }
+
+    [Fact]
+    public void Report_EvictedPieces_NoLongerOfferedAndTheir404IsNoStrike()
+    {
+        var scheduler = CreateScheduler(o => o.FailuresBeforeBan = 1);
+        Register(scheduler, Peer("a"));
+        Register(scheduler, Peer("b"));
+        Register(scheduler, Peer("c"));
+        Schedule(scheduler, "a");
+        ReportOrigin(scheduler, "a", 0, 1, 2, 3);
+        scheduler.Report(Blob, new PieceReportRequest { PeerId = "b", BlobVerified = true, Results = [.. Enumerable.Range(0, 4).Select(i => new PieceResult { Index = i, Success = true, Digest = PieceDigest(i) })] });
+        var sentToA = Schedule(scheduler, "c", max: 4).Pieces.Where(p => p.Parents[0].PeerId == "a").Select(p => p.Index).ToList();
+        Assert.NotEmpty(sentToA);
+
+        // a evicts every piece; the children it already had get 404s (Refused), which do not ban it.
+        scheduler.Report(Blob, new PieceReportRequest { PeerId = "a", Results = [], Evicted = [0, 1, 2, 3] });
+        scheduler.Report(Blob, new PieceReportRequest { PeerId = "c", Results = [.. sentToA.Select(i => new PieceResult { Index = i, ParentId = "a", Failure = PieceFailure.Refused })] });
+
+        Assert.False(scheduler.IsBanned(Blob, "a"));
+        Assert.Equal(4, scheduler.GetStatistics().PiecesEvicted);
+        var again = Schedule(scheduler, "c", max: 4, wanted: sentToA).Pieces;
+        Assert.Equal(sentToA.Count, again.Count);
+        Assert.All(again, p => Assert.Equal(["b"], p.Parents.Select(r => r.PeerId)));
+        Assert.Throws<P2PProtocolException>(() => scheduler.Report(Blob, new PieceReportRequest { PeerId = "a", Results = [], Evicted = [4] }));
+
+        // A refusal for a piece the parent is still recorded holding is still a strike.
+        scheduler.Report(Blob, new PieceReportRequest { PeerId = "c", Results = [new PieceResult { Index = again[0].Index, ParentId = "b", Failure = PieceFailure.Refused }] });
+        Assert.True(scheduler.IsBanned(Blob, "b"));
+    }
+
+    [Fact]
     public void Options_Invalid_Refused()
     {
         Assert.Throws<System.ComponentModel.DataAnnotations.ValidationException>(() => new P2PScheduler(new P2PSchedulerOptions { PieceSize = 1000 }));
         Assert.Throws<System.ComponentModel.DataAnnotations.ValidationException>(() => new P2PScheduler(new P2PSchedulerOptions { TokenKey = new byte[8] }));
         Assert.Throws<System.ComponentModel.DataAnnotations.ValidationException>(() => new P2PScheduler(new P2PSchedulerOptions { PeerTtl = TimeSpan.FromSeconds(1), HeartbeatInterval = TimeSpan.FromSeconds(2) }));
+        Assert.Throws<System.ComponentModel.DataAnnotations.ValidationException>(() => new P2PScheduler(new P2PSchedulerOptions { TokenLifetime = TimeSpan.FromSeconds(7) }));
+        Assert.Throws<System.ComponentModel.DataAnnotations.ValidationException>(() => new P2PScheduler(new P2PSchedulerOptions { TokenLifetime = TimeSpan.FromDays(8) }));
+        Assert.Throws<System.ComponentModel.DataAnnotations.ValidationException>(() => new P2PScheduler(new P2PSchedulerOptions { MaxOriginReadsPerTask = 0 }));
     }
 }
