@@ -46,6 +46,20 @@ foreach (int n in peers)
         $"| {n:N0} | {result.RegistryBytesRatio:F3} | {result.P50Seconds:F1} s | {result.P99Seconds:F1} s | {result.MaxSeconds:F1} s | {result.P99Seconds / result.P50Seconds:F2} | {result.DirectSeconds:F0} s | 1/{result.DirectSeconds / result.MaxSeconds:F0} | {result.ScheduleCalls:N0} | {result.WallClock.TotalSeconds:F0} s |"));
 }
 
+Console.WriteLine();
+Console.WriteLine("Where the time goes (averages per group of peers, seconds from each peer's start; download slots split into downloading, waiting on busy parents, idle):");
+Console.WriteLine();
+Console.WriteLine("| simulated peers | group | start | first piece | downloading | waiting for a parent slot | idle (nothing assigned) | done | 503 bounces |");
+Console.WriteLine("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+foreach (var result in results)
+{
+    foreach (var row in result.Timeline)
+    {
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| {result.Peers:N0} | {row.Group} | {row.Start:F2} s | {row.FirstPiece:F1} s | {row.Downloading:F1} s | {row.WaitingForSlot:F1} s | {row.Idle:F1} s | {row.Done:F1} s | {result.BusyBounces:N0} |"));
+    }
+}
+
 if (plot is not null)
 {
     var figure = new ScottPlot.Plot();

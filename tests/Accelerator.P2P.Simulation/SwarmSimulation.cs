@@ -44,7 +44,21 @@ internal sealed record SwarmSettings
 }
 
 /// <summary>The figures of one run.</summary>
-internal sealed record SwarmResult(int Peers, double RegistryBytesRatio, double P50Seconds, double P99Seconds, double MaxSeconds, double DirectSeconds, IReadOnlyList<double> CompletionSeconds, long ScheduleCalls, TimeSpan WallClock);
+internal sealed record SwarmResult(int Peers, double RegistryBytesRatio, double P50Seconds, double P99Seconds, double MaxSeconds, double DirectSeconds, IReadOnlyList<double> CompletionSeconds, long ScheduleCalls, TimeSpan WallClock)
+{
+    /// <summary>Where the time of groups of peers (by completion rank) went.</summary>
+    public IReadOnlyList<TimelineRow> Timeline { get; init; } = [];
+
+    /// <summary>Assignments every named parent answered 503 to (the child reported Busy and asked again).</summary>
+    public long BusyBounces { get; init; }
+}
+
+/// <summary>
+/// A group of peers' average timeline, in seconds from each peer's start: the first piece stored, and its download
+/// slots' time split into downloading, waiting on parents whose upload slots were all busy (503 and back-off), and idle
+/// (no piece assigned: the scheduler had nothing for it, or it waited to ask again). The three add up to completion.
+/// </summary>
+internal sealed record TimelineRow(string Group, int Peers, double Start, double FirstPiece, double Downloading, double WaitingForSlot, double Idle, double Done);
 
 /// <summary>
 /// A time-stepped fluid simulation of a swarm pulling one blob through the real <see cref="P2PScheduler"/>: every
@@ -145,7 +159,10 @@ internal sealed class SwarmSimulation
                         var parents = assignment.FromOrigin ? null : assignment.Parents.Select(r => byId[r.PeerId]).ToArray();
                         _transfers.Add(new Transfer(peer, parents, assignment.Index, PieceLength(assignment.Index)));
                         peer.Downloads++;
-                        if (parents is not null) { peer.WaitingTransfers++; }
+                        if (parents is not null)
+                        {
+                            peer.WaitingTransfers++; // until a parent with a free upload slot takes it, below
+                        }
                     }
 
                     peer.NextSchedule = answer.Pieces.Count == 0 ? t + Math.Max(answer.RetryAfterMs, 1) / 1000.0 : t;
@@ -194,6 +211,7 @@ internal sealed class SwarmSimulation
                 }
             }
 
+            // Each running peer's download slots this step: downloading, waiting on busy parents, or idle.
             foreach (var peer in _peers)
             {
                 if (peer.Start <= t && peer.Finished is null)
@@ -202,7 +220,10 @@ internal sealed class SwarmSimulation
                     peer.WaitingSeconds += waiting * dt / _settings.DownloadSlots;
                     peer.DownloadingSeconds += (peer.Downloads - waiting) * dt / _settings.DownloadSlots;
                     peer.IdleSeconds += (_settings.DownloadSlots - peer.Downloads) * dt / _settings.DownloadSlots;
-                    if (peer.Held == 0) { peer.FirstPieceWait += dt; }
+                    if (peer.Held == 0)
+                    {
+                        peer.FirstPieceWait += dt;
+                    }
                 }
             }
 
@@ -266,15 +287,15 @@ internal sealed class SwarmSimulation
 
         var times = _peers.Select(p => p.Finished!.Value).Order().ToArray();
         var ordered = _peers.OrderBy(p => p.Finished!.Value).ToArray();
-        void Describe(string label, IEnumerable<Peer> group)
-        {
-            var g = group.ToArray();
-            Console.Error.WriteLine($"{label}: n={g.Length} done={g.Average(p => p.Finished!.Value):F1}s start={g.Average(p => p.Start):F2}s downloading={g.Average(p => p.DownloadingSeconds):F1}s waiting-for-slot={g.Average(p => p.WaitingSeconds):F1}s idle-for-schedule={g.Average(p => p.IdleSeconds):F1}s first-piece={g.Average(p => p.FirstPieceWait):F1}s");
-        }
-        Describe("all", ordered);
-        Describe("p45-p55", ordered.Skip(ordered.Length * 45 / 100).Take(ordered.Length / 10));
-        Describe("slowest 1%", ordered.Skip(ordered.Length * 99 / 100));
-        Console.Error.WriteLine($"busy bounces: {_busyBounces}");
+        static TimelineRow Describe(string group, Peer[] g) => new(
+            group, g.Length, g.Average(p => p.Start), g.Average(p => p.FirstPieceWait), g.Average(p => p.DownloadingSeconds),
+            g.Average(p => p.WaitingSeconds), g.Average(p => p.IdleSeconds), g.Average(p => p.Finished!.Value));
+        TimelineRow[] timeline =
+        [
+            Describe("all", ordered),
+            Describe("p45–p55", [.. ordered.Skip(ordered.Length * 45 / 100).Take(Math.Max(1, ordered.Length / 10))]),
+            Describe("slowest 1%", [.. ordered.Skip(ordered.Length * 99 / 100)]),
+        ];
         return new SwarmResult(
             _peers.Length,
             _registryBytes / (double)_settings.BlobBytes,
@@ -284,7 +305,11 @@ internal sealed class SwarmSimulation
             DirectSeconds(),
             times,
             _scheduleCalls,
-            wall.Elapsed);
+            wall.Elapsed)
+        {
+            Timeline = timeline,
+            BusyBounces = _busyBounces,
+        };
     }
 
     /// <summary>Every peer pulling the whole blob from the registry at once, in the same fluid model.</summary>
