@@ -72,6 +72,11 @@ if (plot is not null)
         line.LineWidth = 2;
     }
 
+    // The floor: the registry sending one copy of the blob.
+    var floor = figure.Add.VerticalLine(blobMb * 1048576.0 * 8 / (registryMbit * 1e6));
+    floor.LegendText = string.Create(CultureInfo.InvariantCulture, $"one copy from the registry ({blobMb * 1048576.0 * 8 / (registryMbit * 1e6):F1} s)");
+    floor.LinePattern = ScottPlot.LinePattern.Dashed;
+    floor.Color = ScottPlot.Colors.Gray;
     figure.Title(string.Create(CultureInfo.InvariantCulture, $"Simulated P2P pull of a {blobMb} MB blob, registry at {registryMbit} Mbit/s"));
     figure.XLabel("completion time (s)");
     figure.YLabel("peers done (%)");

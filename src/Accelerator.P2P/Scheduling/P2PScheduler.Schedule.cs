@@ -29,7 +29,8 @@ public sealed partial class P2PScheduler
             }
 
             // Rarest first; ties broken by a per-peer rotation so peers starting together spread over the pieces.
-            int rotation = (int)((uint)StringComparer.Ordinal.GetHashCode(request.PeerId) % (uint)Math.Max(1, state.PieceCount));
+            // (A stable hash, not string.GetHashCode, which changes per process: a seeded simulation repeats exactly.)
+            int rotation = (int)(StableHash(request.PeerId) % (uint)Math.Max(1, state.PieceCount));
             candidates.Sort((a, b) =>
             {
                 int byHolders = state.Pieces[a].Holders.Count.CompareTo(state.Pieces[b].Holders.Count);
@@ -51,7 +52,7 @@ public sealed partial class P2PScheduler
                 var piece = state.Pieces[index];
                 if (piece.Digest is { } digest && piece.Holders.Count > 0)
                 {
-                    var parents = ChooseParents(state, piece, member, now);
+                    var parents = piece.FreeHolders.Count == 0 ? [] : ChooseParents(state, piece, member, now);
                     if (parents.Count == 0)
                     {
                         continue; // every holder's upload slots are handed out: another piece, or this one on a later call.
@@ -408,6 +409,18 @@ public sealed partial class P2PScheduler
         }
 
         return (0.4 * free) + (0.25 * success) + (0.2 * locality) + (0.15 * held) - (0.5 * already) + (0.01 * _random.NextDouble());
+    }
+
+    /// <summary>FNV-1a over the UTF-16 code units.</summary>
+    private static uint StableHash(string text)
+    {
+        uint hash = 2166136261;
+        foreach (char c in text)
+        {
+            hash = (hash ^ c) * 16777619;
+        }
+
+        return hash;
     }
 
     /// <summary>1 on the same host, 0.6 in the same rack, 0.3 in the same zone, else 0.</summary>
