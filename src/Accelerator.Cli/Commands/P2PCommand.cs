@@ -36,6 +36,11 @@ internal static partial class P2PCommand
         };
         command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
+            if (result.GetValue(tokenLifetime) is not 0 and (< 8 or > 604_800))
+            {
+                throw new FormatException("--token-lifetime: 0 (tokens that never expire) or 8 to 604800 seconds (four heartbeat intervals to 7 days).");
+            }
+
             var options = new P2PSchedulerServerOptions
             {
                 Listen = ParseListen("--listen", result.GetRequiredValue(listen)),
