@@ -64,7 +64,9 @@ internal sealed record TimelineRow(string Group, int Peers, double Start, double
 /// A time-stepped fluid simulation of a swarm pulling one blob through the real <see cref="P2PScheduler"/>: every
 /// decision (which pieces, which parent, who goes back to the registry) is the scheduler's; transfers share bandwidth
 /// fairly — a parent's upload among its uploads, a child's download among its downloads, the registry's egress among
-/// every back-to-source read.
+/// every back-to-source read. A child tries its parents in order and, when all of them have every upload slot busy,
+/// backs off and reports <c>Busy</c> as <c>P2PPeer</c> does. Each peer's download slots are accounted every step
+/// (downloading, waiting on busy parents, idle) for the timeline in <see cref="SwarmResult.Timeline"/>.
 /// </summary>
 internal sealed class SwarmSimulation
 {
