@@ -28,20 +28,45 @@ internal sealed record SwarmSettings
     /// <summary>Peers start uniformly within this window.</summary>
     public TimeSpan StartWindow { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How long a peer whose every named parent answered 503 waits before it reports <c>Busy</c> and asks again
+    /// (P2PPeer's BusyBackoff).
+    /// </summary>
+    public TimeSpan BusyBackoff { get; init; } = TimeSpan.FromMilliseconds(50);
+
     /// <summary>The simulation step.</summary>
     public TimeSpan Step { get; init; } = TimeSpan.FromMilliseconds(20);
 
     public int Seed { get; init; } = 1;
+
+    /// <summary>The scheduler's <see cref="P2PSchedulerOptions.MaxOriginReadsPerTask"/>; null for its default.</summary>
+    public int? MaxOriginReads { get; init; }
 }
 
 /// <summary>The figures of one run.</summary>
-internal sealed record SwarmResult(int Peers, double RegistryBytesRatio, double P50Seconds, double P99Seconds, double MaxSeconds, double DirectSeconds, IReadOnlyList<double> CompletionSeconds, long ScheduleCalls, TimeSpan WallClock);
+internal sealed record SwarmResult(int Peers, double RegistryBytesRatio, double P50Seconds, double P99Seconds, double MaxSeconds, double DirectSeconds, IReadOnlyList<double> CompletionSeconds, long ScheduleCalls, TimeSpan WallClock)
+{
+    /// <summary>Where the time of groups of peers (by completion rank) went.</summary>
+    public IReadOnlyList<TimelineRow> Timeline { get; init; } = [];
+
+    /// <summary>Assignments every named parent answered 503 to (the child reported Busy and asked again).</summary>
+    public long BusyBounces { get; init; }
+}
+
+/// <summary>
+/// A group of peers' average timeline, in seconds from each peer's start: the first piece stored, and its download
+/// slots' time split into downloading, waiting on parents whose upload slots were all busy (503 and back-off), and idle
+/// (no piece assigned: the scheduler had nothing for it, or it waited to ask again). The three add up to completion.
+/// </summary>
+internal sealed record TimelineRow(string Group, int Peers, double Start, double FirstPiece, double Downloading, double WaitingForSlot, double Idle, double Done);
 
 /// <summary>
 /// A time-stepped fluid simulation of a swarm pulling one blob through the real <see cref="P2PScheduler"/>: every
 /// decision (which pieces, which parent, who goes back to the registry) is the scheduler's; transfers share bandwidth
 /// fairly — a parent's upload among its uploads, a child's download among its downloads, the registry's egress among
-/// every back-to-source read.
+/// every back-to-source read. A child tries its parents in order and, when all of them have every upload slot busy,
+/// backs off and reports <c>Busy</c> as <c>P2PPeer</c> does. Each peer's download slots are accounted every step
+/// (downloading, waiting on busy parents, idle) for the timeline in <see cref="SwarmResult.Timeline"/>.
 /// </summary>
 internal sealed class SwarmSimulation
 {
@@ -54,11 +79,12 @@ internal sealed class SwarmSimulation
     private readonly List<Transfer> _transfers = [];
     private long _registryBytes;
     private long _scheduleCalls;
+    private long _busyBounces;
 
     public SwarmSimulation(SwarmSettings settings)
     {
         _settings = settings;
-        _scheduler = new P2PScheduler(new P2PSchedulerOptions { PieceSize = settings.PieceBytes, RandomSeed = settings.Seed }, _time);
+        _scheduler = new P2PScheduler(CreateOptions(settings), _time);
         int pieces = P2PProtocol.PieceCountOf(settings.BlobBytes, settings.PieceBytes);
         _pieceDigests = Enumerable.Range(0, pieces).Select(i => Digest.Compute(BitConverter.GetBytes(i)).ToString()).ToArray();
         var random = new Random(settings.Seed);
@@ -74,6 +100,17 @@ internal sealed class SwarmSimulation
             };
             return new Peer(info, nic, nic, pieces, settings.StartWindow.TotalSeconds * random.NextDouble());
         }).ToArray();
+    }
+
+    private static P2PSchedulerOptions CreateOptions(SwarmSettings settings)
+    {
+        var options = new P2PSchedulerOptions { PieceSize = settings.PieceBytes, RandomSeed = settings.Seed };
+        if (settings.MaxOriginReads is int reads)
+        {
+            options.MaxOriginReadsPerTask = reads;
+        }
+
+        return options;
     }
 
     public SwarmResult Run()
@@ -124,18 +161,71 @@ internal sealed class SwarmSimulation
                         var parents = assignment.FromOrigin ? null : assignment.Parents.Select(r => byId[r.PeerId]).ToArray();
                         _transfers.Add(new Transfer(peer, parents, assignment.Index, PieceLength(assignment.Index)));
                         peer.Downloads++;
+                        if (parents is not null)
+                        {
+                            peer.WaitingTransfers++; // until a parent with a free upload slot takes it, below
+                        }
                     }
 
                     peer.NextSchedule = answer.Pieces.Count == 0 ? t + Math.Max(answer.RetryAfterMs, 1) / 1000.0 : t;
                 }
             }
 
-            foreach (var transfer in _transfers)
+            // A real peer tries the named parents in order; a parent with every upload slot busy answers 503 at once. When all
+            // of them do, the peer waits BusyBackoff, reports Busy for each (the scheduler releases the piece) and asks again.
+            for (int i = _transfers.Count - 1; i >= 0; i--)
             {
-                if (transfer.Waiting && transfer.Parents!.FirstOrDefault(p => p.Uploads < _settings.UploadSlots) is { } free)
+                var transfer = _transfers[i];
+                if (transfer.BusyUntil is double until)
                 {
-                    transfer.Parent = free;
-                    free.Uploads++;
+                    if (t < until)
+                    {
+                        continue;
+                    }
+
+                    _transfers.RemoveAt(i);
+                    var child = transfer.Child;
+                    child.Downloads--;
+                    child.WaitingTransfers--;
+                    child.Known[transfer.Piece] = false;
+                    child.NextSchedule = Math.Min(child.NextSchedule, t);
+                    _busyBounces++;
+                    _scheduler.Report(_task, new PieceReportRequest
+                    {
+                        PeerId = child.Info.PeerId,
+                        Results = [.. transfer.Parents!.Select(p => new PieceResult { Index = transfer.Piece, ParentId = p.Info.PeerId, Failure = PieceFailure.Busy, DurationMs = 1 })],
+                    });
+                    continue;
+                }
+
+                if (transfer.Waiting)
+                {
+                    if (transfer.Parents!.FirstOrDefault(p => p.Uploads < _settings.UploadSlots) is { } free)
+                    {
+                        transfer.Parent = free;
+                        free.Uploads++;
+                        transfer.Child.WaitingTransfers--;
+                    }
+                    else
+                    {
+                        transfer.BusyUntil = t + _settings.BusyBackoff.TotalSeconds;
+                    }
+                }
+            }
+
+            // Each running peer's download slots this step: downloading, waiting on busy parents, or idle.
+            foreach (var peer in _peers)
+            {
+                if (peer.Start <= t && peer.Finished is null)
+                {
+                    int waiting = peer.WaitingTransfers;
+                    peer.WaitingSeconds += waiting * dt / _settings.DownloadSlots;
+                    peer.DownloadingSeconds += (peer.Downloads - waiting) * dt / _settings.DownloadSlots;
+                    peer.IdleSeconds += (_settings.DownloadSlots - peer.Downloads) * dt / _settings.DownloadSlots;
+                    if (peer.Held == 0)
+                    {
+                        peer.FirstPieceWait += dt;
+                    }
                 }
             }
 
@@ -149,7 +239,7 @@ internal sealed class SwarmSimulation
                     continue;
                 }
 
-                double rate = transfer.Child.DownBytesPerSecond / transfer.Child.Downloads;
+                double rate = transfer.Child.DownBytesPerSecond / (transfer.Child.Downloads - transfer.Child.WaitingTransfers);
                 rate = transfer.Parent is null
                     ? Math.Min(rate, _settings.RegistryBytesPerSecond / fromOrigin)
                     : Math.Min(rate, transfer.Parent.UpBytesPerSecond / transfer.Parent.Uploads);
@@ -198,6 +288,16 @@ internal sealed class SwarmSimulation
         }
 
         var times = _peers.Select(p => p.Finished!.Value).Order().ToArray();
+        var ordered = _peers.OrderBy(p => p.Finished!.Value).ToArray();
+        static TimelineRow Describe(string group, Peer[] g) => new(
+            group, g.Length, g.Average(p => p.Start), g.Average(p => p.FirstPieceWait), g.Average(p => p.DownloadingSeconds),
+            g.Average(p => p.WaitingSeconds), g.Average(p => p.IdleSeconds), g.Average(p => p.Finished!.Value));
+        TimelineRow[] timeline =
+        [
+            Describe("all", ordered),
+            Describe("p45–p55", [.. ordered.Skip(ordered.Length * 45 / 100).Take(Math.Max(1, ordered.Length / 10))]),
+            Describe("slowest 1%", [.. ordered.Skip(ordered.Length * 99 / 100)]),
+        ];
         return new SwarmResult(
             _peers.Length,
             _registryBytes / (double)_settings.BlobBytes,
@@ -207,7 +307,11 @@ internal sealed class SwarmSimulation
             DirectSeconds(),
             times,
             _scheduleCalls,
-            wall.Elapsed);
+            wall.Elapsed)
+        {
+            Timeline = timeline,
+            BusyBounces = _busyBounces,
+        };
     }
 
     /// <summary>Every peer pulling the whole blob from the registry at once, in the same fluid model.</summary>
@@ -250,6 +354,16 @@ internal sealed class SwarmSimulation
         public double NextHeartbeat { get; set; }
 
         public double? Finished { get; set; }
+
+        public int WaitingTransfers { get; set; }
+
+        public double WaitingSeconds { get; set; }
+
+        public double DownloadingSeconds { get; set; }
+
+        public double IdleSeconds { get; set; }
+
+        public double FirstPieceWait { get; set; }
     }
 
     private sealed class Transfer(Peer child, Peer[]? parents, int piece, double length)
@@ -263,6 +377,9 @@ internal sealed class SwarmSimulation
         public Peer? Parent { get; set; }
 
         public bool Waiting => Parents is not null && Parent is null;
+
+        /// <summary>Every parent answered 503: when the child gives up on this assignment and reports Busy.</summary>
+        public double? BusyUntil { get; set; }
 
         public int Piece { get; } = piece;
 

@@ -29,12 +29,18 @@ internal static partial class P2PCommand
         var pieceSize = new Option<int>("--piece-size") { Description = "Piece size in bytes (64 KiB to 64 MiB).", DefaultValueFactory = _ => 4 * 1024 * 1024, HelpName = "BYTES" };
         var tokenKeyFile = new Option<string?>("--token-key-file") { Description = "A file holding the key task tokens are derived from; schedulers sharing it issue the same tokens, so a failover costs no re-registration.", HelpName = "FILE" };
         var peerTtl = new Option<int>("--peer-ttl") { Description = "Seconds after which a silent peer is forgotten.", DefaultValueFactory = _ => 10, HelpName = "SECONDS" };
+        var tokenLifetime = new Option<int>("--token-lifetime") { Description = "Seconds a task token opens pieces at most (renewed for task members before then); 0: tokens that never expire, for fleets with older peers.", DefaultValueFactory = _ => 3600, HelpName = "SECONDS" };
         var command = new Command("scheduler", "Serve a P2P scheduler: tasks, peers, the pieces each holds, parents for every piece, one back-to-source peer per piece, preheat, /metrics.")
         {
-            listen, pieceSize, tokenKeyFile, peerTtl,
+            listen, pieceSize, tokenKeyFile, peerTtl, tokenLifetime,
         };
         command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
+            if (result.GetValue(tokenLifetime) is not 0 and (< 8 or > 604_800))
+            {
+                throw new FormatException("--token-lifetime: 0 (tokens that never expire) or 8 to 604800 seconds (four heartbeat intervals to 7 days).");
+            }
+
             var options = new P2PSchedulerServerOptions
             {
                 Listen = ParseListen("--listen", result.GetRequiredValue(listen)),
@@ -43,6 +49,7 @@ internal static partial class P2PCommand
                 {
                     PieceSize = result.GetValue(pieceSize),
                     PeerTtl = TimeSpan.FromSeconds(result.GetValue(peerTtl)),
+                    TokenLifetime = TimeSpan.FromSeconds(result.GetValue(tokenLifetime)),
                     TokenKey = result.GetValue(tokenKeyFile) is { } keyFile ? await ReadKeyAsync(keyFile, cancellationToken).ConfigureAwait(false) : null,
                 },
             };

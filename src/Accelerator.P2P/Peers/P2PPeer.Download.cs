@@ -11,7 +11,8 @@ internal sealed class NoSchedulerException(string message) : Exception(message);
 /// <summary>A task as this peer joined it: the scheduler it talks to, the token and the geometry.</summary>
 internal sealed record TaskSession(Digest Task, Uri Scheduler, string Token, long Size, int PieceSize, int PieceCount)
 {
-    public byte[] TokenBytes { get; } = System.Text.Encoding.UTF8.GetBytes(Token);
+    /// <summary>The task's tokens: the registration's <see cref="Token"/> and the renewals that followed it.</summary>
+    public required TaskTokens Tokens { get; init; }
 
     public long PieceOffset(int index) => (long)index * PieceSize;
 
@@ -182,7 +183,10 @@ public sealed partial class P2PPeer
                 throw new P2PProtocolException($"Scheduler {scheduler} answered a registration for {blob.Digest} with task {answer.TaskId}.");
             }
 
-            var session = new TaskSession(blob.Digest, scheduler, answer.Token, answer.Size, answer.PieceSize, answer.PieceCount);
+            var session = new TaskSession(blob.Digest, scheduler, answer.Token, answer.Size, answer.PieceSize, answer.PieceCount)
+            {
+                Tokens = new TaskTokens(answer.Token, answer.TokenExpiresInMs, _time),
+            };
             _sessions[blob.Digest] = session;
             if (_checkedAccess.Count >= MaxCheckedAccess)
             {
@@ -293,6 +297,11 @@ public sealed partial class P2PPeer
                             var current = session;
                             inFlight[piece.Index] = FetchPieceAsync(source, blob, current, piece, cancellationToken);
                         }
+                    }
+
+                    if (answer.Token is { } renewed && renewed.TaskId == session.Task.Value)
+                    {
+                        session.Tokens.Add(renewed.Token, renewed.ExpiresInMs);
                     }
 
                     retryAfterMs = answer.Pieces.Count == 0 ? Math.Max(1, answer.RetryAfterMs) : 0;
@@ -512,7 +521,7 @@ public sealed partial class P2PPeer
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(new Uri(parent.Url), P2PProtocol.PiecePath(session.Task, index)));
-            request.Headers.TryAddWithoutValidation(P2PProtocol.TokenHeader, session.Token);
+            request.Headers.TryAddWithoutValidation(P2PProtocol.TokenHeader, session.Tokens.Current);
             using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
             if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
             {

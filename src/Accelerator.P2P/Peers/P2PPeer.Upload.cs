@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Security.Cryptography;
 using System.Text;
 using Accelerator.P2P.Protocol;
 using Microsoft.AspNetCore.Http;
@@ -46,8 +45,8 @@ public sealed partial class P2PPeer
 
     private async Task ServePieceAsync(HttpContext context, Digest task, int index)
     {
-        // No token, no bytes: the token must be the one the scheduler issued this peer for this very task.
-        if (!_sessions.TryGetValue(task, out var session) || !TokenMatches(context.Request.Headers[P2PProtocol.TokenHeader].ToString(), session))
+        // No token, no bytes: the token must be one the scheduler issued this peer for this very task, not yet expired.
+        if (!_sessions.TryGetValue(task, out var session) || !session.Tokens.Accepts(context.Request.Headers[P2PProtocol.TokenHeader].ToString()))
         {
             Interlocked.Increment(ref _counters.UploadsForbidden);
             await TextAsync(context, StatusCodes.Status403Forbidden, "a valid task token is required\n").ConfigureAwait(false);
@@ -104,16 +103,6 @@ public sealed partial class P2PPeer
             ArrayPool<byte>.Shared.Return(buffer);
             _uploadSlots.Release();
         }
-    }
-
-    private static bool TokenMatches(string presented, TaskSession session)
-    {
-        if (presented.Length == 0 || presented.Length > 256)
-        {
-            return false;
-        }
-
-        return CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), session.TokenBytes);
     }
 
     private static Task TextAsync(HttpContext context, int status, string text)

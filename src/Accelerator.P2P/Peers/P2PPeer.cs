@@ -167,6 +167,7 @@ public sealed partial class P2PPeer : IAsyncDisposable
         BlobsPreheated = Interlocked.Read(ref _counters.BlobsPreheated),
         StoredBytes = _store.Bytes,
         PiecesEvicted = _store.Evictions,
+        EvictionsAnnounced = Interlocked.Read(ref _counters.EvictionsAnnounced),
         PieceMemoryHits = _store.MemoryHits,
         MemoryCacheBytes = _store.MemoryBytes,
     };
@@ -301,6 +302,7 @@ public sealed partial class P2PPeer : IAsyncDisposable
             {
                 await Task.Delay(interval, _time, cancellationToken).ConfigureAwait(false);
                 interval = await SendHeartbeatsAsync(cancellationToken).ConfigureAwait(false);
+                await AnnounceRemovedAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -329,6 +331,8 @@ public sealed partial class P2PPeer : IAsyncDisposable
                 {
                     StartPreheat(blob);
                 }
+
+                RenewTokens(scheduler, answer.Tokens);
             }
             catch (SchedulerUnavailableException ex)
             {
@@ -397,5 +401,6 @@ public sealed partial class P2PPeer : IAsyncDisposable
         public long BlobsCompleted;
         public long BlobsCorrupt;
         public long BlobsPreheated;
+        public long EvictionsAnnounced;
     }
 }

@@ -54,6 +54,9 @@ public sealed record P2PPeerStatistics
     /// <summary>Pieces evicted from the store.</summary>
     public long PiecesEvicted { get; init; }
 
+    /// <summary>Pieces that left the store (evicted, found corrupt) and were announced to the scheduler.</summary>
+    public long EvictionsAnnounced { get; init; }
+
     /// <summary>Piece reads answered from the in-memory cache of pieces verified on arrival (no disk read, no re-hash).</summary>
     public long PieceMemoryHits { get; init; }
 

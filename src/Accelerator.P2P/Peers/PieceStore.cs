@@ -32,6 +32,10 @@ internal sealed class PieceStore
     private long _bytes;
     private long _evictions;
     private long _corrupt;
+    // Pieces that left the store (evicted, corrupt, deleted) and are not yet announced to the scheduler; bounded, as
+    // announcing is an optimisation (a child sent for a piece that is gone gets a 404 and is rescheduled).
+    private readonly Queue<PieceKey> _removed = new();
+    private const int MaxRemembered = 65_536;
 
     private PieceStore(string root, long capacity, long memoryCapacity)
     {
@@ -69,6 +73,17 @@ internal sealed class PieceStore
 
     /// <summary>Pieces evicted to stay under the capacity.</summary>
     public long Evictions => Interlocked.Read(ref _evictions);
+
+    /// <summary>Takes the pieces that left the store since the last call (evicted, found corrupt, deleted), oldest first.</summary>
+    public IReadOnlyList<(Digest Task, int PieceSize, int Index)> TakeRemoved()
+    {
+        lock (_lock)
+        {
+            var removed = _removed.Select(k => (k.Task, k.PieceSize, k.Index)).ToList();
+            _removed.Clear();
+            return removed;
+        }
+    }
 
     /// <summary>Pieces found corrupt on disk (and deleted).</summary>
     public long CorruptPieces => Interlocked.Read(ref _corrupt);
@@ -293,6 +308,7 @@ internal sealed class PieceStore
             }
 
             _bytes -= entry.Length;
+            NoteRemoved(key);
         }
 
         try
@@ -343,6 +359,15 @@ internal sealed class PieceStore
         }
     }
 
+    /// <summary>Remembers a piece that left the store, for <see cref="TakeRemoved"/> (caller holds the lock).</summary>
+    private void NoteRemoved(PieceKey key)
+    {
+        if (_removed.Count < MaxRemembered)
+        {
+            _removed.Enqueue(key);
+        }
+    }
+
     /// <summary>Drops the in-memory copy of a piece (caller holds the lock).</summary>
     private void Forget(PieceKey key)
     {
@@ -382,6 +407,7 @@ internal sealed class PieceStore
             Forget(chosen);
             _bytes -= removed.Length;
             _evictions++;
+            NoteRemoved(chosen);
             try
             {
                 File.Delete(removed.Path);

@@ -69,6 +69,25 @@ public sealed record HeartbeatResponse
 
     /// <summary>Blobs a seed peer should fetch now (empty for other peers).</summary>
     public IReadOnlyList<BlobRef> Preheat { get; set; } = [];
+
+    /// <summary>
+    /// Renewed tokens for tasks the peer is a member of whose token the scheduler has not renewed yet (empty when none
+    /// is due, and always from a scheduler whose tokens do not expire).
+    /// </summary>
+    public IReadOnlyList<TaskToken> Tokens { get; set; } = [];
+}
+
+/// <summary>A task token the scheduler renewed before the one the peer holds expires.</summary>
+public sealed record TaskToken
+{
+    /// <summary>The task id: the blob digest.</summary>
+    public required string TaskId { get; init; }
+
+    /// <summary>The new token: send it from now on, and accept it (as well as the previous one, until it expires) from children.</summary>
+    public required string Token { get; init; }
+
+    /// <summary>Milliseconds from now until the token expires; 0 when it never does.</summary>
+    public int ExpiresInMs { get; init; }
 }
 
 /// <summary>A blob in a registry repository.</summary>
@@ -127,6 +146,12 @@ public sealed record RegisterTaskResponse
 
     /// <summary>The number of pieces.</summary>
     public int PieceCount { get; init; }
+
+    /// <summary>
+    /// Milliseconds from now until <see cref="Token"/> expires; 0 (or absent, from an older scheduler) when it never
+    /// does. The scheduler sends a renewed token in schedule and heartbeat answers before then.
+    /// </summary>
+    public int TokenExpiresInMs { get; init; }
 }
 
 /// <summary><c>POST /api/v1/tasks/{digest}/schedule</c>: which pieces should the peer fetch next, and from where.</summary>
@@ -150,6 +175,9 @@ public sealed record ScheduleResponse
 
     /// <summary>When no piece could be assigned: ask again after this many milliseconds.</summary>
     public int RetryAfterMs { get; init; }
+
+    /// <summary>A renewed token for the task, when one is due; <see langword="null"/> otherwise.</summary>
+    public TaskToken? Token { get; set; }
 }
 
 /// <summary>One piece to fetch: from parents (verified against <see cref="Digest"/>), or from the registry.</summary>
@@ -240,6 +268,12 @@ public sealed record PieceReportRequest
     /// restart or a scheduler failover), and holds the reporter answerable for them (a later blob mismatch bans it).
     /// </summary>
     public bool BlobVerified { get; init; }
+
+    /// <summary>
+    /// Pieces the reporter no longer stores (evicted, or deleted after failing their check on disk): the scheduler stops
+    /// naming it as a parent for them. <see langword="null"/> or empty when none.
+    /// </summary>
+    public IReadOnlyList<int>? Evicted { get; init; }
 }
 
 /// <summary>

@@ -35,11 +35,13 @@ public static partial class P2PProtocol
         HeartbeatResponse m => m.IntervalMs is < 1 or > 3_600_000 ? "intervalMs out of range"
             : m.Preheat is null ? "preheat is null"
             : m.Preheat.Count > MaxPiecesPerRequest ? "too many preheat blobs"
-            : FirstError(m.Preheat, ValidateBlob),
+            : m.Tokens is null || m.Tokens.Count > MaxResultsPerReport ? "tokens missing or too many"
+            : FirstError(m.Preheat, ValidateBlob) ?? FirstError(m.Tokens, ValidateTaskToken),
         LeaveRequest m => IsValidPeerId(m.PeerId) ? null : "bad peerId",
         RegisterTaskRequest m => ValidatePeer(m.Peer) ?? ValidateBlob(m.Blob) ?? ValidateCredential(m.Credential),
         RegisterTaskResponse m => !Digest.TryParse(m.TaskId, out _) ? "bad taskId"
             : string.IsNullOrEmpty(m.Token) || m.Token.Length > 256 ? "bad token"
+            : m.TokenExpiresInMs < 0 ? "tokenExpiresInMs out of range"
             : m.PieceSize is < MinPieceSize or > MaxPieceSize ? "pieceSize out of range"
             : m.Size < 0 || m.PieceCount is < 0 or > MaxPieceCount || m.PieceCount != PieceCountOf(m.Size, m.PieceSize) ? "size and pieceCount disagree"
             : null,
@@ -51,9 +53,12 @@ public static partial class P2PProtocol
         ScheduleResponse m => m.Pieces is null ? "pieces is null"
             : m.Pieces.Count > MaxPiecesPerRequest ? "too many pieces"
             : m.RetryAfterMs is < 0 or > 600_000 ? "retryAfterMs out of range"
+            : m.Token is not null && ValidateTaskToken(m.Token) is { } tokenError ? tokenError
             : FirstError(m.Pieces, ValidateAssignment),
         PieceReportRequest m => !IsValidPeerId(m.PeerId) ? "bad peerId"
             : m.Results is null || m.Results.Count > MaxResultsPerReport ? "results missing or too many"
+            : m.Evicted is { Count: > MaxResultsPerReport } ? "too many evicted pieces"
+            : m.Evicted?.Any(i => i is < 0 or >= MaxPieceCount) == true ? "evicted piece out of range"
             : FirstError(m.Results, ValidateResult),
         TaskCompleteRequest m => IsValidPeerId(m.PeerId) ? null : "bad peerId",
         PreheatRequest m => string.IsNullOrEmpty(m.Image) || m.Image.Length > MaxNameLength || !ImageReference.TryParse(m.Image, out _) ? "bad image reference"
@@ -133,6 +138,12 @@ public static partial class P2PProtocol
     }
 
     private static bool TooLong(string? label) => label is { Length: > 256 };
+
+    private static string? ValidateTaskToken(TaskToken token)
+        => !Digest.TryParse(token.TaskId, out _) ? "bad token taskId"
+            : string.IsNullOrEmpty(token.Token) || token.Token.Length > 256 ? "bad token"
+            : token.ExpiresInMs < 0 ? "token expiresInMs out of range"
+            : null;
 
     private static string? ValidateBlob(BlobRef? blob)
     {

@@ -21,14 +21,16 @@ public sealed partial class P2PScheduler
             var member = GetMember(state, request.PeerId);
             ReleaseInFlight(state, member, now, all: false);
 
+            var renewed = RenewToken(state, member);
             var candidates = CollectMissing(state, member, request.Wanted, out bool anyMissing);
             if (!anyMissing)
             {
-                return new ScheduleResponse();
+                return new ScheduleResponse { Token = renewed };
             }
 
             // Rarest first; ties broken by a per-peer rotation so peers starting together spread over the pieces.
-            int rotation = (int)((uint)StringComparer.Ordinal.GetHashCode(request.PeerId) % (uint)Math.Max(1, state.PieceCount));
+            // (A stable hash, not string.GetHashCode, which changes per process: a seeded simulation repeats exactly.)
+            int rotation = (int)(StableHash(request.PeerId) % (uint)Math.Max(1, state.PieceCount));
             candidates.Sort((a, b) =>
             {
                 int byHolders = state.Pieces[a].Holders.Count.CompareTo(state.Pieces[b].Holders.Count);
@@ -38,6 +40,7 @@ public sealed partial class P2PScheduler
             bool liveSeedElsewhere = !peer.Info.Seed && HasLiveSeed(state, peer, now);
             // A peer banned for the task may still download, but is never again trusted to read from the registry.
             bool mayGoToOrigin = !state.Banned.Contains(peer.Info.PeerId);
+            int originReads = state.ActiveOriginReads(now);
             List<PieceAssignment> assigned = [];
             foreach (int index in candidates)
             {
@@ -49,15 +52,17 @@ public sealed partial class P2PScheduler
                 var piece = state.Pieces[index];
                 if (piece.Digest is { } digest && piece.Holders.Count > 0)
                 {
-                    var parents = ChooseParents(state, piece, peer, now);
-                    if (parents.Count > 0)
+                    var parents = piece.FreeHolders.Count == 0 ? [] : ChooseParents(state, piece, member, now);
+                    if (parents.Count == 0)
                     {
-                        member.InFlight[index] = new PieceLease(parents[0].PeerId, now + _pieceLeaseTicks);
-                        _peers[parents[0].PeerId].AssignedUploads++;
-                        _counters.PiecesFromParents++;
-                        assigned.Add(new PieceAssignment { Index = index, Digest = digest.Value, Parents = parents });
-                        continue;
+                        continue; // every holder's upload slots are handed out: another piece, or this one on a later call.
                     }
+
+                    member.InFlight[index] = new PieceLease(parents[0].PeerId, now + _pieceLeaseTicks);
+                    ChangeAssigned(_peers[parents[0].PeerId], +1);
+                    _counters.PiecesFromParents++;
+                    assigned.Add(new PieceAssignment { Index = index, Digest = digest.Value, Parents = parents });
+                    continue;
                 }
 
                 if (piece.SourceLease is { } holder && piece.SourceLeaseUntil > now && _peers.ContainsKey(holder))
@@ -70,8 +75,13 @@ public sealed partial class P2PScheduler
                     continue; // a seed peer on this task goes back-to-source instead, or this peer may not.
                 }
 
-                piece.SourceLease = peer.Info.PeerId;
-                piece.SourceLeaseUntil = now + _sourceLeaseTicks;
+                if (originReads >= _options.MaxOriginReadsPerTask)
+                {
+                    continue; // enough of this task is on its way from the registry: the swarm relays those first.
+                }
+
+                state.SetSourceLease(index, peer.Info.PeerId, now + _sourceLeaseTicks);
+                originReads++;
                 member.InFlight[index] = new PieceLease(null, piece.SourceLeaseUntil);
                 _counters.PiecesFromOrigin++;
                 assigned.Add(new PieceAssignment { Index = index, FromOrigin = true });
@@ -86,6 +96,7 @@ public sealed partial class P2PScheduler
             {
                 Pieces = assigned,
                 RetryAfterMs = assigned.Count == 0 ? Math.Max(1, (int)_options.RetryAfter.TotalMilliseconds) : 0,
+                Token = renewed,
             };
 
             int Rotate(int index) => (index - rotation + state.PieceCount) % state.PieceCount;
@@ -95,7 +106,7 @@ public sealed partial class P2PScheduler
     /// <summary>
     /// Records piece outcomes: a success makes the peer a holder (and records the piece digest when the peer was sent
     /// back-to-source for the piece); a failure charges the parent, and a corrupt piece or repeated failures ban it for
-    /// the task.
+    /// the task. Pieces the peer reports evicted stop being offered from it.
     /// </summary>
     public void Report(Digest task, PieceReportRequest request)
     {
@@ -114,6 +125,22 @@ public sealed partial class P2PScheduler
                 }
 
                 ApplyResult(state, member, peer, result, request.BlobVerified);
+            }
+
+            // Pieces the peer no longer stores: it is not named as their parent any more (a child sent there before this
+            // arrived gets a 404, which is not held against the peer).
+            foreach (int index in request.Evicted ?? [])
+            {
+                if (index >= state.PieceCount)
+                {
+                    throw new P2PProtocolException($"Evicted piece {index} is out of range for task {task} ({state.PieceCount} pieces).");
+                }
+
+                if (member.Held[index])
+                {
+                    Unhold(state, member, index);
+                    _counters.PiecesEvicted++;
+                }
             }
         }
     }
@@ -176,7 +203,7 @@ public sealed partial class P2PScheduler
                 {
                     piece.Digest = null;
                     piece.DigestReporter = null;
-                    piece.SourceLease = null;
+                    state.ClearSourceLease(i);
                     foreach (var other in state.Members.Values)
                     {
                         Unhold(state, other, i);
@@ -197,7 +224,7 @@ public sealed partial class P2PScheduler
             member.Held[index] = false;
             member.HeldUnder[index] = null;
             member.HeldCount--;
-            state.Pieces[index].Holders.Remove(member.Peer.Info.PeerId);
+            RemoveHolder(state.Pieces[index], member.Peer.Info.PeerId);
         }
     }
 
@@ -210,13 +237,18 @@ public sealed partial class P2PScheduler
         if (!result.Success)
         {
             _counters.PieceFailures++;
-            if (result.ParentId is not null && result.Failure != PieceFailure.Busy)
+            if (result.ParentId is not null && result.Failure == PieceFailure.Refused && parent is not null
+                && state.Members.TryGetValue(result.ParentId, out var parentMember) && !parentMember.Held[result.Index])
+            {
+                // The parent announced it no longer stores the piece (evicted): its 404 is the truth, not a strike.
+            }
+            else if (result.ParentId is not null && result.Failure != PieceFailure.Busy)
             {
                 ChargeParent(state, result.ParentId, parent, result.Failure);
             }
             else if (piece.SourceLease == peer.Info.PeerId)
             {
-                piece.SourceLease = null;
+                state.ClearSourceLease(result.Index);
             }
 
             return;
@@ -237,7 +269,7 @@ public sealed partial class P2PScheduler
 
             if (piece.SourceLease == peer.Info.PeerId)
             {
-                piece.SourceLease = null;
+                state.ClearSourceLease(result.Index);
             }
         }
         else if (parent is not null)
@@ -250,7 +282,7 @@ public sealed partial class P2PScheduler
             member.Held[result.Index] = true;
             member.HeldUnder[result.Index] = known;
             member.HeldCount++;
-            piece.Holders.Add(peer.Info.PeerId);
+            AddHolder(state, member, result.Index);
         }
     }
 
@@ -273,7 +305,7 @@ public sealed partial class P2PScheduler
             Log.ParentBanned(_logger, parentId, state.Digest, failure);
             foreach (var piece in state.Pieces)
             {
-                piece.Holders.Remove(parentId);
+                RemoveHolder(piece, parentId);
             }
         }
     }
@@ -326,9 +358,10 @@ public sealed partial class P2PScheduler
         return false;
     }
 
-    private List<ParentRef> ChooseParents(TaskState state, PieceState piece, PeerState child, long now)
+    private List<ParentRef> ChooseParents(TaskState state, PieceState piece, TaskMember child, long now)
     {
-        var holders = piece.Holders;
+        // Only holders with an upload slot not yet handed out: the first parent named gets the slot.
+        var holders = piece.FreeHolders;
         int sample = Math.Min(holders.Count, _options.CandidateSample);
         var scored = new List<(double Score, PeerState Peer)>(sample);
         int start = holders.Count > sample ? _random.Next(holders.Count) : 0;
@@ -336,7 +369,7 @@ public sealed partial class P2PScheduler
         {
             // A random window of the holder set: a sample without the cost of shuffling thousands of holders.
             string id = holders[(start + k) % holders.Count];
-            if (id == child.Info.PeerId || state.Banned.Contains(id) || !_peers.TryGetValue(id, out var candidate) || !IsAlive(candidate, now))
+            if (id == child.Peer.Info.PeerId || state.Banned.Contains(id) || !_peers.TryGetValue(id, out var candidate) || !IsAlive(candidate, now))
             {
                 continue;
             }
@@ -356,17 +389,38 @@ public sealed partial class P2PScheduler
 
     /// <summary>
     /// A parent's score for a child: free upload slots (its slots minus pieces already sent its way) weigh most, then
-    /// success history (Laplace-smoothed), locality (host, rack, zone) and how much of the task it holds; a little noise
-    /// spreads children over equally good parents.
+    /// success history (Laplace-smoothed), locality (host, rack, zone) and how much of the task it holds; a parent the
+    /// child already fetches from loses most of its score, so one child does not take several slots of the same parent
+    /// while others are free; a little noise spreads children over equally good parents.
     /// </summary>
-    internal double Score(TaskState state, PeerState parent, PeerState child)
+    internal double Score(TaskState state, PeerState parent, TaskMember child)
     {
-        int slots = Math.Max(1, parent.Info.UploadSlots);
-        double free = Math.Clamp((double)(slots - parent.AssignedUploads) / slots, -1, 1);
+        double free = Math.Clamp((double)(parent.Slots - parent.AssignedUploads) / parent.Slots, -1, 1);
         double held = state.Members.TryGetValue(parent.Info.PeerId, out var member) ? (double)member.HeldCount / Math.Max(1, state.PieceCount) : 0;
         double success = (parent.Successes + 1.0) / (parent.Successes + parent.Failures + 2.0);
-        double locality = Locality(parent.Info.Locality, child.Info.Locality);
-        return (0.4 * free) + (0.25 * success) + (0.2 * locality) + (0.15 * held) + (0.01 * _random.NextDouble());
+        double locality = Locality(parent.Info.Locality, child.Peer.Info.Locality);
+        int already = 0;
+        foreach (var lease in child.InFlight.Values)
+        {
+            if (lease.Parent == parent.Info.PeerId)
+            {
+                already++;
+            }
+        }
+
+        return (0.4 * free) + (0.25 * success) + (0.2 * locality) + (0.15 * held) - (0.5 * already) + (0.01 * _random.NextDouble());
+    }
+
+    /// <summary>FNV-1a over the UTF-16 code units.</summary>
+    private static uint StableHash(string text)
+    {
+        uint hash = 2166136261;
+        foreach (char c in text)
+        {
+            hash = (hash ^ c) * 16777619;
+        }
+
+        return hash;
     }
 
     /// <summary>1 on the same host, 0.6 in the same rack, 0.3 in the same zone, else 0.</summary>

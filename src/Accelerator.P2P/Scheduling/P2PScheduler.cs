@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using System.Text;
 using Accelerator.P2P.Protocol;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -52,13 +51,6 @@ public sealed partial class P2PScheduler
     /// <summary>The options in force.</summary>
     public P2PSchedulerOptions Options => _options;
 
-    /// <summary>The token for <paramref name="task"/>: HMAC-SHA256 of the digest under the token key, base64url.</summary>
-    public string GetToken(Digest task)
-    {
-        byte[] mac = HMACSHA256.HashData(_tokenKey, Encoding.UTF8.GetBytes("accel-p2p-task\0" + task.Value));
-        return Convert.ToBase64String(mac).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-    }
-
     /// <summary>Records that a peer is alive; hands a seed peer its pending preheat work.</summary>
     public HeartbeatResponse Heartbeat(HeartbeatRequest request)
     {
@@ -76,7 +68,7 @@ public sealed partial class P2PScheduler
                 peer.PendingPreheat.Clear();
             }
 
-            return new HeartbeatResponse { IntervalMs = (int)_options.HeartbeatInterval.TotalMilliseconds, Preheat = preheat };
+            return new HeartbeatResponse { IntervalMs = (int)_options.HeartbeatInterval.TotalMilliseconds, Preheat = preheat, Tokens = RenewTokens(peer) };
         }
     }
 
@@ -123,9 +115,14 @@ public sealed partial class P2PScheduler
                 throw new P2PProtocolException($"Blob {digest} is {task.Size} bytes in this task, {verifiedSize} per the registry.");
             }
 
-            if (!task.Members.ContainsKey(peer.Info.PeerId))
+            long epoch = TokenEpoch();
+            if (task.Members.TryGetValue(peer.Info.PeerId, out var existing))
             {
-                var member = new TaskMember(peer, task.PieceCount);
+                existing.TokenEpoch = epoch;
+            }
+            else
+            {
+                var member = new TaskMember(peer, task.PieceCount) { TokenEpoch = epoch };
                 task.Members.Add(peer.Info.PeerId, member);
                 if (peer.Info.Seed)
                 {
@@ -139,10 +136,11 @@ public sealed partial class P2PScheduler
             return new RegisterTaskResponse
             {
                 TaskId = digest.Value,
-                Token = GetToken(digest),
+                Token = TokenFor(digest, epoch),
                 Size = task.Size,
                 PieceSize = task.PieceSize,
                 PieceCount = task.PieceCount,
+                TokenExpiresInMs = TokenExpiresInMs(epoch),
             };
         }
     }
@@ -170,7 +168,10 @@ public sealed partial class P2PScheduler
         }
     }
 
-    /// <summary>Forgets every peer not heard from within <see cref="P2PSchedulerOptions.PeerTtl"/>; returns how many.</summary>
+    /// <summary>
+    /// Forgets every peer not heard from within <see cref="P2PSchedulerOptions.PeerTtl"/> and releases piece leases that
+    /// ran out (freeing their parents' upload slots); returns how many peers were forgotten.
+    /// </summary>
     public int Sweep()
     {
         lock (_lock)
@@ -191,6 +192,8 @@ public sealed partial class P2PScheduler
                 Heartbeats = _counters.Heartbeats,
                 TasksCreated = _counters.TasksCreated,
                 TokensIssued = _counters.TokensIssued,
+                TokensRenewed = _counters.TokensRenewed,
+                PiecesEvicted = _counters.PiecesEvicted,
                 PiecesFromParents = _counters.PiecesFromParents,
                 PiecesFromOrigin = _counters.PiecesFromOrigin,
                 PieceSuccesses = _counters.PieceSuccesses,
@@ -233,8 +236,14 @@ public sealed partial class P2PScheduler
     {
         if (_peers.TryGetValue(info.PeerId, out var peer))
         {
+            bool wasFree = peer.HasFreeSlot;
             peer.Info = info;
             peer.LastSeen = now;
+            if (wasFree != peer.HasFreeSlot)
+            {
+                RefreshFreeHolder(peer);
+            }
+
             return peer;
         }
 
@@ -283,6 +292,19 @@ public sealed partial class P2PScheduler
             Log.PeerForgotten(_logger, peer.Info.PeerId);
         }
 
+        // Leases that ran out free their parents' upload slots even when the child never asks again (it finished a
+        // ranged read, or is stuck): a slot handed out is not offered to anyone else until then.
+        foreach (var task in _tasks.Values)
+        {
+            foreach (var member in task.Members.Values)
+            {
+                if (member.InFlight.Count > 0)
+                {
+                    ReleaseInFlight(task, member, now, all: false);
+                }
+            }
+        }
+
         return stale?.Count ?? 0;
     }
 
@@ -297,12 +319,12 @@ public sealed partial class P2PScheduler
                 ReleaseInFlight(task, member, now, all: true);
             }
 
-            foreach (var piece in task.Pieces)
+            for (int i = 0; i < task.PieceCount; i++)
             {
-                piece.Holders.Remove(peer.Info.PeerId);
-                if (piece.SourceLease == peer.Info.PeerId)
+                RemoveHolder(task.Pieces[i], peer.Info.PeerId);
+                if (task.Pieces[i].SourceLease == peer.Info.PeerId)
                 {
-                    piece.SourceLease = null;
+                    task.ClearSourceLease(i);
                 }
             }
 
@@ -339,15 +361,15 @@ public sealed partial class P2PScheduler
             return;
         }
 
-        if (lease.Parent is not null && _peers.TryGetValue(lease.Parent, out var parent) && parent.AssignedUploads > 0)
+        if (lease.Parent is not null && _peers.TryGetValue(lease.Parent, out var parent))
         {
-            parent.AssignedUploads--;
+            ChangeAssigned(parent, -1);
         }
 
         var piece = task.Pieces[index];
         if (lease.Parent is null && piece.SourceLease == member.Peer.Info.PeerId)
         {
-            piece.SourceLease = null;
+            task.ClearSourceLease(index);
         }
     }
 
@@ -362,6 +384,8 @@ public sealed partial class P2PScheduler
         public long Heartbeats;
         public long TasksCreated;
         public long TokensIssued;
+        public long TokensRenewed;
+        public long PiecesEvicted;
         public long PiecesFromParents;
         public long PiecesFromOrigin;
         public long PieceSuccesses;

@@ -31,6 +31,15 @@ public sealed class P2PSchedulerOptions
     [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
     public TimeSpan PieceLeaseTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// The most pieces of one task read from the registry at once (back-to-source leases running). Fewer concurrent
+    /// reads share the registry's bandwidth among fewer pieces, so the first pieces arrive early and the swarm relays
+    /// them while the rest are on their way, instead of every piece arriving together at the end.
+    /// </summary>
+    /// <value>Default 8.</value>
+    [Range(1, 4096)]
+    public int MaxOriginReadsPerTask { get; set; } = 8;
+
     /// <summary>The most parents named for one piece.</summary>
     /// <value>Default 3.</value>
     [Range(1, 64)]
@@ -58,6 +67,17 @@ public sealed class P2PSchedulerOptions
     /// <value>Default <see langword="null"/>: a random key per scheduler. At least 16 bytes when set.</value>
     public byte[]? TokenKey { get; set; }
 
+    /// <summary>
+    /// How long a task token stays valid at most. Tokens are issued per half-lifetime epoch (everyone registering in the
+    /// same epoch gets the same token, so parents compare tokens without asking the scheduler) and expire one to two
+    /// epochs later; the scheduler renews them for the peers it still counts as task members through schedule and
+    /// heartbeat answers before they expire. A peer that left, or was forgotten, stops being renewed, and its token stops
+    /// opening pieces within this time. <see cref="TimeSpan.Zero"/> issues the tokens of protocol version 1, which never
+    /// expire (for a fleet that still has peers that do not renew).
+    /// </summary>
+    /// <value>Default 1 h; zero, or at least four heartbeat intervals and at most 7 days.</value>
+    public TimeSpan TokenLifetime { get; set; } = TimeSpan.FromHours(1);
+
     /// <summary>The seed for random tie-breaks among equally scored parents (for reproducible simulations).</summary>
     /// <value>Default <see langword="null"/>: a random seed.</value>
     public int? RandomSeed { get; set; }
@@ -69,6 +89,11 @@ public sealed class P2PSchedulerOptions
         if (TokenKey is { Length: < 16 })
         {
             throw new ValidationException("TokenKey must be at least 16 bytes.");
+        }
+
+        if (TokenLifetime != TimeSpan.Zero && (TokenLifetime < 4 * HeartbeatInterval || TokenLifetime > TimeSpan.FromDays(7)))
+        {
+            throw new ValidationException("TokenLifetime must be zero, or between four heartbeat intervals and 7 days.");
         }
 
         if (PeerTtl <= HeartbeatInterval)

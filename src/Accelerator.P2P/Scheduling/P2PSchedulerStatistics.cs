@@ -18,6 +18,12 @@ public sealed record P2PSchedulerStatistics
     /// <summary>Task tokens issued (after an access check).</summary>
     public long TokensIssued { get; init; }
 
+    /// <summary>Task tokens renewed for task members before their token expired.</summary>
+    public long TokensRenewed { get; init; }
+
+    /// <summary>Pieces peers announced they no longer store (evicted), so they stopped being offered as parents for them.</summary>
+    public long PiecesEvicted { get; init; }
+
     /// <summary>Piece assignments to parents.</summary>
     public long PiecesFromParents { get; init; }
 

@@ -61,6 +61,11 @@ internal sealed class PeerState(PeerInfo info, long now)
     // Pieces the scheduler has sent children to fetch from this peer and not yet heard about.
     public int AssignedUploads { get; set; }
 
+    // The upload slots the scheduler hands out for this peer (a peer announcing none still gets one).
+    public int Slots => Math.Max(1, Info.UploadSlots);
+
+    public bool HasFreeSlot => AssignedUploads < Slots;
+
     public long Successes { get; set; }
 
     public long Failures { get; set; }
@@ -77,6 +82,9 @@ internal sealed class PieceState
     public string? DigestReporter { get; set; }
 
     public IndexedSet<string> Holders { get; } = new();
+
+    // The holders with an upload slot the scheduler has not handed out: the parents a child can be sent to now.
+    public IndexedSet<string> FreeHolders { get; } = new();
 
     public string? SourceLease { get; set; }
 
@@ -97,6 +105,9 @@ internal sealed class TaskMember(PeerState peer, int pieceCount)
     public Digest?[] HeldUnder { get; } = new Digest?[pieceCount];
 
     public Dictionary<int, PieceLease> InFlight { get; } = [];
+
+    // The token epoch of the last token the member was given (at registration or a renewal).
+    public long TokenEpoch { get; set; }
 }
 
 internal sealed class TaskState(Digest digest, long size, int pieceSize, int pieceCount)
@@ -119,6 +130,37 @@ internal sealed class TaskState(Digest digest, long size, int pieceSize, int pie
     public Dictionary<string, int> ParentFailures { get; } = new(StringComparer.Ordinal);
 
     public HashSet<string> Banned { get; } = new(StringComparer.Ordinal);
+
+    // The pieces with a back-to-source lease (some may have run out), so counting reads at the registry costs O(leases).
+    public HashSet<int> OriginLeases { get; } = [];
+
+    public void SetSourceLease(int index, string peerId, long until)
+    {
+        Pieces[index].SourceLease = peerId;
+        Pieces[index].SourceLeaseUntil = until;
+        OriginLeases.Add(index);
+    }
+
+    public void ClearSourceLease(int index)
+    {
+        Pieces[index].SourceLease = null;
+        OriginLeases.Remove(index);
+    }
+
+    /// <summary>The back-to-source leases still running at <paramref name="now"/>.</summary>
+    public int ActiveOriginReads(long now)
+    {
+        int active = 0;
+        foreach (int index in OriginLeases)
+        {
+            if (Pieces[index].SourceLeaseUntil > now)
+            {
+                active++;
+            }
+        }
+
+        return active;
+    }
 
     private static PieceState[] CreatePieces(int count)
     {

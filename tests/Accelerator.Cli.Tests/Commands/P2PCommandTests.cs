@@ -28,6 +28,19 @@ public sealed class P2PCommandTests
         Assert.Contains("--memory-cache", run.Error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("-1")]
+    [InlineData("5")]
+    [InlineData("604801")]
+    public async Task RunAsync_BadTokenLifetime_OneErrorLine(string seconds)
+    {
+        var run = await Accel.RunAsync("p2p", "scheduler", "--listen", "http://127.0.0.1:0", "--token-lifetime", seconds);
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Single(run.ErrorLines);
+        Assert.Contains("--token-lifetime", run.Error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task RunAsync_UpstreamWithoutProxy_OneErrorLine()
     {

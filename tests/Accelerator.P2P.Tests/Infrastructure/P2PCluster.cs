@@ -21,7 +21,7 @@ internal sealed class P2PCluster : IAsyncDisposable
 
     public string Root => _root;
 
-    public async Task<P2PSchedulerServer> StartSchedulerAsync(Action<P2PSchedulerServerOptions>? configure = null)
+    public async Task<P2PSchedulerServer> StartSchedulerAsync(Action<P2PSchedulerServerOptions>? configure = null, TimeProvider? time = null)
     {
         var options = new P2PSchedulerServerOptions
         {
@@ -29,12 +29,12 @@ internal sealed class P2PCluster : IAsyncDisposable
             Registry = new RegistryOptions { PlainHttp = true, MaxRetries = 0 },
         };
         configure?.Invoke(options);
-        var server = await P2PSchedulerServer.StartAsync(options);
+        var server = await P2PSchedulerServer.StartAsync(options, time: time);
         _schedulers.Add(server);
         return server;
     }
 
-    public async Task<P2PPeer> StartPeerAsync(string name, IEnumerable<Uri>? schedulers = null, Action<P2PPeerOptions>? configure = null)
+    public async Task<P2PPeer> StartPeerAsync(string name, IEnumerable<Uri>? schedulers = null, Action<P2PPeerOptions>? configure = null, TimeProvider? time = null)
     {
         var options = new P2PPeerOptions
         {
@@ -51,7 +51,7 @@ internal sealed class P2PCluster : IAsyncDisposable
         }
 
         configure?.Invoke(options);
-        var peer = await P2PPeer.StartAsync(options);
+        var peer = await P2PPeer.StartAsync(options, time: time);
         _peers.Add(peer);
         return peer;
     }

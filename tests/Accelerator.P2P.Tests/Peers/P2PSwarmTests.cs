@@ -2,6 +2,7 @@ using System.Net;
 using Accelerator.P2P.Peers;
 using Accelerator.P2P.Protocol;
 using Accelerator.P2P.Tests.Infrastructure;
+using Microsoft.Extensions.Time.Testing;
 using Xunit.Abstractions;
 
 namespace Accelerator.P2P.Tests.Peers;
@@ -155,6 +156,91 @@ public sealed class P2PSwarmTests(ITestOutputHelper output)
         Assert.Equal(HttpStatusCode.Forbidden, await GetAsync(scheduler.Scheduler.GetToken(other.Digest)));
         Assert.Equal(HttpStatusCode.OK, await GetAsync(scheduler.Scheduler.GetToken(blob.Digest)));
         Assert.Equal(3, holder.GetStatistics().UploadsForbidden);
+    }
+
+    [Fact]
+    public async Task PieceApi_TokenExpired_ForbiddenAndRenewedTokenServed()
+    {
+        await using var registry = await CountingRegistry.StartAsync();
+        await using var cluster = new P2PCluster();
+        var blob = registry.Put(Repository, P2PCluster.MakeContent(200_000, 6));
+        // One fake clock for the scheduler and the holder; it starts on a token epoch boundary (30 min epochs).
+        var time = new FakeTimeProvider();
+        var scheduler = await cluster.StartSchedulerAsync(o =>
+        {
+            o.Scheduler.TokenLifetime = TimeSpan.FromHours(1);
+            o.Scheduler.PeerTtl = TimeSpan.FromHours(1);
+        }, time);
+        var holder = await cluster.StartPeerAsync("holder", configure: o => o.HeartbeatInterval = TimeSpan.FromSeconds(1), time: time);
+        await P2PCluster.PullAsync(holder, registry.Host, blob);
+        using var http = new HttpClient();
+        var piece = new Uri(holder.Url, P2PProtocol.PiecePath(blob.Digest, 0));
+
+        async Task<HttpStatusCode> GetAsync(string token)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, piece);
+            request.Headers.Add(P2PProtocol.TokenHeader, token);
+            using var response = await http.SendAsync(request);
+            return response.StatusCode;
+        }
+
+        string first = scheduler.Scheduler.GetToken(blob.Digest);
+        Assert.Equal(HttpStatusCode.OK, await GetAsync(first));
+
+        // The next epoch: the holder's heartbeat brings it the new token; the old one still opens pieces until it expires.
+        time.Advance(TimeSpan.FromMinutes(31));
+        string second = scheduler.Scheduler.GetToken(blob.Digest);
+        Assert.NotEqual(first, second);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (await GetAsync(second) != HttpStatusCode.OK)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the holder never received the renewed token");
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, await GetAsync(first));
+
+        time.Advance(TimeSpan.FromMinutes(30));
+        Assert.Equal(HttpStatusCode.Forbidden, await GetAsync(first));
+        Assert.True(holder.GetStatistics().UploadsForbidden >= 1);
+        Assert.True(scheduler.Scheduler.GetStatistics().TokensRenewed >= 1);
+    }
+
+    [Fact]
+    public async Task PieceStore_PiecesEvicted_AnnouncedAndNoChildSentForThem()
+    {
+        await using var registry = await CountingRegistry.StartAsync();
+        await using var cluster = new P2PCluster();
+        var first = registry.Put(Repository, P2PCluster.MakeContent(4 * P2PCluster.TestPieceSize, 7));
+        var second = registry.Put(Repository, P2PCluster.MakeContent(4 * P2PCluster.TestPieceSize, 8));
+        var scheduler = await cluster.StartSchedulerAsync();
+        // Room for five pieces: reading the second blob evicts pieces of the first.
+        var holder = await cluster.StartPeerAsync("holder", configure: o =>
+        {
+            o.CapacityBytes = 5 * P2PCluster.TestPieceSize;
+            o.MemoryCacheBytes = 0;
+            o.HeartbeatInterval = TimeSpan.FromMilliseconds(100);
+        });
+        await P2PCluster.PullAsync(holder, registry.Host, first);
+        await P2PCluster.PullAsync(holder, registry.Host, second);
+        long evicted = holder.GetStatistics().PiecesEvicted;
+        Assert.InRange(evicted, 3, 4);
+
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (scheduler.Scheduler.GetStatistics().PiecesEvicted < evicted)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the evictions were never announced");
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(evicted, holder.GetStatistics().EvictionsAnnounced);
+
+        // A second peer reads the first blob: it is sent to the holder only for the piece it still has, so no 404 at all.
+        var child = await cluster.StartPeerAsync("child");
+        Assert.Equal(first.Digest, await P2PCluster.PullAsync(child, registry.Host, first));
+        Assert.Equal(0, child.GetStatistics().ParentFailures);
+        Assert.False(scheduler.Scheduler.IsBanned(first.Digest, "holder"));
+        Assert.Equal(4 - evicted, child.GetStatistics().PiecesFromPeers);
     }
 
     [Fact]

@@ -272,7 +272,7 @@ public sealed class P2PSchedulerTests
         Register(scheduler, Peer("child", locality: here));
         Register(scheduler, Peer("far", locality: new PeerLocality { Host = "h9", Rack = "r9", Zone = "z9" }));
         Register(scheduler, Peer("same-rack", locality: new PeerLocality { Host = "h2", Rack = "r1", Zone = "z1" }));
-        Register(scheduler, Peer("same-host", slots: 4, locality: new PeerLocality { Host = "h1", Rack = "r1", Zone = "z1" }));
+        Register(scheduler, Peer("same-host", slots: 1, locality: new PeerLocality { Host = "h1", Rack = "r1", Zone = "z1" }));
         Register(scheduler, Peer("c"));
         scheduler.Report(Blob, new PieceReportRequest
         {
@@ -288,14 +288,124 @@ public sealed class P2PSchedulerTests
         var first = Schedule(scheduler, "child", max: 1, wanted: [0]);
         Assert.Equal(["same-host", "same-rack", "far"], Assert.Single(first.Pieces).Parents.Select(p => p.PeerId));
 
-        // same-host now has one upload pending of its four slots; three more leave it no free slot. For a child without
-        // locality, far (eight successful uploads) then beats same-rack (no history), and the busy same-host comes last.
-        for (int i = 1; i < 4; i++)
+        // same-host's one upload slot is now handed out. For a child without locality, far (eight successful uploads) beats
+        // same-rack (no history), and same-host, with no slot left to hand out, is not named at all.
+        Assert.Equal(["far", "same-rack"], Schedule(scheduler, "c", max: 1, wanted: [0]).Pieces[0].Parents.Select(p => p.PeerId));
+    }
+
+    [Fact]
+    public void Schedule_EveryHolderSlotHandedOut_PieceWaitsAndIsNotSentToTheRegistry()
+    {
+        var scheduler = CreateScheduler();
+        Register(scheduler, Peer("a", slots: 2));
+        Assert.True(Assert.Single(Schedule(scheduler, "a", wanted: [0]).Pieces).FromOrigin);
+        ReportOrigin(scheduler, "a", 0);
+        foreach (string child in new[] { "c1", "c2", "c3" })
         {
-            Schedule(scheduler, "child", max: 1, wanted: [i]);
+            Register(scheduler, Peer(child));
         }
 
-        Assert.Equal(["far", "same-rack", "same-host"], Schedule(scheduler, "c", max: 1, wanted: [0]).Pieces[0].Parents.Select(p => p.PeerId));
+        Assert.Equal("a", Assert.Single(Schedule(scheduler, "c1", wanted: [0]).Pieces).Parents[0].PeerId);
+        Assert.Equal("a", Assert.Single(Schedule(scheduler, "c2", wanted: [0]).Pieces).Parents[0].PeerId);
+
+        var third = Schedule(scheduler, "c3", wanted: [0]);
+
+        Assert.Empty(third.Pieces);
+        Assert.Equal(100, third.RetryAfterMs);
+        Assert.Equal(1, scheduler.GetStatistics().PiecesFromOrigin);
+
+        // c1's report gives the slot back: c3 is sent to a now.
+        scheduler.Report(Blob, new PieceReportRequest { PeerId = "c1", Results = [new PieceResult { Index = 0, Success = true, ParentId = "a" }] });
+        Assert.Equal(["a", "c1"], Assert.Single(Schedule(scheduler, "c3", wanted: [0]).Pieces).Parents.Select(p => p.PeerId).Order());
+    }
+
+    [Fact]
+    public void Schedule_RarestPieceHasNoFreeHolder_AnotherPieceIsAssigned()
+    {
+        var scheduler = CreateScheduler();
+        Register(scheduler, Peer("a", slots: 1));
+        Register(scheduler, Peer("b", slots: 1));
+        Register(scheduler, Peer("c1"));
+        Register(scheduler, Peer("c2"));
+        Schedule(scheduler, "a", wanted: [0, 1]);
+        ReportOrigin(scheduler, "a", 0, 1);
+        Assert.Equal("a", Assert.Single(Schedule(scheduler, "b", wanted: [1]).Pieces).Parents[0].PeerId);
+        scheduler.Report(Blob, new PieceReportRequest { PeerId = "b", Results = [new PieceResult { Index = 1, Success = true, ParentId = "a" }] });
+
+        // Piece 0 (one holder) is rarer than piece 1 (two): c1 takes a's only slot for it.
+        var first = Assert.Single(Schedule(scheduler, "c1", max: 1, wanted: [0, 1]).Pieces);
+        Assert.Equal((0, "a"), (first.Index, first.Parents[0].PeerId));
+
+        // For c2, piece 0 has no holder with a free slot: it gets piece 1 from b instead of waiting on a.
+        var answer = Schedule(scheduler, "c2", max: 2, wanted: [0, 1]);
+
+        var second = Assert.Single(answer.Pieces);
+        Assert.Equal((1, "b"), (second.Index, second.Parents[0].PeerId));
+        Assert.Equal(["b"], second.Parents.Select(p => p.PeerId));
+    }
+
+    [Fact]
+    public void Schedule_ChildAlreadyFetchingFromAParent_NextPieceGoesToAnotherFreeParent()
+    {
+        var scheduler = CreateScheduler();
+        Register(scheduler, Peer("a", slots: 8));
+        Register(scheduler, Peer("b", slots: 4));
+        Register(scheduler, Peer("child"));
+        Schedule(scheduler, "a");
+        ReportOrigin(scheduler, "a", 0, 1, 2, 3);
+        scheduler.Report(Blob, new PieceReportRequest { PeerId = "b", BlobVerified = true, Results = [.. Enumerable.Range(0, 4).Select(i => new PieceResult { Index = i, Success = true, Digest = PieceDigest(i) })] });
+
+        // a has more free slots and holds as much, but a child spreads its pieces over parents rather than taking many
+        // slots of one.
+        var answer = Schedule(scheduler, "child", max: 2);
+
+        Assert.Equal(2, answer.Pieces.Count);
+        Assert.Equal(["a", "b"], answer.Pieces.Select(p => p.Parents[0].PeerId).Order());
+    }
+
+    [Fact]
+    public void Schedule_OriginReadsCappedPerTask_TheRestWaitForThem()
+    {
+        var scheduler = CreateScheduler(o => o.MaxOriginReadsPerTask = 2);
+        Register(scheduler, Peer("a"));
+        Register(scheduler, Peer("b"));
+
+        var first = Schedule(scheduler, "a").Pieces;
+        Assert.Equal(2, first.Count);
+        Assert.All(first, p => Assert.True(p.FromOrigin));
+        Assert.Empty(Schedule(scheduler, "b").Pieces);
+
+        int done = first[0].Index;
+        ReportOrigin(scheduler, "a", done);
+        var answer = Schedule(scheduler, "b");
+
+        Assert.Equal(2, answer.Pieces.Count);
+        Assert.Equal("a", answer.Pieces.Single(p => p.Index == done).Parents[0].PeerId);
+        Assert.True(answer.Pieces.Single(p => p.Index != done).FromOrigin);
+        Assert.Equal(3, scheduler.GetStatistics().PiecesFromOrigin);
+    }
+
+    [Fact]
+    public void Sweep_LeaseOfASilentChildRunsOut_ParentSlotHandedOutAgain()
+    {
+        var scheduler = CreateScheduler(o => o.PieceLeaseTimeout = TimeSpan.FromSeconds(1));
+        Register(scheduler, Peer("a", slots: 1));
+        Register(scheduler, Peer("c1"));
+        Register(scheduler, Peer("c2"));
+        Schedule(scheduler, "a", wanted: [0]);
+        ReportOrigin(scheduler, "a", 0);
+        Assert.Equal("a", Assert.Single(Schedule(scheduler, "c1", wanted: [0]).Pieces).Parents[0].PeerId);
+        Assert.Empty(Schedule(scheduler, "c2", wanted: [0]).Pieces);
+
+        // c1 stays alive but never reports nor asks again.
+        _time.Advance(TimeSpan.FromSeconds(2));
+        foreach (string peer in new[] { "a", "c1", "c2" })
+        {
+            scheduler.Heartbeat(new HeartbeatRequest { Peer = Peer(peer) });
+        }
+
+        Assert.Equal(0, scheduler.Sweep());
+        Assert.Equal("a", Assert.Single(Schedule(scheduler, "c2", wanted: [0]).Pieces).Parents[0].PeerId);
     }
 
     [Fact]
@@ -424,10 +534,105 @@ public sealed class P2PSchedulerTests
     }
 
     [Fact]
+    public void RegisterTask_TokensExpire_ExpiryWithinTheLifetimeAndSameTokenForTheEpoch()
+    {
+        var scheduler = CreateScheduler(o => o.TokenLifetime = TimeSpan.FromHours(1));
+        var a = Register(scheduler, Peer("a"));
+        _time.Advance(TimeSpan.FromMinutes(1));
+        var b = Register(scheduler, Peer("b"));
+
+        Assert.InRange(a.TokenExpiresInMs, (int)TimeSpan.FromMinutes(30).TotalMilliseconds, (int)TimeSpan.FromHours(1).TotalMilliseconds);
+        Assert.Equal(a.TokenExpiresInMs - 60_000, b.TokenExpiresInMs);
+        Assert.Equal(a.Token, b.Token);
+        Assert.Equal(a.Token, scheduler.GetToken(Blob));
+
+        // A new epoch: a new token, and the old one runs out at the end of it.
+        _time.Advance(TimeSpan.FromMilliseconds(b.TokenExpiresInMs - TimeSpan.FromMinutes(30).TotalMilliseconds));
+        Assert.NotEqual(a.Token, scheduler.GetToken(Blob));
+        var c = Register(scheduler, Peer("c"));
+        Assert.Equal((int)TimeSpan.FromHours(1).TotalMilliseconds, c.TokenExpiresInMs);
+    }
+
+    [Fact]
+    public void Schedule_TokenEpochChanged_RenewedOnceThroughScheduleAndHeartbeat()
+    {
+        var scheduler = CreateScheduler(o => { o.TokenLifetime = TimeSpan.FromMinutes(10); o.PeerTtl = TimeSpan.FromHours(1); });
+        var first = Register(scheduler, Peer("a"));
+        Register(scheduler, Peer("b"));
+        Assert.Null(Schedule(scheduler, "a").Token);
+        Assert.Empty(scheduler.Heartbeat(new HeartbeatRequest { Peer = Peer("b") }).Tokens);
+
+        _time.Advance(TimeSpan.FromMilliseconds(first.TokenExpiresInMs - 1000));
+
+        // Both still hold a valid token (one second left); each is handed the new one once, by whichever call comes first.
+        var renewed = Schedule(scheduler, "a").Token;
+        Assert.NotNull(renewed);
+        Assert.Equal(Blob.Value, renewed.TaskId);
+        Assert.Equal(scheduler.GetToken(Blob), renewed.Token);
+        Assert.NotEqual(first.Token, renewed.Token);
+        Assert.InRange(renewed.ExpiresInMs, (int)TimeSpan.FromMinutes(5).TotalMilliseconds, (int)TimeSpan.FromMinutes(10).TotalMilliseconds);
+        Assert.Null(Schedule(scheduler, "a").Token);
+        Assert.Empty(scheduler.Heartbeat(new HeartbeatRequest { Peer = Peer("a") }).Tokens);
+
+        var viaHeartbeat = Assert.Single(scheduler.Heartbeat(new HeartbeatRequest { Peer = Peer("b") }).Tokens);
+        Assert.Equal(renewed, viaHeartbeat with { ExpiresInMs = renewed.ExpiresInMs });
+        Assert.Empty(scheduler.Heartbeat(new HeartbeatRequest { Peer = Peer("b") }).Tokens);
+        Assert.Equal(2, scheduler.GetStatistics().TokensRenewed);
+    }
+
+    [Fact]
+    public void RegisterTask_TokenLifetimeZero_VersionOneTokenThatNeverExpires()
+    {
+        var key = new byte[16];
+        var scheduler = CreateScheduler(o => { o.TokenLifetime = TimeSpan.Zero; o.TokenKey = key; o.PeerTtl = TimeSpan.FromHours(1); });
+        var answer = Register(scheduler, Peer("a"));
+        _time.Advance(TimeSpan.FromMinutes(59));
+
+        byte[] mac = System.Security.Cryptography.HMACSHA256.HashData(key, System.Text.Encoding.UTF8.GetBytes("accel-p2p-task\0" + Blob.Value));
+        Assert.Equal(Convert.ToBase64String(mac).TrimEnd('=').Replace('+', '-').Replace('/', '_'), answer.Token);
+        Assert.Equal(0, answer.TokenExpiresInMs);
+        Assert.Equal(answer.Token, scheduler.GetToken(Blob));
+        Assert.Null(Schedule(scheduler, "a").Token);
+        Assert.Empty(scheduler.Heartbeat(new HeartbeatRequest { Peer = Peer("a") }).Tokens);
+    }
+
+    [Fact]
+    public void Report_EvictedPieces_NoLongerOfferedAndTheir404IsNoStrike()
+    {
+        var scheduler = CreateScheduler(o => o.FailuresBeforeBan = 1);
+        Register(scheduler, Peer("a"));
+        Register(scheduler, Peer("b"));
+        Register(scheduler, Peer("c"));
+        Schedule(scheduler, "a");
+        ReportOrigin(scheduler, "a", 0, 1, 2, 3);
+        scheduler.Report(Blob, new PieceReportRequest { PeerId = "b", BlobVerified = true, Results = [.. Enumerable.Range(0, 4).Select(i => new PieceResult { Index = i, Success = true, Digest = PieceDigest(i) })] });
+        var sentToA = Schedule(scheduler, "c", max: 4).Pieces.Where(p => p.Parents[0].PeerId == "a").Select(p => p.Index).ToList();
+        Assert.NotEmpty(sentToA);
+
+        // a evicts every piece; the children it already had get 404s (Refused), which do not ban it.
+        scheduler.Report(Blob, new PieceReportRequest { PeerId = "a", Results = [], Evicted = [0, 1, 2, 3] });
+        scheduler.Report(Blob, new PieceReportRequest { PeerId = "c", Results = [.. sentToA.Select(i => new PieceResult { Index = i, ParentId = "a", Failure = PieceFailure.Refused })] });
+
+        Assert.False(scheduler.IsBanned(Blob, "a"));
+        Assert.Equal(4, scheduler.GetStatistics().PiecesEvicted);
+        var again = Schedule(scheduler, "c", max: 4, wanted: sentToA).Pieces;
+        Assert.Equal(sentToA.Count, again.Count);
+        Assert.All(again, p => Assert.Equal(["b"], p.Parents.Select(r => r.PeerId)));
+        Assert.Throws<P2PProtocolException>(() => scheduler.Report(Blob, new PieceReportRequest { PeerId = "a", Results = [], Evicted = [4] }));
+
+        // A refusal for a piece the parent is still recorded holding is still a strike.
+        scheduler.Report(Blob, new PieceReportRequest { PeerId = "c", Results = [new PieceResult { Index = again[0].Index, ParentId = "b", Failure = PieceFailure.Refused }] });
+        Assert.True(scheduler.IsBanned(Blob, "b"));
+    }
+
+    [Fact]
     public void Options_Invalid_Refused()
     {
         Assert.Throws<System.ComponentModel.DataAnnotations.ValidationException>(() => new P2PScheduler(new P2PSchedulerOptions { PieceSize = 1000 }));
         Assert.Throws<System.ComponentModel.DataAnnotations.ValidationException>(() => new P2PScheduler(new P2PSchedulerOptions { TokenKey = new byte[8] }));
         Assert.Throws<System.ComponentModel.DataAnnotations.ValidationException>(() => new P2PScheduler(new P2PSchedulerOptions { PeerTtl = TimeSpan.FromSeconds(1), HeartbeatInterval = TimeSpan.FromSeconds(2) }));
+        Assert.Throws<System.ComponentModel.DataAnnotations.ValidationException>(() => new P2PScheduler(new P2PSchedulerOptions { TokenLifetime = TimeSpan.FromSeconds(7) }));
+        Assert.Throws<System.ComponentModel.DataAnnotations.ValidationException>(() => new P2PScheduler(new P2PSchedulerOptions { TokenLifetime = TimeSpan.FromDays(8) }));
+        Assert.Throws<System.ComponentModel.DataAnnotations.ValidationException>(() => new P2PScheduler(new P2PSchedulerOptions { MaxOriginReadsPerTask = 0 }));
     }
 }
