@@ -41,8 +41,8 @@ public sealed record P2PData
     public required IReadOnlyList<P2PRow> Rows { get; init; }
 }
 
-/// <summary>N clients: completion times (seconds) directly from the registry and through P2P, registry bytes ÷ blob.</summary>
-public sealed record P2PRow(int N, double DirectP50, double DirectMax, double P2PP50, double P2PP99, double P2PMax, double DirectRegistryRatio, double P2PRegistryRatio);
+/// <summary>N clients: completion times (seconds) directly from the registry and through P2P.</summary>
+public sealed record P2PRow(int N, double DirectP50, double DirectMax, double P2PP50, double P2PP99, double P2PMax);
 
 internal static class BenchmarkJson
 {
