@@ -1689,7 +1689,7 @@ bench_cache() {
 
 Command: \`scripts/bench.sh cache\` (images: ${small_mb} MB and ${large_mb} MB, ${cache_layers} layers each, seed ${seed}, half random and half text files; local docker-registry over plain HTTP; ${runs} runs of each).
 
-Full pull: \`accel pull --plain-http REF DIR\` into a clean directory; the time is the one it prints (resolve, download, verify, unpack; without process start). Cache: \`accel cache warm REF\` once, then per run \`accel cache mount HOST/REPO@DIGEST DIR\` and \`accel cache mount HOST/REPO:TAG DIR\` (each followed by \`accel umount DIR\`); the time is the mount's time to ready as it prints it. By digest: check the snapshot, register the clone, mount the overlay — no registry. By tag: the tag is resolved at the registry first (manifest and config, each digest-verified), which in a fresh process includes loading OpenSSL for the first SHA-256 (about 0.3 s here) — the same cost the full pull pays. Wall columns: the whole command (by digest), .NET start included.
+Full pull: \`accel pull --plain-http REF DIR\` into a clean directory; the time is the one it prints (resolve, download, verify, unpack; without process start). Cache: \`accel cache warm REF\` once, then per run \`accel cache mount HOST/REPO@DIGEST DIR\` and \`accel cache mount HOST/REPO:TAG DIR\` (each followed by \`accel umount DIR\`); the time is the mount's time to ready as it prints it. By digest: check the snapshot, register the clone, mount the overlay — no registry. By tag: one HEAD of the tag at the registry first (its \`Docker-Content-Digest\` names the manifest; a snapshot of that manifest is cloned as by digest, and only a tag that moved to an image without a snapshot is resolved in full); in a fresh process that includes setting up the HTTP client. Wall columns: the whole command (by digest), .NET start included.
 
 Machine: $(nproc) cores shared with other builds and tests running at the same time (load average $(cut -d' ' -f1-3 /proc/loadavg)), $(free -g | awk '/^Mem:/ {print $2}') GiB memory, ext4, kernel $(uname -r); date $(date -u +%Y-%m-%d).
 
@@ -1773,4 +1773,4 @@ case ${1:-} in
     echo "usage: scripts/bench.sh pull|mirrors|replication|lazy|p2p|block|cache|micro [FILTER]|all" >&2
     exit 2
     ;;
-esac
+esac; exit "$?" # on the same line: bash has read it before it runs, so editing this file during a run is harmless
