@@ -6,10 +6,12 @@
 #   replication  delay from a skopeo push to availability on a target through `accel replicate serve` (median of
 #         BENCH_RUNS), and `accel replicate --bandwidth` accuracy; see bench_replication.
 #   lazy  lazy mount: cold start vs accel pull through a tbf-capped registry, warm reads vs squashfuse and native,
-#         conversion time vs tar -xzf, dedup with --chunk-dict; see bench_lazy. BENCH_LAZY_SIZE_MB (1024), BENCH_LAZY_RUNS (3),
+#         conversion time vs tar -xzf, dedup with --chunk-dict; figures in docs/benchmarks/lazy.json, plotted (PNG) by
+#         tests/Accelerator.Benchmarks.Plots; see bench_lazy. BENCH_LAZY_SIZE_MB (1024), BENCH_LAZY_RUNS (3),
 #         BENCH_LAZY_RATE (100mbit), BENCH_LAZY_FIO_SECONDS (8).
 #   p2p   N = 1, 4, 16, 32 clients pulling one 256 MB blob from a tbf-capped registry, directly vs through N
-#         `accel p2p peer` processes and a scheduler, plus the swarm simulation; see bench_p2p.
+#         `accel p2p peer` processes and a scheduler, plus the swarm simulation; completion times in
+#         docs/benchmarks/p2p.json, plotted like lazy's; see bench_p2p.
 #   block NBD reads through `accel block serve` vs qemu-nbd (fio's nbd engine), and reads on `accel mount --strategy block`
 #         vs the kernel's loop mount and the native directory (fio), warm and cold; see bench_block. BENCH_BLOCK_FILES (8),
 #         BENCH_BLOCK_FILE_MB (48), BENCH_BLOCK_RUNS (3), BENCH_BLOCK_FIO_SECONDS (8). Plus a cold start of a block mount from a
@@ -18,7 +20,8 @@
 #   cache  snapshot cache: `accel cache mount` of a warmed snapshot vs `accel pull`, BENCH_CACHE_SMALL_MB (80) and
 #         BENCH_CACHE_LARGE_MB (1024) images of BENCH_CACHE_LAYERS (5) layers; see bench_cache.
 #   micro the BenchmarkDotNet micro-benchmarks of tests/Accelerator.Benchmarks (short job, in-process), those whose
-#         full name matches FILTER (a BenchmarkDotNet glob, default '*'); the table goes into docs/benchmarks.md.
+#         full name matches FILTER (a BenchmarkDotNet glob, default BENCH_MICRO_FILTER or '*'); the table goes into
+#         docs/benchmarks.md. BENCH_MICRO_ITERATIONS (15).
 #   all   every scenario above in sequence, each in its own process (a failing one is reported in the run header and
 #         keeps its previous section; the others still run), then the run header (date, machine, total time) at the
 #         top of docs/benchmarks.md. BENCH_SCENARIOS ("pull mirrors replication lazy p2p block cache micro") picks them.
