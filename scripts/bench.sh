@@ -6,10 +6,12 @@
 #   replication  delay from a skopeo push to availability on a target through `accel replicate serve` (median of
 #         BENCH_RUNS), and `accel replicate --bandwidth` accuracy; see bench_replication.
 #   lazy  lazy mount: cold start vs accel pull through a tbf-capped registry, warm reads vs squashfuse and native,
-#         conversion time vs tar -xzf, dedup with --chunk-dict; see bench_lazy. BENCH_LAZY_SIZE_MB (1024), BENCH_LAZY_RUNS (3),
+#         conversion time vs tar -xzf, dedup with --chunk-dict; figures in docs/benchmarks/lazy.json, plotted (PNG) by
+#         tests/Accelerator.Benchmarks.Plots; see bench_lazy. BENCH_LAZY_SIZE_MB (1024), BENCH_LAZY_RUNS (3),
 #         BENCH_LAZY_RATE (100mbit), BENCH_LAZY_FIO_SECONDS (8).
 #   p2p   N = 1, 4, 16, 32 clients pulling one 256 MB blob from a tbf-capped registry, directly vs through N
-#         `accel p2p peer` processes and a scheduler, plus the swarm simulation; see bench_p2p.
+#         `accel p2p peer` processes and a scheduler, plus the swarm simulation; completion times in
+#         docs/benchmarks/p2p.json, plotted like lazy's; see bench_p2p.
 #   block NBD reads through `accel block serve` vs qemu-nbd (fio's nbd engine), and reads on `accel mount --strategy block`
 #         vs the kernel's loop mount and the native directory (fio), warm and cold; see bench_block. BENCH_BLOCK_FILES (8),
 #         BENCH_BLOCK_FILE_MB (48), BENCH_BLOCK_RUNS (3), BENCH_BLOCK_FIO_SECONDS (8). Plus a cold start of a block mount from a
@@ -18,13 +20,38 @@
 #   cache  snapshot cache: `accel cache mount` of a warmed snapshot vs `accel pull`, BENCH_CACHE_SMALL_MB (80) and
 #         BENCH_CACHE_LARGE_MB (1024) images of BENCH_CACHE_LAYERS (5) layers; see bench_cache.
 #   micro the BenchmarkDotNet micro-benchmarks of tests/Accelerator.Benchmarks (short job, in-process), those whose
-#         full name matches FILTER (a BenchmarkDotNet glob, default '*'); the table goes into docs/benchmarks.md.
+#         full name matches FILTER (a BenchmarkDotNet glob, default BENCH_MICRO_FILTER or '*'); the table goes into
+#         docs/benchmarks.md. BENCH_MICRO_ITERATIONS (15).
+#   all   every scenario above in sequence, each in its own process (a failing one is reported in the run header and
+#         keeps its previous section; the others still run), then the run header (date, machine, total time) at the
+#         top of docs/benchmarks.md. BENCH_SCENARIOS ("pull mirrors replication lazy p2p block cache micro") picks them.
 # Environment: BENCH_SIZE_MB (300), BENCH_LAYERS (5), BENCH_SEED (42), BENCH_RUNS (5), BENCH_KEEP=1 keeps the work dir;
 #   replication: BENCH_REPL_SIZE_MB (100), BENCH_BW_MB (300), BENCH_BW_KBPS (20000), BENCH_BW_RUNS (3).
+#   BENCH_QUICK=1: small images, few runs, short fio jobs for every scenario (a variable set explicitly still wins) —
+#   a check that the whole script works (`BENCH_QUICK=1 scripts/bench.sh all`, ~15 min), not figures to publish.
+#   BENCH_ACCEL: an accel binary to use instead of building one (`all` builds it once for every scenario).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+
+# Smaller defaults for a quick end-to-end check; exported so that the scenario processes of `all` see them too.
+if [[ ${BENCH_QUICK:-0} == 1 ]]; then
+  quick=(
+    BENCH_SIZE_MB=40 BENCH_RUNS=2
+    BENCH_MIRROR_SIZE_MB=24 BENCH_MIRROR_PULLS=4 BENCH_MIRROR_RUNS=1
+    BENCH_REPL_SIZE_MB=16 BENCH_BW_MB=16 BENCH_BW_RUNS=1
+    BENCH_LAZY_SIZE_MB=64 BENCH_LAZY_RUNS=1 BENCH_LAZY_FIO_SECONDS=2
+    BENCH_P2P_MB=32 "BENCH_P2P_PEERS=1 4" BENCH_P2P_SIM_PEERS=200
+    BENCH_BLOCK_FILES=2 BENCH_BLOCK_FILE_MB=16 BENCH_BLOCK_RUNS=1 BENCH_BLOCK_FIO_SECONDS=2 BENCH_BLOCK_COLD_MB=48 BENCH_BLOCK_COLD_RUNS=1
+    BENCH_CACHE_SMALL_MB=16 BENCH_CACHE_LARGE_MB=64
+    BENCH_MICRO_ITERATIONS=3 BENCH_MICRO_FILTER='*ManifestParsing*'
+  )
+  for setting in "${quick[@]}"; do
+    name=${setting%%=*}
+    if [[ -z ${!name:-} ]]; then export "$setting"; fi
+  done
+fi
 
 size_mb=${BENCH_SIZE_MB:-300}
 layers=${BENCH_LAYERS:-5}
@@ -33,6 +60,7 @@ runs=${BENCH_RUNS:-5}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/accel-bench.XXXXXX")
 registry_pid=
+registry_pids=()
 netns_pids=()
 netns_names=()
 p2p_pids=()
@@ -40,7 +68,7 @@ cleanup() {
   if [[ -n $registry_pid ]]; then kill "$registry_pid" 2>/dev/null || true; wait "$registry_pid" 2>/dev/null || true; fi
   local pid ns
   for pid in "${p2p_pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
-  for pid in "${netns_pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  for pid in "${registry_pids[@]}" "${netns_pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   # Deleting a namespace deletes its end of the veth pair, and with it the host end.
   for ns in "${netns_names[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
   if [[ ${BENCH_KEEP:-0} != 1 ]]; then rm -rf "$work"; else echo "kept $work"; fi
@@ -62,11 +90,23 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
+# accel as one would ship it: compiled ahead of time (ReadyToRun), so that JIT time does not blur what is measured (a
+# fresh process per command, many at once in mirrors and p2p); the plain Release build when the ReadyToRun compiler is
+# not available. BENCH_ACCEL names a binary to use instead (`all` builds once for every scenario).
 build_cli() {
-  log "building accel (Release)"
-  quiet dotnet build src/Accelerator.Cli -c Release -o "$work/cli"
-  accel="$work/cli/accel"
+  if [[ -n ${BENCH_ACCEL:-} ]]; then accel=$BENCH_ACCEL; return; fi
+  log "publishing accel (Release, ReadyToRun)"
+  if quiet dotnet publish src/Accelerator.Cli -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true -o "$work/cli-r2r"; then
+    accel="$work/cli-r2r/accel"
+  else
+    log "ReadyToRun publish failed; building accel (Release)"
+    quiet dotnet build src/Accelerator.Cli -c Release -o "$work/cli"
+    accel="$work/cli/accel"
+  fi
 }
+
+# The name the mirrors and p2p scenarios used when only they were ReadyToRun.
+build_cli_r2r() { build_cli; }
 
 # Writes LAYERS staging trees of mixed files (many small, some medium, a few large; random bytes, and text for a
 # fraction text_fraction of the files, default half),
@@ -114,36 +154,45 @@ PY
   rm -rf "$work/stage"
 }
 
-start_registry() {
-  local port
-  port=$(free_port)
-  host="127.0.0.1:$port"
-  mkdir -p "$work/registry"
-  cat >"$work/registry.yml" <<YML
-version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: $work/registry
-  delete:
-    enabled: true
-http:
-  addr: $host
-YML
-  docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
-  registry_pid=$!
-  local i
-  for ((i = 0; i < 100; i++)); do
-    if python3 -c "import urllib.request,sys; urllib.request.urlopen('http://$host/v2/', timeout=1)" 2>/dev/null; then
-      log "registry on $host"
-      return
+# Writes $work/NAME/config.yml for a docker-registry storing in $work/NAME/storage and listening on ADDR, notifying
+# URL when given.
+registry_config() {
+  local name=$1 addr=$2 notify=${3:-}
+  mkdir -p "$work/$name/storage"
+  {
+    printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\n' "$work/$name/storage"
+    printf 'http:\n  addr: %s\n' "$addr"
+    if [[ -n $notify ]]; then
+      printf 'notifications:\n  endpoints:\n    - name: accel\n      url: %s\n      timeout: 2s\n      threshold: 5\n      backoff: 1s\n' "$notify"
     fi
-    sleep 0.1
+  } >"$work/$name/config.yml"
+}
+
+# Starts docker-registry NAME (config from registry_config) on ADDR, inside network namespace NS when given; its log
+# (the access log the byte counts read) is $work/NAME.log. Waits until /v2/ answers; the pid is in registry_last_pid
+# and in registry_pids (stopped by the cleanup).
+run_registry() {
+  local name=$1 addr=$2 ns=${3:-} try
+  local prefix=()
+  [[ -n $ns ]] && prefix=(ip netns exec "$ns")
+  "${prefix[@]}" docker-registry serve "$work/$name/config.yml" >>"$work/$name.log" 2>&1 &
+  registry_last_pid=$!
+  registry_pids+=("$registry_last_pid")
+  for ((try = 0; try < 200; try++)); do
+    if python3 -c "import urllib.request; urllib.request.urlopen('http://$addr/v2/', timeout=1)" 2>/dev/null; then return; fi
+    sleep 0.05
   done
-  cat "$work/registry.log" >&2
-  echo "registry did not start on $host" >&2
+  cat "$work/$name.log" >&2
+  echo "registry $name did not start on $addr" >&2
   return 1
+}
+
+# A docker-registry on a free loopback port; sets host.
+start_registry() {
+  host="127.0.0.1:$(free_port)"
+  registry_config registry "$host"
+  run_registry registry "$host"
+  log "registry on $host"
 }
 
 # Prints the wall-clock seconds a command takes, or "failed".
@@ -177,7 +226,14 @@ body = open(body_file).read().rstrip("\n")
 text = open(path).read() if os.path.exists(path) else "# Benchmarks\n\nEnd-to-end results written by `scripts/bench.sh`; each section is replaced when its scenario runs again.\n"
 section = f"{start}\n{body}\n{end}"
 pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
-text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section + "\n"
+if pattern.search(text):
+    text = pattern.sub(lambda _: section, text)
+elif scenario == "run" and "\n<!-- bench:" in text:
+    # The run header goes before the first section.
+    at = text.index("\n<!-- bench:") + 1
+    text = text[:at] + section + "\n\n" + text[at:]
+else:
+    text = text.rstrip("\n") + "\n\n" + section + "\n"
 open(path, "w").write(text if text.endswith("\n") else text + "\n")
 PY
 }
@@ -310,12 +366,12 @@ PY
   cat "$work/section.md" >&2
 }
 
-# Starts docker-registry number I in its own network namespace, reachable from here at 10.200.I.2:5000 over a veth
-# pair whose registry side is shaped with tc tbf to RATE: every byte a registry sends goes through its own cap.
-# (These addresses exist only on the veth pairs this script creates, inside this machine.)
-start_netns_registry() {
+# Creates network namespace accel-mirrors-I joined to this one by a veth pair, 10.200.I.1 here and 10.200.I.2 inside,
+# the inside end's egress shaped with tc tbf to RATE. (These addresses exist only on the veth pairs this script
+# creates, inside this machine.)
+netns_create() {
   local i=$1 rate=$2
-  local ns="accel-mirrors-$i" outside="accmir${i}h" inside="accmir${i}n" addr="10.200.$i.2:5000"
+  local ns="accel-mirrors-$i" outside="accmir${i}h" inside="accmir${i}n"
   ip netns del "$ns" 2>/dev/null || true
   ip link del "$outside" 2>/dev/null || true
   ip netns add "$ns"
@@ -329,29 +385,16 @@ start_netns_registry() {
   ip netns exec "$ns" ip link set lo up
   # Token bucket on the registry's egress: RATE sustained; the burst covers one timer tick at that rate.
   ip netns exec "$ns" tc qdisc add dev "$inside" root tbf rate "$rate" burst 1mb latency 100ms
-  mkdir -p "$work/registry$i"
-  cat >"$work/registry$i.yml" <<YML
-version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: $work/registry$i
-http:
-  addr: $addr
-YML
-  ip netns exec "$ns" docker-registry serve "$work/registry$i.yml" >>"$work/registry$i.log" 2>&1 &
-  netns_pids+=($!)
-  local try
-  for ((try = 0; try < 100; try++)); do
-    if python3 -c "import urllib.request; urllib.request.urlopen('http://$addr/v2/', timeout=1)" 2>/dev/null; then
-      return
-    fi
-    sleep 0.1
-  done
-  cat "$work/registry$i.log" >&2
-  echo "registry $i did not start on $addr" >&2
-  return 1
+}
+
+# Starts docker-registry number I in its own network namespace (netns_create), reachable from here at 10.200.I.2:5000,
+# every byte it sends going through its own RATE cap; its access log is $work/registryI.log.
+start_netns_registry() {
+  local i=$1 rate=$2
+  netns_create "$i" "$rate"
+  registry_config "registry$i" "10.200.$i.2:5000"
+  run_registry "registry$i" "10.200.$i.2:5000" "accel-mirrors-$i"
+  netns_pids+=("$registry_last_pid")
 }
 
 # Runs PULLS `accel copy IMAGE oci:DIR`s at once (extra accel options in the arguments) — a pull into an OCI layout:
@@ -406,14 +449,8 @@ bench_mirrors() {
   layers=${BENCH_MIRROR_LAYERS:-5}
   text_fraction=${BENCH_MIRROR_TEXT_FRACTION:-0.8}
   local rate=${BENCH_MIRROR_RATE:-100mbit} pulls=${BENCH_MIRROR_PULLS:-16} mruns=${BENCH_MIRROR_RUNS:-5}
-  # Sixteen processes start at once on a small machine: compile ahead of time (ReadyToRun) so that JIT time does not
-  # blur what is measured. Falls back to the plain build when the ReadyToRun compiler is not available.
-  log "publishing accel (Release, ReadyToRun)"
-  if quiet dotnet publish src/Accelerator.Cli -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true -o "$work/cli-r2r"; then
-    accel="$work/cli-r2r/accel"
-  else
-    build_cli
-  fi
+  # Sixteen processes start at once on a small machine.
+  build_cli_r2r
   generate_image "$work/layout"
   local compressed
   read -r compressed expected_manifest < <(python3 - "$work/layout" <<'PY'
@@ -516,29 +553,14 @@ replication_cleanup() {
   repl_pids=()
 }
 
-# Starts a docker-registry in $work/NAME on a free port (or PORT), notifying URL if given; sets repl_host.
+# Starts a docker-registry in $work/NAME on a free port, notifying URL if given; sets repl_host. Stopped by
+# replication_cleanup (each run starts fresh ones).
 repl_registry() {
-  local name=$1 notify=${2:-} port
-  port=$(free_port)
-  repl_host="127.0.0.1:$port"
-  mkdir -p "$work/$name/storage"
-  {
-    printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\n' "$work/$name/storage"
-    printf 'http:\n  addr: %s\n' "$repl_host"
-    if [[ -n $notify ]]; then
-      printf 'notifications:\n  endpoints:\n    - name: accel\n      url: %s\n      timeout: 2s\n      threshold: 5\n      backoff: 1s\n' "$notify"
-    fi
-  } >"$work/$name/config.yml"
-  docker-registry serve "$work/$name/config.yml" >"$work/$name/registry.log" 2>&1 &
-  repl_pids+=($!)
-  local i
-  for ((i = 0; i < 100; i++)); do
-    if python3 -c "import urllib.request; urllib.request.urlopen('http://$repl_host/v2/', timeout=1)" 2>/dev/null; then return; fi
-    sleep 0.05
-  done
-  cat "$work/$name/registry.log" >&2
-  echo "registry $name did not start on $repl_host" >&2
-  return 1
+  local name=$1 notify=${2:-}
+  repl_host="127.0.0.1:$(free_port)"
+  registry_config "$name" "$repl_host" "$notify"
+  run_registry "$name" "$repl_host"
+  repl_pids+=("$registry_last_pid")
 }
 
 # Writes an OCI layout at DIR (tag v1) whose one layer is SIZE_MB of random bytes: a transfer of known size.
@@ -708,13 +730,21 @@ else:
 PY
 }
 
-# Mounts REF read-only and lazily at DIR (extra accel mount options after), remembering it for the cleanup.
+# Mounts REF read-only in the background at DIR with STRATEGY (extra accel mount options after), remembering it for
+# the cleanup.
+accel_mount() {
+  local strategy=$1 ref=$2 dir=$3
+  shift 3
+  mkdir -p "$dir"
+  lazy_mounts+=("$dir")
+  "$accel" mount --plain-http "$ref" "$dir" --strategy "$strategy" --read-only --background "$@" >"$work/mount.log" 2>&1
+}
+
+# The lazy strategy's accel_mount (the name other scenarios may still use).
 lazy_mount() {
   local ref=$1 dir=$2
   shift 2
-  mkdir -p "$dir"
-  lazy_mounts+=("$dir")
-  "$accel" mount --plain-http "$ref" "$dir" --strategy lazy --read-only --background "$@" >"$work/mount.log" 2>&1
+  accel_mount lazy "$ref" "$dir" "$@"
 }
 
 # Unmounts DIR and waits for the statistics file STATS (if given) to be written by the exiting serving process.
@@ -735,14 +765,77 @@ lazy_read_list() {
   (cd "$root" && xargs -d '\n' cat <"$list" >/dev/null)
 }
 
+# Writes to OUT a fixed choice (seeded with SEED) of whole files of the tree ROOT totalling FRACTION of its file bytes,
+# sorted; prints "FILES BYTES". The cold starts of the lazy and block scenarios read such a list.
+start_list() {
+  python3 - "$@" <<'PY'
+import os, random, sys
+root, fraction, seed, out = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+files = sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
+sizes = {f: os.path.getsize(os.path.join(root, f)) for f in files}
+goal = fraction * sum(sizes.values())
+rng = random.Random(seed)
+rng.shuffle(files)
+chosen, total = [], 0
+for f in files:
+    if total >= goal:
+        break
+    if total + sizes[f] > goal * 1.02:
+        continue
+    chosen.append(f)
+    total += sizes[f]
+chosen.sort()
+open(out, "w").write("\n".join(chosen) + "\n")
+print(len(chosen), total)
+PY
+}
+
+# One cold start: `accel mount --strategy STRATEGY REF DIR` with an empty cache directory CACHE and --stats-json STATS,
+# then the reads of LIST, then unmount. Prints "SECONDS BYTES-FETCHED BYTES-READ" (seconds from the mount command to the
+# last read; the bytes from the statistics), with "failed" for what could not be measured.
+cold_start() {
+  local strategy=$1 ref=$2 dir=$3 cache=$4 stats=$5 list=$6 start end t
+  rm -rf "$cache" "$stats"
+  mkdir -p "$cache"
+  start=$(date +%s.%N)
+  if accel_mount "$strategy" "$ref" "$dir" --cache-dir "$cache" --stats-json "$stats" && lazy_read_list "$list" "$dir"; then
+    end=$(date +%s.%N)
+    t=$(python3 -c "print(f'{$end - $start:.3f}')")
+  else
+    t=failed
+    log "$strategy cold start failed: $(tail -n 3 "$work/mount.log" | tr '\n' ' ')"
+  fi
+  lazy_umount "$dir" "$stats"
+  echo "$t $(python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); print(j["bytesFetched"], j["bytesRead"])' "$stats" 2>/dev/null || echo failed failed)"
+}
+
+# The baseline of a cold start: `accel pull REF` into a clean directory, then the reads of LIST; prints the seconds.
+pull_and_read() {
+  local ref=$1 list=$2 t
+  rm -rf "$work/dest"
+  t=$(time_run bash -c "'$accel' pull --plain-http $ref '$work/dest' && cd '$work/dest' && xargs -d '\n' cat <'$list' >/dev/null")
+  [[ $t == failed ]] && log "pull run failed: $(tail -n 3 "$work/run.log" | tr '\n' ' ')"
+  rm -rf "$work/dest"
+  echo "$t"
+}
+
 # Prints "MB/s" of a fio job over the files (colon-separated list) FILES: MODE is read (1 MiB) or randread (4 KiB);
-# INVALIDATE 1 lets fio drop the files' page cache first (its default), 0 keeps what the warm-up read cached.
-lazy_fio() {
-  local mode=$1 files=$2 invalidate=$3 bs=1m
+# INVALIDATE 1 lets fio drop the files' page cache first (its default), 0 keeps what a warm-up read cached; SECONDS long.
+fio_files() {
+  local files=$1 mode=$2 invalidate=$3 seconds=$4 bs=1m
   [[ $mode == randread ]] && bs=4k
-  fio --name=lazy --filename="$files" --rw="$mode" --bs="$bs" --ioengine=psync --direct=0 --invalidate="$invalidate" --readonly \
-    --time_based --runtime="${BENCH_LAZY_FIO_SECONDS:-8}" --output-format=json >"$work/fio.json" 2>"$work/fio.err" || { echo failed; return; }
+  fio --name=files --filename="$files" --rw="$mode" --bs="$bs" --ioengine=psync --direct=0 --invalidate="$invalidate" --readonly \
+    --time_based --runtime="$seconds" --output-format=json >"$work/fio.json" 2>"$work/fio.err" || { echo failed; return; }
   python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); print("%.1f" % (j["jobs"][0]["read"]["bw_bytes"] / 1e6))' "$work/fio.json"
+}
+
+# Builds the plots tool once and renders SCENARIO's plots from docs/benchmarks/SCENARIO.json into docs/benchmarks/.
+render_plots() {
+  local scenario=$1
+  if [[ ! -x $work/plots/Accelerator.Benchmarks.Plots ]]; then
+    quiet dotnet build tests/Accelerator.Benchmarks.Plots -c Release -o "$work/plots" || { log "plots tool did not build"; return 1; }
+  fi
+  "$work/plots/Accelerator.Benchmarks.Plots" "$scenario" "docs/benchmarks/$scenario.json" docs/benchmarks >&2
 }
 
 bench_lazy() {
@@ -755,6 +848,7 @@ bench_lazy() {
   layers=${BENCH_LAZY_LAYERS:-4}
   text_fraction=${BENCH_LAZY_TEXT_FRACTION:-0.5}
   local rate=${BENCH_LAZY_RATE:-100mbit} lruns=${BENCH_LAZY_RUNS:-3} start_fraction=${BENCH_LAZY_START_FRACTION:-0.06}
+  local fio_seconds=${BENCH_LAZY_FIO_SECONDS:-8}
   local load_start
   load_start=$(cut -d' ' -f1-3 /proc/loadavg)
   build_cli
@@ -797,27 +891,7 @@ PY
 
   # The start's reads: a fixed, seeded choice of whole files totalling start_fraction of the tree's file bytes.
   local start_bytes start_files
-  read -r start_files start_bytes < <(python3 - "$work/tree" "$start_fraction" "$seed" "$work/start.list" <<'PY'
-import os, random, sys
-root, fraction, seed, out = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-files = sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
-sizes = {f: os.path.getsize(os.path.join(root, f)) for f in files}
-goal = fraction * sum(sizes.values())
-rng = random.Random(seed)
-rng.shuffle(files)
-chosen, total = [], 0
-for f in files:
-    if total >= goal:
-        break
-    if total + sizes[f] > goal * 1.02:
-        continue
-    chosen.append(f)
-    total += sizes[f]
-chosen.sort()
-open(out, "w").write("\n".join(chosen) + "\n")
-print(len(chosen), total)
-PY
-)
+  read -r start_files start_bytes < <(start_list "$work/tree" "$start_fraction" "$seed" "$work/start.list")
   local total_files
   total_files=$(find "$work/tree" -type f | wc -l)
   log "start list: $start_files of $total_files files, $start_bytes bytes"
@@ -829,29 +903,12 @@ PY
   quiet "$accel" copy --plain-http "oci:$layout:latest" "$addr/bench:latest"
   quiet "$accel" copy --plain-http "oci:$layout:latest-accel" "$addr/bench:latest-accel"
 
-  local lazy_t=() lazy_b=() pull_t=() r t fetched start end
+  local lazy_t=() lazy_b=() pull_t=() r t fetched read
   for ((r = 1; r <= lruns; r++)); do
-    rm -rf "$work/cache" "$work/stats.json"
-    mkdir -p "$work/cache"
-    start=$(date +%s.%N)
-    if lazy_mount "$addr/bench:latest-accel" "$work/mnt" --cache-dir "$work/cache" --stats-json "$work/stats.json" &&
-      lazy_read_list "$work/start.list" "$work/mnt"; then
-      end=$(date +%s.%N)
-      t=$(python3 -c "print(f'{$end - $start:.3f}')")
-    else
-      t=failed
-      log "lazy run failed: $(tail -n 3 "$work/mount.log" | tr '\n' ' ')"
-    fi
-    lazy_umount "$work/mnt" "$work/stats.json"
-    fetched=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["bytesFetched"])' "$work/stats.json" 2>/dev/null || echo failed)
+    read -r t fetched read < <(cold_start lazy "$addr/bench:latest-accel" "$work/mnt" "$work/cache" "$work/stats.json" "$work/start.list")
     lazy_t+=("$t")
     lazy_b+=("$fetched")
-
-    rm -rf "$work/dest"
-    t=$(time_run bash -c "'$accel' pull --plain-http $addr/bench:latest '$work/dest' && cd '$work/dest' && xargs -d '\n' cat <'$work/start.list' >/dev/null")
-    [[ $t == failed ]] && log "pull run failed: $(tail -n 3 "$work/run.log" | tr '\n' ' ')"
-    pull_t+=("$t")
-    rm -rf "$work/dest"
+    pull_t+=("$(pull_and_read "$addr/bench:latest" "$work/start.list")")
     log "cold run $r/$lruns: lazy ${lazy_t[-1]} s (${lazy_b[-1]} bytes fetched), pull ${pull_t[-1]} s; load $(cut -d' ' -f1 /proc/loadavg)"
   done
   local lazy_med pull_med speedup fetched_med
@@ -878,10 +935,10 @@ PY
     files=$(printf "$fs/%s:" "${big[@]}")
     files=${files%:}
     for f in "${big[@]}"; do cat "$fs/$f" >/dev/null; done # warm-up
-    seq+=("$(lazy_fio read "$files" 0)")
-    rnd+=("$(lazy_fio randread "$files" 0)")
-    seq_inv+=("$(lazy_fio read "$files" 1)")
-    rnd_inv+=("$(lazy_fio randread "$files" 1)")
+    seq+=("$(fio_files "$files" read 0 "$fio_seconds")")
+    rnd+=("$(fio_files "$files" randread 0 "$fio_seconds")")
+    seq_inv+=("$(fio_files "$files" read 1 "$fio_seconds")")
+    rnd_inv+=("$(fio_files "$files" randread 1 "$fio_seconds")")
     log "$fs: sequential ${seq[-1]} MB/s, 4 KiB random ${rnd[-1]} MB/s; page cache dropped first: ${seq_inv[-1]}, ${rnd_inv[-1]} MB/s"
   done
   lazy_umount "$work/mnt"
@@ -1000,6 +1057,9 @@ w(f"Speed-up (baseline / lazy): **{ratio(pull_med, lazy_med, '{:.1f}x')}** (targ
   f"Bytes fetched (median) {fetched / mb if fetched else 0:.1f} MB vs bytes read {start_b / mb:.1f} MB + bootstrap {boot_b / mb:.2f} MB: "
   f"{ratio(fetched, start_b)} × the bytes read; limit 1.25 × read + metadata = {limit / mb:.1f} MB (target: {met(None if fetched is None else fetched <= limit)}).")
 w("")
+w("![Cold start time: lazy mount vs accel pull](benchmarks/lazy-cold-start.png)")
+w("![Cold start bytes: read vs fetched](benchmarks/lazy-bytes-fetched.png)")
+w("")
 w("### (b) Warm reads")
 w("")
 w(f"The 8 largest files ({$big_bytes / mb:.0f} MB) read through: the native file system (the unpacked tree, \`accel pull\` of the layout), the lazy mount of \`oci:LAYOUT:latest-accel\` (read-only; chunk cache warmed by reading the files once), and \`squashfuse\` of \`mksquashfs\` of the same tree (default gzip). "
@@ -1019,6 +1079,8 @@ w("With the page cache kept, all three serve the reads from the kernel's page ca
   "With it dropped, native reads come from the disk while the lazy mount's chunk-cache files and the squashfs image are themselves still in the host's page cache, which favours the two mounts over native; squashfuse also decompresses each block again.")
 w("")
 w("Targets ≥ 0.7 of native and ≥ squashfuse (warm page cache): " + "; ".join(f"{name}: {met(a)} / {met(b)}" for name, a, b in verdicts) + ".")
+w("")
+w("![Warm read throughput: native, lazy mount, squashfuse](benchmarks/lazy-warm-reads.png)")
 w("")
 w("### (c) Conversion")
 w("")
@@ -1040,8 +1102,18 @@ w(f"New chunk data {$new_bytes / mb:.1f} MB / chunk data of the first version {$
   f"of all chunk blobs \`v2-accel\` lists ({$listed_bytes / mb:.1f} MB): $dedup_listed_pct%. "
   "Both are compressed sizes: 10% of the file bytes changed, and the compressed share depends on how many of the rewritten files are (compressible) text.")
 open("$work/section.md", "w").write("\n".join(out) + "\n")
+# The figures the plots are drawn from (tests/Accelerator.Benchmarks.Plots reads them).
+import json, os
+os.makedirs("docs/benchmarks", exist_ok=True)
+json.dump({
+    "lazySeconds": [f(x) for x in lazy_t], "pullSeconds": [f(x) for x in pull_t], "lazyBytesFetched": [f(x) for x in lazy_b],
+    "pullBytesFetched": layer_b, "bytesRead": start_b,
+    "warmReads": [{"workload": name, "native": v[0], "lazy": v[1], "squashfuse": v[2]} for name, v in
+                  (("sequential 1 MiB", seq), ("random 4 KiB", rnd), ("sequential 1 MiB, page cache dropped", seq_inv), ("random 4 KiB, page cache dropped", rnd_inv))],
+}, open("docs/benchmarks/lazy.json", "w"), indent=2)
 PY
   write_section lazy "$work/section.md"
+  render_plots lazy || log "lazy: plots not rendered"
   cat "$work/section.md" >&2
   log "lazy: written to docs/benchmarks.md"
 }
@@ -1116,6 +1188,32 @@ print(f"{pct(0.5):.1f} {pct(0.99):.1f} {t[-1]:.1f} {'ok' if ok and t else 'WRONG
 PY
 }
 
+# Writes docs/benchmarks/p2p.json from the clients' completion times of bench_p2p (its $work/directN.txt and p2pN.txt
+# for each N given), renders p2p-completion.png, and adds it to the section being written.
+p2p_plot_data() {
+  local mb=$1 rate=$2
+  shift 2
+  python3 - "$work" "$mb" "$rate" "$@" <<'PY' || { log "p2p: no plot data"; return 0; }
+import json, math, os, sys
+work, mb, rate, ns = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4:]
+def times(path):
+    return sorted(float(l.split()[0]) for l in open(path) if l.strip())
+def pct(t, p):
+    return t[max(0, min(len(t) - 1, math.ceil(p * len(t)) - 1))]
+rows = []
+for n in ns:
+    d, p = times(f"{work}/direct{n}.txt"), times(f"{work}/p2p{n}.txt")
+    rows.append({"n": int(n), "directP50": pct(d, 0.5), "directMax": d[-1], "p2pP50": pct(p, 0.5), "p2pP99": pct(p, 0.99), "p2pMax": p[-1]})
+os.makedirs("docs/benchmarks", exist_ok=True)
+json.dump({"blobMb": mb, "rate": rate, "rows": rows}, open("docs/benchmarks/p2p.json", "w"), indent=2)
+PY
+  if render_plots p2p; then
+    printf '\n![Completion time vs N, direct vs P2P](benchmarks/p2p-completion.png)\n' >>"$work/section.md"
+  else
+    log "p2p: plot not rendered"
+  fi
+}
+
 bench_p2p() {
   if [[ $(id -u) != 0 ]]; then
     echo "scripts/bench.sh p2p needs root (network namespaces and tc)" >&2
@@ -1124,12 +1222,7 @@ bench_p2p() {
 
   local mb=${BENCH_P2P_MB:-256} rate=${BENCH_P2P_RATE:-200mbit} ns_index=${BENCH_P2P_NS:-30}
   local peers_list=(${BENCH_P2P_PEERS:-1 4 16 32})
-  log "publishing accel (Release, ReadyToRun)"
-  if quiet dotnet publish src/Accelerator.Cli -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true -o "$work/cli-r2r"; then
-    accel="$work/cli-r2r/accel"
-  else
-    build_cli
-  fi
+  build_cli_r2r
 
   start_netns_registry "$ns_index" "$rate"
   local registry="10.200.$ns_index.2:5000"
@@ -1241,6 +1334,7 @@ ${sim}
 ![Completion time CDF of the simulated swarms](benchmarks/p2p-simulation.png)
 MD
   } >"$work/section.md"
+  p2p_plot_data "$mb" "$rate" "${peers_list[@]}"
   write_section p2p "$work/section.md"
   log "p2p: written to docs/benchmarks.md"
 }
@@ -1285,15 +1379,6 @@ block_fio_nbd() {
   python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); print("%.1f" % (j["jobs"][0]["read"]["bw_bytes"] / 1e6))' "$work/fio.json"
 }
 
-# Prints MB/s of fio over the files (colon-separated) of a mounted tree, psync; INVALIDATE 0 keeps the page cache (warm).
-block_fio_files() {
-  local files=$1 mode=$2 invalidate=$3 bs=1m
-  [[ $mode == randread ]] && bs=4k
-  fio --name=fs --filename="$files" --rw="$mode" --bs="$bs" --ioengine=psync --direct=0 --invalidate="$invalidate" --readonly \
-    --time_based --runtime="${BENCH_BLOCK_FIO_SECONDS:-8}" --output-format=json >"$work/fio.json" 2>"$work/fio.err" || { echo failed; return; }
-  python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); print("%.1f" % (j["jobs"][0]["read"]["bw_bytes"] / 1e6))' "$work/fio.json"
-}
-
 bench_block() {
   trap block_cleanup EXIT
   block_pids=()
@@ -1335,60 +1420,21 @@ PY
   tree_bytes=$(du -sb --apparent-size "$work/btree" | cut -f1)
   total_files=$(find "$work/btree" -type f | wc -l)
   # The same seeded choice of whole files as the lazy benchmark's start.
-  read -r start_files start_bytes < <(python3 - "$work/btree" "$start_fraction" "$seed" "$work/bstart.list" <<'PY'
-import os, random, sys
-root, fraction, seed, out = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-files = sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
-sizes = {f: os.path.getsize(os.path.join(root, f)) for f in files}
-goal = fraction * sum(sizes.values())
-rng = random.Random(seed)
-rng.shuffle(files)
-chosen, total = [], 0
-for f in files:
-    if total >= goal:
-        break
-    if total + sizes[f] > goal * 1.02:
-        continue
-    chosen.append(f)
-    total += sizes[f]
-chosen.sort()
-open(out, "w").write("\n".join(chosen) + "\n")
-print(len(chosen), total)
-PY
-)
+  read -r start_files start_bytes < <(start_list "$work/btree" "$start_fraction" "$seed" "$work/bstart.list")
   rm -rf "$work/btree"
   log "block cold: start list $start_files of $total_files files, $start_bytes bytes"
   start_registry
   quiet "$accel" copy --plain-http "oci:$layout:latest" "$host/bench:latest"
   quiet "$accel" copy --plain-http "oci:$layout:latest-accel-block" "$host/bench:latest-accel-block"
 
-  local block_t=() block_b=() block_r=() pull_t=() r t start end fetched
+  local block_t=() block_b=() block_r=() pull_t=() r t fetched read
   block_mnt="$work/mnt-cold"
-  mkdir -p "$block_mnt"
   for ((r = 1; r <= cruns; r++)); do
-    rm -rf "$work/bcache" "$work/bstats.json"
-    mkdir -p "$work/bcache"
-    start=$(date +%s.%N)
-    if "$accel" mount --plain-http "$host/bench:latest-accel-block" "$block_mnt" --strategy block --read-only --background \
-        --cache-dir "$work/bcache" --stats-json "$work/bstats.json" >"$work/mount.log" 2>&1 &&
-      lazy_read_list "$work/bstart.list" "$block_mnt"; then
-      end=$(date +%s.%N)
-      t=$(python3 -c "print(f'{$end - $start:.3f}')")
-    else
-      t=failed
-      log "block run failed: $(tail -n 3 "$work/mount.log" | tr '\n' ' ')"
-    fi
-    lazy_umount "$block_mnt" "$work/bstats.json"
-    fetched=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["bytesFetched"])' "$work/bstats.json" 2>/dev/null || echo failed)
+    read -r t fetched read < <(cold_start block "$host/bench:latest-accel-block" "$block_mnt" "$work/bcache" "$work/bstats.json" "$work/bstart.list")
     block_t+=("$t")
     block_b+=("$fetched")
-    block_r+=("$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["bytesRead"])' "$work/bstats.json" 2>/dev/null || echo failed)")
-
-    rm -rf "$work/dest"
-    t=$(time_run bash -c "'$accel' pull --plain-http $host/bench:latest '$work/dest' && cd '$work/dest' && xargs -d '\n' cat <'$work/bstart.list' >/dev/null")
-    [[ $t == failed ]] && log "pull run failed: $(tail -n 3 "$work/run.log" | tr '\n' ' ')"
-    pull_t+=("$t")
-    rm -rf "$work/dest"
+    block_r+=("$read")
+    pull_t+=("$(pull_and_read "$host/bench:latest" "$work/bstart.list")")
     log "block cold run $r/$cruns: block mount ${block_t[-1]} s (${block_b[-1]} bytes fetched, ${block_r[-1]} read from the disk), pull ${pull_t[-1]} s; load $(cut -d' ' -f1 /proc/loadavg)"
   done
   local block_med pull_med fetched_med load_end
@@ -1498,9 +1544,9 @@ bench_block_fio() {
         case $where in accel) dir=$block_mnt ;; loop) dir=$block_loop_mnt ;; native) dir=$work/tree ;; esac
         paths=$(printf "$dir/%s:" "${list[@]}"); paths=${paths%:}
         block_evict "$image" "$dir"
-        fs[$where,$mode,cold]+="$(block_fio_files "$paths" "$mode" 1) "
+        fs[$where,$mode,cold]+="$(fio_files "$paths" "$mode" 1 "${BENCH_BLOCK_FIO_SECONDS:-8}") "
         cat "${list[@]/#/$dir/}" >/dev/null
-        fs[$where,$mode,warm]+="$(block_fio_files "$paths" "$mode" 0) "
+        fs[$where,$mode,warm]+="$(fio_files "$paths" "$mode" 0 "${BENCH_BLOCK_FIO_SECONDS:-8}") "
       done
     done
     for where in accel loop native; do
@@ -1539,7 +1585,7 @@ def cell(key):
     return "%.1f" % med(key) + " (" + " ".join("%.0f" % x for x in r.get(key, [])) + ")"
 def ratio(a, b):
     return "%.2f" % (med(a) / med(b)) if med(b) else "n/a"
-out = []
+out = ["## block: NBD and mounted reads vs qemu-nbd, the kernel's loop mount and native", ""]
 out.append(f"Block device: an ext4 image ({image_mb} MiB; {files} files of {file_mb} MiB random bytes, `mke2fs -d`) served as a raw disk. "
            f"Medians of {runs} runs, MB/s (runs in brackets). Machine: {cores} cores shared with other builds (load average at the end: {load}); "
            f"host file system under the work directory: {host_fs}.")
@@ -1646,7 +1692,7 @@ bench_cache() {
 
 Command: \`scripts/bench.sh cache\` (images: ${small_mb} MB and ${large_mb} MB, ${cache_layers} layers each, seed ${seed}, half random and half text files; local docker-registry over plain HTTP; ${runs} runs of each).
 
-Full pull: \`accel pull --plain-http REF DIR\` into a clean directory; the time is the one it prints (resolve, download, verify, unpack; without process start). Cache: \`accel cache warm REF\` once, then per run \`accel cache mount HOST/REPO@DIGEST DIR\` and \`accel cache mount HOST/REPO:TAG DIR\` (each followed by \`accel umount DIR\`); the time is the mount's time to ready as it prints it. By digest: check the snapshot, register the clone, mount the overlay — no registry. By tag: the tag is resolved at the registry first (manifest and config, each digest-verified), which in a fresh process includes loading OpenSSL for the first SHA-256 (about 0.3 s here) — the same cost the full pull pays. Wall columns: the whole command (by digest), .NET start included.
+Full pull: \`accel pull --plain-http REF DIR\` into a clean directory; the time is the one it prints (resolve, download, verify, unpack; without process start). Cache: \`accel cache warm REF\` once, then per run \`accel cache mount HOST/REPO@DIGEST DIR\` and \`accel cache mount HOST/REPO:TAG DIR\` (each followed by \`accel umount DIR\`); the time is the mount's time to ready as it prints it. By digest: check the snapshot, register the clone, mount the overlay — no registry. By tag: one HEAD of the tag at the registry first (its \`Docker-Content-Digest\` names the manifest; a snapshot of that manifest is cloned as by digest, and only a tag that moved to an image without a snapshot is resolved in full); in a fresh process that includes setting up the HTTP client. Wall columns: the whole command (by digest), .NET start included.
 
 Machine: $(nproc) cores shared with other builds and tests running at the same time (load average $(cut -d' ' -f1-3 /proc/loadavg)), $(free -g | awk '/^Mem:/ {print $2}') GiB memory, ext4, kernel $(uname -r); date $(date -u +%Y-%m-%d).
 
@@ -1659,27 +1705,75 @@ MD
   log "cache: written to docs/benchmarks.md"
 }
 
+# Runs every scenario of BENCH_SCENARIOS as its own process (its own work directory, traps and failures), one after
+# another with one accel build, then writes the run header: date, machine, each scenario's result and time, total.
+bench_all() {
+  local scenarios=(${BENCH_SCENARIOS:-pull mirrors replication lazy p2p block cache micro})
+  local started results=() s t0 t1 rc logf total
+  started=$(date +%s)
+  build_cli_r2r
+  export BENCH_ACCEL=$accel
+  for s in "${scenarios[@]}"; do
+    log "=== $s ==="
+    logf="$work/all-$s.log"
+    t0=$(date +%s)
+    set +e
+    if [[ $s == micro ]]; then
+      "$root/scripts/bench.sh" micro "${BENCH_MICRO_FILTER:-*}" 2>&1 | tee "$logf" >&2
+    else
+      "$root/scripts/bench.sh" "$s" 2>&1 | tee "$logf" >&2
+    fi
+    rc=${PIPESTATUS[0]}
+    set -e
+    t1=$(date +%s)
+    if ((rc == 0)); then
+      results+=("$s|ok|$((t1 - t0))|")
+    else
+      results+=("$s|failed (exit $rc)|$((t1 - t0))|$(grep -v '^\[bench\]' "$logf" | tail -n 3 | tr '\n|' '  ' | cut -c1-300)")
+      log "$s failed (exit $rc); its previous section is kept"
+    fi
+  done
+  total=$(($(date +%s) - started))
+  python3 - "$work/section.md" "$total" "${BENCH_QUICK:-0}" "${results[@]}" <<PY
+import sys
+out_path, total, quick, rows = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4:]
+def minutes(s):
+    s = int(s)
+    return f"{s // 60} min {s % 60:02d} s"
+lines = ["## Run", ""]
+lines.append("Written by \`scripts/bench.sh all\`" + (" with BENCH_QUICK=1 (small images, few runs: a check of the script, not figures to compare)" if quick else "") +
+             f" on $(date -u '+%Y-%m-%d %H:%M') UTC; total {minutes(total)}.")
+lines.append("")
+lines.append("Machine: $(nproc) cores ($(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)), $(free -g | awk '/^Mem:/ {print $2}') GiB memory, $(uname -m), kernel $(uname -r); "
+             "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end. A scenario that failed keeps the section of its last successful run.")
+lines.append("")
+lines.append("| scenario | result | time | error (last lines) |")
+lines.append("| --- | --- | --- | --- |")
+for row in rows:
+    name, result, seconds, error = row.split("|", 3)
+    lines.append(f"| {name} | {result} | {minutes(seconds)} | {error.strip()} |")
+open(out_path, "w").write("\n".join(lines) + "\n")
+PY
+  write_section run "$work/section.md"
+  cat "$work/section.md" >&2
+  local failed
+  failed=$(printf '%s\n' "${results[@]}" | grep -c '|failed' || true)
+  log "all: $(( ${#results[@]} - failed )) of ${#results[@]} scenarios written in $((total / 60)) min; docs/benchmarks.md"
+  ((failed == 0))
+}
+
 case ${1:-} in
   pull) bench_pull ;;
-  micro) bench_micro "${2:-*}" ;;
+  micro) bench_micro "${2:-${BENCH_MICRO_FILTER:-*}}" ;;
   mirrors) bench_mirrors ;;
   replication) bench_replication ;;
   lazy) bench_lazy ;;
   p2p) bench_p2p ;;
   block) bench_block ;;
   cache) bench_cache ;;
-  all)
-    bench_pull
-    bench_mirrors
-    bench_replication
-    bench_lazy
-    bench_p2p
-    bench_block
-    bench_cache
-    bench_micro '*'
-    ;;
+  all) bench_all ;;
   *)
     echo "usage: scripts/bench.sh pull|mirrors|replication|lazy|p2p|block|cache|micro [FILTER]|all" >&2
     exit 2
     ;;
-esac
+esac; exit "$?" # on the same line: bash has read it before it runs, so editing this file during a run is harmless

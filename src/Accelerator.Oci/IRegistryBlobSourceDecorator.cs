@@ -23,6 +23,9 @@ internal sealed class BlobDecoratedImageStore(IImageStore inner, IBlobSource blo
     public Task<ManifestDocument> GetManifestAsync(ImageReference image, Digest digest, CancellationToken cancellationToken = default)
         => inner.GetManifestAsync(image, digest, cancellationToken);
 
+    public Task<Descriptor> GetManifestDescriptorAsync(ImageReference image, CancellationToken cancellationToken = default)
+        => inner.GetManifestDescriptorAsync(image, cancellationToken);
+
     public ValueTask<bool> BlobExistsAsync(ImageReference image, Descriptor blob, CancellationToken cancellationToken = default)
         => inner.BlobExistsAsync(image, blob, cancellationToken);
 

@@ -47,7 +47,14 @@ public sealed partial class SnapshotCacheMounter : IImageMounter
         SnapshotMatch match;
         try
         {
-            match = await _store.MatchAsync(_stores.GetStore(image), image, null, cancellationToken).ConfigureAwait(false);
+            var store = _stores.GetStore(image);
+            // One HEAD of the tag finds a snapshot of its manifest; only when it does not is the image resolved in full.
+            if (await _store.TryFindCurrentAsync(store, image, null, cancellationToken).ConfigureAwait(false) is not null)
+            {
+                return (true, null);
+            }
+
+            match = await _store.MatchAsync(store, image, null, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

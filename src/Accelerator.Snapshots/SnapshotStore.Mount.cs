@@ -39,16 +39,25 @@ public sealed partial class SnapshotStore
         }
 
         SnapshotWarmResult? warm = null;
-        ImageKey key;
+        ImageKey key = null!;
         try
         {
-            key = await ResolveAsync(store, image, options.Platform, cancellationToken).ConfigureAwait(false);
+            record = await TryLoadCurrentAsync(store, image, options.Platform, cancellationToken).ConfigureAwait(false);
+            if (record is null)
+            {
+                key = await ResolveAsync(store, image, options.Platform, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch (Exception ex) when (ex is HttpRequestException or IOException or TimeoutException && FindByReference(image) is [var cached])
         {
             // The registry is unreachable; a snapshot warmed under this very reference still serves.
             LogResolveFailedUsingSnapshot(image, cached.ManifestDigest, ex.Message);
             record = TryLoadImage(cached.ManifestDigest) ?? throw new SnapshotNotFoundException($"No snapshot of {image} is in {Root}.");
+            return await CloneAsync(record, image, mountPoint, options.ReadOnly, started, null, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (record is not null)
+        {
             return await CloneAsync(record, image, mountPoint, options.ReadOnly, started, null, cancellationToken).ConfigureAwait(false);
         }
 
@@ -81,6 +90,32 @@ public sealed partial class SnapshotStore
         return image.Digest is not null || !_options.ResolveTags
             ? FindByReference(image) is [var only] ? only : null
             : null;
+    }
+
+    /// <summary>
+    /// The snapshot of the manifest a tag names now, found with one HEAD request (no manifest or config read, nothing
+    /// hashed): null when the reference is pinned by digest, a platform is asked for, the tag names an index, or there
+    /// is no snapshot of that manifest — the caller then resolves the image in full.
+    /// </summary>
+    public async Task<SnapshotInfo?> TryFindCurrentAsync(IImageStore store, ImageReference image, Platform? platform = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(image);
+        return await TryLoadCurrentAsync(store, image, platform, cancellationToken).ConfigureAwait(false) is { } record
+            ? Describe(record, LiveMounts())
+            : null;
+    }
+
+    private async Task<ImageRecord?> TryLoadCurrentAsync(IImageStore store, ImageReference image, Platform? platform, CancellationToken cancellationToken)
+    {
+        // An index would need its platform's manifest picked (a GET); an explicit platform needs the config checked.
+        if (image.Digest is not null || platform is not null)
+        {
+            return null;
+        }
+
+        var current = await store.GetManifestDescriptorAsync(image, cancellationToken).ConfigureAwait(false);
+        return MediaTypes.IsIndex(current.MediaType) ? null : TryLoadImage(current.Digest);
     }
 
     /// <summary>Clones an existing snapshot by manifest digest (no registry involved).</summary>

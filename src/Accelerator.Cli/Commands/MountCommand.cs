@@ -185,6 +185,17 @@ internal static class MountCommand
         writer.WriteEndObject();
         writer.WriteNumber("bytesRead", statistics.BytesRead);
         writer.WriteNumber("chunksFetched", statistics.ChunksFetched);
+        // The strategies the facade tried before the one that served, in order, and why each could not serve.
+        writer.WriteStartArray("fallbacks");
+        foreach (var (strategy, reason) in statistics.Fallbacks)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("strategy", strategy.ToString().ToLowerInvariant());
+            writer.WriteString("reason", reason);
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndArray();
         writer.WriteEndObject();
     }
 

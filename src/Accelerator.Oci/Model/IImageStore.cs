@@ -12,6 +12,14 @@ public interface IImageStore
     /// <summary>Resolves a tag or digest of <paramref name="image"/> to its manifest (or index), verified by digest.</summary>
     Task<ManifestDocument> GetManifestAsync(ImageReference image, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The descriptor (media type, digest, size) of the manifest or index <paramref name="image"/> names now, without
+    /// necessarily reading it: a registry answers one HEAD request (no body, nothing to hash). The default reads the
+    /// manifest. Throws <see cref="BlobNotFoundException"/> when the store does not have it.
+    /// </summary>
+    async Task<Descriptor> GetManifestDescriptorAsync(ImageReference image, CancellationToken cancellationToken = default)
+        => (await GetManifestAsync(image, cancellationToken).ConfigureAwait(false)).Descriptor;
+
     /// <summary>Gets a manifest by digest from the repository of <paramref name="image"/>.</summary>
     Task<ManifestDocument> GetManifestAsync(ImageReference image, Digest digest, CancellationToken cancellationToken = default);
 

@@ -247,7 +247,7 @@ public sealed partial class RegistryClient
         HttpResponseMessage response;
         try
         {
-            response = await _retryWithTimeout.ExecuteAsync(
+            response = await _retryWithTimeout.Value.ExecuteAsync(
                 async token => await invoker.SendAsync(Build(), token).ConfigureAwait(false),
                 cancellationToken).ConfigureAwait(false);
         }

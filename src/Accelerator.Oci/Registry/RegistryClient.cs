@@ -29,8 +29,9 @@ public sealed partial class RegistryClient : IDisposable
     private readonly bool _customHandler;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
-    private readonly ResiliencePipeline<HttpResponseMessage> _retryWithTimeout;
-    private readonly ResiliencePipeline<HttpResponseMessage> _retryOnly;
+    // Built on first use: a command that sends one request (a HEAD of a tag) builds one pipeline, not two.
+    private readonly Lazy<ResiliencePipeline<HttpResponseMessage>> _retryWithTimeout;
+    private readonly Lazy<ResiliencePipeline<HttpResponseMessage>> _retryOnly;
     private readonly TokenCache _tokens;
     private readonly ConcurrentDictionary<string, HostAuthState> _hostAuth = new(StringComparer.OrdinalIgnoreCase);
     private readonly Lazy<IReadOnlyDictionary<string, RegistryCredentials>> _dockerConfig;
@@ -51,8 +52,8 @@ public sealed partial class RegistryClient : IDisposable
         _customHandler = handler is not null;
         _verifying = new HttpMessageInvoker(handler ?? CreateHandler(skipTlsVerify: false), disposeHandler: handler is null);
         _insecure = new Lazy<HttpMessageInvoker>(() => new HttpMessageInvoker(CreateHandler(skipTlsVerify: true), disposeHandler: true));
-        _retryWithTimeout = BuildPipeline(timeout: true);
-        _retryOnly = BuildPipeline(timeout: false);
+        _retryWithTimeout = new Lazy<ResiliencePipeline<HttpResponseMessage>>(() => BuildPipeline(timeout: true));
+        _retryOnly = new Lazy<ResiliencePipeline<HttpResponseMessage>>(() => BuildPipeline(timeout: false));
         string configPath = options.DockerConfigPath ?? DockerConfigCredentials.DefaultPath();
         _dockerConfig = new Lazy<IReadOnlyDictionary<string, RegistryCredentials>>(() => DockerConfigCredentials.Load(configPath));
     }
@@ -295,7 +296,7 @@ public sealed partial class RegistryClient : IDisposable
             return await invoker.SendAsync(Build(), cancellationToken).ConfigureAwait(false);
         }
 
-        var pipeline = request.LongBody ? _retryOnly : _retryWithTimeout;
+        var pipeline = (request.LongBody ? _retryOnly : _retryWithTimeout).Value;
         return await pipeline.ExecuteAsync(
             async token => await invoker.SendAsync(Build(), token).ConfigureAwait(false),
             cancellationToken).ConfigureAwait(false);

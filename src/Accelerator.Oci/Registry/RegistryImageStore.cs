@@ -34,6 +34,12 @@ public sealed class RegistryImageStore : IImageStore
         => _client.GetManifestAsync(Registry, Check(image).Repository, image.Reference, cancellationToken);
 
     /// <inheritdoc />
+    /// <remarks>One HEAD request (<see cref="RegistryClient.HeadManifestAsync"/>).</remarks>
+    public async Task<Descriptor> GetManifestDescriptorAsync(ImageReference image, CancellationToken cancellationToken = default)
+        => await _client.HeadManifestAsync(Registry, Check(image).Repository, image.Reference, cancellationToken).ConfigureAwait(false)
+            ?? throw new BlobNotFoundException($"manifest {image.Repository}:{image.Reference}", Registry);
+
+    /// <inheritdoc />
     public Task<ManifestDocument> GetManifestAsync(ImageReference image, Digest digest, CancellationToken cancellationToken = default)
         => _client.GetManifestAsync(Registry, Check(image).Repository, digest.ToString(), cancellationToken);
 

@@ -158,4 +158,41 @@ public sealed class MountCommandTests(ConformanceImageFixture fixture) : IClassF
         Assert.Contains("Strategy lazy skipped", output);
         Assert.Contains("with strategy full", output);
     }
+
+    [Fact]
+    public async Task Mount_AutoWithStatsJson_RecordsFallbacksAndServedStrategy()
+    {
+        string mountPoint = Directory.CreateDirectory(Path.Combine(_work, "mnt-stats")).FullName;
+        // An existing, empty snapshot store: auto tries the cache first, and it cannot serve.
+        string snapshots = Directory.CreateDirectory(Path.Combine(_work, "snapshots")).FullName;
+        string stats = Path.Combine(_work, "full-stats.json");
+        var docker = fixture.Reference(ConformanceImageFixture.DockerRepository);
+        using var server = StartAccel("mount", "--plain-http", docker.ToString(), mountPoint, "--snapshot-dir", snapshots,
+            "--cache-dir", Path.Combine(_work, "cache"), "--stats-json", stats);
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            while (await server.StandardOutput.ReadLineAsync(timeout.Token) is { } line && !line.StartsWith("Mounted ", StringComparison.Ordinal))
+            {
+            }
+        }
+        finally
+        {
+            Process.Start("kill", ["-TERM", server.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await server.WaitForExitAsync(timeout.Token);
+        }
+
+        Assert.True(server.ExitCode == 0, await server.StandardError.ReadToEndAsync());
+        using var json = JsonDocument.Parse(await File.ReadAllBytesAsync(stats));
+        var root = json.RootElement;
+        Assert.Equal("full", root.GetProperty("strategy").GetString());
+        var fallbacks = root.GetProperty("fallbacks").EnumerateArray()
+            .Select(f => (Strategy: f.GetProperty("strategy").GetString(), Reason: f.GetProperty("reason").GetString()))
+            .ToList();
+        Assert.Equal(["cache", "lazy", "block"], fallbacks.Select(f => f.Strategy));
+        Assert.All(fallbacks, f => Assert.False(string.IsNullOrWhiteSpace(f.Reason)));
+        Assert.Contains("snapshot", fallbacks[0].Reason, StringComparison.OrdinalIgnoreCase);
+        Assert.True(root.GetProperty("bytesFetched").GetInt64() > 0);
+    }
 }

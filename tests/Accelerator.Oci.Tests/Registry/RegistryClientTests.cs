@@ -49,6 +49,22 @@ public sealed class RegistryClientTests(RegistryFixture fixture)
     }
 
     [Fact]
+    public async Task GetManifestDescriptorAsync_Tag_AnswersLikeTheManifestAndThrowsWhenMissing()
+    {
+        using var client = new RegistryClient(RegistryFixture.Options());
+        var image = TestImage.Create(13);
+        await image.PushAsync(client, Host, "descriptor/app", "v1");
+        IImageStore store = client.GetStore(Host);
+        var tag = ImageReference.Parse($"{Host}/descriptor/app:v1");
+
+        var descriptor = await store.GetManifestDescriptorAsync(tag);
+
+        Assert.Equal((await store.GetManifestAsync(tag)).Descriptor, descriptor);
+        Assert.Equal(image.Manifest.Descriptor, descriptor);
+        await Assert.ThrowsAsync<BlobNotFoundException>(() => store.GetManifestDescriptorAsync(ImageReference.Parse($"{Host}/descriptor/app:missing")));
+    }
+
+    [Fact]
     public async Task PutManifestAsync_Index_PushesAndPullsManifestList()
     {
         using var client = new RegistryClient(RegistryFixture.Options());

@@ -163,7 +163,7 @@ public sealed class SnapshotStoreTests(SnapshotFixture fixture) : IDisposable
     [Theory]
     [InlineData(true, 1)]
     [InlineData(false, 0)]
-    public async Task MountAsync_ByTag_ResolvesAtRegistryOnlyWhenResolveTags(bool resolveTags, int manifestRequests)
+    public async Task MountAsync_ByTag_ResolvesAtRegistryOnlyWhenResolveTags(bool resolveTags, int headRequests)
     {
         var (image, _) = await fixture.SampleAsync("small", new SampleImageOptions { LayerCount = 2, TotalSize = 2L << 20, Seed = 3 });
         var root = Path.Combine(_work, "cache");
@@ -176,7 +176,35 @@ public sealed class SnapshotStoreTests(SnapshotFixture fixture) : IDisposable
             Assert.Equal(Strategy.Cache, mounted.Statistics.Strategy);
         }
 
-        Assert.Equal(manifestRequests, registry.ManifestRequests);
+        // A tag naming a manifest the store has a snapshot of costs one HEAD: no manifest body, no config, no blob.
+        Assert.Equal(headRequests, registry.DescriptorRequests);
+        Assert.Equal(0, registry.ManifestRequests);
+        Assert.Empty(registry.Opened);
+    }
+
+    [Fact]
+    public async Task MountAsync_TagMovedToImageWithoutSnapshot_ResolvesInFullAndTopsUp()
+    {
+        // Same seed: the three-layer image shares the two-layer image's layers; the tag first names two, then three.
+        var (two, _) = await fixture.SampleAsync("moving2", new SampleImageOptions { LayerCount = 2, TotalSize = 2L << 20, Seed = 21 });
+        var (three, reference) = await fixture.SampleAsync("moving3", new SampleImageOptions { LayerCount = 3, TotalSize = 3L << 20, Seed = 21 });
+        var tag = ImageReference.Parse($"{two.Registry}/samples/moving:v");
+        var origin = _client.GetStore(tag.Registry);
+        await Accelerator.Oci.Copying.ImageCopier.CopyAsync(origin, two, origin, tag);
+        var store = OpenStore();
+        await store.WarmAsync(Registry(tag), tag);
+        await Accelerator.Oci.Copying.ImageCopier.CopyAsync(origin, three, origin, tag);
+        var registry = Registry(tag);
+
+        Assert.Null(await store.TryFindCurrentAsync(registry, tag));
+        await using (var mounted = await store.MountAsync(registry, tag, NewMountPoint()))
+        {
+            var differences = TreeSnapshot.Compare(reference, TreeSnapshot.Capture(mounted.MountPoint));
+            Assert.True(differences.Count == 0, string.Join("\n", differences));
+            Assert.Equal((await origin.GetManifestAsync(three)).Digest, mounted.ManifestDigest);
+        }
+
+        Assert.NotNull(await store.TryFindCurrentAsync(registry, tag));
     }
 
     [Fact]

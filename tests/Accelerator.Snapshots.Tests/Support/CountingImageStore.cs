@@ -18,6 +18,17 @@ internal sealed class CountingImageStore(IImageStore inner) : IImageStore
 
     public int ManifestRequests => _manifestRequests;
 
+    private int _descriptorRequests;
+
+    /// <summary>Requests for a manifest's descriptor only (a HEAD at a registry).</summary>
+    public int DescriptorRequests => _descriptorRequests;
+
+    public Task<Descriptor> GetManifestDescriptorAsync(ImageReference image, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _descriptorRequests);
+        return inner.GetManifestDescriptorAsync(image, cancellationToken);
+    }
+
     public Task<ManifestDocument> GetManifestAsync(ImageReference image, CancellationToken cancellationToken = default)
     {
         Interlocked.Increment(ref _manifestRequests);
