@@ -183,6 +183,12 @@ public sealed partial class SnapshotStore
         var mounts = LiveMounts();
         foreach (string directory in mounts.Stale)
         {
+            // A block clone whose process died leaves its file system and FUSE mounts inside its directory.
+            foreach (string mount in MountTable.MountsUnder(table, directory).OrderByDescending(m => m.Length))
+            {
+                MountTable.Unmount(mount);
+            }
+
             DeleteTree(directory);
             clones++;
         }

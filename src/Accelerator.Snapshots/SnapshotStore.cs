@@ -135,7 +135,7 @@ public sealed partial class SnapshotStore
     private int SharedPrefix(IReadOnlyList<Digest> chainIds)
     {
         int shared = 0;
-        while (shared < chainIds.Count && TryLoadLayer(chainIds[shared]) is not null)
+        while (shared < chainIds.Count && TryLoadLayer(chainIds[shared]) is { Kind: LayerKinds.Tree })
         {
             shared++;
         }
@@ -174,7 +174,10 @@ public sealed partial class SnapshotStore
         Digest digest = Digest.Parse(record.ManifestDigest);
         var chain = record.ChainIds.Select(Digest.Parse).ToArray();
         long size = chain.Sum(c => TryLoadLayer(c)?.SizeBytes ?? 0);
-        return new SnapshotInfo(digest, record.References, chain, size, record.Created, LastUsed(digest), mounts.Digests.Contains(record.ManifestDigest));
+        return new SnapshotInfo(digest, record.References, chain, size, record.Created, LastUsed(digest), mounts.Digests.Contains(record.ManifestDigest))
+        {
+            Kind = SnapshotKinds.Parse(record.Kind),
+        };
     }
 
     private string LayerPath(Digest chainId) => Path.Combine(LayersDirectory, chainId.Encoded);
@@ -194,7 +197,13 @@ public sealed partial class SnapshotStore
     {
         string directory = LayerPath(chainId);
         var record = RecordJson.TryRead(Path.Combine(directory, "layer.json"), RecordJson.Default.LayerRecord);
-        return record is not null && record.ChainId == chainId.ToString() && Directory.Exists(Path.Combine(directory, "fs")) ? record : null;
+        bool complete = record?.Kind switch
+        {
+            LayerKinds.Tree => Directory.Exists(Path.Combine(directory, "fs")),
+            LayerKinds.Block => File.Exists(Path.Combine(directory, BlockDiskFile)) && File.Exists(Path.Combine(directory, BlockIndexFile)),
+            _ => false,
+        };
+        return complete && record!.ChainId == chainId.ToString() ? record : null;
     }
 
     /// <summary>The published snapshot of <paramref name="manifestDigest"/> when its record and all its layers are valid; else null.</summary>
@@ -204,11 +213,15 @@ public sealed partial class SnapshotStore
         return record is not null && IsValid(record) && record.ManifestDigest == manifestDigest.ToString() ? record : null;
     }
 
-    private bool IsValid(ImageRecord record)
-        => record.Kind == SnapshotKinds.OverlayTree
-            && record.ChainIds.Count > 0
+    private bool IsValid(ImageRecord record) => record.Kind switch
+    {
+        SnapshotKinds.OverlayTree => record.ChainIds.Count > 0
             && record.ChainIds.Count == record.DiffIds.Count
-            && record.ChainIds.All(c => Digest.TryParse(c, out var d) && TryLoadLayer(d) is not null);
+            && record.ChainIds.All(c => Digest.TryParse(c, out var d) && TryLoadLayer(d) is { Kind: LayerKinds.Tree }),
+        SnapshotKinds.BlockStack => record.ChainIds is [var only]
+            && Digest.TryParse(only, out var key) && TryLoadLayer(key) is { Kind: LayerKinds.Block },
+        _ => false,
+    };
 
     private IEnumerable<ImageRecord> ImageRecords()
     {
