@@ -326,6 +326,20 @@ public sealed partial class SnapshotStore
 
             var mounter = new BlockMounter([], new BlockMountOptions { StateDirectory = directory }, timeProvider: _time);
             block = await mounter.MountDiskAsync(disk, mountPoint, readOnly, ownsDisk: true, image, cancellationToken).ConfigureAwait(false);
+            if (block.UpperDirectory is { } upper)
+            {
+                // The overlay's merged root shows its upper directory's owner, mode and times: give it the image root's
+                // (from the read-only file system beside it), as a tree clone's upper root gets them.
+                try
+                {
+                    Interop.LibC.CopyDirectoryAttributes(Path.Combine(Path.GetDirectoryName(upper)!, "lower"), mountPoint);
+                }
+                catch
+                {
+                    await block.DisposeAsync().ConfigureAwait(false);
+                    throw;
+                }
+            }
         }
         catch
         {

@@ -47,6 +47,11 @@ public sealed partial class SnapshotStore
         using var imageLock = await FileLock.AcquireAsync(ImageLockPath(digest), cancellationToken).ConfigureAwait(false);
         if (TryLoadImage(digest) is { } existing)
         {
+            if (existing.Kind != SnapshotKinds.OverlayTree)
+            {
+                throw new InvalidOperationException($"A snapshot of kind {existing.Kind} of {key.Image} ({digest}) is in {Root}; evict it before warming a tree snapshot.");
+            }
+
             await AddReferenceAsync(existing, key.Image, key.Resolved.Root.Digest, cancellationToken).ConfigureAwait(false);
             return new SnapshotWarmResult(Describe(TryLoadImage(digest) ?? existing, LiveMounts()), 0, key.ChainIds.Count, 0, new Dictionary<string, long>(), stopwatch.Elapsed);
         }
