@@ -70,10 +70,20 @@ public sealed partial class SnapshotStore
                     : $"No snapshot of {image} ({key.ManifestDigest}) is in {Root} ({match.SharedLayers} of its {match.TotalLayers} layers are).");
             }
 
-            warm = block && match.Kind == SnapshotMatchKind.Warming
-                ? await WarmAsync(store, image, SnapshotKind.BlockStack, options.Platform, cancellationToken).ConfigureAwait(false)
-                : await WarmAsync(store, key, cancellationToken).ConfigureAwait(false);
-            record = TryLoadImage(key.ManifestDigest) ?? throw new SnapshotNotFoundException($"The snapshot of {image} was evicted before it could be mounted.");
+            if (match.Kind == SnapshotMatchKind.Warming)
+            {
+                // A warm of either kind is running: wait for it and mount what it published.
+                warm = await WaitForWarmAsync(key.ManifestDigest, cancellationToken).ConfigureAwait(false);
+                record = TryLoadImage(key.ManifestDigest);
+            }
+
+            if (record is null)
+            {
+                warm = block
+                    ? await WarmAsync(store, image, SnapshotKind.BlockStack, options.Platform, cancellationToken).ConfigureAwait(false)
+                    : await WarmAsync(store, key, cancellationToken).ConfigureAwait(false);
+                record = TryLoadImage(key.ManifestDigest) ?? throw new SnapshotNotFoundException($"The snapshot of {image} was evicted before it could be mounted.");
+            }
         }
 
         return await CloneAsync(record, image, mountPoint, options.ReadOnly, started, warm, cancellationToken).ConfigureAwait(false);
@@ -189,6 +199,28 @@ public sealed partial class SnapshotStore
         }
 
         DeleteTree(directory);
+    }
+
+    /// <summary>Waits for the warm of <paramref name="manifestDigest"/> running here (its result) or in another process (its image lock).</summary>
+    private async Task<SnapshotWarmResult?> WaitForWarmAsync(Digest manifestDigest, CancellationToken cancellationToken)
+    {
+        if (_warms.TryGetValue(manifestDigest, out var running))
+        {
+            try
+            {
+                return await running.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                // That warm failed; the caller warms again (and reports its own error).
+                return null;
+            }
+        }
+
+        using (await FileLock.AcquireAsync(ImageLockPath(manifestDigest), cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
     }
 
     private bool TryFindBlockByReference(ImageReference image)

@@ -15,11 +15,13 @@ namespace Accelerator.Snapshots;
 /// whose lower directories are the layers and whose upper directory is new. Images sharing their lowest layers share
 /// those directories, so a warm fetches only the layers the store lacks. Safe to use from several processes at once
 /// (file locks), and crash-safe: layers and snapshots are published by rename with their metadata already on disk, and
-/// opening the store removes whatever a crashed process left unfinished. Linux only; needs root (overlayfs mounts).
+/// opening the store removes whatever a crashed process left unfinished. A second kind, block-stack snapshots
+/// (<see cref="SnapshotKind.BlockStack"/>), keeps an image's block variant as one verified disk file and clones it
+/// through FUSE, a loop device and read-only ext4 with an overlay upper directory. Linux only; needs root (overlayfs mounts).
 /// </summary>
 /// <remarks>
 /// Layout under <see cref="SnapshotStoreOptions.Root"/>: <c>layers/HEX/{fs,layer.json}</c> (HEX: the chain ID's
-/// hex digest), <c>images/HEX.json</c> (HEX: the manifest digest's), <c>mounts/ID/{upper,work,mount.json}</c>,
+/// hex digest; a block layer: <c>layers/HEX/{disk,index,layer.json}</c>, HEX: the block index digest's), <c>images/HEX.json</c> (HEX: the manifest digest's), <c>mounts/ID/{upper,work,mount.json}</c>,
 /// <c>staging/ID/</c> (warms in progress, each holding a lock), <c>locks/</c>.
 /// </remarks>
 public sealed partial class SnapshotStore

@@ -2,6 +2,7 @@ using Accelerator.Oci.Registry;
 using Accelerator.Oci.Samples;
 using Accelerator.Snapshots.Blocks;
 using Accelerator.Snapshots.Tests.Support;
+using Accelerator.Testing.Fuzzing;
 using Accelerator.Testing.Images;
 using Accelerator.Testing.Trees;
 
@@ -114,6 +115,37 @@ public sealed class BlockSnapshotTests(SnapshotFixture fixture) : IDisposable
         Assert.Equal(SnapshotKind.BlockStack, warm.Snapshot.Kind);
         // A tree warm of the same manifest is refused rather than mixing kinds.
         await Assert.ThrowsAsync<InvalidOperationException>(() => store.WarmAsync(Registry(image), image, SnapshotKind.OverlayTree));
+    }
+
+    [Fact]
+    public async Task MountAsync_WhileBlockWarmRuns_WaitsAndMountsItsSnapshot()
+    {
+        var (image, reference) = await fixture.BlockSampleAsync("large", Large);
+        var warming = OpenStore();
+        // The mounting store's default kind is tree: it must still wait for the block warm and mount its snapshot.
+        var mounting = OpenStore();
+        var counting = Registry(image);
+        var warm = Task.Run(() => warming.WarmAsync(counting, image, SnapshotKind.BlockStack));
+        while (!warm.IsCompleted && !Directory.EnumerateDirectories(Path.Combine(Root, "staging")).Any())
+        {
+            await Task.Delay(2);
+        }
+
+        var mountCounting = Registry(image);
+        string mountPoint = NewMountPoint();
+        await using (var mounted = await mounting.MountAsync(mountCounting, image, mountPoint, new SnapshotMountOptions { ReadOnly = true }))
+        {
+            var differences = CompareSample(reference, mountPoint);
+
+            Assert.True(differences.Count == 0, string.Join("\n", differences.Take(10)));
+            Assert.Equal(SnapshotKind.BlockStack, mounted.Kind);
+        }
+
+        await warm;
+        // Only the warm fetched the block image's blobs; the mount read the source's config alone (to resolve the tag).
+        var resolved = await Accelerator.Oci.Resolution.ImageResolver.ResolveAsync(_client.GetStore(image.Registry), image);
+        Assert.True(counting.Opened.Count > 2);
+        Assert.Equal([resolved.ImageManifest.Config.Digest], mountCounting.Opened.Keys);
     }
 
     [Fact]
@@ -261,6 +293,53 @@ public sealed class BlockSnapshotTests(SnapshotFixture fixture) : IDisposable
         Assert.Empty(target.List());
         Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(_work, "target", "layers")));
         Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(_work, "target", "staging")));
+    }
+
+    [Fact]
+    public async Task ImportAsync_MutatedBlockArchives_CleanErrorOrIntactSnapshot()
+    {
+        var (image, _) = await fixture.BlockSampleAsync("small", Small);
+        var source = OpenStore("source");
+        var warm = await source.WarmAsync(Registry(image), image, SnapshotKind.BlockStack);
+        using var archive = new MemoryStream();
+        await source.ExportAsync(warm.Snapshot.ManifestDigest, archive);
+        byte[] seed = archive.ToArray();
+        var random = new Random(4321);
+        var target = OpenStore("fuzz");
+        int accepted = 0;
+        for (int i = 0; i < 60; i++)
+        {
+            // Mutations of the header and index region (the first 64 KiB), truncations, and mutations anywhere.
+            byte[] input = (i % 3) switch
+            {
+                0 => FuzzInput.Mutate(seed.AsSpan(0, Math.Min(seed.Length, 64 << 10)), random).Concat(seed.Skip(64 << 10)).ToArray(),
+                1 => seed.AsSpan(0, random.Next(seed.Length)).ToArray(),
+                _ => FuzzInput.Mutate(seed, random),
+            };
+            try
+            {
+                var imported = await target.ImportAsync(new MemoryStream(input));
+                // Accepted: then it is the real snapshot, and every block of its disk reads verified.
+                Assert.Equal(warm.Snapshot.ChainIds, imported.ChainIds);
+                await using (var disk = BlockSnapshotDisk.Open(Path.Combine(target.Root, "layers", imported.ChainIds[0].Encoded), "disk", "index", imported.ChainIds[0]))
+                {
+                    byte[] buffer = new byte[1 << 20];
+                    for (long offset = 0; offset < disk.Size; offset += buffer.Length)
+                    {
+                        await disk.ReadAsync(offset, buffer.AsMemory(0, (int)Math.Min(buffer.Length, disk.Size - offset)));
+                    }
+                }
+
+                await target.EvictAsync(imported.ManifestDigest);
+                accepted++;
+            }
+            catch (Exception ex) when (ex is InvalidDataException or DigestMismatchException or FormatException or ContentTooLargeException or EndOfStreamException or IOException)
+            {
+            }
+        }
+
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(target.Root, "staging")));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(target.Root, "layers")));
     }
 
     [Fact]
