@@ -210,6 +210,35 @@ public sealed class BlockSnapshotTests(SnapshotFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task Open_AfterKill9OfServingBlockClone_UnmountsDetachesAndRemovesIt()
+    {
+        var (image, _) = await fixture.BlockSampleAsync("small", Small);
+        await OpenStore().WarmAsync(Registry(image), image, SnapshotKind.BlockStack);
+        string mountPoint = NewMountPoint();
+        using var child = CliRunner.Start("cache", "mount", image.ToString(), mountPoint, "--cache-dir", Root, "--plain-http");
+        while (!child.HasExited && !File.ReadLines("/proc/self/mountinfo").Any(l => l.Contains(" " + mountPoint + " ", StringComparison.Ordinal)))
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.False(child.HasExited, "The mount ended before it could be killed.");
+        child.Kill();
+        await child.WaitForExitAsync();
+        Assert.True(OpenStore().List()[0].Mounted, "The overlay is still mounted: the clone counts as in use.");
+        await ExternalTool.RunAsync("umount", [mountPoint]);
+
+        var store = OpenStore();
+
+        Assert.Equal(1, store.Recovery.MountsRemoved);
+        Assert.Empty(Directory.EnumerateDirectories(Path.Combine(Root, "mounts")));
+        Assert.DoesNotContain(File.ReadLines("/proc/self/mountinfo"), line => line.Contains(Root, StringComparison.Ordinal));
+        Assert.DoesNotContain(
+            Directory.EnumerateDirectories("/sys/block", "loop*").Select(d => Path.Combine(d, "loop", "backing_file")).Where(File.Exists).Select(File.ReadAllText),
+            backing => backing.StartsWith(Root, StringComparison.Ordinal));
+        Assert.False(store.List()[0].Mounted);
+    }
+
+    [Fact]
     public async Task WarmAsync_BlockSnapshotsOverCapacity_EvictsLeastRecentlyUsedKeepsMounted()
     {
         var (small, _) = await fixture.BlockSampleAsync("small", Small);
