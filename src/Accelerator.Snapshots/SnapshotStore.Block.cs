@@ -39,7 +39,7 @@ public sealed partial class SnapshotStore
         }
 
         var target = await ResolveBlockAsync(store, image, platform, cancellationToken).ConfigureAwait(false);
-        var task = _warms.GetOrAdd(target.ManifestDigest, _ => Task.Run(() => RunBlockWarmAsync(store, target, platform, cancellationToken), CancellationToken.None));
+        var task = _blockWarms.GetOrAdd(target.ManifestDigest, _ => Task.Run(() => RunBlockWarmAsync(store, target, platform, cancellationToken), CancellationToken.None));
         try
         {
             return await task.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -48,7 +48,7 @@ public sealed partial class SnapshotStore
         {
             if (task.IsCompleted)
             {
-                _warms.TryRemove(new KeyValuePair<Digest, Task<SnapshotWarmResult>>(target.ManifestDigest, task));
+                _blockWarms.TryRemove(new KeyValuePair<Digest, Task<SnapshotWarmResult>>(target.ManifestDigest, task));
             }
         }
     }

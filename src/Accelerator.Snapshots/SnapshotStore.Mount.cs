@@ -204,7 +204,7 @@ public sealed partial class SnapshotStore
     /// <summary>Waits for the warm of <paramref name="manifestDigest"/> running here (its result) or in another process (its image lock).</summary>
     private async Task<SnapshotWarmResult?> WaitForWarmAsync(Digest manifestDigest, CancellationToken cancellationToken)
     {
-        if (_warms.TryGetValue(manifestDigest, out var running))
+        if (_warms.TryGetValue(manifestDigest, out var running) || _blockWarms.TryGetValue(manifestDigest, out running))
         {
             try
             {
@@ -232,7 +232,7 @@ public sealed partial class SnapshotStore
             ?? throw new SnapshotNotFoundException($"{image} cannot be resolved.");
         var record = TryLoadImage(digest);
         SnapshotWarmResult? warm = null;
-        if (record is null && _options.Kind == SnapshotKind.BlockStack && (_warms.ContainsKey(digest) || FileLock.IsHeld(ImageLockPath(digest))))
+        if (record is null && _options.Kind == SnapshotKind.BlockStack && (_blockWarms.ContainsKey(digest) || FileLock.IsHeld(ImageLockPath(digest))))
         {
             warm = await WarmAsync(store, image, SnapshotKind.BlockStack, options.Platform, cancellationToken).ConfigureAwait(false);
             record = TryLoadImage(digest);

@@ -31,6 +31,9 @@ public sealed partial class SnapshotStore
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<Digest, Task<SnapshotWarmResult>> _warms = new();
 
+    // Block-stack warms in this process, apart from tree warms: a warm of one kind never hands its result to the other.
+    private readonly ConcurrentDictionary<Digest, Task<SnapshotWarmResult>> _blockWarms = new();
+
     private SnapshotStore(SnapshotStoreOptions options, ILogger logger, TimeProvider time)
     {
         _options = options;
@@ -126,7 +129,7 @@ public sealed partial class SnapshotStore
         }
 
         int shared = SharedPrefix(key.ChainIds);
-        if (_warms.ContainsKey(digest) || FileLock.IsHeld(ImageLockPath(digest)))
+        if (_warms.ContainsKey(digest) || _blockWarms.ContainsKey(digest) || FileLock.IsHeld(ImageLockPath(digest)))
         {
             return new SnapshotMatch(SnapshotMatchKind.Warming, digest, shared, total);
         }
