@@ -272,7 +272,7 @@ public sealed class BlockSnapshotTests(SnapshotFixture fixture) : IDisposable
     }
 
     [Fact]
-    public async Task ExportAsync_ImportAsync_BlockSnapshot_MountsOnOtherStore()
+    public async Task ExportImportPushPull_BlockSnapshot_MountsOnOtherStores()
     {
         var (image, reference) = await fixture.BlockSampleAsync("small", Small);
         var source = OpenStore("source");
@@ -297,6 +297,22 @@ public sealed class BlockSnapshotTests(SnapshotFixture fixture) : IDisposable
         Assert.Equal(warm.Snapshot.ChainIds, imported.ChainIds);
         // By digest, without a registry: the imported snapshot serves a mount of NAME@DIGEST.
         Assert.NotNull(target.TryFindWithoutRegistry(image.WithDigest(warm.Snapshot.ManifestDigest)));
+
+        // Through a registry as an OCI artifact, then mounted by tag on a third store.
+        var artifact = ImageReference.Parse($"{fixture.Registry.Host}/snapshots/block-small:v1");
+        await source.PushAsync(warm.Snapshot.ManifestDigest, _client.GetStore(artifact.Registry), artifact);
+        var pulledStore = OpenStore("pulled");
+        var pulled = await pulledStore.PullAsync(_client.GetStore(artifact.Registry), artifact);
+        string third = NewMountPoint();
+        await using (var mounted = await pulledStore.MountAsync(_client.GetStore(image.Registry), image, third, new SnapshotMountOptions { TopUp = false }))
+        {
+            var differences = CompareSample(reference, third);
+
+            Assert.True(differences.Count == 0, string.Join("\n", differences.Take(10)));
+            Assert.Equal(SnapshotKind.BlockStack, mounted.Kind);
+        }
+
+        Assert.Equal(SnapshotKind.BlockStack, pulled.Kind);
     }
 
     [Fact]
