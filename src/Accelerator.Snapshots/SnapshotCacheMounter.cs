@@ -69,7 +69,8 @@ public sealed partial class SnapshotCacheMounter : IImageMounter
         return match.Kind switch
         {
             SnapshotMatchKind.Exact or SnapshotMatchKind.Warming => (true, null),
-            SnapshotMatchKind.Prefix when _options.TopUpOnMount => (true, null),
+            SnapshotMatchKind.Prefix when _options.TopUpOnMount && _options.Kind == SnapshotKind.OverlayTree => (true, null),
+            SnapshotMatchKind.Prefix when _options.Kind == SnapshotKind.BlockStack => (false, $"no snapshot of {image} in {_store.Root} (block-stack snapshots match by exact digest only)"),
             SnapshotMatchKind.Prefix => (false, $"no snapshot of {image} in {_store.Root} ({match.SharedLayers} of its {match.TotalLayers} layers are; top-up is off)"),
             _ => (false, $"no snapshot of {image} in {_store.Root}"),
         };

@@ -1,9 +1,9 @@
 namespace Accelerator.Snapshots;
 
-/// <summary>A snapshot in the store: an image prepared as an immutable stack of unpacked layers.</summary>
+/// <summary>A snapshot in the store: an image prepared as an immutable stack of unpacked layers, or as a verified block disk.</summary>
 /// <param name="ManifestDigest">The image manifest it was made from (its key).</param>
 /// <param name="References">The references it was warmed or imported as.</param>
-/// <param name="ChainIds">The chain IDs of its layers, lowest first.</param>
+/// <param name="ChainIds">The chain IDs of its layers, lowest first (a block-stack snapshot: its block index digest).</param>
 /// <param name="SizeBytes">Disk bytes of its layers (layers shared with other snapshots count in each).</param>
 /// <param name="Created">When it was published.</param>
 /// <param name="LastUsed">When it was last warmed or mounted.</param>
@@ -15,7 +15,25 @@ public sealed record SnapshotInfo(
     long SizeBytes,
     DateTimeOffset Created,
     DateTimeOffset LastUsed,
-    bool Mounted);
+    bool Mounted)
+{
+    /// <summary>How the snapshot is stored and cloned. <value>Default: <see cref="SnapshotKind.OverlayTree"/>.</value></summary>
+    public SnapshotKind Kind { get; init; } = SnapshotKind.OverlayTree;
+}
+
+/// <summary>How a snapshot is stored and cloned.</summary>
+public enum SnapshotKind
+{
+    /// <summary>Unpacked layer trees (one directory per chain ID) stacked as overlayfs lower directories; a clone adds an upper directory.</summary>
+    OverlayTree,
+
+    /// <summary>
+    /// The image's block variant (<c>TAG-accel-block</c>, or converted locally) materialised as one flattened disk file
+    /// whose every block is verified against the block index when read; a clone mounts its file system from that disk
+    /// (FUSE file, loop device, read-only ext4) with an overlay upper directory for writes.
+    /// </summary>
+    BlockStack,
+}
 
 /// <summary>How a snapshot in the store matches an image.</summary>
 public enum SnapshotMatchKind

@@ -36,6 +36,11 @@ public sealed partial class SnapshotStore
         ArgumentNullException.ThrowIfNull(destination);
         var record = TryLoadImage(manifestDigest) ?? throw new SnapshotNotFoundException($"No snapshot of {manifestDigest} is in {Root}.");
         using var staging = await CreateStagingAsync(record.ChainIds.Select(Digest.Parse), cancellationToken).ConfigureAwait(false);
+        if (record.Kind == SnapshotKinds.BlockStack)
+        {
+            return await ExportBlockAsync(record, staging, destination, cancellationToken).ConfigureAwait(false);
+        }
+
         var layers = new List<SnapshotArchiveLayer>();
         for (int i = 0; i < record.ChainIds.Count; i++)
         {
@@ -91,6 +96,11 @@ public sealed partial class SnapshotStore
         }
 
         Digest manifestDigest = Digest.Parse(header.ManifestDigest);
+        if (header.Block is { } block)
+        {
+            return await ImportBlockAsync(header, block, reader, cancellationToken).ConfigureAwait(false);
+        }
+
         var chain = header.Layers.Select(l => Digest.Parse(l.ChainId)).ToArray();
         using var imageLock = await FileLock.AcquireAsync(ImageLockPath(manifestDigest), cancellationToken).ConfigureAwait(false);
         using var staging = await CreateStagingAsync(chain, cancellationToken).ConfigureAwait(false);
@@ -224,9 +234,14 @@ public sealed partial class SnapshotStore
         byte[] json = new byte[entry.Length];
         entry.DataStream.ReadExactly(json);
         var header = JsonSerializer.Deserialize(json, RecordJson.Default.SnapshotArchiveHeader) ?? throw new FormatException("the header is empty.");
-        if (header.Version != 1 || header.Kind != SnapshotKinds.OverlayTree)
+        if (header.Version != 1 || header.Kind is not (SnapshotKinds.OverlayTree or SnapshotKinds.BlockStack))
         {
             throw new FormatException($"version {header.Version} of kind '{header.Kind}' is not supported.");
+        }
+
+        if (header.Kind == SnapshotKinds.BlockStack)
+        {
+            return ReadBlockHeader(header);
         }
 
         if (!Digest.TryParse(header.ManifestDigest, out _) || header.Layers is null || header.Layers.Count is 0 or > MaxArchiveLayers)
@@ -256,7 +271,7 @@ public sealed partial class SnapshotStore
             }
         }
 
-        return header with { References = header.References?.Where(r => r is not null).Take(64).ToArray() ?? [] };
+        return header with { References = header.References?.Where(r => r is not null).Take(64).ToArray() ?? [], Block = null };
     }
 
     /// <summary>Counts and hashes what passes through to <paramref name="inner"/> (left open).</summary>

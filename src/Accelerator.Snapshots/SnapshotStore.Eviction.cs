@@ -135,6 +135,9 @@ public sealed partial class SnapshotStore
         }
     }
 
+    // BlockMounter's private directory holds the FUSE mount of the disk file at block-ID/fuse.
+    private static bool IsBlockFuseMount(string mountPoint) => mountPoint.EndsWith("/fuse", StringComparison.Ordinal);
+
     /// <summary>Removes what crashed processes left: staging directories, invalid layers and records, stale clones.</summary>
     private SnapshotRecoveryReport Recover()
     {
@@ -183,6 +186,27 @@ public sealed partial class SnapshotStore
         var mounts = LiveMounts();
         foreach (string directory in mounts.Stale)
         {
+            // A block clone whose process died leaves its file system, loop device and FUSE mount inside its directory:
+            // the file system first, then the loop device (it holds the FUSE file open), then FUSE.
+            var under = MountTable.MountsUnder(table, directory).OrderByDescending(m => m.Length).ToList();
+            foreach (string mount in under.Where(m => !IsBlockFuseMount(m)))
+            {
+                MountTable.Unmount(mount);
+            }
+
+            foreach (string loop in LoopDevices.Under(directory))
+            {
+                if (!LoopDevices.TryDetach(loop))
+                {
+                    LogDeleteFailed(loop, new IOException($"losetup --detach {loop} failed."));
+                }
+            }
+
+            foreach (string mount in under.Where(IsBlockFuseMount))
+            {
+                MountTable.Unmount(mount);
+            }
+
             DeleteTree(directory);
             clones++;
         }

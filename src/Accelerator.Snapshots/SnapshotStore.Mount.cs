@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Accelerator.Oci.Model;
+using Accelerator.Oci.Resolution;
 using Accelerator.Snapshots.Interop;
 using Accelerator.Snapshots.Storage;
 
@@ -48,6 +49,11 @@ public sealed partial class SnapshotStore
                 key = await ResolveAsync(store, image, options.Platform, cancellationToken).ConfigureAwait(false);
             }
         }
+        catch (NotSupportedException) when (_options.Kind == SnapshotKind.BlockStack || TryFindBlockByReference(image))
+        {
+            // Not a tar-layer image (e.g. a block image itself): only a block-stack snapshot of that manifest can serve.
+            return await MountBlockImageAsync(store, image, mountPoint, options, started, cancellationToken).ConfigureAwait(false);
+        }
         catch (Exception ex) when (ex is HttpRequestException or IOException or TimeoutException && FindByReference(image) is [var cached])
         {
             // The registry is unreachable; a snapshot warmed under this very reference still serves.
@@ -65,15 +71,28 @@ public sealed partial class SnapshotStore
         if (record is null)
         {
             var match = Match(key);
-            if (match.Kind == SnapshotMatchKind.None || (match.Kind == SnapshotMatchKind.Prefix && !(options.TopUp ?? _options.TopUpOnMount)))
+            bool block = _options.Kind == SnapshotKind.BlockStack;
+            if (match.Kind == SnapshotMatchKind.None || (match.Kind == SnapshotMatchKind.Prefix && (block || !(options.TopUp ?? _options.TopUpOnMount))))
             {
                 throw new SnapshotNotFoundException(match.Kind == SnapshotMatchKind.None
                     ? $"No snapshot of {image} ({key.ManifestDigest}) is in {Root}, and none shares a layer with it."
                     : $"No snapshot of {image} ({key.ManifestDigest}) is in {Root} ({match.SharedLayers} of its {match.TotalLayers} layers are).");
             }
 
-            warm = await WarmAsync(store, key, cancellationToken).ConfigureAwait(false);
-            record = TryLoadImage(key.ManifestDigest) ?? throw new SnapshotNotFoundException($"The snapshot of {image} was evicted before it could be mounted.");
+            if (match.Kind == SnapshotMatchKind.Warming)
+            {
+                // A warm of either kind is running: wait for it and mount what it published.
+                warm = await WaitForWarmAsync(key.ManifestDigest, cancellationToken).ConfigureAwait(false);
+                record = TryLoadImage(key.ManifestDigest);
+            }
+
+            if (record is null)
+            {
+                warm = block
+                    ? await WarmAsync(store, image, SnapshotKind.BlockStack, options.Platform, cancellationToken).ConfigureAwait(false)
+                    : await WarmAsync(store, key, cancellationToken).ConfigureAwait(false);
+                record = TryLoadImage(key.ManifestDigest) ?? throw new SnapshotNotFoundException($"The snapshot of {image} was evicted before it could be mounted.");
+            }
         }
 
         return await CloneAsync(record, image, mountPoint, options.ReadOnly, started, warm, cancellationToken).ConfigureAwait(false);
@@ -130,6 +149,11 @@ public sealed partial class SnapshotStore
 
     private async Task<SnapshotMountedImage> CloneAsync(ImageRecord record, ImageReference image, string mountPoint, bool readOnly, long started, SnapshotWarmResult? warm, CancellationToken cancellationToken)
     {
+        if (record.Kind == SnapshotKinds.BlockStack)
+        {
+            return await CloneBlockAsync(record, image, mountPoint, readOnly, started, warm, cancellationToken).ConfigureAwait(false);
+        }
+
         Digest digest = Digest.Parse(record.ManifestDigest);
         var chain = record.ChainIds.Select(Digest.Parse).ToArray();
         string id = Guid.NewGuid().ToString("N");
@@ -197,11 +221,73 @@ public sealed partial class SnapshotStore
         return new SnapshotMountedImage(this, image, digest, mountPoint, directory, readOnly, statistics);
     }
 
-    /// <summary>Unmounts a clone and removes its upper directory.</summary>
-    internal void ReleaseClone(string mountPoint, string directory)
+    /// <summary>Unmounts a clone (a block clone: its overlay, file system, loop device and FUSE disk) and removes its directory.</summary>
+    internal async ValueTask ReleaseCloneAsync(string mountPoint, string directory, IAsyncDisposable? block)
     {
-        MountTable.Unmount(mountPoint);
+        if (block is not null)
+        {
+            await block.DisposeAsync().ConfigureAwait(false);
+        }
+        else
+        {
+            MountTable.Unmount(mountPoint);
+        }
+
         DeleteTree(directory);
+    }
+
+    /// <summary>Waits for the warm of <paramref name="manifestDigest"/> running here (its result) or in another process (its image lock).</summary>
+    private async Task<SnapshotWarmResult?> WaitForWarmAsync(Digest manifestDigest, CancellationToken cancellationToken)
+    {
+        if (_warms.TryGetValue(manifestDigest, out var running) || _blockWarms.TryGetValue(manifestDigest, out running))
+        {
+            try
+            {
+                return await running.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                // That warm failed; the caller warms again (and reports its own error).
+                return null;
+            }
+        }
+
+        using (await FileLock.AcquireAsync(ImageLockPath(manifestDigest), cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+    }
+
+    private bool TryFindBlockByReference(ImageReference image)
+        => FindByReference(image).Any(s => s.Kind == SnapshotKind.BlockStack) || image.Tag?.EndsWith(Accelerator.Block.Format.BlockFormat.TagSuffix, StringComparison.Ordinal) == true;
+
+    private async Task<SnapshotMountedImage> MountBlockImageAsync(IImageStore store, ImageReference image, string mountPoint, SnapshotMountOptions options, long started, CancellationToken cancellationToken)
+    {
+        Digest digest = await TryResolveDigestAsync(store, image, options.Platform, cancellationToken).ConfigureAwait(false)
+            ?? throw new SnapshotNotFoundException($"{image} cannot be resolved.");
+        var record = TryLoadImage(digest);
+        SnapshotWarmResult? warm = null;
+        if (record is null && _options.Kind == SnapshotKind.BlockStack && (_blockWarms.ContainsKey(digest) || FileLock.IsHeld(ImageLockPath(digest))))
+        {
+            warm = await WarmAsync(store, image, SnapshotKind.BlockStack, options.Platform, cancellationToken).ConfigureAwait(false);
+            record = TryLoadImage(digest);
+        }
+
+        return record is null
+            ? throw new SnapshotNotFoundException($"No snapshot of {image} ({digest}) is in {Root}.")
+            : await CloneAsync(record, image, mountPoint, options.ReadOnly, started, warm, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<Digest?> TryResolveDigestAsync(IImageStore store, ImageReference image, Platform? platform, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await ImageResolver.ResolveAsync(store, image, platform, cancellationToken).ConfigureAwait(false)).Manifest.Digest;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException and not OutOfMemoryException)
+        {
+            return null;
+        }
     }
 
     /// <summary>The clones in use: their snapshots and the layers under them.</summary>
@@ -247,24 +333,35 @@ public sealed class SnapshotNotFoundException : Exception
 
 /// <summary>
 /// A copy-on-write clone of a snapshot, mounted. Disposing it unmounts the overlay and discards its upper directory
-/// (the writes made in it); the snapshot itself never changes.
+/// (the writes made in it); the snapshot itself never changes. A clone of a block-stack snapshot is served by this
+/// process (FUSE), so it lasts as long as the process or until disposed.
 /// </summary>
 public sealed class SnapshotMountedImage : IMountedImage
 {
     private readonly SnapshotStore _store;
     private readonly string _directory;
+    private readonly Accelerator.Block.Mounting.BlockMountedImage? _block;
     private int _disposed;
 
-    internal SnapshotMountedImage(SnapshotStore store, ImageReference image, Digest manifestDigest, string mountPoint, string directory, bool readOnly, MountStatistics statistics)
+    internal SnapshotMountedImage(
+        SnapshotStore store, ImageReference image, Digest manifestDigest, string mountPoint, string directory, bool readOnly, MountStatistics statistics,
+        Accelerator.Block.Mounting.BlockMountedImage? block = null)
     {
         _store = store;
         _directory = directory;
+        _block = block;
         Image = image;
         ManifestDigest = manifestDigest;
         MountPoint = mountPoint;
-        UpperDirectory = readOnly ? null : Path.Combine(directory, "upper");
+        UpperDirectory = readOnly ? null : block is not null ? block.UpperDirectory : Path.Combine(directory, "upper");
         Statistics = statistics;
     }
+
+    /// <summary>The kind of snapshot this is a clone of.</summary>
+    public SnapshotKind Kind => _block is null ? SnapshotKind.OverlayTree : SnapshotKind.BlockStack;
+
+    /// <summary>For a block-stack clone: the loop device its file system is mounted from; else null.</summary>
+    public string? LoopDevice => _block?.LoopDevice;
 
     /// <inheritdoc />
     public ImageReference Image { get; }
@@ -283,12 +380,5 @@ public sealed class SnapshotMountedImage : IMountedImage
 
     /// <inheritdoc />
     public ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) == 0)
-        {
-            _store.ReleaseClone(MountPoint, _directory);
-        }
-
-        return ValueTask.CompletedTask;
-    }
+        => Interlocked.Exchange(ref _disposed, 1) == 0 ? _store.ReleaseCloneAsync(MountPoint, _directory, _block) : ValueTask.CompletedTask;
 }

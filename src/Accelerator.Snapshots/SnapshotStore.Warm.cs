@@ -18,13 +18,9 @@ public sealed partial class SnapshotStore
     /// each layer and then the snapshot atomically, and evicts what capacity and time-to-live require. Warms of the
     /// same image at once, here or in other processes, share one pull.
     /// </summary>
-    public async Task<SnapshotWarmResult> WarmAsync(IImageStore store, ImageReference image, Platform? platform = null, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(store);
-        ArgumentNullException.ThrowIfNull(image);
-        var key = await ResolveAsync(store, image, platform, cancellationToken).ConfigureAwait(false);
-        return await WarmAsync(store, key, cancellationToken).ConfigureAwait(false);
-    }
+    /// <remarks>Makes a snapshot of the store's default kind, <see cref="SnapshotStoreOptions.Kind"/> (see the overload naming a kind).</remarks>
+    public Task<SnapshotWarmResult> WarmAsync(IImageStore store, ImageReference image, Platform? platform = null, CancellationToken cancellationToken = default)
+        => WarmAsync(store, image, _options.Kind, platform, cancellationToken);
 
     private async Task<SnapshotWarmResult> WarmAsync(IImageStore store, ImageKey key, CancellationToken cancellationToken)
     {
@@ -51,6 +47,11 @@ public sealed partial class SnapshotStore
         using var imageLock = await FileLock.AcquireAsync(ImageLockPath(digest), cancellationToken).ConfigureAwait(false);
         if (TryLoadImage(digest) is { } existing)
         {
+            if (existing.Kind != SnapshotKinds.OverlayTree)
+            {
+                throw new InvalidOperationException($"A snapshot of kind {existing.Kind} of {key.Image} ({digest}) is in {Root}; evict it before warming a tree snapshot.");
+            }
+
             await AddReferenceAsync(existing, key.Image, key.Resolved.Root.Digest, cancellationToken).ConfigureAwait(false);
             return new SnapshotWarmResult(Describe(TryLoadImage(digest) ?? existing, LiveMounts()), 0, key.ChainIds.Count, 0, new Dictionary<string, long>(), stopwatch.Elapsed);
         }

@@ -15,11 +15,13 @@ namespace Accelerator.Snapshots;
 /// whose lower directories are the layers and whose upper directory is new. Images sharing their lowest layers share
 /// those directories, so a warm fetches only the layers the store lacks. Safe to use from several processes at once
 /// (file locks), and crash-safe: layers and snapshots are published by rename with their metadata already on disk, and
-/// opening the store removes whatever a crashed process left unfinished. Linux only; needs root (overlayfs mounts).
+/// opening the store removes whatever a crashed process left unfinished. A second kind, block-stack snapshots
+/// (<see cref="SnapshotKind.BlockStack"/>), keeps an image's block variant as one verified disk file and clones it
+/// through FUSE, a loop device and read-only ext4 with an overlay upper directory. Linux only; needs root (overlayfs mounts).
 /// </summary>
 /// <remarks>
 /// Layout under <see cref="SnapshotStoreOptions.Root"/>: <c>layers/HEX/{fs,layer.json}</c> (HEX: the chain ID's
-/// hex digest), <c>images/HEX.json</c> (HEX: the manifest digest's), <c>mounts/ID/{upper,work,mount.json}</c>,
+/// hex digest; a block layer: <c>layers/HEX/{disk,index,layer.json}</c>, HEX: the block index digest's), <c>images/HEX.json</c> (HEX: the manifest digest's), <c>mounts/ID/{upper,work,mount.json}</c>,
 /// <c>staging/ID/</c> (warms in progress, each holding a lock), <c>locks/</c>.
 /// </remarks>
 public sealed partial class SnapshotStore
@@ -28,6 +30,9 @@ public sealed partial class SnapshotStore
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<Digest, Task<SnapshotWarmResult>> _warms = new();
+
+    // Block-stack warms in this process, apart from tree warms: a warm of one kind never hands its result to the other.
+    private readonly ConcurrentDictionary<Digest, Task<SnapshotWarmResult>> _blockWarms = new();
 
     private SnapshotStore(SnapshotStoreOptions options, ILogger logger, TimeProvider time)
     {
@@ -124,7 +129,7 @@ public sealed partial class SnapshotStore
         }
 
         int shared = SharedPrefix(key.ChainIds);
-        if (_warms.ContainsKey(digest) || FileLock.IsHeld(ImageLockPath(digest)))
+        if (_warms.ContainsKey(digest) || _blockWarms.ContainsKey(digest) || FileLock.IsHeld(ImageLockPath(digest)))
         {
             return new SnapshotMatch(SnapshotMatchKind.Warming, digest, shared, total);
         }
@@ -135,7 +140,7 @@ public sealed partial class SnapshotStore
     private int SharedPrefix(IReadOnlyList<Digest> chainIds)
     {
         int shared = 0;
-        while (shared < chainIds.Count && TryLoadLayer(chainIds[shared]) is not null)
+        while (shared < chainIds.Count && TryLoadLayer(chainIds[shared]) is { Kind: LayerKinds.Tree })
         {
             shared++;
         }
@@ -174,7 +179,10 @@ public sealed partial class SnapshotStore
         Digest digest = Digest.Parse(record.ManifestDigest);
         var chain = record.ChainIds.Select(Digest.Parse).ToArray();
         long size = chain.Sum(c => TryLoadLayer(c)?.SizeBytes ?? 0);
-        return new SnapshotInfo(digest, record.References, chain, size, record.Created, LastUsed(digest), mounts.Digests.Contains(record.ManifestDigest));
+        return new SnapshotInfo(digest, record.References, chain, size, record.Created, LastUsed(digest), mounts.Digests.Contains(record.ManifestDigest))
+        {
+            Kind = SnapshotKinds.Parse(record.Kind),
+        };
     }
 
     private string LayerPath(Digest chainId) => Path.Combine(LayersDirectory, chainId.Encoded);
@@ -194,7 +202,13 @@ public sealed partial class SnapshotStore
     {
         string directory = LayerPath(chainId);
         var record = RecordJson.TryRead(Path.Combine(directory, "layer.json"), RecordJson.Default.LayerRecord);
-        return record is not null && record.ChainId == chainId.ToString() && Directory.Exists(Path.Combine(directory, "fs")) ? record : null;
+        bool complete = record?.Kind switch
+        {
+            LayerKinds.Tree => Directory.Exists(Path.Combine(directory, "fs")),
+            LayerKinds.Block => File.Exists(Path.Combine(directory, BlockDiskFile)) && File.Exists(Path.Combine(directory, BlockIndexFile)),
+            _ => false,
+        };
+        return complete && record!.ChainId == chainId.ToString() ? record : null;
     }
 
     /// <summary>The published snapshot of <paramref name="manifestDigest"/> when its record and all its layers are valid; else null.</summary>
@@ -204,11 +218,15 @@ public sealed partial class SnapshotStore
         return record is not null && IsValid(record) && record.ManifestDigest == manifestDigest.ToString() ? record : null;
     }
 
-    private bool IsValid(ImageRecord record)
-        => record.Kind == SnapshotKinds.OverlayTree
-            && record.ChainIds.Count > 0
+    private bool IsValid(ImageRecord record) => record.Kind switch
+    {
+        SnapshotKinds.OverlayTree => record.ChainIds.Count > 0
             && record.ChainIds.Count == record.DiffIds.Count
-            && record.ChainIds.All(c => Digest.TryParse(c, out var d) && TryLoadLayer(d) is not null);
+            && record.ChainIds.All(c => Digest.TryParse(c, out var d) && TryLoadLayer(d) is { Kind: LayerKinds.Tree }),
+        SnapshotKinds.BlockStack => record.ChainIds is [var only]
+            && Digest.TryParse(only, out var key) && TryLoadLayer(key) is { Kind: LayerKinds.Block },
+        _ => false,
+    };
 
     private IEnumerable<ImageRecord> ImageRecords()
     {

@@ -22,6 +22,18 @@ public sealed class SnapshotStoreOptions
     /// </summary>
     public TimeSpan? TimeToLive { get; set; }
 
+    /// <summary>
+    /// The kind of snapshot warms make when none is asked for (<c>SnapshotStore.WarmAsync(store, image, kind)</c>
+    /// names one), including the warms a mount starts. <value>Default: <see cref="SnapshotKind.OverlayTree"/>.</value>
+    /// </summary>
+    public SnapshotKind Kind { get; set; } = SnapshotKind.OverlayTree;
+
+    /// <summary>
+    /// Whether a block-stack warm of an image without a block variant (<c>TAG-accel-block</c>) converts the image
+    /// locally (pull, mke2fs; needs root) instead of failing. <value>Default: true.</value>
+    /// </summary>
+    public bool ConvertMissingBlockImages { get; set; } = true;
+
     /// <summary>Layers downloaded at once while warming. <value>Default: 4.</value></summary>
     public int MaxParallelDownloads { get; set; } = 4;
 

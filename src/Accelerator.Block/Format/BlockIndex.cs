@@ -151,6 +151,12 @@ public sealed partial class BlockIndex
     /// <summary>
     /// The stack flattened: for every block, the stored block it reads as, or -1 for zeros (upper layers over lower).
     /// </summary>
+    /// <summary>
+    /// The disk's block map with the layers applied: entry <c>b</c> is the stored block disk block <c>b</c> reads as
+    /// (the topmost layer's extent covering it), or -1 where it reads as zeros. A new array each call.
+    /// </summary>
+    public int[] CreateBlockMap() => Flatten();
+
     internal int[] Flatten()
     {
         var map = new int[BlockCount];

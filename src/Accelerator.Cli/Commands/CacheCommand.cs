@@ -6,7 +6,7 @@ namespace Accelerator.Cli.Commands;
 
 /// <summary>
 /// <c>accel cache warm REF... | list | evict REF | mount REF DIR | export REF DST | import SRC</c>: the snapshot cache
-/// (images prepared ahead as immutable snapshots, mounted as copy-on-write clones).
+/// (images prepared ahead as immutable snapshots — unpacked layer trees or verified block disks — mounted as copy-on-write clones).
 /// </summary>
 internal static class CacheCommand
 {
@@ -30,7 +30,9 @@ internal static class CacheCommand
         });
 
         var warmImages = new Argument<string[]>("REF") { Description = "Images to warm: host[:port]/repo[:tag|@digest] or oci:DIR[:TAG].", Arity = ArgumentArity.OneOrMore };
-        var warm = new Command("warm", "Pull images (only the layers the cache lacks) and publish them as snapshots.") { warmImages };
+        var kind = new Option<string>("--kind") { Description = "tree: unpacked layers stacked by overlayfs (default); block: the image's block variant (TAG-accel-block, else converted here) as one verified disk.", DefaultValueFactory = _ => "tree" };
+        kind.AcceptOnlyFromAmong("tree", "block");
+        var warm = new Command("warm", "Pull images (only the layers the cache lacks) and publish them as snapshots.") { warmImages, kind };
         warm.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
             var store = Open(result);
@@ -38,8 +40,9 @@ internal static class CacheCommand
             foreach (string text in result.GetRequiredValue(warmImages))
             {
                 var reference = ImageReference.Parse(text);
-                var warmed = await store.WarmAsync(stores.GetStore(reference), reference, common.GetPlatform(result), cancellationToken).ConfigureAwait(false);
-                console.WriteLine($"Warmed {reference} ({warmed.Snapshot.ManifestDigest}): {Units.Count(warmed.LayersFetched, "layer")} fetched " +
+                var snapshotKind = result.GetValue(kind) == "block" ? SnapshotKind.BlockStack : SnapshotKind.OverlayTree;
+                var warmed = await store.WarmAsync(stores.GetStore(reference), reference, snapshotKind, common.GetPlatform(result), cancellationToken).ConfigureAwait(false);
+                console.WriteLine($"Warmed {reference} ({warmed.Snapshot.ManifestDigest}, {KindName(warmed.Snapshot.Kind)}): {Units.Count(warmed.LayersFetched, "layer")} fetched " +
                     $"({Units.Bytes(warmed.BytesFetched)}), {warmed.LayersReused} reused, {Units.Bytes(warmed.Snapshot.SizeBytes)} on disk, in {warmed.Elapsed.TotalSeconds:F2} s.");
             }
 
@@ -51,10 +54,10 @@ internal static class CacheCommand
         {
             var store = Open(result);
             var snapshots = store.List();
-            console.WriteLine($"{"DIGEST",-19}  {"SIZE",10}  {"LAST USED",-20}  {"MOUNTED",-7}  REFERENCES");
+            console.WriteLine($"{"DIGEST",-19}  {"KIND",-5}  {"SIZE",10}  {"LAST USED",-20}  {"MOUNTED",-7}  REFERENCES");
             foreach (var snapshot in snapshots)
             {
-                console.WriteLine($"{snapshot.ManifestDigest.ToString()[..19]}  {Units.Bytes(snapshot.SizeBytes),10}  {snapshot.LastUsed.UtcDateTime,-20:yyyy-MM-dd HH:mm:ss}  " +
+                console.WriteLine($"{snapshot.ManifestDigest.ToString()[..19]}  {KindName(snapshot.Kind),-5}  {Units.Bytes(snapshot.SizeBytes),10}  {snapshot.LastUsed.UtcDateTime,-20:yyyy-MM-dd HH:mm:ss}  " +
                     $"{(snapshot.Mounted ? "yes" : "no"),-7}  {string.Join(", ", snapshot.References.Where(r => !r.Contains('@', StringComparison.Ordinal)).DefaultIfEmpty(snapshot.References.FirstOrDefault() ?? string.Empty))}");
             }
 
@@ -76,17 +79,30 @@ internal static class CacheCommand
         var mountImage = new Argument<string>("REF") { Description = "The image to mount." };
         var mountPoint = new Argument<string>("DIR") { Description = "An existing directory to mount the clone on." };
         var readOnly = new Option<bool>("--read-only") { Description = "Mount the snapshot read-only (no upper directory)." };
-        var mount = new Command("mount", "Mount a copy-on-write clone of an image's snapshot at DIR; it stays mounted until 'accel umount DIR'.") { mountImage, mountPoint, readOnly };
+        var mount = new Command("mount", "Mount a copy-on-write clone of an image's snapshot at DIR; it stays mounted until 'accel umount DIR' (a block snapshot is served by this process until then).") { mountImage, mountPoint, readOnly };
         mount.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
             var store = Open(result);
             var reference = ImageReference.Parse(result.GetRequiredValue(mountImage));
             var stores = common.CreateStores(result);
-            // The overlay outlives this process; 'accel umount' unmounts it and the store reclaims its upper directory.
+            // A tree clone's overlay outlives this process; 'accel umount' unmounts it and the store reclaims its upper directory.
             var mounted = await store.MountAsync(stores.GetStore(reference), reference, result.GetRequiredValue(mountPoint),
                 new SnapshotMountOptions { ReadOnly = result.GetValue(readOnly), Platform = common.GetPlatform(result) }, cancellationToken).ConfigureAwait(false);
-            console.WriteLine($"Mounted {reference} ({mounted.ManifestDigest}) at {mounted.MountPoint} from the snapshot cache in " +
-                $"{mounted.Statistics.TimeToReady.TotalMilliseconds:F1} ms. Unmount with 'accel umount {mounted.MountPoint}'.");
+            string ready = $"Mounted {reference} ({mounted.ManifestDigest}, {KindName(mounted.Kind)}) at {mounted.MountPoint} from the snapshot cache in " +
+                $"{mounted.Statistics.TimeToReady.TotalMilliseconds:F1} ms. Unmount with 'accel umount {mounted.MountPoint}'.";
+            if (mounted.Kind == SnapshotKind.OverlayTree)
+            {
+                console.WriteLine(ready);
+                return 0;
+            }
+
+            // A block clone's disk is served by this process (FUSE): it serves until unmounted or signalled, then tears down.
+            await using (mounted)
+            {
+                await MountCommand.ServeAsync(mounted, console, ready, cancellationToken).ConfigureAwait(false);
+            }
+
+            console.WriteLine($"Unmounted {mounted.MountPoint}.");
             return 0;
         }));
 
@@ -149,6 +165,8 @@ internal static class CacheCommand
         command.Subcommands.Add(import);
         return command;
     }
+
+    private static string KindName(SnapshotKind kind) => kind == SnapshotKind.BlockStack ? "block" : "tree";
 
     private static SnapshotInfo Find(SnapshotStore store, string text)
     {

@@ -141,7 +141,7 @@ internal static class MountCommand
 
     // Until SIGINT/SIGTERM, or (for a real mount) until someone unmounted the mount point. The ready line is printed
     // only once the signal handlers are in place, so a caller that signals as soon as it reads it gets a clean stop.
-    private static async Task ServeAsync(IMountedImage mounted, CliConsole console, string ready, CancellationToken cancellationToken)
+    internal static async Task ServeAsync(IMountedImage mounted, CliConsole console, string ready, CancellationToken cancellationToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);

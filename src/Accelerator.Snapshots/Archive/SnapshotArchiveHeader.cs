@@ -11,7 +11,29 @@ internal sealed record SnapshotArchiveHeader
 
     public IReadOnlyList<string> References { get; init; } = [];
 
+    /// <summary>The layer trees of an overlay-tree snapshot (empty for a block-stack snapshot).</summary>
     public required IReadOnlyList<SnapshotArchiveLayer> Layers { get; init; }
+
+    /// <summary>The disk of a block-stack snapshot (kind <c>block-stack</c>); absent for an overlay-tree snapshot.</summary>
+    public SnapshotArchiveBlock? Block { get; init; }
+}
+
+/// <summary>
+/// The disk of an exported block-stack snapshot: entry <c>block/index</c> (the block index, <see cref="IndexSize"/> bytes,
+/// sha256 <see cref="IndexDigest"/>) then <c>block/data</c> (<see cref="DataSize"/> bytes: each stored block the
+/// flattened stack reads, uncompressed, once, in stored-block order).
+/// </summary>
+internal sealed record SnapshotArchiveBlock
+{
+    public required string IndexDigest { get; init; }
+
+    public required long IndexSize { get; init; }
+
+    public required long DataSize { get; init; }
+
+    public IReadOnlyList<string> DiffIds { get; init; } = [];
+
+    public string? BlockImage { get; init; }
 }
 
 /// <summary>One layer of an exported snapshot: its key, and the digest and size of its tree's tar (entry <c>layers/N.tar</c>).</summary>

@@ -8,6 +8,10 @@ internal sealed record LayerRecord
 {
     public int Version { get; init; } = 1;
 
+    /// <summary><see cref="LayerKinds.Tree"/> (a directory <c>fs/</c>) or <see cref="LayerKinds.Block"/> (files <c>disk</c> and <c>index</c>).</summary>
+    public string Kind { get; init; } = LayerKinds.Tree;
+
+    /// <summary>The chain ID of a tree layer; the block index digest of a block layer.</summary>
     public required string ChainId { get; init; }
 
     public string? Parent { get; init; }
@@ -38,6 +42,9 @@ internal sealed record ImageRecord
 
     public required IReadOnlyList<string> DiffIds { get; init; }
 
+    /// <summary>For a block-stack snapshot: the block image it was made from (<c>NAME@DIGEST</c>, or <c>converted</c> locally).</summary>
+    public string? BlockImage { get; init; }
+
     public DateTimeOffset Created { get; init; }
 }
 
@@ -58,6 +65,21 @@ internal static class SnapshotKinds
 {
     /// <summary>Unpacked layer trees stacked as overlayfs lower directories.</summary>
     public const string OverlayTree = "overlay-tree";
+
+    /// <summary>A frozen block-layer stack: one flattened, per-block verified disk file and its block index.</summary>
+    public const string BlockStack = "block-stack";
+
+    public static string Of(SnapshotKind kind) => kind == SnapshotKind.BlockStack ? BlockStack : OverlayTree;
+
+    public static SnapshotKind Parse(string kind) => kind == BlockStack ? SnapshotKind.BlockStack : SnapshotKind.OverlayTree;
+}
+
+/// <summary>The layer kinds under <c>layers/</c>.</summary>
+internal static class LayerKinds
+{
+    public const string Tree = "tree";
+
+    public const string Block = "block";
 }
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]

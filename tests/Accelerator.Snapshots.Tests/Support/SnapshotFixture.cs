@@ -19,6 +19,7 @@ public sealed class SnapshotCollection : ICollectionFixture<SnapshotFixture>
 public sealed class SnapshotFixture : IAsyncLifetime
 {
     private readonly Dictionary<string, Task<(ImageReference Image, TreeSnapshot Reference)>> _samples = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Task<(ImageReference Image, TreeSnapshot Reference)>> _blockSamples = new(StringComparer.Ordinal);
 
     public string WorkDirectory { get; } = Directory.CreateTempSubdirectory("accel-snapshot-tests-").FullName;
 
@@ -59,6 +60,35 @@ public sealed class SnapshotFixture : IAsyncLifetime
 
             return task;
         }
+    }
+
+    /// <summary>
+    /// <see cref="SampleAsync"/>, with its block variant (<c>TAG-accel-block</c>, made by the block converter) pushed
+    /// beside it (converted once per name).
+    /// </summary>
+    public Task<(ImageReference Image, TreeSnapshot Reference)> BlockSampleAsync(string name, SampleImageOptions options)
+    {
+        lock (_blockSamples)
+        {
+            if (!_blockSamples.TryGetValue(name, out var task))
+            {
+                task = ConvertSampleAsync(name, options);
+                _blockSamples[name] = task;
+            }
+
+            return task;
+        }
+    }
+
+    private async Task<(ImageReference, TreeSnapshot)> ConvertSampleAsync(string name, SampleImageOptions options)
+    {
+        var (image, reference) = await SampleAsync(name, options);
+        using var client = new Accelerator.Oci.Registry.RegistryClient(new Accelerator.Oci.Registry.RegistryOptions { PlainHttp = true });
+        var store = client.GetStore(image.Registry);
+        await Accelerator.Block.Conversion.BlockConverter.ConvertAsync(
+            store, image, store, Accelerator.Block.Conversion.BlockConverter.DefaultTarget(image),
+            new Accelerator.Block.Conversion.BlockConvertOptions { TempDirectory = WorkDirectory, FreeBytes = 16L << 20 });
+        return (image, reference);
     }
 
     private async Task<(ImageReference, TreeSnapshot)> CreateSampleAsync(string name, SampleImageOptions options)

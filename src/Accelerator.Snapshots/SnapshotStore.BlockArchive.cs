@@ -1,0 +1,253 @@
+using System.Formats.Tar;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Accelerator.Block.Format;
+using Accelerator.Snapshots.Archive;
+using Accelerator.Snapshots.Blocks;
+using Accelerator.Snapshots.Storage;
+
+namespace Accelerator.Snapshots;
+
+public sealed partial class SnapshotStore
+{
+    private const string BlockIndexEntry = "block/index";
+    private const string BlockDataEntry = "block/data";
+
+    /// <summary>
+    /// Writes a block-stack snapshot: <c>snapshot.json</c> (kind <c>block-stack</c>, no layers, a <c>block</c> object),
+    /// <c>block/index</c>, then <c>block/data</c> — every stored block the stack reads, once, in stored-block order, each
+    /// read through the verifying disk (a corrupt block fails the export).
+    /// </summary>
+    private async Task<Descriptor> ExportBlockAsync(ImageRecord record, Staging staging, Stream destination, CancellationToken cancellationToken)
+    {
+        Digest key = Digest.Parse(record.ChainIds[0]);
+        string layer = LayerPath(key);
+        string data = Path.Combine(staging.Path, "block-data");
+        long dataSize = 0;
+        await using (var disk = BlockSnapshotDisk.Open(layer, BlockDiskFile, BlockIndexFile, key))
+        await using (var output = new FileStream(data, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+        {
+            var (index, firstBlock) = ReferencedBlocks(File.ReadAllBytes(Path.Combine(layer, BlockIndexFile)));
+            byte[] buffer = new byte[index.BlockSize];
+            for (int stored = 0; stored < firstBlock.Length; stored++)
+            {
+                if (firstBlock[stored] >= 0)
+                {
+                    var content = buffer.AsMemory(0, index.GetStoredBlock(stored).UncompressedLength);
+                    await disk.ReadAsync(firstBlock[stored] * index.BlockSize, content, cancellationToken).ConfigureAwait(false);
+                    await output.WriteAsync(content, cancellationToken).ConfigureAwait(false);
+                    dataSize += content.Length;
+                }
+            }
+        }
+
+        string indexPath = Path.Combine(layer, BlockIndexFile);
+        var header = new SnapshotArchiveHeader
+        {
+            Kind = SnapshotKinds.BlockStack,
+            ManifestDigest = record.ManifestDigest,
+            References = record.References,
+            Layers = [],
+            Block = new SnapshotArchiveBlock
+            {
+                IndexDigest = key.ToString(),
+                IndexSize = new FileInfo(indexPath).Length,
+                DataSize = dataSize,
+                DiffIds = record.DiffIds,
+                BlockImage = record.BlockImage,
+            },
+        };
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var counting = new HashingWriteStream(destination, hash);
+        await using (var writer = new TarWriter(counting, TarEntryFormat.Pax, leaveOpen: true))
+        {
+            byte[] json = JsonSerializer.SerializeToUtf8Bytes(header, RecordJson.Default.SnapshotArchiveHeader);
+            await writer.WriteEntryAsync(new PaxTarEntry(TarEntryType.RegularFile, HeaderEntry) { DataStream = new MemoryStream(json) }, cancellationToken).ConfigureAwait(false);
+            await using (var index = new FileStream(indexPath, FileMode.Open, FileAccess.Read, FileShare.Read))
+            {
+                await writer.WriteEntryAsync(new PaxTarEntry(TarEntryType.RegularFile, BlockIndexEntry) { DataStream = index }, cancellationToken).ConfigureAwait(false);
+            }
+
+            await using var blocks = new FileStream(data, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+            await writer.WriteEntryAsync(new PaxTarEntry(TarEntryType.RegularFile, BlockDataEntry) { DataStream = blocks }, cancellationToken).ConfigureAwait(false);
+        }
+
+        await counting.FlushAsync(cancellationToken).ConfigureAwait(false);
+        return new Descriptor(ArchiveMediaType, Digest.FromHash(Digest.Sha256, hash.GetHashAndReset()), counting.Written);
+    }
+
+    /// <summary>The index, and for each stored block the first disk block reading as it (-1: none does).</summary>
+    private static (BlockIndex Index, long[] FirstBlock) ReferencedBlocks(byte[] indexBytes)
+    {
+        var index = BlockIndex.Read(indexBytes);
+        int[] map = index.CreateBlockMap();
+        long[] first = new long[index.StoredBlockCount];
+        Array.Fill(first, -1L);
+        for (long block = map.Length - 1; block >= 0; block--)
+        {
+            if (map[block] >= 0)
+            {
+                first[map[block]] = block;
+            }
+        }
+
+        return (index, first);
+    }
+
+    private static SnapshotArchiveHeader ReadBlockHeader(SnapshotArchiveHeader header)
+    {
+        if (!Digest.TryParse(header.ManifestDigest, out _) || header.Layers is not (null or { Count: 0 }) || header.Block is not { } block
+            || !Digest.TryParse(block.IndexDigest, out _) || block.IndexSize is <= 0 or > BlockFormat.MaxIndexBodyBytes || block.DataSize < 0
+            || block.DiffIds is null || block.DiffIds.Count > MaxArchiveLayers || block.DiffIds.Any(d => !Digest.TryParse(d, out _)))
+        {
+            throw new FormatException("a block-stack header needs a manifest digest, no layers, and a block entry with an index digest, index size and data size.");
+        }
+
+        return header with
+        {
+            Layers = [],
+            References = header.References?.Where(r => r is not null).Take(64).ToArray() ?? [],
+            Block = block with { BlockImage = block.BlockImage is { Length: <= 1024 } text ? text : null },
+        };
+    }
+
+    /// <summary>
+    /// Imports a block-stack snapshot: the index (verified against the header's digest, and read by the bounded index
+    /// reader), then the data, each block checked against the index's digest before it is written to the new disk file.
+    /// </summary>
+    private async Task<SnapshotInfo> ImportBlockAsync(SnapshotArchiveHeader header, SnapshotArchiveBlock block, TarReader reader, CancellationToken cancellationToken)
+    {
+        Digest manifestDigest = Digest.Parse(header.ManifestDigest);
+        Digest key = Digest.Parse(block.IndexDigest);
+        using var imageLock = await FileLock.AcquireAsync(ImageLockPath(manifestDigest), cancellationToken).ConfigureAwait(false);
+        if (TryLoadImage(manifestDigest) is { Kind: not SnapshotKinds.BlockStack })
+        {
+            throw new InvalidOperationException($"A tree snapshot of {manifestDigest} is in {Root}; evict it before importing a block-stack snapshot of it.");
+        }
+
+        using var staging = await CreateStagingAsync([key], cancellationToken).ConfigureAwait(false);
+        var indexEntry = await NextEntryAsync(reader, BlockIndexEntry, block.IndexSize, cancellationToken).ConfigureAwait(false);
+        byte[] indexBytes = new byte[block.IndexSize];
+        await indexEntry.DataStream!.ReadExactlyAsync(indexBytes, cancellationToken).ConfigureAwait(false);
+        if (Digest.Compute(indexBytes) != key)
+        {
+            throw new DigestMismatchException(key, Digest.Compute(indexBytes).ToString(), "block/index of the snapshot archive");
+        }
+
+        BlockIndex index;
+        long[] first;
+        try
+        {
+            (index, first) = ReferencedBlocks(indexBytes);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or FormatException)
+        {
+            throw new InvalidDataException($"The block index of the snapshot archive is invalid: {ex.Message}", ex);
+        }
+
+        long expected = Enumerable.Range(0, first.Length).Where(s => first[s] >= 0).Sum(s => (long)index.GetStoredBlock(s).UncompressedLength);
+        if (expected != block.DataSize)
+        {
+            throw new InvalidDataException($"The snapshot archive's header says {block.DataSize} data bytes; its index needs {expected}.");
+        }
+
+        var dataEntry = await NextEntryAsync(reader, BlockDataEntry, block.DataSize, cancellationToken).ConfigureAwait(false);
+        using (await FileLock.AcquireAsync(LayerLockPath(key), cancellationToken).ConfigureAwait(false))
+        {
+            if (TryLoadLayer(key) is not { Kind: LayerKinds.Block })
+            {
+                string layerDirectory = Directory.CreateDirectory(Path.Combine(staging.Path, "block-layer")).FullName;
+                await File.WriteAllBytesAsync(Path.Combine(layerDirectory, BlockIndexFile), indexBytes, cancellationToken).ConfigureAwait(false);
+                await WriteImportedDiskAsync(index, first, dataEntry.DataStream!, Path.Combine(layerDirectory, BlockDiskFile), cancellationToken).ConfigureAwait(false);
+                PublishLayer(layerDirectory, new LayerRecord
+                {
+                    Kind = LayerKinds.Block,
+                    ChainId = key.ToString(),
+                    DiffId = key.ToString(),
+                    SizeBytes = DiskUsage(layerDirectory),
+                    Created = _time.GetUtcNow(),
+                });
+            }
+        }
+
+        var record = new ImageRecord
+        {
+            Kind = SnapshotKinds.BlockStack,
+            ManifestDigest = header.ManifestDigest,
+            References = header.References,
+            ChainIds = [key.ToString()],
+            DiffIds = block.DiffIds,
+            BlockImage = block.BlockImage,
+            Created = _time.GetUtcNow(),
+        };
+        using (await LockStoreAsync(cancellationToken).ConfigureAwait(false))
+        {
+            WriteImageRecord(record);
+            Touch(manifestDigest);
+        }
+
+        await PruneAsync(keep: manifestDigest, cancellationToken).ConfigureAwait(false);
+        return Describe(record, LiveMounts());
+    }
+
+    private async Task WriteImportedDiskAsync(BlockIndex index, long[] first, Stream data, string path, CancellationToken cancellationToken)
+    {
+        int[] map = index.CreateBlockMap();
+        using var disk = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous);
+        RandomAccess.SetLength(disk, index.DiskSize);
+        byte[] buffer = new byte[index.BlockSize];
+        for (int stored = 0; stored < first.Length; stored++)
+        {
+            if (first[stored] < 0)
+            {
+                continue;
+            }
+
+            var expected = index.GetStoredBlock(stored);
+            var content = buffer.AsMemory(0, expected.UncompressedLength);
+            await data.ReadExactlyAsync(content, cancellationToken).ConfigureAwait(false);
+            if (Digest.Compute(content.Span) != expected.Digest)
+            {
+                throw new DigestMismatchException(expected.Digest, Digest.Compute(content.Span).ToString(), $"stored block {stored} of the snapshot archive");
+            }
+
+            await RandomAccess.WriteAsync(disk, content, first[stored] * index.BlockSize, cancellationToken).ConfigureAwait(false);
+        }
+
+        // Deduplicated blocks: every other disk block reading as a stored block gets a copy of it.
+        for (long block = 0; block < map.Length; block++)
+        {
+            if (map[block] >= 0 && first[map[block]] != block)
+            {
+                var content = buffer.AsMemory(0, index.GetStoredBlock(map[block]).UncompressedLength);
+                await RandomAccess.ReadAsync(disk, content, first[map[block]] * index.BlockSize, cancellationToken).ConfigureAwait(false);
+                await RandomAccess.WriteAsync(disk, content, block * index.BlockSize, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        if (_options.Durable)
+        {
+            RandomAccess.FlushToDisk(disk);
+        }
+    }
+
+    private static async Task<TarEntry> NextEntryAsync(TarReader reader, string name, long length, CancellationToken cancellationToken)
+    {
+        TarEntry? entry;
+        try
+        {
+            entry = await reader.GetNextEntryAsync(copyData: false, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is FormatException or EndOfStreamException)
+        {
+            throw new InvalidDataException($"The snapshot archive is malformed at {name}: {ex.Message}", ex);
+        }
+
+        if (entry is null || entry.Name != name || entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile) || entry.Length != length || entry.DataStream is null)
+        {
+            throw new InvalidDataException($"The snapshot archive does not hold {name} of {length} bytes where its header says.");
+        }
+
+        return entry;
+    }
+}
