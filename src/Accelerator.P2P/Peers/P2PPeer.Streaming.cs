@@ -221,8 +221,15 @@ public sealed partial class P2PPeer
         {
             int[] wanted = [.. Enumerable.Range(from, _session.PieceCount - from)];
             var token = _stop.Token;
-            return Task.Run(() => _peer.EnsurePiecesAsync(_source, _blob, _session, wanted, token), token);
+            var session = Current();
+            return Task.Run(() => _peer.EnsurePiecesAsync(_source, _blob, session, wanted, token), token);
         }
+
+        /// <summary>The task's session now: after a scheduler failover the fetches moved to the next scheduler on the ring.</summary>
+        private TaskSession Current()
+            => _peer._sessions.TryGetValue(_session.Task, out var session) && session.PieceSize == _session.PieceSize && session.Size == _session.Size
+                ? session
+                : _session;
 
         private async Task<ReadOnlyMemory<byte>> LoadAsync(int index, CancellationToken cancellationToken)
         {
@@ -239,6 +246,7 @@ public sealed partial class P2PPeer
                 var stored = _peer._store.NextStored;
                 if (_peer._store.TryRead(_session.Task, _session.PieceSize, index, _scratch, out var data))
                 {
+                    _restarts = 0;
                     return data.Length == length
                         ? data
                         : throw new IOException($"Piece {index} of {_session.Task} is {data.Length} bytes, not {length}.");
@@ -288,7 +296,7 @@ public sealed partial class P2PPeer
             bool verified = Digest.FromHash(_session.Task.Algorithm, _hasher.GetHashAndReset()) == _session.Task;
             if (!_fromOrigin)
             {
-                await _peer.CompleteBlobAsync(_session, verified, cancellationToken).ConfigureAwait(false);
+                await _peer.CompleteBlobAsync(Current(), verified, cancellationToken).ConfigureAwait(false);
             }
 
             if (!verified)
