@@ -179,9 +179,9 @@ internal sealed class PieceStore
         {
             Directory.CreateDirectory(directory);
             string temp = Path.Combine(directory, $".tmp-{Guid.NewGuid():N}");
-            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            using (var file = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
             {
-                file.Write(data);
+                DirectWriter.Write(file, data);
             }
 
             File.Move(temp, path, overwrite: true);

@@ -41,6 +41,24 @@ public sealed class PieceStoreTests : IDisposable
         Assert.Equal(700, store.Bytes);
     }
 
+    [Theory]
+    [InlineData(4096)]
+    [InlineData(10_000)]
+    [InlineData(65_537)]
+    public void Put_PieceOfAnyLength_FileHoldsExactlyItsBytes(int length)
+    {
+        // Large pieces are written with O_DIRECT where the file system allows it: padded to the block size, then truncated.
+        var store = PieceStore.Open(_dir, 1_000_000, memoryCacheBytes: 0);
+        byte[] data = Piece(9, length);
+        Assert.True(store.Put(Task, 100_000, 0, Digest.Compute(data), data));
+        string file = Directory.EnumerateFiles(Path.Combine(_dir, "pieces"), "*", SearchOption.AllDirectories).Single();
+
+        Assert.Equal(data, File.ReadAllBytes(file));
+        byte[] buffer = new byte[100_000];
+        Assert.Equal(length, store.Read(Task, 100_000, 0, buffer));
+        Assert.Equal(data, buffer[..length]);
+    }
+
     [Fact]
     public void Read_PieceCorruptedAtRest_CaughtByTheCheckRecordedWhenStoredAndDropped()
     {
