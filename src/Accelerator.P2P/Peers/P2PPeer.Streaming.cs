@@ -294,6 +294,19 @@ public sealed partial class P2PPeer
         {
             _finished = true;
             bool verified = Digest.FromHash(_session.Task.Algorithm, _hasher.GetHashAndReset()) == _session.Task;
+            if (!verified)
+            {
+                // Stop the fetches before the pieces are dropped, so none of this read's assignments stores a piece again.
+                await _stop.CancelAsync().ConfigureAwait(false);
+                try
+                {
+                    await _fetching.ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is OperationCanceledException or IOException or HttpRequestException or NoSchedulerException or P2PProtocolException)
+                {
+                }
+            }
+
             if (!_fromOrigin)
             {
                 await _peer.CompleteBlobAsync(Current(), verified, cancellationToken).ConfigureAwait(false);
