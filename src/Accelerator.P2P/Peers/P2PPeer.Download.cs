@@ -25,11 +25,18 @@ public sealed partial class P2PPeer
     private const int MaxCheckedAccess = 100_000;
     private const int MaxOriginFailures = 3;
     private static readonly TimeSpan BusyBackoff = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan MinPollDelay = TimeSpan.FromMilliseconds(1);
+
+    // How long a schedule request asks the scheduler to hold an empty answer: well inside the request timeout.
+    private int LongPollMs => (int)Math.Clamp(_options.SchedulerTimeout.TotalMilliseconds / 2, 0, 2_000);
 
     // Longer than a scheduler needs to forget a crashed peer holding a back-to-source lease (its TTL, 10 s by default).
     private TimeSpan StallTimeout => TimeSpan.FromSeconds(Math.Max(60, 2 * _options.PieceTimeout.TotalSeconds));
 
-    /// <summary>Opens the whole blob through P2P (every piece fetched and the blob digest checked first).</summary>
+    /// <summary>
+    /// Opens the whole blob through P2P, streamed while its pieces arrive (see <see cref="BlobReadStream"/>): each piece
+    /// checked before it is yielded, the blob digest checked before its last byte is.
+    /// </summary>
     internal async Task<Stream> OpenBlobAsync(PeerBlobSource source, BlobAddress blob, CancellationToken cancellationToken)
     {
         if (_ring is null)
@@ -39,40 +46,14 @@ public sealed partial class P2PPeer
 
         try
         {
-            for (int attempt = 0; ; attempt++)
+            var session = await GetSessionAsync(source, blob, cancellationToken).ConfigureAwait(false);
+            if (blob.HasSize && blob.Size != session.Size)
             {
-                var session = await GetSessionAsync(source, blob, cancellationToken).ConfigureAwait(false);
-                if (blob.HasSize && blob.Size != session.Size)
-                {
-                    // Like every whole read: the mismatch surfaces from the read, and no byte is yielded.
-                    return new VerifyingStream(Stream.Null, blob.Digest, blob.Size, $"P2P ({source.Registry}): the blob is {session.Size} bytes");
-                }
-
-                var pin = _store.Pin(session.Task, session.PieceSize);
-                long originBefore = _originPieces.GetValueOrDefault(blob.Digest);
-                try
-                {
-                    session = await EnsurePiecesAsync(source, blob, session, null, cancellationToken).ConfigureAwait(false);
-                    if (await VerifyBlobAsync(session, cancellationToken).ConfigureAwait(false))
-                    {
-                        var stream = new PieceReadStream(_store, session, 0, session.Size, pin);
-                        pin = null;
-                        return stream;
-                    }
-                }
-                finally
-                {
-                    pin?.Dispose();
-                }
-
-                // The pieces were consistent with their recorded digests but not with the blob: a back-to-source peer
-                // recorded wrong digests. If that was another peer (now banned), one fresh try; if this peer read some of
-                // the pieces from the registry itself, the registry's bytes are bad and trying again cannot help.
-                if (attempt >= 1 || _originPieces.GetValueOrDefault(blob.Digest) != originBefore)
-                {
-                    throw new DigestMismatchException(blob.Digest, "pieces that do not form the blob", $"P2P ({source.Registry})");
-                }
+                // Like every whole read: the mismatch surfaces from the read, and no byte is yielded.
+                return new VerifyingStream(Stream.Null, blob.Digest, blob.Size, $"P2P ({source.Registry}): the blob is {session.Size} bytes");
             }
+
+            return new BlobReadStream(this, source, blob, session, _store.Pin(session.Task, session.PieceSize));
         }
         catch (NoSchedulerException ex)
         {
@@ -246,7 +227,10 @@ public sealed partial class P2PPeer
         var originFailures = new Dictionary<int, int>();
         int schedulerAttempts = 0;
         long lastProgress = _time.GetTimestamp();
+        long pollAfter = 0;
         int stored = -1;
+        Task<ScheduleResponse>? pending = null;
+        using var polls = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
             while (true)
@@ -254,6 +238,13 @@ public sealed partial class P2PPeer
                 var missing = wanted.Where(i => !_store.Contains(session.Task, session.PieceSize, i)).ToList();
                 if (missing.Count == 0 && inFlight.Count == 0)
                 {
+                    if (pending is not null)
+                    {
+                        // Another read stored the pieces meanwhile: release whatever the last poll was granted.
+                        await polls.CancelAsync().ConfigureAwait(false);
+                        await ReleaseAsync(session, pending).ConfigureAwait(false);
+                    }
+
                     return session;
                 }
 
@@ -268,16 +259,47 @@ public sealed partial class P2PPeer
                     throw new IOException($"No piece of {session.Task} could be fetched for {StallTimeout} ({missing.Count} missing).");
                 }
 
-                int retryAfterMs = 0;
                 int free = _options.DownloadSlots - inFlight.Count;
-                var ask = missing.Where(i => !inFlight.ContainsKey(i)).Take(P2PProtocol.MaxPiecesPerRequest).ToList();
-                if (free > 0 && ask.Count > 0)
+                if (pending is null && free > 0 && _time.GetTimestamp() >= pollAfter)
                 {
+                    var ask = missing.Where(i => !inFlight.ContainsKey(i)).Take(P2PProtocol.MaxPiecesPerRequest).ToList();
+                    if (ask.Count > 0)
+                    {
+                        // Long poll: the scheduler holds an empty answer until a piece or a lease frees up, while the fetches
+                        // in flight go on here and are reported on their own requests.
+                        var request = new ScheduleRequest { PeerId = PeerId, MaxPieces = free, Wanted = ask, WaitMs = LongPollMs };
+                        var asked = session;
+                        pending = CallSchedulerAsync(asked, s => _schedulers.PostAsync<ScheduleRequest, ScheduleResponse>(
+                            s.Scheduler, P2PProtocol.TaskPath(s.Task, "schedule"), request, polls.Token));
+                    }
+                }
+
+                var waits = new List<Task>(inFlight.Values);
+                if (pending is not null)
+                {
+                    waits.Add(pending);
+                }
+                else if (pollAfter > _time.GetTimestamp() && inFlight.Count < _options.DownloadSlots)
+                {
+                    // Backing off from an older scheduler's empty answer.
+                    var delay = TimeSpan.FromTicks((pollAfter - _time.GetTimestamp()) * TimeSpan.TicksPerSecond / _time.TimestampFrequency);
+                    waits.Add(Task.Delay(delay > MinPollDelay ? delay : MinPollDelay, _time, cancellationToken));
+                }
+
+                if (waits.Count == 0)
+                {
+                    waits.Add(Task.Delay(TimeSpan.FromMilliseconds(10), _time, cancellationToken)); // defensive: never spin
+                }
+
+                await Task.WhenAny(waits).ConfigureAwait(false);
+                cancellationToken.ThrowIfCancellationRequested();
+                if (pending is { IsCompleted: true } answered)
+                {
+                    pending = null;
                     ScheduleResponse answer;
                     try
                     {
-                        answer = await CallSchedulerAsync(session, s => _schedulers.PostAsync<ScheduleRequest, ScheduleResponse>(
-                            s.Scheduler, P2PProtocol.TaskPath(s.Task, "schedule"), new ScheduleRequest { PeerId = PeerId, MaxPieces = free, Wanted = ask }, cancellationToken)).ConfigureAwait(false);
+                        answer = await answered.ConfigureAwait(false);
                     }
                     catch (SessionChangedException changed)
                     {
@@ -304,22 +326,12 @@ public sealed partial class P2PPeer
                         session.Tokens.Add(renewed.Token, renewed.ExpiresInMs);
                     }
 
-                    retryAfterMs = answer.Pieces.Count == 0 ? Math.Max(1, answer.RetryAfterMs) : 0;
+                    // An older scheduler answers at once: then ask again only after the delay it asks for.
+                    pollAfter = answer.Pieces.Count > 0 || answer.LongPolled
+                        ? 0
+                        : _time.GetTimestamp() + Math.Max(1, answer.RetryAfterMs) * _time.TimestampFrequency / 1000;
                 }
 
-                if (inFlight.Count == 0)
-                {
-                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Max(retryAfterMs, 10)), _time, cancellationToken).ConfigureAwait(false);
-                    continue;
-                }
-
-                var waits = new List<Task>(inFlight.Values);
-                if (retryAfterMs > 0 && inFlight.Count < _options.DownloadSlots)
-                {
-                    waits.Add(Task.Delay(TimeSpan.FromMilliseconds(retryAfterMs), _time, cancellationToken));
-                }
-
-                await Task.WhenAny(waits).ConfigureAwait(false);
                 var results = new List<PieceResult>();
                 foreach (var (index, task) in inFlight.Where(p => p.Value.IsCompleted).ToList())
                 {
@@ -359,6 +371,12 @@ public sealed partial class P2PPeer
         }
         finally
         {
+            if (pending is not null)
+            {
+                await polls.CancelAsync().ConfigureAwait(false);
+                await ReleaseAsync(session, pending).ConfigureAwait(false);
+            }
+
             if (inFlight.Count > 0)
             {
                 // Cancelled or failed mid-way: let the fetches end so no buffer or slot outlives this call, and tell the
@@ -378,6 +396,22 @@ public sealed partial class P2PPeer
                 await ReportQuietlyAsync(session, leftovers).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>Waits for an abandoned schedule request and gives back (unused) whatever pieces it was granted.</summary>
+    private async Task ReleaseAsync(TaskSession session, Task<ScheduleResponse> pending)
+    {
+        ScheduleResponse answer;
+        try
+        {
+            answer = await pending.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or SessionChangedException or SchedulerRejectedException or ObjectDisposedException)
+        {
+            return;
+        }
+
+        await ReportQuietlyAsync(session, [.. answer.Pieces.Select(p => new PieceResult { Index = p.Index, Failure = PieceFailure.Unreachable })]).ConfigureAwait(false);
     }
 
     /// <summary>Reports outcomes on a short timeout of its own, ignoring failures (used when the read is ending anyway).</summary>
@@ -610,51 +644,6 @@ public sealed partial class P2PPeer
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
-    }
-
-    /// <summary>
-    /// Checks the assembled blob against its digest and tells the scheduler: a verified peer vouches for its piece
-    /// digests (so a scheduler that lost them, after a failover, learns them) and reports complete.
-    /// </summary>
-    private async Task<bool> VerifyBlobAsync(TaskSession session, CancellationToken cancellationToken)
-    {
-        bool verified = HashBlob(session);
-        if (verified)
-        {
-            Interlocked.Increment(ref _counters.BlobsCompleted);
-        }
-        else
-        {
-            Interlocked.Increment(ref _counters.BlobsCorrupt);
-            Log.BlobCorrupt(_logger, session.Task);
-            _store.DeleteTask(session.Task, session.PieceSize);
-        }
-
-        try
-        {
-            if (verified)
-            {
-                await AnnounceAsync(session, _store.List(session.Task, session.PieceSize), verified: true, cancellationToken).ConfigureAwait(false);
-            }
-
-            await CallSchedulerAsync(session, s => _schedulers.PostAsync<TaskCompleteRequest, SchedulerClient.NoContent>(
-                s.Scheduler, P2PProtocol.TaskPath(s.Task, "complete"), new TaskCompleteRequest { PeerId = PeerId, Verified = verified }, cancellationToken)).ConfigureAwait(false);
-        }
-        catch (SessionChangedException)
-        {
-            // The blob is here and verified (or not) either way; the next registration announces what is held.
-        }
-        catch (SchedulerRejectedException ex)
-        {
-            Log.SchedulerUnavailable(_logger, session.Scheduler, ex.Message);
-        }
-
-        if (!verified)
-        {
-            _sessions.TryRemove(new KeyValuePair<Digest, TaskSession>(session.Task, session));
-        }
-
-        return verified;
     }
 
     private static Digest Sha256(ReadOnlySpan<byte> data)

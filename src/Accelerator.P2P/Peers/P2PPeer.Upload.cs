@@ -67,29 +67,41 @@ public sealed partial class P2PPeer
             return;
         }
 
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, session.PieceSize));
+        byte[]? buffer = null;
         try
         {
-            // Read re-hashes a piece read from disk (a piece in the memory cache was verified on arrival): a byte that does not
-            // match the piece digest is never served.
-            int length = _store.Read(task, session.PieceSize, index, buffer);
+            // A piece in the memory cache is served from there without a copy (verified on arrival, never written since);
+            // one read from disk is checked against what was recorded when it was stored: a byte that does not match is
+            // never served.
             var digest = _store.GetDigest(task, session.PieceSize, index);
-            if (length < 0 || digest is null)
+            ReadOnlyMemory<byte> data = default;
+            bool held = digest is not null && (_store.TryGetCached(task, session.PieceSize, index, out data)
+                || _store.TryRead(task, session.PieceSize, index, buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, session.PieceSize)), out data));
+            if (!held)
             {
                 await TextAsync(context, StatusCodes.Status404NotFound, "piece not held\n").ConfigureAwait(false);
                 return;
             }
 
+            int length = data.Length;
             context.Response.StatusCode = StatusCodes.Status200OK;
             context.Response.ContentType = "application/octet-stream";
             context.Response.ContentLength = length;
-            context.Response.Headers[P2PProtocol.PieceDigestHeader] = digest.Value.Value;
-            for (int offset = 0; offset < length; offset += UploadChunk)
+            context.Response.Headers[P2PProtocol.PieceDigestHeader] = digest!.Value.Value;
+            if (_options.UploadBytesPerSecond == 0)
             {
-                int n = Math.Min(UploadChunk, length - offset);
-                await _uploadLimiter.WaitAsync(n, context.RequestAborted).ConfigureAwait(false);
-                await context.Response.Body.WriteAsync(buffer.AsMemory(offset, n), context.RequestAborted).ConfigureAwait(false);
-                Interlocked.Add(ref _counters.BytesUploaded, n);
+                await context.Response.Body.WriteAsync(data, context.RequestAborted).ConfigureAwait(false);
+                Interlocked.Add(ref _counters.BytesUploaded, length);
+            }
+            else
+            {
+                for (int offset = 0; offset < length; offset += UploadChunk)
+                {
+                    int n = Math.Min(UploadChunk, length - offset);
+                    await _uploadLimiter.WaitAsync(n, context.RequestAborted).ConfigureAwait(false);
+                    await context.Response.Body.WriteAsync(data.Slice(offset, n), context.RequestAborted).ConfigureAwait(false);
+                    Interlocked.Add(ref _counters.BytesUploaded, n);
+                }
             }
 
             Interlocked.Increment(ref _counters.PiecesUploaded);
@@ -100,7 +112,11 @@ public sealed partial class P2PPeer
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+
             _uploadSlots.Release();
         }
     }

@@ -1,14 +1,17 @@
 using System.Globalization;
+using System.IO.Hashing;
 using System.Security.Cryptography;
+using Accelerator.P2P.Protocol;
 
 namespace Accelerator.P2P.Peers;
 
 /// <summary>
-/// A peer's pieces on disk: one directory per task and piece size, one file per piece named by its index and sha256
-/// (<c>pieces/sha256-HEX-PIECESIZE/INDEX.SHA256HEX</c>), written to a temporary file and renamed, so a crash leaves
-/// whole pieces or nothing. Survives restarts (the directory is scanned at open), bounded by a byte capacity with
-/// least-recently-used eviction (pieces of pinned tasks are kept), and verified on reuse: a piece read from disk is
-/// re-hashed and deleted if it no longer matches its name.
+/// A peer's pieces on disk: one directory per task and piece size, one file per piece named by its index, its sha256
+/// and the XxHash3 of its bytes (<c>pieces/sha256-HEX-PIECESIZE/INDEX.SHA256HEX.XXH3HEX</c>), written to a temporary file
+/// and renamed, so a crash leaves whole pieces or nothing. Survives restarts (the directory is scanned at open), bounded
+/// by a byte capacity with least-recently-used eviction (pieces of pinned tasks are kept), and checked on reuse: a piece
+/// read from disk must match the XxHash3 recorded when its sha256-verified bytes were written (files of older stores,
+/// named without one, are re-hashed with sha256), and is deleted when it does not.
 /// <para>
 /// A bounded in-memory cache (least recently used out) keeps copies of the pieces most recently stored. They were
 /// verified by the caller on arrival and never leave memory, so reading them needs no re-hash; only pieces read back
@@ -36,6 +39,7 @@ internal sealed class PieceStore
     // announcing is an optimisation (a child sent for a piece that is gone gets a 404 and is rescheduled).
     private readonly Queue<PieceKey> _removed = new();
     private const int MaxRemembered = 65_536;
+    private readonly AsyncPulse _stored = new();
 
     private PieceStore(string root, long capacity, long memoryCapacity)
     {
@@ -84,6 +88,8 @@ internal sealed class PieceStore
             return removed;
         }
     }
+    /// <summary>Completes when the next piece is stored (take it before checking, then await it).</summary>
+    public Task NextStored => _stored.Next;
 
     /// <summary>Pieces found corrupt on disk (and deleted).</summary>
     public long CorruptPieces => Interlocked.Read(ref _corrupt);
@@ -179,15 +185,17 @@ internal sealed class PieceStore
             _bytes += data.Length;
         }
 
+        // Recorded at rest with the bytes the caller verified: reading them back checks this (GB/s), not sha256 again.
+        ulong check = XxHash3.HashToUInt64(data);
         string directory = TaskDirectory(task, pieceSize);
-        string path = Path.Combine(directory, $"{index.ToString(CultureInfo.InvariantCulture)}.{digest.Encoded}");
+        string path = Path.Combine(directory, $"{index.ToString(CultureInfo.InvariantCulture)}.{digest.Encoded}.{check:x16}");
         try
         {
             Directory.CreateDirectory(directory);
             string temp = Path.Combine(directory, $".tmp-{Guid.NewGuid():N}");
-            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            using (var file = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
             {
-                file.Write(data);
+                DirectWriter.Write(file, data);
             }
 
             File.Move(temp, path, overwrite: true);
@@ -204,7 +212,7 @@ internal sealed class PieceStore
 
         lock (_lock)
         {
-            if (!_entries.TryAdd(key, new Entry(path, data.Length, digest, ++_clock)))
+            if (!_entries.TryAdd(key, new Entry(path, data.Length, digest, ++_clock, check)))
             {
                 _bytes -= data.Length;
                 return true;
@@ -212,16 +220,64 @@ internal sealed class PieceStore
         }
 
         Remember(key, digest, data);
+        _stored.Pulse();
         return true;
     }
 
     /// <summary>
-    /// Reads a piece into <paramref name="buffer"/> (at least the piece's length) and checks it against its digest.
+    /// Reads a piece into <paramref name="buffer"/> (at least the piece's length) and checks it.
     /// Returns the length, or -1 when the piece is missing or was corrupt (then it is deleted).
     /// </summary>
     public int Read(Digest task, int pieceSize, int index, Span<byte> buffer)
     {
+        if (TryGetCached(task, pieceSize, index, out var cached))
+        {
+            cached.Span.CopyTo(buffer);
+            return cached.Length;
+        }
+
+        return ReadFromDisk(new PieceKey(task, pieceSize, index), buffer);
+    }
+
+    /// <summary>
+    /// A piece's checked bytes without a copy when they are in the memory cache (the returned memory is never written
+    /// again), else read from disk into <paramref name="buffer"/>. False when the piece is missing or was corrupt.
+    /// </summary>
+    public bool TryRead(Digest task, int pieceSize, int index, byte[] buffer, out ReadOnlyMemory<byte> data)
+    {
+        if (TryGetCached(task, pieceSize, index, out data))
+        {
+            return true;
+        }
+
+        int n = ReadFromDisk(new PieceKey(task, pieceSize, index), buffer);
+        data = n < 0 ? default : buffer.AsMemory(0, n);
+        return n >= 0;
+    }
+
+    /// <summary>A piece's bytes when the memory cache holds them (verified on arrival; the memory is never written again).</summary>
+    public bool TryGetCached(Digest task, int pieceSize, int index, out ReadOnlyMemory<byte> data)
+    {
         var key = new PieceKey(task, pieceSize, index);
+        lock (_lock)
+        {
+            if (_entries.TryGetValue(key, out var entry) && _memory.TryGetValue(key, out var cached) && cached.Digest == entry.Digest)
+            {
+                entry.LastUse = ++_clock;
+                cached.LastUse = entry.LastUse;
+                Interlocked.Increment(ref _memoryHits);
+                // Verified when it arrived and never written since: served without a check.
+                data = cached.Data;
+                return true;
+            }
+        }
+
+        data = default;
+        return false;
+    }
+
+    private int ReadFromDisk(PieceKey key, Span<byte> buffer)
+    {
         Entry entry;
         lock (_lock)
         {
@@ -231,14 +287,6 @@ internal sealed class PieceStore
             }
 
             entry.LastUse = ++_clock;
-            if (_memory.TryGetValue(key, out var cached) && cached.Digest == entry.Digest)
-            {
-                cached.LastUse = entry.LastUse;
-                Interlocked.Increment(ref _memoryHits);
-                // Verified when it arrived and never written since: served without a re-hash.
-                cached.Data.CopyTo(buffer);
-                return cached.Data.Length;
-            }
         }
 
         int length = (int)entry.Length;
@@ -257,7 +305,7 @@ internal sealed class PieceStore
                 total += n;
             }
 
-            if (total == length && RandomAccess.GetLength(handle) == length && Matches(entry.Digest, buffer[..length]))
+            if (total == length && RandomAccess.GetLength(handle) == length && Matches(entry, buffer[..length]))
             {
                 return length;
             }
@@ -289,11 +337,16 @@ internal sealed class PieceStore
         }
     }
 
-    private static bool Matches(Digest digest, ReadOnlySpan<byte> data)
+    private static bool Matches(Entry entry, ReadOnlySpan<byte> data)
     {
+        if (entry.Check is ulong check)
+        {
+            return XxHash3.HashToUInt64(data) == check;
+        }
+
         Span<byte> hash = stackalloc byte[32];
         SHA256.HashData(data, hash);
-        return Digest.FromHash(Digest.Sha256, hash) == digest;
+        return Digest.FromHash(Digest.Sha256, hash) == entry.Digest;
     }
 
     private void Remove(PieceKey key)
@@ -445,15 +498,18 @@ internal sealed class PieceStore
                     continue;
                 }
 
-                int dot = fileName.IndexOf('.');
-                if (dot <= 0 || !int.TryParse(fileName.AsSpan(0, dot), NumberStyles.None, CultureInfo.InvariantCulture, out int index)
-                    || !Digest.TryParse($"{Digest.Sha256}:{fileName[(dot + 1)..]}", out var digest))
+                // INDEX.SHA256HEX.XXH3HEX, or INDEX.SHA256HEX from a store written before the at-rest check.
+                string[] fields = fileName.Split('.');
+                ulong? check = null;
+                if (fields.Length is < 2 or > 3 || !int.TryParse(fields[0], NumberStyles.None, CultureInfo.InvariantCulture, out int index)
+                    || !Digest.TryParse($"{Digest.Sha256}:{fields[1]}", out var digest)
+                    || (fields.Length == 3 && !TryParseCheck(fields[2], out check)))
                 {
                     continue;
                 }
 
                 var info = new FileInfo(file);
-                found.Add((new PieceKey(task, pieceSize, index), new Entry(file, info.Length, digest, 0), info.LastWriteTimeUtc));
+                found.Add((new PieceKey(task, pieceSize, index), new Entry(file, info.Length, digest, 0, check), info.LastWriteTimeUtc));
             }
         }
 
@@ -469,6 +525,19 @@ internal sealed class PieceStore
         {
             MakeRoom(0);
         }
+    }
+
+    private static bool TryParseCheck(string text, out ulong? check)
+    {
+        check = null;
+        if (text.Length != 16 || !text.All(char.IsAsciiHexDigitLower)
+            || !ulong.TryParse(text, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong value))
+        {
+            return false;
+        }
+
+        check = value;
+        return true;
     }
 
     private void Unpin(Digest task, int pieceSize, IReadOnlyList<int>? indexes)
@@ -503,8 +572,11 @@ internal sealed class PieceStore
 
     private readonly record struct PieceKey(Digest Task, int PieceSize, int Index);
 
-    private sealed class Entry(string path, long length, Digest digest, long lastUse)
+    private sealed class Entry(string path, long length, Digest digest, long lastUse, ulong? check)
     {
+        /// <summary>XxHash3 of the verified bytes, recorded when they were written; null for files of older stores.</summary>
+        public ulong? Check { get; } = check;
+
         public string Path { get; } = path;
 
         public long Length { get; } = length;

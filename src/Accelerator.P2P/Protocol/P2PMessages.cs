@@ -165,6 +165,13 @@ public sealed record ScheduleRequest
 
     /// <summary>Only these pieces (a ranged read); <see langword="null"/> for every piece the peer lacks.</summary>
     public IReadOnlyList<int>? Wanted { get; init; }
+
+    /// <summary>
+    /// Long poll: when no piece can be assigned now, the scheduler may hold the answer up to this many milliseconds
+    /// (0 to <see cref="P2PProtocol.MaxScheduleWaitMs"/>) and answer as soon as something about the task changes (a piece
+    /// stored, a lease released). 0, or absent (older peers), answers at once.
+    /// </summary>
+    public int WaitMs { get; init; }
 }
 
 /// <summary>The answer to a schedule request.</summary>
@@ -178,6 +185,11 @@ public sealed record ScheduleResponse
 
     /// <summary>A renewed token for the task, when one is due; <see langword="null"/> otherwise.</summary>
     public TaskToken? Token { get; set; }
+    /// <summary>
+    /// The scheduler honoured <see cref="ScheduleRequest.WaitMs"/> (it already waited for a change), so an empty answer
+    /// may be followed by the next request at once. Absent (false) from older schedulers: wait <see cref="RetryAfterMs"/>.
+    /// </summary>
+    public bool LongPolled { get; init; }
 }
 
 /// <summary>One piece to fetch: from parents (verified against <see cref="Digest"/>), or from the registry.</summary>

@@ -49,6 +49,7 @@ public static partial class P2PProtocol
             : m.MaxPieces is < 1 or > MaxPiecesPerRequest ? "maxPieces out of range"
             : m.Wanted is { Count: > MaxPiecesPerRequest } ? "too many wanted pieces"
             : m.Wanted?.Any(i => i is < 0 or >= MaxPieceCount) == true ? "wanted piece out of range"
+            : m.WaitMs is < 0 or > MaxScheduleWaitMs ? "waitMs out of range"
             : null,
         ScheduleResponse m => m.Pieces is null ? "pieces is null"
             : m.Pieces.Count > MaxPiecesPerRequest ? "too many pieces"

@@ -32,6 +32,9 @@ public static partial class P2PProtocol
     /// <summary>The most pieces a schedule request may ask for or name in <see cref="ScheduleRequest.Wanted"/>.</summary>
     public const int MaxPiecesPerRequest = 4096;
 
+    /// <summary>The longest a schedule request may ask the scheduler to hold an empty answer (long poll), in milliseconds.</summary>
+    public const int MaxScheduleWaitMs = 30_000;
+
     /// <summary>The most outcomes in one report.</summary>
     public const int MaxResultsPerReport = 1024;
 

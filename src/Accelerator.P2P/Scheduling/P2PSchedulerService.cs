@@ -22,6 +22,7 @@ public sealed partial class P2PSchedulerService : IDisposable
     private readonly P2PSchedulerServerOptions _options;
     private readonly RegistryAccessChecker _access;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
     private readonly System.Diagnostics.Metrics.Meter _meter;
     private long _accessDenied;
     private long _accessChecks;
@@ -35,7 +36,8 @@ public sealed partial class P2PSchedulerService : IDisposable
         options.Validate();
         Scheduler = scheduler;
         _options = options;
-        _access = new RegistryAccessChecker(options.Registry, options.AccessCacheDuration, time ?? TimeProvider.System);
+        _time = time ?? TimeProvider.System;
+        _access = new RegistryAccessChecker(options.Registry, options.AccessCacheDuration, _time);
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<P2PSchedulerService>();
         _meter = P2PMeter.Create(new("scheduler", options.Listen.ToString()),
         [
@@ -121,6 +123,7 @@ public sealed partial class P2PSchedulerService : IDisposable
             .Counter("accel_p2p_scheduler_tasks_reset_total", "Tasks reset after a blob digest mismatch.", s.TasksReset)
             .Counter("accel_p2p_scheduler_preheat_blobs_total", "Blobs queued for preheating.", s.PreheatBlobs)
             .Counter("accel_p2p_scheduler_bad_requests_total", "Requests refused as malformed.", Interlocked.Read(ref _badRequests))
+            .Counter("accel_p2p_scheduler_long_polls_total", "Schedule requests that asked to wait for a change (long poll).", Interlocked.Read(ref _longPolls))
             .ToString();
     }
 
@@ -197,6 +200,7 @@ public sealed partial class P2PSchedulerService : IDisposable
                 return;
             case P2PProtocol.LeavePath:
                 Scheduler.Leave(P2PProtocol.Parse<LeaveRequest>(body).PeerId);
+                AllTasksChanged();
                 context.Response.StatusCode = StatusCodes.Status204NoContent;
                 return;
             case P2PProtocol.RegisterPath:
@@ -216,14 +220,26 @@ public sealed partial class P2PSchedulerService : IDisposable
         switch (action)
         {
             case "schedule":
-                await WriteAsync(context, Scheduler.Schedule(task, P2PProtocol.Parse<ScheduleRequest>(body))).ConfigureAwait(false);
+                ScheduleResponse answer;
+                try
+                {
+                    answer = await ScheduleAsync(task, P2PProtocol.Parse<ScheduleRequest>(body), ct).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                {
+                    return; // the peer gave up waiting
+                }
+
+                await WriteAsync(context, answer).ConfigureAwait(false);
                 break;
             case "reports":
                 Scheduler.Report(task, P2PProtocol.Parse<PieceReportRequest>(body));
+                TaskChanged(task);
                 context.Response.StatusCode = StatusCodes.Status204NoContent;
                 break;
             default:
                 Scheduler.Complete(task, P2PProtocol.Parse<TaskCompleteRequest>(body));
+                TaskChanged(task);
                 context.Response.StatusCode = StatusCodes.Status204NoContent;
                 break;
         }

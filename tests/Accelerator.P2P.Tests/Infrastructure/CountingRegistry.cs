@@ -40,6 +40,9 @@ internal sealed class CountingRegistry : IAsyncDisposable
     /// <summary>Delay before each GET body, so transfers overlap in tests that need them in flight.</summary>
     public TimeSpan GetDelay { get; set; }
 
+    /// <summary>A blob byte offset served flipped (a registry, or a path to it, that corrupts data); -1: none.</summary>
+    public long CorruptOffset { get; set; } = -1;
+
     public static async Task<CountingRegistry> StartAsync(IDictionary<string, string>? users = null)
     {
         var registry = new CountingRegistry(new Dictionary<string, string>(users ?? new Dictionary<string, string>()));
@@ -131,7 +134,14 @@ internal sealed class CountingRegistry : IAsyncDisposable
         }
 
         Interlocked.Add(ref _bytesServed, end - start + 1);
-        await context.Response.Body.WriteAsync(blob.AsMemory((int)start, (int)(end - start + 1)), context.RequestAborted);
+        byte[] body = blob.AsSpan((int)start, (int)(end - start + 1)).ToArray();
+        long corrupt = CorruptOffset;
+        if (corrupt >= start && corrupt <= end)
+        {
+            body[corrupt - start] ^= 0x5A;
+        }
+
+        await context.Response.Body.WriteAsync(body, context.RequestAborted);
     }
 
     private bool Authorized(HttpRequest request)

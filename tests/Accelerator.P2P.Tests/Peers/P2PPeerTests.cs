@@ -3,6 +3,7 @@ using System.Diagnostics.Metrics;
 using System.Net;
 using Accelerator.P2P.Peers;
 using Accelerator.P2P.Protocol;
+using Accelerator.P2P.Proxy;
 using Accelerator.P2P.Tests.Infrastructure;
 
 namespace Accelerator.P2P.Tests.Peers;
@@ -210,6 +211,111 @@ public sealed class P2PPeerTests
         Assert.Equal(0, child.GetStatistics().CorruptPieces);
         Assert.Equal(0, child.GetStatistics().BytesFromPeers);
         Assert.True(child.GetStatistics().ParentFailures > 0); // the parent was asked, and refused
+    }
+
+    [Fact]
+    public async Task OpenReadAsync_OwnPiecesCorruptedAtRest_DroppedAndFetchedAgain()
+    {
+        await using var registry = await CountingRegistry.StartAsync();
+        await using var cluster = new P2PCluster();
+        byte[] content = P2PCluster.MakeContent((4 * P2PCluster.TestPieceSize) + 100, 8);
+        var blob = registry.Put("m/blob", content);
+        await cluster.StartSchedulerAsync();
+        var peer = await cluster.StartPeerAsync("alone", configure: o => o.MemoryCacheBytes = 0);
+        Assert.Equal(blob.Digest, await P2PCluster.PullAsync(peer, registry.Host, blob));
+        CorruptStoredPieces(cluster, "alone");
+
+        // Every piece fails the check recorded when it was stored: dropped, fetched again, and the blob is right.
+        Assert.Equal(blob.Digest, await P2PCluster.PullAsync(peer, registry.Host, blob));
+        Assert.Equal(2L * content.Length, registry.BytesServed);
+        Assert.Equal(2, peer.GetStatistics().BlobsCompleted);
+        Assert.Equal(0, peer.GetStatistics().BlobsCorrupt);
+    }
+
+    [Fact]
+    public async Task OpenReadAsync_RegistryCorruptsALaterPiece_ReadFailsBeforeTheLastByte()
+    {
+        await using var registry = await CountingRegistry.StartAsync();
+        await using var cluster = new P2PCluster();
+        byte[] content = P2PCluster.MakeContent(6 * P2PCluster.TestPieceSize, 9);
+        var blob = registry.Put("m/blob", content);
+        registry.CorruptOffset = (5 * P2PCluster.TestPieceSize) + 17;
+        await cluster.StartSchedulerAsync();
+        var peer = await cluster.StartPeerAsync("reader");
+        await using var stream = await peer.CreateBlobSource(registry.Host).OpenReadAsync(blob);
+        byte[] buffer = new byte[8192];
+        long yielded = 0;
+
+        // The pieces stream as they arrive; the one whose recorded digest came from corrupt bytes makes the blob digest
+        // fail, and that is known before the last piece is handed out.
+        var ex = await Assert.ThrowsAsync<DigestMismatchException>(async () =>
+        {
+            int n;
+            while ((n = await stream.ReadAsync(buffer)) > 0)
+            {
+                yielded += n;
+            }
+        });
+
+        Assert.Equal(blob.Digest, ex.Expected);
+        Assert.True(yielded <= 5 * P2PCluster.TestPieceSize, $"{yielded} bytes yielded");
+        Assert.Equal(1, peer.GetStatistics().BlobsCorrupt);
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(cluster.Root, "reader", "pieces"), "*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task Proxy_BlobWhoseLaterPieceIsCorrupt_ClientGetsAnErrorNotAWrongBlob()
+    {
+        await using var registry = await CountingRegistry.StartAsync();
+        await using var cluster = new P2PCluster();
+        byte[] content = P2PCluster.MakeContent(8 * P2PCluster.TestPieceSize, 10);
+        var blob = registry.Put("m/blob", content);
+        registry.CorruptOffset = (7 * P2PCluster.TestPieceSize) + 3;
+        await cluster.StartSchedulerAsync();
+        var peer = await cluster.StartPeerAsync("proxied");
+        await using var proxy = await RegistryMirrorProxy.StartAsync(
+            new RegistryMirrorProxyOptions { Listen = new Uri("http://127.0.0.1:0"), Upstream = registry.Host, PlainHttpUpstream = true },
+            host => peer.CreateBlobSource(host));
+        using var http = new HttpClient();
+        var url = new Uri(proxy.Url, $"v2/m/blob/blobs/{blob.Digest}");
+
+        // Streamed while the pieces arrive: the client either gets an error status or a cut connection, never all the bytes.
+        byte[]? body = null;
+        HttpStatusCode? status = null;
+        try
+        {
+            using var response = await http.GetAsync(url);
+            status = response.StatusCode;
+            body = await response.Content.ReadAsByteArrayAsync();
+        }
+        catch (HttpRequestException)
+        {
+        }
+
+        Assert.False(status == HttpStatusCode.OK && body is not null && body.Length == content.Length, "the client received a whole wrong blob");
+        Assert.Equal(1, peer.GetStatistics().BlobsCorrupt);
+        Assert.True(proxy.GetStatistics().Errors >= 1);
+    }
+
+    [Fact]
+    public async Task Proxy_Blob_StreamedWithTheRightDigest()
+    {
+        await using var registry = await CountingRegistry.StartAsync();
+        await using var cluster = new P2PCluster();
+        byte[] content = P2PCluster.MakeContent((5 * P2PCluster.TestPieceSize) + 999, 11);
+        var blob = registry.Put("m/blob", content);
+        await cluster.StartSchedulerAsync();
+        var peer = await cluster.StartPeerAsync("proxied");
+        await using var proxy = await RegistryMirrorProxy.StartAsync(
+            new RegistryMirrorProxyOptions { Listen = new Uri("http://127.0.0.1:0"), Upstream = registry.Host, PlainHttpUpstream = true },
+            host => peer.CreateBlobSource(host));
+        using var http = new HttpClient();
+
+        byte[] body = await http.GetByteArrayAsync(new Uri(proxy.Url, $"v2/m/blob/blobs/{blob.Digest}"));
+
+        Assert.Equal(blob.Digest, Digest.Compute(body));
+        Assert.Equal(content.Length, registry.BytesServed);
+        Assert.Equal(1, peer.GetStatistics().BlobsCompleted);
     }
 
     private static void CorruptStoredPieces(P2PCluster cluster, string peer)

@@ -41,6 +41,102 @@ public sealed class PieceStoreTests : IDisposable
         Assert.Equal(700, store.Bytes);
     }
 
+    [Theory]
+    [InlineData(4096)]
+    [InlineData(10_000)]
+    [InlineData(65_537)]
+    public void Put_PieceOfAnyLength_FileHoldsExactlyItsBytes(int length)
+    {
+        // Large pieces are written with O_DIRECT where the file system allows it: padded to the block size, then truncated.
+        var store = PieceStore.Open(_dir, 1_000_000, memoryCacheBytes: 0);
+        byte[] data = Piece(9, length);
+        Assert.True(store.Put(Task, 100_000, 0, Digest.Compute(data), data));
+        string file = Directory.EnumerateFiles(Path.Combine(_dir, "pieces"), "*", SearchOption.AllDirectories).Single();
+
+        Assert.Equal(data, File.ReadAllBytes(file));
+        byte[] buffer = new byte[100_000];
+        Assert.Equal(length, store.Read(Task, 100_000, 0, buffer));
+        Assert.Equal(data, buffer[..length]);
+    }
+
+    [Fact]
+    public void Read_PieceCorruptedAtRest_CaughtByTheCheckRecordedWhenStoredAndDropped()
+    {
+        var store = PieceStore.Open(_dir, 10_000);
+        byte[] data = Piece(5);
+        Put(store, 0, data);
+        string file = Directory.EnumerateFiles(Path.Combine(_dir, "pieces"), "*", SearchOption.AllDirectories).Single();
+        Assert.Matches(@"^0\.[0-9a-f]{64}\.[0-9a-f]{16}$", Path.GetFileName(file));
+        byte[] bytes = File.ReadAllBytes(file);
+        bytes[PieceSize / 2] ^= 0x01; // same length, one bit
+        File.WriteAllBytes(file, bytes);
+        var reopened = PieceStore.Open(_dir, 10_000);
+
+        Assert.Equal(-1, reopened.Read(Task, PieceSize, 0, new byte[PieceSize]));
+        Assert.False(reopened.Contains(Task, PieceSize, 0));
+        Assert.Equal(1, reopened.CorruptPieces);
+        Assert.False(File.Exists(file));
+    }
+
+    [Fact]
+    public void Read_PieceFromAStoreWithoutAtRestChecks_VerifiedWithItsSha256()
+    {
+        var store = PieceStore.Open(_dir, 10_000);
+        Put(store, 0, Piece(6));
+        Put(store, 1, Piece(7));
+        var files = Directory.EnumerateFiles(Path.Combine(_dir, "pieces"), "*", SearchOption.AllDirectories).Order().ToArray();
+        foreach (string file in files)
+        {
+            // The older name: INDEX.SHA256HEX.
+            File.Move(file, file[..file.LastIndexOf('.')]);
+        }
+
+        string second = files[1][..files[1].LastIndexOf('.')];
+        byte[] bytes = File.ReadAllBytes(second);
+        bytes[0] ^= 0x01;
+        File.WriteAllBytes(second, bytes);
+        var reopened = PieceStore.Open(_dir, 10_000);
+        byte[] buffer = new byte[PieceSize];
+
+        Assert.Equal(PieceSize, reopened.Read(Task, PieceSize, 0, buffer));
+        Assert.Equal(Piece(6), buffer);
+        Assert.Equal(-1, reopened.Read(Task, PieceSize, 1, buffer));
+        Assert.Equal(1, reopened.CorruptPieces);
+    }
+
+    [Theory]
+    [InlineData("0.{sha}.")]
+    [InlineData("0.{sha}.0123456789ABCDEF")]
+    [InlineData("0.{sha}.0123456789abcde")]
+    [InlineData("0.{sha}.0123456789abcdef0")]
+    [InlineData("0.{sha}.0123456789abcdeg")]
+    [InlineData("0.{sha}.0123456789abcdef.1")]
+    [InlineData("x.{sha}.0123456789abcdef")]
+    public void Open_MalformedPieceNames_Ignored(string name)
+    {
+        string dir = Path.Combine(_dir, "pieces", $"{Task.Algorithm}-{Task.Encoded}-{PieceSize}");
+        Directory.CreateDirectory(dir);
+        File.WriteAllBytes(Path.Combine(dir, name.Replace("{sha}", Digest.Compute(Piece(1)).Encoded, StringComparison.Ordinal)), Piece(1));
+
+        var store = PieceStore.Open(_dir, 10_000);
+
+        Assert.Empty(store.List(Task, PieceSize));
+        Assert.Equal(0, store.Bytes);
+    }
+
+    [Fact]
+    public async Task NextStored_CompletesWhenAPieceIsStored()
+    {
+        var store = PieceStore.Open(_dir, 10_000);
+        var next = store.NextStored;
+        Assert.False(next.IsCompleted);
+
+        Put(store, 0, Piece(8));
+
+        await next.WaitAsync(TimeSpan.FromMinutes(1));
+        Assert.False(store.NextStored.IsCompleted);
+    }
+
     [Fact]
     public void Open_AfterRestart_KeepsPiecesAndDropsUnfinishedWrites()
     {
