@@ -110,6 +110,8 @@ public sealed partial class P2PSchedulerService : IDisposable
             .Counter("accel_p2p_scheduler_heartbeats_total", "Heartbeats received.", s.Heartbeats)
             .Counter("accel_p2p_scheduler_tasks_created_total", "Tasks created.", s.TasksCreated)
             .Counter("accel_p2p_scheduler_tokens_issued_total", "Task tokens issued after an access check.", s.TokensIssued)
+            .Counter("accel_p2p_scheduler_tokens_renewed_total", "Task tokens handed out again before the old one expired.", s.TokensRenewed)
+            .Counter("accel_p2p_scheduler_pieces_evicted_total", "Pieces peers announced as gone from their stores.", s.PiecesEvicted)
             .Counter("accel_p2p_scheduler_access_checks_total", "Access checks (cached or at the registry).", Interlocked.Read(ref _accessChecks))
             .Counter("accel_p2p_scheduler_access_denied_total", "Registrations refused by the registry's answer.", Interlocked.Read(ref _accessDenied))
             .Counter("accel_p2p_scheduler_pieces_from_parents_total", "Pieces assigned to parents.", s.PiecesFromParents)

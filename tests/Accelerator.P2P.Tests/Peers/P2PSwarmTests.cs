@@ -219,6 +219,7 @@ public sealed class P2PSwarmTests(ITestOutputHelper output)
         Assert.Equal(HttpStatusCode.Forbidden, await GetAsync(first));
         Assert.True(holder.GetStatistics().UploadsForbidden >= 1);
         Assert.True(scheduler.Scheduler.GetStatistics().TokensRenewed >= 1);
+        Assert.Matches(@"(?m)^accel_p2p_scheduler_tokens_renewed_total [1-9]", scheduler.Service.FormatMetrics());
     }
 
     [Fact]
