@@ -1,12 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
-using System.Net;
 using Accelerator.Oci.Model;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
+using Accelerator.Oci.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -31,7 +26,7 @@ public sealed partial class OciLayoutRegistryServer : IAsyncDisposable
     private readonly OciLayoutRegistryServerOptions _options;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<Digest, Lazy<Task<bool>>> _verified = new();
-    private WebApplication? _app;
+    private KestrelListener? _listener;
     private long _requests;
     private long _manifestBytes;
     private long _blobBytes;
@@ -86,56 +81,19 @@ public sealed partial class OciLayoutRegistryServer : IAsyncDisposable
     /// <summary>Stops listening; requests in flight get up to 5 seconds to end.</summary>
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0 || _app is null)
+        if (Interlocked.Exchange(ref _disposed, 1) != 0 || _listener is null)
         {
             return;
         }
 
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        try
-        {
-            await _app.StopAsync(timeout.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            // Connections that did not close in time are aborted by DisposeAsync.
-        }
-
-        await _app.DisposeAsync().ConfigureAwait(false);
+        await _listener.DisposeAsync().ConfigureAwait(false);
     }
 
     private async Task StartListenerAsync(CancellationToken cancellationToken)
     {
-        var listen = _options.Listen;
-        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.Services.AddLogging();
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
-        {
-            string host = listen.IdnHost;
-            if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase))
-            {
-                kestrel.ListenLocalhost(listen.Port);
-            }
-            else if (IPAddress.TryParse(host, out var address))
-            {
-                kestrel.Listen(address, listen.Port);
-            }
-            else
-            {
-                throw new ArgumentException($"Listen: '{host}' is neither an IP address nor localhost.");
-            }
-
-            // Read-only: no request carries a body worth reading.
-            kestrel.Limits.MaxRequestBodySize = 64 * 1024;
-            kestrel.Limits.MaxRequestHeadersTotalSize = 32 * 1024;
-            kestrel.AddServerHeader = false;
-        });
-        var app = builder.Build();
-        app.Run(HandleAsync);
-        _app = app;
-        await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        string bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        Url = new Uri(bound.EndsWith('/') ? bound : bound + "/");
+        // Read-only: no request carries a body worth reading.
+        _listener = await KestrelListener.StartAsync(_options.Listen!, HandleAsync, 64 * 1024, cancellationToken).ConfigureAwait(false);
+        Url = _listener.Url;
     }
 
     /// <summary>Whether the blob file hashes to its digest; computed once per digest (a failure is checked again next time).</summary>

@@ -1,9 +1,4 @@
-using System.Net;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
+using Accelerator.Oci.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -31,7 +26,7 @@ public sealed partial class ReplicationService : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
-    private WebApplication? _app;
+    private KestrelListener? _listener;
     private Task _worker = Task.CompletedTask;
     private TaskCompletionSource _wake = NewWake();
     private long _received;
@@ -106,11 +101,9 @@ public sealed partial class ReplicationService : IAsyncDisposable
         }
 
         await _stopping.CancelAsync().ConfigureAwait(false);
-        if (_app is not null)
+        if (_listener is not null)
         {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            await _app.StopAsync(timeout.Token).ConfigureAwait(false);
-            await _app.DisposeAsync().ConfigureAwait(false);
+            await _listener.DisposeAsync().ConfigureAwait(false);
         }
 
         try
@@ -126,37 +119,10 @@ public sealed partial class ReplicationService : IAsyncDisposable
 
     private async Task StartListenerAsync(CancellationToken cancellationToken)
     {
-        var listen = _options.Listen!;
-        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.Services.AddLogging();
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
-        {
-            string host = listen.IdnHost;
-            if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase))
-            {
-                kestrel.ListenLocalhost(listen.Port);
-            }
-            else if (IPAddress.TryParse(host, out var address))
-            {
-                kestrel.Listen(address, listen.Port);
-            }
-            else
-            {
-                throw new ArgumentException($"Listen: '{host}' is neither an IP address nor localhost.");
-            }
-
-            // The handler refuses bodies over the limit (413); Kestrel may read up to 1 MiB more to drain the rest of a
-            // refused body, so that the client reads the 413 instead of a reset connection, and closes beyond that.
-            kestrel.Limits.MaxRequestBodySize = _options.MaxRequestBodyBytes + DrainAllowance;
-            kestrel.Limits.MaxRequestHeadersTotalSize = 32 * 1024;
-            kestrel.AddServerHeader = false;
-        });
-        var app = builder.Build();
-        app.Run(HandleAsync);
-        _app = app;
-        await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        string bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        Url = new Uri(bound.EndsWith('/') ? bound : bound + "/");
+        // The handler refuses bodies over the limit (413); Kestrel may read up to 1 MiB more to drain the rest of a
+        // refused body, so that the client reads the 413 instead of a reset connection, and closes beyond that.
+        _listener = await KestrelListener.StartAsync(_options.Listen!, HandleAsync, _options.MaxRequestBodyBytes + DrainAllowance, cancellationToken).ConfigureAwait(false);
+        Url = _listener.Url;
     }
 
     private void Wake() => Interlocked.Exchange(ref _wake, NewWake()).TrySetResult();

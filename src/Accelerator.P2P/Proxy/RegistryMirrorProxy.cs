@@ -1,10 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
+using Accelerator.Oci.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -36,7 +32,7 @@ public sealed partial class RegistryMirrorProxy : IAsyncDisposable
     private readonly SemaphoreSlim _blobSlots;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private WebApplication? _app;
+    private KestrelListener? _listener;
     private long _manifestRequests;
     private long _blobRequests;
     private long _rangeRequests;
@@ -107,11 +103,9 @@ public sealed partial class RegistryMirrorProxy : IAsyncDisposable
             return;
         }
 
-        if (_app is not null)
+        if (_listener is not null)
         {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            await _app.StopAsync(timeout.Token).ConfigureAwait(false);
-            await _app.DisposeAsync().ConfigureAwait(false);
+            await _listener.DisposeAsync().ConfigureAwait(false);
         }
 
         _upstream.Dispose();
@@ -126,36 +120,9 @@ public sealed partial class RegistryMirrorProxy : IAsyncDisposable
 
     private async Task StartListenerAsync(CancellationToken cancellationToken)
     {
-        var listen = _options.Listen!;
-        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.Services.AddLogging();
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
-        {
-            string host = listen.IdnHost;
-            if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase))
-            {
-                kestrel.ListenLocalhost(listen.Port);
-            }
-            else if (IPAddress.TryParse(host, out var address))
-            {
-                kestrel.Listen(address, listen.Port);
-            }
-            else
-            {
-                throw new ArgumentException($"Proxy listen address: '{host}' is neither an IP address nor localhost.");
-            }
-
-            // Registry API requests this proxy serves carry no body.
-            kestrel.Limits.MaxRequestBodySize = 0;
-            kestrel.Limits.MaxRequestHeadersTotalSize = 64 * 1024;
-            kestrel.AddServerHeader = false;
-        });
-        var app = builder.Build();
-        app.Run(HandleAsync);
-        _app = app;
-        await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        string bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        Url = new Uri(bound.EndsWith('/') ? bound : bound + "/");
+        // Registry API requests this proxy serves carry no body.
+        _listener = await KestrelListener.StartAsync(_options.Listen!, HandleAsync, 0, cancellationToken, maxRequestHeadersBytes: 64 * 1024).ConfigureAwait(false);
+        Url = _listener.Url;
     }
 
     private readonly record struct AuthorizationKey(string Registry, string Repository, Digest Digest, string Authorization);

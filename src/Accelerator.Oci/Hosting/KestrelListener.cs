@@ -6,9 +6,12 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace Accelerator.P2P.Protocol;
+namespace Accelerator.Oci.Hosting;
 
-/// <summary>A bare Kestrel listener running one request delegate: what the scheduler, the peers and the proxy serve on.</summary>
+/// <summary>
+/// A bare Kestrel listener running one request delegate: what the replication service, the layout registry, the P2P
+/// scheduler, peers and registry-mirror proxy serve on. Stopping gives requests in flight 5 seconds, then aborts them.
+/// </summary>
 internal sealed class KestrelListener : IAsyncDisposable
 {
     private readonly WebApplication _app;
@@ -23,7 +26,9 @@ internal sealed class KestrelListener : IAsyncDisposable
     public Uri Url { get; }
 
     /// <summary>Starts listening on <paramref name="listen"/> (an IP address or <c>localhost</c>; port 0 for a free port).</summary>
-    public static async Task<KestrelListener> StartAsync(Uri listen, RequestDelegate handler, long maxRequestBodyBytes, CancellationToken cancellationToken)
+    /// <exception cref="ArgumentException">The host is neither an IP address nor <c>localhost</c>.</exception>
+    public static async Task<KestrelListener> StartAsync(
+        Uri listen, RequestDelegate handler, long maxRequestBodyBytes, CancellationToken cancellationToken, int maxRequestHeadersBytes = 32 * 1024)
     {
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.Services.AddLogging();
@@ -44,7 +49,7 @@ internal sealed class KestrelListener : IAsyncDisposable
             }
 
             kestrel.Limits.MaxRequestBodySize = maxRequestBodyBytes;
-            kestrel.Limits.MaxRequestHeadersTotalSize = 32 * 1024;
+            kestrel.Limits.MaxRequestHeadersTotalSize = maxRequestHeadersBytes;
             kestrel.AddServerHeader = false;
         });
         var app = builder.Build();
