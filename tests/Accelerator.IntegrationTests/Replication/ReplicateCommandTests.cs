@@ -19,7 +19,7 @@ public sealed class ReplicateCommandTests : IAsyncLifetime
     {
         PlainHttp = true,
         RetryBaseDelay = TimeSpan.FromMilliseconds(20),
-        DockerConfigPath = "/nonexistent/accelerator-test/config.json",
+        DockerConfigPath = TestRegistryOptions.NoDockerConfig,
     });
 
     public Task InitializeAsync() => Task.CompletedTask;

@@ -46,18 +46,7 @@ public sealed class RegistryFixture : IAsyncLifetime
     }
 
     /// <summary>Options for plain-HTTP test registries, fast retries, and no docker config of the machine.</summary>
-    public static RegistryOptions Options(Action<RegistryOptions>? configure = null)
-    {
-        var options = new RegistryOptions
-        {
-            PlainHttp = true,
-            RetryBaseDelay = TimeSpan.FromMilliseconds(20),
-            RequestTimeout = TimeSpan.FromSeconds(10),
-            DockerConfigPath = "/nonexistent/accelerator-test/config.json",
-        };
-        configure?.Invoke(options);
-        return options;
-    }
+    public static RegistryOptions Options(Action<RegistryOptions>? configure = null) => TestRegistryOptions.Create(configure);
 }
 
 [CollectionDefinition(Name)]

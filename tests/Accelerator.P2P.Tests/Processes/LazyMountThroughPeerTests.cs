@@ -47,7 +47,7 @@ public sealed class LazyMountThroughPeerTests : IAsyncLifetime
         }
 
         var source = await PushImageAsync(tree);
-        using var client = new RegistryClient(new RegistryOptions { PlainHttp = true, DockerConfigPath = "/nonexistent/accelerator-test/config.json" });
+        using var client = new RegistryClient(new RegistryOptions { PlainHttp = true, DockerConfigPath = TestRegistryOptions.NoDockerConfig });
         var store = client.GetStore(_registry.Host);
         await LazyConverter.ConvertAsync(store, source, store, LazyConverter.DefaultTarget(source));
 
@@ -57,7 +57,7 @@ public sealed class LazyMountThroughPeerTests : IAsyncLifetime
         _daemons.Add(peer);
         await using var accelerator = new ImageAcceleratorBuilder()
             .AddRegistry(_registry.Host, r => r.PlainHttp = true)
-            .ConfigureRegistries(r => r.DockerConfigPath = "/nonexistent/accelerator-test/config.json")
+            .ConfigureRegistries(r => r.DockerConfigPath = TestRegistryOptions.NoDockerConfig)
             .UseP2P(peer.ProxyUrl!)
             .UseLazyMount(l =>
             {

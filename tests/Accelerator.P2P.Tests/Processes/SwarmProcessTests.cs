@@ -36,7 +36,7 @@ public sealed partial class SwarmProcessTests : IAsyncLifetime
         byte[] blob = new byte[megabytes << 20];
         new Random(megabytes).NextBytes(blob);
         var descriptor = Descriptor.FromContent("application/octet-stream", blob);
-        using var client = new RegistryClient(new RegistryOptions { PlainHttp = true, DockerConfigPath = "/nonexistent/accelerator-test/config.json" });
+        using var client = new RegistryClient(new RegistryOptions { PlainHttp = true, DockerConfigPath = TestRegistryOptions.NoDockerConfig });
         await client.PushBlobAsync(_registry.Host, Repository, descriptor, new MemoryStream(blob));
         return (descriptor.Digest, blob.Length);
     }

@@ -61,18 +61,7 @@ public sealed class ProxyRegistryFixture : IAsyncLifetime
     }
 
     /// <summary>Plain HTTP, fast retries, no docker config of the machine.</summary>
-    public static RegistryOptions Options(Action<RegistryOptions>? configure = null)
-    {
-        var options = new RegistryOptions
-        {
-            PlainHttp = true,
-            RetryBaseDelay = TimeSpan.FromMilliseconds(20),
-            RequestTimeout = TimeSpan.FromSeconds(10),
-            DockerConfigPath = "/nonexistent/accelerator-test/config.json",
-        };
-        configure?.Invoke(options);
-        return options;
-    }
+    public static RegistryOptions Options(Action<RegistryOptions>? configure = null) => TestRegistryOptions.Create(configure);
 }
 
 [CollectionDefinition(Name)]

@@ -37,7 +37,7 @@ public sealed partial class SchedulerHostSampleTests : IAsyncLifetime
         byte[] blob = new byte[3 << 20];
         new Random(11).NextBytes(blob);
         var descriptor = Descriptor.FromContent("application/octet-stream", blob);
-        using (var client = new RegistryClient(new RegistryOptions { PlainHttp = true, DockerConfigPath = "/nonexistent/accelerator-test/config.json" }))
+        using (var client = new RegistryClient(new RegistryOptions { PlainHttp = true, DockerConfigPath = TestRegistryOptions.NoDockerConfig }))
         {
             await client.PushBlobAsync(_registry.Host, "sample/blob", descriptor, new MemoryStream(blob));
         }

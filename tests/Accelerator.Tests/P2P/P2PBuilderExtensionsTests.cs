@@ -24,7 +24,7 @@ public sealed class P2PBuilderExtensionsTests : IAsyncLifetime
         new Random(3).NextBytes(_blob);
         _descriptor = Descriptor.FromContent("application/octet-stream", _blob);
         _registry = await DockerRegistryProcess.StartAsync();
-        using var client = new RegistryClient(new RegistryOptions { PlainHttp = true, DockerConfigPath = "/nonexistent/accelerator-test/config.json" });
+        using var client = new RegistryClient(new RegistryOptions { PlainHttp = true, DockerConfigPath = TestRegistryOptions.NoDockerConfig });
         await client.PushBlobAsync(_registry.Host, Repository, _descriptor, new MemoryStream(_blob));
     }
 
@@ -32,7 +32,7 @@ public sealed class P2PBuilderExtensionsTests : IAsyncLifetime
 
     private ImageAcceleratorHost Build(Uri proxy) => new ImageAcceleratorBuilder()
         .AddRegistry(_registry.Host, r => r.PlainHttp = true)
-        .ConfigureRegistries(r => r.DockerConfigPath = "/nonexistent/accelerator-test/config.json")
+        .ConfigureRegistries(r => r.DockerConfigPath = TestRegistryOptions.NoDockerConfig)
         .UseP2P(proxy)
         .UseFullPull()
         .Build();
@@ -114,12 +114,12 @@ public sealed class P2PBuilderExtensionsTests : IAsyncLifetime
         {
             await using var scheduler = await Accelerator.P2P.Scheduling.P2PSchedulerServer.StartAsync(new Accelerator.P2P.Scheduling.P2PSchedulerServerOptions
             {
-                Registry = new RegistryOptions { PlainHttp = true, DockerConfigPath = "/nonexistent/accelerator-test/config.json" },
+                Registry = new RegistryOptions { PlainHttp = true, DockerConfigPath = TestRegistryOptions.NoDockerConfig },
                 Scheduler = new Accelerator.P2P.Scheduling.P2PSchedulerOptions { PieceSize = 64 * 1024 },
             });
             await using (var host = new ImageAcceleratorBuilder()
                 .AddRegistry(_registry.Host, r => r.PlainHttp = true)
-                .ConfigureRegistries(r => r.DockerConfigPath = "/nonexistent/accelerator-test/config.json")
+                .ConfigureRegistries(r => r.DockerConfigPath = TestRegistryOptions.NoDockerConfig)
                 .UseP2P(o =>
                 {
                     o.Schedulers.Add(scheduler.Url);
