@@ -1,0 +1,339 @@
+using System.Text.Json;
+using Accelerator.IntegrationTests.Cli;
+using Accelerator.IntegrationTests.Replication;
+using Accelerator.Lazy.Mounting;
+using Accelerator.Testing;
+using Accelerator.Testing.Processes;
+using Accelerator.Testing.Registry;
+
+namespace Accelerator.IntegrationTests.Registries;
+
+/// <summary>
+/// Every <c>accel</c> path that reads or writes a registry, against private registries (htpasswd basic auth and token
+/// auth) with the credentials given as <c>--auth-file</c>: pull, copy, convert (lazy and block), lazy and block mounts,
+/// the snapshot cache (tree and block warm and mount, export to and import from a registry) and replication (one-shot
+/// and serve). No secret may appear in what the tool writes.
+/// </summary>
+[Collection(PrivateRegistryCollection.Name)]
+public sealed class PrivateRegistryTests(PrivateRegistryFixture fixture)
+{
+    private static readonly TimeSpan MountTimeout = TimeSpan.FromSeconds(90);
+
+    private PrivateRegistries Registries => fixture.Registries;
+
+    private string AuthFile => Registries.AuthFile;
+
+    private static RegistryAuthMode Other(RegistryAuthMode mode) => mode == RegistryAuthMode.Basic ? RegistryAuthMode.Token : RegistryAuthMode.Basic;
+
+    private async Task<(int ExitCode, string Out, string Error)> AccelAsync(params string[] args)
+    {
+        var run = await CliRunner.RunAsync(["--plain-http", "--auth-file", AuthFile, .. args]);
+        fixture.AssertNoSecrets(run.Out, run.Error);
+        return run;
+    }
+
+    [Theory]
+    [InlineData(RegistryAuthMode.Basic)]
+    [InlineData(RegistryAuthMode.Token)]
+    public async Task Pull_PrivateRegistryWithAuthFile_TreeEqualsTheImage(RegistryAuthMode mode)
+    {
+        string target = Path.Combine(fixture.NewDirectory("pull"), "rootfs");
+
+        var (code, output, error) = await AccelAsync("pull", fixture.Reference(mode).ToString(), target);
+
+        Assert.True(code == 0, error);
+        Assert.StartsWith($"Pulled {fixture.Reference(mode)}", output, StringComparison.Ordinal);
+        fixture.AssertImageFiles(target);
+    }
+
+    [Theory]
+    [InlineData(RegistryAuthMode.Basic)]
+    [InlineData(RegistryAuthMode.Token)]
+    public async Task Pull_WrongPassword_OneClearErrorLineWithoutSecrets(RegistryAuthMode mode)
+    {
+        string parent = fixture.NewDirectory("wrong");
+        string target = Path.Combine(parent, "rootfs");
+
+        var (code, output, error) = await CliRunner.RunAsync("--plain-http", "--auth-file", Registries.WrongAuthFile, "pull", fixture.Reference(mode).ToString(), target);
+
+        Assert.Equal(1, code);
+        Assert.Equal(string.Empty, output);
+        string line = Assert.Single(error.TrimEnd('\n').Split('\n'));
+        Assert.StartsWith("accel: error: ", line, StringComparison.Ordinal);
+        Assert.Contains($"check the credentials for {Registries.Get(mode).Host}", line, StringComparison.Ordinal);
+        Assert.DoesNotContain(" at Accelerator.", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("500", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("not-" + Registries.Password[3..], line, StringComparison.Ordinal);
+        fixture.AssertNoSecrets(line);
+        Assert.False(Directory.Exists(target));
+    }
+
+    [Theory]
+    [InlineData(RegistryAuthMode.Basic)]
+    [InlineData(RegistryAuthMode.Token)]
+    public async Task Pull_NoCredentials_OneClearErrorLine(RegistryAuthMode mode)
+    {
+        string target = Path.Combine(fixture.NewDirectory("anonymous"), "rootfs");
+
+        var (code, _, error) = await CliRunner.RunAsync("--plain-http", "pull", fixture.Reference(mode).ToString(), target);
+
+        Assert.Equal(1, code);
+        string line = Assert.Single(error.TrimEnd('\n').Split('\n'));
+        Assert.StartsWith("accel: error: ", line, StringComparison.Ordinal);
+        Assert.Contains("401", line, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(target));
+    }
+
+    [Fact]
+    public async Task AnyCommand_AuthFileMissing_OneClearErrorLine()
+    {
+        string missing = Path.Combine(fixture.WorkDirectory, "no-such-config.json");
+
+        var (code, _, error) = await CliRunner.RunAsync("--auth-file", missing, "inspect", fixture.Reference(RegistryAuthMode.Basic).ToString());
+
+        Assert.Equal(1, code);
+        Assert.Equal($"accel: error: --auth-file: {missing} does not exist.", error.TrimEnd('\n'));
+    }
+
+    [Theory]
+    [InlineData(RegistryAuthMode.Basic)]
+    [InlineData(RegistryAuthMode.Token)]
+    public async Task Copy_PrivateToOtherRepositoryAndOtherPrivateRegistry_BothHoldTheImage(RegistryAuthMode mode)
+    {
+        string sameRegistry = $"{Registries.Get(mode).Host}/copies/{mode.ToString().ToLowerInvariant()}:v1";
+        string otherRegistry = $"{Registries.Get(Other(mode)).Host}/copied-from/{mode.ToString().ToLowerInvariant()}:v1";
+
+        var first = await AccelAsync("copy", fixture.Reference(mode).ToString(), sameRegistry);
+        var second = await AccelAsync("copy", fixture.Reference(mode).ToString(), otherRegistry);
+
+        Assert.True(first.ExitCode == 0, first.Error);
+        Assert.True(second.ExitCode == 0, second.Error);
+        foreach (string copy in new[] { sameRegistry, otherRegistry })
+        {
+            var reference = ImageReference.Parse(copy);
+            var head = await Registries.Client.HeadManifestAsync(reference.Registry, reference.Repository, reference.Tag!);
+            Assert.Equal(fixture.Image.Manifest.Digest, head?.Digest);
+        }
+    }
+
+    [Theory]
+    [InlineData(RegistryAuthMode.Basic)]
+    [InlineData(RegistryAuthMode.Token)]
+    public async Task ConvertLazyToOtherRepository_ThenLazyMount_ServesTheImageAndStatsHoldNoSecret(RegistryAuthMode mode)
+    {
+        string converted = $"{Registries.Get(mode).Host}/converted/lazy-{mode.ToString().ToLowerInvariant()}:v1";
+        var convert = await AccelAsync("convert", fixture.Reference(mode).ToString(), converted, "--format", "lazy");
+        Assert.True(convert.ExitCode == 0, convert.Error);
+
+        string work = fixture.NewDirectory("lazy");
+        await MountAndCheckAsync(work, "mount", converted, Path.Combine(work, "mnt"), "--strategy", "lazy", "--read-only", "--cache-dir", Path.Combine(work, "cache"));
+    }
+
+    [Theory]
+    [InlineData(RegistryAuthMode.Basic)]
+    [InlineData(RegistryAuthMode.Token)]
+    public async Task ConvertBlockToOtherRepository_ThenBlockMount_ServesTheImage(RegistryAuthMode mode)
+    {
+        string converted = $"{Registries.Get(mode).Host}/converted/block-{mode.ToString().ToLowerInvariant()}:v1";
+        var convert = await AccelAsync("convert", fixture.Reference(mode).ToString(), converted, "--format", "block", "--free-space", "16M");
+        Assert.True(convert.ExitCode == 0, convert.Error);
+
+        string work = fixture.NewDirectory("block");
+        await MountAndCheckAsync(work, "mount", converted, Path.Combine(work, "mnt"), "--strategy", "block", "--read-only", "--cache-dir", Path.Combine(work, "cache"));
+    }
+
+    [Theory]
+    [InlineData(RegistryAuthMode.Basic)]
+    [InlineData(RegistryAuthMode.Token)]
+    public async Task MountAuto_ConvertedInPlace_UsesTheLazyVariant(RegistryAuthMode mode)
+    {
+        // The default target (TAG-accel beside the source) and the auto strategy that finds it.
+        string source = $"{Registries.Get(mode).Host}/auto/{mode.ToString().ToLowerInvariant()}:v1";
+        Assert.Equal(0, (await AccelAsync("copy", fixture.Reference(mode).ToString(), source)).ExitCode);
+        var convert = await AccelAsync("convert", source);
+        Assert.True(convert.ExitCode == 0, convert.Error);
+
+        string work = fixture.NewDirectory("auto");
+        var stats = await MountAndCheckAsync(work, "mount", source, Path.Combine(work, "mnt"), "--read-only", "--cache-dir", Path.Combine(work, "cache"));
+
+        Assert.Equal("lazy", stats.RootElement.GetProperty("strategy").GetString());
+    }
+
+    [Theory]
+    [InlineData(RegistryAuthMode.Basic, "tree")]
+    [InlineData(RegistryAuthMode.Token, "tree")]
+    [InlineData(RegistryAuthMode.Basic, "block")]
+    [InlineData(RegistryAuthMode.Token, "block")]
+    public async Task CacheWarmThenMount_PrivateRegistry_ClonesTheImage(RegistryAuthMode mode, string kind)
+    {
+        string work = fixture.NewDirectory("cache-" + kind);
+        string store = Path.Combine(work, "store");
+        string reference = fixture.Reference(mode).ToString();
+
+        var warm = await AccelAsync("cache", "warm", "--cache-dir", store, "--kind", kind, reference);
+        Assert.True(warm.ExitCode == 0, warm.Error);
+
+        string mountPoint = Directory.CreateDirectory(Path.Combine(work, "mnt")).FullName;
+        if (kind == "tree")
+        {
+            // A tree clone is an overlay that outlives the command.
+            var mount = await AccelAsync("cache", "mount", "--cache-dir", store, "--read-only", reference, mountPoint);
+            Assert.True(mount.ExitCode == 0, mount.Error);
+            try
+            {
+                fixture.AssertImageFiles(mountPoint);
+            }
+            finally
+            {
+                var umount = await CliRunner.RunAsync("umount", mountPoint);
+                Assert.True(umount.ExitCode == 0, umount.Error);
+            }
+        }
+        else
+        {
+            await MountAndCheckAsync(work, "cache", "mount", "--cache-dir", store, "--read-only", reference, mountPoint);
+        }
+
+        fixture.AssertNoSecrets(PrivateRegistryFixture.ReadAllFiles(store));
+    }
+
+    [Theory]
+    [InlineData(RegistryAuthMode.Basic)]
+    [InlineData(RegistryAuthMode.Token)]
+    public async Task CacheExportToPrivateRegistry_ThenImportFromIt_SnapshotMounts(RegistryAuthMode mode)
+    {
+        string work = fixture.NewDirectory("cache-export");
+        string first = Path.Combine(work, "first");
+        string second = Path.Combine(work, "second");
+        string reference = fixture.Reference(mode).ToString();
+        string artifact = $"{Registries.Get(mode).Host}/snapshots/{mode.ToString().ToLowerInvariant()}:v1";
+        Assert.True((await AccelAsync("cache", "warm", "--cache-dir", first, reference)).ExitCode == 0);
+
+        var export = await AccelAsync("cache", "export", "--cache-dir", first, reference, artifact);
+        var import = await AccelAsync("cache", "import", "--cache-dir", second, artifact);
+
+        Assert.True(export.ExitCode == 0, export.Error);
+        Assert.True(import.ExitCode == 0, import.Error);
+        string mountPoint = Directory.CreateDirectory(Path.Combine(work, "mnt")).FullName;
+        var mount = await AccelAsync("cache", "mount", "--cache-dir", second, "--no-resolve", "--read-only", reference, mountPoint);
+        Assert.True(mount.ExitCode == 0, mount.Error);
+        try
+        {
+            fixture.AssertImageFiles(mountPoint);
+        }
+        finally
+        {
+            Assert.Equal(0, (await CliRunner.RunAsync("umount", mountPoint)).ExitCode);
+        }
+    }
+
+    [Theory]
+    [InlineData(RegistryAuthMode.Basic)]
+    [InlineData(RegistryAuthMode.Token)]
+    public async Task Replicate_PrivateSourceToPrivateTarget_CopiesTheImage(RegistryAuthMode mode)
+    {
+        string prefix = $"replica-{mode.ToString().ToLowerInvariant()}";
+        var target = Registries.Get(Other(mode));
+
+        var (code, output, error) = await AccelAsync("replicate", Registries.Get(mode).Host, $"{target.Host}/{prefix}", "--filter", $"{PrivateRegistryFixture.Repository}:{PrivateRegistryFixture.Tag}");
+
+        Assert.True(code == 0, error + output);
+        Assert.Contains("1 copied", output, StringComparison.Ordinal);
+        var head = await Registries.Client.HeadManifestAsync(target.Host, $"{prefix}/{PrivateRegistryFixture.Repository}", PrivateRegistryFixture.Tag);
+        Assert.Equal(fixture.Image.Manifest.Digest, head?.Digest);
+    }
+
+    [Theory]
+    [InlineData(RegistryAuthMode.Basic)]
+    [InlineData(RegistryAuthMode.Token)]
+    public async Task ReplicateServe_PushToPrivateSource_ReplicatedToPrivateTarget(RegistryAuthMode mode)
+    {
+        int port = LoopbackPorts.Free();
+        string work = fixture.NewDirectory("serve");
+        string token = "notify-" + Guid.NewGuid().ToString("N");
+        string tokenFile = Path.Combine(work, "token");
+        await File.WriteAllTextAsync(tokenFile, token);
+        var source = await Registries.StartAnotherAsync(mode, o =>
+        {
+            o.NotificationEndpoints.Add(new Uri($"http://127.0.0.1:{port}/events"));
+            o.NotificationHeaders["Authorization"] = "Bearer " + token;
+        });
+        var target = Registries.Get(Other(mode));
+        string prefix = $"served-{mode.ToString().ToLowerInvariant()}";
+        await using var serve = AccelProcess.Start(
+            "replicate", "serve", "--plain-http", "--auth-file", AuthFile, "--listen", $"http://127.0.0.1:{port}", "--source", source.Host,
+            "--auth-token-file", tokenFile, "--to", $"{target.Host}/{prefix}", "--data-dir", Path.Combine(work, "queue"));
+        await serve.WaitForOutputAsync("Listening for registry notifications", TimeSpan.FromSeconds(30));
+
+        await Accelerator.Oci.Copying.ImageCopier.CopyAsync(
+            Registries.Client.GetStore(Registries.Get(mode).Host), fixture.Reference(mode), Registries.Client.GetStore(source.Host), ImageReference.Parse($"{source.Host}/team/app:1.0"));
+
+        await Poll.UntilAsync(
+            async () => (await Registries.Client.HeadManifestAsync(target.Host, $"{prefix}/team/app", "1.0"))?.Digest == fixture.Image.Manifest.Digest,
+            TimeSpan.FromSeconds(60),
+            $"the pushed image on the target ({serve.Error})");
+        await serve.TerminateAsync();
+        fixture.AssertNoSecrets(serve.Output, serve.Error);
+        fixture.AssertNoSecrets(PrivateRegistryFixture.ReadAllFiles(Path.Combine(work, "queue")));
+    }
+
+    [Theory]
+    [InlineData(RegistryAuthMode.Basic)]
+    [InlineData(RegistryAuthMode.Token)]
+    public async Task Mount_WrongPassword_OneClearErrorLine(RegistryAuthMode mode)
+    {
+        string work = fixture.NewDirectory("mount-wrong");
+        string mountPoint = Directory.CreateDirectory(Path.Combine(work, "mnt")).FullName;
+        await using var accel = AccelProcess.Start(
+            "--plain-http", "--auth-file", Registries.WrongAuthFile, "mount", fixture.Reference(mode).ToString(), mountPoint, "--cache-dir", Path.Combine(work, "cache"));
+
+        int code = await accel.WaitForExitAsync(MountTimeout);
+
+        Assert.Equal(1, code);
+        string line = Assert.Single(accel.Error.TrimEnd('\n').Split('\n'));
+        Assert.StartsWith("accel: error: ", line, StringComparison.Ordinal);
+        Assert.Contains($"check the credentials for {Registries.Get(mode).Host}", line, StringComparison.Ordinal);
+        fixture.AssertNoSecrets(accel.Output, accel.Error);
+        Assert.False(MountPoints.IsMounted(mountPoint));
+    }
+
+    // Runs a serving accel (mount or cache mount) as a process with the right credentials, checks the mounted files,
+    // unmounts with 'accel umount' and returns the statistics JSON (mount only) after checking it holds no secret.
+    private async Task<JsonDocument> MountAndCheckAsync(string work, params string[] args)
+    {
+        string mountPoint = args[Array.IndexOf(args, args.First(a => a.EndsWith("mnt", StringComparison.Ordinal)))];
+        Directory.CreateDirectory(mountPoint);
+        string stats = Path.Combine(work, "stats.json");
+        string[] full = ["--plain-http", "--auth-file", AuthFile, .. args];
+        if (args[0] == "mount")
+        {
+            full = [.. full, "--stats-json", stats];
+        }
+
+        await using var accel = AccelProcess.Start(full);
+        try
+        {
+            await accel.WaitUntilAsync(() => MountPoints.IsMounted(mountPoint), MountTimeout, "mount");
+            fixture.AssertImageFiles(mountPoint);
+        }
+        finally
+        {
+            if (MountPoints.IsMounted(mountPoint))
+            {
+                var umount = await CliRunner.RunAsync("umount", mountPoint);
+                Assert.True(umount.ExitCode == 0, umount.Error);
+            }
+        }
+
+        Assert.Equal(0, await accel.WaitForExitAsync(MountTimeout));
+        fixture.AssertNoSecrets(accel.Output, accel.Error);
+        if (args[0] != "mount")
+        {
+            return JsonDocument.Parse("{}");
+        }
+
+        string json = await File.ReadAllTextAsync(stats);
+        fixture.AssertNoSecrets(json);
+        return JsonDocument.Parse(json);
+    }
+}
