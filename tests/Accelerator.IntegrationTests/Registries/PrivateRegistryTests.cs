@@ -3,6 +3,7 @@ using Accelerator.IntegrationTests.Cli;
 using Accelerator.IntegrationTests.Replication;
 using Accelerator.Lazy.Mounting;
 using Accelerator.Testing;
+using Accelerator.Testing.Images;
 using Accelerator.Testing.Processes;
 using Accelerator.Testing.Registry;
 
@@ -295,6 +296,138 @@ public sealed class PrivateRegistryTests(PrivateRegistryFixture fixture)
         Assert.Contains($"check the credentials for {Registries.Get(mode).Host}", line, StringComparison.Ordinal);
         fixture.AssertNoSecrets(accel.Output, accel.Error);
         Assert.False(MountPoints.IsMounted(mountPoint));
+    }
+
+    [Theory]
+    [InlineData(RegistryAuthMode.Basic)]
+    [InlineData(RegistryAuthMode.Token)]
+    public async Task Inspect_PrivateRegistry_PrintsTheManifestDigest(RegistryAuthMode mode)
+    {
+        var (code, output, error) = await AccelAsync("inspect", fixture.Reference(mode).ToString());
+
+        Assert.True(code == 0, error);
+        Assert.Contains(fixture.Image.Manifest.Digest.ToString(), output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(RegistryAuthMode.Basic)]
+    [InlineData(RegistryAuthMode.Token)]
+    public async Task ConvertLazyToOtherPrivateRegistryWithChunkDictionary_ReusesItsChunksAndMounts(RegistryAuthMode mode)
+    {
+        string name = mode.ToString().ToLowerInvariant();
+        string dictionary = $"{Registries.Get(mode).Host}/dictionaries/{name}:v1";
+        string converted = $"{Registries.Get(Other(mode)).Host}/cross/{name}:v1-accel";
+        Assert.True((await AccelAsync("convert", fixture.Reference(mode).ToString(), dictionary)).ExitCode == 0);
+
+        var (code, output, error) = await AccelAsync("convert", fixture.Reference(mode).ToString(), converted, "--chunk-dict", dictionary);
+
+        Assert.True(code == 0, error);
+        Assert.Contains("reused from", output, StringComparison.Ordinal);
+        string work = fixture.NewDirectory("cross");
+        await MountAndCheckAsync(work, "mount", converted, Path.Combine(work, "mnt"), "--strategy", "lazy", "--read-only", "--cache-dir", Path.Combine(work, "cache"));
+    }
+
+    [Theory]
+    [InlineData(RegistryAuthMode.Basic)]
+    [InlineData(RegistryAuthMode.Token)]
+    public async Task PullThroughPrivateMirror_LayersComeFromTheMirror(RegistryAuthMode mode)
+    {
+        // The image is in both registries under the same name: the other one serves as a mirror with its own credentials.
+        string mirror = Registries.Get(Other(mode)).Host;
+        string target = Path.Combine(fixture.NewDirectory("pull-mirror"), "rootfs");
+
+        var (code, output, error) = await AccelAsync("pull", fixture.Reference(mode).ToString(), target, "--mirror", $"http://{mirror}");
+
+        Assert.True(code == 0, error);
+        Assert.Contains($"Fetched from: mirror:{mirror} ", output, StringComparison.Ordinal);
+        fixture.AssertImageFiles(target);
+    }
+
+    [Theory]
+    [InlineData(RegistryAuthMode.Basic)]
+    [InlineData(RegistryAuthMode.Token)]
+    public async Task LazyMountThroughPrivateMirror_ChunksComeFromTheMirror(RegistryAuthMode mode)
+    {
+        // The lazy image in the origin (mode) and, by the same name, in a mirror that needs other credentials.
+        string name = mode.ToString().ToLowerInvariant();
+        string origin = $"{Registries.Get(mode).Host}/mirrored/{name}:v1";
+        string mirror = Registries.Get(Other(mode)).Host;
+        Assert.True((await AccelAsync("convert", fixture.Reference(mode).ToString(), origin)).ExitCode == 0);
+        Assert.True((await AccelAsync("copy", origin, $"{mirror}/mirrored/{name}:v1")).ExitCode == 0);
+
+        string work = fixture.NewDirectory("mirror");
+        var stats = await MountAndCheckAsync(work, "mount", origin, Path.Combine(work, "mnt"), "--strategy", "lazy", "--read-only", "--cache-dir", Path.Combine(work, "cache"), "--mirror", $"http://{mirror}");
+
+        // The mirror's own access log: the chunks were read from it with range requests, with its credentials.
+        string log = Registries.Get(Other(mode)).ReadLog();
+        Assert.Contains(log.Split('\n'), line => line.Contains($"GET /v2/mirrored/{name}/blobs/sha256:", StringComparison.Ordinal) && line.Contains("\" 206 ", StringComparison.Ordinal));
+        Assert.True(stats.RootElement.GetProperty("bytesFetched").GetInt64() > 0);
+    }
+
+    [Theory]
+    [InlineData(RegistryAuthMode.Basic)]
+    [InlineData(RegistryAuthMode.Token)]
+    public async Task BlockServe_PrivateRegistry_NbdClientReadsTheDisk(RegistryAuthMode mode)
+    {
+        string name = mode.ToString().ToLowerInvariant();
+        string converted = $"{Registries.Get(mode).Host}/served/{name}:v1";
+        Assert.True((await AccelAsync("convert", fixture.Reference(mode).ToString(), converted, "--format", "block", "--free-space", "16M")).ExitCode == 0);
+        string work = fixture.NewDirectory("nbd");
+        string socket = Path.Combine(work, "nbd.sock");
+        string disk = Path.Combine(work, "disk.img");
+        await using var serve = AccelProcess.Start("--plain-http", "--auth-file", AuthFile, "block", "serve", converted, "--nbd", $"unix:{socket}", "--cache-dir", Path.Combine(work, "cache"));
+        await serve.WaitForOutputAsync("Stop with Ctrl+C.", TimeSpan.FromSeconds(60));
+
+        await ExternalTool.RunAsync("nbdcopy", [$"nbd+unix:///?socket={socket}", disk]);
+        await serve.TerminateAsync();
+
+        var (file, sha256) = fixture.Files.OrderBy(f => f.Key, StringComparer.Ordinal).First();
+        string copy = Path.Combine(work, "file");
+        await ExternalTool.RunAsync("debugfs", ["-R", $"dump /{file} {copy}", disk]);
+        Assert.Equal(sha256, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(copy))));
+        fixture.AssertNoSecrets(serve.Output, serve.Error);
+    }
+
+    [Fact]
+    public async Task LazyMount_TokensExpireWhileMounted_LaterReadsFetchNewTokens()
+    {
+        string converted = $"{Registries.Token.Host}/expiring/app:v1";
+        Assert.True((await AccelAsync("convert", fixture.Reference(RegistryAuthMode.Token).ToString(), converted)).ExitCode == 0);
+        string work = fixture.NewDirectory("expiry");
+        string mountPoint = Directory.CreateDirectory(Path.Combine(work, "mnt")).FullName;
+        var lifetime = Registries.TokenServer.TokenLifetime;
+        // docker-registry accepts a token up to 60 s after its exp claim; the client keeps any token at least 60 s. So
+        // tokens whose exp lies 57 s in the past are refused by the registry 3 s after they are issued, long before the
+        // client would fetch new ones by itself: the reads below depend on the client renewing a refused token.
+        Registries.TokenServer.TokenLifetime = TimeSpan.FromSeconds(-57);
+        try
+        {
+            await using var accel = AccelProcess.Start("--plain-http", "--auth-file", AuthFile, "mount", converted, mountPoint, "--strategy", "lazy", "--read-only", "--cache-dir", Path.Combine(work, "cache"));
+            try
+            {
+                await accel.WaitUntilAsync(() => MountPoints.IsMounted(mountPoint), MountTimeout, "mount");
+                int issued = Registries.TokenServer.Requests.Count;
+                await Task.Delay(TimeSpan.FromSeconds(5));
+
+                fixture.AssertImageFiles(mountPoint);
+
+                Assert.True(Registries.TokenServer.Requests.Count > issued, "no token was fetched after the first ones expired");
+            }
+            finally
+            {
+                if (MountPoints.IsMounted(mountPoint))
+                {
+                    Assert.Equal(0, (await CliRunner.RunAsync("umount", mountPoint)).ExitCode);
+                }
+            }
+
+            Assert.Equal(0, await accel.WaitForExitAsync(MountTimeout));
+            fixture.AssertNoSecrets(accel.Output, accel.Error);
+        }
+        finally
+        {
+            Registries.TokenServer.TokenLifetime = lifetime;
+        }
     }
 
     // Runs a serving accel (mount or cache mount) as a process with the right credentials, checks the mounted files,
