@@ -86,6 +86,27 @@ public sealed class PrivateRegistryTests(PrivateRegistryFixture fixture)
     }
 
     [Fact]
+    public async Task Pull_IdentityTokenInAuthFile_ExchangedAtTheTokenServer()
+    {
+        // What 'docker login' writes for a token server that hands out refresh tokens: user <token>, no password.
+        string config = Path.Combine(fixture.NewDirectory("identity"), "config.json");
+        await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new
+        {
+            auths = new Dictionary<string, object>
+            {
+                [Registries.Token.Host] = new { auth = Convert.ToBase64String("<token>:"u8.ToArray()), identitytoken = Registries.Password },
+            },
+        }));
+        string target = Path.Combine(fixture.NewDirectory("identity-pull"), "rootfs");
+
+        var (code, output, error) = await CliRunner.RunAsync("--plain-http", "--auth-file", config, "pull", fixture.Reference(RegistryAuthMode.Token).ToString(), target);
+
+        Assert.True(code == 0, error);
+        fixture.AssertNoSecrets(output, error);
+        fixture.AssertImageFiles(target);
+    }
+
+    [Fact]
     public async Task AnyCommand_AuthFileMissing_OneClearErrorLine()
     {
         string missing = Path.Combine(fixture.WorkDirectory, "no-such-config.json");
@@ -109,6 +130,9 @@ public sealed class PrivateRegistryTests(PrivateRegistryFixture fixture)
 
         Assert.True(first.ExitCode == 0, first.Error);
         Assert.True(second.ExitCode == 0, second.Error);
+        // Within one registry the blobs are mounted from the source repository (a token for both scopes), not sent again.
+        Assert.Contains(" 0 blobs copied (0 B)", first.Out, StringComparison.Ordinal);
+        Assert.Contains($" {fixture.Image.Layers.Count + 1} blobs copied", second.Out, StringComparison.Ordinal);
         foreach (string copy in new[] { sameRegistry, otherRegistry })
         {
             var reference = ImageReference.Parse(copy);
