@@ -185,6 +185,34 @@ public sealed class PrivateRegistryTests(PrivateRegistryFixture fixture)
     }
 
     [Theory]
+    [InlineData(RegistryAuthMode.Basic)]
+    [InlineData(RegistryAuthMode.Token)]
+    public async Task MountBackground_PrivateRegistry_DetachedServerHasTheCredentials(RegistryAuthMode mode)
+    {
+        string converted = $"{Registries.Get(mode).Host}/background/{mode.ToString().ToLowerInvariant()}:v1";
+        Assert.True((await AccelAsync("convert", fixture.Reference(mode).ToString(), converted)).ExitCode == 0);
+        string work = fixture.NewDirectory("background");
+        string mountPoint = Directory.CreateDirectory(Path.Combine(work, "mnt")).FullName;
+
+        var (code, output, error) = await AccelProcess.RunAsync(
+            "--plain-http", "--auth-file", AuthFile, "mount", "--background", converted, mountPoint, "--strategy", "lazy", "--read-only", "--cache-dir", Path.Combine(work, "cache"));
+
+        try
+        {
+            Assert.True(code == 0, error);
+            fixture.AssertImageFiles(mountPoint);
+            fixture.AssertNoSecrets(output, error);
+        }
+        finally
+        {
+            if (MountPoints.IsMounted(mountPoint))
+            {
+                Assert.Equal(0, (await CliRunner.RunAsync("umount", mountPoint)).ExitCode);
+            }
+        }
+    }
+
+    [Theory]
     [InlineData(RegistryAuthMode.Basic, "tree")]
     [InlineData(RegistryAuthMode.Token, "tree")]
     [InlineData(RegistryAuthMode.Basic, "block")]
