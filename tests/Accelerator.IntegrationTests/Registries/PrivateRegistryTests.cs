@@ -74,14 +74,18 @@ public sealed class PrivateRegistryTests(PrivateRegistryFixture fixture)
     [InlineData(RegistryAuthMode.Token)]
     public async Task Pull_NoCredentials_OneClearErrorLine(RegistryAuthMode mode)
     {
-        string target = Path.Combine(fixture.NewDirectory("anonymous"), "rootfs");
+        string work = fixture.NewDirectory("anonymous");
+        string empty = Path.Combine(work, "config.json");
+        await File.WriteAllTextAsync(empty, "{}");
+        string target = Path.Combine(work, "rootfs");
 
-        var (code, _, error) = await CliRunner.RunAsync("--plain-http", "pull", fixture.Reference(mode).ToString(), target);
+        var (code, _, error) = await CliRunner.RunAsync("--plain-http", "--auth-file", empty, "pull", fixture.Reference(mode).ToString(), target);
 
         Assert.Equal(1, code);
         string line = Assert.Single(error.TrimEnd('\n').Split('\n'));
         Assert.StartsWith("accel: error: ", line, StringComparison.Ordinal);
         Assert.Contains("401", line, StringComparison.Ordinal);
+        Assert.Contains($"no credentials are configured for {Registries.Get(mode).Host} (RegistryOptions.Hosts, or auths in {empty})", line, StringComparison.Ordinal);
         Assert.False(Directory.Exists(target));
     }
 
