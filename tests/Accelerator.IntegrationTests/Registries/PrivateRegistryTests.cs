@@ -257,6 +257,26 @@ public sealed class PrivateRegistryTests(PrivateRegistryFixture fixture)
     [Theory]
     [InlineData(RegistryAuthMode.Basic)]
     [InlineData(RegistryAuthMode.Token)]
+    public async Task CacheWarmBlock_VariantInPrivateRegistry_TakesTheVariantAndMounts(RegistryAuthMode mode)
+    {
+        string repository = $"warm-variant/{mode.ToString().ToLowerInvariant()}";
+        string source = $"{Registries.Get(mode).Host}/{repository}:v1";
+        Assert.True((await AccelAsync("copy", fixture.Reference(mode).ToString(), source)).ExitCode == 0);
+        Assert.True((await AccelAsync("convert", source, "--format", "block", "--free-space", "16M")).ExitCode == 0);
+        string work = fixture.NewDirectory("warm-variant");
+        string store = Path.Combine(work, "store");
+
+        var warm = await AccelAsync("cache", "warm", "--cache-dir", store, "--kind", "block", source);
+
+        Assert.True(warm.ExitCode == 0, warm.Error);
+        // The snapshot store read the block variant (TAG-accel-block) from the private registry.
+        Assert.Contains(Registries.Get(mode).ReadLog().Split('\n'), line => line.Contains($"GET /v2/{repository}/manifests/v1-accel-block", StringComparison.Ordinal) && line.Contains("\" 200 ", StringComparison.Ordinal));
+        await MountAndCheckAsync(work, "cache", "mount", "--cache-dir", store, "--read-only", source, Path.Combine(work, "mnt"));
+    }
+
+    [Theory]
+    [InlineData(RegistryAuthMode.Basic)]
+    [InlineData(RegistryAuthMode.Token)]
     public async Task CacheExportToPrivateRegistry_ThenImportFromIt_SnapshotMounts(RegistryAuthMode mode)
     {
         string work = fixture.NewDirectory("cache-export");
