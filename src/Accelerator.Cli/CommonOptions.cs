@@ -44,9 +44,18 @@ internal sealed class CommonOptions
         HelpName = "URL",
     };
 
+    public Option<string?> AuthFile { get; } = new("--auth-file")
+    {
+        Description = "Registry credentials in docker's config.json format (auths: auth, or username and password, or identitytoken), "
+            + "for every registry the command talks to. Default: $DOCKER_CONFIG/config.json, else ~/.docker/config.json.",
+        Recursive = true,
+        HelpName = "FILE",
+    };
+
     public void AddTo(Command command)
     {
         command.Options.Add(PlainHttp);
+        command.Options.Add(AuthFile);
         command.Options.Add(Platform);
         command.Options.Add(Mirror);
         command.Options.Add(HostsDirectory);
@@ -58,12 +67,27 @@ internal sealed class CommonOptions
         => result.GetValue(Platform) is { Length: > 0 } text ? Accelerator.Platform.Parse(text) : null;
 
     /// <summary>
+    /// The registry client options of the command line: plain HTTP and where the credentials come from. An
+    /// <c>--auth-file</c> that does not exist is an error (the default file may be missing: then no credentials).
+    /// </summary>
+    public RegistryOptions CreateRegistryOptions(ParseResult result)
+    {
+        string? authFile = result.GetValue(AuthFile) is { Length: > 0 } path ? Path.GetFullPath(path) : null;
+        if (authFile is not null && !File.Exists(authFile))
+        {
+            throw new FileNotFoundException($"--auth-file: {authFile} does not exist.");
+        }
+
+        return new RegistryOptions { PlainHttp = result.GetValue(PlainHttp), DockerConfigPath = authFile };
+    }
+
+    /// <summary>
     /// Builds the image store resolver the command line asks for: registries read through their mirror sets when
     /// <c>--mirror</c> or <c>--hosts-dir</c> name any. A bad mirror URL or hosts.toml throws one clear error.
     /// </summary>
     public ImageStoreResolver CreateStores(ParseResult result)
     {
-        var registryOptions = new RegistryOptions { PlainHttp = result.GetValue(PlainHttp) };
+        var registryOptions = CreateRegistryOptions(result);
         var mirrorOptions = new MirrorOptions { HostsDirectory = result.GetValue(HostsDirectory) };
         foreach (string url in result.GetValue(Mirror) ?? [])
         {

@@ -54,7 +54,7 @@ internal static partial class P2PCommand
                 UploadBytesPerSecond = result.GetValue(uploadLimit) is { } limit ? ParseSize("--upload-limit", limit) : 0,
                 UploadSlots = result.GetValue(uploadSlots),
                 DownloadSlots = result.GetValue(downloadSlots),
-                Registry = new RegistryOptions { PlainHttp = plainHttp },
+                Registry = common.CreateRegistryOptions(result),
             };
             foreach (string scheduler in (result.GetValue(schedulers) ?? []).SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
             {

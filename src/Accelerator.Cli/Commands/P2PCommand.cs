@@ -44,7 +44,7 @@ internal static partial class P2PCommand
             var options = new P2PSchedulerServerOptions
             {
                 Listen = ParseListen("--listen", result.GetRequiredValue(listen)),
-                Registry = new RegistryOptions { PlainHttp = result.GetValue(common.PlainHttp) },
+                Registry = common.CreateRegistryOptions(result),
                 Scheduler = new P2PSchedulerOptions
                 {
                     PieceSize = result.GetValue(pieceSize),

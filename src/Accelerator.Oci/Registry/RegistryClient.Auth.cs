@@ -262,7 +262,7 @@ public sealed partial class RegistryClient
             if (!response.IsSuccessStatusCode)
             {
                 string? hint = response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden
-                    ? credentials is null ? $"no credentials are configured for {registry}" : $"check the credentials for {registry}"
+                    ? credentials is null ? NoCredentialsHint(registry) : $"check the credentials for {registry}"
                     : null;
                 throw await RegistryException.FromResponseAsync(response, what, hint, cancellationToken).ConfigureAwait(false);
             }

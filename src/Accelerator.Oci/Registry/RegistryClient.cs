@@ -34,6 +34,7 @@ public sealed partial class RegistryClient : IDisposable
     private readonly Lazy<ResiliencePipeline<HttpResponseMessage>> _retryOnly;
     private readonly TokenCache _tokens;
     private readonly ConcurrentDictionary<string, HostAuthState> _hostAuth = new(StringComparer.OrdinalIgnoreCase);
+    private readonly string _dockerConfigPath;
     private readonly Lazy<IReadOnlyDictionary<string, RegistryCredentials>> _dockerConfig;
     private readonly ConcurrentDictionary<string, RegistryImageStore> _stores = new(StringComparer.OrdinalIgnoreCase);
 
@@ -54,8 +55,8 @@ public sealed partial class RegistryClient : IDisposable
         _insecure = new Lazy<HttpMessageInvoker>(() => new HttpMessageInvoker(CreateHandler(skipTlsVerify: true), disposeHandler: true));
         _retryWithTimeout = new Lazy<ResiliencePipeline<HttpResponseMessage>>(() => BuildPipeline(timeout: true));
         _retryOnly = new Lazy<ResiliencePipeline<HttpResponseMessage>>(() => BuildPipeline(timeout: false));
-        string configPath = options.DockerConfigPath ?? DockerConfigCredentials.DefaultPath();
-        _dockerConfig = new Lazy<IReadOnlyDictionary<string, RegistryCredentials>>(() => DockerConfigCredentials.Load(configPath));
+        _dockerConfigPath = options.DockerConfigPath ?? DockerConfigCredentials.DefaultPath();
+        _dockerConfig = new Lazy<IReadOnlyDictionary<string, RegistryCredentials>>(() => DockerConfigCredentials.Load(_dockerConfigPath));
     }
 
     /// <summary>The options (do not change them after creating the client).</summary>
@@ -311,6 +312,15 @@ public sealed partial class RegistryClient : IDisposable
     // Query strings of redirects carry signatures; keep them out of logs.
     private static string SafeUri(Uri uri) => uri.GetLeftPart(UriPartial.Path);
 
+    /// <summary>Says where credentials for <paramref name="registry"/> were looked for, and names a credential helper that holds them.</summary>
+    private string NoCredentialsHint(string registry)
+    {
+        string helper = DockerConfigCredentials.HelperFor(_dockerConfigPath, registry) is { } name
+            ? $"; its credential helper docker-credential-{name} is not run, put the credentials in auths"
+            : "";
+        return $"no credentials are configured for {registry} (RegistryOptions.Hosts, or auths in {_dockerConfigPath}{helper})";
+    }
+
     /// <summary>Builds the <see cref="RegistryException"/> for an unexpected response (and disposes the response).</summary>
     internal async Task<Exception> ErrorAsync(HttpResponseMessage response, RegistryRequest request, string what, CancellationToken cancellationToken)
     {
@@ -320,7 +330,7 @@ public sealed partial class RegistryClient : IDisposable
             if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
             {
                 hint = GetCredentials(request.Registry) is null
-                    ? $"no credentials are configured for {request.Registry} (RegistryOptions.Hosts or docker config.json)"
+                    ? NoCredentialsHint(request.Registry)
                     : $"check the credentials for {request.Registry} and their rights on {string.Join(", ", request.Scopes)}";
             }
 

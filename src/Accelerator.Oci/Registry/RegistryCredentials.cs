@@ -131,6 +131,48 @@ internal static class DockerConfigCredentials
         return result;
     }
 
+    /// <summary>
+    /// The credential helper config.json at <paramref name="path"/> names for <paramref name="host"/>
+    /// (<c>credHelpers</c>, else <c>credsStore</c>), or null when none or when the file cannot be read. Used to explain
+    /// missing credentials: helpers are not run.
+    /// </summary>
+    public static string? HelperFor(string path, string host)
+    {
+        try
+        {
+            var info = new FileInfo(path);
+            if (!info.Exists || info.Length > MaxConfigBytes)
+            {
+                return null;
+            }
+
+            var reader = new Utf8JsonReader(File.ReadAllBytes(path), new JsonReaderOptions { MaxDepth = 16, CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            using var document = JsonDocument.ParseValue(ref reader);
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                return null;
+            }
+
+            if (root.TryGetProperty("credHelpers", out var helpers) && helpers.ValueKind == JsonValueKind.Object)
+            {
+                foreach (var entry in helpers.EnumerateObject())
+                {
+                    if (entry.Value.ValueKind == JsonValueKind.String && string.Equals(NormalizeKey(entry.Name), host, StringComparison.OrdinalIgnoreCase))
+                    {
+                        return entry.Value.GetString();
+                    }
+                }
+            }
+
+            return String(root, "credsStore") is { Length: > 0 } store ? store : null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException or InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Maps a key of <c>auths</c> to the registry host it names, or null when it names none.</summary>
     public static string? NormalizeKey(string key)
     {

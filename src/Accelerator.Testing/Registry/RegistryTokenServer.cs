@@ -18,7 +18,7 @@ public sealed record TokenRequestRecord(string? User, IReadOnlyList<string> Scop
 /// <summary>
 /// A token server for a real <c>docker-registry</c> with <c>auth: token</c> (the distribution token spec): it issues
 /// ES256 JWTs whose header carries the signing certificate (<c>x5c</c>), that certificate being the registry's
-/// <c>rootcertbundle</c>. Anonymous callers get <c>pull</c> only; callers with the right basic credentials get what they
+/// <c>rootcertbundle</c>. Anonymous callers get <c>pull</c> only (nothing when <see cref="AllowAnonymousPull"/> is off); callers with the right basic credentials get what they
 /// ask for; wrong credentials get 401. Every request is recorded in <see cref="Requests"/>.
 /// </summary>
 public sealed class RegistryTokenServer : IAsyncDisposable
@@ -63,6 +63,14 @@ public sealed class RegistryTokenServer : IAsyncDisposable
 
     /// <summary>The lifetime written into tokens (<c>expires_in</c>).</summary>
     public TimeSpan TokenLifetime { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// Whether anonymous callers get <c>pull</c> (a public registry that needs credentials to push). When false, an
+    /// anonymous caller gets a token that grants nothing, as a private registry's token server answers, and the
+    /// registry then refuses the request.
+    /// </summary>
+    /// <value>Default <see langword="true"/>.</value>
+    public bool AllowAnonymousPull { get; set; } = true;
 
     /// <summary>Every request answered, in order.</summary>
     public ConcurrentQueue<TokenRequestRecord> Requests { get; } = new();
@@ -145,7 +153,7 @@ public sealed class RegistryTokenServer : IAsyncDisposable
                 continue;
             }
 
-            var actions = parts[2].Split(',', StringSplitOptions.RemoveEmptyEntries).Where(a => user is not null || a == "pull").ToArray();
+            var actions = parts[2].Split(',', StringSplitOptions.RemoveEmptyEntries).Where(a => user is not null || (a == "pull" && AllowAnonymousPull)).ToArray();
             if (actions.Length == 0)
             {
                 continue;

@@ -199,6 +199,34 @@ public sealed class RegistryAuthTests(RegistryFixture fixture)
         Assert.Contains("no credentials are configured for " + BasicHost, error.Message);
     }
 
+    [Theory]
+    [InlineData("credHelpers")]
+    [InlineData("credsStore")]
+    public async Task GetManifestAsync_CredentialsOnlyInACredentialHelper_ErrorNamesTheConfigAndTheHelper(string form)
+    {
+        // docker login with a credential store leaves only the helper's name in config.json; helpers are not run.
+        string dir = Directory.CreateTempSubdirectory("accel-docker-config-").FullName;
+        try
+        {
+            string path = Path.Combine(dir, "config.json");
+            await File.WriteAllTextAsync(path, form == "credsStore"
+                ? """{"auths":{},"credsStore":"desktop"}"""
+                : "{\"credHelpers\":{\"other.example\":\"gcloud\",\"" + BasicHost + "\":\"desktop\"}}");
+            using var client = new RegistryClient(RegistryFixture.Options(o => o.DockerConfigPath = path));
+
+            var error = await Assert.ThrowsAsync<RegistryException>(() => client.GetManifestAsync(BasicHost, "basic/app", "v1"));
+
+            Assert.Equal(HttpStatusCode.Unauthorized, error.StatusCode);
+            Assert.Contains($"no credentials are configured for {BasicHost}", error.Message);
+            Assert.Contains(path, error.Message);
+            Assert.Contains("credential helper docker-credential-desktop is not run", error.Message);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
     [Fact]
     public async Task GetManifestAsync_HtpasswdRegistryWrongPassword_Fails()
     {
