@@ -82,7 +82,7 @@ public sealed partial class SnapshotStore
             files.Add(file);
         }
 
-        var header = new SnapshotArchiveHeader { ManifestDigest = record.ManifestDigest, References = record.References, Layers = [] };
+        var header = new SnapshotArchiveHeader { ManifestDigest = record.ManifestDigest, References = record.References };
         return await WriteArchiveAsync(destination, header, resolved.Manifest.Bytes, resolved.ConfigBytes, async writer =>
         {
             for (int i = 0; i < files.Count; i++)
@@ -364,7 +364,7 @@ public sealed partial class SnapshotStore
             throw new FormatException("the header needs a manifest digest.");
         }
 
-        return header with { Layers = [], References = header.References?.Where(r => r is not null).Take(64).ToArray() ?? [], Block = null };
+        return header with { References = header.References?.Where(r => r is not null).Take(64).ToArray() ?? [], Block = null };
     }
 
     /// <summary>Counts and hashes what passes through to <paramref name="inner"/> (left open).</summary>

@@ -103,7 +103,6 @@ public sealed partial class SnapshotStore
 
         return header with
         {
-            Layers = [],
             References = header.References?.Where(r => r is not null).Take(64).ToArray() ?? [],
             Block = block with { BlockImage = block.BlockImage is { Length: <= 1024 } text ? text : null },
         };

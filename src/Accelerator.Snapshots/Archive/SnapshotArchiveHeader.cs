@@ -17,9 +17,6 @@ internal sealed record SnapshotArchiveHeader
 
     public IReadOnlyList<string> References { get; init; } = [];
 
-    /// <summary>Unused since version 2 (the layers are the manifest's); always empty.</summary>
-    public IReadOnlyList<SnapshotArchiveLayer> Layers { get; init; } = [];
-
     /// <summary>The disk of a block-stack snapshot (kind <c>block-stack</c>); absent for an overlay-tree snapshot.</summary>
     public SnapshotArchiveBlock? Block { get; init; }
 }
@@ -41,16 +38,4 @@ internal sealed record SnapshotArchiveBlock
     public IReadOnlyList<string> DiffIds { get; init; } = [];
 
     public string? BlockImage { get; init; }
-}
-
-/// <summary>One layer of an exported snapshot: its key, and the digest and size of its tree's tar (entry <c>layers/N.tar</c>).</summary>
-internal sealed record SnapshotArchiveLayer
-{
-    public required string ChainId { get; init; }
-
-    public required string DiffId { get; init; }
-
-    public required string TarDigest { get; init; }
-
-    public required long TarSize { get; init; }
 }
