@@ -78,7 +78,10 @@ public sealed partial class SnapshotStore
             try
             {
                 var candidate = await ImageResolver.ResolveAsync(store, variant, platform, cancellationToken).ConfigureAwait(false);
-                if (BlockImage.IsBlockManifest(candidate.ImageManifest))
+                // Only the conversion of this very manifest: a stale variant, or one converted from another image, would
+                // be snapshotted (and its file system mounted) under this image's digest.
+                if (BlockImage.IsBlockManifest(candidate.ImageManifest)
+                    && candidate.ImageManifest.Annotations?.GetValueOrDefault(BlockFormat.SourceDigestAnnotation) == digest.ToString())
                 {
                     return new BlockTarget(image, digest, resolved.Root.Digest, diffIds, variant.WithDigest(candidate.Manifest.Digest), resolved);
                 }
