@@ -54,7 +54,7 @@ public sealed partial class SnapshotStore
     }
 
     /// <summary>An image to snapshot as a block stack: its own manifest (the key) and the block image to read, if any.</summary>
-    private sealed record BlockTarget(ImageReference Image, Digest ManifestDigest, Digest RootDigest, IReadOnlyList<Digest> DiffIds, ImageReference? Variant);
+    private sealed record BlockTarget(ImageReference Image, Digest ManifestDigest, Digest RootDigest, IReadOnlyList<Digest> DiffIds, ImageReference? Variant, ResolvedImage Resolved);
 
     private static async Task<BlockTarget> ResolveBlockAsync(IImageStore store, ImageReference image, Platform? platform, CancellationToken cancellationToken)
     {
@@ -63,7 +63,7 @@ public sealed partial class SnapshotStore
         Digest digest = resolved.Manifest.Digest;
         if (BlockImage.IsBlockManifest(resolved.ImageManifest))
         {
-            return new BlockTarget(image, digest, resolved.Root.Digest, diffIds, image.WithDigest(digest));
+            return new BlockTarget(image, digest, resolved.Root.Digest, diffIds, image.WithDigest(digest), resolved);
         }
 
         if (LazyIsAccelerated(resolved.ImageManifest))
@@ -78,9 +78,12 @@ public sealed partial class SnapshotStore
             try
             {
                 var candidate = await ImageResolver.ResolveAsync(store, variant, platform, cancellationToken).ConfigureAwait(false);
-                if (BlockImage.IsBlockManifest(candidate.ImageManifest))
+                // Only the conversion of this very manifest: a stale variant, or one converted from another image, would
+                // be snapshotted (and its file system mounted) under this image's digest.
+                if (BlockImage.IsBlockManifest(candidate.ImageManifest)
+                    && candidate.ImageManifest.Annotations?.GetValueOrDefault(BlockFormat.SourceDigestAnnotation) == digest.ToString())
                 {
-                    return new BlockTarget(image, digest, resolved.Root.Digest, diffIds, variant.WithDigest(candidate.Manifest.Digest));
+                    return new BlockTarget(image, digest, resolved.Root.Digest, diffIds, variant.WithDigest(candidate.Manifest.Digest), resolved);
                 }
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -93,7 +96,7 @@ public sealed partial class SnapshotStore
             }
         }
 
-        return new BlockTarget(image, digest, resolved.Root.Digest, diffIds, null);
+        return new BlockTarget(image, digest, resolved.Root.Digest, diffIds, null, resolved);
     }
 
     private static bool LazyIsAccelerated(ImageManifest manifest)
@@ -165,6 +168,12 @@ public sealed partial class SnapshotStore
             ChainIds = [key.ToString()],
             DiffIds = target.DiffIds.Select(d => d.ToString()).ToArray(),
             BlockImage = origin,
+            Provenance = new BlockProvenance
+            {
+                Manifest = target.Resolved.Manifest.Bytes.ToArray(),
+                Config = target.Resolved.ConfigBytes.ToArray(),
+                VariantManifest = blockImage.Image.Manifest.Bytes.ToArray(),
+            },
             Created = _time.GetUtcNow(),
         };
         using (await LockStoreAsync(cancellationToken).ConfigureAwait(false))

@@ -2,6 +2,8 @@ using System.Formats.Tar;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Accelerator.Block.Format;
+using Accelerator.Oci.Model;
+using Accelerator.Oci.Resolution;
 using Accelerator.Snapshots.Archive;
 using Accelerator.Snapshots.Blocks;
 using Accelerator.Snapshots.Storage;
@@ -10,16 +12,19 @@ namespace Accelerator.Snapshots;
 
 public sealed partial class SnapshotStore
 {
+    private const string BlockManifestEntry = "block/manifest.json";
     private const string BlockIndexEntry = "block/index";
     private const string BlockDataEntry = "block/data";
 
     /// <summary>
-    /// Writes a block-stack snapshot: <c>snapshot.json</c> (kind <c>block-stack</c>, no layers, a <c>block</c> object),
-    /// <c>block/index</c>, then <c>block/data</c> — every stored block the stack reads, once, in stored-block order, each
+    /// Writes a block-stack snapshot: <c>snapshot.json</c> (kind <c>block-stack</c>, a <c>block</c> object), the image's
+    /// manifest and config, the block variant's manifest, <c>block/index</c>, then <c>block/data</c> — every stored block the stack reads, once, in stored-block order, each
     /// read through the verifying disk (a corrupt block fails the export).
     /// </summary>
     private async Task<Descriptor> ExportBlockAsync(ImageRecord record, Staging staging, Stream destination, CancellationToken cancellationToken)
     {
+        var provenance = record.Provenance
+            ?? throw new InvalidOperationException($"The block snapshot of {record.ManifestDigest} was made before archives carried the manifests that bind it to its image; evict it and warm it again to export it.");
         Digest key = Digest.Parse(record.ChainIds[0]);
         string layer = LayerPath(key);
         string data = Path.Combine(staging.Path, "block-data");
@@ -47,7 +52,6 @@ public sealed partial class SnapshotStore
             Kind = SnapshotKinds.BlockStack,
             ManifestDigest = record.ManifestDigest,
             References = record.References,
-            Layers = [],
             Block = new SnapshotArchiveBlock
             {
                 IndexDigest = key.ToString(),
@@ -57,12 +61,9 @@ public sealed partial class SnapshotStore
                 BlockImage = record.BlockImage,
             },
         };
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var counting = new HashingWriteStream(destination, hash);
-        await using (var writer = new TarWriter(counting, TarEntryFormat.Pax, leaveOpen: true))
+        return await WriteArchiveAsync(destination, header, provenance.Manifest, provenance.Config, async writer =>
         {
-            byte[] json = JsonSerializer.SerializeToUtf8Bytes(header, RecordJson.Default.SnapshotArchiveHeader);
-            await writer.WriteEntryAsync(new PaxTarEntry(TarEntryType.RegularFile, HeaderEntry) { DataStream = new MemoryStream(json) }, cancellationToken).ConfigureAwait(false);
+            await writer.WriteEntryAsync(new PaxTarEntry(TarEntryType.RegularFile, BlockManifestEntry) { DataStream = new MemoryStream(provenance.VariantManifest) }, cancellationToken).ConfigureAwait(false);
             await using (var index = new FileStream(indexPath, FileMode.Open, FileAccess.Read, FileShare.Read))
             {
                 await writer.WriteEntryAsync(new PaxTarEntry(TarEntryType.RegularFile, BlockIndexEntry) { DataStream = index }, cancellationToken).ConfigureAwait(false);
@@ -70,10 +71,7 @@ public sealed partial class SnapshotStore
 
             await using var blocks = new FileStream(data, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
             await writer.WriteEntryAsync(new PaxTarEntry(TarEntryType.RegularFile, BlockDataEntry) { DataStream = blocks }, cancellationToken).ConfigureAwait(false);
-        }
-
-        await counting.FlushAsync(cancellationToken).ConfigureAwait(false);
-        return new Descriptor(ArchiveMediaType, Digest.FromHash(Digest.Sha256, hash.GetHashAndReset()), counting.Written);
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The index, and for each stored block the first disk block reading as it (-1: none does).</summary>
@@ -96,7 +94,7 @@ public sealed partial class SnapshotStore
 
     private static SnapshotArchiveHeader ReadBlockHeader(SnapshotArchiveHeader header)
     {
-        if (!Digest.TryParse(header.ManifestDigest, out _) || header.Layers is not (null or { Count: 0 }) || header.Block is not { } block
+        if (!Digest.TryParse(header.ManifestDigest, out _) || header.Block is not { } block
             || !Digest.TryParse(block.IndexDigest, out _) || block.IndexSize is <= 0 or > BlockFormat.MaxIndexBodyBytes || block.DataSize < 0
             || block.DiffIds is null || block.DiffIds.Count > MaxArchiveLayers || block.DiffIds.Any(d => !Digest.TryParse(d, out _)))
         {
@@ -105,27 +103,35 @@ public sealed partial class SnapshotStore
 
         return header with
         {
-            Layers = [],
             References = header.References?.Where(r => r is not null).Take(64).ToArray() ?? [],
             Block = block with { BlockImage = block.BlockImage is { Length: <= 1024 } text ? text : null },
         };
     }
 
     /// <summary>
-    /// Imports a block-stack snapshot: the index (verified against the header's digest, and read by the bounded index
-    /// reader), then the data, each block checked against the index's digest before it is written to the new disk file.
+    /// Imports a block-stack snapshot. The chain from the verified manifest to every byte of the disk: the block variant's
+    /// manifest must be a block image that names the manifest as its source (<see cref="BlockFormat.SourceDigestAnnotation"/>),
+    /// keeps its config, and lists the index as its first layer; the index must hash to that digest (and be read by the
+    /// bounded index reader); every block of the data must hash to the index's digest for it before it is written.
     /// </summary>
-    private async Task<SnapshotInfo> ImportBlockAsync(SnapshotArchiveHeader header, SnapshotArchiveBlock block, TarReader reader, CancellationToken cancellationToken)
+    private async Task<SnapshotInfo> ImportBlockAsync(
+        SnapshotArchiveHeader header, SnapshotArchiveBlock block, VerifiedImage image, string[] references, TarReader reader, Staging staging, CancellationToken cancellationToken)
     {
         Digest manifestDigest = Digest.Parse(header.ManifestDigest);
         Digest key = Digest.Parse(block.IndexDigest);
+        var variantEntry = await NextEntryAsync(reader, BlockManifestEntry, null, ManifestDocument.MaxSize, cancellationToken).ConfigureAwait(false);
+        byte[] variantBytes = new byte[variantEntry.Length];
+        await variantEntry.DataStream!.ReadExactlyAsync(variantBytes, cancellationToken).ConfigureAwait(false);
+        CheckVariant(variantBytes, manifestDigest, image.Resolved, key);
+        var diffIds = (image.Resolved.Config.Rootfs?.DiffIds ?? []).Select(d => d.ToString()).ToArray();
+
         using var imageLock = await FileLock.AcquireAsync(ImageLockPath(manifestDigest), cancellationToken).ConfigureAwait(false);
         if (TryLoadImage(manifestDigest) is { Kind: not SnapshotKinds.BlockStack })
         {
             throw new InvalidOperationException($"A tree snapshot of {manifestDigest} is in {Root}; evict it before importing a block-stack snapshot of it.");
         }
 
-        using var staging = await CreateStagingAsync([key], cancellationToken).ConfigureAwait(false);
+        await File.AppendAllLinesAsync(Path.Combine(staging.Path, "uses"), [key.ToString()], cancellationToken).ConfigureAwait(false);
         var indexEntry = await NextEntryAsync(reader, BlockIndexEntry, block.IndexSize, cancellationToken).ConfigureAwait(false);
         byte[] indexBytes = new byte[block.IndexSize];
         await indexEntry.DataStream!.ReadExactlyAsync(indexBytes, cancellationToken).ConfigureAwait(false);
@@ -174,10 +180,16 @@ public sealed partial class SnapshotStore
         {
             Kind = SnapshotKinds.BlockStack,
             ManifestDigest = header.ManifestDigest,
-            References = header.References,
+            References = references,
             ChainIds = [key.ToString()],
-            DiffIds = block.DiffIds,
-            BlockImage = block.BlockImage,
+            DiffIds = diffIds,
+            BlockImage = $"imported@{Digest.Compute(variantBytes)}",
+            Provenance = new BlockProvenance
+            {
+                Manifest = image.Resolved.Manifest.Bytes.ToArray(),
+                Config = image.Resolved.ConfigBytes.ToArray(),
+                VariantManifest = variantBytes,
+            },
             Created = _time.GetUtcNow(),
         };
         using (await LockStoreAsync(cancellationToken).ConfigureAwait(false))
@@ -188,6 +200,52 @@ public sealed partial class SnapshotStore
 
         await PruneAsync(keep: manifestDigest, cancellationToken).ConfigureAwait(false);
         return Describe(record, LiveMounts());
+    }
+
+    // The variant binds the index to the image: it says which manifest it was converted from, carries that image's
+    // config, and lists the index. Whether the conversion was faithful is trusted to whoever made the variant, exactly as
+    // a block mount from the registry trusts TAG-accel-block; what an archive can no longer do is pair one image's
+    // digest with another image's disk, or an index with a variant that does not list it.
+    private static void CheckVariant(byte[] variantBytes, Digest manifestDigest, ResolvedImage image, Digest indexDigest)
+    {
+        ImageManifest? variant;
+        try
+        {
+            variant = ManifestDocument.Parse(variantBytes).Manifest;
+        }
+        catch (Exception ex) when (ex is FormatException or ContentTooLargeException)
+        {
+            throw new InvalidDataException($"block/manifest.json of the snapshot archive is not a manifest: {ex.Message}", ex);
+        }
+
+        if (variant is null || !BlockImage.IsBlockManifest(variant))
+        {
+            throw new InvalidDataException("block/manifest.json of the snapshot archive is not a block image manifest.");
+        }
+
+        string? source = variant.Annotations?.GetValueOrDefault(BlockFormat.SourceDigestAnnotation);
+        if (BlockImage.IsBlockManifest(image.ImageManifest))
+        {
+            // The snapshot of a block image itself: the variant is that manifest.
+            if (Digest.Compute(variantBytes) != manifestDigest)
+            {
+                throw new InvalidDataException($"The snapshot archive's block manifest is not the image {manifestDigest} it claims.");
+            }
+        }
+        else if (source != manifestDigest.ToString())
+        {
+            throw new InvalidDataException($"The snapshot archive's block image was converted from {source ?? "an unnamed image"}, not from {manifestDigest}.");
+        }
+
+        if (variant.Config.Digest != image.ImageManifest.Config.Digest)
+        {
+            throw new InvalidDataException($"The snapshot archive's block image has config {variant.Config.Digest}; the image {manifestDigest} has {image.ImageManifest.Config.Digest}.");
+        }
+
+        if (variant.Layers[0].Digest != indexDigest)
+        {
+            throw new InvalidDataException($"The snapshot archive's block index {indexDigest} is not the index its block image lists ({variant.Layers[0].Digest}).");
+        }
     }
 
     private async Task WriteImportedDiskAsync(BlockIndex index, long[] first, Stream data, string path, CancellationToken cancellationToken)
@@ -231,7 +289,11 @@ public sealed partial class SnapshotStore
         }
     }
 
-    private static async Task<TarEntry> NextEntryAsync(TarReader reader, string name, long length, CancellationToken cancellationToken)
+    private static Task<TarEntry> NextEntryAsync(TarReader reader, string name, long length, CancellationToken cancellationToken)
+        => NextEntryAsync(reader, name, length, length, cancellationToken);
+
+    // The next entry must be regular file NAME, of exactly LENGTH bytes when given, else of 1 to MAXLENGTH bytes.
+    private static async Task<TarEntry> NextEntryAsync(TarReader reader, string name, long? length, long maxLength, CancellationToken cancellationToken)
     {
         TarEntry? entry;
         try
@@ -243,9 +305,12 @@ public sealed partial class SnapshotStore
             throw new InvalidDataException($"The snapshot archive is malformed at {name}: {ex.Message}", ex);
         }
 
-        if (entry is null || entry.Name != name || entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile) || entry.Length != length || entry.DataStream is null)
+        if (entry is null || entry.Name != name || entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile) || entry.DataStream is null
+            || (length is { } exact ? entry.Length != exact : entry.Length is < 1 || entry.Length > maxLength))
         {
-            throw new InvalidDataException($"The snapshot archive does not hold {name} of {length} bytes where its header says.");
+            throw new InvalidDataException(length is { } size
+                ? $"The snapshot archive does not hold {name} of {size} bytes where it should."
+                : $"The snapshot archive does not hold {name} (at most {maxLength} bytes) where it should.");
         }
 
         return entry;

@@ -40,7 +40,8 @@ public sealed partial class SnapshotStore
         }
     }
 
-    private async Task<SnapshotWarmResult> RunWarmAsync(IImageStore store, ImageKey key, CancellationToken cancellationToken)
+    // references: what to record instead of the reference warmed from (an import records only verified ones).
+    private async Task<SnapshotWarmResult> RunWarmAsync(IImageStore store, ImageKey key, CancellationToken cancellationToken, IReadOnlyList<string>? references = null)
     {
         var stopwatch = Stopwatch.StartNew();
         Digest digest = key.ManifestDigest;
@@ -52,7 +53,11 @@ public sealed partial class SnapshotStore
                 throw new InvalidOperationException($"A snapshot of kind {existing.Kind} of {key.Image} ({digest}) is in {Root}; evict it before warming a tree snapshot.");
             }
 
-            await AddReferenceAsync(existing, key.Image, key.Resolved.Root.Digest, cancellationToken).ConfigureAwait(false);
+            if (references is null)
+            {
+                await AddReferenceAsync(existing, key.Image, key.Resolved.Root.Digest, cancellationToken).ConfigureAwait(false);
+            }
+
             return new SnapshotWarmResult(Describe(TryLoadImage(digest) ?? existing, LiveMounts()), 0, key.ChainIds.Count, 0, new Dictionary<string, long>(), stopwatch.Elapsed);
         }
 
@@ -68,7 +73,7 @@ public sealed partial class SnapshotStore
         var record = new ImageRecord
         {
             ManifestDigest = digest.ToString(),
-            References = ReferencesOf(key.Image, digest, [], key.Resolved.Root.Digest),
+            References = references ?? ReferencesOf(key.Image, digest, [], key.Resolved.Root.Digest),
             ChainIds = key.ChainIds.Select(c => c.ToString()).ToArray(),
             DiffIds = key.DiffIds.Select(d => d.ToString()).ToArray(),
             Created = _time.GetUtcNow(),

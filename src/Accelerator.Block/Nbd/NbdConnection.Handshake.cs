@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Net.Security;
 using System.Text;
 using Accelerator.Block.Nbd.Protocol;
 
@@ -18,10 +19,13 @@ internal sealed partial class NbdConnection
         await ReadExactlyAsync(buffer.AsMemory(0, 4), cancellationToken).ConfigureAwait(false);
         var clientFlags = NbdHandshake.ValidateClientFlags(BinaryPrimitives.ReadUInt32BigEndian(buffer), ServerFlags);
         bool noZeroes = (clientFlags & NbdClientFlags.NoZeroes) != 0;
+        var tls = _server.Options.Tls;
+        bool secured = false;
 
         while (true)
         {
             await ReadExactlyAsync(buffer.AsMemory(0, NbdLimits.OptionHeaderSize), cancellationToken).ConfigureAwait(false);
+            ResetIdleTimer();
             NbdOptionHeader.TryRead(buffer, out var header);
             if (header.Length > MaxOptionData)
             {
@@ -38,6 +42,20 @@ internal sealed partial class NbdConnection
             byte[] data = new byte[header.Length];
             await ReadExactlyAsync(data, cancellationToken).ConfigureAwait(false);
             LogOption(Id, header.Option, header.Length);
+            if (tls is not null && !secured && header.Option is not (NbdOption.StartTls or NbdOption.Abort))
+            {
+                // FORCEDTLS: "If the server receives any other option, it MUST reply with NBD_REP_ERR_TLS_REQD if TLS has
+                // not been initiated"; EXPORT_NAME cannot be answered with an error, so "it MUST terminate the session".
+                LogTlsRequired(Id, header.Option);
+                if (header.Option == NbdOption.ExportName)
+                {
+                    return null;
+                }
+
+                await ReplyOptionAsync(header.Option, NbdOptionReplyType.ErrorTlsRequired, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
             switch (header.Option)
             {
                 case NbdOption.ExportName:
@@ -70,12 +88,35 @@ internal sealed partial class NbdConnection
                     // to also handle NBD_REP_ERR_UNSUP; in this case, no structured replies will be sent").
                     await ReplyOptionAsync(header.Option, data.Length == 0 ? NbdOptionReplyType.ErrorUnsupported : NbdOptionReplyType.ErrorInvalid, cancellationToken).ConfigureAwait(false);
                     break;
+                case NbdOption.StartTls when tls is not null:
+                    if (data.Length != 0 || secured)
+                    {
+                        // "If the server receives NBD_OPT_STARTTLS when TLS has already been negotiated, it MUST reply
+                        // with NBD_REP_ERR_INVALID."
+                        await ReplyOptionAsync(header.Option, NbdOptionReplyType.ErrorInvalid, cancellationToken).ConfigureAwait(false);
+                        break;
+                    }
+
+                    await ReplyOptionAsync(header.Option, NbdOptionReplyType.Ack, cancellationToken).ConfigureAwait(false);
+                    await StartTlsAsync(tls, cancellationToken).ConfigureAwait(false);
+                    secured = true;
+                    break;
                 default:
-                    // STARTTLS (no TLS here), meta contexts (they need structured replies), extended headers, unknown.
+                    // STARTTLS without TLS configured (NOTLS mode: NBD_REP_ERR_UNSUP), meta contexts (they need structured replies), extended headers, unknown.
                     await ReplyOptionAsync(header.Option, NbdOptionReplyType.ErrorUnsupported, cancellationToken).ConfigureAwait(false);
                     break;
             }
         }
+    }
+
+    // After the ACK "all further data MUST be sent and received over TLS"; a failed handshake ends the session (the
+    // AuthenticationException reaches RunAsync).
+    private async Task StartTlsAsync(NbdTlsOptions tls, CancellationToken cancellationToken)
+    {
+        var secure = new SslStream(_network, leaveInnerStreamOpen: true);
+        _transport = secure;
+        await secure.AuthenticateAsServerAsync(tls.CreateAuthenticationOptions(), cancellationToken).ConfigureAwait(false);
+        LogTlsEstablished(Id, secure.SslProtocol, secure.RemoteCertificate is not null);
     }
 
     private async Task<NbdExport?> ExportNameAsync(byte[] data, bool noZeroes, CancellationToken cancellationToken)

@@ -49,4 +49,16 @@ internal sealed partial class NbdConnection
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "NBD connection {Connection}: the reply to {Command} was not sent: {Reason}")]
     private partial void LogReplyFailed(long connection, NbdCommand command, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "NBD connection {Connection} was idle for {Timeout}; disconnected.")]
+    private partial void LogIdleTimeout(long connection, TimeSpan timeout);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "NBD connection {Connection}: TLS handshake failed: {Reason}")]
+    private partial void LogTlsFailed(long connection, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "NBD connection {Connection}: TLS is required; option {Option} before STARTTLS refused.")]
+    private partial void LogTlsRequired(long connection, NbdOption option);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "NBD connection {Connection}: TLS established ({Protocol}, client certificate: {ClientCertificate}).")]
+    private partial void LogTlsEstablished(long connection, System.Security.Authentication.SslProtocols protocol, bool clientCertificate);
 }

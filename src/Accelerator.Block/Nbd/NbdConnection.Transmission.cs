@@ -4,7 +4,8 @@ namespace Accelerator.Block.Nbd;
 
 internal sealed partial class NbdConnection
 {
-    private async Task TransmitAsync(NbdExport export, CancellationToken stopping)
+    // reading: cancelled when the server stops or the client was idle too long; stopping: only when the server stops.
+    private async Task TransmitAsync(NbdExport export, CancellationToken reading, CancellationToken stopping)
     {
         _requests = new CancellationTokenSource();
         var requests = _requests.Token;
@@ -14,7 +15,7 @@ internal sealed partial class NbdConnection
         {
             try
             {
-                await ReadExactlyAsync(header, stopping).ConfigureAwait(false);
+                await ReadExactlyAsync(header, reading).ConfigureAwait(false);
             }
             catch (EndOfStreamException)
             {
@@ -23,6 +24,7 @@ internal sealed partial class NbdConnection
                 return;
             }
 
+            ResetIdleTimer();
             NbdRequest.TryRead(header, out var request);
             if (request.Command == NbdCommand.Disconnect)
             {
@@ -47,7 +49,7 @@ internal sealed partial class NbdConnection
                 payload = Rent((int)request.Length);
                 try
                 {
-                    await ReadExactlyAsync(payload.AsMemory(0, (int)request.Length), stopping).ConfigureAwait(false);
+                    await ReadExactlyAsync(payload.AsMemory(0, (int)request.Length), reading).ConfigureAwait(false);
                 }
                 catch
                 {

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using Accelerator.Block.Nbd.Protocol;
 using Microsoft.Extensions.Logging;
 
@@ -20,8 +21,16 @@ internal sealed partial class NbdConnection
 
     private readonly NbdServer _server;
     private readonly Socket _socket;
-    private readonly NetworkStream _stream;
-    private readonly BufferedStream _input;
+    private readonly NetworkStream _network;
+
+    // The socket's stream, or the TLS stream over it after NBD_OPT_STARTTLS; replies are written to it.
+    private Stream _transport;
+
+    // Reads of the transmission phase go through a buffer; the handshake reads the transport directly, so nothing the
+    // client sends after STARTTLS can sit in a buffer under the TLS stream.
+    private BufferedStream? _input;
+    private readonly CancellationTokenSource _idle = new();
+    private ITimer? _idleTimer;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private const uint PayloadUnit = 1024 * 1024;
 
@@ -35,8 +44,8 @@ internal sealed partial class NbdConnection
     {
         _server = server;
         _socket = socket;
-        _stream = new NetworkStream(socket, ownsSocket: true);
-        _input = new BufferedStream(_stream, 64 * 1024);
+        _network = new NetworkStream(socket, ownsSocket: true);
+        _transport = _network;
         _inFlight = new SemaphoreSlim(server.Options.MaxRequestsInFlight, server.Options.MaxRequestsInFlight);
         int units = (int)(server.Options.MaxPayloadBytesInFlight / PayloadUnit);
         _payloadBudget = new SemaphoreSlim(units, units);
@@ -66,10 +75,15 @@ internal sealed partial class NbdConnection
     private async Task RunAsync(CancellationToken stopping)
     {
         NbdExport? export = null;
+        if (_server.Options.IdleTimeout != Timeout.InfiniteTimeSpan)
+        {
+            _idleTimer = _server.Time.CreateTimer(_ => OnIdle(), null, _server.Options.IdleTimeout, Timeout.InfiniteTimeSpan);
+        }
+
         try
         {
             using (var timeout = new CancellationTokenSource(_server.Options.HandshakeTimeout, _server.Time))
-            using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(stopping, timeout.Token))
+            using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(stopping, timeout.Token, _idle.Token))
             {
                 try
                 {
@@ -88,10 +102,20 @@ internal sealed partial class NbdConnection
             }
 
             LogTransmission(Id, export.Name, export.IsReadOnly);
-            await TransmitAsync(export, stopping).ConfigureAwait(false);
+            _input = new BufferedStream(_transport, 64 * 1024);
+            using var reading = CancellationTokenSource.CreateLinkedTokenSource(stopping, _idle.Token);
+            await TransmitAsync(export, reading.Token, stopping).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
+        }
+        catch (OperationCanceledException) when (_idle.IsCancellationRequested)
+        {
+            LogIdleTimeout(Id, _server.Options.IdleTimeout);
+        }
+        catch (AuthenticationException ex)
+        {
+            LogTlsFailed(Id, ex.Message);
         }
         catch (NbdProtocolException ex)
         {
@@ -107,10 +131,22 @@ internal sealed partial class NbdConnection
         }
         finally
         {
+            if (_idleTimer is not null)
+            {
+                await _idleTimer.DisposeAsync().ConfigureAwait(false);
+            }
+
             await DrainAsync().ConfigureAwait(false);
             _requests?.Dispose();
-            await _input.DisposeAsync().ConfigureAwait(false);
+            if (_input is not null)
+            {
+                await _input.DisposeAsync().ConfigureAwait(false);
+            }
+
+            await _transport.DisposeAsync().ConfigureAwait(false);
+            await _network.DisposeAsync().ConfigureAwait(false);
             _socket.Dispose();
+            _idle.Dispose();
             LogClosed(Id);
         }
     }
@@ -138,14 +174,36 @@ internal sealed partial class NbdConnection
     }
 
     private async ValueTask ReadExactlyAsync(Memory<byte> buffer, CancellationToken cancellationToken)
-        => await _input.ReadExactlyAsync(buffer, cancellationToken).ConfigureAwait(false);
+        => await (_input ?? _transport).ReadExactlyAsync(buffer, cancellationToken).ConfigureAwait(false);
+
+    // The client did something (an option, a request): the idle clock starts again.
+    private void ResetIdleTimer() => _idleTimer?.Change(_server.Options.IdleTimeout, Timeout.InfiniteTimeSpan);
+
+    // Silent for the idle timeout: disconnect, unless a request of its own is still being served (the client is waiting
+    // for us, not idle), in which case look again later.
+    private void OnIdle()
+    {
+        if (_inFlight.CurrentCount < _server.Options.MaxRequestsInFlight)
+        {
+            ResetIdleTimer();
+            return;
+        }
+
+        try
+        {
+            _idle.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
 
     private async ValueTask SendAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken)
     {
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await _stream.WriteAsync(message, cancellationToken).ConfigureAwait(false);
+            await _transport.WriteAsync(message, cancellationToken).ConfigureAwait(false);
         }
         finally
         {

@@ -26,6 +26,14 @@ public sealed class NbdEndpoint
     /// <summary>Whether this is a unix socket.</summary>
     public bool IsUnix => UnixPath is not null;
 
+    /// <summary>
+    /// Whether only this host can reach the endpoint: a unix socket, <c>localhost</c> or a loopback address (not the
+    /// any-address <c>0.0.0.0</c>/<c>::</c>).
+    /// </summary>
+    public bool IsLoopback => IsUnix
+        || string.Equals(Host, "localhost", StringComparison.OrdinalIgnoreCase)
+        || (IPAddress.TryParse(Host, out var address) && IPAddress.IsLoopback(address));
+
     /// <summary>A unix socket endpoint.</summary>
     public static NbdEndpoint Unix(string path)
     {
@@ -91,10 +99,14 @@ public sealed class NbdEndpoint
     /// <inheritdoc />
     public override string ToString() => UnixPath is not null ? "unix:" + UnixPath : Host!.Contains(':', StringComparison.Ordinal) ? $"tcp://[{Host}]:{Port}" : $"tcp://{Host}:{Port}";
 
-    /// <summary>An NBD URI for an export at this endpoint (<c>nbd+unix:///NAME?socket=PATH</c> or <c>nbd://HOST:PORT/NAME</c>).</summary>
-    public string ToUri(string exportName)
+    /// <summary>
+    /// An NBD URI for an export at this endpoint (<c>nbd+unix:///NAME?socket=PATH</c> or <c>nbd://HOST:PORT/NAME</c>;
+    /// with <paramref name="tls"/>, the <c>nbds</c> schemes).
+    /// </summary>
+    public string ToUri(string exportName, bool tls = false)
     {
         string name = Uri.EscapeDataString(exportName);
-        return UnixPath is not null ? $"nbd+unix:///{name}?socket={UnixPath}" : $"nbd://{(Host!.Contains(':', StringComparison.Ordinal) ? $"[{Host}]" : Host)}:{Port}/{name}";
+        string s = tls ? "s" : string.Empty;
+        return UnixPath is not null ? $"nbd{s}+unix:///{name}?socket={UnixPath}" : $"nbd{s}://{(Host!.Contains(':', StringComparison.Ordinal) ? $"[{Host}]" : Host)}:{Port}/{name}";
     }
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using Accelerator.Block.Conversion.Interop;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -160,7 +161,7 @@ public sealed partial class NbdServer : IAsyncDisposable
 
             if (listener.Endpoint.UnixPath is { } path)
             {
-                TryDelete(path);
+                TryDeleteSocket(path);
             }
         }
 
@@ -241,11 +242,18 @@ public sealed partial class NbdServer : IAsyncDisposable
         }
     }
 
+    // Only a unix socket is ever replaced or deleted: a regular file, directory or symlink at PATH is someone's data.
     private static void RemoveStaleSocket(string path)
     {
-        if (!File.Exists(path))
+        uint? type = FileStat.TryGetFileType(path);
+        if (type is null)
         {
             return;
+        }
+
+        if (type != FileStat.SocketType)
+        {
+            throw new IOException($"Cannot listen on unix:{path}: it exists and is not a socket.");
         }
 
         using (var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
@@ -264,11 +272,14 @@ public sealed partial class NbdServer : IAsyncDisposable
         File.Delete(path);
     }
 
-    private static void TryDelete(string path)
+    private static void TryDeleteSocket(string path)
     {
         try
         {
-            File.Delete(path);
+            if (FileStat.IsSocket(path))
+            {
+                File.Delete(path);
+            }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

@@ -7,6 +7,21 @@ public sealed class NbdServerOptions
     /// <value>Default 10 s.</value>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long a connection may stay silent — no option during the handshake, no request in transmission, and no request
+    /// of its own in flight — before it is disconnected, so idle clients cannot hold every <see cref="MaxConnections"/>
+    /// slot. <see cref="Timeout.InfiniteTimeSpan"/> disables it (a kernel client that keeps a device attached wants that).
+    /// </summary>
+    /// <value>Default 5 minutes.</value>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// TLS (<c>NBD_OPT_STARTTLS</c>); when set, the server runs in FORCEDTLS mode: options other than <c>STARTTLS</c> and
+    /// <c>ABORT</c> are answered <c>NBD_REP_ERR_TLS_REQD</c> (and <c>EXPORT_NAME</c> ends the session) until TLS is up.
+    /// </summary>
+    /// <value>Default <see langword="null"/>: no TLS (<c>STARTTLS</c> is answered <c>NBD_REP_ERR_UNSUP</c>).</value>
+    public NbdTlsOptions? Tls { get; set; }
+
     /// <summary>The most connections served at once; further clients are disconnected at once.</summary>
     /// <value>Default 64.</value>
     public int MaxConnections { get; set; } = 64;
@@ -39,6 +54,11 @@ public sealed class NbdServerOptions
         if (HandshakeTimeout <= TimeSpan.Zero)
         {
             failures.Add($"{nameof(HandshakeTimeout)} must be positive.");
+        }
+
+        if (IdleTimeout <= TimeSpan.Zero && IdleTimeout != Timeout.InfiniteTimeSpan)
+        {
+            failures.Add($"{nameof(IdleTimeout)} must be positive (or infinite).");
         }
 
         if (MaxConnections < 1)

@@ -37,14 +37,36 @@ internal static class BlockCommand
         var writable = new Option<bool>("--writable") { Description = "With file:PATH, accept writes to the file (default: read-only)." };
         var cacheDirectory = new Option<string?>("--cache-dir") { Description = "Where fetched blocks are cached (default: /var/cache/accel/blocks)." };
         var maxConnections = new Option<int>("--max-connections") { Description = "The most clients served at once.", DefaultValueFactory = _ => 64 };
+        var allowRemote = new Option<bool>("--allow-remote") { Description = "Allow tcp:// endpoints beyond loopback (0.0.0.0, a public address): anyone who reaches the port reads the disk (and, with --writable, writes it); use --tls-cert/--tls-key/--tls-client-ca with it." };
+        var tlsCert = new Option<string?>("--tls-cert") { Description = "Require TLS (NBD STARTTLS): the server certificate, PEM (intermediates may follow it). Needs --tls-key." };
+        var tlsKey = new Option<string?>("--tls-key") { Description = "The private key of --tls-cert, PEM." };
+        var tlsClientCa = new Option<string?>("--tls-client-ca") { Description = "Require a client certificate that chains to one of these PEM certificate authorities." };
+        var idleTimeout = new Option<int>("--idle-timeout") { Description = "Seconds a connection may stay silent (handshake or between requests) before it is closed; 0: never.", DefaultValueFactory = _ => 300 };
         var recordTrace = new Option<string?>("--record-trace") { Description = "Record the blocks clients read, in first-read order, to FILE at shutdown (for 'accel convert --format block --prefetch-list'); block images only." };
         var command = new Command("serve", "Serve an image's virtual disk over NBD until SIGINT/SIGTERM (qemu-img, nbdcopy, nbdinfo and nbd-client can use it).")
         {
-            image, endpoints, name, writable, cacheDirectory, maxConnections, recordTrace,
+            image, endpoints, name, writable, cacheDirectory, maxConnections, allowRemote, tlsCert, tlsKey, tlsClientCa, idleTimeout, recordTrace,
         };
         command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
             var parsed = result.GetRequiredValue(endpoints).Select(NbdEndpoint.Parse).ToList();
+            if (parsed.FirstOrDefault(e => !e.IsLoopback) is { } remote && !result.GetValue(allowRemote))
+            {
+                throw new ArgumentException($"{remote} is reachable from other hosts; NBD has no authentication without TLS. Listen on loopback or a unix socket, or pass --allow-remote (with --tls-cert/--tls-key).");
+            }
+
+            var serverOptions = new NbdServerOptions
+            {
+                MaxConnections = result.GetValue(maxConnections),
+                IdleTimeout = result.GetValue(idleTimeout) switch
+                {
+                    0 => Timeout.InfiniteTimeSpan,
+                    > 0 and var seconds => TimeSpan.FromSeconds(seconds),
+                    _ => throw new ArgumentException("--idle-timeout must be 0 (never) or a number of seconds."),
+                },
+                Tls = CreateTls(result.GetValue(tlsCert), result.GetValue(tlsKey), result.GetValue(tlsClientCa)),
+            };
+            serverOptions.Validate();
             string source = result.GetRequiredValue(image);
             using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
             var builder = new ImageAcceleratorBuilder();
@@ -64,11 +86,11 @@ internal static class BlockCommand
             {
                 string exportName = result.GetValue(name) ?? defaultName;
                 var export = new NbdExport(exportName, disk, source, readOnly: disk.IsReadOnly);
-                await using var server = new NbdServer([export], new NbdServerOptions { MaxConnections = result.GetValue(maxConnections) }, loggerFactory.CreateLogger<NbdServer>());
+                await using var server = new NbdServer([export], serverOptions, loggerFactory.CreateLogger<NbdServer>());
                 foreach (var endpoint in parsed)
                 {
                     var bound = await server.ListenAsync(endpoint, cancellationToken).ConfigureAwait(false);
-                    console.WriteLine($"Serving {exportName} ({disk.Size} bytes, {(export.IsReadOnly ? "read-only" : "writable")}) at {bound.ToUri(exportName)}");
+                    console.WriteLine($"Serving {exportName} ({disk.Size} bytes, {(export.IsReadOnly ? "read-only" : "writable")}{(serverOptions.Tls is null ? string.Empty : ", TLS required")}) at {bound.ToUri(exportName, serverOptions.Tls is not null)}");
                 }
 
                 console.WriteLine("Stop with Ctrl+C.");
@@ -125,6 +147,28 @@ internal static class BlockCommand
         }
 
         throw new InvalidOperationException($"{reference} has no block image{(reasons.Count == 0 ? " format configured" : ": " + string.Join("; ", reasons))}.");
+    }
+
+    private static NbdTlsOptions? CreateTls(string? certificate, string? key, string? clientCa)
+    {
+        if (certificate is null && key is null)
+        {
+            return clientCa is null ? null : throw new ArgumentException("--tls-client-ca needs --tls-cert and --tls-key.");
+        }
+
+        if (certificate is null || key is null)
+        {
+            throw new ArgumentException("--tls-cert and --tls-key go together.");
+        }
+
+        try
+        {
+            return NbdTlsOptions.FromPemFiles(Path.GetFullPath(certificate), Path.GetFullPath(key), clientCa is null ? null : Path.GetFullPath(clientCa));
+        }
+        catch (System.Security.Cryptography.CryptographicException ex)
+        {
+            throw new ArgumentException($"The TLS certificate or key cannot be loaded: {ex.Message}", ex);
+        }
     }
 
     private static async Task WaitForSignalAsync(CancellationToken cancellationToken)

@@ -112,12 +112,17 @@ internal static class CacheCommand
         export.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
             var store = Open(result);
-            var snapshot = Find(store, result.GetRequiredValue(exportImage));
+            string text = result.GetRequiredValue(exportImage);
+            var snapshot = Find(store, text);
             string target = result.GetRequiredValue(destination);
+            var stores = common.CreateStores(result);
+            // A tree snapshot's archive carries the image's own layer blobs (what an importer can verify), read from the
+            // image's registry (or layout) through the configured mirrors.
+            var image = LayerSource(text, snapshot);
+            var source = snapshot.Kind == SnapshotKind.OverlayTree && image is not null ? stores.GetStore(image) : null;
             if (AsRegistryReference(target) is { } artifact)
             {
-                var stores = common.CreateStores(result);
-                var pushed = await store.PushAsync(snapshot.ManifestDigest, stores.GetStoreForWrite(artifact), artifact, cancellationToken).ConfigureAwait(false);
+                var pushed = await store.PushAsync(snapshot.ManifestDigest, stores.GetStoreForWrite(artifact), artifact, source, image, cancellationToken).ConfigureAwait(false);
                 console.WriteLine($"Pushed the snapshot of {snapshot.ManifestDigest} to {artifact} ({pushed.Digest}).");
                 return 0;
             }
@@ -127,7 +132,7 @@ internal static class CacheCommand
             Descriptor blob;
             await using (var output = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
             {
-                blob = await store.ExportAsync(snapshot.ManifestDigest, output, cancellationToken).ConfigureAwait(false);
+                blob = await store.ExportAsync(snapshot.ManifestDigest, output, source, image, cancellationToken).ConfigureAwait(false);
             }
 
             File.Move(temporary, file, overwrite: true);
@@ -186,6 +191,25 @@ internal static class CacheCommand
     }
 
     // A registry reference names its host (a first component with '.' or ':' or 'localhost'); anything else is a file.
+    // The image to read layer blobs from: the reference given, else one the snapshot was warmed as.
+    private static ImageReference? LayerSource(string text, SnapshotInfo snapshot)
+    {
+        if (!Digest.TryParse(text, out _) && ImageReference.TryParse(text, out var given))
+        {
+            return given;
+        }
+
+        foreach (string reference in snapshot.References)
+        {
+            if (ImageReference.TryParse(reference, out var parsed))
+            {
+                return parsed;
+            }
+        }
+
+        return null;
+    }
+
     private static ImageReference? AsRegistryReference(string text)
     {
         if (text.StartsWith('/') || text.StartsWith('.') || !text.Contains('/', StringComparison.Ordinal))

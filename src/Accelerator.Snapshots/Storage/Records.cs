@@ -45,7 +45,24 @@ internal sealed record ImageRecord
     /// <summary>For a block-stack snapshot: the block image it was made from (<c>NAME@DIGEST</c>, or <c>converted</c> locally).</summary>
     public string? BlockImage { get; init; }
 
+    /// <summary>
+    /// For a block-stack snapshot: the bytes of the image's manifest, its config and the block variant's manifest, so an
+    /// export can carry the chain an importer verifies (manifest digest → config → diff IDs; variant → source digest,
+    /// config, index). Absent in snapshots made before archives carried them.
+    /// </summary>
+    public BlockProvenance? Provenance { get; init; }
+
     public DateTimeOffset Created { get; init; }
+}
+
+/// <summary>The documents that bind a block-stack snapshot's index to the image it is the snapshot of.</summary>
+internal sealed record BlockProvenance
+{
+    public required byte[] Manifest { get; init; }
+
+    public required byte[] Config { get; init; }
+
+    public required byte[] VariantManifest { get; init; }
 }
 
 /// <summary><c>mounts/ID/mount.json</c>: a clone of a snapshot; its layers stay while its upper directory is mounted.</summary>

@@ -29,7 +29,7 @@ public sealed class SnapshotArchiveTests(SnapshotFixture fixture) : IDisposable
         var source = OpenStore("source-" + Guid.NewGuid().ToString("N")[..6]);
         var warmed = await source.WarmAsync(_client.GetStore(image.Registry), image);
         using var buffer = new MemoryStream();
-        await source.ExportAsync(warmed.Snapshot.ManifestDigest, buffer);
+        await source.ExportAsync(warmed.Snapshot.ManifestDigest, buffer, _client.GetStore(image.Registry), image);
         return buffer.ToArray();
     }
 
@@ -43,7 +43,7 @@ public sealed class SnapshotArchiveTests(SnapshotFixture fixture) : IDisposable
         Descriptor blob;
         await using (var output = File.Create(file))
         {
-            blob = await source.ExportAsync(warmed.Snapshot.ManifestDigest, output);
+            blob = await source.ExportAsync(warmed.Snapshot.ManifestDigest, output, _client.GetStore(image.Registry), image);
         }
 
         var target = OpenStore("target");
@@ -77,7 +77,7 @@ public sealed class SnapshotArchiveTests(SnapshotFixture fixture) : IDisposable
         var warmed = await source.WarmAsync(_client.GetStore(image.Registry), image);
         var artifact = ImageReference.Parse($"{fixture.Registry.Host}/snapshots/small:v1");
 
-        await source.PushAsync(warmed.Snapshot.ManifestDigest, _client.GetStore(artifact.Registry), artifact);
+        await source.PushAsync(warmed.Snapshot.ManifestDigest, _client.GetStore(artifact.Registry), artifact, _client.GetStore(image.Registry));
         var target = OpenStore("pull");
         var imported = await target.PullAsync(_client.GetStore(artifact.Registry), artifact);
 

@@ -94,13 +94,16 @@ public sealed class CacheCommandTests(SnapshotFixture fixture) : IDisposable
         string other = Path.Combine(_work, "other");
 
         await CliRunner.RunAsync("cache", "warm", image.ToString(), "--cache-dir", Root, "--plain-http");
-        var export = await CliRunner.RunAsync("cache", "export", image.ToString(), file, "--cache-dir", Root);
+        // A tree snapshot's archive carries the image's layer blobs, read from its registry.
+        var export = await CliRunner.RunAsync("cache", "export", image.ToString(), file, "--cache-dir", Root, "--plain-http");
         var import = await CliRunner.RunAsync("cache", "import", file, "--cache-dir", other);
         var list = await CliRunner.RunAsync("cache", "list", "--cache-dir", other);
 
         Assert.True(export.ExitCode == 0, export.Error);
         Assert.True(import.ExitCode == 0, import.Error);
-        Assert.Contains(image.ToString(), list.Out);
+        // Only references pinned to the verified digest travel: a tag in an archive is an unchecked claim.
+        Assert.Contains(image.Name + "@sha256:", list.Out);
+        Assert.DoesNotContain(image.ToString(), list.Out);
     }
 
     [Fact]
