@@ -71,7 +71,9 @@ internal static class MountCommand
                 o.CacheDirectory = result.GetValue(cacheDirectory) is { } c ? Path.Combine(Path.GetFullPath(c), "blocks") : null;
                 o.TracePath = result.GetValue(recordTrace) is { } t ? Path.GetFullPath(t) : null;
             });
-            builder.UseFullPull(o => o.RemoveOnUnmount = false);
+            // A full pull (chosen, or the fallback of auto) is a real mount too: background readiness, 'accel umount'
+            // and the statistics at unmount work the same whichever strategy served.
+            builder.UseFullPull(o => o.MountUnpackedTree = true);
             string chosen = result.GetRequiredValue(strategy);
             string snapshots = Path.GetFullPath(result.GetValue(snapshotDirectory)
                 ?? (chosen == "cache" ? result.GetValue(cacheDirectory) : null)
@@ -147,12 +149,11 @@ internal static class MountCommand
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
         console.WriteLine(ready);
-        // Every strategy but a full pull mounts something; asking the kernel only for a full pull avoids a race with an
-        // 'accel umount' that lands before this point (the loop would then wait for a signal that never comes).
-        bool isMount = mounted.Statistics.Strategy != Strategy.Full || MountPoints.IsMounted(mounted.MountPoint);
         try
         {
-            while (!isMount || MountPoints.IsMounted(mounted.MountPoint))
+            // Every strategy mounts something (a full pull an overlay of its unpacked tree); an 'accel umount' that
+            // lands before this point ends the loop at once.
+            while (MountPoints.IsMounted(mounted.MountPoint))
             {
                 await Task.Delay(PollInterval, stop.Token).ConfigureAwait(false);
             }
