@@ -11,8 +11,8 @@ namespace Accelerator.Oci.IO;
 /// <remarks>
 /// A directory that is missing is created 0700 (missing ancestors too). One that exists, is owned by this process's
 /// user and lets group or others in is tightened to 0700: an older version created it 0755, and keeping it so would
-/// keep the exposure. One owned by another user is refused: its owner could change it at any time. The temp path
-/// itself is never passed here, only directories of our own inside it.
+/// keep the exposure. One owned by another user is refused (its owner could change it at any time), and so is a
+/// shared directory such as /tmp (world-writable and sticky), which must never be tightened.
 /// </remarks>
 public static class PrivateDirectory
 {
@@ -21,6 +21,9 @@ public static class PrivateDirectory
 
     // S_IRWXG | S_IRWXO
     private const uint GroupAndOthers = 0x3F;
+
+    // S_ISVTX | S_IWOTH: /tmp, /var/tmp, /dev/shm.
+    private const uint SharedDirectory = 0x200 | 0x2;
 
     /// <summary>Creates <paramref name="path"/> as a private directory, or makes an existing one private.</summary>
     /// <returns>The full path.</returns>
@@ -52,6 +55,11 @@ public static class PrivateDirectory
         {
             throw new UnauthorizedAccessException(
                 $"The state directory {full} belongs to user {status.Uid}, not to this process's user ({LibC.Geteuid()}); refusing to keep images in a directory someone else controls.");
+        }
+
+        if ((status.Mode & SharedDirectory) == SharedDirectory)
+        {
+            throw new IOException($"{full} is a shared directory (world-writable and sticky, like /tmp); give the state a directory of its own.");
         }
 
         if ((status.Mode & GroupAndOthers) != 0)
@@ -86,10 +94,13 @@ public static class PrivateDirectory
     public static string InTemp(string name) =>
         Path.Combine(Path.GetTempPath(), OperatingSystem.IsWindows() ? name : $"{name}-{LibC.Geteuid()}");
 
-    /// <summary>Creates a new private directory <paramref name="prefix"/>-RANDOM inside <paramref name="parent"/> (made private first).</summary>
+    /// <summary>
+    /// Creates a new directory <paramref name="prefix"/>-RANDOM, mode 0700, inside <paramref name="parent"/> (created
+    /// if missing, its mode left as it is: the new directory is what keeps others out of what it will hold).
+    /// </summary>
     public static string CreateUnique(string parent, string prefix)
     {
-        string directory = Path.Combine(Create(parent), prefix + "-" + Guid.NewGuid().ToString("N"));
+        string directory = Path.Combine(Directory.CreateDirectory(parent).FullName, prefix + "-" + Guid.NewGuid().ToString("N"));
         if (OperatingSystem.IsWindows())
         {
             return Directory.CreateDirectory(directory).FullName;

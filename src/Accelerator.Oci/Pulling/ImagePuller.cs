@@ -43,7 +43,8 @@ public static class ImagePuller
 
         string stagingParent = options.StagingDirectory ?? Path.GetDirectoryName(target) ?? throw new ArgumentException("The target has no parent directory.", nameof(targetDirectory));
         Directory.CreateDirectory(stagingParent);
-        var staging = Directory.CreateDirectory(Path.Combine(stagingParent, $".accel-pull-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}"));
+        // 0700 while it holds the tree being unpacked (set-user-ID files included), whatever the parent's mode.
+        var staging = new DirectoryInfo(PrivateDirectory.CreateUnique(stagingParent, ".accel-pull"));
         try
         {
             string rootfs = Path.Combine(staging.FullName, "rootfs");
