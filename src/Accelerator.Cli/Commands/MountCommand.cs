@@ -30,9 +30,10 @@ internal static class MountCommand
         var recordTrace = new Option<string?>("--record-trace") { Description = "Record what is read, as a prefetch list for 'accel convert --prefetch-list', to FILE when unmounted (lazy: the files; block: the blocks, for 'accel convert --format block')." };
         var background = new Option<bool>("--background") { Description = "Serve from a detached process; return once the mount is ready." };
         var readyTimeout = new Option<int>("--ready-timeout") { Description = "With --background: seconds to wait for the mount.", DefaultValueFactory = _ => 120 };
+        var maxImageSize = PullCommand.MaxImageSizeOption();
         var command = new Command("mount", "Mount an image at MOUNTPOINT and serve it until SIGINT/SIGTERM or 'accel umount MOUNTPOINT'.")
         {
-            image, mountPoint, strategy, readOnly, cacheDirectory, statsJson, recordTrace, background, readyTimeout, snapshotDirectory,
+            image, mountPoint, strategy, readOnly, cacheDirectory, statsJson, recordTrace, background, readyTimeout, snapshotDirectory, maxImageSize,
         };
         command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
@@ -73,7 +74,12 @@ internal static class MountCommand
             });
             // A full pull (chosen, or the fallback of auto) is a real mount too: background readiness, 'accel umount'
             // and the statistics at unmount work the same whichever strategy served.
-            builder.UseFullPull(o => o.MountUnpackedTree = true);
+            long? maxImageBytes = PullCommand.MaxImageBytes(result, maxImageSize);
+            builder.UseFullPull(o =>
+            {
+                o.MountUnpackedTree = true;
+                o.MaxUncompressedImageBytes = maxImageBytes;
+            });
             string chosen = result.GetRequiredValue(strategy);
             string snapshots = Path.GetFullPath(result.GetValue(snapshotDirectory)
                 ?? (chosen == "cache" ? result.GetValue(cacheDirectory) : null)

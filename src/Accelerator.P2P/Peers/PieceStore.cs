@@ -203,10 +203,10 @@ internal sealed class PieceStore
         ulong check = XxHash3.HashToUInt64(data);
         string directory = TaskDirectory(task, pieceSize);
         string path = Path.Combine(directory, $"{index.ToString(CultureInfo.InvariantCulture)}.{digest.Encoded}.{check:x16}");
+        string temp = Path.Combine(directory, $".tmp-{Guid.NewGuid():N}");
         try
         {
             Directory.CreateDirectory(directory);
-            string temp = Path.Combine(directory, $".tmp-{Guid.NewGuid():N}");
             using (var file = new FileStream(temp, PieceFileOptions))
             {
                 DirectWriter.Write(file.SafeFileHandle, data);
@@ -221,6 +221,9 @@ internal sealed class PieceStore
                 _bytes -= data.Length;
             }
 
+            // A write cut short (ENOSPC, EIO) leaves no part behind: its space is needed, and only complete pieces,
+            // renamed into place, are ever indexed.
+            DeleteQuietly(temp);
             throw;
         }
 
@@ -619,6 +622,17 @@ internal sealed class PieceStore
             {
                 store.Unpin(task, pieceSize, indexes);
             }
+        }
+    }
+
+    private static void DeleteQuietly(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
         }
     }
 }

@@ -92,6 +92,7 @@ internal sealed partial class FullPullMounter : IImageMounter
             MaxParallelDownloads = _options.MaxParallelDownloads,
             VerifyDiffIds = _options.VerifyDiffIds,
             Layers = new LayerApplyOptions { MaxUncompressedBytes = _options.MaxUncompressedLayerBytes, MaxEntries = _options.MaxEntriesPerLayer },
+            MaxImageBytes = _options.MaxUncompressedImageBytes,
             SourceName = source,
             Progress = options.Progress,
         }, cancellationToken);

@@ -14,6 +14,14 @@ public sealed class FullPullOptions
     [Range(1L, long.MaxValue)]
     public long MaxUncompressedLayerBytes { get; set; } = 64L << 30;
 
+    /// <summary>
+    /// The most bytes all layers of one image may decompress to together, or null for no bound but the per-layer one.
+    /// Going over fails the mount with <see cref="ContentTooLargeException"/> and leaves nothing behind.
+    /// <value>Default: null.</value>
+    /// </summary>
+    [Range(1L, long.MaxValue)]
+    public long? MaxUncompressedImageBytes { get; set; }
+
     /// <summary>The most entries one layer may have. <value>Default: 1,000,000.</value></summary>
     [Range(1, int.MaxValue)]
     public int MaxEntriesPerLayer { get; set; } = 1_000_000;
