@@ -71,6 +71,10 @@ public sealed partial class SnapshotStore
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         var store = new SnapshotStore(options, (ILogger?)logger ?? NullLogger.Instance, timeProvider ?? TimeProvider.System);
+
+        // The store holds unpacked images (set-user-ID files, devices) and the upper directories of live clones: only
+        // its owner may enter it (containerd's answer to CVE-2021-41103 for its snapshotters is the same).
+        Accelerator.Oci.IO.PrivateDirectory.Create(options.Root);
         foreach (string directory in new[] { store.LayersDirectory, store.ImagesDirectory, store.MountsDirectory, store.StagingDirectory, store.LocksDirectory, store.TrashDirectory })
         {
             Directory.CreateDirectory(directory);

@@ -1,3 +1,4 @@
+using Accelerator.Oci.IO;
 using Accelerator.Block.Conversion;
 using Accelerator.Block.Format;
 using Accelerator.Block.Layers;
@@ -106,5 +107,5 @@ public sealed class BlockImageOpener : IBlockImageOpener
     }
 
     private string CacheDirectory()
-        => _options.CacheDirectory ?? Directory.CreateDirectory(LocalDirectories.FirstWritable("/var/cache/accel/blocks", Path.Combine(Path.GetTempPath(), "accel-blocks"))).FullName;
+        => _options.CacheDirectory ?? PrivateDirectory.FirstWritable("/var/cache/accel/blocks", PrivateDirectory.InTemp("accel-blocks"));
 }

@@ -6,6 +6,8 @@ namespace Accelerator.Block.Mounting;
 internal static partial class BlockMountCalls
 {
     public const ulong MS_RDONLY = 1;
+    public const ulong MS_NOSUID = 2;
+    public const ulong MS_NODEV = 4;
 
     [LibraryImport("libc", EntryPoint = "mount", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int MountNative(string source, string target, string fileSystemType, ulong flags, string? data);

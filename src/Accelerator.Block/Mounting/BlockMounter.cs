@@ -1,3 +1,4 @@
+using Accelerator.Oci.IO;
 using Accelerator.Fuse;
 using Accelerator.Lazy.Mounting;
 using Accelerator.Oci.Layers;
@@ -144,7 +145,11 @@ public sealed partial class BlockMounter : IImageMounter
             string fileSystemTarget = readOnly ? target : Directory.CreateDirectory(Path.Combine(resources.PrivateDirectory, "lower")).FullName;
 
             // The device is read-only: ext4 must not replay a journal (noload), which it could not write back anyway.
-            BlockMountCalls.Mount(resources.Loop.Path, fileSystemTarget, type, BlockMountCalls.MS_RDONLY, type == "ext4" ? "noload" : null);
+            // Mounted at the mount point (read-only), the file system is the container's root and keeps set-user-ID
+            // and device semantics; as the lower layer of the overlay it is only the overlay's source, so it is
+            // mounted nosuid,nodev: whoever reached it in the private directory could run nothing as another user.
+            ulong flags = BlockMountCalls.MS_RDONLY | (readOnly ? 0 : BlockMountCalls.MS_NOSUID | BlockMountCalls.MS_NODEV);
+            BlockMountCalls.Mount(resources.Loop.Path, fileSystemTarget, type, flags, type == "ext4" ? "noload" : null);
             resources.FileSystemMount = fileSystemTarget;
             if (!readOnly)
             {
@@ -206,8 +211,8 @@ public sealed partial class BlockMounter : IImageMounter
 
     private string CreatePrivateDirectory()
     {
-        string parent = _options.StateDirectory ?? LocalDirectories.FirstWritable("/run/accel", Path.GetTempPath());
-        return Directory.CreateDirectory(Path.Combine(parent, "block-" + Guid.NewGuid().ToString("N"))).FullName;
+        string parent = _options.StateDirectory ?? PrivateDirectory.FirstWritable(LocalDirectories.RunDirectory, PrivateDirectory.InTemp("accel-run"));
+        return PrivateDirectory.CreateUnique(parent, "block");
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Setting the readahead of {Loop} failed; the kernel's default stays.")]

@@ -30,9 +30,10 @@ internal static class MountCommand
         var recordTrace = new Option<string?>("--record-trace") { Description = "Record what is read, as a prefetch list for 'accel convert --prefetch-list', to FILE when unmounted (lazy: the files; block: the blocks, for 'accel convert --format block')." };
         var background = new Option<bool>("--background") { Description = "Serve from a detached process; return once the mount is ready." };
         var readyTimeout = new Option<int>("--ready-timeout") { Description = "With --background: seconds to wait for the mount.", DefaultValueFactory = _ => 120 };
+        var maxImageSize = PullCommand.MaxImageSizeOption();
         var command = new Command("mount", "Mount an image at MOUNTPOINT and serve it until SIGINT/SIGTERM or 'accel umount MOUNTPOINT'.")
         {
-            image, mountPoint, strategy, readOnly, cacheDirectory, statsJson, recordTrace, background, readyTimeout, snapshotDirectory,
+            image, mountPoint, strategy, readOnly, cacheDirectory, statsJson, recordTrace, background, readyTimeout, snapshotDirectory, maxImageSize,
         };
         command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
@@ -71,7 +72,14 @@ internal static class MountCommand
                 o.CacheDirectory = result.GetValue(cacheDirectory) is { } c ? Path.Combine(Path.GetFullPath(c), "blocks") : null;
                 o.TracePath = result.GetValue(recordTrace) is { } t ? Path.GetFullPath(t) : null;
             });
-            builder.UseFullPull(o => o.RemoveOnUnmount = false);
+            // A full pull (chosen, or the fallback of auto) is a real mount too: background readiness, 'accel umount'
+            // and the statistics at unmount work the same whichever strategy served.
+            long? maxImageBytes = PullCommand.MaxImageBytes(result, maxImageSize);
+            builder.UseFullPull(o =>
+            {
+                o.MountUnpackedTree = true;
+                o.MaxUncompressedImageBytes = maxImageBytes;
+            });
             string chosen = result.GetRequiredValue(strategy);
             string snapshots = Path.GetFullPath(result.GetValue(snapshotDirectory)
                 ?? (chosen == "cache" ? result.GetValue(cacheDirectory) : null)
@@ -147,12 +155,11 @@ internal static class MountCommand
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
         console.WriteLine(ready);
-        // Every strategy but a full pull mounts something; asking the kernel only for a full pull avoids a race with an
-        // 'accel umount' that lands before this point (the loop would then wait for a signal that never comes).
-        bool isMount = mounted.Statistics.Strategy != Strategy.Full || MountPoints.IsMounted(mounted.MountPoint);
         try
         {
-            while (!isMount || MountPoints.IsMounted(mounted.MountPoint))
+            // Every strategy mounts something (a full pull an overlay of its unpacked tree); an 'accel umount' that
+            // lands before this point ends the loop at once.
+            while (MountPoints.IsMounted(mounted.MountPoint))
             {
                 await Task.Delay(PollInterval, stop.Token).ConfigureAwait(false);
             }

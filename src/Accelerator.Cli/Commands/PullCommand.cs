@@ -13,7 +13,8 @@ internal static class PullCommand
         var image = new Argument<string>("REF") { Description = "The image: host[:port]/repo[:tag|@digest] or oci:DIR[:TAG]." };
         var directory = new Argument<string>("DIR") { Description = "Where to write the root file system (must not exist, or be empty)." };
         var parallel = new Option<int>("--parallel") { Description = "Layers downloaded at once.", DefaultValueFactory = _ => 4 };
-        var command = new Command("pull", "Pull an image and unpack its flattened root file system into DIR.") { image, directory, parallel };
+        var maxImageSize = MaxImageSizeOption();
+        var command = new Command("pull", "Pull an image and unpack its flattened root file system into DIR.") { image, directory, parallel, maxImageSize };
         command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
             var reference = ImageReference.Parse(result.GetRequiredValue(image));
@@ -27,6 +28,7 @@ internal static class PullCommand
                 {
                     Platform = common.GetPlatform(result),
                     MaxParallelDownloads = result.GetValue(parallel),
+                    MaxImageBytes = MaxImageBytes(result, maxImageSize),
                     SourceName = ImageStoreResolver.SourceName(reference),
                     Progress = sink.IsActive ? new Progress(sink) : null,
                 },
@@ -61,4 +63,14 @@ internal static class PullCommand
             }
         }
     }
+
+    /// <summary><c>--max-image-size SIZE</c>: the most bytes an image's layers may unpack to together (pull, and mount's full strategy).</summary>
+    internal static Option<string?> MaxImageSizeOption() => new("--max-image-size")
+    {
+        Description = "The most bytes all layers of the image may unpack to together (512, 64K, 100M, 10G, 1T); more fails cleanly and leaves nothing behind (default: no limit but 64 GiB per layer).",
+    };
+
+    /// <summary>The parsed <c>--max-image-size</c>, or null when not given.</summary>
+    internal static long? MaxImageBytes(ParseResult result, Option<string?> option)
+        => result.GetValue(option) is { } text ? P2PCommand.ParseSize("--max-image-size", text) : null;
 }

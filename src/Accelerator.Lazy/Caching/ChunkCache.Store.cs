@@ -7,21 +7,10 @@ namespace Accelerator.Lazy.Caching;
 
 public sealed partial class ChunkCache
 {
-    private const UnixFileMode PrivateDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
-
     private void Initialize()
     {
-        if (!System.IO.Directory.Exists(Directory))
-        {
-            if (OperatingSystem.IsWindows())
-            {
-                System.IO.Directory.CreateDirectory(Directory);
-            }
-            else
-            {
-                System.IO.Directory.CreateDirectory(Directory, PrivateDirectory);
-            }
-        }
+        // 0700, and tightened when an older version left it 0755: cached chunks of private images are no one else's.
+        Accelerator.Oci.IO.PrivateDirectory.Create(Directory);
 
         System.IO.Directory.CreateDirectory(ChunksDirectory);
         System.IO.Directory.CreateDirectory(TemporaryDirectory);

@@ -1,3 +1,4 @@
+using Accelerator.Oci.IO;
 using Accelerator.Fuse;
 using Accelerator.Fuse.FileSystem;
 using Accelerator.Lazy.Caching;
@@ -150,12 +151,12 @@ public sealed partial class LazyMounter : IImageMounter
     }
 
     private string CacheDirectory()
-        => _options.CacheDirectory ?? LocalDirectories.FirstWritable("/var/cache/accel/chunks", Path.Combine(Path.GetTempPath(), "accel-chunks"));
+        => _options.CacheDirectory ?? PrivateDirectory.FirstWritable("/var/cache/accel/chunks", PrivateDirectory.InTemp("accel-chunks"));
 
     private string CreatePrivateDirectory()
     {
-        string parent = _options.StateDirectory ?? LocalDirectories.FirstWritable("/run/accel", Path.GetTempPath());
-        return Directory.CreateDirectory(Path.Combine(parent, "lazy-" + Guid.NewGuid().ToString("N"))).FullName;
+        string parent = _options.StateDirectory ?? PrivateDirectory.FirstWritable(LocalDirectories.RunDirectory, PrivateDirectory.InTemp("accel-run"));
+        return PrivateDirectory.CreateUnique(parent, "lazy");
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Mounted {Image} ({Digest}) lazily at {MountPoint} (read-only: {ReadOnly}) in {Milliseconds:F0} ms.")]

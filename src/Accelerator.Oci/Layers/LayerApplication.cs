@@ -53,7 +53,7 @@ internal sealed class LayerApplication(RootedDirectory root, LayerApplyOptions o
                         LibC.Check(LibC.MkdirAt(parent, name, 0x1C0 /* 0700 */), "mkdir", key);
                     }
 
-                    SetAttributes(parent, name, header);
+                    SetAttributes(parent, name, header, time: null);
                     _directoryTimes[key] = (components, header.ModificationTime);
                     Report.Directories++;
                     break;
@@ -61,16 +61,13 @@ internal sealed class LayerApplication(RootedDirectory root, LayerApplyOptions o
                 case TarEntryKind.RegularFile:
                     RootedDirectory.RemoveAll(parent, name);
                     await WriteFileAsync(parent, name, key, entry, cancellationToken).ConfigureAwait(false);
-                    SetAttributes(parent, name, header);
-                    SetTime(parent, name, header.ModificationTime, key);
                     Report.Files++;
                     break;
 
                 case TarEntryKind.SymbolicLink:
                     RootedDirectory.RemoveAll(parent, name);
                     LibC.Check(LibC.SymlinkAt(header.LinkTarget!, parent, name), "symlink", key);
-                    SetAttributes(parent, name, header);
-                    SetTime(parent, name, header.ModificationTime, key);
+                    SetLinkAttributes(parent, name, header);
                     Report.Links++;
                     break;
 
@@ -89,8 +86,7 @@ internal sealed class LayerApplication(RootedDirectory root, LayerApplyOptions o
                     };
                     ulong device = header.Kind == TarEntryKind.Fifo ? 0 : LibC.MakeDev((uint)header.DeviceMajor, (uint)header.DeviceMinor);
                     LibC.Check(LibC.MknodAt(parent, name, type | NewFileMode, device), "mknod", key);
-                    SetAttributes(parent, name, header);
-                    SetTime(parent, name, header.ModificationTime, key);
+                    SetAttributes(parent, name, header, header.ModificationTime);
                     Report.SpecialFiles++;
                     break;
             }
@@ -175,7 +171,7 @@ internal sealed class LayerApplication(RootedDirectory root, LayerApplyOptions o
         {
             if (components.Count == 0)
             {
-                SetTime(root.Fd, ".", time, key);
+                SetTime(LibC.AT_FDCWD, LibC.DescriptorPath(root.Fd), time, key, flags: 0);
                 continue;
             }
 
@@ -197,9 +193,18 @@ internal sealed class LayerApplication(RootedDirectory root, LayerApplyOptions o
 
             try
             {
-                if (LibC.Lstat(parent, components[^1]) is { IsDirectory: true })
+                // Opened without following: a name that is no longer a directory (or now a symbolic link) is skipped.
+                int directory = LibC.OpenAt(parent, components[^1], LibC.O_PATH | LibC.O_DIRECTORY | LibC.O_NOFOLLOW | LibC.O_CLOEXEC, 0);
+                if (directory >= 0)
                 {
-                    SetTime(parent, components[^1], time, key);
+                    try
+                    {
+                        SetTime(LibC.AT_FDCWD, LibC.DescriptorPath(directory), time, key, flags: 0);
+                    }
+                    finally
+                    {
+                        LibC.Close(directory);
+                    }
                 }
             }
             finally
@@ -218,7 +223,7 @@ internal sealed class LayerApplication(RootedDirectory root, LayerApplyOptions o
             throw new InvalidDataException($"Tar entry '{header.Path}' names the root directory but is a {header.Kind}, not a directory.");
         }
 
-        SetAttributes(root.Fd, ".", header);
+        SetAttributes(root.Fd, header, time: null);
         _directoryTimes[RootedDirectory.Join(components: [], count: 0)] = ([], header.ModificationTime);
         Report.Directories++;
     }
@@ -385,6 +390,9 @@ internal sealed class LayerApplication(RootedDirectory root, LayerApplyOptions o
 
             // Holes after the last segment: setting the size keeps them unallocated.
             LibC.Check(LibC.Ftruncate(fd, entry.Header.Size), "truncate", key);
+
+            // Through the descriptor the data went through: the name may already point elsewhere.
+            SetAttributes(fd, entry.Header, entry.Header.ModificationTime);
         }
         finally
         {
@@ -392,42 +400,103 @@ internal sealed class LayerApplication(RootedDirectory root, LayerApplyOptions o
         }
     }
 
-    private void SetAttributes(int parent, string name, TarEntryHeader header)
+    /// <summary>
+    /// Sets the owner, mode, extended attributes and (when given) time of what this entry just made at
+    /// <paramref name="parent"/>/<paramref name="name"/>. The name is opened once without following (O_PATH |
+    /// O_NOFOLLOW) and every change goes through that descriptor: if the name was replaced meanwhile (by a symbolic
+    /// link to a directory outside the root, say), the type check fails and nothing is changed anywhere.
+    /// </summary>
+    private void SetAttributes(int parent, string name, TarEntryHeader header, TarTimestamp? time)
+    {
+        int fd = LibC.OpenAt(parent, name, LibC.O_PATH | LibC.O_NOFOLLOW | LibC.O_CLOEXEC, 0);
+        LibC.Check(fd, "open", header.Path);
+        try
+        {
+            if (LibC.Fstat(fd).Type != FileType(header.Kind))
+            {
+                throw new IOException($"'{header.Path}' in '{root.Path}' was replaced while its entry was applied.");
+            }
+
+            SetAttributes(fd, header, time);
+        }
+        finally
+        {
+            LibC.Close(fd);
+        }
+    }
+
+    /// <summary>Sets owner, mode, extended attributes and time on the inode <paramref name="fd"/> holds (O_PATH or open).</summary>
+    private void SetAttributes(int fd, TarEntryHeader header, TarTimestamp? time)
     {
         string where = header.Path;
         if (_chown)
         {
-            if (header.Uid is < 0 or >= uint.MaxValue || header.Gid is < 0 or >= uint.MaxValue)
-            {
-                throw new InvalidDataException($"Tar entry '{where}' has an owner id out of range.");
-            }
-
-            LibC.Check(LibC.FchownAt(parent, name, (uint)header.Uid, (uint)header.Gid, LibC.AT_SYMLINK_NOFOLLOW), "chown", where);
+            CheckOwner(header);
+            LibC.Check(LibC.FchownAt(fd, string.Empty, (uint)header.Uid, (uint)header.Gid, LibC.AT_EMPTY_PATH), "chown", where);
         }
 
-        // After chown, which clears set-user-ID and set-group-ID. Symbolic links have no mode of their own; every
-        // other final component here was just made by us, so fchmodat (which follows) acts on it.
-        if (header.Kind != TarEntryKind.SymbolicLink)
+        // After chown, which clears set-user-ID and set-group-ID. fchmod does not take O_PATH descriptors; the
+        // descriptor's /proc/self/fd entry leads to the same inode and nothing else.
+        string self = LibC.DescriptorPath(fd);
+        LibC.Check(LibC.FchmodAt(LibC.AT_FDCWD, self, (uint)header.Mode, 0), "chmod", where);
+        foreach (var (attribute, value) in header.ExtendedAttributes)
         {
-            LibC.Check(LibC.FchmodAt(parent, name, (uint)header.Mode, 0), "chmod", where);
+            LibC.SetXattr(fd, attribute, value.Span);
+        }
+
+        if (time is { } t)
+        {
+            SetTime(LibC.AT_FDCWD, self, t, where, flags: 0);
+        }
+    }
+
+    // A symbolic link has no mode of its own; every call here acts on the link itself (AT_SYMLINK_NOFOLLOW,
+    // lsetxattr), relative to the parent's descriptor, so nothing it points at is touched.
+    private void SetLinkAttributes(int parent, string name, TarEntryHeader header)
+    {
+        string where = header.Path;
+        if (_chown)
+        {
+            CheckOwner(header);
+            LibC.Check(LibC.FchownAt(parent, name, (uint)header.Uid, (uint)header.Gid, LibC.AT_SYMLINK_NOFOLLOW), "chown", where);
         }
 
         if (header.ExtendedAttributes.Count > 0)
         {
-            string path = $"/proc/self/fd/{parent}/{name}";
+            string path = $"{LibC.DescriptorPath(parent)}/{name}";
             foreach (var (attribute, value) in header.ExtendedAttributes)
             {
                 LibC.SetXattr(path, attribute, value.Span);
             }
         }
+
+        SetTime(parent, name, header.ModificationTime, where, LibC.AT_SYMLINK_NOFOLLOW);
     }
 
-    private static unsafe void SetTime(int parent, string name, TarTimestamp time, string where)
+    private static void CheckOwner(TarEntryHeader header)
+    {
+        if (header.Uid is < 0 or >= uint.MaxValue || header.Gid is < 0 or >= uint.MaxValue)
+        {
+            throw new InvalidDataException($"Tar entry '{header.Path}' has an owner id out of range.");
+        }
+    }
+
+    private static uint FileType(TarEntryKind kind) => kind switch
+    {
+        TarEntryKind.Directory => LibC.S_IFDIR,
+        TarEntryKind.RegularFile => LibC.S_IFREG,
+        TarEntryKind.CharacterDevice => LibC.S_IFCHR,
+        TarEntryKind.BlockDevice => LibC.S_IFBLK,
+        TarEntryKind.Fifo => LibC.S_IFIFO,
+        _ => LibC.S_IFLNK,
+    };
+
+    private static unsafe void SetTime(int parent, string name, TarTimestamp time, string where, int flags)
     {
         LibC.Timespec* times = stackalloc LibC.Timespec[2];
         times[0] = new LibC.Timespec { Seconds = time.Seconds, Nanoseconds = time.Nanoseconds };
         times[1] = times[0];
-        LibC.Check(LibC.UtimensAt(parent, name, times, LibC.AT_SYMLINK_NOFOLLOW), "utimensat", where);
+        LibC.Check(LibC.UtimensAt(parent, name, times, flags), "utimensat", where);
     }
 
     private void MarkMade(List<string> components, int count)

@@ -29,6 +29,11 @@ public static class ImagePuller
             throw new ArgumentOutOfRangeException(nameof(options), "MaxParallelDownloads must be at least 1.");
         }
 
+        if (options.MaxImageBytes is < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), "MaxImageBytes must be at least 1.");
+        }
+
         var stopwatch = Stopwatch.StartNew();
         string target = Path.GetFullPath(targetDirectory);
         CheckTarget(target);
@@ -43,7 +48,8 @@ public static class ImagePuller
 
         string stagingParent = options.StagingDirectory ?? Path.GetDirectoryName(target) ?? throw new ArgumentException("The target has no parent directory.", nameof(targetDirectory));
         Directory.CreateDirectory(stagingParent);
-        var staging = Directory.CreateDirectory(Path.Combine(stagingParent, $".accel-pull-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}"));
+        // 0700 while it holds the tree being unpacked (set-user-ID files included), whatever the parent's mode.
+        var staging = new DirectoryInfo(PrivateDirectory.CreateUnique(stagingParent, ".accel-pull"));
         try
         {
             string rootfs = Path.Combine(staging.FullName, "rootfs");
@@ -59,7 +65,7 @@ public static class ImagePuller
                 .Select(layer => DownloadAsync(store.Blobs, BlobAddress.For(image.Repository, layer), blobs, slots, options, sources, linked.Token))
                 .ToArray();
 
-            long written = 0, entries = 0;
+            long written = 0, entries = 0, uncompressed = 0;
             try
             {
                 var diffIds = resolved.Config.Rootfs?.DiffIds;
@@ -69,10 +75,28 @@ public static class ImagePuller
                     string file = await files[i].ConfigureAwait(false);
                     var layer = resolved.Layers[i];
                     Digest? diffId = options.VerifyDiffIds && diffIds is not null ? diffIds[i] : null;
-                    var report = await ApplyAsync(file, layer, diffId, rootfs, options.Layers, unpack, linked.Token).ConfigureAwait(false);
+
+                    // The image's remaining budget bounds this layer when it is below the per-layer limit.
+                    long remaining = options.MaxImageBytes is { } imageLimit ? imageLimit - uncompressed : long.MaxValue;
+                    bool imageBound = remaining < options.Layers.MaxUncompressedBytes;
+                    var layerOptions = imageBound ? WithLimit(options.Layers, remaining) : options.Layers;
+                    LayerApplyReport report;
+                    long layerBytes;
+                    try
+                    {
+                        (report, layerBytes) = await ApplyAsync(file, layer, diffId, rootfs, layerOptions, unpack, linked.Token).ConfigureAwait(false);
+                    }
+                    catch (ContentTooLargeException) when (imageBound)
+                    {
+                        throw new ContentTooLargeException(
+                            $"{image} unpacks to more than {options.MaxImageBytes} bytes, the limit for one image (MaxImageBytes; accel --max-image-size); " +
+                            $"stopped in layer {i + 1} of {files.Length} ({layer.Digest}). Nothing was written to {target}.");
+                    }
+
                     File.Delete(file);
                     written += report.BytesWritten;
                     entries += report.Entries;
+                    uncompressed += layerBytes;
                 }
             }
             catch
@@ -181,11 +205,22 @@ public static class ImagePuller
         }
     }
 
-    private static async Task<LayerApplyReport> ApplyAsync(string file, Descriptor layer, Digest? diffId, string rootfs, LayerApplyOptions options, UnpackProgress progress, CancellationToken cancellationToken)
+    private static LayerApplyOptions WithLimit(LayerApplyOptions options, long maxUncompressedBytes) => new()
+    {
+        MaxUncompressedBytes = maxUncompressedBytes,
+        MaxEntries = options.MaxEntries,
+        PreserveOwnership = options.PreserveOwnership,
+    };
+
+    // Applies one layer; returns what was applied and how many bytes it decompressed to.
+    private static async Task<(LayerApplyReport Report, long UncompressedBytes)> ApplyAsync(
+        string file, Descriptor layer, Digest? diffId, string rootfs, LayerApplyOptions options, UnpackProgress progress, CancellationToken cancellationToken)
     {
         await using var blob = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, CopyBufferSize, FileOptions.SequentialScan);
         await using var counted = progress.Track(blob, layer);
-        await using var uncompressed = LayerStreams.OpenDecompressed(counted, MediaTypes.GetLayerCompression(layer.MediaType), options.MaxUncompressedBytes, leaveOpen: true);
+        await using var decompressed = LayerStreams.OpenDecompressed(counted, MediaTypes.GetLayerCompression(layer.MediaType), options.MaxUncompressedBytes, leaveOpen: true);
+        long uncompressedBytes = 0;
+        await using var uncompressed = new ProgressStream(decompressed, done => uncompressedBytes = done);
         // The diff ID covers the whole uncompressed stream; a mismatch throws from the read that reaches its end.
         await using var verifying = diffId is { } d
             ? new VerifyingStream(uncompressed, d, expectedSize: -1, $"uncompressed layer {layer.Digest} (config diff_id)", leaveOpen: true)
@@ -203,8 +238,13 @@ public static class ImagePuller
             await verifying.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
         }
 
+        else
+        {
+            await tar.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
+        }
+
         progress.Applied(layer);
-        return report;
+        return (report, uncompressedBytes);
     }
 
     /// <summary>Unpack progress over the whole image, in compressed layer bytes consumed; reports at most every 1 MiB.</summary>

@@ -15,6 +15,13 @@ public sealed record PullOptions
     public LayerApplyOptions Layers { get; init; } = new();
 
     /// <summary>
+    /// The most bytes all layers of the image may decompress to together (tar headers included), or null for no
+    /// bound but the per-layer one of <see cref="Layers"/>. Going over raises <see cref="ContentTooLargeException"/>,
+    /// naming the image and the limit, and leaves nothing behind. <value>Default: null.</value>
+    /// </summary>
+    public long? MaxImageBytes { get; init; }
+
+    /// <summary>
     /// Check each layer's uncompressed digest against the config's <c>diff_ids</c> while applying it.
     /// <value>Default: true.</value>
     /// </summary>

@@ -94,6 +94,20 @@ internal sealed class PieceStore
     /// <summary>Pieces found corrupt on disk (and deleted).</summary>
     public long CorruptPieces => Interlocked.Read(ref _corrupt);
 
+    // Created 0600: a piece of a private blob is readable by the peer only (a umask cannot widen it).
+    private static readonly FileStreamOptions PieceFileOptions = NewPieceFileOptions();
+
+    private static FileStreamOptions NewPieceFileOptions()
+    {
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 0 };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        return options;
+    }
+
     /// <summary>
     /// Opens (creating) the store under <paramref name="directory"/>, indexing the pieces already there, with an
     /// in-memory cache of up to <paramref name="memoryCacheBytes"/> of recently stored pieces (0: none).
@@ -101,8 +115,8 @@ internal sealed class PieceStore
     public static PieceStore Open(string directory, long capacityBytes, long memoryCacheBytes = 0)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(memoryCacheBytes);
-        string root = Path.Combine(Path.GetFullPath(directory), "pieces");
-        Directory.CreateDirectory(root);
+        // Pieces of private blobs: the data directory and the store are the peer's alone (0700), each piece 0600.
+        string root = Accelerator.Oci.IO.PrivateDirectory.Create(Path.Combine(Accelerator.Oci.IO.PrivateDirectory.Create(directory), "pieces"));
         var store = new PieceStore(root, capacityBytes, memoryCacheBytes);
         store.Scan();
         return store;
@@ -189,13 +203,13 @@ internal sealed class PieceStore
         ulong check = XxHash3.HashToUInt64(data);
         string directory = TaskDirectory(task, pieceSize);
         string path = Path.Combine(directory, $"{index.ToString(CultureInfo.InvariantCulture)}.{digest.Encoded}.{check:x16}");
+        string temp = Path.Combine(directory, $".tmp-{Guid.NewGuid():N}");
         try
         {
             Directory.CreateDirectory(directory);
-            string temp = Path.Combine(directory, $".tmp-{Guid.NewGuid():N}");
-            using (var file = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            using (var file = new FileStream(temp, PieceFileOptions))
             {
-                DirectWriter.Write(file, data);
+                DirectWriter.Write(file.SafeFileHandle, data);
             }
 
             File.Move(temp, path, overwrite: true);
@@ -207,6 +221,9 @@ internal sealed class PieceStore
                 _bytes -= data.Length;
             }
 
+            // A write cut short (ENOSPC, EIO) leaves no part behind: its space is needed, and only complete pieces,
+            // renamed into place, are ever indexed.
+            DeleteQuietly(temp);
             throw;
         }
 
@@ -605,6 +622,17 @@ internal sealed class PieceStore
             {
                 store.Unpin(task, pieceSize, indexes);
             }
+        }
+    }
+
+    private static void DeleteQuietly(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
         }
     }
 }

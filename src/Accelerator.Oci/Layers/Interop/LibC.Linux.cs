@@ -23,6 +23,7 @@ internal static unsafe partial class LibC
     public const int AT_FDCWD = -100;
     public const int AT_SYMLINK_NOFOLLOW = 0x100;
     public const int AT_REMOVEDIR = 0x200;
+    public const int AT_EMPTY_PATH = 0x1000;
 
     // linux/openat2.h
     public const ulong RESOLVE_NO_MAGICLINKS = 0x02;
@@ -103,6 +104,9 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "ftruncate", SetLastError = true)]
     public static partial int Ftruncate(int fd, long length);
 
+    [LibraryImport(Library, EntryPoint = "setxattr", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Setxattr(string path, string name, byte* value, nuint size, int flags);
+
     [LibraryImport(Library, EntryPoint = "lsetxattr", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Lsetxattr(string path, string name, byte* value, nuint size, int flags);
 
@@ -148,17 +152,40 @@ internal static unsafe partial class LibC
         }
     }
 
+    /// <summary>
+    /// The path of an open descriptor in /proc/self/fd. Calls that follow it act on exactly the inode the descriptor
+    /// holds (a "magic link", not a path looked up again), which is how an O_PATH descriptor gets chmod, setxattr and
+    /// utimensat without following anything a name now points at.
+    /// </summary>
+    public static string DescriptorPath(int fd) => $"/proc/self/fd/{fd}";
+
+    /// <summary>setxattr(2) of a whole value on the inode an open descriptor holds; throws on failure.</summary>
+    public static void SetXattr(int fd, string name, ReadOnlySpan<byte> value)
+    {
+        string path = DescriptorPath(fd);
+        fixed (byte* p = value)
+        {
+            Check(Setxattr(path, name, p, (nuint)value.Length, 0), $"setxattr {name} on", path);
+        }
+    }
+
+    /// <summary>statx(2) of what an open descriptor (O_PATH included) holds.</summary>
+    public static FileStatus Fstat(int fd) =>
+        Statx(fd, string.Empty, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) ?? throw Error(ENOENT, "stat", DescriptorPath(fd));
+
     /// <summary>The device number glibc's makedev() builds (sys/sysmacros.h).</summary>
     public static ulong MakeDev(uint major, uint minor) =>
         ((ulong)(major & 0xFFFFF000) << 32) | ((ulong)(major & 0xFFF) << 8)
         | ((ulong)(minor & 0xFFFFFF00) << 12) | (minor & 0xFF);
 
     /// <summary>statx(2) without following a final symbolic link; <see langword="null"/> when the file does not exist.</summary>
-    public static FileStatus? Lstat(int dirfd, string path)
+    public static FileStatus? Lstat(int dirfd, string path) => Statx(dirfd, path, AT_SYMLINK_NOFOLLOW);
+
+    private static FileStatus? Statx(int dirfd, string path, int flags)
     {
         // struct statx is 256 bytes (linux/stat.h); field offsets below come from that header.
         byte* buffer = stackalloc byte[256];
-        if (StatxNative(dirfd, path, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, buffer) != 0)
+        if (StatxNative(dirfd, path, flags, STATX_BASIC_STATS, buffer) != 0)
         {
             int errno = Marshal.GetLastPInvokeError();
             return errno is ENOENT or ENOTDIR ? null : throw Error(errno, "stat", path);
