@@ -1,0 +1,56 @@
+using Accelerator.Oci.Layout;
+using Accelerator.Oci.Model;
+using Accelerator.Testing.Tar;
+using Accelerator.Testing.Trees;
+
+namespace Accelerator.Snapshots.Tests.Issues;
+
+/// <summary>
+/// Issue 12, A1 (audit): the snapshot store's disk-usage walk followed an image's symbolic links out of the layer tree
+/// (into <c>/proc</c>, a host directory, or up with <c>..</c>), counting host files as the snapshot's size.
+/// </summary>
+public sealed class Issue12_SymlinkWalkTests : IDisposable
+{
+    private readonly string _work = Directory.CreateTempSubdirectory("accel-issue12-store-").FullName;
+
+    public void Dispose() => Directory.Delete(_work, recursive: true);
+
+    [Fact]
+    public async Task WarmAsync_LayerWithDangerousLinks_SizeCountsOnlyTheTree()
+    {
+        string outside = Path.Combine(_work, "outside");
+        DangerousLinks.CreateOutside(outside);
+        byte[] tar = DangerousLinks.AddTo(new TarBuilder(), outside).ToArray();
+        var image = await WriteImageAsync(Path.Combine(_work, "layout"), "links", tar);
+        var store = SnapshotStore.Open(new SnapshotStoreOptions { Root = Path.Combine(_work, "store") });
+
+        var warm = await store.WarmAsync(OciImageLayout.Open(Path.Combine(_work, "layout")), image);
+
+        Assert.True(warm.Snapshot.SizeBytes < DangerousLinks.OutsideFileSize,
+            $"the snapshot's size ({warm.Snapshot.SizeBytes} bytes) counts what its links point at");
+        string mountPoint = Directory.CreateDirectory(Path.Combine(_work, "mnt")).FullName;
+        await using (await store.MountAsync(OciImageLayout.Open(Path.Combine(_work, "layout")), image, mountPoint))
+        {
+            var listed = TreeSnapshot.Capture(mountPoint, hashContent: false).Entries.Keys.Where(p => p != ".");
+            Assert.Equal(DangerousLinks.Paths.Order(StringComparer.Ordinal), listed.Order(StringComparer.Ordinal));
+        }
+    }
+
+    private static async Task<ImageReference> WriteImageAsync(string layoutPath, string tag, byte[] layerTar)
+    {
+        var layout = OciImageLayout.OpenOrCreate(layoutPath);
+        var layer = Descriptor.FromContent(MediaTypes.OciLayer, layerTar);
+        await layout.PushBlobAsync(layer, new MemoryStream(layerTar));
+        var config = new ImageConfig
+        {
+            Architecture = Platform.Current.Architecture,
+            Os = "linux",
+            Rootfs = new RootFs { DiffIds = [Digest.Compute(layerTar)] },
+        };
+        byte[] configBytes = OciJson.Serialize(config);
+        var configDescriptor = Descriptor.FromContent(MediaTypes.OciConfig, configBytes);
+        await layout.PushBlobAsync(configDescriptor, new MemoryStream(configBytes));
+        await layout.PushManifestAsync(ManifestDocument.From(new ImageManifest { Config = configDescriptor, Layers = [layer] }), tag);
+        return ImageReference.Parse($"oci:{layoutPath}:{tag}");
+    }
+}
