@@ -16,6 +16,7 @@ packages=(
   python3-libnbd    # nbdsh (libnbd from Python): bad NBD requests with strict mode off
   containerd runc   # run a container on a mounted rootfs
   busybox-static    # a static /bin/busybox for a container image that runs on a lazy mount
+  mmdebstrap        # real Debian images for the test corpus (Accelerator.Testing/Images/DebianImageCorpus.cs)
   fio               # I/O benchmarks
   iproute2 util-linux jq hyperfine python3
 )

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using Accelerator.Oci.IO;
 using Accelerator.Oci.Model;
 using Accelerator.Oci.Resolution;
 using Accelerator.Snapshots.Interop;
@@ -306,7 +307,7 @@ public sealed partial class SnapshotStore
     {
         var seen = new HashSet<ulong>();
         long bytes = LibC.Lstat(root).Blocks * 512;
-        foreach (string path in Directory.EnumerateFileSystemEntries(root, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = false }))
+        foreach (string path in FileTree.EnumerateEntries(root))
         {
             var status = LibC.Lstat(path);
             if (status.Nlink > 1 && !status.IsDirectory && !seen.Add(status.Inode))

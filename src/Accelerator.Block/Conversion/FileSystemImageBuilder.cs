@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using Accelerator.Oci.IO;
 
 namespace Accelerator.Block.Conversion;
 
@@ -117,8 +118,9 @@ public static class FileSystemImageBuilder
         }
 
         Add("/", tree, root: true);
-        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = false, ReturnSpecialDirectories = false };
-        foreach (string full in Directory.EnumerateFileSystemEntries(tree, "*", options).Order(StringComparer.Ordinal))
+        // Never through a link: dev/fd -> /proc/self/fd would walk the host, lib -> usr/lib would name paths debugfs
+        // cannot find (issue 12, A1).
+        foreach (string full in FileTree.EnumerateEntries(tree).Order(StringComparer.Ordinal))
         {
             Add("/" + Path.GetRelativePath(tree, full).Replace(Path.DirectorySeparatorChar, '/'), full, root: false);
         }
@@ -158,8 +160,7 @@ public static class FileSystemImageBuilder
     private static (long Bytes, long Entries) Measure(string tree)
     {
         long bytes = 4096, entries = 1;
-        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = false, ReturnSpecialDirectories = false };
-        foreach (FileSystemInfo info in new DirectoryInfo(tree).EnumerateFileSystemInfos("*", options))
+        foreach (FileSystemInfo info in FileTree.EnumerateInfos(tree))
         {
             entries++;
             // A sparse file needs only its allocated blocks (a large sparse file must not make a huge disk).

@@ -1,0 +1,39 @@
+using Accelerator.Oci.IO;
+using Accelerator.Testing.Trees;
+
+namespace Accelerator.Oci.Tests.IO;
+
+/// <summary><see cref="FileTree"/>: walks of an image tree list links as links and never descend through them.</summary>
+public sealed class FileTreeTests : IDisposable
+{
+    private readonly string _work = Directory.CreateTempSubdirectory("accel-filetree-").FullName;
+
+    public void Dispose() => Directory.Delete(_work, recursive: true);
+
+    [Fact]
+    public void EnumerateEntries_TreeWithDangerousLinks_ListsEachEntryOnceAndNothingOutside()
+    {
+        string root = Path.Combine(_work, "tree");
+        DangerousLinks.CreateOutside(Path.Combine(_work, "outside"));
+        DangerousLinks.Stage(root, Path.Combine(_work, "outside"));
+
+        var listed = FileTree.EnumerateEntries(root).Select(p => Path.GetRelativePath(root, p)).ToList();
+
+        Assert.Equal(DangerousLinks.Paths.Order(StringComparer.Ordinal), listed.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void EnumerateInfos_TreeWithDangerousLinks_LinksCarryTheirTargets()
+    {
+        string root = Path.Combine(_work, "tree");
+        DangerousLinks.Stage(root, "/nonexistent-outside");
+
+        var infos = FileTree.EnumerateInfos(root).ToDictionary(i => Path.GetRelativePath(root, i.FullName), StringComparer.Ordinal);
+
+        Assert.Equal(DangerousLinks.Paths.Order(StringComparer.Ordinal), infos.Keys.Order(StringComparer.Ordinal));
+        foreach (var (path, target) in DangerousLinks.Links)
+        {
+            Assert.Equal(target == DangerousLinks.OutsidePlaceholder ? "/nonexistent-outside" : target, infos[path].LinkTarget);
+        }
+    }
+}
