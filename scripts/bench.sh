@@ -1406,7 +1406,7 @@ bench_block_cold() {
   generate_image "$work/blayout"
   local layout="$work/blayout"
   log "block cold: converting (accel convert --format block)"
-  quiet "$accel" convert "oci:$layout:latest" --format block
+  quiet "$accel" convert "oci:$layout:latest" --format block --filesystem ext4
   local sizes layer_bytes index_bytes data_bytes
   sizes=$(python3 - "$layout" <<'PY'
 import json, os, sys
@@ -1697,7 +1697,7 @@ bench_cache() {
     # mount point is mounted (polled every 50 ms).
     local bcache="$work/snapshots-block-$mb" convert_wall bwarm_wall bwarm_line i pid start end
     local bmounts=() bmount_walls=()
-    convert_wall=$(time_run "$accel" convert "$ref" --format block --plain-http)
+    convert_wall=$(time_run "$accel" convert "$ref" --format block --filesystem ext4 --plain-http)
     [[ $convert_wall == failed ]] && log "accel convert --format block failed: $(tail -n 3 "$work/run.log")"
     bwarm_wall=$(time_run "$accel" cache warm "$ref" --kind block --cache-dir "$bcache" --plain-http)
     bwarm_line=$(cat "$work/run.log")

@@ -46,8 +46,8 @@ internal sealed class CommonOptions
 
     public Option<string?> AuthFile { get; } = new("--auth-file")
     {
-        Description = "Registry credentials in docker's config.json format (auths: auth, or username and password, or identitytoken), "
-            + "for every registry the command talks to. Default: $DOCKER_CONFIG/config.json, else ~/.docker/config.json.",
+        Description = "Registry credentials in docker's config.json format (auths: auth, or username and password, or identitytoken; "
+            + "else the credHelpers/credsStore helper it names), for every registry the command talks to. Default: $DOCKER_CONFIG/config.json, else ~/.docker/config.json.",
         Recursive = true,
         HelpName = "FILE",
     };

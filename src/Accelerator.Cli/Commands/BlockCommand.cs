@@ -67,6 +67,22 @@ internal static class BlockCommand
                 Tls = CreateTls(result.GetValue(tlsCert), result.GetValue(tlsKey), result.GetValue(tlsClientCa)),
             };
             serverOptions.Validate();
+            if (parsed.Any(e => !e.IsLoopback))
+            {
+                if (serverOptions.Tls is null)
+                {
+                    console.Warn("Serving beyond loopback without TLS: anyone who reaches the port reads the disk. Use --tls-cert/--tls-key and --tls-client-ca.");
+                }
+                else if (!serverOptions.Tls.RequiresClientCertificate && result.GetValue(writable))
+                {
+                    console.Warn("A writable export beyond loopback without --tls-client-ca: anyone who reaches the port may write the disk.");
+                }
+            }
+
+            if (result.GetValue(tlsKey) is { } keyPath && (File.GetUnixFileMode(keyPath) & (UnixFileMode.GroupRead | UnixFileMode.OtherRead)) != 0)
+            {
+                console.Warn($"The TLS key {keyPath} is readable by other users; chmod 600 it.");
+            }
             string source = result.GetRequiredValue(image);
             using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
             var builder = new ImageAcceleratorBuilder();

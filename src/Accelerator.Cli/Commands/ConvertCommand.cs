@@ -52,8 +52,8 @@ internal static class ConvertCommand
         };
         var fileSystem = new Option<string>("--filesystem")
         {
-            Description = "With --format block: the file system of the image, ext4 (mke2fs -d) or erofs (mkfs.erofs, read-only).",
-            DefaultValueFactory = _ => "ext4",
+            Description = "With --format block: the file system of the image, erofs (mkfs.erofs: read-only, the smaller kernel parser; the default) or ext4 (mke2fs -d: for disks a client writes through a copy-on-write layer).",
+            DefaultValueFactory = _ => "erofs",
         };
         fileSystem.AcceptOnlyFromAmong("ext4", "erofs");
         var freeSpace = new Option<string?>("--free-space")
@@ -129,6 +129,12 @@ internal static class ConvertCommand
         }
 
         int size = GetText("--block-size") is { Length: > 0 } sizeText ? ParseBlockSize(sizeText) : BlockFormat.DefaultBlockSize;
+        var fileSystem = result.GetValue<string>("--filesystem") == "ext4" ? BlockFileSystem.Ext4 : BlockFileSystem.Erofs;
+        if (fileSystem == BlockFileSystem.Erofs && GetText("--free-space").Length > 0)
+        {
+            throw new ArgumentException("--free-space applies to --filesystem ext4 (an EROFS image is read-only and has no free space).");
+        }
+
         long free = GetText("--free-space") is { Length: > 0 } freeText ? ParseBytes(freeText, "--free-space") : 1L << 30;
         IReadOnlyList<long>? trace = GetText("--prefetch-list") is { Length: > 0 } tracePath ? BlockTraceRecorder.ReadFile(tracePath) : null;
         var stores = common.CreateStores(result);
@@ -138,7 +144,7 @@ internal static class ConvertCommand
             {
                 BlockSize = size,
                 FreeBytes = free,
-                FileSystem = result.GetValue<string>("--filesystem") == "erofs" ? BlockFileSystem.Erofs : BlockFileSystem.Ext4,
+                FileSystem = fileSystem,
                 PrefetchBlocks = trace,
                 MaxParallelism = result.GetValue<int>("--parallel"),
                 Platform = common.GetPlatform(result),

@@ -231,6 +231,30 @@ internal static class MountCommand
 
         using var child = Process.Start(start) ?? throw new InvalidOperationException("Could not start the background process.");
         child.StandardInput.Close();
+
+        // The server's report (each strategy skipped and why, then the line naming the strategy that serves) is shown
+        // here too: a fallback must be visible in the background as in the foreground.
+        var report = new List<string>();
+        var served = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        child.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+            {
+                served.TrySetResult();
+                return;
+            }
+
+            lock (report)
+            {
+                report.Add(e.Data);
+            }
+
+            if (e.Data.StartsWith("Mounted ", StringComparison.Ordinal))
+            {
+                served.TrySetResult();
+            }
+        };
+        child.BeginOutputReadLine();
         var stopwatch = Stopwatch.StartNew();
         while (!MountPoints.IsMounted(target))
         {
@@ -247,6 +271,17 @@ internal static class MountCommand
             }
 
             await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
+        }
+
+        // The server prints its line once its signal handlers are in place, just after the mount appears.
+        TimeSpan left = timeout - stopwatch.Elapsed;
+        await Task.WhenAny(served.Task, Task.Delay(left > TimeSpan.Zero ? left : TimeSpan.Zero, cancellationToken)).ConfigureAwait(false);
+        lock (report)
+        {
+            foreach (string line in report.Where(l => l.StartsWith("Strategy ", StringComparison.Ordinal) || l.StartsWith("Mounted ", StringComparison.Ordinal)))
+            {
+                console.WriteLine(line);
+            }
         }
 
         console.WriteLine($"Mounted at {target}, served by process {child.Id}. Stop with 'accel umount {target}'.");

@@ -26,7 +26,10 @@ public static partial class OverlayMount
     /// <paramref name="upperDirectory"/> and <paramref name="workDirectory"/> writable, without them read-only.
     /// </summary>
     /// <param name="lowerDirectories">The read-only layers, topmost first; 1 to <see cref="MaxLowerDirectories"/>.</param>
-    /// <param name="upperDirectory">Where writes go, or null for a read-only overlay.</param>
+    /// <param name="upperDirectory">
+    /// Where writes go, or null for a read-only overlay. An empty upper directory first takes the owner, mode and
+    /// modification time of the topmost lower directory, so the merged root shows the image's root, not a new directory.
+    /// </param>
     /// <param name="workDirectory">overlayfs's work directory on the upper's file system; given exactly when <paramref name="upperDirectory"/> is.</param>
     /// <param name="target">The mount point (an existing directory).</param>
     /// <exception cref="ArgumentException">No lower directory, too many, an empty path, or an upper without a work directory (or the reverse).</exception>
@@ -51,6 +54,11 @@ public static partial class OverlayMount
             {
                 throw new ArgumentException("Overlay directories must be non-empty paths without NUL characters.", nameof(lowerDirectories));
             }
+        }
+
+        if (upperDirectory is not null)
+        {
+            InheritRootAttributes(lowerDirectories[0], upperDirectory);
         }
 
         if (!TryMountWithFileSystemContext(lowerDirectories, upperDirectory, workDirectory, target))

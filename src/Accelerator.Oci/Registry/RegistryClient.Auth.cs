@@ -95,7 +95,14 @@ public sealed partial class RegistryClient
             return new RegistryCredentials(host.Username, host.Password, host.IdentityToken);
         }
 
-        return _dockerConfig.Value.TryGetValue(registry, out var fromConfig) ? fromConfig : null;
+        if (_dockerConfig.Value.TryGetValue(registry, out var fromConfig))
+        {
+            return fromConfig;
+        }
+
+        // Credentials kept by a credential helper the config names (credHelpers, else credsStore): asked once per host.
+        return _helperCredentials.GetOrAdd(registry, static (r, self) => new Lazy<RegistryCredentials?>(
+            () => DockerConfigCredentials.HelperFor(self._dockerConfigPath, r) is { } helper ? DockerCredentialHelper.Get(helper, r) : null), this).Value;
     }
 
     private async ValueTask<AuthenticationHeaderValue?> GetAuthorizationAsync(string registry, IReadOnlyList<string> scopes, CancellationToken cancellationToken)

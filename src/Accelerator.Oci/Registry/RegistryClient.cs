@@ -36,6 +36,7 @@ public sealed partial class RegistryClient : IDisposable
     private readonly ConcurrentDictionary<string, HostAuthState> _hostAuth = new(StringComparer.OrdinalIgnoreCase);
     private readonly string _dockerConfigPath;
     private readonly Lazy<IReadOnlyDictionary<string, RegistryCredentials>> _dockerConfig;
+    private readonly ConcurrentDictionary<string, Lazy<RegistryCredentials?>> _helperCredentials = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<string, RegistryImageStore> _stores = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
@@ -316,7 +317,7 @@ public sealed partial class RegistryClient : IDisposable
     private string NoCredentialsHint(string registry)
     {
         string helper = DockerConfigCredentials.HelperFor(_dockerConfigPath, registry) is { } name
-            ? $"; its credential helper docker-credential-{name} is not run, put the credentials in auths"
+            ? $"; its credential helper docker-credential-{name} gave none"
             : "";
         return $"no credentials are configured for {registry} (RegistryOptions.Hosts, or auths in {_dockerConfigPath}{helper})";
     }

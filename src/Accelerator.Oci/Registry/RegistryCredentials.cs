@@ -20,7 +20,8 @@ internal sealed record RegistryCredentials(string? Username, string? Password, s
 /// <summary>
 /// Reads the <c>auths</c> section of docker's <c>config.json</c>: per registry key either <c>auth</c>
 /// (base64 of <c>user:password</c>), or <c>username</c>/<c>password</c>, and optionally <c>identitytoken</c>.
-/// Credential helpers (<c>credsStore</c>, <c>credHelpers</c>) are not run.
+/// A host without an entry is asked of the credential helper the file names for it (<see cref="HelperFor"/>,
+/// <see cref="DockerCredentialHelper"/>).
 /// </summary>
 internal static class DockerConfigCredentials
 {
@@ -133,8 +134,8 @@ internal static class DockerConfigCredentials
 
     /// <summary>
     /// The credential helper config.json at <paramref name="path"/> names for <paramref name="host"/>
-    /// (<c>credHelpers</c>, else <c>credsStore</c>), or null when none or when the file cannot be read. Used to explain
-    /// missing credentials: helpers are not run.
+    /// (<c>credHelpers</c>, else <c>credsStore</c>), or null when none, when the file cannot be read, or when the name
+    /// is not a valid helper name.
     /// </summary>
     public static string? HelperFor(string path, string host)
     {
@@ -160,18 +161,20 @@ internal static class DockerConfigCredentials
                 {
                     if (entry.Value.ValueKind == JsonValueKind.String && string.Equals(NormalizeKey(entry.Name), host, StringComparison.OrdinalIgnoreCase))
                     {
-                        return entry.Value.GetString();
+                        return Valid(entry.Value.GetString());
                     }
                 }
             }
 
-            return String(root, "credsStore") is { Length: > 0 } store ? store : null;
+            return Valid(String(root, "credsStore"));
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException or InvalidOperationException)
         {
             return null;
         }
     }
+
+    private static string? Valid(string? helper) => helper is not null && DockerCredentialHelper.IsValidName(helper) ? helper : null;
 
     /// <summary>Maps a key of <c>auths</c> to the registry host it names, or null when it names none.</summary>
     public static string? NormalizeKey(string key)

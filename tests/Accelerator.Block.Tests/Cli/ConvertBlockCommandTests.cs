@@ -26,7 +26,7 @@ public sealed class ConvertBlockCommandTests(BlockFixture fixture)
         await File.WriteAllTextAsync(trace, $"# recorded\n{last}\n0\n{long.MaxValue}\n");
 
         var (code, output, error) = await RunAsync(
-            "convert", $"oci:{layout}:v1", "--format", "block", "--block-size", "64K", "--free-space", "4M", "--prefetch-list", trace);
+            "convert", $"oci:{layout}:v1", "--format", "block", "--filesystem", "ext4", "--block-size", "64K", "--free-space", "4M", "--prefetch-list", trace);
 
         Assert.True(code == 0, error);
         Assert.StartsWith($"Converted oci:{layout}:v1 to oci:{layout}:v1-accel-block (sha256:", output);
@@ -48,7 +48,7 @@ public sealed class ConvertBlockCommandTests(BlockFixture fixture)
         await fixture.Image.PushAsync(registry.Host, "block/app", PushManifestFormat.Oci);
         string source = $"{registry.Host}/block/app:{fixture.Image.Tag}";
 
-        var (code, output, error) = await RunAsync("convert", "--plain-http", source, "--format", "block", "--free-space", "4M");
+        var (code, output, error) = await RunAsync("convert", "--plain-http", source, "--format", "block", "--filesystem", "ext4", "--free-space", "4M");
 
         Assert.True(code == 0, error);
         Assert.Contains($"to {source}-accel-block ({fixture.Converted.ManifestDigest})", output);

@@ -23,6 +23,30 @@ public sealed class PullCommandTests(SampleLayout sample) : IClassFixture<Sample
     }
 
     [Fact]
+    public async Task Pull_ImageOverMaxImageSize_OneClearErrorAndNothingLeft()
+    {
+        string parent = Directory.CreateDirectory(sample.NewPath("capped")).FullName;
+        string target = Path.Combine(parent, "rootfs");
+
+        var run = await Accel.RunAsync("pull", sample.Reference, target, "--max-image-size", "4K");
+
+        Assert.Equal(1, run.ExitCode);
+        string line = Assert.Single(run.ErrorLines);
+        Assert.StartsWith("accel: error: ", line);
+        Assert.Contains("more than 4096 bytes, the limit for one image", line);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(parent));
+    }
+
+    [Fact]
+    public async Task Pull_MaxImageSizeNotASize_OneClearError()
+    {
+        var run = await Accel.RunAsync("pull", sample.Reference, sample.NewPath("bad-size"), "--max-image-size", "lots");
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("--max-image-size: 'lots' is not a positive size", Assert.Single(run.ErrorLines));
+    }
+
+    [Fact]
     public async Task Pull_CorruptedLayerBlob_OneDigestErrorAndNothingLeft()
     {
         string work = sample.NewPath("corrupt");

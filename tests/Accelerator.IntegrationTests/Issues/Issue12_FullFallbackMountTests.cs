@@ -45,6 +45,10 @@ public sealed class Issue12_FullFallbackMountTests(ConformanceImageFixture fixtu
         var (code, output, error) = await CliRunner.RunProcessAsync(readOnly ? [.. args, "--read-only"] : args);
 
         Assert.True(code == 0, output + error);
+        // The fallback is visible in the background too.
+        Assert.Contains("Strategy lazy skipped: ", output);
+        Assert.Contains("Strategy block skipped: ", output);
+        Assert.Contains("with strategy full", output);
         int pid = int.Parse(System.Text.RegularExpressions.Regex.Match(output, @"served by process (\d+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
         using var server = Process.GetProcessById(pid);
         try

@@ -110,6 +110,38 @@ public sealed class PrivateRegistryTests(PrivateRegistryFixture fixture)
         fixture.AssertImageFiles(target);
     }
 
+    [Theory]
+    [InlineData(RegistryAuthMode.Basic)]
+    [InlineData(RegistryAuthMode.Token)]
+    public async Task Pull_CredentialsInACredentialHelper_AsksTheHelper(RegistryAuthMode mode)
+    {
+        // docker login with "credsStore" keeps the credentials in a helper; this one speaks the helper protocol from a
+        // script (a real one needs a keychain, gpg or dbus) and knows only the two registries.
+        string work = fixture.NewDirectory("helper");
+        string bin = Directory.CreateDirectory(Path.Combine(work, "bin")).FullName;
+        string helper = Path.Combine(bin, "docker-credential-accel-test");
+        await File.WriteAllTextAsync(helper, $$"""
+            #!/bin/sh
+            [ "$1" = get ] || exit 1
+            read -r server
+            case "$server" in
+              {{Registries.Basic.Host}}|{{Registries.Token.Host}}) printf '{"ServerURL":"%s","Username":"{{PrivateRegistries.Username}}","Secret":"{{Registries.Password}}"}\n' "$server" ;;
+              *) echo "credentials not found in native keychain"; exit 1 ;;
+            esac
+            """.Replace("\r", ""));
+        await ExternalTool.RunAsync("chmod", ["0700", helper]);
+        string config = Path.Combine(work, "config.json");
+        await File.WriteAllTextAsync(config, """{"auths":{},"credsStore":"accel-test"}""");
+        string target = Path.Combine(work, "rootfs");
+
+        var (code, output, error) = await CliRunner.RunProcessAsync(
+            ["env", $"PATH={bin}:{Environment.GetEnvironmentVariable("PATH")}"], "--plain-http", "--auth-file", config, "pull", fixture.Reference(mode).ToString(), target);
+
+        Assert.True(code == 0, error);
+        fixture.AssertNoSecrets(output, error);
+        fixture.AssertImageFiles(target);
+    }
+
     [Fact]
     public async Task AnyCommand_AuthFileMissing_OneClearErrorLine()
     {

@@ -179,6 +179,25 @@ public sealed class OverlayMountTests : IDisposable
     public void Unmount_NothingMounted_False()
         => Assert.False(OverlayMount.Unmount(_base));
 
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void Mount_NewUpperDirectory_MergedRootKeepsTheImageRootsOwnerModeAndTime()
+    {
+        // Issue 12 (real images): a writable block or lazy mount showed the new upper directory's mtime as the root's.
+        string lower = Directory.CreateDirectory(Path.Combine(_base, "image-root")).FullName;
+        File.WriteAllText(Path.Combine(lower, "file"), "x");
+        File.SetUnixFileMode(lower, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute);
+        Testing.Interop.UnixFile.SetOwner(lower, 1234, 5678);
+        Testing.Interop.UnixFile.SetModificationTime(lower, 1_577_836_800_123_456_789L);
+        var expected = Testing.Trees.TreeSnapshot.Capture(lower, hashContent: false)["."];
+        var (upper, work, target) = Writable();
+
+        Mount([lower], upper, work, target);
+
+        var merged = Testing.Trees.TreeSnapshot.Capture(target, hashContent: false)["."];
+        Assert.Equal((expected.Permissions, expected.Uid, expected.Gid, expected.MtimeNanoseconds), (merged.Permissions, merged.Uid, merged.Gid, merged.MtimeNanoseconds));
+    }
+
     private (string Upper, string Work, string Target) Writable()
         => (Directory.CreateDirectory(Path.Combine(_base, "upper")).FullName,
             Directory.CreateDirectory(Path.Combine(_base, "work")).FullName,

@@ -204,7 +204,7 @@ public sealed class RegistryAuthTests(RegistryFixture fixture)
     [InlineData("credsStore")]
     public async Task GetManifestAsync_CredentialsOnlyInACredentialHelper_ErrorNamesTheConfigAndTheHelper(string form)
     {
-        // docker login with a credential store leaves only the helper's name in config.json; helpers are not run.
+        // docker login with a credential store leaves only the helper's name in config.json; this one is not installed.
         string dir = Directory.CreateTempSubdirectory("accel-docker-config-").FullName;
         try
         {
@@ -219,7 +219,7 @@ public sealed class RegistryAuthTests(RegistryFixture fixture)
             Assert.Equal(HttpStatusCode.Unauthorized, error.StatusCode);
             Assert.Contains($"no credentials are configured for {BasicHost}", error.Message);
             Assert.Contains(path, error.Message);
-            Assert.Contains("credential helper docker-credential-desktop is not run", error.Message);
+            Assert.Contains("credential helper docker-credential-desktop gave none", error.Message);
         }
         finally
         {

@@ -161,6 +161,33 @@ public sealed class RegistryParserTests
     public void DockerConfigParse_Malformed_ThrowsFormatException(string json)
         => Assert.Throws<FormatException>(() => DockerConfigCredentials.Parse(Encoding.UTF8.GetBytes(json)));
 
+    [Theory]
+    [InlineData("""{"ServerURL":"r:5000","Username":"ci","Secret":"pw"}""", "ci", "pw", null)]
+    [InlineData("""{"ServerURL":"r:5000","Username":"<token>","Secret":"refresh"}""", "<token>", null, "refresh")]
+    [InlineData("""{"Username":"ci"}""", null, null, null)]
+    [InlineData("""["ci","pw"]""", null, null, null)]
+    [InlineData("credentials not found in native keychain", null, null, null)]
+    public void CredentialHelperParse_Answers_CredentialsOrNull(string answer, string? user, string? password, string? identity)
+    {
+        var credentials = DockerCredentialHelper.Parse(answer);
+
+        Assert.Equal(user, credentials?.Username);
+        Assert.Equal(password, credentials?.Password);
+        Assert.Equal(identity, credentials?.IdentityToken);
+    }
+
+    [Theory]
+    [InlineData("desktop", true)]
+    [InlineData("ecr-login", true)]
+    [InlineData("pass.v2", true)]
+    [InlineData("../../tmp/evil", false)]
+    [InlineData("/usr/bin/evil", false)]
+    [InlineData(".hidden", false)]
+    [InlineData("", false)]
+    [InlineData("a b", false)]
+    public void CredentialHelperIsValidName_NameOrPath_OnlyPlainNames(string name, bool valid)
+        => Assert.Equal(valid, DockerCredentialHelper.IsValidName(name));
+
     [Fact]
     public void DockerConfigLoad_MissingFile_NoCredentials()
         => Assert.Empty(DockerConfigCredentials.Load("/nonexistent/accelerator/config.json"));

@@ -55,6 +55,45 @@ public sealed class FullPullMounterTests : IAsyncLifetime
         AssertTreeHoldsImage(mountPoint);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public async Task MountAsync_MountUnpackedTree_OverlayOfPrivateTreeUnmountedAndRemovedOnDispose(bool readOnly)
+    {
+        string mountPoint = Directory.CreateDirectory(Path.Combine(_temp, "mounted")).FullName;
+        string state = Path.Combine(_temp, "state");
+        await using var accelerator = new ImageAcceleratorBuilder().UseFullPull(o =>
+        {
+            o.MountUnpackedTree = true;
+            o.StateDirectory = state;
+        }).Build();
+
+        var mounted = await accelerator.MountAsync(ImageReference.Parse(_image.OciReference), mountPoint, new MountOptions { ReadOnly = readOnly });
+
+        Assert.True(Accelerator.Lazy.Mounting.MountPoints.IsMounted(mountPoint));
+        AssertTreeHoldsImage(mountPoint);
+        string privateDirectory = Assert.Single(Directory.EnumerateDirectories(state));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(privateDirectory));
+        string written = Path.Combine(mountPoint, "written");
+        if (readOnly)
+        {
+            Assert.ThrowsAny<IOException>(() => File.WriteAllText(written, "x"));
+        }
+        else
+        {
+            File.WriteAllText(written, "x");
+            Assert.True(File.Exists(Path.Combine(privateDirectory, "upper", "written")));
+            Assert.False(File.Exists(Path.Combine(privateDirectory, "tree", "written")));
+        }
+
+        await mounted.DisposeAsync();
+
+        Assert.False(Accelerator.Lazy.Mounting.MountPoints.IsMounted(mountPoint));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(mountPoint));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(state));
+    }
+
     [Fact]
     public async Task MountAsync_LazyUnavailable_FallsBackToFullAndRecordsIt()
     {
