@@ -68,6 +68,11 @@ internal sealed class KestrelListener : IAsyncDisposable
         return new KestrelListener(app, new Uri(bound.EndsWith('/') ? bound : bound + "/"));
     }
 
+    /// <summary>Whether <paramref name="listen"/> binds to loopback only (<c>localhost</c>, 127.0.0.0/8, <c>::1</c>).</summary>
+    public static bool IsLoopback(Uri listen)
+        => listen.IdnHost.Equals("localhost", StringComparison.OrdinalIgnoreCase)
+           || (IPAddress.TryParse(listen.IdnHost, out var address) && IPAddress.IsLoopback(address));
+
     public async ValueTask DisposeAsync()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
