@@ -55,6 +55,9 @@ public sealed partial class P2PPeer : IAsyncDisposable
             ConnectTimeout = options.SchedulerTimeout,
             MaxConnectionsPerServer = 64,
             AutomaticDecompression = System.Net.DecompressionMethods.None,
+            // A parent or scheduler that redirects is not followed: the request (and its task token) stays with the
+            // peer the scheduler named.
+            AllowAutoRedirect = false,
         })
         {
             Timeout = Timeout.InfiniteTimeSpan,

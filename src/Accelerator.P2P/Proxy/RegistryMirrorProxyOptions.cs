@@ -1,3 +1,5 @@
+using Accelerator.Oci.Hosting;
+
 namespace Accelerator.P2P.Proxy;
 
 /// <summary>Options of a <see cref="RegistryMirrorProxy"/>.</summary>
@@ -17,10 +19,11 @@ public sealed class RegistryMirrorProxyOptions
     public string? Upstream { get; set; }
 
     /// <summary>
-    /// The registries (<c>host[:port]</c>) this mirror serves; a request for another one (by <c>ns</c>) is refused, so
-    /// the peer cannot be used to reach arbitrary hosts.
+    /// The registries (<c>host[:port]</c>) this mirror serves besides <see cref="Upstream"/>; a request for another one
+    /// (by <c>ns</c>) is refused with 403 (<c>DENIED</c>), so the peer cannot be used to reach arbitrary hosts. Required
+    /// (non-empty) when <see cref="Listen"/> is not a loopback address.
     /// </summary>
-    /// <value>Empty: any registry a client names.</value>
+    /// <value>Empty: on a loopback listener, any registry a client names.</value>
     public IList<string> AllowedUpstreams { get; } = new List<string>();
 
     /// <summary>Talk to upstream registries over plain HTTP instead of HTTPS.</summary>
@@ -58,6 +61,13 @@ public sealed class RegistryMirrorProxyOptions
         if (Listen is null || !Listen.IsAbsoluteUri || Listen.Scheme != Uri.UriSchemeHttp)
         {
             throw new ArgumentException("Proxy listen address: an http://ADDRESS:PORT URL is required.", nameof(Listen));
+        }
+
+        if (!KestrelListener.IsLoopback(Listen) && AllowedUpstreams.Count == 0)
+        {
+            throw new ArgumentException(
+                $"The proxy listens beyond loopback ({Listen.Host}): name the registries it may serve with AllowedUpstreams (--allow-upstream REGISTRY); otherwise anyone who reaches it can make it fetch from any host.",
+                nameof(AllowedUpstreams));
         }
 
         if (Upstream is not null && !UpstreamRegistry.IsValidHost(Upstream))
