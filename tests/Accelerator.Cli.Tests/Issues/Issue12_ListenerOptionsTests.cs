@@ -32,4 +32,14 @@ public sealed class Issue12_ListenerOptionsTests
         Assert.Single(run.ErrorLines);
         Assert.Contains("--from", run.Error, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task P2PPeer_ProxyBeyondLoopbackWithoutAllowUpstream_RefusesToStart()
+    {
+        var run = await Accel.RunAsync("p2p", "peer", "--listen", "http://127.0.0.1:0", "--proxy", "http://0.0.0.0:0", "--upstream", "docker.io", "--data-dir", "/nonexistent/accel-p2p-test");
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Single(run.ErrorLines);
+        Assert.Contains("--allow-upstream", run.Error, StringComparison.Ordinal);
+    }
 }
