@@ -123,7 +123,7 @@ public sealed partial class ReplicationService : IAsyncDisposable
     {
         // The handler refuses bodies over the limit (413); Kestrel may read up to 1 MiB more to drain the rest of a
         // refused body, so that the client reads the 413 instead of a reset connection, and closes beyond that.
-        _listener = await KestrelListener.StartAsync(_options.Listen!, HandleAsync, _options.MaxRequestBodyBytes + DrainAllowance, cancellationToken).ConfigureAwait(false);
+        _listener = await KestrelListener.StartAsync(_options.Listen!, HandleAsync, _options.MaxRequestBodyBytes + DrainAllowance, cancellationToken, tls: _options.Tls).ConfigureAwait(false);
         Url = _listener.Url;
     }
 

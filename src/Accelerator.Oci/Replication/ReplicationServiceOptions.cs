@@ -12,10 +12,17 @@ public sealed class ReplicationServiceOptions
     public const int DefaultMaxQueueLength = 10_000;
 
     /// <summary>
-    /// Where to listen: <c>http://ADDRESS:PORT</c> with an IP address, <c>localhost</c>, or <c>*</c>/<c>0.0.0.0</c> for
+    /// Where to listen: <c>http://ADDRESS:PORT</c> (or <c>https://</c> with <see cref="Tls"/>) with an IP address, <c>localhost</c>, or <c>*</c>/<c>0.0.0.0</c> for
     /// every interface; port 0 picks a free port (see <see cref="ReplicationService.Url"/>). Required.
     /// </summary>
     public Uri? Listen { get; set; }
+
+    /// <summary>
+    /// TLS for an <c>https://</c> <see cref="Listen"/> URL: certificate and key files (re-read when they change) and,
+    /// optionally, the certificate authority whose client certificates are required.
+    /// <value>Default: null, plain HTTP.</value>
+    /// </summary>
+    public ListenerTlsOptions? Tls { get; set; }
 
     /// <summary>The path docker-registry POSTs its notifications to. <value>Default: <c>/events</c>.</value></summary>
     public string EventsPath { get; set; } = "/events";
@@ -84,9 +91,9 @@ public sealed class ReplicationServiceOptions
     internal void Validate()
     {
         var failures = new List<string>();
-        if (Listen is null || !Listen.IsAbsoluteUri || Listen.Scheme != Uri.UriSchemeHttp)
+        if (ListenerTlsOptions.CheckScheme(Listen, Tls) is { } listenProblem)
         {
-            failures.Add("Listen must be an http:// URL (HTTPS is not served; put a TLS proxy in front).");
+            failures.Add($"Listen: {listenProblem}.");
         }
 
         if (string.IsNullOrEmpty(DataDirectory))

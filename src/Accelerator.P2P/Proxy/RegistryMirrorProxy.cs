@@ -133,7 +133,7 @@ public sealed partial class RegistryMirrorProxy : IAsyncDisposable
     private async Task StartListenerAsync(CancellationToken cancellationToken)
     {
         // Registry API requests this proxy serves carry no body.
-        _listener = await KestrelListener.StartAsync(_options.Listen!, HandleAsync, 0, cancellationToken, maxRequestHeadersBytes: 64 * 1024).ConfigureAwait(false);
+        _listener = await KestrelListener.StartAsync(_options.Listen!, HandleAsync, 0, cancellationToken, maxRequestHeadersBytes: 64 * 1024, tls: _options.Tls).ConfigureAwait(false);
         Url = _listener.Url;
     }
 

@@ -8,8 +8,15 @@ public sealed class RegistryMirrorProxyOptions
     /// <summary>The default bound on a manifest passed through (the distribution spec's recommended 4 MiB).</summary>
     public const long DefaultMaxManifestBytes = 4 * 1024 * 1024;
 
-    /// <summary>Where to listen, <c>http://ADDRESS:PORT</c> (port 0: any free port). Required.</summary>
+    /// <summary>Where to listen, <c>http://ADDRESS:PORT</c> or <c>https://</c> with <see cref="Tls"/> (port 0: any free port). Required.</summary>
     public Uri? Listen { get; set; }
+
+    /// <summary>
+    /// TLS for an <c>https://</c> <see cref="Listen"/> URL: certificate and key files (re-read when they change) and,
+    /// optionally, the certificate authority whose client certificates are required.
+    /// <value>Default: null, plain HTTP.</value>
+    /// </summary>
+    public ListenerTlsOptions? Tls { get; set; }
 
     /// <summary>
     /// The registry (<c>host[:port]</c>; <c>docker.io</c> means Docker Hub) a request goes to when it names none with
@@ -58,9 +65,9 @@ public sealed class RegistryMirrorProxyOptions
     /// <summary>Throws <see cref="ArgumentException"/> for invalid options.</summary>
     public void Validate()
     {
-        if (Listen is null || !Listen.IsAbsoluteUri || Listen.Scheme != Uri.UriSchemeHttp)
+        if (Listen is null || ListenerTlsOptions.CheckScheme(Listen, Tls) is { } problem)
         {
-            throw new ArgumentException("Proxy listen address: an http://ADDRESS:PORT URL is required.", nameof(Listen));
+            throw new ArgumentException($"Proxy listen address: an http://ADDRESS:PORT (or https:// with a certificate) URL is required, not '{Listen}'.", nameof(Listen));
         }
 
         if (!KestrelListener.IsLoopback(Listen) && AllowedUpstreams.Count == 0)
