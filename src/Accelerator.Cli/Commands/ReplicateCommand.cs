@@ -56,7 +56,8 @@ internal static class ReplicateCommand
 
     private static Command CreateServe(CommonOptions common, CliConsole console, Option<string[]> filter, Option<long?> bandwidth)
     {
-        var listen = new Option<string>("--listen") { Description = "Where to receive notifications, http://ADDRESS:PORT (port 0: any free port).", Required = true, HelpName = "URL" };
+        var listen = new Option<string>("--listen") { Description = "Where to receive notifications, http://ADDRESS:PORT or https:// with --tls-cert (port 0: any free port).", Required = true, HelpName = "URL" };
+        var tls = new ListenerTlsFlags();
         var to = new Option<string[]>("--to") { Description = "A target registry, host[:port][/repo-prefix] (repeatable).", Required = true, HelpName = "DST" };
         var dataDirectory = new Option<string>("--data-dir")
         {
@@ -75,6 +76,11 @@ internal static class ReplicateCommand
         {
             listen, to, dataDirectory, sourceRegistry, from, tokenFile, insecureNoAuth, maxBody, maxQueue, parallel,
         };
+        foreach (var option in tls.All)
+        {
+            command.Options.Add(option);
+        }
+
         command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
             var options = BuildOptions(result.GetRequiredValue(to), result.GetValue(filter), result.GetValue(bandwidth), result.GetValue(parallel));
@@ -82,6 +88,7 @@ internal static class ReplicateCommand
             var serviceOptions = new ReplicationServiceOptions
             {
                 Listen = Uri.TryCreate(result.GetRequiredValue(listen), UriKind.Absolute, out var url) ? url : throw new FormatException($"--listen: '{result.GetValue(listen)}' is not a URL."),
+                Tls = tls.Read(result),
                 DataDirectory = result.GetRequiredValue(dataDirectory),
                 BearerToken = token,
                 AllowUnauthenticated = result.GetValue(insecureNoAuth),
