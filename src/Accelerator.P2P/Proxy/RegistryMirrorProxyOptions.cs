@@ -65,15 +65,15 @@ public sealed class RegistryMirrorProxyOptions
     /// <summary>Throws <see cref="ArgumentException"/> for invalid options.</summary>
     public void Validate()
     {
-        if (Listen is null || ListenerTlsOptions.CheckScheme(Listen, Tls) is { } problem)
+        if (ListenerTlsOptions.CheckScheme(Listen, Tls) is { } problem)
         {
-            throw new ArgumentException($"Proxy listen address: an http://ADDRESS:PORT (or https:// with a certificate) URL is required, not '{Listen}'.", nameof(Listen));
+            throw new ArgumentException($"Proxy listen address: {problem}.", nameof(Listen));
         }
 
-        if (!KestrelListener.IsLoopback(Listen) && AllowedUpstreams.Count == 0)
+        if (!KestrelListener.IsLoopback(Listen!) && AllowedUpstreams.Count == 0)
         {
             throw new ArgumentException(
-                $"The proxy listens beyond loopback ({Listen.Host}): name the registries it may serve with AllowedUpstreams (--allow-upstream REGISTRY); otherwise anyone who reaches it can make it fetch from any host.",
+                $"The proxy listens beyond loopback ({Listen!.Host}): name the registries it may serve with AllowedUpstreams (--allow-upstream REGISTRY); otherwise anyone who reaches it can make it fetch from any host.",
                 nameof(AllowedUpstreams));
         }
 
