@@ -13,11 +13,13 @@ internal static partial class P2PCommand
     private static Command CreatePeer(CommonOptions common, CliConsole console)
     {
         var schedulers = new Option<string[]>("--scheduler") { Description = "Scheduler URLs (comma-separated or repeated); a task picks one by consistent hashing and fails over along the ring. None: every read goes to the registry.", HelpName = "URL[,URL...]", Arity = ArgumentArity.ZeroOrMore };
-        var listen = new Option<string>("--listen") { Description = "Where to serve pieces to other peers, http://ADDRESS:PORT (port 0: any free port).", Required = true, HelpName = "URL" };
+        var listen = new Option<string>("--listen") { Description = "Where to serve pieces to other peers, http://ADDRESS:PORT or https:// with --tls-cert (port 0: any free port).", Required = true, HelpName = "URL" };
+        var tls = new ListenerTlsFlags();
+        var clientTls = new ClientTlsFlags();
         var advertise = new Option<string?>("--advertise") { Description = "The URL other peers reach this peer at, when it differs from --listen (e.g. listening on 0.0.0.0).", HelpName = "URL" };
-        var proxy = new Option<string?>("--proxy") { Description = "Also serve a registry mirror (/v2/) here for containerd (hosts.toml) and docker (registry-mirrors): manifests pass through, blobs come through P2P.", HelpName = "URL" };
+        var proxy = new Option<string?>("--proxy") { Description = "Also serve a registry mirror (/v2/) here for containerd (hosts.toml) and docker (registry-mirrors): manifests pass through, blobs come through P2P. https:// uses --tls-cert (no client certificates asked for). Beyond loopback it needs --allow-upstream.", HelpName = "URL" };
         var upstream = new Option<string?>("--upstream") { Description = "The registry the proxy forwards to when a request names none with containerd's 'ns' parameter (docker's registry-mirrors: docker.io).", HelpName = "REGISTRY" };
-        var allow = new Option<string[]>("--allow-upstream") { Description = "Serve only these registries through the proxy (repeatable or comma-separated; default: any a client names).", HelpName = "REGISTRY", Arity = ArgumentArity.ZeroOrMore };
+        var allow = new Option<string[]>("--allow-upstream") { Description = "Serve only these registries (and --upstream) through the proxy; others a client names with 'ns' get 403 (repeatable or comma-separated). Required when --proxy is not loopback; default on loopback: any.", HelpName = "REGISTRY", Arity = ArgumentArity.ZeroOrMore };
         var dataDirectory = new Option<string>("--data-dir")
         {
             Description = "The piece store (kept across restarts).",
@@ -36,13 +38,22 @@ internal static partial class P2PCommand
         {
             schedulers, listen, advertise, proxy, upstream, allow, dataDirectory, seed, labels, capacity, memoryCache, uploadLimit, uploadSlots, downloadSlots, peerId,
         };
+        foreach (var option in tls.All.Concat(clientTls.All))
+        {
+            command.Options.Add(option);
+        }
+
         command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
             bool plainHttp = result.GetValue(common.PlainHttp);
+            var listenUrl = ParseListen("--listen", result.GetRequiredValue(listen));
+            var serverTls = tls.Read(result);
             var options = new P2PPeerOptions
             {
                 PeerId = result.GetValue(peerId),
-                Listen = ParseListen("--listen", result.GetRequiredValue(listen)),
+                Listen = listenUrl,
+                Tls = ListenerTlsFlags.For("--listen", listenUrl, serverTls),
+                ClientTls = clientTls.Read(result, serverTls),
                 AdvertisedUrl = result.GetValue(advertise) is { } advertised
                     ? Uri.TryCreate(advertised, UriKind.Absolute, out var advertisedUrl) ? advertisedUrl : throw new FormatException($"--advertise: '{advertised}' is not a URL.")
                     : null,
@@ -64,7 +75,7 @@ internal static partial class P2PCommand
             }
 
             var proxyOptions = result.GetValue(proxy) is { } proxyUrl
-                ? new RegistryMirrorProxyOptions { Listen = ParseListen("--proxy", proxyUrl), Upstream = result.GetValue(upstream), PlainHttpUpstream = plainHttp }
+                ? ProxyOptions(ParseListen("--proxy", proxyUrl), serverTls, result.GetValue(upstream), plainHttp)
                 : null;
             foreach (string registry in (result.GetValue(allow) ?? []).SelectMany(a => a.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
             {
@@ -89,6 +100,15 @@ internal static partial class P2PCommand
         }));
         return command;
     }
+
+    private static RegistryMirrorProxyOptions ProxyOptions(Uri listen, Oci.Hosting.ListenerTlsOptions? tls, string? upstream, bool plainHttp) => new()
+    {
+        Listen = listen,
+        // The proxy serves containerd and docker, which present no client certificates: TLS without mTLS.
+        Tls = ListenerTlsFlags.For("--proxy", listen, tls is null ? null : new Oci.Hosting.ListenerTlsOptions { CertificateFile = tls.CertificateFile, KeyFile = tls.KeyFile }),
+        Upstream = upstream,
+        PlainHttpUpstream = plainHttp,
+    };
 
     /// <summary>host=…, rack=…, zone=… labels (repeatable or comma-separated); the host defaults to the machine name.</summary>
     internal static PeerLocality ParseLabels(IEnumerable<string> labels)

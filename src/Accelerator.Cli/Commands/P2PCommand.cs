@@ -25,15 +25,21 @@ internal static partial class P2PCommand
 
     private static Command CreateScheduler(CommonOptions common, CliConsole console)
     {
-        var listen = new Option<string>("--listen") { Description = "Where to serve the scheduler API, http://ADDRESS:PORT (port 0: any free port).", Required = true, HelpName = "URL" };
+        var listen = new Option<string>("--listen") { Description = "Where to serve the scheduler API, http://ADDRESS:PORT or https:// with --tls-cert (port 0: any free port).", Required = true, HelpName = "URL" };
+        var tls = new ListenerTlsFlags();
         var pieceSize = new Option<int>("--piece-size") { Description = "Piece size in bytes (64 KiB to 64 MiB).", DefaultValueFactory = _ => 4 * 1024 * 1024, HelpName = "BYTES" };
-        var tokenKeyFile = new Option<string?>("--token-key-file") { Description = "A file holding the key task tokens are derived from; schedulers sharing it issue the same tokens, so a failover costs no re-registration.", HelpName = "FILE" };
+        var tokenKeyFile = new Option<string?>("--token-key-file") { Description = "A file holding the key task tokens are derived from (readable by its owner only); schedulers sharing it issue the same tokens, so a failover costs no re-registration.", HelpName = "FILE" };
         var peerTtl = new Option<int>("--peer-ttl") { Description = "Seconds after which a silent peer is forgotten.", DefaultValueFactory = _ => 10, HelpName = "SECONDS" };
         var tokenLifetime = new Option<int>("--token-lifetime") { Description = "Seconds a task token opens pieces at most (renewed for task members before then); 0: tokens that never expire, for fleets with older peers.", DefaultValueFactory = _ => 3600, HelpName = "SECONDS" };
         var command = new Command("scheduler", "Serve a P2P scheduler: tasks, peers, the pieces each holds, parents for every piece, one back-to-source peer per piece, preheat, /metrics.")
         {
             listen, pieceSize, tokenKeyFile, peerTtl, tokenLifetime,
         };
+        foreach (var option in tls.All)
+        {
+            command.Options.Add(option);
+        }
+
         command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
             if (result.GetValue(tokenLifetime) is not 0 and (< 8 or > 604_800))
@@ -41,9 +47,11 @@ internal static partial class P2PCommand
                 throw new FormatException("--token-lifetime: 0 (tokens that never expire) or 8 to 604800 seconds (four heartbeat intervals to 7 days).");
             }
 
+            var listenUrl = ParseListen("--listen", result.GetRequiredValue(listen));
             var options = new P2PSchedulerServerOptions
             {
-                Listen = ParseListen("--listen", result.GetRequiredValue(listen)),
+                Listen = listenUrl,
+                Tls = tls.Read(result),
                 Registry = common.CreateRegistryOptions(result),
                 Scheduler = new P2PSchedulerOptions
                 {
@@ -63,7 +71,8 @@ internal static partial class P2PCommand
         return command;
     }
 
-    private static async Task<byte[]> ReadKeyAsync(string path, CancellationToken cancellationToken)
+    /// <summary>Reads the token key, refusing a file that anyone but its owner may read or change.</summary>
+    internal static async Task<byte[]> ReadKeyAsync(string path, CancellationToken cancellationToken)
     {
         var info = new FileInfo(path);
         if (!info.Exists || info.Length is < 16 or > 4096)
@@ -71,14 +80,23 @@ internal static partial class P2PCommand
             throw new FormatException($"--token-key-file: '{path}' must exist and hold 16 to 4096 bytes.");
         }
 
+        // Whoever reads the key can mint task tokens for every blob: group and others get nothing.
+        const UnixFileMode GroupOrOthers = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+            | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+        var mode = OperatingSystem.IsWindows() ? default : File.GetUnixFileMode(path);
+        if ((mode & GroupOrOthers) != 0)
+        {
+            throw new FormatException($"--token-key-file: '{path}' is accessible to group or others (mode {Convert.ToString((int)mode, 8).PadLeft(4, '0')}); make it private with chmod 600.");
+        }
+
         return await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>An http:// listen URL, or one clear error naming the option.</summary>
+    /// <summary>An http:// or https:// listen URL, or one clear error naming the option.</summary>
     internal static Uri ParseListen(string option, string text)
-        => Uri.TryCreate(text, UriKind.Absolute, out var url) && url.Scheme == Uri.UriSchemeHttp && url.AbsolutePath == "/"
+        => Uri.TryCreate(text, UriKind.Absolute, out var url) && (url.Scheme == Uri.UriSchemeHttp || url.Scheme == Uri.UriSchemeHttps) && url.AbsolutePath == "/"
             ? url
-            : throw new FormatException($"{option}: '{text}' is not an http://ADDRESS:PORT URL.");
+            : throw new FormatException($"{option}: '{text}' is not an http(s)://ADDRESS:PORT URL.");
 
     /// <summary>Daemon logs: one line each, UTC timestamps, on stderr (stdout carries the ready line only).</summary>
     internal static ILoggerFactory CreateLoggers() => LoggerFactory.Create(logging => logging

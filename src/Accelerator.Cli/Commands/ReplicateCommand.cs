@@ -56,7 +56,8 @@ internal static class ReplicateCommand
 
     private static Command CreateServe(CommonOptions common, CliConsole console, Option<string[]> filter, Option<long?> bandwidth)
     {
-        var listen = new Option<string>("--listen") { Description = "Where to receive notifications, http://ADDRESS:PORT (port 0: any free port).", Required = true, HelpName = "URL" };
+        var listen = new Option<string>("--listen") { Description = "Where to receive notifications, http://ADDRESS:PORT or https:// with --tls-cert (port 0: any free port).", Required = true, HelpName = "URL" };
+        var tls = new ListenerTlsFlags();
         var to = new Option<string[]>("--to") { Description = "A target registry, host[:port][/repo-prefix] (repeatable).", Required = true, HelpName = "DST" };
         var dataDirectory = new Option<string>("--data-dir")
         {
@@ -64,14 +65,22 @@ internal static class ReplicateCommand
             HelpName = "DIR",
             DefaultValueFactory = _ => Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify), "accel", "replication"),
         };
-        var sourceRegistry = new Option<string?>("--source") { Description = "Replicate from this registry, host[:port], whatever host an event names (default: the event's request.host).", HelpName = "HOST" };
-        var tokenFile = new Option<string?>("--auth-token-file") { Description = "Require 'Authorization: Bearer TOKEN' on notifications, TOKEN read from FILE (set the same header in the registry's endpoint config).", HelpName = "FILE" };
+        var sourceRegistry = new Option<string?>("--source") { Description = "Replicate from this registry, host[:port], whatever host an event names.", HelpName = "HOST" };
+        var from = new Option<string[]>("--from") { Description = "A registry to replicate from, host[:port] as its clients address it (repeatable): an event's request.host must be one of these; events naming any other host are refused (403) and logged. This or --source is required.", HelpName = "REGISTRY", Arity = ArgumentArity.ZeroOrMore };
+        var tokenFile = new Option<string?>("--auth-token-file") { Description = "Require 'Authorization: Bearer TOKEN' on notifications, TOKEN read from FILE (set the same header in the registry's endpoint config). Required unless --insecure-no-auth.", HelpName = "FILE" };
+        var insecureNoAuth = new Option<bool>("--insecure-no-auth") { Description = "Accept notifications without a token; only with a loopback --listen (127.0.0.1, [::1], localhost)." };
+        var maxQueue = new Option<int>("--max-queue") { Description = "The most tags waiting in the queue; notifications adding more are refused with 503 until it drains (the registry sends them again).", DefaultValueFactory = _ => ReplicationServiceOptions.DefaultMaxQueueLength, HelpName = "N" };
         var maxBody = new Option<long>("--max-body-bytes") { Description = "Refuse larger notifications with 413.", DefaultValueFactory = _ => ReplicationServiceOptions.DefaultMaxRequestBodyBytes };
         var parallel = new Option<int>("--parallel") { Description = "Tags replicated at once.", DefaultValueFactory = _ => 2 };
         var command = new Command("serve", "Receive docker-registry notifications and replicate each tagged push to the targets, from a durable queue (with /healthz and /metrics).")
         {
-            listen, to, dataDirectory, sourceRegistry, tokenFile, maxBody, parallel,
+            listen, to, dataDirectory, sourceRegistry, from, tokenFile, insecureNoAuth, maxBody, maxQueue, parallel,
         };
+        foreach (var option in tls.All)
+        {
+            command.Options.Add(option);
+        }
+
         command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
             var options = BuildOptions(result.GetRequiredValue(to), result.GetValue(filter), result.GetValue(bandwidth), result.GetValue(parallel));
@@ -79,13 +88,31 @@ internal static class ReplicateCommand
             var serviceOptions = new ReplicationServiceOptions
             {
                 Listen = Uri.TryCreate(result.GetRequiredValue(listen), UriKind.Absolute, out var url) ? url : throw new FormatException($"--listen: '{result.GetValue(listen)}' is not a URL."),
+                Tls = tls.Read(result),
                 DataDirectory = result.GetRequiredValue(dataDirectory),
                 BearerToken = token,
+                AllowUnauthenticated = result.GetValue(insecureNoAuth),
+                MaxQueueLength = result.GetValue(maxQueue),
                 MaxRequestBodyBytes = result.GetValue(maxBody),
                 SourceRegistry = result.GetValue(sourceRegistry),
                 Filter = options.Filter,
                 MaxConcurrentReplications = result.GetValue(parallel),
             };
+            foreach (string registry in (result.GetValue(from) ?? []).SelectMany(f => f.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
+            {
+                serviceOptions.SourceRegistries.Add(registry);
+            }
+
+            if (token is null && !serviceOptions.AllowUnauthenticated)
+            {
+                throw new FormatException("replicate serve: --auth-token-file FILE is required (or --insecure-no-auth with a loopback --listen): without it anyone who reaches the listener can make the service replicate.");
+            }
+
+            if (serviceOptions.SourceRegistry is null && serviceOptions.SourceRegistries.Count == 0)
+            {
+                throw new FormatException("replicate serve: name the registries to replicate from with --from REGISTRY (repeatable) or --source REGISTRY; an event's own request.host is not trusted.");
+            }
+
             using var loggers = LoggerFactory.Create(logging => logging
                 .AddSimpleConsole(o =>
                 {

@@ -92,7 +92,7 @@ public sealed partial class OciLayoutRegistryServer : IAsyncDisposable
     private async Task StartListenerAsync(CancellationToken cancellationToken)
     {
         // Read-only: no request carries a body worth reading.
-        _listener = await KestrelListener.StartAsync(_options.Listen!, HandleAsync, 64 * 1024, cancellationToken).ConfigureAwait(false);
+        _listener = await KestrelListener.StartAsync(_options.Listen!, HandleAsync, 64 * 1024, cancellationToken, tls: _options.Tls).ConfigureAwait(false);
         Url = _listener.Url;
     }
 

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Accelerator.Oci.Hosting;
 
 namespace Accelerator.Oci.Layout;
 
@@ -12,6 +13,13 @@ public sealed partial class OciLayoutRegistryServerOptions
     public Uri Listen { get; set; } = new("http://127.0.0.1:0");
 
     /// <summary>
+    /// TLS for an <c>https://</c> <see cref="Listen"/> URL: certificate and key files (re-read when they change) and,
+    /// optionally, the certificate authority whose client certificates are required.
+    /// <value>Default: null, plain HTTP.</value>
+    /// </summary>
+    public ListenerTlsOptions? Tls { get; set; }
+
+    /// <summary>
     /// The repository name the layout's images are served under (distribution spec name grammar, e.g.
     /// <c>demo/sample</c>); other names are answered 404 <c>NAME_UNKNOWN</c>. <value>Default: <c>library/sample</c>.</value>
     /// </summary>
@@ -20,9 +28,9 @@ public sealed partial class OciLayoutRegistryServerOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>
     public void Validate()
     {
-        if (Listen is null || !Listen.IsAbsoluteUri || Listen.Scheme != Uri.UriSchemeHttp || Listen.AbsolutePath != "/")
+        if (Listen is null || ListenerTlsOptions.CheckScheme(Listen, Tls) is not null || Listen.AbsolutePath != "/")
         {
-            throw new ArgumentException($"Listen must be http://ADDRESS:PORT, not '{Listen}'.", nameof(Listen));
+            throw new ArgumentException($"Listen must be http://ADDRESS:PORT (https:// with Tls), not '{Listen}'.", nameof(Listen));
         }
 
         if (Repository is null || Repository.Length > 255 || !RepositoryName().IsMatch(Repository))

@@ -43,6 +43,7 @@ public sealed partial class RegistryClient
         var request = new RegistryRequest(HttpMethod.Get, registry, BlobUri(registry, repository, digest), PullScope(repository))
         {
             Range = (offset, checked(offset + length - 1)),
+            FollowRedirects = true,
         };
         var response = await SendAsync(request, cancellationToken).ConfigureAwait(false);
         if (response.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
@@ -157,8 +158,10 @@ public sealed partial class RegistryClient
         return paths;
     }
 
+    // Blob reads are the one place the distribution spec lets a registry redirect (to storage or a CDN); the bytes are
+    // checked against the digest, or, for a range, by the caller's own chunk digests.
     private RegistryRequest BlobRequest(HttpMethod method, string registry, string repository, Digest digest)
-        => new(method, registry, BlobUri(registry, repository, digest), PullScope(repository));
+        => new(method, registry, BlobUri(registry, repository, digest), PullScope(repository)) { FollowRedirects = true };
 
     private Uri BlobUri(string registry, string repository, Digest digest)
     {

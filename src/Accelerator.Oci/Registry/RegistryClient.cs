@@ -17,7 +17,8 @@ namespace Accelerator.Oci.Registry;
 /// </summary>
 /// <remarks>
 /// Credentials and tokens of a host are sent to that host only (and a host's credentials to its token server):
-/// redirects are followed here, not by the handler, and drop <c>Authorization</c> when they leave the origin.
+/// redirects are followed here, not by the handler, for blob reads only (the distribution spec's redirect to storage),
+/// never from HTTPS to plain HTTP, and drop <c>Authorization</c> and configured headers when they leave the origin.
 /// Replayable requests are retried on 5xx, 429 (honouring <c>Retry-After</c>), timeouts and connection errors with
 /// exponential backoff and jitter (Polly, through Microsoft.Extensions.Http.Resilience).
 /// </remarks>
@@ -96,6 +97,7 @@ public sealed partial class RegistryClient : IDisposable
             handler.SslOptions.RemoteCertificateValidationCallback = static (_, _, _, _) => true;
         }
 
+        RedirectTargetGuard.Install(handler, _options.AllowLocalRedirectTargets);
         return handler;
     }
 
@@ -209,7 +211,7 @@ public sealed partial class RegistryClient : IDisposable
         bool withBody = request.Content is not null;
         for (int hop = 0; ; hop++)
         {
-            var response = await SendHopAsync(request, method, uri, authorization, withBody, cancellationToken).ConfigureAwait(false);
+            var response = await SendHopAsync(request, method, uri, authorization, withBody, redirected: !SameOrigin(uri, request.Uri), cancellationToken).ConfigureAwait(false);
             int status = (int)response.StatusCode;
             if (status is not (301 or 302 or 303 or 307 or 308) || response.Headers.Location is not { } location)
             {
@@ -217,6 +219,11 @@ public sealed partial class RegistryClient : IDisposable
             }
 
             response.Dispose();
+            if (!request.FollowRedirects)
+            {
+                throw new RegistryException($"{request.Describe()}: the registry answered a redirect ({status}); redirects are followed for blob reads only.");
+            }
+
             if (hop >= _options.MaxRedirects)
             {
                 throw new RegistryException($"{request.Describe()}: more than {_options.MaxRedirects} redirects.");
@@ -255,12 +262,17 @@ public sealed partial class RegistryClient : IDisposable
         }
     }
 
-    private async Task<HttpResponseMessage> SendHopAsync(RegistryRequest request, HttpMethod method, Uri uri, AuthenticationHeaderValue? authorization, bool withBody, CancellationToken cancellationToken)
+    private async Task<HttpResponseMessage> SendHopAsync(RegistryRequest request, HttpMethod method, Uri uri, AuthenticationHeaderValue? authorization, bool withBody, bool redirected, CancellationToken cancellationToken)
     {
         var invoker = InvokerFor(uri);
         HttpRequestMessage Build()
         {
             var message = new HttpRequestMessage(method, uri);
+            if (redirected)
+            {
+                RedirectTargetGuard.MarkAsRedirect(message);
+            }
+
             message.Headers.UserAgent.ParseAdd(_options.UserAgent);
             if (request.Accept is { } accept)
             {

@@ -69,6 +69,14 @@ public sealed partial class RegistryOptions
     [Range(0, 20)]
     public int MaxRedirects { get; set; } = 5;
 
+    /// <summary>
+    /// Follow a blob redirect to another origin on a loopback or link-local address (127.0.0.0/8, ::1, 169.254.0.0/16,
+    /// fe80::/10). Off by default: a registry could otherwise point reads at services on this host or at a cloud's
+    /// instance metadata. Turn it on only for a registry whose storage really is on such an address (a test setup).
+    /// </summary>
+    /// <value>Default false.</value>
+    public bool AllowLocalRedirectTargets { get; set; }
+
     /// <summary>The most tags a tag listing returns before it is refused as too large.</summary>
     /// <value>Default 100 000.</value>
     [Range(1, 10_000_000)]

@@ -32,6 +32,12 @@ internal sealed class RegistryRequest
     /// <summary>Whether the request may be sent again (no body, a buffered body, or a body re-opened per attempt).</summary>
     public bool Replayable { get; init; } = true;
 
+    /// <summary>
+    /// Whether a redirect is followed (blob reads only: the distribution spec's 307 to storage). Other requests fail on a
+    /// redirect, so a registry cannot point manifest, tag or upload requests at another host.
+    /// </summary>
+    public bool FollowRedirects { get; init; }
+
     /// <summary>Whether the body may take long to send, so the per-attempt header timeout does not apply.</summary>
     public bool LongBody { get; init; }
 

@@ -63,6 +63,15 @@ internal sealed partial class ReplicationQueue
         }
     }
 
+    /// <summary>Whether an entry with <paramref name="key"/> (<see cref="KeyOf"/>) waits or is in flight.</summary>
+    public bool Contains(string key)
+    {
+        lock (_lock)
+        {
+            return _slots.ContainsKey(key);
+        }
+    }
+
     /// <summary>The directory the entries live in.</summary>
     public string Directory => _directory;
 

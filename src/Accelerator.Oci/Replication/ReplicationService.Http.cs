@@ -64,6 +64,7 @@ public sealed partial class ReplicationService
         }
 
         IReadOnlyList<RegistryEvent> events;
+        bool full = false;
         try
         {
             events = RegistryNotifications.Parse(body);
@@ -83,25 +84,36 @@ public sealed partial class ReplicationService
                 continue;
             }
 
-            string? source = _options.SourceRegistry ?? e.RequestHost;
-            if (source is null)
+            if (SourceOf(e) is not { } source)
             {
-                await RejectAsync(context, StatusCodes.Status400BadRequest, "a push event names no request.host; start the service with a source registry").ConfigureAwait(false);
+                // Only configured registries are read from: a forged event naming another host is refused, loudly.
+                LogForeignSource(Printable(e.RequestHost), e.Target.Repository!, e.Target.Tag!, Printable(context.Connection.RemoteIpAddress?.ToString()));
+                await RejectAsync(context, StatusCodes.Status403Forbidden, "the event names a registry this service does not replicate from").ConfigureAwait(false);
                 return;
             }
 
             accepted.Add((source, e));
         }
 
-        Interlocked.Add(ref _received, events.Count);
-        Interlocked.Add(ref _ignored, events.Count - accepted.Count);
         try
         {
-            foreach (var (source, e) in accepted)
+            lock (_admission)
             {
-                var item = _queue.Enqueue(source, e.Target.Repository!, e.Target.Tag!, e.Target.Digest);
-                Interlocked.Increment(ref _queued);
-                LogQueued(source, e.Target.Repository!, e.Target.Tag!, e.Target.Digest?.ToString() ?? "?", item.Sequence);
+                // Tags already queued are merged; only new ones take room.
+                int adding = accepted.Select(a => ReplicationQueue.KeyOf(a.Source, a.Event.Target.Repository!, a.Event.Target.Tag!)).Distinct(StringComparer.Ordinal).Count(k => !_queue.Contains(k));
+                if (adding > 0 && _queue.Count + adding > _options.MaxQueueLength)
+                {
+                    full = true;
+                }
+                else
+                {
+                    foreach (var (source, e) in accepted)
+                    {
+                        var item = _queue.Enqueue(source, e.Target.Repository!, e.Target.Tag!, e.Target.Digest);
+                        Interlocked.Increment(ref _queued);
+                        LogQueued(source, e.Target.Repository!, e.Target.Tag!, e.Target.Digest?.ToString() ?? "?", item.Sequence);
+                    }
+                }
             }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -112,6 +124,16 @@ public sealed partial class ReplicationService
             return;
         }
 
+        if (full)
+        {
+            // Not acknowledged: the registry sends the notification again once the queue has drained.
+            context.Response.Headers.RetryAfter = "30";
+            await RejectAsync(context, StatusCodes.Status503ServiceUnavailable, $"the replication queue is full ({_options.MaxQueueLength} tags); try again later").ConfigureAwait(false);
+            return;
+        }
+
+        Interlocked.Add(ref _received, events.Count);
+        Interlocked.Add(ref _ignored, events.Count - accepted.Count);
         if (accepted.Count > 0)
         {
             Wake();
@@ -119,6 +141,24 @@ public sealed partial class ReplicationService
 
         await RespondAsync(context, StatusCodes.Status200OK, $"{{\"queued\":{accepted.Count}}}\n", "application/json").ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// The registry to read an event's push from: the configured source, or the configured registry the event's
+    /// <c>request.host</c> names; null when it names none of them.
+    /// </summary>
+    private string? SourceOf(RegistryEvent e)
+    {
+        if (_options.SourceRegistry is { } source)
+        {
+            return source;
+        }
+
+        return e.RequestHost is { } host ? _options.SourceRegistries.FirstOrDefault(r => r.Equals(host, StringComparison.OrdinalIgnoreCase)) : null;
+    }
+
+    // Text from a request, safe for one log line.
+    private static string Printable(string? text)
+        => text is null ? "(none)" : new string(text.Take(200).Select(c => char.IsControl(c) ? '?' : c).ToArray());
 
     private bool IsAuthorized(HttpRequest request)
     {
@@ -220,7 +260,7 @@ public sealed partial class ReplicationService
         Metric("accel_replication_events_received_total", "counter", "Events received in accepted registry notifications.", metrics.EventsReceived);
         Metric("accel_replication_events_queued_total", "counter", "Tagged manifest pushes written to the durable queue.", metrics.EventsQueued);
         Metric("accel_replication_events_ignored_total", "counter", "Events acknowledged without replication (pulls, blobs, deletes, out of scope).", metrics.EventsIgnored);
-        Metric("accel_replication_notifications_rejected_total", "counter", "Notifications refused (401, 400, 413, 415).", metrics.NotificationsRejected);
+        Metric("accel_replication_notifications_rejected_total", "counter", "Notifications refused (401, 403, 400, 413, 415, 503).", metrics.NotificationsRejected);
         Metric("accel_replication_replicated_total", "counter", "Queued tags replicated to every target.", metrics.Replicated);
         Metric("accel_replication_failures_total", "counter", "Replication attempts that failed and were scheduled again.", metrics.Failures);
         Metric("accel_replication_queue_length", "gauge", "Tags waiting or being replicated.", metrics.QueueLength);

@@ -22,6 +22,9 @@ public sealed partial class ReplicationService
     [LoggerMessage(7, LogLevel.Debug, "{Source}/{Repository}:{Tag} is not visible at the source yet; looking again in {WaitMs:0} ms")]
     private partial void LogTagNotYetVisible(string source, string repository, string tag, double waitMs);
 
+    [LoggerMessage(8, LogLevel.Warning, "Refused a push event for {Repository}:{Tag} naming registry {Host}, which is not a configured source (sent from {Sender})")]
+    private partial void LogForeignSource(string host, string repository, string tag, string sender);
+
     [LoggerMessage(6, LogLevel.Error, "Could not write to the replication queue: {Error}")]
     private partial void LogQueueWriteFailed(string error);
 }

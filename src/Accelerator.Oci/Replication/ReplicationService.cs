@@ -13,8 +13,9 @@ namespace Accelerator.Oci.Replication;
 /// Prometheus text on <c>/metrics</c>.
 /// </summary>
 /// <remarks>
-/// Notifications are authenticated with an optional bearer token, bounded in size (413), and must be well-formed
-/// envelopes (400) of the registry's media type (415); a refused notification queues nothing.
+/// Notifications are authenticated with a bearer token (401; only a loopback listener may go without), bounded in size
+/// (413), and must be well-formed envelopes (400) of the registry's media type (415) naming a configured source
+/// registry (403); the queue is bounded (503 when full). A refused notification queues nothing.
 /// </remarks>
 public sealed partial class ReplicationService : IAsyncDisposable
 {
@@ -26,6 +27,7 @@ public sealed partial class ReplicationService : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly object _admission = new();
     private KestrelListener? _listener;
     private Task _worker = Task.CompletedTask;
     private TaskCompletionSource _wake = NewWake();
@@ -121,7 +123,7 @@ public sealed partial class ReplicationService : IAsyncDisposable
     {
         // The handler refuses bodies over the limit (413); Kestrel may read up to 1 MiB more to drain the rest of a
         // refused body, so that the client reads the 413 instead of a reset connection, and closes beyond that.
-        _listener = await KestrelListener.StartAsync(_options.Listen!, HandleAsync, _options.MaxRequestBodyBytes + DrainAllowance, cancellationToken).ConfigureAwait(false);
+        _listener = await KestrelListener.StartAsync(_options.Listen!, HandleAsync, _options.MaxRequestBodyBytes + DrainAllowance, cancellationToken, tls: _options.Tls).ConfigureAwait(false);
         Url = _listener.Url;
     }
 

@@ -1,3 +1,5 @@
+using Accelerator.Oci.Hosting;
+
 namespace Accelerator.Oci.Replication;
 
 /// <summary>Options of a <see cref="ReplicationService"/>.</summary>
@@ -6,11 +8,21 @@ public sealed class ReplicationServiceOptions
     /// <summary>The largest notification body accepted by default: 1 MiB (docker-registry sends one event, about 1 KiB).</summary>
     public const long DefaultMaxRequestBodyBytes = 1024 * 1024;
 
+    /// <summary>The default bound on the queue: 10,000 tags.</summary>
+    public const int DefaultMaxQueueLength = 10_000;
+
     /// <summary>
-    /// Where to listen: <c>http://ADDRESS:PORT</c> with an IP address, <c>localhost</c>, or <c>*</c>/<c>0.0.0.0</c> for
+    /// Where to listen: <c>http://ADDRESS:PORT</c> (or <c>https://</c> with <see cref="Tls"/>) with an IP address, <c>localhost</c>, or <c>*</c>/<c>0.0.0.0</c> for
     /// every interface; port 0 picks a free port (see <see cref="ReplicationService.Url"/>). Required.
     /// </summary>
     public Uri? Listen { get; set; }
+
+    /// <summary>
+    /// TLS for an <c>https://</c> <see cref="Listen"/> URL: certificate and key files (re-read when they change) and,
+    /// optionally, the certificate authority whose client certificates are required.
+    /// <value>Default: null, plain HTTP.</value>
+    /// </summary>
+    public ListenerTlsOptions? Tls { get; set; }
 
     /// <summary>The path docker-registry POSTs its notifications to. <value>Default: <c>/events</c>.</value></summary>
     public string EventsPath { get; set; } = "/events";
@@ -19,20 +31,43 @@ public sealed class ReplicationServiceOptions
     public string? DataDirectory { get; set; }
 
     /// <summary>
-    /// When set, a notification must carry <c>Authorization: Bearer TOKEN</c> (docker-registry sends it from the
-    /// endpoint's <c>headers</c>); others get 401. <value>Default: null, no authentication.</value>
+    /// The token a notification must carry as <c>Authorization: Bearer TOKEN</c> (docker-registry sends it from the
+    /// endpoint's <c>headers</c>); others get 401. Required unless <see cref="AllowUnauthenticated"/> is set.
+    /// <value>Default: null.</value>
     /// </summary>
     public string? BearerToken { get; set; }
+
+    /// <summary>
+    /// Accept notifications without a bearer token. Allowed only when <see cref="Listen"/> is a loopback address
+    /// (<c>127.0.0.1</c>, <c>[::1]</c>, <c>localhost</c>): anyone who can reach the listener could otherwise make the
+    /// service replicate. <value>Default: false.</value>
+    /// </summary>
+    public bool AllowUnauthenticated { get; set; }
+
+    /// <summary>
+    /// The most tags waiting in the queue; a notification that would add more is refused with 503 (docker-registry
+    /// sends it again later), so a flood of events cannot fill the disk. Events for a tag already queued always fit.
+    /// <value>Default: 10,000.</value>
+    /// </summary>
+    public int MaxQueueLength { get; set; } = DefaultMaxQueueLength;
 
     /// <summary>Bodies larger than this get 413 and are not read further. <value>Default: 1 MiB.</value></summary>
     public long MaxRequestBodyBytes { get; set; } = DefaultMaxRequestBodyBytes;
 
     /// <summary>
-    /// The registry to replicate from, whatever host an event names. When null, each event's <c>request.host</c> is
-    /// used (the registry as its clients address it). Setting it also means an event can never make the service read
-    /// from a registry it was not told about. <value>Default: null.</value>
+    /// The registry to replicate from, whatever host an event names. Either this or <see cref="SourceRegistries"/> is
+    /// required, so that an event can never make the service read from a registry it was not told about.
+    /// <value>Default: null.</value>
     /// </summary>
     public string? SourceRegistry { get; set; }
+
+    /// <summary>
+    /// The registries (<c>host[:port]</c>, as their clients address them) the service replicates from: an event's
+    /// <c>request.host</c> must be one of them, and the push is read from that registry. A notification naming any
+    /// other host is refused with 403 and logged (a forged event cannot name an attacker's registry).
+    /// <value>Default: empty (then <see cref="SourceRegistry"/> is required).</value>
+    /// </summary>
+    public IList<string> SourceRegistries { get; } = new List<string>();
 
     /// <summary>Which <c>repository:tag</c> pushes are replicated; others are acknowledged and dropped. <value>Default: all.</value></summary>
     public ReplicationFilter Filter { get; set; } = ReplicationFilter.All;
@@ -56,9 +91,9 @@ public sealed class ReplicationServiceOptions
     internal void Validate()
     {
         var failures = new List<string>();
-        if (Listen is null || !Listen.IsAbsoluteUri || Listen.Scheme != Uri.UriSchemeHttp)
+        if (ListenerTlsOptions.CheckScheme(Listen, Tls) is { } listenProblem)
         {
-            failures.Add("Listen must be an http:// URL (HTTPS is not served; put a TLS proxy in front).");
+            failures.Add($"Listen: {listenProblem}.");
         }
 
         if (string.IsNullOrEmpty(DataDirectory))
@@ -74,6 +109,34 @@ public sealed class ReplicationServiceOptions
         if (BearerToken is { Length: 0 } || BearerToken?.Any(char.IsWhiteSpace) == true)
         {
             failures.Add("BearerToken must be non-empty and without spaces.");
+        }
+
+        if (BearerToken is null && !AllowUnauthenticated)
+        {
+            failures.Add("A BearerToken is required (--auth-token-file); only a loopback listener may accept unauthenticated notifications (AllowUnauthenticated, --insecure-no-auth).");
+        }
+        else if (BearerToken is null && Listen is not null && !KestrelListener.IsLoopback(Listen))
+        {
+            failures.Add($"AllowUnauthenticated (--insecure-no-auth) needs a loopback listener, not {Listen.Host}: anyone who reaches it could make the service replicate.");
+        }
+
+        if (MaxQueueLength < 1)
+        {
+            failures.Add("MaxQueueLength must be at least 1.");
+        }
+
+        if (SourceRegistry is null && SourceRegistries.Count == 0)
+        {
+            failures.Add("Name the registries to replicate from (SourceRegistries, --from REGISTRY; or SourceRegistry, --source): an event's own request.host is never trusted.");
+        }
+        else if (SourceRegistry is not null && SourceRegistries.Count > 0)
+        {
+            failures.Add("Set either SourceRegistry (--source) or SourceRegistries (--from), not both.");
+        }
+
+        if (SourceRegistries.Any(r => !ReplicationEndpoint.TryParse(r, out var e, out _) || e.Prefix.Length > 0))
+        {
+            failures.Add("SourceRegistries must hold registry host[:port] names.");
         }
 
         if (MaxRequestBodyBytes is < 1024 or > 64 * 1024 * 1024)
@@ -117,7 +180,7 @@ public sealed class ReplicationServiceOptions
 /// <param name="EventsReceived">Events received in accepted notifications.</param>
 /// <param name="EventsQueued">Events written to the queue (tagged manifest pushes in scope).</param>
 /// <param name="EventsIgnored">Events acknowledged but not acted on (pulls, blob pushes, deletes, out of scope).</param>
-/// <param name="NotificationsRejected">Notifications refused (401, 413, 415, 400).</param>
+/// <param name="NotificationsRejected">Notifications refused (401, 403, 413, 415, 400, 503).</param>
 /// <param name="Replicated">Queue entries replicated to every target.</param>
 /// <param name="Failures">Replication attempts that failed (each is retried).</param>
 /// <param name="QueueLength">Entries waiting or in flight.</param>

@@ -49,13 +49,18 @@ public sealed partial class P2PPeer : IAsyncDisposable
         _time = time;
         _logger = logger;
         PeerId = options.PeerId ?? $"{SanitizedMachineName()}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}";
-        _http = new HttpClient(new SocketsHttpHandler
+        var handler = new SocketsHttpHandler
         {
             PooledConnectionLifetime = TimeSpan.FromMinutes(2),
             ConnectTimeout = options.SchedulerTimeout,
             MaxConnectionsPerServer = 64,
             AutomaticDecompression = System.Net.DecompressionMethods.None,
-        })
+            // A parent or scheduler that redirects is not followed: the request (and its task token) stays with the
+            // peer the scheduler named.
+            AllowAutoRedirect = false,
+        };
+        options.ClientTls?.ApplyTo(handler);
+        _http = new HttpClient(handler)
         {
             Timeout = Timeout.InfiniteTimeSpan,
         };
@@ -105,7 +110,7 @@ public sealed partial class P2PPeer : IAsyncDisposable
         var peer = new P2PPeer(options, store, registry, owns, time, loggerFactory.CreateLogger<P2PPeer>());
         try
         {
-            peer._listener = await KestrelListener.StartAsync(options.Listen, peer.HandleAsync, 64 * 1024, cancellationToken).ConfigureAwait(false);
+            peer._listener = await KestrelListener.StartAsync(options.Listen, peer.HandleAsync, 64 * 1024, cancellationToken, tls: options.Tls).ConfigureAwait(false);
             peer.Url = options.AdvertisedUrl ?? peer._listener.Url;
             if (peer._ring is not null)
             {

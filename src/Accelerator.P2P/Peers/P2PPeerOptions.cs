@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Accelerator.Oci.Hosting;
 using Accelerator.Oci.Registry;
 using Accelerator.P2P.Protocol;
 
@@ -11,10 +12,23 @@ public sealed class P2PPeerOptions
     /// <value>Default <see langword="null"/>: the machine name and a random suffix.</value>
     public string? PeerId { get; set; }
 
-    /// <summary>The URL the piece API listens on (<c>http://ip-or-localhost:port</c>; port 0 picks a free one).</summary>
+    /// <summary>The URL the piece API listens on (<c>http://ip-or-localhost:port</c>, or <c>https://</c> with <see cref="Tls"/>; port 0 picks a free one).</summary>
     /// <value>Default <c>http://127.0.0.1:0</c>.</value>
     [Required]
     public Uri Listen { get; set; } = new("http://127.0.0.1:0");
+
+    /// <summary>
+    /// TLS for an <c>https://</c> <see cref="Listen"/> URL: certificate and key files (re-read when they change) and,
+    /// optionally, the certificate authority whose client certificates are required.
+    /// <value>Default: null, plain HTTP.</value>
+    /// </summary>
+    public ListenerTlsOptions? Tls { get; set; }
+
+    /// <summary>
+    /// TLS of the peer's own requests to schedulers and parents: the certificate authorities to trust and the client
+    /// certificate to present where mutual TLS is required. <value>Default: null, the system's roots and no client certificate.</value>
+    /// </summary>
+    public ClientTlsOptions? ClientTls { get; set; }
 
     /// <summary>The URL other peers reach the piece API at, when it differs from the listen URL (e.g. listening on 0.0.0.0).</summary>
     /// <value>Default <see langword="null"/>: the bound listen URL.</value>
@@ -98,10 +112,12 @@ public sealed class P2PPeerOptions
             throw new ValidationException($"PeerId '{PeerId}' must be 1–128 characters of [A-Za-z0-9._:-].");
         }
 
-        if (!Listen.IsAbsoluteUri || Listen.Scheme != Uri.UriSchemeHttp)
+        if (ListenerTlsOptions.CheckScheme(Listen, Tls) is { } problem)
         {
-            throw new ValidationException($"Listen must be an http:// URL, not '{Listen}'.");
+            throw new ValidationException($"Listen: {problem}.");
         }
+
+        ClientTls?.Validate();
 
         if (AdvertisedUrl is not null && !P2PProtocol.IsValidPeerUrl(AdvertisedUrl.AbsoluteUri))
         {

@@ -26,7 +26,7 @@ public sealed class PeerProxyBlobSource : IBlobSource, IBlobExistence, IDisposab
         Proxy = proxy.AbsoluteUri.EndsWith('/') ? proxy : new Uri(proxy.AbsoluteUri + "/");
         Registry = registry;
         _ownsClient = http is null;
-        _http = http ?? new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+        _http = http ?? new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }) { Timeout = Timeout.InfiniteTimeSpan };
     }
 
     /// <summary>The proxy's base URL.</summary>

@@ -20,6 +20,9 @@ internal static class RegistryErrors
     public const string SizeInvalid = "SIZE_INVALID";
     public const string DigestInvalid = "DIGEST_INVALID";
     public const string RangeInvalid = "RANGE_INVALID";
+    public const string Unauthorized = "UNAUTHORIZED";
+    public const string Denied = "DENIED";
+    public const string TooManyRequests = "TOOMANYREQUESTS";
 
     /// <summary>Writes one error with <paramref name="status"/>; nothing is written once the response has started.</summary>
     public static async Task WriteAsync(HttpContext context, int status, string code, string message)

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using System.Net;
 using System.Text;
+using Accelerator.Oci.Registry;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
 
@@ -11,7 +12,7 @@ public sealed partial class RegistryMirrorProxy
 {
     private const string ApiVersionHeader = "Docker-Distribution-API-Version";
     private const string ContentDigestHeader = "Docker-Content-Digest";
-    private const int MaxErrorBodyBytes = 64 * 1024;
+    private const int MaxBlobRedirects = 3;
 
     // Response headers of a manifest answer worth handing back; hop-by-hop and framing headers are the server's own.
     private static readonly string[] PassedManifestHeaders = ["Content-Type", ContentDigestHeader, "ETag", "WWW-Authenticate", ApiVersionHeader, "Last-Modified"];
@@ -49,11 +50,17 @@ public sealed partial class RegistryMirrorProxy
                 return;
             }
 
-            if (!TryGetUpstream(request, out string? registry, out string? problem))
+            if (!TryGetUpstream(request, out string? registry, out string? problem, out bool denied))
             {
                 if (parsed.Kind == ProxyRequestKind.Ping && problem is null)
                 {
                     await WritePingAsync(context).ConfigureAwait(false);
+                    return;
+                }
+
+                if (denied)
+                {
+                    await FailAsync(context, StatusCodes.Status403Forbidden, RegistryErrors.Denied, problem!).ConfigureAwait(false);
                     return;
                 }
 
@@ -86,9 +93,10 @@ public sealed partial class RegistryMirrorProxy
         }
     }
 
-    private bool TryGetUpstream(HttpRequest request, out string? registry, out string? problem)
+    private bool TryGetUpstream(HttpRequest request, out string? registry, out string? problem, out bool denied)
     {
         problem = null;
+        denied = false;
         registry = _options.Upstream;
         if (request.Query.TryGetValue("ns", out StringValues ns) && ns.Count > 0)
         {
@@ -103,10 +111,15 @@ public sealed partial class RegistryMirrorProxy
             registry = candidate;
         }
 
-        if (registry is not null && _options.AllowedUpstreams.Count > 0 && !_options.AllowedUpstreams.Contains(registry, StringComparer.OrdinalIgnoreCase))
+        // The configured upstream is allowed; a registry a client names must be on the list when there is one (and on a
+        // listener beyond loopback there always is).
+        if (registry is not null && _options.AllowedUpstreams.Count > 0
+            && !registry.Equals(_options.Upstream, StringComparison.OrdinalIgnoreCase)
+            && !_options.AllowedUpstreams.Contains(registry, StringComparer.OrdinalIgnoreCase))
         {
             problem = $"this mirror does not serve registry '{Truncate(registry)}'";
             registry = null;
+            denied = true;
             return false;
         }
 
@@ -143,14 +156,28 @@ public sealed partial class RegistryMirrorProxy
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !context.RequestAborted.IsCancellationRequested)
         {
+            // The cause (refused, timed out, name unknown) stays in the log: told to a client it maps internal networks.
             LogUpstreamFailed(registry, relative, ex.Message);
-            await FailAsync(context, StatusCodes.Status503ServiceUnavailable, RegistryErrors.Unavailable, $"upstream registry {registry} is unreachable: {ex.Message}").ConfigureAwait(false);
+            await FailAsync(context, StatusCodes.Status503ServiceUnavailable, RegistryErrors.Unavailable, $"upstream registry {registry} is unreachable").ConfigureAwait(false);
             return;
         }
 
         using (response)
         {
-            long limit = response.IsSuccessStatusCode && isManifest ? _options.MaxManifestBytes : MaxErrorBodyBytes;
+            if (!response.IsSuccessStatusCode)
+            {
+                await FailFromUpstreamAsync(context, registry, relative, response, isManifest).ConfigureAwait(false);
+                return;
+            }
+
+            if (!isManifest)
+            {
+                // A ping: the registry is there; its body is not the client's business.
+                await WritePingAsync(context).ConfigureAwait(false);
+                return;
+            }
+
+            long limit = _options.MaxManifestBytes;
             byte[] body = [];
             if (!head)
             {
@@ -163,7 +190,7 @@ public sealed partial class RegistryMirrorProxy
 
                 body = bounded;
 
-                if (isManifest && response.IsSuccessStatusCode && !IsBodyDigestRight(body, expected, response, out string? mismatch))
+                if (!IsBodyDigestRight(body, expected, response, out string? mismatch))
                 {
                     LogUpstreamFailed(registry, relative, mismatch!);
                     await FailAsync(context, StatusCodes.Status502BadGateway, RegistryErrors.ManifestInvalid, mismatch!).ConfigureAwait(false);
@@ -198,11 +225,34 @@ public sealed partial class RegistryMirrorProxy
 
             outgoing.ContentLength = body.Length;
             await outgoing.Body.WriteAsync(body, context.RequestAborted).ConfigureAwait(false);
-            if (!response.IsSuccessStatusCode)
-            {
-                Interlocked.Increment(ref _errors);
-            }
         }
+    }
+
+    /// <summary>
+    /// Answers an upstream error or redirect with the proxy's own registry-style error: the status for a client error
+    /// (with the registry's challenge on 401, so the client can authenticate), 502 for a server error or a redirect
+    /// (not followed), and never the upstream's body, which may come from a host the client should not read.
+    /// </summary>
+    private async Task FailFromUpstreamAsync(HttpContext context, string registry, string relative, HttpResponseMessage response, bool isManifest)
+    {
+        int upstream = (int)response.StatusCode;
+        LogUpstreamFailed(registry, relative, $"answered {upstream}");
+        if (upstream == StatusCodes.Status401Unauthorized && response.Headers.WwwAuthenticate.Count > 0)
+        {
+            context.Response.Headers.WWWAuthenticate = new StringValues([.. response.Headers.WwwAuthenticate.Select(h => h.ToString())]);
+        }
+
+        (int status, string code, string message) = upstream switch
+        {
+            StatusCodes.Status401Unauthorized => (upstream, RegistryErrors.Unauthorized, "authentication required"),
+            StatusCodes.Status403Forbidden => (upstream, RegistryErrors.Denied, "requested access to the resource is denied"),
+            StatusCodes.Status404NotFound => (upstream, isManifest ? RegistryErrors.ManifestUnknown : RegistryErrors.NameUnknown, isManifest ? "manifest unknown" : "not found"),
+            StatusCodes.Status429TooManyRequests => (upstream, RegistryErrors.TooManyRequests, "too many requests"),
+            >= 300 and < 400 => (StatusCodes.Status502BadGateway, RegistryErrors.Unavailable, $"upstream registry {registry} redirected the request; the mirror does not follow it"),
+            >= 400 and < 500 => (upstream, RegistryErrors.Unsupported, $"upstream registry {registry} refused the request ({upstream})"),
+            _ => (StatusCodes.Status502BadGateway, RegistryErrors.Unavailable, $"upstream registry {registry} failed ({upstream})"),
+        };
+        await FailAsync(context, status, code, message).ConfigureAwait(false);
     }
 
     private static bool IsBodyDigestRight(byte[] body, Digest? expected, HttpResponseMessage response, out string? problem)
@@ -253,14 +303,15 @@ public sealed partial class RegistryMirrorProxy
             {
                 size = await SourceFor(registry).GetSizeAsync(new BlobAddress(repository, digest), context.RequestAborted).ConfigureAwait(false);
             }
-            catch (BlobNotFoundException ex)
+            catch (BlobNotFoundException)
             {
-                await FailAsync(context, StatusCodes.Status404NotFound, RegistryErrors.BlobUnknown, ex.Message).ConfigureAwait(false);
+                await FailAsync(context, StatusCodes.Status404NotFound, RegistryErrors.BlobUnknown, "blob unknown to registry").ConfigureAwait(false);
                 return;
             }
             catch (Exception ex) when (ex is IOException or HttpRequestException)
             {
-                await FailAsync(context, StatusCodes.Status503ServiceUnavailable, RegistryErrors.Unavailable, ex.Message).ConfigureAwait(false);
+                LogUpstreamFailed(registry, $"{repository}/blobs/{digest}", ex.Message);
+                await FailAsync(context, StatusCodes.Status503ServiceUnavailable, RegistryErrors.Unavailable, $"the blob's size could not be read from {registry}").ConfigureAwait(false);
                 return;
             }
         }
@@ -304,21 +355,22 @@ public sealed partial class RegistryMirrorProxy
                     ? await source.OpenRangeAsync(address, offset, length, context.RequestAborted).ConfigureAwait(false)
                     : await source.OpenReadAsync(address, context.RequestAborted).ConfigureAwait(false);
             }
-            catch (BlobNotFoundException ex)
+            // Fixed texts: an exception's message can carry what an upstream (or a host it redirected to) answered.
+            catch (BlobNotFoundException)
             {
-                await FailAsync(context, StatusCodes.Status404NotFound, RegistryErrors.BlobUnknown, ex.Message).ConfigureAwait(false);
+                await FailAsync(context, StatusCodes.Status404NotFound, RegistryErrors.BlobUnknown, "blob unknown to registry").ConfigureAwait(false);
                 return;
             }
             catch (DigestMismatchException ex)
             {
                 LogBlobFailed(address.ToString(), ex.Message);
-                await FailAsync(context, StatusCodes.Status502BadGateway, RegistryErrors.DigestInvalid, ex.Message).ConfigureAwait(false);
+                await FailAsync(context, StatusCodes.Status502BadGateway, RegistryErrors.DigestInvalid, $"the bytes read do not match {digest}").ConfigureAwait(false);
                 return;
             }
             catch (Exception ex) when (ex is IOException or HttpRequestException or InvalidOperationException)
             {
                 LogBlobFailed(address.ToString(), ex.Message);
-                await FailAsync(context, StatusCodes.Status503ServiceUnavailable, RegistryErrors.Unavailable, ex.Message).ConfigureAwait(false);
+                await FailAsync(context, StatusCodes.Status503ServiceUnavailable, RegistryErrors.Unavailable, $"the blob could not be read from peers or {registry}").ConfigureAwait(false);
                 return;
             }
 
@@ -360,7 +412,7 @@ public sealed partial class RegistryMirrorProxy
         CopyClientHeaders(context.Request, upstreamRequest);
         try
         {
-            using var response = await _upstream.SendAsync(upstreamRequest, HttpCompletionOption.ResponseHeadersRead, context.RequestAborted).ConfigureAwait(false);
+            using var response = await SendBlobHeadAsync(upstreamRequest, context.RequestAborted).ConfigureAwait(false);
             if (response.IsSuccessStatusCode && response.Content.Headers.ContentLength is { } size and >= 0)
             {
                 if (_authorizations.Count > 100_000)
@@ -391,9 +443,37 @@ public sealed partial class RegistryMirrorProxy
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !context.RequestAborted.IsCancellationRequested)
         {
             LogUpstreamFailed(registry, $"{repository}/blobs/{digest}", ex.Message);
-            await FailAsync(context, StatusCodes.Status503ServiceUnavailable, RegistryErrors.Unavailable, $"upstream registry {registry} is unreachable to authorize the read: {ex.Message}").ConfigureAwait(false);
+            await FailAsync(context, StatusCodes.Status503ServiceUnavailable, RegistryErrors.Unavailable, $"upstream registry {registry} is unreachable to authorize the read").ConfigureAwait(false);
             return null;
         }
+    }
+
+    /// <summary>
+    /// Sends a blob HEAD and follows the registry's redirect to its storage (distribution spec: a blob request may be
+    /// answered 307) by hand: at most <see cref="MaxBlobRedirects"/> hops, http(s) only, never from HTTPS to plain HTTP,
+    /// never to a loopback or link-local address, and without the client's headers (the storage URL is signed). Other
+    /// requests never follow redirects.
+    /// </summary>
+    private async Task<HttpResponseMessage> SendBlobHeadAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var response = await _upstream.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        var uri = request.RequestUri!;
+        for (int hop = 0; hop < MaxBlobRedirects && (int)response.StatusCode is 301 or 302 or 303 or 307 or 308 && response.Headers.Location is { } location; hop++)
+        {
+            var target = location.IsAbsoluteUri ? location : new Uri(uri, location);
+            if (target.Scheme is not ("http" or "https") || (uri.Scheme == Uri.UriSchemeHttps && target.Scheme != Uri.UriSchemeHttps))
+            {
+                break;
+            }
+
+            response.Dispose();
+            using var next = new HttpRequestMessage(HttpMethod.Head, target);
+            RedirectTargetGuard.MarkAsRedirect(next);
+            response = await _upstream.SendAsync(next, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            uri = target;
+        }
+
+        return response;
     }
 
     private async Task CopyExactlyAsync(HttpContext context, Stream stream, long length, BlobAddress address)
@@ -436,7 +516,7 @@ public sealed partial class RegistryMirrorProxy
                 // Nothing sent yet (a small blob is held back whole): a proper error instead of a reset connection.
                 context.Response.Headers.Remove(ContentDigestHeader);
                 context.Response.Headers.ContentRange = default;
-                await FailAsync(context, StatusCodes.Status502BadGateway, ex is DigestMismatchException ? RegistryErrors.DigestInvalid : RegistryErrors.Unavailable, ex.Message).ConfigureAwait(false);
+                await FailAsync(context, StatusCodes.Status502BadGateway, ex is DigestMismatchException ? RegistryErrors.DigestInvalid : RegistryErrors.Unavailable, ex is DigestMismatchException ? $"the bytes read do not match {address.Digest}" : "the blob could not be read whole").ConfigureAwait(false);
                 return;
             }
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using Accelerator.Oci.Hosting;
+using Accelerator.Oci.Registry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -10,9 +11,11 @@ namespace Accelerator.P2P.Proxy;
 /// A registry mirror on a peer: the <c>/v2/</c> API that containerd (a <c>hosts.toml</c> mirror) and docker
 /// (<c>registry-mirrors</c>) use unchanged. Manifests are passed through to the upstream registry with the client's
 /// <c>Authorization</c> and <c>Accept</c> headers (status, headers and body returned as the registry gave them, a body
-/// fetched by digest checked against it); blobs are read from a blob source — the peer's P2P source — whole or as one
+/// fetched by digest checked against it; an upstream error is answered with the proxy's own error body, never the
+/// upstream's text; redirects are not followed except a blob's redirect to storage); blobs are read from a blob source — the peer's P2P source — whole or as one
 /// byte range (206), so lazy mounts read their chunks through it. The upstream registry is containerd's <c>ns</c>
-/// query parameter, else <see cref="RegistryMirrorProxyOptions.Upstream"/>. Errors use the registry's JSON error
+/// query parameter, else <see cref="RegistryMirrorProxyOptions.Upstream"/>, and must be one the proxy is allowed to
+/// serve (<see cref="RegistryMirrorProxyOptions.AllowedUpstreams"/>; 403 otherwise). Errors use the registry's JSON error
 /// format. Also serves <c>/healthz</c> and Prometheus text on <c>/metrics</c>.
 /// </summary>
 /// <remarks>
@@ -48,9 +51,18 @@ public sealed partial class RegistryMirrorProxy : IAsyncDisposable
         _logger = logger;
         _blobSlots = new SemaphoreSlim(options.MaxConcurrentBlobRequests);
         _upstream = upstreamHandler is null
-            ? new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = true, MaxAutomaticRedirections = 5, AutomaticDecompression = DecompressionMethods.None })
+            // Redirects are never followed blindly: a manifest or ping redirect is refused, and a blob HEAD follows the
+            // registry's redirect to storage itself (FollowBlobRedirectAsync), without the client's credentials.
+            ? new HttpClient(CreateUpstreamHandler())
             : new HttpClient(upstreamHandler, disposeHandler: false);
         _upstream.Timeout = options.UpstreamTimeout;
+    }
+
+    private static SocketsHttpHandler CreateUpstreamHandler()
+    {
+        var handler = new SocketsHttpHandler { AllowAutoRedirect = false, AutomaticDecompression = DecompressionMethods.None };
+        RedirectTargetGuard.Install(handler, allowLocal: false);
+        return handler;
     }
 
     /// <summary>The base URL the proxy listens on (with the actual port when port 0 was asked for).</summary>
@@ -121,7 +133,7 @@ public sealed partial class RegistryMirrorProxy : IAsyncDisposable
     private async Task StartListenerAsync(CancellationToken cancellationToken)
     {
         // Registry API requests this proxy serves carry no body.
-        _listener = await KestrelListener.StartAsync(_options.Listen!, HandleAsync, 0, cancellationToken, maxRequestHeadersBytes: 64 * 1024).ConfigureAwait(false);
+        _listener = await KestrelListener.StartAsync(_options.Listen!, HandleAsync, 0, cancellationToken, maxRequestHeadersBytes: 64 * 1024, tls: _options.Tls).ConfigureAwait(false);
         Url = _listener.Url;
     }
 

@@ -1,3 +1,5 @@
+using Accelerator.Oci.Hosting;
+
 namespace Accelerator.P2P.Proxy;
 
 /// <summary>Options of a <see cref="RegistryMirrorProxy"/>.</summary>
@@ -6,8 +8,15 @@ public sealed class RegistryMirrorProxyOptions
     /// <summary>The default bound on a manifest passed through (the distribution spec's recommended 4 MiB).</summary>
     public const long DefaultMaxManifestBytes = 4 * 1024 * 1024;
 
-    /// <summary>Where to listen, <c>http://ADDRESS:PORT</c> (port 0: any free port). Required.</summary>
+    /// <summary>Where to listen, <c>http://ADDRESS:PORT</c> or <c>https://</c> with <see cref="Tls"/> (port 0: any free port). Required.</summary>
     public Uri? Listen { get; set; }
+
+    /// <summary>
+    /// TLS for an <c>https://</c> <see cref="Listen"/> URL: certificate and key files (re-read when they change) and,
+    /// optionally, the certificate authority whose client certificates are required.
+    /// <value>Default: null, plain HTTP.</value>
+    /// </summary>
+    public ListenerTlsOptions? Tls { get; set; }
 
     /// <summary>
     /// The registry (<c>host[:port]</c>; <c>docker.io</c> means Docker Hub) a request goes to when it names none with
@@ -17,10 +26,11 @@ public sealed class RegistryMirrorProxyOptions
     public string? Upstream { get; set; }
 
     /// <summary>
-    /// The registries (<c>host[:port]</c>) this mirror serves; a request for another one (by <c>ns</c>) is refused, so
-    /// the peer cannot be used to reach arbitrary hosts.
+    /// The registries (<c>host[:port]</c>) this mirror serves besides <see cref="Upstream"/>; a request for another one
+    /// (by <c>ns</c>) is refused with 403 (<c>DENIED</c>), so the peer cannot be used to reach arbitrary hosts. Required
+    /// (non-empty) when <see cref="Listen"/> is not a loopback address.
     /// </summary>
-    /// <value>Empty: any registry a client names.</value>
+    /// <value>Empty: on a loopback listener, any registry a client names.</value>
     public IList<string> AllowedUpstreams { get; } = new List<string>();
 
     /// <summary>Talk to upstream registries over plain HTTP instead of HTTPS.</summary>
@@ -55,9 +65,16 @@ public sealed class RegistryMirrorProxyOptions
     /// <summary>Throws <see cref="ArgumentException"/> for invalid options.</summary>
     public void Validate()
     {
-        if (Listen is null || !Listen.IsAbsoluteUri || Listen.Scheme != Uri.UriSchemeHttp)
+        if (ListenerTlsOptions.CheckScheme(Listen, Tls) is { } problem)
         {
-            throw new ArgumentException("Proxy listen address: an http://ADDRESS:PORT URL is required.", nameof(Listen));
+            throw new ArgumentException($"Proxy listen address: {problem}.", nameof(Listen));
+        }
+
+        if (!KestrelListener.IsLoopback(Listen!) && AllowedUpstreams.Count == 0)
+        {
+            throw new ArgumentException(
+                $"The proxy listens beyond loopback ({Listen!.Host}): name the registries it may serve with AllowedUpstreams (--allow-upstream REGISTRY); otherwise anyone who reaches it can make it fetch from any host.",
+                nameof(AllowedUpstreams));
         }
 
         if (Upstream is not null && !UpstreamRegistry.IsValidHost(Upstream))

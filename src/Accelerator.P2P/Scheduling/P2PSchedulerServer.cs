@@ -41,7 +41,7 @@ public sealed class P2PSchedulerServer : IAsyncDisposable
         var service = new P2PSchedulerService(scheduler, options, loggerFactory, time);
         try
         {
-            var listener = await KestrelListener.StartAsync(options.Listen, service.HandleAsync, P2PProtocol.MaxRequestBytes + (1024 * 1024), cancellationToken).ConfigureAwait(false);
+            var listener = await KestrelListener.StartAsync(options.Listen, service.HandleAsync, P2PProtocol.MaxRequestBytes + (1024 * 1024), cancellationToken, tls: options.Tls).ConfigureAwait(false);
             return new P2PSchedulerServer(service, listener, time);
         }
         catch

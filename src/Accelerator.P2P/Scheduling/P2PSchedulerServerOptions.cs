@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Accelerator.Oci.Hosting;
 using Accelerator.Oci.Registry;
 
 namespace Accelerator.P2P.Scheduling;
@@ -6,10 +7,17 @@ namespace Accelerator.P2P.Scheduling;
 /// <summary>Options of a scheduler served over HTTP (<see cref="P2PSchedulerService"/>, <see cref="P2PSchedulerServer"/>).</summary>
 public sealed class P2PSchedulerServerOptions
 {
-    /// <summary>The URL to listen on (<c>http://host:port</c>; port 0 picks a free one).</summary>
+    /// <summary>The URL to listen on (<c>http://host:port</c>, or <c>https://</c> with <see cref="Tls"/>; port 0 picks a free one).</summary>
     /// <value>Default <c>http://127.0.0.1:0</c>.</value>
     [Required]
     public Uri Listen { get; set; } = new("http://127.0.0.1:0");
+
+    /// <summary>
+    /// TLS for an <c>https://</c> <see cref="Listen"/> URL: certificate and key files (re-read when they change) and,
+    /// optionally, the certificate authority whose client certificates are required.
+    /// <value>Default: null, plain HTTP.</value>
+    /// </summary>
+    public ListenerTlsOptions? Tls { get; set; }
 
     /// <summary>The decision logic's options.</summary>
     public P2PSchedulerOptions Scheduler { get; set; } = new();
@@ -29,9 +37,9 @@ public sealed class P2PSchedulerServerOptions
     public void Validate()
     {
         Validator.ValidateObject(this, new ValidationContext(this), validateAllProperties: true);
-        if (!Listen.IsAbsoluteUri || Listen.Scheme != Uri.UriSchemeHttp)
+        if (ListenerTlsOptions.CheckScheme(Listen, Tls) is { } problem)
         {
-            throw new ValidationException($"Listen must be an http:// URL, not '{Listen}'.");
+            throw new ValidationException($"Listen: {problem}.");
         }
 
         ArgumentNullException.ThrowIfNull(Scheduler);

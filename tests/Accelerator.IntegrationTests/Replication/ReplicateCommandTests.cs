@@ -144,7 +144,7 @@ public sealed class ReplicateCommandTests : IAsyncLifetime
         var a = await RegistryAsync();
         var b = await RegistryAsync();
         var serve = Own(AccelProcess.Start(
-            "replicate", "serve", "--plain-http", "--listen", $"http://127.0.0.1:{port}", "--to", a.Host, "--to", $"{b.Host}/mirror", "--data-dir", Path.Combine(_work, "queue")));
+            "replicate", "serve", "--plain-http", "--listen", $"http://127.0.0.1:{port}", "--insecure-no-auth", "--from", source.Host, "--to", a.Host, "--to", $"{b.Host}/mirror", "--data-dir", Path.Combine(_work, "queue")));
         await serve.WaitForOutputAsync("Listening for registry notifications", TimeSpan.FromSeconds(30));
         var image = await SampleAsync("pushed", 2 << 20, 4);
 
@@ -170,7 +170,7 @@ public sealed class ReplicateCommandTests : IAsyncLifetime
         var registryOptions = new DockerRegistryOptions();
         registryOptions.NotificationEndpoints.Add(new Uri($"http://127.0.0.1:{port}/events"));
         var source = await RegistryAsync(registryOptions);
-        string[] args = ["replicate", "serve", "--plain-http", "--listen", $"http://127.0.0.1:{port}", "--to", $"127.0.0.1:{targetPort}", "--data-dir", queue];
+        string[] args = ["replicate", "serve", "--plain-http", "--listen", $"http://127.0.0.1:{port}", "--insecure-no-auth", "--from", source.Host, "--to", $"127.0.0.1:{targetPort}", "--data-dir", queue];
         var first = Own(AccelProcess.Start(args));
         await first.WaitForOutputAsync("Listening for registry notifications", TimeSpan.FromSeconds(30));
         var image = await SampleAsync("restart", 1 << 20, 5);

@@ -315,7 +315,12 @@ public sealed class MirroredBlobSourceTests(MirrorFixture fixture)
             origin.Host,
             [],
             o => o.Registries[origin.Host].Mirrors.Add(new MirrorEndpoint(mirror.Url) { Headers = { ["X-Mirror-Token"] = ["t0ken"] } }),
-            registryOptions: o => o.Hosts[mirror.Host] = new RegistryHostOptions { Username = "alice", Password = "wonder" });
+            registryOptions: o =>
+            {
+                o.Hosts[mirror.Host] = new RegistryHostOptions { Username = "alice", Password = "wonder" };
+                // The stand-in storage is on loopback, which a redirect may reach only when allowed.
+                o.AllowLocalRedirectTargets = true;
+            });
         var store = mirrors.Store(origin.Host);
         var (image, layers) = await ResolveAppAsync(store, origin.Host);
 

@@ -5,6 +5,7 @@ using Accelerator.Oci.Registry;
 using Accelerator.Oci.Replication;
 using Accelerator.Oci.Tests.Layout;
 using Accelerator.Oci.Tests.Registry;
+using Accelerator.Testing;
 using Accelerator.Testing.Registry;
 
 namespace Accelerator.Oci.Tests.Replication;
@@ -35,6 +36,8 @@ public sealed class ReplicationServiceTests(ReplicationFixture fixture) : IDispo
             BearerToken = Token,
             MaxRequestBodyBytes = 64 * 1024,
         };
+        // The host the sample notifications name.
+        serviceOptions.SourceRegistries.Add("127.0.0.1:18098");
         configure?.Invoke(serviceOptions);
         return await ReplicationService.StartAsync(new Replicator(client, options), serviceOptions);
     }
@@ -43,8 +46,9 @@ public sealed class ReplicationServiceTests(ReplicationFixture fixture) : IDispo
     public async Task Notification_FromRegistryWithBearerHeader_PushReplicatedToTarget()
     {
         using var client = new RegistryClient(RegistryFixture.Options());
-        await using var service = await StartAsync(client, fixture.TargetA.Host);
-        var registryOptions = new DockerRegistryOptions();
+        int sourcePort = LoopbackPorts.Free();
+        await using var service = await StartAsync(client, fixture.TargetA.Host, o => o.SourceRegistries.Add($"127.0.0.1:{sourcePort}"));
+        var registryOptions = new DockerRegistryOptions { Port = sourcePort };
         registryOptions.NotificationEndpoints.Add(service.EventsUrl);
         registryOptions.NotificationHeaders["Authorization"] = "Bearer " + Token;
         await using var source = await DockerRegistryProcess.StartAsync(registryOptions);
@@ -98,6 +102,7 @@ public sealed class ReplicationServiceTests(ReplicationFixture fixture) : IDispo
         await TestImage.Create(911).PushAsync(client, fixture.Source.Host, "team/app", "2.0");
         await using var service = await StartAsync(client, "127.0.0.1:1", o =>
         {
+            o.SourceRegistries.Clear();
             o.SourceRegistry = fixture.Source.Host;
             o.RetryBaseDelay = TimeSpan.FromMinutes(10);
             o.RetryMaxDelay = TimeSpan.FromMinutes(10);
@@ -130,7 +135,11 @@ public sealed class ReplicationServiceTests(ReplicationFixture fixture) : IDispo
         using var client = new RegistryClient(RegistryFixture.Options());
         await Assert.ThrowsAsync<ArgumentException>(() => StartAsync(client, "127.0.0.1:1", o => o.Listen = new Uri("https://127.0.0.1:0")));
         await Assert.ThrowsAsync<ArgumentException>(() => StartAsync(client, "127.0.0.1:1", o => o.MaxRequestBodyBytes = 10));
-        await Assert.ThrowsAsync<ArgumentException>(() => StartAsync(client, "127.0.0.1:1", o => o.SourceRegistry = "host:5000/prefix"));
+        await Assert.ThrowsAsync<ArgumentException>(() => StartAsync(client, "127.0.0.1:1", o =>
+        {
+            o.SourceRegistries.Clear();
+            o.SourceRegistry = "host:5000/prefix";
+        }));
     }
 
     private async Task<HttpStatusCode> PostAsync(ReplicationService service, string body, string? token = Token, string contentType = EnvelopeType, bool chunked = false)

@@ -25,6 +25,9 @@ internal sealed class LyingPeer : IAsyncDisposable
 
     public static Task<LyingPeer> StartAsSourceAsync(Uri scheduler, string registry, BlobAddress blob) => StartAsync(scheduler, registry, blob, asSource: true);
 
+    /// <summary>A parent that claims every piece and answers each piece request with a redirect to <paramref name="target"/>.</summary>
+    public static Task<LyingPeer> StartRedirectingAsync(Uri scheduler, string registry, BlobAddress blob, Uri target) => StartAsync(scheduler, registry, blob, asSource: false, redirectTo: target);
+
     private static byte[] MadeUp(int index, int length)
     {
         byte[] bytes = new byte[length];
@@ -32,7 +35,7 @@ internal sealed class LyingPeer : IAsyncDisposable
         return bytes;
     }
 
-    private static async Task<LyingPeer> StartAsync(Uri scheduler, string registry, BlobAddress blob, bool asSource)
+    private static async Task<LyingPeer> StartAsync(Uri scheduler, string registry, BlobAddress blob, bool asSource, Uri? redirectTo = null)
     {
         LyingPeer? peer = null;
         var server = await LoopbackHttpServer.StartAsync(async context =>
@@ -44,6 +47,13 @@ internal sealed class LyingPeer : IAsyncDisposable
             }
 
             Interlocked.Increment(ref peer!._served);
+            if (redirectTo is not null)
+            {
+                context.Response.StatusCode = StatusCodes.Status307TemporaryRedirect;
+                context.Response.Headers.Location = new Uri(redirectTo, context.Request.Path.Value!.TrimStart('/')).AbsoluteUri;
+                return;
+            }
+
             int length = (int)Math.Min(P2PCluster.TestPieceSize, blob.Size - ((long)index * P2PCluster.TestPieceSize));
             byte[] garbage = MadeUp(index, length);
             if (!asSource)

@@ -112,8 +112,10 @@ public sealed class RegistryMirrorProxyTests(ProxyRegistryFixture registries) : 
         await using var proxy = await RegistryMirrorProxy.StartAsync(options, registry => _client.GetStore(registry).Blobs);
         using var response = await _http.GetAsync(new Uri(proxy.Url, $"v2/{ProxyRegistryFixture.Repository}/manifests/{ProxyRegistryFixture.Tag}?ns={registries.Open.Host}"));
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Contains("does not serve", (await ReadErrorAsync(response)).Message, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        var (code, message) = await ReadErrorAsync(response);
+        Assert.Equal("DENIED", code);
+        Assert.Contains("does not serve", message, StringComparison.Ordinal);
         Assert.Equal(0, proxy.GetStatistics().ManifestRequests);
     }
 
