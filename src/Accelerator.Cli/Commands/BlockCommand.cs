@@ -79,7 +79,7 @@ internal static class BlockCommand
                 }
             }
 
-            if (result.GetValue(tlsKey) is { } keyPath && (File.GetUnixFileMode(keyPath) & (UnixFileMode.GroupRead | UnixFileMode.OtherRead)) != 0)
+            if (!OperatingSystem.IsWindows() && result.GetValue(tlsKey) is { } keyPath && (File.GetUnixFileMode(keyPath) & (UnixFileMode.GroupRead | UnixFileMode.OtherRead)) != 0)
             {
                 console.Warn($"The TLS key {keyPath} is readable by other users; chmod 600 it.");
             }

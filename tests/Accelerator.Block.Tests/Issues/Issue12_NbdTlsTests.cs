@@ -98,12 +98,14 @@ public sealed class Issue12_NbdTlsTests : IAsyncLifetime
     public async Task BlockServe_TlsFlags_NbdcopyOverTlsEqualsImage_PlainClientRefused()
     {
         int port = LoopbackPorts.Free();
+        File.SetUnixFileMode(_certificates.ServerKeyPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
         await using var accel = AccelProcess.Start("block", "serve", "file:" + _image, "--nbd", $"tcp://127.0.0.1:{port}", "--name", "root",
             "--tls-cert", _certificates.ServerCertificatePath, "--tls-key", _certificates.ServerKeyPath, "--tls-client-ca", _certificates.CaPath);
         await accel.WaitUntilAsync(() => accel.Output.Contains("Stop with Ctrl+C", StringComparison.Ordinal));
         string copy = _directory.Combine("cli-copy.img");
 
         Assert.Contains($"nbds://127.0.0.1:{port}/root", accel.Output, StringComparison.Ordinal);
+        Assert.Contains("readable by other users", accel.Error, StringComparison.Ordinal);
         await Tool.CheckAsync("nbdcopy", $"nbds://127.0.0.1:{port}/root?tls-certificates={_certificates.ClientDirectory}", copy);
         Assert.Equal(RawImages.Sha256(_image), RawImages.Sha256(copy));
         Assert.NotEqual(0, (await Tool.RunAsync("nbdinfo", $"nbd://127.0.0.1:{port}/root")).ExitCode);
