@@ -16,7 +16,7 @@ public static class BlockFormat
     public const string BlocksMediaType = "application/vnd.accelerator.block.blocks.v1";
 
     /// <summary>Manifest annotation naming the digest of the source image manifest.</summary>
-    public const string SourceDigestAnnotation = "dev.accelerator.source.digest";
+    public const string SourceDigestAnnotation = Accelerator.Oci.Resolution.AcceleratedVariant.SourceDigestAnnotation;
 
     /// <summary>Manifest annotation holding the format version (<c>"1"</c>).</summary>
     public const string VersionAnnotation = "dev.accelerator.block.version";

@@ -64,47 +64,11 @@ public sealed class BlockImageOpener : IBlockImageOpener
         return new BlockImageDisk(stack, blockImage.Image.Manifest.Digest);
     }
 
-    // A variant found beside the tag must be the conversion of the manifest the tag names now: the kernel will parse its
-    // file system in place of the image the caller asked for, so a stale conversion, or one pushed beside another image's
-    // tag, is refused (its blocks are verified against its index either way; this binds the index to the request).
-    private async Task<(ImageReference? Variant, string? Reason)> FindBlockVariantAsync(ImageReference image, Platform? platform, CancellationToken cancellationToken)
-    {
-        var (variant, reason) = await AcceleratedVariant.FindAsync(
-            _stores, image, platform, BlockFormat.TagSuffix, BlockConverter.DefaultTarget, BlockImage.IsBlockManifest, "block image", cancellationToken).ConfigureAwait(false);
-        if (variant is null || variant == image)
-        {
-            return (variant, reason);
-        }
-
-        try
-        {
-            ResolvedImage requested;
-            try
-            {
-                requested = await ImageResolver.ResolveAsync(_stores.GetStore(image), image, platform, cancellationToken).ConfigureAwait(false);
-            }
-            catch (BlobNotFoundException)
-            {
-                // The tag names nothing there (a store holding only the converted image): the variant is all the name
-                // can mean, and no other image is being replaced.
-                return (variant, null);
-            }
-
-            var converted = await LazyImage.ResolveAsync(_stores.GetStore(variant), variant, platform, cancellationToken).ConfigureAwait(false);
-            string? source = converted.ImageManifest.Annotations?.GetValueOrDefault(BlockFormat.SourceDigestAnnotation);
-            return source == requested.Manifest.Digest.ToString()
-                ? (variant, null)
-                : (null, $"{variant} was converted from {source ?? "an image it does not name"}, not from {image} ({requested.Manifest.Digest}); convert the image again");
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            throw;
-        }
-        catch (Exception ex) when (ex is IOException or InvalidDataException or FormatException or HttpRequestException or NotSupportedException or UnauthorizedAccessException)
-        {
-            return (null, $"cannot check that {variant} is the conversion of {image}: {ex.Message}");
-        }
-    }
+    // AcceleratedVariant binds a variant found beside the tag to the manifest the tag names now: the kernel will parse
+    // its file system in place of the image the caller asked for (its blocks are verified against its index either way).
+    private Task<(ImageReference? Variant, string? Reason)> FindBlockVariantAsync(ImageReference image, Platform? platform, CancellationToken cancellationToken)
+        => AcceleratedVariant.FindAsync(
+            _stores, image, platform, BlockFormat.TagSuffix, BlockConverter.DefaultTarget, BlockImage.IsBlockManifest, "block image", cancellationToken);
 
     private string CacheDirectory()
         => _options.CacheDirectory ?? PrivateDirectory.FirstWritable("/var/cache/accel/blocks", PrivateDirectory.InTemp("accel-blocks"));

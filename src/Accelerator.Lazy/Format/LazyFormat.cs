@@ -16,7 +16,7 @@ public static class LazyFormat
     public const string ChunksMediaType = "application/vnd.accelerator.lazy.chunks.v1";
 
     /// <summary>Manifest annotation naming the digest of the source image manifest the lazy image was converted from.</summary>
-    public const string SourceDigestAnnotation = "dev.accelerator.source.digest";
+    public const string SourceDigestAnnotation = Accelerator.Oci.Resolution.AcceleratedVariant.SourceDigestAnnotation;
 
     /// <summary>Manifest annotation naming the source image reference (as given to the converter).</summary>
     public const string SourceReferenceAnnotation = "dev.accelerator.source.ref";

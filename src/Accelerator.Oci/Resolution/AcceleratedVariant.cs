@@ -37,7 +37,7 @@ public static class AcceleratedVariant
             return (null, $"cannot open {image}: {ex.Message}");
         }
 
-        string? first = await ProblemAsync(store, image, platform, isVariant, kind, cancellationToken).ConfigureAwait(false);
+        var (first, requested, requestedError) = await ProblemAsync(store, image, platform, isVariant, kind, cancellationToken).ConfigureAwait(false);
         if (first is null)
         {
             return (image, null);
@@ -49,12 +49,36 @@ public static class AcceleratedVariant
         }
 
         ImageReference variant = variantOf(image);
-        string? second = await ProblemAsync(store, variant, platform, isVariant, kind, cancellationToken).ConfigureAwait(false);
-        return second is null ? (variant, null) : (null, $"{first}; {second}");
+        var (second, converted, _) = await ProblemAsync(store, variant, platform, isVariant, kind, cancellationToken).ConfigureAwait(false);
+        if (second is not null)
+        {
+            return (null, $"{first}; {second}");
+        }
+
+        // A variant found beside the tag must be the conversion of the manifest the tag names now: a stale conversion
+        // (the tag moved on), or one pushed beside another image's tag, would serve another image's files under this
+        // name. The converters record the source manifest in SourceDigestAnnotation.
+        if (requested is null)
+        {
+            // The tag names nothing there (a store holding only the converted image): the variant is all the name can
+            // mean, and no other image is being replaced. Any other failure to read the tag leaves nothing to bind to.
+            return requestedError is null or BlobNotFoundException
+                ? (variant, null)
+                : (null, $"cannot check that {variant} is the conversion of {image}: {requestedError.Message}");
+        }
+
+        string? source = converted!.Manifest?.Annotations?.GetValueOrDefault(SourceDigestAnnotation);
+        return source == requested.Digest.ToString()
+            ? (variant, null)
+            : (null, $"{variant} was converted from {source ?? "an image it does not name"}, not from {image} ({requested.Digest}); convert the image again");
     }
 
-    // Null when image is of the variant's format; else what it is instead.
-    private static async Task<string?> ProblemAsync(
+    /// <summary>The annotation in which a converted image names the manifest it was converted from.</summary>
+    public const string SourceDigestAnnotation = "dev.accelerator.source.digest";
+
+    // Problem: null when image is of the variant's format, else what it is instead. Selected: the platform's manifest
+    // when one was read. Error: why the manifest could not be read.
+    private static async Task<(string? Problem, ManifestDocument? Selected, Exception? Error)> ProblemAsync(
         IImageStore store, ImageReference image, Platform? platform, Func<ImageManifest, bool> isVariant, string kind, CancellationToken cancellationToken)
     {
         try
@@ -66,13 +90,13 @@ public static class AcceleratedVariant
                 Descriptor? selected = index.SelectPlatform(platform);
                 if (selected is null)
                 {
-                    return $"{image} has no manifest for {platform}";
+                    return ($"{image} has no manifest for {platform}", null, null);
                 }
 
                 document = await store.GetManifestAsync(image, selected.Digest, cancellationToken).ConfigureAwait(false);
             }
 
-            return document.Manifest is { } manifest && isVariant(manifest) ? null : $"{image} is not a {kind}";
+            return (document.Manifest is { } manifest && isVariant(manifest) ? null : $"{image} is not a {kind}", document, null);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -80,7 +104,7 @@ public static class AcceleratedVariant
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            return $"{image} is not available ({ex.Message})";
+            return ($"{image} is not available ({ex.Message})", null, ex);
         }
     }
 }
