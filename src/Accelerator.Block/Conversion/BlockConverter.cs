@@ -64,7 +64,8 @@ public static class BlockConverter
             throw new InvalidDataException($"{sourceImage} is already an accelerated image.");
         }
 
-        string work = Directory.CreateDirectory(Path.Combine(options.TempDirectory ?? Path.GetTempPath(), $"accel-block-convert-{Guid.NewGuid():N}")).FullName;
+        // 0700: the unpacked tree inside holds the image's set-user-ID files while the disk is built.
+        string work = Accelerator.Oci.IO.PrivateDirectory.CreateUnique(options.TempDirectory ?? Path.GetTempPath(), "accel-block-convert");
         try
         {
             options.Progress?.Report(new BlockConvertProgress("pull"));

@@ -75,7 +75,8 @@ public static class LazyConverter
         // A dictionary cut with another chunk size matches little (chunks start at multiples of the size) but is valid.
         LazyBootstrap? dictionary = options.ChunkDictionary?.Bootstrap;
 
-        string work = Directory.CreateDirectory(Path.Combine(options.TempDirectory ?? Path.GetTempPath(), $"accel-convert-{Guid.NewGuid():N}")).FullName;
+        // 0700: what is staged here is image content (set-user-ID files included) that other users must not reach.
+        string work = Accelerator.Oci.IO.PrivateDirectory.CreateUnique(options.TempDirectory ?? Path.GetTempPath(), "accel-convert");
         try
         {
             PackedImage packed;
