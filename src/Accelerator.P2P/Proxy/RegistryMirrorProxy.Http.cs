@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using System.Net;
 using System.Text;
+using Accelerator.P2P.Protocol;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
 
@@ -251,7 +252,7 @@ public sealed partial class RegistryMirrorProxy
         {
             try
             {
-                size = await SourceFor(registry).GetSizeAsync(new BlobAddress(repository, digest), context.RequestAborted).ConfigureAwait(false);
+                size = await SourceFor(registry, ClientCredential(request)).GetSizeAsync(new BlobAddress(repository, digest), context.RequestAborted).ConfigureAwait(false);
             }
             catch (BlobNotFoundException ex)
             {
@@ -299,7 +300,7 @@ public sealed partial class RegistryMirrorProxy
             Stream stream;
             try
             {
-                var source = SourceFor(registry);
+                var source = SourceFor(registry, ClientCredential(request));
                 stream = ranged
                     ? await source.OpenRangeAsync(address, offset, length, context.RequestAborted).ConfigureAwait(false)
                     : await source.OpenReadAsync(address, context.RequestAborted).ConfigureAwait(false);
@@ -307,6 +308,13 @@ public sealed partial class RegistryMirrorProxy
             catch (BlobNotFoundException ex)
             {
                 await FailAsync(context, StatusCodes.Status404NotFound, RegistryErrors.BlobUnknown, ex.Message).ConfigureAwait(false);
+                return;
+            }
+            catch (UnauthorizedAccessException ex)
+            {
+                // The scheduler's access check refused the client's credential: an authorisation answer, never a 500.
+                LogBlobFailed(address.ToString(), ex.Message);
+                await RefuseAsync(context, registry, repository, digest).ConfigureAwait(false);
                 return;
             }
             catch (DigestMismatchException ex)
@@ -394,6 +402,55 @@ public sealed partial class RegistryMirrorProxy
             await FailAsync(context, StatusCodes.Status503ServiceUnavailable, RegistryErrors.Unavailable, $"upstream registry {registry} is unreachable to authorize the read: {ex.Message}").ConfigureAwait(false);
             return null;
         }
+    }
+
+    /// <summary>
+    /// Answers a read the P2P side refused: with the registry's own refusal and challenge (<c>WWW-Authenticate</c>) when
+    /// the registry refuses the client's credential too, so the client can authenticate; 403 otherwise.
+    /// </summary>
+    private async Task RefuseAsync(HttpContext context, string registry, string repository, Digest digest)
+    {
+        _authorizations.TryRemove(new AuthorizationKey(registry, repository, digest, context.Request.Headers.Authorization.ToString()), out _);
+        if (await AuthorizeBlobAsync(context, registry, repository, digest).ConfigureAwait(false) is null)
+        {
+            return; // the registry's refusal is written
+        }
+
+        await FailAsync(context, StatusCodes.Status403Forbidden, "DENIED", $"the P2P scheduler refused to share {repository}@{digest} from {registry} (is the registry trusted by the scheduler?)").ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The client's credential as the P2P side takes it: <c>Basic</c> as user and password (so the scheduler's check can
+    /// also fetch a token where the registry wants one), any other scheme (<c>Bearer</c> from the registry's token
+    /// server, as containerd sends it after following the challenge) as the header value.
+    /// </summary>
+    internal static RegistryCredential? ClientCredential(HttpRequest request)
+    {
+        string? authorization = request.Headers.Authorization.Count == 1 ? request.Headers.Authorization[0] : null;
+        if (string.IsNullOrWhiteSpace(authorization) || authorization.Length > 8192)
+        {
+            return null;
+        }
+
+        const string Basic = "Basic ";
+        if (authorization.StartsWith(Basic, StringComparison.OrdinalIgnoreCase))
+        {
+            try
+            {
+                string decoded = Encoding.UTF8.GetString(Convert.FromBase64String(authorization[Basic.Length..].Trim()));
+                int colon = decoded.IndexOf(':', StringComparison.Ordinal);
+                if (colon > 0)
+                {
+                    return new RegistryCredential { Username = decoded[..colon], Password = decoded[(colon + 1)..] };
+                }
+            }
+            catch (FormatException)
+            {
+                // Not base64: passed on as is, and the registry says what it thinks of it.
+            }
+        }
+
+        return new RegistryCredential { Authorization = authorization };
     }
 
     private async Task CopyExactlyAsync(HttpContext context, Stream stream, long length, BlobAddress address)
