@@ -64,6 +64,10 @@ public sealed class RegistryTokenServer : IAsyncDisposable
     /// <summary>The lifetime written into tokens (<c>expires_in</c>).</summary>
     public TimeSpan TokenLifetime { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>Whether a token request without credentials is granted <c>pull</c> (a registry public for reading).</summary>
+    /// <value>True; false for a private registry, where only the user gets a token with any access.</value>
+    public bool AnonymousPull { get; set; } = true;
+
     /// <summary>Every request answered, in order.</summary>
     public ConcurrentQueue<TokenRequestRecord> Requests { get; } = new();
 
@@ -94,8 +98,13 @@ public sealed class RegistryTokenServer : IAsyncDisposable
         {
             var form = await context.Request.ReadFormAsync().ConfigureAwait(false);
             scopes.AddRange(form["scope"].SelectMany(s => (s ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries)));
-            // An identity (refresh) token is accepted when it is the password.
+            // An identity (refresh) token is accepted when it is the password; the OAuth2 password grant (containerd's
+            // first try with a user and password) with the user and password.
             if (form["grant_type"] == "refresh_token" && form["refresh_token"] == Password)
+            {
+                user = Username;
+            }
+            else if (form["grant_type"] == "password" && form["username"] == Username && form["password"] == Password)
             {
                 user = Username;
             }
@@ -145,7 +154,7 @@ public sealed class RegistryTokenServer : IAsyncDisposable
                 continue;
             }
 
-            var actions = parts[2].Split(',', StringSplitOptions.RemoveEmptyEntries).Where(a => user is not null || a == "pull").ToArray();
+            var actions = parts[2].Split(',', StringSplitOptions.RemoveEmptyEntries).Where(a => user is not null || (a == "pull" && AnonymousPull)).ToArray();
             if (actions.Length == 0)
             {
                 continue;
