@@ -57,7 +57,7 @@ public sealed class P2PSchedulerServerOptions
         {
             if (!Proxy.UpstreamRegistry.IsValidHost(registry))
             {
-                throw new ValidationException($"TrustedRegistries: '{registry}' is not a registry host[:port].");
+                throw new ValidationException($"TrustedRegistries (--trust-registry): '{registry}' is not a registry host[:port].");
             }
         }
 
