@@ -463,8 +463,10 @@ public sealed partial class P2PPeer
             _sessions.TryRemove(new KeyValuePair<Digest, TaskSession>(session.Task, session));
             throw new SessionChangedException(session.Scheduler);
         }
-        catch (SchedulerRejectedException ex) when (ex.Status == HttpStatusCode.NotFound)
+        catch (SchedulerRejectedException ex) when (ex.Status is HttpStatusCode.NotFound or HttpStatusCode.Unauthorized)
         {
+            // 401: the scheduler no longer takes this peer's secret (it forgot the peer and another instance claimed the
+            // id meanwhile): registering again either gets a new secret or falls back to the registry.
             _sessions.TryRemove(new KeyValuePair<Digest, TaskSession>(session.Task, session));
             throw new SessionChangedException(null);
         }

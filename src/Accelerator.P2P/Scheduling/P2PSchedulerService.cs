@@ -101,9 +101,14 @@ public sealed partial class P2PSchedulerService : IDisposable
             Log.LimitReached(_logger, ex.Message);
             await ErrorAsync(context, ex.Status, ex.Message).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is BlobNotFoundException or PlatformNotFoundException)
+        catch (BlobNotFoundException)
         {
             await ErrorAsync(context, StatusCodes.Status404NotFound, "the registry does not hold what was asked for").ConfigureAwait(false);
+        }
+        catch (PlatformNotFoundException ex)
+        {
+            // Our own words about the image's platforms, not the registry's.
+            await ErrorAsync(context, StatusCodes.Status404NotFound, ex.Message).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is RegistryException or FormatException or DigestMismatchException or ContentTooLargeException or HttpRequestException)
         {
