@@ -259,6 +259,11 @@ public sealed partial class RegistryMirrorProxy
                 await FailAsync(context, StatusCodes.Status404NotFound, RegistryErrors.BlobUnknown, ex.Message).ConfigureAwait(false);
                 return;
             }
+            catch (Exception ex) when (IsRefusal(ex))
+            {
+                await RefuseAsync(context, registry, repository, digest).ConfigureAwait(false);
+                return;
+            }
             catch (Exception ex) when (ex is IOException or HttpRequestException)
             {
                 await FailAsync(context, StatusCodes.Status503ServiceUnavailable, RegistryErrors.Unavailable, ex.Message).ConfigureAwait(false);
@@ -310,9 +315,10 @@ public sealed partial class RegistryMirrorProxy
                 await FailAsync(context, StatusCodes.Status404NotFound, RegistryErrors.BlobUnknown, ex.Message).ConfigureAwait(false);
                 return;
             }
-            catch (UnauthorizedAccessException ex)
+            catch (Exception ex) when (IsRefusal(ex))
             {
-                // The scheduler's access check refused the client's credential: an authorisation answer, never a 500.
+                // The scheduler's access check (or the registry, on a direct read) refused the client's credential: an
+                // authorisation answer, never a 500.
                 LogBlobFailed(address.ToString(), ex.Message);
                 await RefuseAsync(context, registry, repository, digest).ConfigureAwait(false);
                 return;
@@ -419,6 +425,11 @@ public sealed partial class RegistryMirrorProxy
         await FailAsync(context, StatusCodes.Status403Forbidden, "DENIED", $"the P2P scheduler refused to share {repository}@{digest} from {registry} (is the registry trusted by the scheduler?)").ConfigureAwait(false);
     }
 
+    /// <summary>A refusal of the client's credential: by the P2P scheduler's access check, or by the registry itself.</summary>
+    private static bool IsRefusal(Exception ex)
+        => ex is UnauthorizedAccessException
+            || ex is Accelerator.Oci.Registry.RegistryException { StatusCode: HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden };
+
     /// <summary>
     /// The client's credential as the P2P side takes it: <c>Basic</c> as user and password (so the scheduler's check can
     /// also fetch a token where the registry wants one), any other scheme (<c>Bearer</c> from the registry's token
@@ -483,7 +494,7 @@ public sealed partial class RegistryMirrorProxy
                 Interlocked.Add(ref _bytesServed, n);
             }
         }
-        catch (Exception ex) when (ex is IOException or HttpRequestException or InvalidOperationException && !context.RequestAborted.IsCancellationRequested)
+        catch (Exception ex) when (ex is IOException or HttpRequestException or InvalidOperationException or UnauthorizedAccessException && !context.RequestAborted.IsCancellationRequested)
         {
             // Headers (and a Content-Length) are out: cutting the connection is the only way to tell the client the
             // body is not whole. It never receives a complete wrong blob.
@@ -493,6 +504,12 @@ public sealed partial class RegistryMirrorProxy
                 // Nothing sent yet (a small blob is held back whole): a proper error instead of a reset connection.
                 context.Response.Headers.Remove(ContentDigestHeader);
                 context.Response.Headers.ContentRange = default;
+                if (IsRefusal(ex))
+                {
+                    await FailAsync(context, StatusCodes.Status403Forbidden, "DENIED", "the read was refused part-way (the P2P scheduler or the registry refused the credential)").ConfigureAwait(false);
+                    return;
+                }
+
                 await FailAsync(context, StatusCodes.Status502BadGateway, ex is DigestMismatchException ? RegistryErrors.DigestInvalid : RegistryErrors.Unavailable, ex.Message).ConfigureAwait(false);
                 return;
             }

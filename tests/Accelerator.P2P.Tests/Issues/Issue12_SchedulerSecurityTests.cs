@@ -160,6 +160,27 @@ public sealed class Issue12_SchedulerSecurityTests : IAsyncLifetime
         Assert.DoesNotContain(_hostile.Host, body, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task ProxyBlob_SchedulerRefusesTheRegistry_ForbiddenNotServerError()
+    {
+        // A2 as well: a refusal on the P2P side is an authorisation answer (403), never a 500.
+        await using var cluster = new P2PCluster();
+        await cluster.StartSchedulerAsync();
+        var peer = await cluster.StartPeerAsync("proxy-peer");
+        var blob = _private.Put(Repository, P2PCluster.MakeContent(3000, 8));
+        await using var proxy = await Accelerator.P2P.Proxy.RegistryMirrorProxy.StartAsync(
+            new Accelerator.P2P.Proxy.RegistryMirrorProxyOptions { Listen = new Uri("http://127.0.0.1:0"), Upstream = _private.Host, PlainHttpUpstream = true },
+            (registry, credential) => peer.CreateBlobSource(registry, credential));
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(proxy.Url, $"v2/{Repository}/blobs/{blob.Digest}"));
+        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{Secrets[0]}:{Secrets[1]}")));
+
+        using var response = await _http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Contains("DENIED", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(0, _private.BytesServed);
+    }
+
     // B5 ---------------------------------------------------------------------------------------------------------------
 
     [Fact]
