@@ -248,8 +248,15 @@ public sealed partial class P2PScheduler
         if (result.ParentId is not null && lease?.Named(result.ParentId) != true)
         {
             // Only a child the scheduler sent to a parent may speak about it: a report naming a parent this peer was not
-            // sent to for this piece (a spoofed "corrupt" to ban an honest parent, or a made-up success) is ignored.
+            // sent to for this piece (a spoofed "corrupt" to ban an honest parent, a made-up success to credit one) does
+            // not count against or for the parent. A success still says the reporter stores the piece (its lease may
+            // have run out before it reported), under the digest the scheduler already knows.
             _counters.ReportsIgnored++;
+            if (result.Success && piece.Digest is { } digest && (!Digest.TryParse(result.Digest, out var claimed) || claimed == digest))
+            {
+                Hold(state, member, result.Index, digest);
+            }
+
             return;
         }
 
@@ -297,12 +304,20 @@ public sealed partial class P2PScheduler
             parent.Successes++;
         }
 
-        if (piece.Digest is { } known && (reported is null || reported == known) && !member.Held[result.Index])
+        if (piece.Digest is { } known && (reported is null || reported == known))
         {
-            member.Held[result.Index] = true;
-            member.HeldUnder[result.Index] = known;
+            Hold(state, member, result.Index, known);
+        }
+    }
+
+    private static void Hold(TaskState state, TaskMember member, int index, Digest digest)
+    {
+        if (!member.Held[index])
+        {
+            member.Held[index] = true;
+            member.HeldUnder[index] = digest;
             member.HeldCount++;
-            AddHolder(state, member, result.Index);
+            AddHolder(state, member, index);
         }
     }
 

@@ -208,6 +208,31 @@ public sealed class P2PSchedulerTests
     }
 
     [Fact]
+    public void Report_AboutAParentNotAssigned_NoStrikeButASuccessStillHolds()
+    {
+        var scheduler = CreateScheduler();
+        Register(scheduler, Peer("a"));
+        Register(scheduler, Peer("b"));
+        Register(scheduler, Peer("c"));
+        Schedule(scheduler, "a");
+        ReportOrigin(scheduler, "a", 0, 1, 2, 3);
+
+        scheduler.Report(Blob, new PieceReportRequest
+        {
+            PeerId = "b",
+            Results =
+            [
+                new PieceResult { Index = 1, ParentId = "a", Failure = PieceFailure.Corrupt },
+                new PieceResult { Index = 0, ParentId = "a", Success = true, Digest = PieceDigest(0) },
+            ],
+        });
+
+        Assert.False(scheduler.IsBanned(Blob, "a"));
+        Assert.Equal(2, scheduler.GetStatistics().ReportsIgnored);
+        Assert.Contains("b", Assert.Single(Schedule(scheduler, "c", max: 1, wanted: [0]).Pieces).Parents.Select(p => p.PeerId));
+    }
+
+    [Fact]
     public void Report_RepeatedFailures_BanAfterTheThresholdButBusyNever()
     {
         var scheduler = CreateScheduler(o => o.FailuresBeforeBan = 3);
