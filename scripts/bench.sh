@@ -1261,7 +1261,7 @@ bench_p2p() {
     # P2P: a scheduler and N peers, fresh piece stores; each client reads through its own peer's proxy.
     local sport
     sport=$(free_port)
-    "$accel" p2p scheduler --listen "http://127.0.0.1:$sport" --plain-http >"$work/scheduler$n.log" 2>&1 &
+    "$accel" p2p scheduler --listen "http://127.0.0.1:$sport" --plain-http --trust-registry "$registry" >"$work/scheduler$n.log" 2>&1 &
     p2p_pids+=($!)
     wait_http "http://127.0.0.1:$sport/healthz"
     urls=()

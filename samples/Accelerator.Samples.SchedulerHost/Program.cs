@@ -1,6 +1,7 @@
 // A custom host embedding the P2P scheduler: the scheduler API is mapped into an ordinary ASP.NET Core application
 // next to the host's own endpoints, with options from appsettings.json (section "Scheduler") and a hosted service
 // that forgets silent peers. Run it with: dotnet run -- --urls http://127.0.0.1:8002 [--plain-http]
+// (trusted registries before --plain-http: --Scheduler:TrustedRegistries:0=localhost:5000)
 using System.Text.Json;
 using Accelerator.P2P.Scheduling;
 using Microsoft.Extensions.Options;
@@ -12,6 +13,17 @@ builder.Services.AddOptions<P2PSchedulerServerOptions>()
     // moves them to their host keys, which the plain binder above cannot.
     .Configure(o => o.Registry.Bind(builder.Configuration.GetSection("Scheduler:Registry")))
     .Configure(o => o.Registry.PlainHttp = args.Contains("--plain-http"))
+    // The registries the scheduler vouches for ("TrustedRegistries": [ "localhost:5000" ]): every other one is refused.
+    .Configure(o =>
+    {
+        foreach (string registry in builder.Configuration.GetSection("Scheduler:TrustedRegistries").Get<string[]>() ?? [])
+        {
+            if (!o.TrustedRegistries.Contains(registry, StringComparer.OrdinalIgnoreCase))
+            {
+                o.TrustedRegistries.Add(registry);
+            }
+        }
+    })
     .Validate(o =>
     {
         o.Validate();

@@ -104,7 +104,8 @@ internal sealed class SwarmSimulation
 
     private static P2PSchedulerOptions CreateOptions(SwarmSettings settings)
     {
-        var options = new P2PSchedulerOptions { PieceSize = settings.PieceBytes, RandomSeed = settings.Seed };
+        // The scheduler's peer limit (10,000 by default) is for a real fleet; the simulation may drive more peers.
+        var options = new P2PSchedulerOptions { PieceSize = settings.PieceBytes, RandomSeed = settings.Seed, MaxPeers = 10_000_000 };
         if (settings.MaxOriginReads is int reads)
         {
             options.MaxOriginReadsPerTask = reads;

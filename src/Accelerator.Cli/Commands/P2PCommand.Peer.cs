@@ -34,9 +34,13 @@ internal static partial class P2PCommand
         var uploadSlots = new Option<int>("--upload-slots") { Description = "Pieces uploaded at once; more requests are told to try another parent.", DefaultValueFactory = _ => 8 };
         var downloadSlots = new Option<int>("--download-slots") { Description = "Pieces downloaded at once.", DefaultValueFactory = _ => 8 };
         var peerId = new Option<string?>("--peer-id") { Description = "This peer's identity (default: the machine name and a random suffix).", HelpName = "ID" };
+        var operatorToken = new Option<string?>("--operator-token-file") { Description = "A file (mode 0600 or stricter) holding the scheduler's operator token; a --seed peer needs it.", HelpName = "FILE" };
+        var preheatSize = new Option<string>("--max-preheat-size") { Description = "The largest blob a seed peer preheats (suffix K, M, G, T; binary).", DefaultValueFactory = _ => "16G", HelpName = "SIZE" };
+        var preheats = new Option<int>("--max-preheats") { Description = "Preheat downloads a seed peer runs at once.", DefaultValueFactory = _ => 2, HelpName = "N" };
         var command = new Command("peer", "Run a P2P peer: a verified piece store shared with other peers, reads through the scheduler, and optionally a registry-mirror proxy.")
         {
             schedulers, listen, advertise, proxy, upstream, allow, dataDirectory, seed, labels, capacity, memoryCache, uploadLimit, uploadSlots, downloadSlots, peerId,
+            operatorToken, preheatSize, preheats,
         };
         foreach (var option in tls.All.Concat(clientTls.All))
         {
@@ -66,6 +70,9 @@ internal static partial class P2PCommand
                 UploadSlots = result.GetValue(uploadSlots),
                 DownloadSlots = result.GetValue(downloadSlots),
                 Registry = common.CreateRegistryOptions(result),
+                OperatorToken = result.GetValue(operatorToken) is { } tokenFile ? await ReadOperatorTokenAsync(tokenFile, cancellationToken).ConfigureAwait(false) : null,
+                MaxPreheatBlobBytes = ParseSize("--max-preheat-size", result.GetRequiredValue(preheatSize)),
+                MaxConcurrentPreheats = result.GetValue(preheats) is int n and >= 1 and <= 64 ? n : throw new FormatException("--max-preheats: 1 to 64."),
             };
             foreach (string scheduler in (result.GetValue(schedulers) ?? []).SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
             {
@@ -92,7 +99,7 @@ internal static partial class P2PCommand
             await using var peer = await P2PPeer.StartAsync(options, loggerFactory: loggers, cancellationToken: cancellationToken).ConfigureAwait(false);
             await using var mirror = proxyOptions is null
                 ? null
-                : await RegistryMirrorProxy.StartAsync(proxyOptions, registry => peer.CreateBlobSource(registry), loggers, cancellationToken: cancellationToken).ConfigureAwait(false);
+                : await RegistryMirrorProxy.StartAsync(proxyOptions, (registry, credential) => peer.CreateBlobSource(registry, credential), loggers, cancellationToken: cancellationToken).ConfigureAwait(false);
             console.WriteLine($"P2P peer {peer.PeerId} listening on {peer.Url}{(mirror is null ? "" : $" (registry mirror: {mirror.Url})")} (metrics: {peer.Url}metrics).");
             await console.Out.FlushAsync(CancellationToken.None).ConfigureAwait(false);
             await WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);

@@ -31,6 +31,7 @@ internal static partial class P2PCommand
         var tokenKeyFile = new Option<string?>("--token-key-file") { Description = "A file holding the key task tokens are derived from (readable by its owner only); schedulers sharing it issue the same tokens, so a failover costs no re-registration.", HelpName = "FILE" };
         var peerTtl = new Option<int>("--peer-ttl") { Description = "Seconds after which a silent peer is forgotten.", DefaultValueFactory = _ => 10, HelpName = "SECONDS" };
         var tokenLifetime = new Option<int>("--token-lifetime") { Description = "Seconds a task token opens pieces at most (renewed for task members before then); 0: tokens that never expire, for fleets with older peers.", DefaultValueFactory = _ => 3600, HelpName = "SECONDS" };
+        var limits = new SchedulerLimitOptions();
         var command = new Command("scheduler", "Serve a P2P scheduler: tasks, peers, the pieces each holds, parents for every piece, one back-to-source peer per piece, preheat, /metrics.")
         {
             listen, pieceSize, tokenKeyFile, peerTtl, tokenLifetime,
@@ -40,6 +41,7 @@ internal static partial class P2PCommand
             command.Options.Add(option);
         }
 
+        limits.AddTo(command);
         command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
             if (result.GetValue(tokenLifetime) is not 0 and (< 8 or > 604_800))
@@ -61,6 +63,7 @@ internal static partial class P2PCommand
                     TokenKey = result.GetValue(tokenKeyFile) is { } keyFile ? await ReadKeyAsync(keyFile, cancellationToken).ConfigureAwait(false) : null,
                 },
             };
+            await limits.ApplyAsync(result, options, cancellationToken).ConfigureAwait(false);
             using var loggers = CreateLoggers();
             await using var server = await P2PSchedulerServer.StartAsync(options, loggers, cancellationToken: cancellationToken).ConfigureAwait(false);
             console.WriteLine($"P2P scheduler listening on {server.Url} (metrics: {server.Url}metrics).");

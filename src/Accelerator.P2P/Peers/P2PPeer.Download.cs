@@ -9,7 +9,7 @@ namespace Accelerator.P2P.Peers;
 internal sealed class NoSchedulerException(string message) : Exception(message);
 
 /// <summary>A task as this peer joined it: the scheduler it talks to, the token and the geometry.</summary>
-internal sealed record TaskSession(Digest Task, Uri Scheduler, string Token, long Size, int PieceSize, int PieceCount)
+internal sealed record TaskSession(Digest Task, Uri Scheduler, string Token, long Size, int PieceSize, int PieceCount, string Registry)
 {
     /// <summary>The task's tokens: the registration's <see cref="Token"/> and the renewals that followed it.</summary>
     public required TaskTokens Tokens { get; init; }
@@ -111,8 +111,14 @@ public sealed partial class P2PPeer
     /// when this source's credential has not yet been checked for the blob: a peer shared by several clients (a proxy)
     /// serves a client's read only after the scheduler confirmed at the registry that the client's credential may read it.
     /// </summary>
+    /// <remarks>
+    /// A task is a digest at one registry: a session registered through another registry is not reused (the tokens it
+    /// holds were earned there), the peer registers again and moves to this registry's task.
+    /// </remarks>
     private async Task<TaskSession> GetSessionAsync(PeerBlobSource source, BlobAddress blob, CancellationToken cancellationToken)
-        => _sessions.TryGetValue(blob.Digest, out var session) && _checkedAccess.ContainsKey((blob.Digest, source.CredentialKey))
+        => _sessions.TryGetValue(blob.Digest, out var session)
+            && string.Equals(session.Registry, source.Registry, StringComparison.OrdinalIgnoreCase)
+            && _checkedAccess.ContainsKey((blob.Digest, source.CredentialKey))
             ? session
             : await RegisterAsync(source, blob, null, cancellationToken).ConfigureAwait(false);
 
@@ -155,6 +161,10 @@ public sealed partial class P2PPeer
                 {
                     HttpStatusCode.NotFound => new BlobNotFoundException($"blob {blob}", source.Registry),
                     HttpStatusCode.Forbidden => new UnauthorizedAccessException($"The scheduler refused {blob}: {ex.Error}"),
+                    // Over a limit of the scheduler (blob size, registration rate), or our peer id is held by another
+                    // instance the scheduler still knows: read this blob from the registry.
+                    HttpStatusCode.RequestEntityTooLarge or HttpStatusCode.TooManyRequests or HttpStatusCode.Unauthorized
+                        => new NoSchedulerException($"scheduler {scheduler} refused the task: {ex.Error}"),
                     _ => new P2PProtocolException(ex.Message),
                 };
             }
@@ -164,7 +174,8 @@ public sealed partial class P2PPeer
                 throw new P2PProtocolException($"Scheduler {scheduler} answered a registration for {blob.Digest} with task {answer.TaskId}.");
             }
 
-            var session = new TaskSession(blob.Digest, scheduler, answer.Token, answer.Size, answer.PieceSize, answer.PieceCount)
+            TakeSecret(scheduler, answer.PeerSecret);
+            var session = new TaskSession(blob.Digest, scheduler, answer.Token, answer.Size, answer.PieceSize, answer.PieceCount, source.Registry)
             {
                 Tokens = new TaskTokens(answer.Token, answer.TokenExpiresInMs, _time),
             };
@@ -452,8 +463,10 @@ public sealed partial class P2PPeer
             _sessions.TryRemove(new KeyValuePair<Digest, TaskSession>(session.Task, session));
             throw new SessionChangedException(session.Scheduler);
         }
-        catch (SchedulerRejectedException ex) when (ex.Status == HttpStatusCode.NotFound)
+        catch (SchedulerRejectedException ex) when (ex.Status is HttpStatusCode.NotFound or HttpStatusCode.Unauthorized)
         {
+            // 401: the scheduler no longer takes this peer's secret (it forgot the peer and another instance claimed the
+            // id meanwhile): registering again either gets a new secret or falls back to the registry.
             _sessions.TryRemove(new KeyValuePair<Digest, TaskSession>(session.Task, session));
             throw new SessionChangedException(null);
         }

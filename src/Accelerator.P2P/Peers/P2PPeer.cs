@@ -33,12 +33,22 @@ public sealed partial class P2PPeer : IAsyncDisposable
     private readonly ConcurrentDictionary<(Digest Blob, string Credential), byte> _checkedAccess = new();
     private readonly ConcurrentDictionary<Digest, long> _originPieces = new();
     private readonly ConcurrentDictionary<Digest, Task> _preheats = new();
+    private readonly ConcurrentDictionary<Uri, string> _peerSecrets = new();
+    private readonly SemaphoreSlim _preheatSlots;
+    private readonly Lazy<SocketsHttpHandler> _credentialHandler = new(() => new SocketsHttpHandler
+    {
+        AllowAutoRedirect = false,
+        AutomaticDecompression = System.Net.DecompressionMethods.None,
+        PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+    });
     private readonly CancellationTokenSource _stopping = new();
     private readonly System.Diagnostics.Metrics.Meter _meter;
     private KestrelListener? _listener;
     private Task _heartbeats = Task.CompletedTask;
     private PeerCounters _counters;
     private int _disposed;
+
+    private const int MaxPreheatBacklog = 256;
 
     private P2PPeer(P2PPeerOptions options, PieceStore store, RegistryClient registry, bool ownsRegistry, TimeProvider time, ILogger logger)
     {
@@ -64,10 +74,11 @@ public sealed partial class P2PPeer : IAsyncDisposable
         {
             Timeout = Timeout.InfiniteTimeSpan,
         };
-        _schedulers = new SchedulerClient(_http, options.SchedulerTimeout);
+        _schedulers = new SchedulerClient(_http, options.SchedulerTimeout, scheduler => _peerSecrets.TryGetValue(scheduler, out string? secret) ? secret : null, options.OperatorToken);
         _ring = options.Schedulers.Count > 0 ? new SchedulerRing(options.Schedulers) : null;
         _uploadSlots = new SemaphoreSlim(options.UploadSlots, options.UploadSlots);
         _downloadSlots = new SemaphoreSlim(options.DownloadSlots, options.DownloadSlots);
+        _preheatSlots = new SemaphoreSlim(options.MaxConcurrentPreheats, options.MaxConcurrentPreheats);
         _uploadLimiter = new BandwidthLimiter(options.UploadBytesPerSecond, time);
         _meter = P2PMeter.Create(new("peer", PeerId),
         [
@@ -129,17 +140,57 @@ public sealed partial class P2PPeer : IAsyncDisposable
     }
 
     /// <summary>
-    /// A blob source for <paramref name="registry"/> that reads through P2P, back-to-source and fallback reads going to
-    /// the registry with this peer's registry client. The credential forwarded to the scheduler for access checks is
-    /// <paramref name="credential"/>, else the user and password of <see cref="P2PPeerOptions.Registry"/>'s host entry.
+    /// A blob source for <paramref name="registry"/> that reads through P2P. Without <paramref name="credential"/>,
+    /// back-to-source and fallback reads go to the registry with this peer's registry client, and the credential
+    /// forwarded to the scheduler for access checks is the user and password of <see cref="P2PPeerOptions.Registry"/>'s
+    /// host entry. With it (a registry-mirror proxy passes each client's own), the scheduler checks that credential and
+    /// the registry reads carry it too (a <c>Bearer</c> or other ready <c>Authorization</c> value as is, to that
+    /// registry's own origin only).
     /// </summary>
     public PeerBlobSource CreateBlobSource(string registry, RegistryCredential? credential = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(registry);
-        credential ??= _options.Registry.Hosts.TryGetValue(registry, out var host) && host.Username is not null
+        if (credential is not null && (credential.Username is not null || credential.Authorization is not null))
+        {
+            return new PeerBlobSource(this, registry, CreateCredentialClient(registry, credential).GetStore(registry).BlobSource, credential);
+        }
+
+        credential = _options.Registry.Hosts.TryGetValue(registry, out var host) && host.Username is not null
             ? new RegistryCredential { Username = host.Username, Password = host.Password }
             : null;
         return new PeerBlobSource(this, registry, _registry.GetStore(registry).BlobSource, credential);
+    }
+
+    /// <summary>
+    /// A registry client that knows only <paramref name="credential"/> (never this peer's own, nor a docker config), on a
+    /// shared connection pool: cheap enough to make per client request.
+    /// </summary>
+    private RegistryClient CreateCredentialClient(string registry, RegistryCredential credential)
+    {
+        var options = new RegistryOptions
+        {
+            PlainHttp = _options.Registry.PlainHttp,
+            DockerConfigPath = "/nonexistent/accel-p2p/docker-config.json",
+            MaxRetries = _options.Registry.MaxRetries,
+            RetryBaseDelay = _options.Registry.RetryBaseDelay,
+            RequestTimeout = _options.Registry.RequestTimeout,
+            UserAgent = _options.Registry.UserAgent,
+        };
+        _options.Registry.Hosts.TryGetValue(registry, out var configured);
+        var host = new RegistryHostOptions { PlainHttp = configured?.PlainHttp ?? false, ApiPath = configured?.ApiPath };
+        if (credential.Authorization is { } authorization)
+        {
+            // Configured headers go to this host's own origin only, never after a redirect elsewhere nor to a token server.
+            host.Headers["Authorization"] = [authorization];
+        }
+        else
+        {
+            host.Username = credential.Username;
+            host.Password = credential.Password ?? string.Empty;
+        }
+
+        options.Hosts[registry] = host;
+        return new RegistryClient(options, _credentialHandler.Value, time: _time);
     }
 
     /// <summary>
@@ -171,6 +222,7 @@ public sealed partial class P2PPeer : IAsyncDisposable
         BlobsCompleted = Interlocked.Read(ref _counters.BlobsCompleted),
         BlobsCorrupt = Interlocked.Read(ref _counters.BlobsCorrupt),
         BlobsPreheated = Interlocked.Read(ref _counters.BlobsPreheated),
+        PreheatsSkipped = Interlocked.Read(ref _counters.PreheatsSkipped),
         StoredBytes = _store.Bytes,
         PiecesEvicted = _store.Evictions,
         EvictionsAnnounced = Interlocked.Read(ref _counters.EvictionsAnnounced),
@@ -198,6 +250,7 @@ public sealed partial class P2PPeer : IAsyncDisposable
             .Counter("accel_p2p_peer_blobs_completed_total", "Blobs assembled and verified.", s.BlobsCompleted)
             .Counter("accel_p2p_peer_blobs_corrupt_total", "Assembled blobs that failed their digest.", s.BlobsCorrupt)
             .Counter("accel_p2p_peer_blobs_preheated_total", "Blobs fetched for preheat.", s.BlobsPreheated)
+            .Counter("accel_p2p_peer_preheats_skipped_total", "Preheats skipped as over the bounds (blob size, backlog).", s.PreheatsSkipped)
             .Gauge("accel_p2p_peer_stored_bytes", "Bytes in the piece store.", s.StoredBytes)
             .Counter("accel_p2p_peer_pieces_evicted_total", "Pieces evicted from the store.", s.PiecesEvicted)
             .Counter("accel_p2p_peer_piece_memory_hits_total", "Piece reads served from the in-memory cache of verified pieces.", s.PieceMemoryHits)
@@ -250,6 +303,12 @@ public sealed partial class P2PPeer : IAsyncDisposable
             _registry.Dispose();
         }
 
+        if (_credentialHandler.IsValueCreated)
+        {
+            _credentialHandler.Value.Dispose();
+        }
+
+        _preheatSlots.Dispose();
         _uploadSlots.Dispose();
         _downloadSlots.Dispose();
         _stopping.Dispose();
@@ -332,6 +391,7 @@ public sealed partial class P2PPeer : IAsyncDisposable
             {
                 var answer = await _schedulers.PostAsync<HeartbeatRequest, HeartbeatResponse>(scheduler, P2PProtocol.HeartbeatPath, request, cancellationToken).ConfigureAwait(false);
                 _deadSchedulers.TryRemove(scheduler, out _);
+                TakeSecret(scheduler, answer!.PeerSecret);
                 interval = TimeSpan.FromMilliseconds(Math.Min(answer!.IntervalMs, interval.TotalMilliseconds));
                 foreach (var blob in answer.Preheat)
                 {
@@ -354,6 +414,15 @@ public sealed partial class P2PPeer : IAsyncDisposable
         return interval;
     }
 
+    /// <summary>Keeps the secret a scheduler issued at first contact (it replaces any earlier one from that scheduler).</summary>
+    private void TakeSecret(Uri scheduler, string? secret)
+    {
+        if (secret is not null)
+        {
+            _peerSecrets[scheduler] = secret;
+        }
+    }
+
     private void StartPreheat(BlobRef blob)
     {
         if (!Digest.TryParse(blob.Digest, out var digest) || _preheats.TryGetValue(digest, out var running) && !running.IsCompleted)
@@ -361,10 +430,26 @@ public sealed partial class P2PPeer : IAsyncDisposable
             return;
         }
 
+        // Bounded: blobs of a known size up to MaxPreheatBlobBytes, a bounded backlog, a few downloads at once.
+        foreach (var done in _preheats.Where(p => p.Value.IsCompleted).ToList())
+        {
+            _preheats.TryRemove(done);
+        }
+
+        if (blob.Size < 0 || blob.Size > _options.MaxPreheatBlobBytes || _preheats.Count >= MaxPreheatBacklog)
+        {
+            Interlocked.Increment(ref _counters.PreheatsSkipped);
+            Log.PreheatFailed(_logger, digest, "over the preheat bounds (size unknown or too large, or too many preheats waiting)");
+            return;
+        }
+
         _preheats[digest] = Task.Run(async () =>
         {
+            bool slot = false;
             try
             {
+                await _preheatSlots.WaitAsync(_stopping.Token).ConfigureAwait(false);
+                slot = true;
                 var source = CreateBlobSource(blob.Registry);
                 await using var stream = await source.OpenReadAsync(new BlobAddress(blob.Repository, digest, blob.Size), _stopping.Token).ConfigureAwait(false);
                 await stream.CopyToAsync(Stream.Null, _stopping.Token).ConfigureAwait(false);
@@ -374,6 +459,13 @@ public sealed partial class P2PPeer : IAsyncDisposable
             catch (Exception ex) when (ex is not OperationCanceledException || !_stopping.IsCancellationRequested)
             {
                 Log.PreheatFailed(_logger, digest, ex.Message);
+            }
+            finally
+            {
+                if (slot)
+                {
+                    _preheatSlots.Release();
+                }
             }
         });
     }
@@ -408,5 +500,6 @@ public sealed partial class P2PPeer : IAsyncDisposable
         public long BlobsCorrupt;
         public long BlobsPreheated;
         public long EvictionsAnnounced;
+        public long PreheatsSkipped;
     }
 }

@@ -100,6 +100,23 @@ public sealed class P2PPeerOptions
     [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// The scheduler's operator token, sent as <c>Authorization: Bearer</c> with every scheduler request: a seed peer
+    /// needs it (the scheduler refuses seed status without it, since seeds are told which blobs to preheat).
+    /// </summary>
+    /// <value>Default <see langword="null"/>. Required with <see cref="Seed"/> when schedulers are configured.</value>
+    public string? OperatorToken { get; set; }
+
+    /// <summary>Preheat downloads (seed peers) running at once; the rest wait their turn.</summary>
+    /// <value>Default 2.</value>
+    [Range(1, 64)]
+    public int MaxConcurrentPreheats { get; set; } = 2;
+
+    /// <summary>The largest blob a seed peer preheats; larger ones (and ones of unknown size) are skipped.</summary>
+    /// <value>Default 16 GiB.</value>
+    [Range(1L, long.MaxValue)]
+    public long MaxPreheatBlobBytes { get; set; } = 16L * 1024 * 1024 * 1024;
+
     /// <summary>How the peer reads from registries (back-to-source, fallback, preheat) and which credentials it forwards.</summary>
     public RegistryOptions Registry { get; set; } = new();
 
@@ -130,6 +147,11 @@ public sealed class P2PPeerOptions
             {
                 throw new ValidationException($"Scheduler '{scheduler}' must be an absolute http(s) URL.");
             }
+        }
+
+        if (Seed && Schedulers.Count > 0 && OperatorToken is null)
+        {
+            throw new ValidationException("A seed peer needs the scheduler's operator token (OperatorToken, --operator-token-file).");
         }
 
         ArgumentNullException.ThrowIfNull(Locality);

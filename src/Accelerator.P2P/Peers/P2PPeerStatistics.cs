@@ -62,4 +62,7 @@ public sealed record P2PPeerStatistics
 
     /// <summary>Bytes in the in-memory piece cache now.</summary>
     public long MemoryCacheBytes { get; init; }
+
+    /// <summary>Preheats a seed peer skipped as over its bounds (blob size, backlog).</summary>
+    public long PreheatsSkipped { get; init; }
 }

@@ -21,7 +21,8 @@ public sealed class PeerBlobSource : IBlobSource
         Registry = registry;
         Origin = origin;
         Credential = credential;
-        CredentialKey = credential is null ? "anonymous" : Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"{credential.Username}\0{credential.Password}\0{credential.Authorization}")));
+        // Per registry: access proven at one registry says nothing about another.
+        CredentialKey = registry.ToLowerInvariant() + "\n" + (credential is null ? "anonymous" : Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"{credential.Username}\0{credential.Password}\0{credential.Authorization}"))));
     }
 
     /// <summary>The registry host, <c>host[:port]</c>, as the scheduler checks access at it.</summary>

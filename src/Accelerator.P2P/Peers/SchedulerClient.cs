@@ -20,8 +20,11 @@ internal sealed class SchedulerRejectedException(Uri scheduler, HttpStatusCode s
     public string Error { get; } = error;
 }
 
-/// <summary>The peer side of the scheduler API: JSON POSTs with a timeout, answers bounded and validated.</summary>
-internal sealed class SchedulerClient(HttpClient http, TimeSpan timeout)
+/// <summary>
+/// The peer side of the scheduler API: JSON POSTs with a timeout, answers bounded and validated. Every request carries
+/// the peer's secret for that scheduler (once it issued one) and, for a seed peer, the operator token.
+/// </summary>
+internal sealed class SchedulerClient(HttpClient http, TimeSpan timeout, Func<Uri, string?> secretFor, string? operatorToken)
 {
     private static readonly MediaTypeHeaderValue Json = new("application/json");
 
@@ -31,12 +34,23 @@ internal sealed class SchedulerClient(HttpClient http, TimeSpan timeout)
     {
         using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeoutSource.CancelAfter(timeout);
-        var content = new ByteArrayContent(P2PProtocol.Serialize(request));
-        content.Headers.ContentType = Json;
+        using var post = new HttpRequestMessage(HttpMethod.Post, new Uri(scheduler, path));
+        post.Content = new ByteArrayContent(P2PProtocol.Serialize(request));
+        post.Content.Headers.ContentType = Json;
+        if (secretFor(scheduler) is { } secret)
+        {
+            post.Headers.TryAddWithoutValidation(P2PProtocol.PeerSecretHeader, secret);
+        }
+
+        if (operatorToken is not null)
+        {
+            post.Headers.Authorization = new AuthenticationHeaderValue("Bearer", operatorToken);
+        }
+
         HttpResponseMessage response;
         try
         {
-            response = await http.PostAsync(new Uri(scheduler, path), content, timeoutSource.Token).ConfigureAwait(false);
+            response = await http.SendAsync(post, timeoutSource.Token).ConfigureAwait(false);
         }
         catch (HttpRequestException ex)
         {

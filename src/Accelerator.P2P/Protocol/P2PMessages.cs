@@ -75,6 +75,13 @@ public sealed record HeartbeatResponse
     /// is due, and always from a scheduler whose tokens do not expire).
     /// </summary>
     public IReadOnlyList<TaskToken> Tokens { get; set; } = [];
+
+    /// <summary>
+    /// The peer's secret, issued at first contact (the scheduler did not know the peer): send it in
+    /// <see cref="P2PProtocol.PeerSecretHeader"/> with every later request to this scheduler. <see langword="null"/> when
+    /// the peer already authenticated with its secret (or from an older scheduler).
+    /// </summary>
+    public string? PeerSecret { get; set; }
 }
 
 /// <summary>A task token the scheduler renewed before the one the peer holds expires.</summary>
@@ -152,6 +159,9 @@ public sealed record RegisterTaskResponse
     /// does. The scheduler sends a renewed token in schedule and heartbeat answers before then.
     /// </summary>
     public int TokenExpiresInMs { get; init; }
+
+    /// <summary>The peer's secret when this registration was its first contact; see <see cref="HeartbeatResponse.PeerSecret"/>.</summary>
+    public string? PeerSecret { get; set; }
 }
 
 /// <summary><c>POST /api/v1/tasks/{digest}/schedule</c>: which pieces should the peer fetch next, and from where.</summary>

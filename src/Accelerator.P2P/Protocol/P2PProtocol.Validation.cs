@@ -36,12 +36,14 @@ public static partial class P2PProtocol
             : m.Preheat is null ? "preheat is null"
             : m.Preheat.Count > MaxPiecesPerRequest ? "too many preheat blobs"
             : m.Tokens is null || m.Tokens.Count > MaxResultsPerReport ? "tokens missing or too many"
+            : m.PeerSecret is { Length: 0 or > MaxPeerSecretLength } ? "bad peerSecret"
             : FirstError(m.Preheat, ValidateBlob) ?? FirstError(m.Tokens, ValidateTaskToken),
         LeaveRequest m => IsValidPeerId(m.PeerId) ? null : "bad peerId",
         RegisterTaskRequest m => ValidatePeer(m.Peer) ?? ValidateBlob(m.Blob) ?? ValidateCredential(m.Credential),
         RegisterTaskResponse m => !Digest.TryParse(m.TaskId, out _) ? "bad taskId"
             : string.IsNullOrEmpty(m.Token) || m.Token.Length > 256 ? "bad token"
             : m.TokenExpiresInMs < 0 ? "tokenExpiresInMs out of range"
+            : m.PeerSecret is { Length: 0 or > MaxPeerSecretLength } ? "bad peerSecret"
             : m.PieceSize is < MinPieceSize or > MaxPieceSize ? "pieceSize out of range"
             : m.Size < 0 || m.PieceCount is < 0 or > MaxPieceCount || m.PieceCount != PieceCountOf(m.Size, m.PieceSize) ? "size and pieceCount disagree"
             : null,

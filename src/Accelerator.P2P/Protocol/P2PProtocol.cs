@@ -14,6 +14,15 @@ public static partial class P2PProtocol
     /// <summary>The header that carries a task token on piece requests.</summary>
     public const string TokenHeader = "X-Accel-P2P-Token";
 
+    /// <summary>
+    /// The header that carries a peer's secret (issued by the scheduler at first contact) on every scheduler request
+    /// after the first: a request naming a peer the scheduler knows is refused (401) without it.
+    /// </summary>
+    public const string PeerSecretHeader = "X-Accel-P2P-Peer-Secret";
+
+    /// <summary>The longest peer secret a scheduler issues or accepts.</summary>
+    public const int MaxPeerSecretLength = 128;
+
     /// <summary>The header a peer adds to a piece answer: the piece's sha256 digest as the peer stored it.</summary>
     public const string PieceDigestHeader = "X-Accel-P2P-Piece-Digest";
 

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using Accelerator.Oci.Registry;
+using Accelerator.P2P.Protocol;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
 
@@ -301,11 +302,16 @@ public sealed partial class RegistryMirrorProxy
         {
             try
             {
-                size = await SourceFor(registry).GetSizeAsync(new BlobAddress(repository, digest), context.RequestAborted).ConfigureAwait(false);
+                size = await SourceFor(registry, ClientCredential(request)).GetSizeAsync(new BlobAddress(repository, digest), context.RequestAborted).ConfigureAwait(false);
             }
             catch (BlobNotFoundException)
             {
                 await FailAsync(context, StatusCodes.Status404NotFound, RegistryErrors.BlobUnknown, "blob unknown to registry").ConfigureAwait(false);
+                return;
+            }
+            catch (Exception ex) when (IsRefusal(ex))
+            {
+                await RefuseAsync(context, registry, repository, digest).ConfigureAwait(false);
                 return;
             }
             catch (Exception ex) when (ex is IOException or HttpRequestException)
@@ -350,7 +356,7 @@ public sealed partial class RegistryMirrorProxy
             Stream stream;
             try
             {
-                var source = SourceFor(registry);
+                var source = SourceFor(registry, ClientCredential(request));
                 stream = ranged
                     ? await source.OpenRangeAsync(address, offset, length, context.RequestAborted).ConfigureAwait(false)
                     : await source.OpenReadAsync(address, context.RequestAborted).ConfigureAwait(false);
@@ -359,6 +365,14 @@ public sealed partial class RegistryMirrorProxy
             catch (BlobNotFoundException)
             {
                 await FailAsync(context, StatusCodes.Status404NotFound, RegistryErrors.BlobUnknown, "blob unknown to registry").ConfigureAwait(false);
+                return;
+            }
+            catch (Exception ex) when (IsRefusal(ex))
+            {
+                // The scheduler's access check (or the registry, on a direct read) refused the client's credential: an
+                // authorisation answer, never a 500.
+                LogBlobFailed(address.ToString(), ex.Message);
+                await RefuseAsync(context, registry, repository, digest).ConfigureAwait(false);
                 return;
             }
             catch (DigestMismatchException ex)
@@ -476,6 +490,60 @@ public sealed partial class RegistryMirrorProxy
         return response;
     }
 
+    /// <summary>
+    /// Answers a read the P2P side refused: with the registry's own refusal and challenge (<c>WWW-Authenticate</c>) when
+    /// the registry refuses the client's credential too, so the client can authenticate; 403 otherwise.
+    /// </summary>
+    private async Task RefuseAsync(HttpContext context, string registry, string repository, Digest digest)
+    {
+        _authorizations.TryRemove(new AuthorizationKey(registry, repository, digest, context.Request.Headers.Authorization.ToString()), out _);
+        if (await AuthorizeBlobAsync(context, registry, repository, digest).ConfigureAwait(false) is null)
+        {
+            return; // the registry's refusal is written
+        }
+
+        await FailAsync(context, StatusCodes.Status403Forbidden, "DENIED", $"the P2P scheduler refused to share {repository}@{digest} from {registry} (is the registry trusted by the scheduler?)").ConfigureAwait(false);
+    }
+
+    /// <summary>A refusal of the client's credential: by the P2P scheduler's access check, or by the registry itself.</summary>
+    private static bool IsRefusal(Exception ex)
+        => ex is UnauthorizedAccessException
+            || ex is Accelerator.Oci.Registry.RegistryException { StatusCode: HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden };
+
+    /// <summary>
+    /// The client's credential as the P2P side takes it: <c>Basic</c> as user and password (so the scheduler's check can
+    /// also fetch a token where the registry wants one), any other scheme (<c>Bearer</c> from the registry's token
+    /// server, as containerd sends it after following the challenge) as the header value.
+    /// </summary>
+    internal static RegistryCredential? ClientCredential(HttpRequest request)
+    {
+        string? authorization = request.Headers.Authorization.Count == 1 ? request.Headers.Authorization[0] : null;
+        if (string.IsNullOrWhiteSpace(authorization) || authorization.Length > 8192)
+        {
+            return null;
+        }
+
+        const string Basic = "Basic ";
+        if (authorization.StartsWith(Basic, StringComparison.OrdinalIgnoreCase))
+        {
+            try
+            {
+                string decoded = Encoding.UTF8.GetString(Convert.FromBase64String(authorization[Basic.Length..].Trim()));
+                int colon = decoded.IndexOf(':', StringComparison.Ordinal);
+                if (colon > 0)
+                {
+                    return new RegistryCredential { Username = decoded[..colon], Password = decoded[(colon + 1)..] };
+                }
+            }
+            catch (FormatException)
+            {
+                // Not base64: passed on as is, and the registry says what it thinks of it.
+            }
+        }
+
+        return new RegistryCredential { Authorization = authorization };
+    }
+
     private async Task CopyExactlyAsync(HttpContext context, Stream stream, long length, BlobAddress address)
     {
         byte[] buffer = ArrayPool<byte>.Shared.Rent(256 * 1024);
@@ -506,7 +574,7 @@ public sealed partial class RegistryMirrorProxy
                 Interlocked.Add(ref _bytesServed, n);
             }
         }
-        catch (Exception ex) when (ex is IOException or HttpRequestException or InvalidOperationException && !context.RequestAborted.IsCancellationRequested)
+        catch (Exception ex) when (ex is IOException or HttpRequestException or InvalidOperationException or UnauthorizedAccessException && !context.RequestAborted.IsCancellationRequested)
         {
             // Headers (and a Content-Length) are out: cutting the connection is the only way to tell the client the
             // body is not whole. It never receives a complete wrong blob.
@@ -516,6 +584,12 @@ public sealed partial class RegistryMirrorProxy
                 // Nothing sent yet (a small blob is held back whole): a proper error instead of a reset connection.
                 context.Response.Headers.Remove(ContentDigestHeader);
                 context.Response.Headers.ContentRange = default;
+                if (IsRefusal(ex))
+                {
+                    await FailAsync(context, StatusCodes.Status403Forbidden, "DENIED", "the read was refused part-way (the P2P scheduler or the registry refused the credential)").ConfigureAwait(false);
+                    return;
+                }
+
                 await FailAsync(context, StatusCodes.Status502BadGateway, ex is DigestMismatchException ? RegistryErrors.DigestInvalid : RegistryErrors.Unavailable, ex is DigestMismatchException ? $"the bytes read do not match {address.Digest}" : "the blob could not be read whole").ConfigureAwait(false);
                 return;
             }

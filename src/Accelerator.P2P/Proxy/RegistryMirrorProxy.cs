@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using Accelerator.Oci.Hosting;
 using Accelerator.Oci.Registry;
+using Accelerator.P2P.Protocol;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -28,7 +29,7 @@ public sealed partial class RegistryMirrorProxy : IAsyncDisposable
     private const int MaxCachedRegistries = 256;
 
     private readonly RegistryMirrorProxyOptions _options;
-    private readonly Func<string, IBlobSource> _blobSources;
+    private readonly Func<string, RegistryCredential?, IBlobSource> _blobSources;
     private readonly ConcurrentDictionary<string, IBlobSource> _sourcesByRegistry = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<AuthorizationKey, AuthorizationEntry> _authorizations = new();
     private readonly HttpClient _upstream;
@@ -43,7 +44,7 @@ public sealed partial class RegistryMirrorProxy : IAsyncDisposable
     private long _errors;
     private int _disposed;
 
-    private RegistryMirrorProxy(RegistryMirrorProxyOptions options, Func<string, IBlobSource> blobSources, HttpMessageHandler? upstreamHandler, TimeProvider time, ILogger logger)
+    private RegistryMirrorProxy(RegistryMirrorProxyOptions options, Func<string, RegistryCredential?, IBlobSource> blobSources, HttpMessageHandler? upstreamHandler, TimeProvider time, ILogger logger)
     {
         _options = options;
         _blobSources = blobSources;
@@ -72,9 +73,28 @@ public sealed partial class RegistryMirrorProxy : IAsyncDisposable
     /// Starts the proxy and returns once it accepts connections. <paramref name="blobSources"/> gives the blob source for
     /// an upstream registry (<c>host[:port]</c>); it is asked once per registry.
     /// </summary>
-    public static async Task<RegistryMirrorProxy> StartAsync(
+    public static Task<RegistryMirrorProxy> StartAsync(
         RegistryMirrorProxyOptions options,
         Func<string, IBlobSource> blobSources,
+        ILoggerFactory? loggerFactory = null,
+        TimeProvider? time = null,
+        HttpMessageHandler? upstreamHandler = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(blobSources);
+        return StartAsync(options, (registry, _) => blobSources(registry), loggerFactory, time, upstreamHandler, cancellationToken);
+    }
+
+    /// <summary>
+    /// Starts the proxy and returns once it accepts connections. <paramref name="blobSources"/> gives the blob source for
+    /// an upstream registry (<c>host[:port]</c>) and the credential the client sent (its <c>Authorization</c>: user and
+    /// password for <c>Basic</c>, the header value as is otherwise, <see langword="null"/> when it sent none); a source
+    /// for a client credential must check access and read with that credential (a peer source forwards it to the
+    /// scheduler's access check and to back-to-source reads). Sources without a credential are asked once per registry.
+    /// </summary>
+    public static async Task<RegistryMirrorProxy> StartAsync(
+        RegistryMirrorProxyOptions options,
+        Func<string, RegistryCredential?, IBlobSource> blobSources,
         ILoggerFactory? loggerFactory = null,
         TimeProvider? time = null,
         HttpMessageHandler? upstreamHandler = null,
@@ -124,11 +144,13 @@ public sealed partial class RegistryMirrorProxy : IAsyncDisposable
         _blobSlots.Dispose();
     }
 
-    // Registries come from clients (ns): keep sources for a bounded number of them.
-    private IBlobSource SourceFor(string registry)
-        => _sourcesByRegistry.TryGetValue(registry, out var source) ? source
-            : _sourcesByRegistry.Count < MaxCachedRegistries ? _sourcesByRegistry.GetOrAdd(registry, _blobSources)
-            : _blobSources(registry);
+    // Registries come from clients (ns): keep anonymous sources for a bounded number of them. A source for a client's
+    // credential is made per request (it carries that credential, and nobody else may read with it).
+    private IBlobSource SourceFor(string registry, RegistryCredential? credential = null)
+        => credential is not null ? _blobSources(registry, credential)
+            : _sourcesByRegistry.TryGetValue(registry, out var source) ? source
+            : _sourcesByRegistry.Count < MaxCachedRegistries ? _sourcesByRegistry.GetOrAdd(registry, r => _blobSources(r, null))
+            : _blobSources(registry, null);
 
     private async Task StartListenerAsync(CancellationToken cancellationToken)
     {

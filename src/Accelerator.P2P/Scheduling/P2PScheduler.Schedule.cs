@@ -17,7 +17,7 @@ public sealed partial class P2PScheduler
             long now = Now();
             MaybeSweep(now);
             var peer = Touch(request.PeerId, now);
-            var state = GetTask(task);
+            var state = GetTask(peer, task);
             var member = GetMember(state, request.PeerId);
             ReleaseInFlight(state, member, now, all: false);
 
@@ -58,7 +58,7 @@ public sealed partial class P2PScheduler
                         continue; // every holder's upload slots are handed out: another piece, or this one on a later call.
                     }
 
-                    member.InFlight[index] = new PieceLease(parents[0].PeerId, now + _pieceLeaseTicks);
+                    member.InFlight[index] = new PieceLease(parents[0].PeerId, now + _pieceLeaseTicks, [.. parents.Select(p => p.PeerId)]);
                     ChangeAssigned(_peers[parents[0].PeerId], +1);
                     _counters.PiecesFromParents++;
                     assigned.Add(new PieceAssignment { Index = index, Digest = digest.Value, Parents = parents });
@@ -115,8 +115,11 @@ public sealed partial class P2PScheduler
         {
             long now = Now();
             var peer = Touch(request.PeerId, now);
-            var state = GetTask(task);
+            var state = GetTask(peer, task);
             var member = GetMember(state, request.PeerId);
+            // The leases as they stood before this report: a child tries the parents of one piece in turn, so one report
+            // may carry several outcomes for it, each about a parent the scheduler named.
+            Dictionary<int, PieceLease>? leases = null;
             foreach (var result in request.Results)
             {
                 if (result.Index >= state.PieceCount)
@@ -124,7 +127,16 @@ public sealed partial class P2PScheduler
                     throw new P2PProtocolException($"Piece {result.Index} is out of range for task {task} ({state.PieceCount} pieces).");
                 }
 
-                ApplyResult(state, member, peer, result, request.BlobVerified);
+                if (member.InFlight.TryGetValue(result.Index, out var lease))
+                {
+                    (leases ??= [])[result.Index] = lease;
+                }
+            }
+
+            foreach (var result in request.Results)
+            {
+                PieceLease? lease = leases is not null && leases.TryGetValue(result.Index, out var l) ? l : null;
+                ApplyResult(state, member, peer, result, request.BlobVerified, lease);
             }
 
             // Pieces the peer no longer stores: it is not named as their parent any more (a child sent there before this
@@ -155,8 +167,8 @@ public sealed partial class P2PScheduler
         lock (_lock)
         {
             long now = Now();
-            Touch(request.PeerId, now);
-            var state = GetTask(task);
+            var peer = Touch(request.PeerId, now);
+            var state = GetTask(peer, task);
             var member = GetMember(state, request.PeerId);
             if (request.Verified)
             {
@@ -228,11 +240,26 @@ public sealed partial class P2PScheduler
         }
     }
 
-    private void ApplyResult(TaskState state, TaskMember member, PeerState peer, PieceResult result, bool blobVerified)
+    private void ApplyResult(TaskState state, TaskMember member, PeerState peer, PieceResult result, bool blobVerified, PieceLease? lease)
     {
         var piece = state.Pieces[result.Index];
-        bool wasOrigin = member.InFlight.TryGetValue(result.Index, out var lease) && lease.Parent is null;
+        bool wasOrigin = lease is { Parent: null };
         ReleaseLease(state, member, result.Index);
+        if (result.ParentId is not null && lease?.Named(result.ParentId) != true)
+        {
+            // Only a child the scheduler sent to a parent may speak about it: a report naming a parent this peer was not
+            // sent to for this piece (a spoofed "corrupt" to ban an honest parent, a made-up success to credit one) does
+            // not count against or for the parent. A success still says the reporter stores the piece (its lease may
+            // have run out before it reported), under the digest the scheduler already knows.
+            _counters.ReportsIgnored++;
+            if (result.Success && piece.Digest is { } digest && (!Digest.TryParse(result.Digest, out var claimed) || claimed == digest))
+            {
+                Hold(state, member, result.Index, digest);
+            }
+
+            return;
+        }
+
         PeerState? parent = result.ParentId is not null && _peers.TryGetValue(result.ParentId, out var p) ? p : null;
         if (!result.Success)
         {
@@ -277,12 +304,20 @@ public sealed partial class P2PScheduler
             parent.Successes++;
         }
 
-        if (piece.Digest is { } known && (reported is null || reported == known) && !member.Held[result.Index])
+        if (piece.Digest is { } known && (reported is null || reported == known))
         {
-            member.Held[result.Index] = true;
-            member.HeldUnder[result.Index] = known;
+            Hold(state, member, result.Index, known);
+        }
+    }
+
+    private static void Hold(TaskState state, TaskMember member, int index, Digest digest)
+    {
+        if (!member.Held[index])
+        {
+            member.Held[index] = true;
+            member.HeldUnder[index] = digest;
             member.HeldCount++;
-            AddHolder(state, member, result.Index);
+            AddHolder(state, member, index);
         }
     }
 

@@ -7,15 +7,24 @@ namespace Accelerator.P2P.Scheduling;
 
 public sealed partial class P2PScheduler
 {
-    // Task tokens. With a TokenLifetime L, time (the UTC clock) is cut into epochs of L/2; the token of epoch e is
-    // HMAC-SHA256(key, "accel-p2p-task\0" + digest + "\0" + e) and expires at the end of epoch e + 1, so it lives between
+    // Task tokens. A task is a blob digest at one registry. With a TokenLifetime L, time (the UTC clock) is cut into epochs
+    // of L/2; the token of epoch e is HMAC-SHA256(key, "accel-p2p-task2\0" + registry + "\0" + digest + "\0" + e) (the
+    // registry lower-cased, host[:port]) and expires at the end of epoch e + 1, so it lives between
     // L/2 and L. Every peer registering in the same epoch gets the same token, so a parent compares a child's token with
     // the ones it holds itself, in constant time, without asking the scheduler. The scheduler hands each member the
     // token of a new epoch with its next schedule or heartbeat answer, while the previous token is still valid. With
-    // L = 0 the token is the version-1 HMAC of the digest alone, which never expires.
+    // L = 0 the token is HMAC-SHA256(key, "accel-p2p-task2\0" + registry + "\0" + digest), which never expires. Binding the
+    // registry means a token earned by an access check at one registry never opens pieces registered at another.
 
-    /// <summary>The token for <paramref name="task"/> issued now, base64url (the same for every peer in this token epoch).</summary>
-    public string GetToken(Digest task) => TokenFor(task, TokenEpoch());
+    /// <summary>
+    /// The token for the task of <paramref name="task"/> at <paramref name="registry"/> issued now, base64url (the same for
+    /// every peer in this token epoch).
+    /// </summary>
+    public string GetToken(string registry, Digest task)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(registry);
+        return TokenFor(TaskKey.Of(registry, task), TokenEpoch());
+    }
 
     private bool TokensExpire => _options.TokenLifetime > TimeSpan.Zero;
 
@@ -23,11 +32,11 @@ public sealed partial class P2PScheduler
 
     private long TokenEpoch() => TokensExpire ? _time.GetUtcNow().ToUnixTimeMilliseconds() / HalfLifetimeMs : 0;
 
-    private string TokenFor(Digest task, long epoch)
+    private string TokenFor(TaskKey task, long epoch)
     {
         string message = TokensExpire
-            ? "accel-p2p-task\0" + task.Value + "\0" + epoch.ToString(CultureInfo.InvariantCulture)
-            : "accel-p2p-task\0" + task.Value;
+            ? "accel-p2p-task2\0" + task.Registry + "\0" + task.Digest.Value + "\0" + epoch.ToString(CultureInfo.InvariantCulture)
+            : "accel-p2p-task2\0" + task.Registry + "\0" + task.Digest.Value;
         byte[] mac = HMACSHA256.HashData(_tokenKey, Encoding.UTF8.GetBytes(message));
         return Convert.ToBase64String(mac).TrimEnd('=').Replace('+', '-').Replace('/', '_');
     }
@@ -60,7 +69,7 @@ public sealed partial class P2PScheduler
 
         member.TokenEpoch = epoch;
         _counters.TokensRenewed++;
-        return new TaskToken { TaskId = task.Digest.Value, Token = TokenFor(task.Digest, epoch), ExpiresInMs = TokenExpiresInMs(epoch) };
+        return new TaskToken { TaskId = task.Digest.Value, Token = TokenFor(task.Key, epoch), ExpiresInMs = TokenExpiresInMs(epoch) };
     }
 
     /// <summary>Renewed tokens for every task the peer is a member of (bounded per answer; the rest come with the next).</summary>

@@ -12,9 +12,11 @@ namespace Accelerator.P2P.Scheduling;
 /// injected <see cref="TimeProvider"/>, so a discrete-event simulation can drive it with thousands of simulated peers.
 /// </summary>
 /// <remarks>
-/// The caller is trusted to have checked a peer's access to a blob before <see cref="RegisterTask"/>
-/// (<see cref="P2PSchedulerService"/> does, at the registry). Unknown peers or tasks throw
-/// <see cref="KeyNotFoundException"/>; bad requests throw <see cref="P2PProtocolException"/>.
+/// The caller is trusted to have checked a peer's access to a blob before <see cref="RegisterTask"/>, and to have
+/// authenticated the peer a request names (<see cref="AuthenticatePeer(PeerInfo, string?)"/>):
+/// <see cref="P2PSchedulerService"/> does both. A task is one blob digest at one registry, so a token earned at one
+/// registry never opens pieces registered at another. Unknown peers or tasks throw <see cref="KeyNotFoundException"/>;
+/// bad requests throw <see cref="P2PProtocolException"/>; requests over a limit throw <see cref="P2PLimitException"/>.
 /// </remarks>
 public sealed partial class P2PScheduler
 {
@@ -25,7 +27,7 @@ public sealed partial class P2PScheduler
     private readonly Random _random;
     private readonly byte[] _tokenKey;
     private readonly Dictionary<string, PeerState> _peers = new(StringComparer.Ordinal);
-    private readonly Dictionary<Digest, TaskState> _tasks = [];
+    private readonly Dictionary<TaskKey, TaskState> _tasks = [];
     private readonly long _ttlTicks;
     private readonly long _sourceLeaseTicks;
     private readonly long _pieceLeaseTicks;
@@ -93,10 +95,13 @@ public sealed partial class P2PScheduler
         ArgumentNullException.ThrowIfNull(request);
         ArgumentOutOfRangeException.ThrowIfNegative(verifiedSize);
         var digest = Digest.Parse(request.Blob.Digest);
+        var key = TaskKey.Of(request.Blob.Registry, digest);
         int pieceCount = P2PProtocol.PieceCountOf(verifiedSize, _options.PieceSize);
-        if (pieceCount < 0)
+        if (verifiedSize > _options.MaxBlobBytes || pieceCount < 0)
         {
-            throw new P2PProtocolException($"Blob {digest} of {verifiedSize} bytes has too many pieces.");
+            // The size is the registry's answer to someone else's credential: it is not echoed.
+            Interlocked.Increment(ref _counters.BlobsTooLarge);
+            throw new P2PLimitException(P2PLimitException.TooLarge, $"Blob {digest} is over this scheduler's size limit for P2P; read it from the registry.");
         }
 
         lock (_lock)
@@ -104,15 +109,28 @@ public sealed partial class P2PScheduler
             long now = Now();
             MaybeSweep(now);
             var peer = Upsert(request.Peer, now);
-            if (!_tasks.TryGetValue(digest, out var task))
+            CountRegistration(peer, now);
+            if (!_tasks.TryGetValue(key, out var task))
             {
-                task = new TaskState(digest, verifiedSize, _options.PieceSize, pieceCount);
-                _tasks.Add(digest, task);
+                if (_tasks.Count >= _options.MaxTasks)
+                {
+                    _counters.TasksRefused++;
+                    throw new P2PLimitException(P2PLimitException.Full, "The scheduler has as many tasks as it may hold; read the blob from the registry.");
+                }
+
+                task = new TaskState(key, verifiedSize, _options.PieceSize, pieceCount);
+                _tasks.Add(key, task);
                 _counters.TasksCreated++;
             }
             else if (task.Size != verifiedSize)
             {
-                throw new P2PProtocolException($"Blob {digest} is {task.Size} bytes in this task, {verifiedSize} per the registry.");
+                throw new P2PProtocolException($"Blob {digest} has another size at the registry than in this task.");
+            }
+
+            if (peer.TaskByDigest.TryGetValue(digest, out var previous) && previous != task)
+            {
+                // One registry per digest and peer: the peer's word about its pieces now counts for this task only.
+                LeaveTask(peer, previous, now);
             }
 
             long epoch = TokenEpoch();
@@ -130,13 +148,14 @@ public sealed partial class P2PScheduler
                 }
 
                 peer.Tasks.Add(task);
+                peer.TaskByDigest[digest] = task;
             }
 
             _counters.TokensIssued++;
             return new RegisterTaskResponse
             {
                 TaskId = digest.Value,
-                Token = TokenFor(digest, epoch),
+                Token = TokenFor(key, epoch),
                 Size = task.Size,
                 PieceSize = task.PieceSize,
                 PieceCount = task.PieceCount,
@@ -158,7 +177,8 @@ public sealed partial class P2PScheduler
             {
                 if (peer.Info.Seed && IsAlive(peer, now))
                 {
-                    peer.PendingPreheat.AddRange(blobs);
+                    // Bounded: a seed that does not heartbeat for a while gets at most this much work at once.
+                    peer.PendingPreheat.AddRange(blobs.Take(Math.Max(0, _options.MaxPendingPreheatPerSeed - peer.PendingPreheat.Count)));
                     seeds++;
                 }
             }
@@ -204,6 +224,12 @@ public sealed partial class P2PScheduler
                 TasksCompleted = _counters.TasksCompleted,
                 TasksReset = _counters.TasksReset,
                 PreheatBlobs = _counters.PreheatBlobs,
+                PeersRefused = _counters.PeersRefused,
+                TasksRefused = _counters.TasksRefused,
+                BlobsTooLarge = Interlocked.Read(ref _counters.BlobsTooLarge),
+                RegistrationsThrottled = _counters.RegistrationsThrottled,
+                PeerAuthFailures = _counters.PeerAuthFailures,
+                ReportsIgnored = _counters.ReportsIgnored,
             };
         }
     }
@@ -213,7 +239,15 @@ public sealed partial class P2PScheduler
     {
         lock (_lock)
         {
-            return _tasks.TryGetValue(task, out var state) && state.Banned.Contains(peerId);
+            foreach (var state in _tasks.Values)
+            {
+                if (state.Digest == task && state.Banned.Contains(peerId))
+                {
+                    return true;
+                }
+            }
+
+            return false;
         }
     }
 
@@ -247,8 +281,8 @@ public sealed partial class P2PScheduler
             return peer;
         }
 
-        peer = new PeerState(info, now);
-        _peers.Add(info.PeerId, peer);
+        peer = new PeerState(info, now, NewSecret());
+        AddPeer(peer);
         Log.PeerJoined(_logger, info.PeerId, info.Url, info.Seed);
         return peer;
     }
@@ -313,28 +347,42 @@ public sealed partial class P2PScheduler
         _peers.Remove(peer.Info.PeerId);
         foreach (var task in peer.Tasks)
         {
-            if (task.Members.Remove(peer.Info.PeerId, out var member))
-            {
-                task.Seeds.Remove(member);
-                ReleaseInFlight(task, member, now, all: true);
-            }
-
-            for (int i = 0; i < task.PieceCount; i++)
-            {
-                RemoveHolder(task.Pieces[i], peer.Info.PeerId);
-                if (task.Pieces[i].SourceLease == peer.Info.PeerId)
-                {
-                    task.ClearSourceLease(i);
-                }
-            }
-
-            if (task.Members.Count == 0)
-            {
-                _tasks.Remove(task.Digest);
-            }
+            RemoveMember(peer, task, now);
         }
 
         peer.Tasks.Clear();
+        peer.TaskByDigest.Clear();
+    }
+
+    /// <summary>Takes the peer out of one task (it registered for the same digest at another registry).</summary>
+    private void LeaveTask(PeerState peer, TaskState task, long now)
+    {
+        RemoveMember(peer, task, now);
+        peer.Tasks.Remove(task);
+        peer.TaskByDigest.Remove(task.Digest);
+    }
+
+    private void RemoveMember(PeerState peer, TaskState task, long now)
+    {
+        if (task.Members.Remove(peer.Info.PeerId, out var member))
+        {
+            task.Seeds.Remove(member);
+            ReleaseInFlight(task, member, now, all: true);
+        }
+
+        for (int i = 0; i < task.PieceCount; i++)
+        {
+            RemoveHolder(task.Pieces[i], peer.Info.PeerId);
+            if (task.Pieces[i].SourceLease == peer.Info.PeerId)
+            {
+                task.ClearSourceLease(i);
+            }
+        }
+
+        if (task.Members.Count == 0)
+        {
+            _tasks.Remove(task.Key);
+        }
     }
 
     private void ReleaseInFlight(TaskState task, TaskMember member, long now, bool all)
@@ -373,8 +421,9 @@ public sealed partial class P2PScheduler
         }
     }
 
-    private TaskState GetTask(Digest task)
-        => _tasks.TryGetValue(task, out var state) ? state : throw new KeyNotFoundException($"Task {task} is not known (register again).");
+    /// <summary>The task of <paramref name="digest"/> the peer is a member of (one registry per digest and peer).</summary>
+    private static TaskState GetTask(PeerState peer, Digest digest)
+        => peer.TaskByDigest.TryGetValue(digest, out var state) ? state : throw new KeyNotFoundException($"Task {digest} is not known (register again).");
 
     private static TaskMember GetMember(TaskState task, string peerId)
         => task.Members.TryGetValue(peerId, out var member) ? member : throw new KeyNotFoundException($"Peer '{peerId}' has not registered for task {task.Digest}.");
@@ -396,5 +445,11 @@ public sealed partial class P2PScheduler
         public long TasksCompleted;
         public long TasksReset;
         public long PreheatBlobs;
+        public long PeersRefused;
+        public long TasksRefused;
+        public long BlobsTooLarge;
+        public long RegistrationsThrottled;
+        public long PeerAuthFailures;
+        public long ReportsIgnored;
     }
 }

@@ -78,6 +78,34 @@ public sealed class P2PSchedulerOptions
     /// <value>Default 1 h; zero, or at least four heartbeat intervals and at most 7 days.</value>
     public TimeSpan TokenLifetime { get; set; } = TimeSpan.FromHours(1);
 
+    /// <summary>
+    /// The largest blob shared through P2P; a registration for a larger one is refused (413) and the peer reads it from
+    /// the registry. Bounds the per-piece state one registration makes the scheduler allocate.
+    /// </summary>
+    /// <value>Default 64 GiB; between 1 byte and the protocol's bound (<see cref="P2PProtocol.MaxPieceCount"/> pieces).</value>
+    [Range(1L, long.MaxValue)]
+    public long MaxBlobBytes { get; set; } = 64L * 1024 * 1024 * 1024;
+
+    /// <summary>The most tasks held at once; a registration creating one more is refused (503).</summary>
+    /// <value>Default 10,000.</value>
+    [Range(1, 10_000_000)]
+    public int MaxTasks { get; set; } = 10_000;
+
+    /// <summary>The most peers known at once; a first contact beyond it is refused (503).</summary>
+    /// <value>Default 10,000.</value>
+    [Range(1, 10_000_000)]
+    public int MaxPeers { get; set; } = 10_000;
+
+    /// <summary>The most task registrations one peer may make per minute; more are refused (429) until the minute ends.</summary>
+    /// <value>Default 600.</value>
+    [Range(1, 1_000_000)]
+    public int MaxRegistrationsPerPeerPerMinute { get; set; } = 600;
+
+    /// <summary>The most blobs waiting for one seed peer's next heartbeat; a preheat beyond it is not queued for that seed.</summary>
+    /// <value>Default 1,024.</value>
+    [Range(1, P2PProtocol.MaxPiecesPerRequest)]
+    public int MaxPendingPreheatPerSeed { get; set; } = 1024;
+
     /// <summary>The seed for random tie-breaks among equally scored parents (for reproducible simulations).</summary>
     /// <value>Default <see langword="null"/>: a random seed.</value>
     public int? RandomSeed { get; set; }
@@ -94,6 +122,11 @@ public sealed class P2PSchedulerOptions
         if (TokenLifetime != TimeSpan.Zero && (TokenLifetime < 4 * HeartbeatInterval || TokenLifetime > TimeSpan.FromDays(7)))
         {
             throw new ValidationException("TokenLifetime must be zero, or between four heartbeat intervals and 7 days.");
+        }
+
+        if ((MaxBlobBytes + PieceSize - 1) / PieceSize > P2PProtocol.MaxPieceCount)
+        {
+            throw new ValidationException($"MaxBlobBytes must be at most {P2PProtocol.MaxPieceCount} pieces of PieceSize.");
         }
 
         if (PeerTtl <= HeartbeatInterval)

@@ -33,6 +33,25 @@ public sealed class P2PSchedulerServerOptions
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan AccessCacheDuration { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// The registries (<c>host[:port]</c>, compared without case) this scheduler vouches for: a task registration or a
+    /// preheat naming any other registry is refused (403) before the scheduler sends it a request. The scheduler issues a
+    /// task token only after one of these registries confirmed the peer's credential may read the blob, so whoever can
+    /// make a listed registry answer 200 can join its tasks: list only registries you trust.
+    /// </summary>
+    /// <value>Empty by default: every registration is refused.</value>
+    public IList<string> TrustedRegistries { get; } = new List<string>();
+
+    /// <summary>
+    /// The operator credential: <c>POST /api/v1/preheat</c> and seed status (a peer announcing <c>seed: true</c>) need it
+    /// as <c>Authorization: Bearer TOKEN</c>. At least 16 characters.
+    /// </summary>
+    /// <value>Default <see langword="null"/>: preheat is refused and no peer may be a seed.</value>
+    public string? OperatorToken { get; set; }
+
+    /// <summary>Whether <paramref name="registry"/> is one of <see cref="TrustedRegistries"/>.</summary>
+    public bool Trusts(string registry) => TrustedRegistries.Contains(registry, StringComparer.OrdinalIgnoreCase);
+
     /// <summary>Throws <see cref="ValidationException"/> naming the first invalid option.</summary>
     public void Validate()
     {
@@ -40,6 +59,19 @@ public sealed class P2PSchedulerServerOptions
         if (ListenerTlsOptions.CheckScheme(Listen, Tls) is { } problem)
         {
             throw new ValidationException($"Listen: {problem}.");
+        }
+
+        foreach (string registry in TrustedRegistries)
+        {
+            if (!Proxy.UpstreamRegistry.IsValidHost(registry))
+            {
+                throw new ValidationException($"TrustedRegistries (--trust-registry): '{registry}' is not a registry host[:port].");
+            }
+        }
+
+        if (OperatorToken is { Length: < 16 } || OperatorToken?.Any(c => c <= ' ' || c > '~') == true)
+        {
+            throw new ValidationException("OperatorToken must be at least 16 printable ASCII characters without spaces.");
         }
 
         ArgumentNullException.ThrowIfNull(Scheduler);

@@ -14,5 +14,8 @@ public sealed partial class P2PSchedulerService
 
         [LoggerMessage(3, LogLevel.Information, "Preheating {Image}: {Blobs} blobs for {Seeds} seed peers.")]
         public static partial void Preheat(ILogger logger, string image, int blobs, int seeds);
+
+        [LoggerMessage(4, LogLevel.Warning, "A request was refused at a limit: {Message}")]
+        public static partial void LimitReached(ILogger logger, string message);
     }
 }

@@ -27,6 +27,9 @@ public sealed partial class P2PSchedulerService : IDisposable
     private long _accessDenied;
     private long _accessChecks;
     private long _badRequests;
+    private long _untrusted;
+    private long _operatorDenied;
+    private readonly byte[]? _operatorToken;
 
     /// <summary>Creates the service around <paramref name="scheduler"/>.</summary>
     public P2PSchedulerService(P2PScheduler scheduler, P2PSchedulerServerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? time = null)
@@ -38,6 +41,7 @@ public sealed partial class P2PSchedulerService : IDisposable
         _options = options;
         _time = time ?? TimeProvider.System;
         _access = new RegistryAccessChecker(options.Registry, options.AccessCacheDuration, _time);
+        _operatorToken = options.OperatorToken is { } token ? System.Text.Encoding.UTF8.GetBytes(token) : null;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<P2PSchedulerService>();
         _meter = P2PMeter.Create(new("scheduler", options.Listen.ToString()),
         [
@@ -46,6 +50,10 @@ public sealed partial class P2PSchedulerService : IDisposable
             ("accelerator.p2p.scheduler.parents_banned", "{peer}", "Parents banned for a task.", () => scheduler.GetStatistics().ParentsBanned),
             ("accelerator.p2p.scheduler.peers_forgotten", "{peer}", "Peers forgotten after they stopped reporting.", () => scheduler.GetStatistics().PeersForgotten),
             ("accelerator.p2p.scheduler.access_denied", "{request}", "Registrations refused by the registry's answer.", () => Interlocked.Read(ref _accessDenied)),
+            ("accelerator.p2p.scheduler.untrusted_registry", "{request}", "Registrations and preheats naming an untrusted registry.", () => Interlocked.Read(ref _untrusted)),
+            ("accelerator.p2p.scheduler.peer_auth_failures", "{request}", "Requests naming a known peer without its secret.", () => scheduler.GetStatistics().PeerAuthFailures),
+            ("accelerator.p2p.scheduler.limit_refusals", "{request}", "Requests refused at a limit (peers, tasks, blob size, registration rate).",
+                () => { var s = scheduler.GetStatistics(); return s.PeersRefused + s.TasksRefused + s.BlobsTooLarge + s.RegistrationsThrottled; }),
         ]);
     }
 
@@ -84,19 +92,29 @@ public sealed partial class P2PSchedulerService : IDisposable
         {
             await ErrorAsync(context, StatusCodes.Status404NotFound, ex.Message).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is BlobNotFoundException or PlatformNotFoundException)
+        catch (PeerAuthenticationException ex)
         {
+            await ErrorAsync(context, StatusCodes.Status401Unauthorized, ex.Message).ConfigureAwait(false);
+        }
+        catch (P2PLimitException ex)
+        {
+            Log.LimitReached(_logger, ex.Message);
+            await ErrorAsync(context, ex.Status, ex.Message).ConfigureAwait(false);
+        }
+        catch (BlobNotFoundException)
+        {
+            await ErrorAsync(context, StatusCodes.Status404NotFound, "the registry does not hold what was asked for").ConfigureAwait(false);
+        }
+        catch (PlatformNotFoundException ex)
+        {
+            // Our own words about the image's platforms, not the registry's.
             await ErrorAsync(context, StatusCodes.Status404NotFound, ex.Message).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is RegistryException or FormatException or DigestMismatchException or ContentTooLargeException)
+        catch (Exception ex) when (ex is RegistryException or FormatException or DigestMismatchException or ContentTooLargeException or HttpRequestException)
         {
+            // The registry's own words (status, body, sizes) stay in the log: callers are not trusted with them.
             Log.RegistryFailed(_logger, ex.Message);
-            await ErrorAsync(context, StatusCodes.Status502BadGateway, ex.Message).ConfigureAwait(false);
-        }
-        catch (HttpRequestException ex)
-        {
-            Log.RegistryFailed(_logger, ex.Message);
-            await ErrorAsync(context, StatusCodes.Status502BadGateway, $"the registry could not be reached: {ex.Message}").ConfigureAwait(false);
+            await ErrorAsync(context, StatusCodes.Status502BadGateway, "the registry could not be asked (see the scheduler's log)").ConfigureAwait(false);
         }
     }
 
@@ -125,6 +143,14 @@ public sealed partial class P2PSchedulerService : IDisposable
             .Counter("accel_p2p_scheduler_tasks_reset_total", "Tasks reset after a blob digest mismatch.", s.TasksReset)
             .Counter("accel_p2p_scheduler_preheat_blobs_total", "Blobs queued for preheating.", s.PreheatBlobs)
             .Counter("accel_p2p_scheduler_bad_requests_total", "Requests refused as malformed.", Interlocked.Read(ref _badRequests))
+            .Counter("accel_p2p_scheduler_untrusted_registry_total", "Registrations and preheats refused for naming a registry the scheduler does not trust.", Interlocked.Read(ref _untrusted))
+            .Counter("accel_p2p_scheduler_operator_denied_total", "Preheats and seed claims refused without the operator token.", Interlocked.Read(ref _operatorDenied))
+            .Counter("accel_p2p_scheduler_peer_auth_failures_total", "Requests naming a known peer without its secret.", s.PeerAuthFailures)
+            .Counter("accel_p2p_scheduler_reports_ignored_total", "Piece outcomes naming a parent the reporter was not sent to.", s.ReportsIgnored)
+            .Counter("accel_p2p_scheduler_peers_refused_total", "First contacts refused at the peer limit.", s.PeersRefused)
+            .Counter("accel_p2p_scheduler_tasks_refused_total", "Registrations refused at the task limit.", s.TasksRefused)
+            .Counter("accel_p2p_scheduler_blobs_too_large_total", "Registrations refused for a blob over the size limit.", s.BlobsTooLarge)
+            .Counter("accel_p2p_scheduler_registrations_throttled_total", "Registrations refused over the per-peer rate.", s.RegistrationsThrottled)
             .Counter("accel_p2p_scheduler_long_polls_total", "Schedule requests that asked to wait for a change (long poll).", Interlocked.Read(ref _longPolls))
             .ToString();
     }
@@ -133,10 +159,18 @@ public sealed partial class P2PSchedulerService : IDisposable
     /// Resolves <see cref="PreheatRequest.Image"/> to its config and layer blobs (reading with the request's credential)
     /// and queues them for every live seed peer.
     /// </summary>
+    /// <remarks>The caller has checked the operator credential (<see cref="HandleAsync"/> does).</remarks>
+    /// <exception cref="UnauthorizedAccessException">The image's registry is not one of <see cref="P2PSchedulerServerOptions.TrustedRegistries"/>.</exception>
     public async Task<PreheatResponse> PreheatAsync(PreheatRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
         var image = ImageReference.Parse(request.Image);
+        if (!_options.Trusts(image.Registry))
+        {
+            Interlocked.Increment(ref _untrusted);
+            throw new UnauthorizedAccessException(Untrusted(image.Registry));
+        }
+
         var (client, owned) = _access.GetClient(image.Registry, request.Credential);
         try
         {
@@ -195,21 +229,55 @@ public sealed partial class P2PSchedulerService : IDisposable
         }
 
         var ct = context.RequestAborted;
+        string? secret = context.Request.Headers[P2PProtocol.PeerSecretHeader].FirstOrDefault();
         switch (path)
         {
             case P2PProtocol.HeartbeatPath:
-                await WriteAsync(context, Scheduler.Heartbeat(P2PProtocol.Parse<HeartbeatRequest>(body))).ConfigureAwait(false);
+                var heartbeat = P2PProtocol.Parse<HeartbeatRequest>(body);
+                if (!await MaySeedAsync(context, heartbeat.Peer).ConfigureAwait(false))
+                {
+                    return;
+                }
+
+                string? issued = Scheduler.AuthenticatePeer(heartbeat.Peer, secret);
+                var beat = Scheduler.Heartbeat(heartbeat);
+                beat.PeerSecret = issued;
+                await WriteAsync(context, beat).ConfigureAwait(false);
                 return;
             case P2PProtocol.LeavePath:
-                Scheduler.Leave(P2PProtocol.Parse<LeaveRequest>(body).PeerId);
-                AllTasksChanged();
+                var leave = P2PProtocol.Parse<LeaveRequest>(body);
+                if (Scheduler.KnowsPeer(leave.PeerId))
+                {
+                    Scheduler.AuthenticatePeer(leave.PeerId, secret);
+                    Scheduler.Leave(leave.PeerId);
+                    AllTasksChanged();
+                }
+
                 context.Response.StatusCode = StatusCodes.Status204NoContent;
                 return;
             case P2PProtocol.RegisterPath:
-                await RegisterAsync(context, P2PProtocol.Parse<RegisterTaskRequest>(body)).ConfigureAwait(false);
+                await RegisterAsync(context, P2PProtocol.Parse<RegisterTaskRequest>(body), secret).ConfigureAwait(false);
                 return;
             case P2PProtocol.PreheatPath:
-                await WriteAsync(context, await PreheatAsync(P2PProtocol.Parse<PreheatRequest>(body), ct).ConfigureAwait(false)).ConfigureAwait(false);
+                var preheat = P2PProtocol.Parse<PreheatRequest>(body);
+                if (!IsOperator(context))
+                {
+                    Interlocked.Increment(ref _operatorDenied);
+                    await ErrorAsync(context, StatusCodes.Status401Unauthorized, _options.OperatorToken is null
+                        ? "preheat is off: the scheduler has no operator token"
+                        : "preheat needs the operator token (Authorization: Bearer)").ConfigureAwait(false);
+                    return;
+                }
+
+                try
+                {
+                    await WriteAsync(context, await PreheatAsync(preheat, ct).ConfigureAwait(false)).ConfigureAwait(false);
+                }
+                catch (UnauthorizedAccessException ex)
+                {
+                    await ErrorAsync(context, StatusCodes.Status403Forbidden, ex.Message).ConfigureAwait(false);
+                }
+
                 return;
         }
 
@@ -222,10 +290,12 @@ public sealed partial class P2PSchedulerService : IDisposable
         switch (action)
         {
             case "schedule":
+                var schedule = P2PProtocol.Parse<ScheduleRequest>(body);
+                Scheduler.AuthenticatePeer(schedule.PeerId, secret);
                 ScheduleResponse answer;
                 try
                 {
-                    answer = await ScheduleAsync(task, P2PProtocol.Parse<ScheduleRequest>(body), ct).ConfigureAwait(false);
+                    answer = await ScheduleAsync(task, schedule, ct).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (ct.IsCancellationRequested)
                 {
@@ -235,20 +305,39 @@ public sealed partial class P2PSchedulerService : IDisposable
                 await WriteAsync(context, answer).ConfigureAwait(false);
                 break;
             case "reports":
-                Scheduler.Report(task, P2PProtocol.Parse<PieceReportRequest>(body));
+                var report = P2PProtocol.Parse<PieceReportRequest>(body);
+                Scheduler.AuthenticatePeer(report.PeerId, secret);
+                Scheduler.Report(task, report);
                 TaskChanged(task);
                 context.Response.StatusCode = StatusCodes.Status204NoContent;
                 break;
             default:
-                Scheduler.Complete(task, P2PProtocol.Parse<TaskCompleteRequest>(body));
+                var complete = P2PProtocol.Parse<TaskCompleteRequest>(body);
+                Scheduler.AuthenticatePeer(complete.PeerId, secret);
+                Scheduler.Complete(task, complete);
                 TaskChanged(task);
                 context.Response.StatusCode = StatusCodes.Status204NoContent;
                 break;
         }
     }
 
-    private async Task RegisterAsync(HttpContext context, RegisterTaskRequest request)
+    private async Task RegisterAsync(HttpContext context, RegisterTaskRequest request, string? secret)
     {
+        // Checked before anything reaches the registry: only registries the operator trusts are asked, and only for peers
+        // that are who they say they are.
+        if (!_options.Trusts(request.Blob.Registry))
+        {
+            Interlocked.Increment(ref _untrusted);
+            await ErrorAsync(context, StatusCodes.Status403Forbidden, Untrusted(request.Blob.Registry)).ConfigureAwait(false);
+            return;
+        }
+
+        if (!await MaySeedAsync(context, request.Peer).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        string? issued = Scheduler.AuthenticatePeer(request.Peer, secret);
         Interlocked.Increment(ref _accessChecks);
         var access = await _access.CheckAsync(request.Blob, request.Credential, context.RequestAborted).ConfigureAwait(false);
         if (!access.Allowed)
@@ -261,10 +350,45 @@ public sealed partial class P2PSchedulerService : IDisposable
 
         if (request.Blob.Size >= 0 && request.Blob.Size != access.Size)
         {
-            throw new P2PProtocolException($"Blob {request.Blob.Digest} is {access.Size} bytes at the registry, not {request.Blob.Size}.");
+            // Not echoing the registry's size: it is an answer to this credential, not something to hand out.
+            throw new P2PProtocolException($"Blob {request.Blob.Digest} does not have the size the request states.");
         }
 
-        await WriteAsync(context, Scheduler.RegisterTask(request, access.Size)).ConfigureAwait(false);
+        var answer = Scheduler.RegisterTask(request, access.Size);
+        answer.PeerSecret = issued;
+        await WriteAsync(context, answer).ConfigureAwait(false);
+    }
+
+    private static string Untrusted(string registry)
+        => $"this scheduler does not vouch for registry '{(registry.Length > 256 ? registry[..256] : registry)}' (trust it with --trust-registry)";
+
+    /// <summary>Whether the request carries the operator token (<c>Authorization: Bearer TOKEN</c>), compared in constant time.</summary>
+    private bool IsOperator(HttpContext context)
+    {
+        if (_operatorToken is null)
+        {
+            return false;
+        }
+
+        string header = context.Request.Headers.Authorization.FirstOrDefault() ?? "";
+        const string Bearer = "Bearer ";
+        byte[] presented = header.StartsWith(Bearer, StringComparison.OrdinalIgnoreCase) && header.Length - Bearer.Length <= 1024
+            ? System.Text.Encoding.UTF8.GetBytes(header[Bearer.Length..].Trim())
+            : [];
+        return System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(presented, _operatorToken);
+    }
+
+    /// <summary>A peer announcing itself as a seed must carry the operator token; otherwise the refusal is written.</summary>
+    private async Task<bool> MaySeedAsync(HttpContext context, PeerInfo peer)
+    {
+        if (!peer.Seed || IsOperator(context))
+        {
+            return true;
+        }
+
+        Interlocked.Increment(ref _operatorDenied);
+        await ErrorAsync(context, StatusCodes.Status403Forbidden, "seed status needs the operator token (Authorization: Bearer)").ConfigureAwait(false);
+        return false;
     }
 
     private static async Task<byte[]?> ReadBodyAsync(HttpContext context)

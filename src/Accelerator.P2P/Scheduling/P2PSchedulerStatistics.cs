@@ -53,4 +53,22 @@ public sealed record P2PSchedulerStatistics
 
     /// <summary>Blobs queued for preheating.</summary>
     public long PreheatBlobs { get; init; }
+
+    /// <summary>First contacts refused because the scheduler knew <see cref="P2PSchedulerOptions.MaxPeers"/> peers.</summary>
+    public long PeersRefused { get; init; }
+
+    /// <summary>Registrations refused because the scheduler held <see cref="P2PSchedulerOptions.MaxTasks"/> tasks.</summary>
+    public long TasksRefused { get; init; }
+
+    /// <summary>Registrations refused because the blob is over <see cref="P2PSchedulerOptions.MaxBlobBytes"/>.</summary>
+    public long BlobsTooLarge { get; init; }
+
+    /// <summary>Registrations refused because the peer went over <see cref="P2PSchedulerOptions.MaxRegistrationsPerPeerPerMinute"/>.</summary>
+    public long RegistrationsThrottled { get; init; }
+
+    /// <summary>Requests naming a known peer without its secret.</summary>
+    public long PeerAuthFailures { get; init; }
+
+    /// <summary>Piece outcomes ignored because they named a parent the scheduler had not sent the reporter to.</summary>
+    public long ReportsIgnored { get; init; }
 }

@@ -50,9 +50,26 @@ internal sealed class IndexedSet<T> where T : notnull
     }
 }
 
-internal sealed class PeerState(PeerInfo info, long now)
+/// <summary>A task's identity: the blob digest at the registry where the access check proved it readable.</summary>
+internal readonly record struct TaskKey(string Registry, Digest Digest)
+{
+    public static TaskKey Of(string registry, Digest digest) => new(registry.ToLowerInvariant(), digest);
+}
+
+internal sealed class PeerState(PeerInfo info, long now, string secret)
 {
     public PeerInfo Info { get; set; } = info;
+
+    // Issued at first contact; every later request naming this peer must carry it (compared in constant time).
+    public byte[] Secret { get; } = System.Text.Encoding.UTF8.GetBytes(secret);
+
+    // Registrations counted in the current rate window (for MaxRegistrationsPerPeerPerMinute).
+    public long RegistrationWindowStart { get; set; } = now;
+
+    public int RegistrationsInWindow { get; set; }
+
+    // The task this peer is a member of per digest: one registry per digest at a time.
+    public Dictionary<Digest, TaskState> TaskByDigest { get; } = [];
 
     public long LastSeen { get; set; } = now;
 
@@ -91,7 +108,11 @@ internal sealed class PieceState
     public long SourceLeaseUntil { get; set; }
 }
 
-internal readonly record struct PieceLease(string? Parent, long Until);
+// Parents: every parent named for the piece (the child may try each in turn); Parent, the first, holds the slot.
+internal readonly record struct PieceLease(string? Parent, long Until, IReadOnlyList<string>? Parents = null)
+{
+    public bool Named(string parentId) => Parents is { } parents ? parents.Contains(parentId) : Parent == parentId;
+}
 
 internal sealed class TaskMember(PeerState peer, int pieceCount)
 {
@@ -110,9 +131,11 @@ internal sealed class TaskMember(PeerState peer, int pieceCount)
     public long TokenEpoch { get; set; }
 }
 
-internal sealed class TaskState(Digest digest, long size, int pieceSize, int pieceCount)
+internal sealed class TaskState(TaskKey key, long size, int pieceSize, int pieceCount)
 {
-    public Digest Digest { get; } = digest;
+    public TaskKey Key { get; } = key;
+
+    public Digest Digest => Key.Digest;
 
     public long Size { get; } = size;
 

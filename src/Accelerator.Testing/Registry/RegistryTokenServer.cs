@@ -102,8 +102,13 @@ public sealed class RegistryTokenServer : IAsyncDisposable
         {
             var form = await context.Request.ReadFormAsync().ConfigureAwait(false);
             scopes.AddRange(form["scope"].SelectMany(s => (s ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries)));
-            // An identity (refresh) token is accepted when it is the password.
+            // An identity (refresh) token is accepted when it is the password; the OAuth2 password grant (containerd's
+            // first try with a user and password) with the user and password.
             if (form["grant_type"] == "refresh_token" && form["refresh_token"] == Password)
+            {
+                user = Username;
+            }
+            else if (form["grant_type"] == "password" && form["username"] == Username && form["password"] == Password)
             {
                 user = Username;
             }

@@ -41,6 +41,54 @@ public sealed class P2PCommandTests
         Assert.Contains("--token-lifetime", run.Error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("--trust-registry", "not a host/")]
+    [InlineData("--max-tasks", "0")]
+    [InlineData("--max-peers", "-1")]
+    [InlineData("--max-registrations-per-minute", "0")]
+    [InlineData("--max-blob-size", "-5G")]
+    public async Task RunAsync_SchedulerBadTrustOrLimit_OneErrorLine(string option, string value)
+    {
+        var run = await Accel.RunAsync("p2p", "scheduler", "--listen", "http://127.0.0.1:0", option, value);
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Single(run.ErrorLines);
+        Assert.Contains(option, run.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task RunAsync_OperatorTokenFileReadableByOthers_Refused()
+    {
+        string file = Path.Combine(Directory.CreateTempSubdirectory("accel-p2p-token-").FullName, "operator-token");
+        try
+        {
+            await File.WriteAllTextAsync(file, "an-operator-token-of-enough-length\n");
+            File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
+
+            var run = await Accel.RunAsync("p2p", "scheduler", "--listen", "http://127.0.0.1:0", "--operator-token-file", file);
+
+            Assert.Equal(1, run.ExitCode);
+            Assert.Single(run.ErrorLines);
+            Assert.Contains("readable or writable by others", run.Error, StringComparison.Ordinal);
+            Assert.DoesNotContain("an-operator-token", run.Out + run.Error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(file)!, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task RunAsync_SeedWithoutOperatorToken_OneErrorLine()
+    {
+        var run = await Accel.RunAsync("p2p", "peer", "--listen", "http://127.0.0.1:0", "--scheduler", "http://127.0.0.1:1", "--seed", "--data-dir", "/nonexistent/accel-p2p-test");
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Single(run.ErrorLines);
+        Assert.Contains("--operator-token-file", run.Error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task RunAsync_UpstreamWithoutProxy_OneErrorLine()
     {

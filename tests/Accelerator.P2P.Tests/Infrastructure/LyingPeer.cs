@@ -73,6 +73,8 @@ internal sealed class LyingPeer : IAsyncDisposable
             Blob = new BlobRef { Registry = registry, Repository = blob.Repository, Digest = blob.Digest.Value },
         }));
         var task = P2PProtocol.Parse<RegisterTaskResponse>(register, P2PProtocol.MaxResponseBytes);
+        // Lying about pieces, not about who it is: it carries the secret the scheduler issued it.
+        http.DefaultRequestHeaders.Add(P2PProtocol.PeerSecretHeader, task.PeerSecret);
         var claims = Enumerable.Range(0, task.PieceCount).Select(i => new PieceResult { Index = i, Success = true }).ToArray();
         if (asSource)
         {

@@ -4,10 +4,19 @@ using Accelerator.P2P.Scheduling;
 
 namespace Accelerator.P2P.Tests.Infrastructure;
 
-/// <summary>Schedulers and peers in this process, on loopback ports, with temporary data directories; disposes them all.</summary>
-internal sealed class P2PCluster : IAsyncDisposable
+/// <summary>
+/// Schedulers and peers in this process, on loopback ports, with temporary data directories; disposes them all. The
+/// schedulers trust the registries named at construction (and <see cref="Trust"/>), and share <see cref="OperatorToken"/>,
+/// which seed peers carry.
+/// </summary>
+internal sealed class P2PCluster(params string[] trustedRegistries) : IAsyncDisposable
 {
     public const int TestPieceSize = 64 * 1024;
+
+    /// <summary>The operator token of every scheduler of the cluster (preheat, seed status).</summary>
+    public const string OperatorToken = "test-operator-token-0123456789";
+
+    private readonly List<string> _trusted = [.. trustedRegistries];
 
     private readonly List<P2PSchedulerServer> _schedulers = [];
     private readonly List<P2PPeer> _peers = [];
@@ -28,6 +37,12 @@ internal sealed class P2PCluster : IAsyncDisposable
             Scheduler = new P2PSchedulerOptions { PieceSize = TestPieceSize, TokenKey = SharedTokenKey, RetryAfter = TimeSpan.FromMilliseconds(20) },
             Registry = new RegistryOptions { PlainHttp = true, MaxRetries = 0 },
         };
+        foreach (string registry in _trusted)
+        {
+            options.TrustedRegistries.Add(registry);
+        }
+
+        options.OperatorToken = OperatorToken;
         configure?.Invoke(options);
         var server = await P2PSchedulerServer.StartAsync(options, time: time);
         _schedulers.Add(server);
@@ -51,6 +66,11 @@ internal sealed class P2PCluster : IAsyncDisposable
         }
 
         configure?.Invoke(options);
+        if (options.Seed)
+        {
+            options.OperatorToken ??= OperatorToken;
+        }
+
         var peer = await P2PPeer.StartAsync(options, time: time);
         _peers.Add(peer);
         return peer;
@@ -63,6 +83,9 @@ internal sealed class P2PCluster : IAsyncDisposable
         await using var stream = await source.OpenReadAsync(blob, cancellationToken);
         return await Digest.ComputeAsync(stream, cancellationToken);
     }
+
+    /// <summary>Makes schedulers started from now on trust <paramref name="registry"/> too.</summary>
+    public void Trust(string registry) => _trusted.Add(registry);
 
     public static byte[] MakeContent(int size, int seed)
     {

@@ -38,7 +38,7 @@ public sealed class P2PPeerTests
     public async Task Metrics_PrometheusAndMeter_ReportTheSameBytes()
     {
         await using var registry = await CountingRegistry.StartAsync();
-        await using var cluster = new P2PCluster();
+        await using var cluster = new P2PCluster(registry.Host);
         var blob = registry.Put("m/blob", P2PCluster.MakeContent(200_000, 1));
         await cluster.StartSchedulerAsync();
         var peer = await cluster.StartPeerAsync("measured");
@@ -96,7 +96,7 @@ public sealed class P2PPeerTests
     public async Task OpenReadAsync_NoSchedulersConfigured_ReadsFromTheRegistry()
     {
         await using var registry = await CountingRegistry.StartAsync();
-        await using var cluster = new P2PCluster();
+        await using var cluster = new P2PCluster(registry.Host);
         var blob = registry.Put("m/blob", P2PCluster.MakeContent(70_000, 2));
         var peer = await cluster.StartPeerAsync("standalone", []);
 
@@ -109,7 +109,7 @@ public sealed class P2PPeerTests
     {
         await using var registry = await CountingRegistry.StartAsync();
         registry.FailGets = true;
-        await using var cluster = new P2PCluster();
+        await using var cluster = new P2PCluster(registry.Host);
         var blob = registry.Put("m/blob", P2PCluster.MakeContent(70_000, 3));
         await cluster.StartSchedulerAsync();
         var peer = await cluster.StartPeerAsync("unlucky");
@@ -123,7 +123,7 @@ public sealed class P2PPeerTests
     {
         await using var registry = await CountingRegistry.StartAsync();
         registry.GetDelay = TimeSpan.FromSeconds(30);
-        await using var cluster = new P2PCluster();
+        await using var cluster = new P2PCluster(registry.Host);
         byte[] content = P2PCluster.MakeContent(300_000, 4);
         var blob = registry.Put("m/blob", content);
         // Leases that would outlive the test: only the peer's report of the cancelled fetches frees the pieces.
@@ -151,7 +151,7 @@ public sealed class P2PPeerTests
     public async Task OpenRangeAsync_PieceEvicted_FetchedAgainOnTheNextRead()
     {
         await using var registry = await CountingRegistry.StartAsync();
-        await using var cluster = new P2PCluster();
+        await using var cluster = new P2PCluster(registry.Host);
         const int Piece = P2PCluster.TestPieceSize;
         byte[] content = P2PCluster.MakeContent(5 * Piece, 5);
         var blob = registry.Put("m/blob", content);
@@ -175,7 +175,7 @@ public sealed class P2PPeerTests
     public async Task PieceApi_PiecesInMemoryCache_ServedWithoutTheDiskAndStillRight()
     {
         await using var registry = await CountingRegistry.StartAsync();
-        await using var cluster = new P2PCluster();
+        await using var cluster = new P2PCluster(registry.Host);
         byte[] content = P2PCluster.MakeContent((3 * P2PCluster.TestPieceSize) + 1000, 6);
         var blob = registry.Put("m/blob", content);
         await cluster.StartSchedulerAsync();
@@ -196,7 +196,7 @@ public sealed class P2PPeerTests
     public async Task PieceApi_PiecesCorruptedOnDiskWithoutMemoryCache_NeverServed()
     {
         await using var registry = await CountingRegistry.StartAsync();
-        await using var cluster = new P2PCluster();
+        await using var cluster = new P2PCluster(registry.Host);
         byte[] content = P2PCluster.MakeContent((3 * P2PCluster.TestPieceSize) + 1000, 7);
         var blob = registry.Put("m/blob", content);
         await cluster.StartSchedulerAsync();
@@ -217,7 +217,7 @@ public sealed class P2PPeerTests
     public async Task OpenReadAsync_OwnPiecesCorruptedAtRest_DroppedAndFetchedAgain()
     {
         await using var registry = await CountingRegistry.StartAsync();
-        await using var cluster = new P2PCluster();
+        await using var cluster = new P2PCluster(registry.Host);
         byte[] content = P2PCluster.MakeContent((4 * P2PCluster.TestPieceSize) + 100, 8);
         var blob = registry.Put("m/blob", content);
         await cluster.StartSchedulerAsync();
@@ -236,7 +236,7 @@ public sealed class P2PPeerTests
     public async Task OpenReadAsync_RegistryCorruptsALaterPiece_ReadFailsBeforeTheLastByte()
     {
         await using var registry = await CountingRegistry.StartAsync();
-        await using var cluster = new P2PCluster();
+        await using var cluster = new P2PCluster(registry.Host);
         byte[] content = P2PCluster.MakeContent(6 * P2PCluster.TestPieceSize, 9);
         var blob = registry.Put("m/blob", content);
         registry.CorruptOffset = (5 * P2PCluster.TestPieceSize) + 17;
@@ -267,7 +267,7 @@ public sealed class P2PPeerTests
     public async Task Proxy_BlobWhoseLaterPieceIsCorrupt_ClientGetsAnErrorNotAWrongBlob()
     {
         await using var registry = await CountingRegistry.StartAsync();
-        await using var cluster = new P2PCluster();
+        await using var cluster = new P2PCluster(registry.Host);
         byte[] content = P2PCluster.MakeContent(8 * P2PCluster.TestPieceSize, 10);
         var blob = registry.Put("m/blob", content);
         registry.CorruptOffset = (7 * P2PCluster.TestPieceSize) + 3;
@@ -301,7 +301,7 @@ public sealed class P2PPeerTests
     public async Task Proxy_Blob_StreamedWithTheRightDigest()
     {
         await using var registry = await CountingRegistry.StartAsync();
-        await using var cluster = new P2PCluster();
+        await using var cluster = new P2PCluster(registry.Host);
         byte[] content = P2PCluster.MakeContent((5 * P2PCluster.TestPieceSize) + 999, 11);
         var blob = registry.Put("m/blob", content);
         await cluster.StartSchedulerAsync();

@@ -16,7 +16,7 @@ public sealed class P2PSwarmTests(ITestOutputHelper output)
     public async Task OpenReadAsync_TwentyPeersAtOnce_RegistryServesTheBlobAboutOnce()
     {
         await using var registry = await CountingRegistry.StartAsync();
-        await using var cluster = new P2PCluster();
+        await using var cluster = new P2PCluster(registry.Host);
         byte[] content = P2PCluster.MakeContent(4 * 1024 * 1024 + 4321, 1);
         var blob = registry.Put(Repository, content);
         await cluster.StartSchedulerAsync();
@@ -42,7 +42,7 @@ public sealed class P2PSwarmTests(ITestOutputHelper output)
     {
         await using var registry = await CountingRegistry.StartAsync();
         registry.GetDelay = TimeSpan.FromMilliseconds(15);
-        await using var cluster = new P2PCluster();
+        await using var cluster = new P2PCluster(registry.Host);
         byte[] content = P2PCluster.MakeContent(4 * 1024 * 1024, 2);
         var blob = registry.Put(Repository, content);
         // Crashed peers' back-to-source leases are freed when the scheduler forgets them: a short TTL keeps the test short.
@@ -84,7 +84,7 @@ public sealed class P2PSwarmTests(ITestOutputHelper output)
     public async Task OpenReadAsync_LyingParent_DetectedBannedAndRefetchedFromAnHonestOne()
     {
         await using var registry = await CountingRegistry.StartAsync();
-        await using var cluster = new P2PCluster();
+        await using var cluster = new P2PCluster(registry.Host);
         byte[] content = P2PCluster.MakeContent(1024 * 1024, 3);
         var blob = registry.Put(Repository, content);
         var scheduler = await cluster.StartSchedulerAsync();
@@ -105,7 +105,7 @@ public sealed class P2PSwarmTests(ITestOutputHelper output)
     public async Task OpenReadAsync_LyingBackToSourcePeer_CaughtByTheBlobDigestBannedAndRefetched()
     {
         await using var registry = await CountingRegistry.StartAsync();
-        await using var cluster = new P2PCluster();
+        await using var cluster = new P2PCluster(registry.Host);
         byte[] content = P2PCluster.MakeContent(6 * P2PCluster.TestPieceSize, 14);
         var blob = registry.Put(Repository, content);
         var scheduler = await cluster.StartSchedulerAsync();
@@ -144,7 +144,7 @@ public sealed class P2PSwarmTests(ITestOutputHelper output)
     public async Task PieceApi_WithoutTheTaskToken_ServesNothing()
     {
         await using var registry = await CountingRegistry.StartAsync();
-        await using var cluster = new P2PCluster();
+        await using var cluster = new P2PCluster(registry.Host);
         var blob = registry.Put(Repository, P2PCluster.MakeContent(200_000, 4));
         var other = registry.Put(Repository, P2PCluster.MakeContent(1000, 5));
         var scheduler = await cluster.StartSchedulerAsync();
@@ -168,8 +168,8 @@ public sealed class P2PSwarmTests(ITestOutputHelper output)
 
         Assert.Equal(HttpStatusCode.Forbidden, await GetAsync(null));
         Assert.Equal(HttpStatusCode.Forbidden, await GetAsync("not-a-token"));
-        Assert.Equal(HttpStatusCode.Forbidden, await GetAsync(scheduler.Scheduler.GetToken(other.Digest)));
-        Assert.Equal(HttpStatusCode.OK, await GetAsync(scheduler.Scheduler.GetToken(blob.Digest)));
+        Assert.Equal(HttpStatusCode.Forbidden, await GetAsync(scheduler.Scheduler.GetToken(registry.Host, other.Digest)));
+        Assert.Equal(HttpStatusCode.OK, await GetAsync(scheduler.Scheduler.GetToken(registry.Host, blob.Digest)));
         Assert.Equal(3, holder.GetStatistics().UploadsForbidden);
     }
 
@@ -177,7 +177,7 @@ public sealed class P2PSwarmTests(ITestOutputHelper output)
     public async Task PieceApi_TokenExpired_ForbiddenAndRenewedTokenServed()
     {
         await using var registry = await CountingRegistry.StartAsync();
-        await using var cluster = new P2PCluster();
+        await using var cluster = new P2PCluster(registry.Host);
         var blob = registry.Put(Repository, P2PCluster.MakeContent(200_000, 6));
         // One fake clock for the scheduler and the holder; it starts on a token epoch boundary (30 min epochs).
         var time = new FakeTimeProvider();
@@ -199,12 +199,12 @@ public sealed class P2PSwarmTests(ITestOutputHelper output)
             return response.StatusCode;
         }
 
-        string first = scheduler.Scheduler.GetToken(blob.Digest);
+        string first = scheduler.Scheduler.GetToken(registry.Host, blob.Digest);
         Assert.Equal(HttpStatusCode.OK, await GetAsync(first));
 
         // The next epoch: the holder's heartbeat brings it the new token; the old one still opens pieces until it expires.
         time.Advance(TimeSpan.FromMinutes(31));
-        string second = scheduler.Scheduler.GetToken(blob.Digest);
+        string second = scheduler.Scheduler.GetToken(registry.Host, blob.Digest);
         Assert.NotEqual(first, second);
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (await GetAsync(second) != HttpStatusCode.OK)
@@ -226,7 +226,7 @@ public sealed class P2PSwarmTests(ITestOutputHelper output)
     public async Task PieceStore_PiecesEvicted_AnnouncedAndNoChildSentForThem()
     {
         await using var registry = await CountingRegistry.StartAsync();
-        await using var cluster = new P2PCluster();
+        await using var cluster = new P2PCluster(registry.Host);
         var first = registry.Put(Repository, P2PCluster.MakeContent(4 * P2PCluster.TestPieceSize, 7));
         var second = registry.Put(Repository, P2PCluster.MakeContent(4 * P2PCluster.TestPieceSize, 8));
         var scheduler = await cluster.StartSchedulerAsync();
@@ -263,7 +263,7 @@ public sealed class P2PSwarmTests(ITestOutputHelper output)
     public async Task PieceApi_EveryUploadSlotBusy_AnswersServiceUnavailable()
     {
         await using var registry = await CountingRegistry.StartAsync();
-        await using var cluster = new P2PCluster();
+        await using var cluster = new P2PCluster(registry.Host);
         var blob = registry.Put(Repository, P2PCluster.MakeContent(3 * P2PCluster.TestPieceSize, 12));
         var scheduler = await cluster.StartSchedulerAsync();
         // One slot, shaped so that the second piece waits a second for its bytes while holding the slot.
@@ -278,7 +278,7 @@ public sealed class P2PSwarmTests(ITestOutputHelper output)
         async Task<HttpStatusCode> GetAsync(int index)
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(holder.Url, P2PProtocol.PiecePath(blob.Digest, index)));
-            request.Headers.Add(P2PProtocol.TokenHeader, scheduler.Scheduler.GetToken(blob.Digest));
+            request.Headers.Add(P2PProtocol.TokenHeader, scheduler.Scheduler.GetToken(registry.Host, blob.Digest));
             using var response = await http.SendAsync(request);
             await response.Content.ReadAsByteArrayAsync();
             return response.StatusCode;
@@ -298,7 +298,7 @@ public sealed class P2PSwarmTests(ITestOutputHelper output)
     public async Task Register_PeerTheRegistryRefuses_GetsNoTokenAndNoBytes()
     {
         await using var registry = await CountingRegistry.StartAsync(new Dictionary<string, string> { ["alice"] = "secret" });
-        await using var cluster = new P2PCluster();
+        await using var cluster = new P2PCluster(registry.Host);
         var blob = registry.Put(Repository, P2PCluster.MakeContent(300_000, 6));
         var scheduler = await cluster.StartSchedulerAsync();
         var alice = await cluster.StartPeerAsync("alice", configure: o => o.Registry.Hosts[registry.Host] = new() { PlainHttp = true, Username = "alice", Password = "secret" });
@@ -318,7 +318,7 @@ public sealed class P2PSwarmTests(ITestOutputHelper output)
     {
         await using var registry = await CountingRegistry.StartAsync();
         registry.BearerToken = "issued-by-the-token-server";
-        await using var cluster = new P2PCluster();
+        await using var cluster = new P2PCluster(registry.Host);
         var blob = registry.Put(Repository, P2PCluster.MakeContent(100_000, 13));
         await cluster.StartSchedulerAsync();
         var peer = await cluster.StartPeerAsync("proxy-like", configure: o => o.Registry.Hosts[registry.Host] = new()
@@ -345,7 +345,7 @@ public sealed class P2PSwarmTests(ITestOutputHelper output)
     {
         await using var registry = await CountingRegistry.StartAsync();
         registry.GetDelay = TimeSpan.FromMilliseconds(10);
-        await using var cluster = new P2PCluster();
+        await using var cluster = new P2PCluster(registry.Host);
         byte[] content = P2PCluster.MakeContent(2 * 1024 * 1024, 7);
         var blob = registry.Put(Repository, content);
         var a = await cluster.StartSchedulerAsync();
@@ -377,7 +377,7 @@ public sealed class P2PSwarmTests(ITestOutputHelper output)
     public async Task OpenReadAsync_NoSchedulerReachable_ReadsStraightFromTheRegistry()
     {
         await using var registry = await CountingRegistry.StartAsync();
-        await using var cluster = new P2PCluster();
+        await using var cluster = new P2PCluster(registry.Host);
         byte[] content = P2PCluster.MakeContent(150_000, 8);
         var blob = registry.Put(Repository, content);
         var closed = await cluster.StartSchedulerAsync();
@@ -397,7 +397,7 @@ public sealed class P2PSwarmTests(ITestOutputHelper output)
     public async Task OpenRangeAsync_SmallRange_FetchesOnlyTheCoveringPieces()
     {
         await using var registry = await CountingRegistry.StartAsync();
-        await using var cluster = new P2PCluster();
+        await using var cluster = new P2PCluster(registry.Host);
         byte[] content = P2PCluster.MakeContent(1024 * 1024, 9);
         var blob = registry.Put(Repository, content);
         await cluster.StartSchedulerAsync();
@@ -420,7 +420,7 @@ public sealed class P2PSwarmTests(ITestOutputHelper output)
     public async Task OpenReadAsync_AfterRestart_ServesFromTheStoreAndAnnouncesPieces()
     {
         await using var registry = await CountingRegistry.StartAsync();
-        await using var cluster = new P2PCluster();
+        await using var cluster = new P2PCluster(registry.Host);
         byte[] content = P2PCluster.MakeContent(500_000, 10);
         var blob = registry.Put(Repository, content);
         var scheduler = await cluster.StartSchedulerAsync();
@@ -447,7 +447,7 @@ public sealed class P2PSwarmTests(ITestOutputHelper output)
     public async Task Preheat_SeedPeer_FetchesTheBlobsBeforeAnyoneAsks()
     {
         await using var registry = await CountingRegistry.StartAsync();
-        await using var cluster = new P2PCluster();
+        await using var cluster = new P2PCluster(registry.Host);
         byte[] content = P2PCluster.MakeContent(300_000, 11);
         var blob = registry.Put(Repository, content);
         var scheduler = await cluster.StartSchedulerAsync(o => o.Scheduler.HeartbeatInterval = TimeSpan.FromMilliseconds(50));

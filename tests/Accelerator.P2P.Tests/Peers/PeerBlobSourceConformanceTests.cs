@@ -36,6 +36,7 @@ public sealed class PeerBlobSourceConformanceTests : BlobSourceConformanceTests,
             _registry.Put(DefaultRepository, digest, content);
         }
 
+        _cluster.Trust(_registry.Host);
         await _cluster.StartSchedulerAsync();
         var warm = await _cluster.StartPeerAsync("warm");
         foreach (var (digest, content) in blobs.Where(b => b.Key.Matches(b.Value)))

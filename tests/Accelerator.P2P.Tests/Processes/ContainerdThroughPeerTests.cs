@@ -44,7 +44,7 @@ public sealed partial class ContainerdThroughPeerTests : IAsyncLifetime
     {
         string image = $"{_registry.Host}/{Repository}:v1";
         await PushBusyboxImageAsync();
-        var scheduler = await AccelDaemon.StartSchedulerAsync();
+        var scheduler = await AccelDaemon.StartSchedulerAsync("--trust-registry", _registry.Host);
         _daemons.Add(scheduler);
         var peer = await AccelDaemon.StartPeerAsync(Path.Combine(_work, "peer"), [scheduler.Url.ToString()]);
         _daemons.Add(peer);

@@ -51,7 +51,7 @@ public sealed class LazyMountThroughPeerTests : IAsyncLifetime
         var store = client.GetStore(_registry.Host);
         await LazyConverter.ConvertAsync(store, source, store, LazyConverter.DefaultTarget(source));
 
-        var scheduler = await AccelDaemon.StartSchedulerAsync("--piece-size", "1048576");
+        var scheduler = await AccelDaemon.StartSchedulerAsync("--piece-size", "1048576", "--trust-registry", _registry.Host);
         _daemons.Add(scheduler);
         var peer = await AccelDaemon.StartPeerAsync(Path.Combine(_work, "peer"), [scheduler.Url.ToString()]);
         _daemons.Add(peer);

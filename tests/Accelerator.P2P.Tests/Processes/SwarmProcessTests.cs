@@ -43,7 +43,7 @@ public sealed partial class SwarmProcessTests : IAsyncLifetime
 
     private async Task<List<AccelDaemon>> StartSwarmAsync(params string[] peerOptions)
     {
-        var scheduler = await AccelDaemon.StartSchedulerAsync("--piece-size", "1048576");
+        var scheduler = await AccelDaemon.StartSchedulerAsync("--piece-size", "1048576", "--trust-registry", _registry.Host);
         _daemons.Add(scheduler);
         var starting = Enumerable.Range(0, Peers).Select(i => AccelDaemon.StartPeerAsync(
             Path.Combine(_work, $"peer-{i}"), [scheduler.Url.ToString()], ["--peer-id", $"peer-{i}", "--label", $"host=host-{i}", "--upload-slots", "64", .. peerOptions])).ToList();

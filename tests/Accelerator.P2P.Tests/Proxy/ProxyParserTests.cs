@@ -22,6 +22,24 @@ public sealed class ProxyParserTests
     }
 
     [Theory]
+    [InlineData("Basic cmVhZGVyOnBhc3M6d2l0aDpjb2xvbnM=", "reader", "pass:with:colons", null)]
+    [InlineData("Bearer eyJhbGciOi.x.y", null, null, "Bearer eyJhbGciOi.x.y")]
+    [InlineData("Basic not-base64!", null, null, "Basic not-base64!")]
+    [InlineData("", null, null, null)]
+    public void ClientCredential_AuthorizationHeader_BasicAsUserElseAsIs(string header, string? user, string? password, string? authorization)
+    {
+        var context = new Microsoft.AspNetCore.Http.DefaultHttpContext();
+        if (header.Length > 0)
+        {
+            context.Request.Headers.Authorization = header;
+        }
+
+        var credential = RegistryMirrorProxy.ClientCredential(context.Request);
+
+        Assert.Equal((user, password, authorization), (credential?.Username, credential?.Password, credential?.Authorization));
+    }
+
+    [Theory]
     [InlineData("/")]
     [InlineData("/v2/_catalog")]
     [InlineData("/v2/Upper/manifests/latest")]

@@ -63,7 +63,7 @@ public sealed partial class SchedulerHostSampleTests : IAsyncLifetime
     private async Task<Uri> StartHostAsync()
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory };
-        foreach (string arg in new[] { Path.Combine(AppContext.BaseDirectory, "Accelerator.Samples.SchedulerHost.dll"), "--urls", "http://127.0.0.1:0", "--plain-http" })
+        foreach (string arg in new[] { Path.Combine(AppContext.BaseDirectory, "Accelerator.Samples.SchedulerHost.dll"), "--urls", "http://127.0.0.1:0", $"--Scheduler:TrustedRegistries:0={_registry.Host}", "--plain-http" })
         {
             start.ArgumentList.Add(arg);
         }

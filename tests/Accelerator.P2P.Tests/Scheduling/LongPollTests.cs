@@ -17,6 +17,7 @@ public sealed class LongPollTests : IAsyncDisposable
     private const string Repository = "long/poll";
     private readonly FakeTimeProvider _time = new();
     private readonly HttpClient _http = new();
+    private readonly Dictionary<string, string> _secrets = [];
     private CountingRegistry _registry = null!;
     private P2PSchedulerServer _scheduler = null!;
     private BlobAddress _blob;
@@ -37,7 +38,7 @@ public sealed class LongPollTests : IAsyncDisposable
         {
             PeerId = "source",
             Results = [new PieceResult { Index = 0, Success = true, Digest = Digest.Compute(_content.AsSpan(0, P2PCluster.TestPieceSize)).Value }],
-        });
+        }, "source");
         var answer = await held.WaitAsync(TimeSpan.FromMinutes(1));
 
         var piece = Assert.Single(answer.Pieces);
@@ -57,7 +58,7 @@ public sealed class LongPollTests : IAsyncDisposable
         await ScheduleAsync(new ScheduleRequest { PeerId = "source", Wanted = [0] });
 
         // The JSON an older peer sends: no waitMs. Nothing can be assigned, and the answer comes at once (the clock is frozen).
-        string body = await PostAsync(P2PProtocol.TaskPath(_blob.Digest, "schedule"), Encoding.UTF8.GetBytes("{\"peerId\":\"old\",\"maxPieces\":1,\"wanted\":[0]}"));
+        string body = await PostAsync(P2PProtocol.TaskPath(_blob.Digest, "schedule"), Encoding.UTF8.GetBytes("{\"peerId\":\"old\",\"maxPieces\":1,\"wanted\":[0]}"), "old");
         var answer = P2PProtocol.Parse<ScheduleResponse>(Encoding.UTF8.GetBytes(body));
 
         Assert.Empty(answer.Pieces);
@@ -75,7 +76,7 @@ public sealed class LongPollTests : IAsyncDisposable
         await ScheduleAsync(new ScheduleRequest { PeerId = "source", Wanted = [1] });
 
         var held = ScheduleAsync(new ScheduleRequest { PeerId = "child", Wanted = [1], WaitMs = P2PProtocol.MaxScheduleWaitMs });
-        await PostAsync(P2PProtocol.LeavePath, new LeaveRequest { PeerId = "source" });
+        await PostAsync(P2PProtocol.LeavePath, new LeaveRequest { PeerId = "source" }, "source");
         var answer = await held.WaitAsync(TimeSpan.FromMinutes(1));
 
         // The lease went with the peer: the child is now the one to fetch the piece from the registry.
@@ -121,6 +122,7 @@ public sealed class LongPollTests : IAsyncDisposable
             {
                 Scheduler = new P2PSchedulerOptions { PieceSize = P2PCluster.TestPieceSize, TokenKey = P2PCluster.SharedTokenKey },
                 Registry = new RegistryOptions { PlainHttp = true, MaxRetries = 0 },
+                TrustedRegistries = { _registry.Host },
             },
             time: _time);
     }
@@ -132,19 +134,26 @@ public sealed class LongPollTests : IAsyncDisposable
             Peer = new PeerInfo { PeerId = peer, Url = "http://127.0.0.1:9/", UploadSlots = 4 },
             Blob = new BlobRef { Registry = _registry.Host, Repository = Repository, Digest = _blob.Digest.Value },
         });
-        Assert.Equal(_blob.Digest.Value, P2PProtocol.Parse<RegisterTaskResponse>(Encoding.UTF8.GetBytes(body)).TaskId);
+        var answer = P2PProtocol.Parse<RegisterTaskResponse>(Encoding.UTF8.GetBytes(body));
+        Assert.Equal(_blob.Digest.Value, answer.TaskId);
+        _secrets[peer] = answer.PeerSecret!;
     }
 
     private async Task<ScheduleResponse> ScheduleAsync(ScheduleRequest request)
-        => P2PProtocol.Parse<ScheduleResponse>(Encoding.UTF8.GetBytes(await PostAsync(P2PProtocol.TaskPath(_blob.Digest, "schedule"), request)));
+        => P2PProtocol.Parse<ScheduleResponse>(Encoding.UTF8.GetBytes(await PostAsync(P2PProtocol.TaskPath(_blob.Digest, "schedule"), request, request.PeerId)));
 
-    private Task<string> PostAsync<T>(string path, T message) where T : class => PostAsync(path, P2PProtocol.Serialize(message));
+    private Task<string> PostAsync<T>(string path, T message, string? peer = null) where T : class => PostAsync(path, P2PProtocol.Serialize(message), peer);
 
-    private async Task<string> PostAsync(string path, byte[] body)
+    private async Task<string> PostAsync(string path, byte[] body, string? peer = null)
     {
-        using var content = new ByteArrayContent(body);
-        content.Headers.ContentType = new("application/json");
-        using var response = await _http.PostAsync(new Uri(_scheduler.Url, path), content);
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(_scheduler.Url, path)) { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new("application/json");
+        if (peer is not null)
+        {
+            request.Headers.Add(P2PProtocol.PeerSecretHeader, _secrets[peer]);
+        }
+
+        using var response = await _http.SendAsync(request);
         string text = await response.Content.ReadAsStringAsync();
         Assert.True(response.IsSuccessStatusCode, $"{path}: {(int)response.StatusCode} {text}");
         return text;

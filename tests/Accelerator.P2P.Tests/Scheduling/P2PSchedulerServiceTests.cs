@@ -99,7 +99,7 @@ public sealed class P2PSchedulerServiceTests
     public async Task Preheat_ImageInARealRegistry_SeedFetchesEveryBlobAndPeersGetThemFromIt()
     {
         await using var registry = await DockerRegistryProcess.StartAsync();
-        await using var cluster = new P2PCluster();
+        await using var cluster = new P2PCluster(registry.Host);
         string layout = Path.Combine(cluster.Root, "layout");
         var image = await SampleImageGenerator.WriteLayoutAsync(layout, new SampleImageOptions { LayerCount = 2, TotalSize = 600 * 1024, Seed = 3 });
         var reference = ImageReference.Parse($"{registry.Host}/preheat/app:latest");
@@ -115,6 +115,7 @@ public sealed class P2PSchedulerServiceTests
             o.HeartbeatInterval = TimeSpan.FromMilliseconds(50);
         });
         using var http = new HttpClient();
+        http.DefaultRequestHeaders.Authorization = new("Bearer", P2PCluster.OperatorToken);
 
         var (status, body) = await PostAsync(http, scheduler.Url, P2PProtocol.PreheatPath, P2PProtocol.Serialize(new PreheatRequest { Image = reference.ToString(), Platform = "linux/amd64" }));
 
@@ -141,9 +142,10 @@ public sealed class P2PSchedulerServiceTests
     public async Task Preheat_MissingImage_NotFound()
     {
         await using var registry = await DockerRegistryProcess.StartAsync();
-        await using var cluster = new P2PCluster();
+        await using var cluster = new P2PCluster(registry.Host);
         var scheduler = await cluster.StartSchedulerAsync();
         using var http = new HttpClient();
+        http.DefaultRequestHeaders.Authorization = new("Bearer", P2PCluster.OperatorToken);
 
         var (status, body) = await PostAsync(http, scheduler.Url, P2PProtocol.PreheatPath, P2PProtocol.Serialize(new PreheatRequest { Image = $"{registry.Host}/none/here:1" }));
 

@@ -40,10 +40,10 @@ public sealed class P2PSchedulerTests
         Assert.Equal(Blob.Value, answer.TaskId);
         Assert.Equal(4, answer.PieceCount);
         Assert.Equal(PieceSize, answer.PieceSize);
-        Assert.Equal(scheduler.GetToken(Blob), answer.Token);
-        Assert.Equal(answer.Token, CreateScheduler(o => o.TokenKey = new byte[16]).GetToken(Blob));
-        Assert.NotEqual(answer.Token, scheduler.GetToken(Digest.Compute("other"u8)));
-        Assert.NotEqual(answer.Token, CreateScheduler().GetToken(Blob));
+        Assert.Equal(scheduler.GetToken("r.example", Blob), answer.Token);
+        Assert.Equal(answer.Token, CreateScheduler(o => o.TokenKey = new byte[16]).GetToken("r.example", Blob));
+        Assert.NotEqual(answer.Token, scheduler.GetToken("r.example", Digest.Compute("other"u8)));
+        Assert.NotEqual(answer.Token, CreateScheduler().GetToken("r.example", Blob));
     }
 
     [Fact]
@@ -197,6 +197,7 @@ public sealed class P2PSchedulerTests
         Register(scheduler, Peer("c"));
         Schedule(scheduler, "a");
         ReportOrigin(scheduler, "a", 0, 1, 2, 3);
+        Assert.Equal("a", Assert.Single(Schedule(scheduler, "b", wanted: [0]).Pieces).Parents[0].PeerId);
 
         scheduler.Report(Blob, new PieceReportRequest { PeerId = "b", Results = [new PieceResult { Index = 0, ParentId = "a", Failure = PieceFailure.Corrupt }] });
 
@@ -204,6 +205,31 @@ public sealed class P2PSchedulerTests
         Assert.False(scheduler.IsBanned(Digest.Compute("other"u8), "a"));
         Assert.All(Schedule(scheduler, "c").Pieces, p => Assert.True(p.FromOrigin));
         Assert.Equal(1, scheduler.GetStatistics().CorruptPieces);
+    }
+
+    [Fact]
+    public void Report_AboutAParentNotAssigned_NoStrikeButASuccessStillHolds()
+    {
+        var scheduler = CreateScheduler();
+        Register(scheduler, Peer("a"));
+        Register(scheduler, Peer("b"));
+        Register(scheduler, Peer("c"));
+        Schedule(scheduler, "a");
+        ReportOrigin(scheduler, "a", 0, 1, 2, 3);
+
+        scheduler.Report(Blob, new PieceReportRequest
+        {
+            PeerId = "b",
+            Results =
+            [
+                new PieceResult { Index = 1, ParentId = "a", Failure = PieceFailure.Corrupt },
+                new PieceResult { Index = 0, ParentId = "a", Success = true, Digest = PieceDigest(0) },
+            ],
+        });
+
+        Assert.False(scheduler.IsBanned(Blob, "a"));
+        Assert.Equal(2, scheduler.GetStatistics().ReportsIgnored);
+        Assert.Contains("b", Assert.Single(Schedule(scheduler, "c", max: 1, wanted: [0]).Pieces).Parents.Select(p => p.PeerId));
     }
 
     [Fact]
@@ -215,7 +241,12 @@ public sealed class P2PSchedulerTests
         Schedule(scheduler, "a");
         ReportOrigin(scheduler, "a", 0, 1, 2, 3);
 
-        void Fail(PieceFailure failure) => scheduler.Report(Blob, new PieceReportRequest { PeerId = "b", Results = [new PieceResult { Index = 0, ParentId = "a", Failure = failure }] });
+        void Fail(PieceFailure failure)
+        {
+            // Only a child sent to a parent may report about it.
+            Assert.Equal("a", Assert.Single(Schedule(scheduler, "b", wanted: [0]).Pieces).Parents[0].PeerId);
+            scheduler.Report(Blob, new PieceReportRequest { PeerId = "b", Results = [new PieceResult { Index = 0, ParentId = "a", Failure = failure }] });
+        }
 
         for (int i = 0; i < 10; i++)
         {
@@ -282,7 +313,12 @@ public sealed class P2PSchedulerTests
         });
         foreach (string holder in new[] { "same-rack", "same-host" })
         {
-            scheduler.Report(Blob, new PieceReportRequest { PeerId = holder, Results = [.. Enumerable.Range(0, 4).Select(i => new PieceResult { Index = i, Success = true, ParentId = "far" })] });
+            for (int i = 0; i < 4; i++)
+            {
+                // Sent to far (the first holder), one piece at a time, so far's upload counts as a success.
+                Assert.Contains("far", Assert.Single(Schedule(scheduler, holder, max: 1, wanted: [i]).Pieces).Parents.Select(p => p.PeerId));
+                scheduler.Report(Blob, new PieceReportRequest { PeerId = holder, Results = [new PieceResult { Index = i, Success = true, ParentId = "far" }] });
+            }
         }
 
         var first = Schedule(scheduler, "child", max: 1, wanted: [0]);
@@ -544,11 +580,11 @@ public sealed class P2PSchedulerTests
         Assert.InRange(a.TokenExpiresInMs, (int)TimeSpan.FromMinutes(30).TotalMilliseconds, (int)TimeSpan.FromHours(1).TotalMilliseconds);
         Assert.Equal(a.TokenExpiresInMs - 60_000, b.TokenExpiresInMs);
         Assert.Equal(a.Token, b.Token);
-        Assert.Equal(a.Token, scheduler.GetToken(Blob));
+        Assert.Equal(a.Token, scheduler.GetToken("r.example", Blob));
 
         // A new epoch: a new token, and the old one runs out at the end of it.
         _time.Advance(TimeSpan.FromMilliseconds(b.TokenExpiresInMs - TimeSpan.FromMinutes(30).TotalMilliseconds));
-        Assert.NotEqual(a.Token, scheduler.GetToken(Blob));
+        Assert.NotEqual(a.Token, scheduler.GetToken("r.example", Blob));
         var c = Register(scheduler, Peer("c"));
         Assert.Equal((int)TimeSpan.FromHours(1).TotalMilliseconds, c.TokenExpiresInMs);
     }
@@ -568,7 +604,7 @@ public sealed class P2PSchedulerTests
         var renewed = Schedule(scheduler, "a").Token;
         Assert.NotNull(renewed);
         Assert.Equal(Blob.Value, renewed.TaskId);
-        Assert.Equal(scheduler.GetToken(Blob), renewed.Token);
+        Assert.Equal(scheduler.GetToken("r.example", Blob), renewed.Token);
         Assert.NotEqual(first.Token, renewed.Token);
         Assert.InRange(renewed.ExpiresInMs, (int)TimeSpan.FromMinutes(5).TotalMilliseconds, (int)TimeSpan.FromMinutes(10).TotalMilliseconds);
         Assert.Null(Schedule(scheduler, "a").Token);
@@ -588,10 +624,10 @@ public sealed class P2PSchedulerTests
         var answer = Register(scheduler, Peer("a"));
         _time.Advance(TimeSpan.FromMinutes(59));
 
-        byte[] mac = System.Security.Cryptography.HMACSHA256.HashData(key, System.Text.Encoding.UTF8.GetBytes("accel-p2p-task\0" + Blob.Value));
+        byte[] mac = System.Security.Cryptography.HMACSHA256.HashData(key, System.Text.Encoding.UTF8.GetBytes("accel-p2p-task2\0r.example\0" + Blob.Value));
         Assert.Equal(Convert.ToBase64String(mac).TrimEnd('=').Replace('+', '-').Replace('/', '_'), answer.Token);
         Assert.Equal(0, answer.TokenExpiresInMs);
-        Assert.Equal(answer.Token, scheduler.GetToken(Blob));
+        Assert.Equal(answer.Token, scheduler.GetToken("r.example", Blob));
         Assert.Null(Schedule(scheduler, "a").Token);
         Assert.Empty(scheduler.Heartbeat(new HeartbeatRequest { Peer = Peer("a") }).Tokens);
     }

@@ -112,11 +112,13 @@ public sealed class P2PBuilderExtensionsTests : IAsyncLifetime
         string data = Directory.CreateTempSubdirectory("accel-p2p-inproc-").FullName;
         try
         {
-            await using var scheduler = await Accelerator.P2P.Scheduling.P2PSchedulerServer.StartAsync(new Accelerator.P2P.Scheduling.P2PSchedulerServerOptions
+            var schedulerOptions = new Accelerator.P2P.Scheduling.P2PSchedulerServerOptions
             {
                 Registry = new RegistryOptions { PlainHttp = true, DockerConfigPath = TestRegistryOptions.NoDockerConfig },
                 Scheduler = new Accelerator.P2P.Scheduling.P2PSchedulerOptions { PieceSize = 64 * 1024 },
-            });
+            };
+            schedulerOptions.TrustedRegistries.Add(_registry.Host);
+            await using var scheduler = await Accelerator.P2P.Scheduling.P2PSchedulerServer.StartAsync(schedulerOptions);
             await using (var host = new ImageAcceleratorBuilder()
                 .AddRegistry(_registry.Host, r => r.PlainHttp = true)
                 .ConfigureRegistries(r => r.DockerConfigPath = TestRegistryOptions.NoDockerConfig)

@@ -60,8 +60,10 @@ internal sealed partial class DemoRun
         var resources = new List<IAsyncDisposable>();
         try
         {
-            var scheduler = await P2PSchedulerServer.StartAsync(
-                new P2PSchedulerServerOptions { Registry = new RegistryOptions { PlainHttp = true } }, cancellationToken: cancellationToken).ConfigureAwait(false);
+            // The scheduler vouches only for the registry the demo serves.
+            var schedulerOptions = new P2PSchedulerServerOptions { Registry = new RegistryOptions { PlainHttp = true } };
+            schedulerOptions.TrustedRegistries.Add(_origin.Host);
+            var scheduler = await P2PSchedulerServer.StartAsync(schedulerOptions, cancellationToken: cancellationToken).ConfigureAwait(false);
             resources.Add(scheduler);
             var peers = new List<(P2PPeer Peer, RegistryMirrorProxy Proxy)>();
             for (int i = 0; i < PeerCount; i++)
@@ -77,7 +79,7 @@ internal sealed partial class DemoRun
                 resources.Add(peer);
                 var proxy = await RegistryMirrorProxy.StartAsync(
                     new RegistryMirrorProxyOptions { Listen = new Uri("http://127.0.0.1:0"), Upstream = _origin.Host, PlainHttpUpstream = true },
-                    registry => peer.CreateBlobSource(registry), cancellationToken: cancellationToken).ConfigureAwait(false);
+                    (registry, credential) => peer.CreateBlobSource(registry, credential), cancellationToken: cancellationToken).ConfigureAwait(false);
                 resources.Add(proxy);
                 peers.Add((peer, proxy));
             }
