@@ -42,16 +42,24 @@ public sealed class Issue12_SchedulerSecurityTests : IAsyncLifetime
         Action<P2PSchedulerServerOptions>? configure = null, params string[] alsoTrusted)
     {
         var cluster = new P2PCluster([_private.Host, .. alsoTrusted]);
-        var blob = _private.Put(Repository, P2PCluster.MakeContent(5 * P2PCluster.TestPieceSize + 17, 12));
-        var scheduler = await cluster.StartSchedulerAsync(configure);
-        var holder = await cluster.StartPeerAsync("holder");
-        var source = holder.CreateBlobSource(_private.Host, new RegistryCredential { Username = Secrets[0], Password = Secrets[1] });
-        await using (var stream = await source.OpenReadAsync(blob))
+        try
         {
-            Assert.Equal(blob.Digest, await Digest.ComputeAsync(stream));
-        }
+            var blob = _private.Put(Repository, P2PCluster.MakeContent(5 * P2PCluster.TestPieceSize + 17, 12));
+            var scheduler = await cluster.StartSchedulerAsync(configure);
+            var holder = await cluster.StartPeerAsync("holder");
+            var source = holder.CreateBlobSource(_private.Host, new RegistryCredential { Username = Secrets[0], Password = Secrets[1] });
+            await using (var stream = await source.OpenReadAsync(blob))
+            {
+                Assert.Equal(blob.Digest, await Digest.ComputeAsync(stream));
+            }
 
-        return (cluster, scheduler, holder, blob);
+            return (cluster, scheduler, holder, blob);
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
     }
 
     private async Task<(HttpStatusCode Status, string Body)> PostAsync(Uri scheduler, string path, object message, string? secret = null, string? bearer = null)
