@@ -196,7 +196,7 @@ public sealed class PrivateRegistryTests(PrivateRegistryFixture fixture)
     public async Task ConvertBlockToOtherRepository_ThenBlockMount_ServesTheImage(RegistryAuthMode mode)
     {
         string converted = $"{Registries.Get(mode).Host}/converted/block-{mode.ToString().ToLowerInvariant()}:v1";
-        var convert = await AccelAsync("convert", fixture.Reference(mode).ToString(), converted, "--format", "block", "--free-space", "16M");
+        var convert = await AccelAsync("convert", fixture.Reference(mode).ToString(), converted, "--format", "block", "--filesystem", "ext4", "--free-space", "16M");
         Assert.True(convert.ExitCode == 0, convert.Error);
 
         string work = fixture.NewDirectory("block");
@@ -294,7 +294,7 @@ public sealed class PrivateRegistryTests(PrivateRegistryFixture fixture)
         string repository = $"warm-variant/{mode.ToString().ToLowerInvariant()}";
         string source = $"{Registries.Get(mode).Host}/{repository}:v1";
         Assert.True((await AccelAsync("copy", fixture.Reference(mode).ToString(), source)).ExitCode == 0);
-        Assert.True((await AccelAsync("convert", source, "--format", "block", "--free-space", "16M")).ExitCode == 0);
+        Assert.True((await AccelAsync("convert", source, "--format", "block", "--filesystem", "ext4", "--free-space", "16M")).ExitCode == 0);
         string work = fixture.NewDirectory("warm-variant");
         string store = Path.Combine(work, "store");
 
@@ -479,7 +479,7 @@ public sealed class PrivateRegistryTests(PrivateRegistryFixture fixture)
     {
         string name = mode.ToString().ToLowerInvariant();
         string converted = $"{Registries.Get(mode).Host}/served/{name}:v1";
-        Assert.True((await AccelAsync("convert", fixture.Reference(mode).ToString(), converted, "--format", "block", "--free-space", "16M")).ExitCode == 0);
+        Assert.True((await AccelAsync("convert", fixture.Reference(mode).ToString(), converted, "--format", "block", "--filesystem", "ext4", "--free-space", "16M")).ExitCode == 0);
         string work = fixture.NewDirectory("nbd");
         string socket = Path.Combine(work, "nbd.sock");
         string disk = Path.Combine(work, "disk.img");

@@ -57,7 +57,7 @@ public sealed class Issue12_MutualTlsTests : IAsyncLifetime
     public async Task PeersAndScheduler_OverMutualTls_TransferTheBlobBetweenPeers()
     {
         await using var registry = await CountingRegistry.StartAsync();
-        await using var cluster = new P2PCluster();
+        await using var cluster = new P2PCluster([registry.Host]);
         byte[] content = P2PCluster.MakeContent(1024 * 1024, 1201);
         var blob = registry.Put("issue12/mtls", content);
         var scheduler = await cluster.StartSchedulerAsync(o =>

@@ -135,7 +135,7 @@ public sealed class Issue12_ProxySsrfTests : IAsyncLifetime
     public async Task OpenReadAsync_ParentRedirectsToInternalService_NotFollowedAndBlobFromHonestPeer()
     {
         await using var registry = await CountingRegistry.StartAsync();
-        await using var cluster = new P2PCluster();
+        await using var cluster = new P2PCluster([registry.Host]);
         byte[] content = P2PCluster.MakeContent(1024 * 1024, 12);
         var blob = registry.Put("issue12/redirect", content);
         var scheduler = await cluster.StartSchedulerAsync();
