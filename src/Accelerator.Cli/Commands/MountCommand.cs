@@ -206,6 +206,8 @@ internal static class MountCommand
         writer.WriteEndObject();
     }
 
+    private const string ErrorPrefix = "accel: error: ";
+
     // Runs the same command line without --background in a new session, then waits for the mount point to be mounted.
     private static async Task<int> StartInBackgroundAsync(string target, TimeSpan timeout, CliConsole console, CancellationToken cancellationToken)
     {
@@ -254,13 +256,38 @@ internal static class MountCommand
                 served.TrySetResult();
             }
         };
+        // Standard error is drained as it comes (a child that logs more than a pipe holds would otherwise block before
+        // its mount appears) and shown only if the child fails.
+        var errors = new List<string>();
+        var errorsDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        child.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+            {
+                errorsDone.TrySetResult();
+                return;
+            }
+
+            lock (errors)
+            {
+                errors.Add(e.Data);
+            }
+        };
         child.BeginOutputReadLine();
+        child.BeginErrorReadLine();
         var stopwatch = Stopwatch.StartNew();
         while (!MountPoints.IsMounted(target))
         {
             if (child.HasExited)
             {
-                string error = (await child.StandardError.ReadToEndAsync(cancellationToken).ConfigureAwait(false)).Trim();
+                await Task.WhenAny(errorsDone.Task, Task.Delay(TimeSpan.FromSeconds(5), cancellationToken)).ConfigureAwait(false);
+                string error;
+                lock (errors)
+                {
+                    // The child's own error line already says "accel: error:"; this process says it once.
+                    error = string.Join(" ", errors.Select(l => l.StartsWith(ErrorPrefix, StringComparison.Ordinal) ? l[ErrorPrefix.Length..] : l)).Trim();
+                }
+
                 throw new InvalidOperationException($"The background mount exited with code {child.ExitCode}: {error}");
             }
 

@@ -125,6 +125,23 @@ public sealed class MountCommandTests(ConformanceImageFixture fixture) : IClassF
     }
 
     [Fact]
+    public async Task Mount_BackgroundServerFails_OneErrorLineSaidOnce()
+    {
+        string mountPoint = Directory.CreateDirectory(Path.Combine(_work, "mnt-bg-fails")).FullName;
+        var missing = Source.WithTag("no-such-tag");
+
+        var (code, _, error) = await CliRunner.RunProcessAsync(
+            "mount", "--plain-http", missing.ToString(), mountPoint, "--strategy", "lazy", "--background");
+
+        Assert.NotEqual(0, code);
+        string[] lines = error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.True(lines.Length == 1, "more than one error line:\n" + error);
+        Assert.StartsWith("accel: error: The background mount exited with code", lines[0], StringComparison.Ordinal);
+        Assert.Equal(1, System.Text.RegularExpressions.Regex.Count(lines[0], "accel: error:"));
+        Assert.False(MountPoints.IsMounted(mountPoint));
+    }
+
+    [Fact]
     public async Task Mount_AutoWithoutLazyVariant_FallsBackToFull()
     {
         string mountPoint = Directory.CreateDirectory(Path.Combine(_work, "mnt-full")).FullName;
