@@ -101,6 +101,7 @@ public sealed class FuseMountTests : IDisposable
             var failure = await Assert.ThrowsAnyAsync<IOException>(() => reader);
             Assert.Equal(Errno.ENOTCONN, failure.HResult);
             await mount.Mount.Completion.WaitAsync(TimeSpan.FromSeconds(30));
+            await gate.FirstCancellation.WaitAsync(TimeSpan.FromSeconds(30));
             Assert.Equal(1, gate.Cancelled);
         }
         finally
@@ -129,6 +130,7 @@ public sealed class FuseMountTests : IDisposable
             await dd.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
 
             Assert.NotEqual(0, dd.ExitCode);
+            await gate.FirstCancellation.WaitAsync(TimeSpan.FromSeconds(30));
             Assert.Equal(1, gate.Cancelled);
             Assert.Equal(1, mount.Statistics.Interrupts);
             Assert.Equal("small\n", await File.ReadAllTextAsync(mount["small"]));
