@@ -28,4 +28,7 @@ public sealed partial class FuseMount
 
     [LoggerMessage(8, LogLevel.Information, "{Signal}: unmounting {MountPoint}")]
     private partial void LogSignal(PosixSignal signal, string mountPoint);
+
+    [LoggerMessage(9, LogLevel.Warning, "{Signal} is ignored by this process (inherited, e.g. a background job of a shell): it will not unmount {MountPoint}; SIGTERM will")]
+    private partial void LogSignalIgnored(PosixSignal signal, string mountPoint);
 }

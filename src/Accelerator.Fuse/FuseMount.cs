@@ -15,6 +15,7 @@ namespace Accelerator.Fuse;
 public sealed partial class FuseMount : IAsyncDisposable
 {
     private const string DevicePath = "/dev/fuse";
+    private const int SigInt = 2;
 
     private readonly FuseMountOptions _options;
     private readonly ILogger _logger;
@@ -279,6 +280,13 @@ public sealed partial class FuseMount : IAsyncDisposable
 
     private void RegisterSignals()
     {
+        // A background job of a shell without job control inherits SIGINT ignored; the runtime keeps it ignored (the
+        // convention: such jobs are not meant to stop on the terminal's ^C), so only SIGTERM can unmount. Say so.
+        if (SignalDisposition.IsIgnored(SigInt))
+        {
+            LogSignalIgnored(PosixSignal.SIGINT, MountPoint);
+        }
+
         foreach (var signal in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM })
         {
             _signals.Add(PosixSignalRegistration.Create(signal, context =>

@@ -33,7 +33,9 @@ public sealed class FuseMountOptions
     /// <summary>
     /// Unmount when the process gets SIGINT or SIGTERM, aborting the connection if it outlives
     /// <see cref="UnmountTimeout"/>; the signals' default termination is cancelled, so the host waits for
-    /// <see cref="FuseMount.Completion"/> and exits.
+    /// <see cref="FuseMount.Completion"/> and exits. A signal the process inherited as ignored stays ignored (a shell
+    /// without job control starts background commands with SIGINT ignored): then only SIGTERM unmounts, and a warning
+    /// says so.
     /// </summary>
     /// <value>Default <see langword="false"/>.</value>
     public bool UnmountOnSignal { get; set; }

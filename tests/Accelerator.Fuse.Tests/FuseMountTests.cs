@@ -101,6 +101,7 @@ public sealed class FuseMountTests : IDisposable
             var failure = await Assert.ThrowsAnyAsync<IOException>(() => reader);
             Assert.Equal(Errno.ENOTCONN, failure.HResult);
             await mount.Mount.Completion.WaitAsync(TimeSpan.FromSeconds(30));
+            await gate.FirstCancellation.WaitAsync(TimeSpan.FromSeconds(30));
             Assert.Equal(1, gate.Cancelled);
         }
         finally
@@ -120,18 +121,16 @@ public sealed class FuseMountTests : IDisposable
             gate = new GatedContentReader(new DirectoryContentReader(index), index.Lookup(1, "hung")!.Inode, honoursCancellation: true));
         try
         {
-            // A direct read waits for its answer interruptibly, so a signal makes the kernel send INTERRUPT.
-            using var dd = Process.Start(new ProcessStartInfo("dd", [$"if={mount["hung"]}", "of=/dev/null", "bs=4096", "count=1", "iflag=direct"])
-            {
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            })!;
+            // A direct read waits for its answer interruptibly, so a signal makes the kernel send INTERRUPT. dd keeps an
+            // inherited ignored SIGINT ignored: start it with the default, whatever the test runner ignores.
+            using var dd = Process.Start(SignalledChild.WithDefaultSignals("dd", $"if={mount["hung"]}", "of=/dev/null", "bs=4096", "count=1", "iflag=direct"))!;
             await gate!.Entered;
 
             TestSyscalls.Kill(dd.Id, TestSyscalls.SIGINT);
             await dd.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
 
             Assert.NotEqual(0, dd.ExitCode);
+            await gate.FirstCancellation.WaitAsync(TimeSpan.FromSeconds(30));
             Assert.Equal(1, gate.Cancelled);
             Assert.Equal(1, mount.Statistics.Interrupts);
             Assert.Equal("small\n", await File.ReadAllTextAsync(mount["small"]));

@@ -299,6 +299,7 @@ public sealed class FuseSessionTests(SessionSourceFixture source) : IClassFixtur
 
         var (header, _) = SessionHarness.Split(await harness.Sink.ReplyTo(unique).WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.Equal(-Errno.EINTR, header.Error);
+        await gate.FirstCancellation.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(1, gate.Cancelled);
         Assert.Equal(1, harness.Session.Statistics.Interrupts);
         Assert.False(harness.Sink.HasReply(unique | FuseProtocol.InterruptUniqueBit));

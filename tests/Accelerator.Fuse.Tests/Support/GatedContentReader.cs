@@ -10,10 +10,17 @@ internal sealed class GatedContentReader(IFileContentReader inner, ulong hungIno
 {
     private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<CancellationToken> _entered = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _firstCancellation = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _cancelled;
 
     /// <summary>Completes with the read's token when the first read of the hung inode arrived.</summary>
     public Task<CancellationToken> Entered => _entered.Task;
+
+    /// <summary>
+    /// Completes when a read of the hung inode ended because its token was cancelled. The session answers a cancelled
+    /// read without waiting for the backend, so its reply (and the reader's return) may come before this.
+    /// </summary>
+    public Task FirstCancellation => _firstCancellation.Task;
 
     /// <summary>Reads of the hung inode that ended because their token was cancelled.</summary>
     public int Cancelled => Volatile.Read(ref _cancelled);
@@ -35,6 +42,7 @@ internal sealed class GatedContentReader(IFileContentReader inner, ulong hungIno
                 catch (OperationCanceledException)
                 {
                     Interlocked.Increment(ref _cancelled);
+                    _firstCancellation.TrySetResult();
                     throw;
                 }
             }

@@ -1,13 +1,14 @@
 using Accelerator.Fuse.FileSystem;
 using Accelerator.Fuse.Tests.Support;
 using Accelerator.Testing.Trees;
+using Microsoft.Extensions.Logging;
 
 namespace Accelerator.Fuse.Tests.TestHost;
 
 /// <summary>
 /// The test assembly's entry point, unused by the test runner: <c>Accelerator.Fuse.Tests mount-host SOURCE MOUNTPOINT</c>
-/// mounts SOURCE (through <see cref="DirectoryChunkIndex"/>) at MOUNTPOINT with unmount-on-signal, prints
-/// <c>ready</c>, and exits 0 once the mount is gone.
+/// mounts SOURCE (through <see cref="DirectoryChunkIndex"/>) at MOUNTPOINT with unmount-on-signal (warnings on stderr),
+/// prints <c>ready</c>, and exits 0 once the mount is gone.
 /// </summary>
 public static class MountHostProgram
 {
@@ -20,7 +21,8 @@ public static class MountHostProgram
         }
 
         using var index = DirectoryChunkIndex.Build(args[1]);
-        var mount = await FuseMount.MountAsync(args[2], new ChunkIndexFileSystem(index, new DirectoryContentReader(index)), new FuseMountOptions { UnmountOnSignal = true });
+        using var logging = new LoggerFactory([new StderrLoggerProvider()]);
+        var mount = await FuseMount.MountAsync(args[2], new ChunkIndexFileSystem(index, new DirectoryContentReader(index)), new FuseMountOptions { UnmountOnSignal = true }, logging);
         await using (mount)
         {
             Console.WriteLine("ready");
