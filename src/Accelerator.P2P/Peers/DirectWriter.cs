@@ -15,7 +15,7 @@ internal static unsafe partial class DirectWriter
     private const int Alignment = 4096;
     private const int FGetFl = 3;
     private const int FSetFl = 4;
-    private const int ODirect = 0x4000; // x86-64 and arm64 Linux
+    private static readonly int ODirect = Accelerator.Oci.IO.LinuxOpenFlags.Current.Direct; // differs by architecture
     private const int MaxPooled = 8;
     private static readonly ConcurrentQueue<AlignedBlock> Pool = new();
     private static int s_disabled = OperatingSystem.IsLinux() && (RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.Arm64)

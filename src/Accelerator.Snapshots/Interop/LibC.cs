@@ -21,7 +21,7 @@ internal static unsafe partial class LibC
 
     // <fcntl.h>
     public const int O_RDONLY = 0;
-    public const int O_DIRECTORY = 0x10000;
+    public static readonly int O_DIRECTORY = Accelerator.Oci.IO.LinuxOpenFlags.Current.Directory; // differs by architecture
     public const int O_CLOEXEC = 0x80000;
     public const int AT_FDCWD = -100;
     public const int AT_SYMLINK_NOFOLLOW = 0x100;

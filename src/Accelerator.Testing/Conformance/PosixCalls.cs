@@ -19,7 +19,7 @@ internal static unsafe partial class PosixCalls
     internal const int O_CREAT = 0x40;
     internal const int O_TRUNC = 0x200;
     internal const int O_CLOEXEC = 0x80000;
-    internal static readonly int O_DIRECTORY = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 0x4000 : 0x10000;
+    internal static readonly int O_DIRECTORY = Accelerator.Oci.IO.LinuxOpenFlags.Current.Directory;
 
     // errno values
     internal const int ENOENT = 2;

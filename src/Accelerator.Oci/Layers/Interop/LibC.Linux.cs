@@ -16,8 +16,8 @@ internal static unsafe partial class LibC
     public const int O_CLOEXEC = 0x80000;
     public const int O_PATH = 0x200000;
 
-    public static readonly int O_DIRECTORY = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 0x4000 : 0x10000;
-    public static readonly int O_NOFOLLOW = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 0x8000 : 0x20000;
+    public static readonly int O_DIRECTORY = Accelerator.Oci.IO.LinuxOpenFlags.Current.Directory;
+    public static readonly int O_NOFOLLOW = Accelerator.Oci.IO.LinuxOpenFlags.Current.NoFollow;
 
     // linux/fcntl.h
     public const int AT_FDCWD = -100;
