@@ -60,18 +60,8 @@ internal static partial class P2PCommand
     /// </summary>
     internal static async Task<string> ReadOperatorTokenAsync(string path, CancellationToken cancellationToken)
     {
-        var info = new FileInfo(path);
-        if (!info.Exists || info.Length is < 16 or > 4096)
-        {
-            throw new FormatException($"--operator-token-file: '{path}' must exist and hold 16 to 4096 bytes.");
-        }
-
-        if (!OperatingSystem.IsWindows() && (info.UnixFileMode & (UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite)) != 0)
-        {
-            throw new FormatException($"--operator-token-file: '{path}' is readable or writable by others; chmod 600 it.");
-        }
-
-        string token = (await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false)).Trim();
+        byte[] bytes = await SecretFile.ReadAsync("--operator-token-file", path, cancellationToken).ConfigureAwait(false);
+        string token = System.Text.Encoding.UTF8.GetString(bytes).Trim();
         if (token.Length < 16 || token.Any(c => c <= ' ' || c > '~'))
         {
             throw new FormatException($"--operator-token-file: '{path}' must hold one token of at least 16 printable characters without spaces.");

@@ -74,26 +74,9 @@ internal static partial class P2PCommand
         return command;
     }
 
-    /// <summary>Reads the token key, refusing a file that anyone but its owner may read or change.</summary>
-    internal static async Task<byte[]> ReadKeyAsync(string path, CancellationToken cancellationToken)
-    {
-        var info = new FileInfo(path);
-        if (!info.Exists || info.Length is < 16 or > 4096)
-        {
-            throw new FormatException($"--token-key-file: '{path}' must exist and hold 16 to 4096 bytes.");
-        }
-
-        // Whoever reads the key can mint task tokens for every blob: group and others get nothing.
-        const UnixFileMode GroupOrOthers = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
-            | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
-        var mode = OperatingSystem.IsWindows() ? default : File.GetUnixFileMode(path);
-        if ((mode & GroupOrOthers) != 0)
-        {
-            throw new FormatException($"--token-key-file: '{path}' is accessible to group or others (mode {Convert.ToString((int)mode, 8).PadLeft(4, '0')}); make it private with chmod 600.");
-        }
-
-        return await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
-    }
+    /// <summary>Reads the token key: whoever reads it can mint task tokens for every blob.</summary>
+    internal static Task<byte[]> ReadKeyAsync(string path, CancellationToken cancellationToken)
+        => SecretFile.ReadAsync("--token-key-file", path, cancellationToken);
 
     /// <summary>An http:// or https:// listen URL, or one clear error naming the option.</summary>
     internal static Uri ParseListen(string option, string text)
