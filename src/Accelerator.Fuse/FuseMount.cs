@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Accelerator.Fuse.FileSystem;
 using Accelerator.Fuse.Interop;
+using Accelerator.Linux;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -93,7 +94,7 @@ public sealed partial class FuseMount : IAsyncDisposable
             string data = $"fd={fd},rootmode=40000,user_id={LibC.Geteuid()},group_id={LibC.Getegid()},max_read={options.Session.MaxRead}"
                 + (options.AllowOther ? ",allow_other" : string.Empty)
                 + (options.DefaultPermissions ? ",default_permissions" : string.Empty);
-            int errno = LibC.Mount(options.FileSystemName, target, "fuse." + options.Subtype, LibC.MS_RDONLY | LibC.MS_NOSUID | LibC.MS_NODEV, data);
+            int errno = LibC.Mount(options.FileSystemName, target, "fuse." + options.Subtype, MountFlags.ReadOnly | MountFlags.NoSetUid | MountFlags.NoDevices, data);
             if (errno != 0)
             {
                 throw new IOException(
@@ -129,7 +130,7 @@ public sealed partial class FuseMount : IAsyncDisposable
         {
             if (mounted)
             {
-                _ = LibC.Umount2(target, LibC.MNT_DETACH | LibC.UMOUNT_NOFOLLOW);
+                _ = LibC.Umount2(target, UnmountFlags.Detach | UnmountFlags.NoFollow);
             }
 
             if (session is not null)
@@ -158,7 +159,7 @@ public sealed partial class FuseMount : IAsyncDisposable
             return false;
         }
 
-        int errno = LibC.Umount2(MountPoint, LibC.UMOUNT_NOFOLLOW);
+        int errno = LibC.Umount2(MountPoint, UnmountFlags.NoFollow);
         if (errno == 0)
         {
             LogUnmounted(MountPoint);
@@ -167,7 +168,7 @@ public sealed partial class FuseMount : IAsyncDisposable
 
         if (errno == LibC.EBUSY)
         {
-            errno = LibC.Umount2(MountPoint, LibC.MNT_DETACH | LibC.UMOUNT_NOFOLLOW);
+            errno = LibC.Umount2(MountPoint, UnmountFlags.Detach | UnmountFlags.NoFollow);
             if (errno == 0)
             {
                 LogDetached(MountPoint);

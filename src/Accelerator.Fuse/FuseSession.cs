@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Accelerator.Fuse.FileSystem;
-using Accelerator.Fuse.Interop;
 using Accelerator.Fuse.Protocol;
+using Accelerator.Linux;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Win32.SafeHandles;

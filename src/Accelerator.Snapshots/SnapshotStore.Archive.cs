@@ -7,7 +7,6 @@ using Accelerator.Oci.Layout;
 using Accelerator.Oci.Model;
 using Accelerator.Oci.Resolution;
 using Accelerator.Snapshots.Archive;
-using Accelerator.Snapshots.Interop;
 using Accelerator.Snapshots.Storage;
 
 namespace Accelerator.Snapshots;

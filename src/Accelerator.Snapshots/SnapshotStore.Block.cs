@@ -3,6 +3,7 @@ using System.Text.Json;
 using Accelerator.Block.Conversion;
 using Accelerator.Block.Format;
 using Accelerator.Block.Mounting;
+using Accelerator.Linux;
 using Accelerator.Oci.Layout;
 using Accelerator.Oci.Model;
 using Accelerator.Oci.Resolution;
@@ -341,7 +342,7 @@ public sealed partial class SnapshotStore
                 // (from the read-only file system beside it), as a tree clone's upper root gets them.
                 try
                 {
-                    Interop.LibC.CopyDirectoryAttributes(Path.Combine(Path.GetDirectoryName(upper)!, "lower"), mountPoint);
+                    LibC.CopyDirectoryAttributes(Path.Combine(Path.GetDirectoryName(upper)!, "lower"), mountPoint);
                 }
                 catch
                 {

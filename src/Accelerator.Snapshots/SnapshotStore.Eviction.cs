@@ -1,4 +1,4 @@
-using Accelerator.Snapshots.Interop;
+using Accelerator.Linux;
 using Accelerator.Snapshots.Storage;
 
 namespace Accelerator.Snapshots;
@@ -152,9 +152,9 @@ public sealed partial class SnapshotStore
             }
 
             // Overlays a killed warm was unpacking into are still mounted; unmount them before deleting their upper dirs.
-            foreach (string mount in MountTable.MountsUnder(table, directory))
+            foreach (string mount in MountTable.MountPointsUnder(table, directory))
             {
-                MountTable.Unmount(mount);
+                OverlayMount.Unmount(mount);
             }
 
             DeleteTree(directory);
@@ -188,23 +188,28 @@ public sealed partial class SnapshotStore
         {
             // A block clone whose process died leaves its file system, loop device and FUSE mount inside its directory:
             // the file system first, then the loop device (it holds the FUSE file open), then FUSE.
-            var under = MountTable.MountsUnder(table, directory).OrderByDescending(m => m.Length).ToList();
+            var under = MountTable.MountPointsUnder(table, directory).OrderByDescending(m => m.Length).ToList();
             foreach (string mount in under.Where(m => !IsBlockFuseMount(m)))
             {
-                MountTable.Unmount(mount);
+                OverlayMount.Unmount(mount);
             }
 
-            foreach (string loop in LoopDevices.Under(directory))
+            foreach (string loop in LoopDevice.BackedUnder(directory))
             {
-                if (!LoopDevices.TryDetach(loop))
+                try
                 {
-                    LogDeleteFailed(loop, new IOException($"losetup --detach {loop} failed."));
+                    using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                    LoopDevice.DetachAsync(loop, timeout.Token).GetAwaiter().GetResult();
+                }
+                catch (Exception ex) when (ex is IOException or OperationCanceledException)
+                {
+                    LogDeleteFailed(loop, ex);
                 }
             }
 
             foreach (string mount in under.Where(IsBlockFuseMount))
             {
-                MountTable.Unmount(mount);
+                OverlayMount.Unmount(mount);
             }
 
             DeleteTree(directory);

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Accelerator.Linux;
 using Accelerator.Oci.Model;
 using Accelerator.Oci.Resolution;
-using Accelerator.Snapshots.Interop;
 using Accelerator.Snapshots.Storage;
 
 namespace Accelerator.Snapshots;
@@ -185,16 +185,16 @@ public sealed partial class SnapshotStore
             var lowers = chain.Reverse().Select(LayerTree).ToArray();
             if (readOnly && lowers.Length == 1)
             {
-                MountTable.BindReadOnly(lowers[0], mountPoint);
+                FileSystemMount.BindReadOnly(lowers[0], mountPoint);
             }
             else if (readOnly)
             {
-                MountTable.MountOverlay(lowers, null, null, mountPoint);
+                OverlayMount.Mount(lowers, null, null, mountPoint);
             }
             else
             {
                 LibC.CopyDirectoryAttributes(lowers[0], Path.Combine(directory, "upper"));
-                MountTable.MountOverlay(lowers, Path.Combine(directory, "upper"), Path.Combine(directory, "work"), mountPoint);
+                OverlayMount.Mount(lowers, Path.Combine(directory, "upper"), Path.Combine(directory, "work"), mountPoint);
             }
         }
         catch
@@ -230,7 +230,7 @@ public sealed partial class SnapshotStore
         }
         else
         {
-            MountTable.Unmount(mountPoint);
+            OverlayMount.Unmount(mountPoint);
         }
 
         DeleteTree(directory);

@@ -1,8 +1,8 @@
 using System.Buffers;
 using System.Diagnostics;
+using Accelerator.Linux;
 using Accelerator.Oci.Layers;
 using Accelerator.Oci.Model;
-using Accelerator.Snapshots.Interop;
 using Accelerator.Snapshots.Storage;
 
 namespace Accelerator.Snapshots;
@@ -196,14 +196,14 @@ public sealed partial class SnapshotStore
             string mount = Directory.CreateDirectory(Path.Combine(staging.Path, $"mnt-{index}")).FullName;
             var lowers = Enumerable.Range(0, index).Reverse().Select(i => LayerTree(chainIds[i])).ToArray();
             LibC.CopyDirectoryAttributes(lowers[0], tree);
-            MountTable.MountOverlay(lowers, tree, work, mount);
+            OverlayMount.Mount(lowers, tree, work, mount);
             try
             {
                 await ApplyAsync(blobFile, layer, diffId, mount, cancellationToken).ConfigureAwait(false);
             }
             finally
             {
-                MountTable.Unmount(mount);
+                OverlayMount.Unmount(mount);
             }
 
             Directory.Delete(work, recursive: true);
@@ -233,7 +233,7 @@ public sealed partial class SnapshotStore
 
         if (_options.Durable)
         {
-            LibC.SyncFileSystem(layerDirectory);
+            DurableFile.SyncFileSystem(layerDirectory);
         }
 
         Digest chainId = Digest.Parse(record.ChainId);
@@ -245,7 +245,7 @@ public sealed partial class SnapshotStore
         }
 
         Directory.Move(layerDirectory, target);
-        LibC.FsyncDirectory(LayersDirectory);
+        DurableFile.SyncDirectory(LayersDirectory);
     }
 
     private async Task ApplyAsync(string file, Descriptor layer, Digest diffId, string root, CancellationToken cancellationToken)
@@ -330,9 +330,9 @@ public sealed partial class SnapshotStore
         {
             try
             {
-                foreach (string mount in MountTable.MountsUnder(MountTable.Read(), Path))
+                foreach (string mount in MountTable.MountPointsUnder(MountTable.Read(), Path))
                 {
-                    MountTable.Unmount(mount);
+                    OverlayMount.Unmount(mount);
                 }
 
                 store.DeleteTree(Path);

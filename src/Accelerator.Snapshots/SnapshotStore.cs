@@ -1,9 +1,8 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
-using Accelerator.Oci.IO;
+using Accelerator.Linux;
 using Accelerator.Oci.Model;
 using Accelerator.Oci.Resolution;
-using Accelerator.Snapshots.Interop;
 using Accelerator.Snapshots.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -75,7 +74,7 @@ public sealed partial class SnapshotStore
 
         // The store holds unpacked images (set-user-ID files, devices) and the upper directories of live clones: only
         // its owner may enter it (containerd's answer to CVE-2021-41103 for its snapshotters is the same).
-        Accelerator.Oci.IO.PrivateDirectory.Create(options.Root);
+        PrivateDirectory.Create(options.Root);
         foreach (string directory in new[] { store.LayersDirectory, store.ImagesDirectory, store.MountsDirectory, store.StagingDirectory, store.LocksDirectory, store.TrashDirectory })
         {
             Directory.CreateDirectory(directory);
@@ -269,7 +268,7 @@ public sealed partial class SnapshotStore
     }
 
     private void WriteImageRecord(ImageRecord record)
-        => DurableFile.Write(ImagePath(Digest.Parse(record.ManifestDigest)), JsonSerializer.SerializeToUtf8Bytes(record, RecordJson.Default.ImageRecord));
+        => DurableFile.WriteAtomic(ImagePath(Digest.Parse(record.ManifestDigest)), JsonSerializer.SerializeToUtf8Bytes(record, RecordJson.Default.ImageRecord));
 
     /// <summary>Takes the store-wide lock that orders publishing, eviction and clone registration across processes.</summary>
     private Task<FileLock> LockStoreAsync(CancellationToken cancellationToken) => FileLock.AcquireAsync(StoreLockPath, cancellationToken);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Accelerator.Linux;
 using Accelerator.Fuse.Interop;
 using Accelerator.Fuse.Tests.Support;
 using Accelerator.Fuse.Tests.TestHost;
@@ -27,7 +28,7 @@ public sealed class FuseMountSignalTests : IDisposable
             await host.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
 
             Assert.Equal(0, host.ExitCode);
-            Assert.False(MountIdentity.IsMountPoint(_scratch.MountPoint));
+            Assert.False(MountTable.IsMountPoint(_scratch.MountPoint));
         }
         finally
         {
@@ -51,7 +52,7 @@ public sealed class FuseMountSignalTests : IDisposable
             await host.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
 
             Assert.Equal(0, host.ExitCode);
-            Assert.False(MountIdentity.IsMountPoint(_scratch.MountPoint));
+            Assert.False(MountTable.IsMountPoint(_scratch.MountPoint));
             Assert.Contains("SIGINT is ignored by this process", await host.StandardError.ReadToEndAsync(), StringComparison.Ordinal);
         }
         finally

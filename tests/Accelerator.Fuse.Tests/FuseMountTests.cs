@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Accelerator.Linux;
 using Accelerator.Fuse.FileSystem;
 using Accelerator.Fuse.Protocol;
 using Accelerator.Fuse.Tests.Support;
@@ -110,7 +111,7 @@ public sealed class FuseMountTests : IDisposable
             gate?.Release();
         }
 
-        Assert.False(MountIdentity.IsMountPoint(_scratch.MountPoint));
+        Assert.False(MountTable.IsMountPoint(_scratch.MountPoint));
     }
 
     [Fact]
@@ -151,7 +152,7 @@ public sealed class FuseMountTests : IDisposable
             bool outright = mount.Mount.Unmount();
 
             Assert.False(outright);
-            Assert.False(MountIdentity.IsMountPoint(_scratch.MountPoint));
+            Assert.False(MountTable.IsMountPoint(_scratch.MountPoint));
             byte[] read = new byte[_big.Length];
             open.ReadExactly(read);
             Assert.Equal(_big, read);
@@ -169,12 +170,12 @@ public sealed class FuseMountTests : IDisposable
     public async Task DisposeAsync_Mounted_UnmountsAndEndsTheSession()
     {
         var mount = await DirectoryMount.MountAsync(_scratch.Source, _scratch.MountPoint);
-        Assert.True(MountIdentity.IsMountPoint(_scratch.MountPoint));
+        Assert.True(MountTable.IsMountPoint(_scratch.MountPoint));
         Assert.Equal("small\n", await File.ReadAllTextAsync(mount["small"]));
 
         await mount.DisposeAsync();
 
-        Assert.False(MountIdentity.IsMountPoint(_scratch.MountPoint));
+        Assert.False(MountTable.IsMountPoint(_scratch.MountPoint));
         Assert.True(mount.Mount.Completion.IsCompletedSuccessfully);
         Assert.False(File.Exists(Path.Combine(_scratch.MountPoint, "small")));
     }
@@ -248,6 +249,6 @@ public sealed class FuseMountTests : IDisposable
         var error = await Assert.ThrowsAsync<ArgumentException>(() => FuseMount.MountAsync(_scratch.MountPoint, fileSystem, options));
 
         Assert.Contains("MaxRead", error.Message, StringComparison.Ordinal);
-        Assert.False(MountIdentity.IsMountPoint(_scratch.MountPoint));
+        Assert.False(MountTable.IsMountPoint(_scratch.MountPoint));
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Accelerator.Block.Format;
 using Accelerator.Lazy.Format;
+using Accelerator.Linux;
 using Accelerator.Oci.Model;
 using Accelerator.Oci.Pulling;
 using Accelerator.Oci.Resolution;
@@ -65,7 +66,7 @@ public static class BlockConverter
         }
 
         // 0700: the unpacked tree inside holds the image's set-user-ID files while the disk is built.
-        string work = Accelerator.Oci.IO.PrivateDirectory.CreateUnique(options.TempDirectory ?? Path.GetTempPath(), "accel-block-convert");
+        string work = PrivateDirectory.CreateUnique(options.TempDirectory ?? Path.GetTempPath(), "accel-block-convert");
         try
         {
             options.Progress?.Report(new BlockConvertProgress("pull"));

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using Accelerator.Oci.IO;
+using Accelerator.Linux;
 
 namespace Accelerator.Block.Conversion;
 
@@ -102,7 +102,8 @@ public static class FileSystemImageBuilder
                 return;
             }
 
-            (long seconds, uint nanoseconds) = Interop.FileStat.GetModificationTime(full);
+            var status = LibC.Lstat(full);
+            (long seconds, uint nanoseconds) = (status.MtimeSeconds, status.MtimeNanoseconds);
             lines.Append(CultureInfo.InvariantCulture, $"sif \"{path}\" ctime @{FixedTime}\nsif \"{path}\" atime @{FixedTime}\n");
             if (root)
             {
@@ -164,7 +165,7 @@ public static class FileSystemImageBuilder
         {
             entries++;
             // A sparse file needs only its allocated blocks (a large sparse file must not make a huge disk).
-            long length = info is FileInfo file && info.LinkTarget is null ? Math.Min(file.Length, Interop.FileStat.GetAllocatedBytes(file.FullName)) : 0;
+            long length = info is FileInfo file && info.LinkTarget is null ? Math.Min(file.Length, LibC.Lstat(file.FullName).Blocks * 512) : 0;
             // Every inode may need a block of its own for a directory, a long symlink target or xattrs.
             bytes += ((length + 4095) / 4096 * 4096) + 4096;
         }

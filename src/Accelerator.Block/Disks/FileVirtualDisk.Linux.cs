@@ -1,32 +1,20 @@
 using System.Runtime.InteropServices;
+using Accelerator.Linux;
 using Microsoft.Win32.SafeHandles;
 
 namespace Accelerator.Block.Disks;
 
 public sealed partial class FileVirtualDisk
 {
-    // linux/falloc.h.
-    private const int FallocKeepSize = 0x01;
-    private const int FallocPunchHole = 0x02;
-    private const int FallocZeroRange = 0x10;
-
-    [LibraryImport("libc", EntryPoint = "fallocate", SetLastError = true)]
-    private static partial int Fallocate(SafeFileHandle fd, int mode, long offset, long length);
-
-    // linux/fs.h: fail with EAGAIN instead of waiting for the device.
-    private const int RWF_NOWAIT = 0x08;
+    private const int FallocKeepSize = LibC.FALLOC_FL_KEEP_SIZE;
+    private const int FallocPunchHole = LibC.FALLOC_FL_PUNCH_HOLE;
+    private const int FallocZeroRange = LibC.FALLOC_FL_ZERO_RANGE;
 
     private int _noWaitUnsupported;
 
-    [LibraryImport("libc", EntryPoint = "preadv2", SetLastError = true)]
-    private static unsafe partial nint PReadV2(SafeFileHandle fd, IoVec* iov, int count, long offset, int flags);
-
-    [LibraryImport("libc", EntryPoint = "fdatasync", SetLastError = true)]
-    private static partial int FDataSync(SafeFileHandle fd);
-
     // Copies what the page cache holds of [offset, offset + destination.Length) without blocking; returns the count (0
     // when nothing was cached, the file system cannot say, or a signal interrupted it: the caller reads the rest).
-    private unsafe int TryReadCached(long offset, Span<byte> destination)
+    private int TryReadCached(long offset, Span<byte> destination)
     {
         if (Volatile.Read(ref _noWaitUnsupported) != 0 || destination.IsEmpty)
         {
@@ -34,35 +22,24 @@ public sealed partial class FileVirtualDisk
         }
 
         int total = 0;
-        fixed (byte* start = destination)
+        while (total < destination.Length)
         {
-            while (total < destination.Length)
+            nint n = LibC.PRead2(_handle, destination[total..], offset + total, LibC.RWF_NOWAIT);
+            if (n <= 0)
             {
-                var vector = new IoVec { Base = start + total, Length = (nuint)(destination.Length - total) };
-                nint n = PReadV2(_handle, &vector, 1, offset + total, RWF_NOWAIT);
-                if (n <= 0)
+                if (n < 0 && Marshal.GetLastPInvokeError() is LibC.EOPNOTSUPP or LibC.EINVAL)
                 {
-                    if (n < 0 && Marshal.GetLastPInvokeError() is 95 or 22)
-                    {
-                        // EOPNOTSUPP / EINVAL: a kernel or file system without RWF_NOWAIT for reads.
-                        Volatile.Write(ref _noWaitUnsupported, 1);
-                    }
-
-                    break;
+                    // A kernel or file system without RWF_NOWAIT for reads.
+                    Volatile.Write(ref _noWaitUnsupported, 1);
                 }
 
-                total += (int)n;
+                break;
             }
+
+            total += (int)n;
         }
 
         return total;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private unsafe struct IoVec
-    {
-        public byte* Base;
-        public nuint Length;
     }
 
     // False when the file system cannot do it (EOPNOTSUPP and friends): the caller writes zeros instead.
@@ -73,15 +50,8 @@ public sealed partial class FileVirtualDisk
             return true;
         }
 
-        return Fallocate(_handle, mode, offset, length) == 0;
+        return LibC.Fallocate(_handle, mode, offset, length) == 0;
     }
 
-    private void Sync(SafeFileHandle handle)
-    {
-        if (FDataSync(handle) != 0)
-        {
-            int errno = Marshal.GetLastPInvokeError();
-            throw new IOException($"fdatasync of '{Path}' failed: {Marshal.GetPInvokeErrorMessage(errno)}.", errno);
-        }
-    }
+    private void Sync(SafeFileHandle handle) => LibC.FDataSync(handle, Path);
 }

@@ -1,10 +1,10 @@
-using Accelerator.Oci.IO;
 using Accelerator.Block.Conversion;
 using Accelerator.Block.Format;
 using Accelerator.Block.Layers;
 using Accelerator.Lazy.Format;
 using Accelerator.Lazy.Mounting;
 using Accelerator.Lazy.Statistics;
+using Accelerator.Linux;
 using Accelerator.Oci;
 using Accelerator.Oci.Model;
 using Accelerator.Oci.Resolution;

@@ -1,4 +1,5 @@
 using Accelerator.Fuse;
+using Accelerator.Linux;
 using Accelerator.Oci.Layers;
 using Microsoft.Extensions.Logging;
 

@@ -1,6 +1,6 @@
-using Accelerator.Oci.IO;
 using Accelerator.Fuse;
 using Accelerator.Lazy.Mounting;
+using Accelerator.Linux;
 using Accelerator.Oci.Layers;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -148,8 +148,8 @@ public sealed partial class BlockMounter : IImageMounter
             // Mounted at the mount point (read-only), the file system is the container's root and keeps set-user-ID
             // and device semantics; as the lower layer of the overlay it is only the overlay's source, so it is
             // mounted nosuid,nodev: whoever reached it in the private directory could run nothing as another user.
-            ulong flags = BlockMountCalls.MS_RDONLY | (readOnly ? 0 : BlockMountCalls.MS_NOSUID | BlockMountCalls.MS_NODEV);
-            BlockMountCalls.Mount(resources.Loop.Path, fileSystemTarget, type, flags, type == "ext4" ? "noload" : null);
+            var flags = MountFlags.ReadOnly | (readOnly ? MountFlags.None : MountFlags.NoSetUid | MountFlags.NoDevices);
+            Accelerator.Linux.FileSystemMount.Mount(resources.Loop.Path, fileSystemTarget, type, flags, type == "ext4" ? "noload" : null);
             resources.FileSystemMount = fileSystemTarget;
             if (!readOnly)
             {

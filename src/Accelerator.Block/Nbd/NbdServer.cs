@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
-using Accelerator.Block.Conversion.Interop;
+using Accelerator.Linux;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -245,13 +245,12 @@ public sealed partial class NbdServer : IAsyncDisposable
     // Only a unix socket is ever replaced or deleted: a regular file, directory or symlink at PATH is someone's data.
     private static void RemoveStaleSocket(string path)
     {
-        uint? type = FileStat.TryGetFileType(path);
-        if (type is null)
+        if (LibC.Lstat(LibC.AT_FDCWD, path) is not { } status)
         {
             return;
         }
 
-        if (type != FileStat.SocketType)
+        if (!status.IsSocket)
         {
             throw new IOException($"Cannot listen on unix:{path}: it exists and is not a socket.");
         }
@@ -276,7 +275,7 @@ public sealed partial class NbdServer : IAsyncDisposable
     {
         try
         {
-            if (FileStat.IsSocket(path))
+            if (LibC.Lstat(LibC.AT_FDCWD, path) is { IsSocket: true })
             {
                 File.Delete(path);
             }

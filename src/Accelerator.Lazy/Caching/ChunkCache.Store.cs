@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Enumeration;
 using System.Security.Cryptography;
 using Accelerator.Lazy.Format;
+using Accelerator.Linux;
 
 namespace Accelerator.Lazy.Caching;
 
@@ -10,7 +11,7 @@ public sealed partial class ChunkCache
     private void Initialize()
     {
         // 0700, and tightened when an older version left it 0755: cached chunks of private images are no one else's.
-        Accelerator.Oci.IO.PrivateDirectory.Create(Directory);
+        PrivateDirectory.Create(Directory);
 
         System.IO.Directory.CreateDirectory(ChunksDirectory);
         System.IO.Directory.CreateDirectory(TemporaryDirectory);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Accelerator.Lazy.Format;
+using Accelerator.Linux;
 using Accelerator.Oci.Layers;
 using Accelerator.Oci.Model;
 using Accelerator.Oci.Registry;
@@ -76,7 +77,7 @@ public static class LazyConverter
         LazyBootstrap? dictionary = options.ChunkDictionary?.Bootstrap;
 
         // 0700: what is staged here is image content (set-user-ID files included) that other users must not reach.
-        string work = Accelerator.Oci.IO.PrivateDirectory.CreateUnique(options.TempDirectory ?? Path.GetTempPath(), "accel-convert");
+        string work = PrivateDirectory.CreateUnique(options.TempDirectory ?? Path.GetTempPath(), "accel-convert");
         try
         {
             PackedImage packed;

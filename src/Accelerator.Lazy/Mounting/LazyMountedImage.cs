@@ -3,6 +3,7 @@ using Accelerator.Lazy.Caching;
 using Accelerator.Lazy.Prefetch;
 using Accelerator.Lazy.Statistics;
 using Accelerator.Lazy.Tracing;
+using Accelerator.Linux;
 using Accelerator.Oci.Layers;
 using Microsoft.Extensions.Logging;
 

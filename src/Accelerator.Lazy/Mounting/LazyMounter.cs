@@ -1,4 +1,3 @@
-using Accelerator.Oci.IO;
 using Accelerator.Fuse;
 using Accelerator.Fuse.FileSystem;
 using Accelerator.Lazy.Caching;
@@ -8,6 +7,7 @@ using Accelerator.Lazy.Prefetch;
 using Accelerator.Lazy.Reading;
 using Accelerator.Lazy.Statistics;
 using Accelerator.Lazy.Tracing;
+using Accelerator.Linux;
 using Accelerator.Oci;
 using Accelerator.Oci.Layers;
 using Accelerator.Oci.Model;

@@ -1,4 +1,4 @@
-using Accelerator.Oci.IO;
+using Accelerator.Linux;
 
 namespace Accelerator.Lazy.Mounting;
 

@@ -1,3 +1,4 @@
+using Accelerator.Linux;
 using Accelerator.Oci.Layers;
 
 namespace Accelerator.Lazy.Mounting;
@@ -9,7 +10,7 @@ public static class MountPoints
     public static bool IsMounted(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        return MountSystemCalls.IsMountPoint(path);
+        return MountTable.IsMountPoint(path);
     }
 
     /// <summary>Unmounts <paramref name="path"/>, detaching it lazily when busy.</summary>

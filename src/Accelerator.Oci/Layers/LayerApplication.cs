@@ -1,5 +1,5 @@
 using System.Buffers;
-using Accelerator.Oci.Layers.Interop;
+using Accelerator.Linux;
 using Microsoft.Win32.SafeHandles;
 
 namespace Accelerator.Oci.Layers;
@@ -491,12 +491,10 @@ internal sealed class LayerApplication(RootedDirectory root, LayerApplyOptions o
         _ => LibC.S_IFLNK,
     };
 
-    private static unsafe void SetTime(int parent, string name, TarTimestamp time, string where, int flags)
+    private static void SetTime(int parent, string name, TarTimestamp time, string where, int flags)
     {
-        LibC.Timespec* times = stackalloc LibC.Timespec[2];
-        times[0] = new LibC.Timespec { Seconds = time.Seconds, Nanoseconds = time.Nanoseconds };
-        times[1] = times[0];
-        LibC.Check(LibC.UtimensAt(parent, name, times, flags), "utimensat", where);
+        var timespec = new LibC.Timespec { Seconds = time.Seconds, Nanoseconds = time.Nanoseconds };
+        LibC.Check(LibC.UtimensAt(parent, name, timespec, timespec, flags), "utimensat", where);
     }
 
     private void MarkMade(List<string> components, int count)

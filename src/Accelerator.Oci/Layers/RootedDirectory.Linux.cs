@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using Accelerator.Oci.Layers.Interop;
+using Accelerator.Linux;
 
 namespace Accelerator.Oci.Layers;
 

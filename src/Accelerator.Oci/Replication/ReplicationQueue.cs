@@ -2,6 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Accelerator.Linux;
 using Microsoft.Extensions.Logging;
 
 namespace Accelerator.Oci.Replication;

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
+using Accelerator.Linux;
 using Microsoft.Win32.SafeHandles;
 
 namespace Accelerator.P2P.Peers;
@@ -10,12 +11,10 @@ namespace Accelerator.P2P.Peers;
 /// first touch of guest memory), a quarter of a peer's CPU; the piece is served from the memory cache while it is hot
 /// anyway. Falls back to an ordinary write, for good, where the file system refuses O_DIRECT (tmpfs, some overlays).
 /// </summary>
-internal static unsafe partial class DirectWriter
+internal static unsafe class DirectWriter
 {
     private const int Alignment = 4096;
-    private const int FGetFl = 3;
-    private const int FSetFl = 4;
-    private static readonly int ODirect = Accelerator.Oci.IO.LinuxOpenFlags.Current.Direct; // differs by architecture
+    private static readonly int ODirect = LibC.O_DIRECT; // differs by architecture
     private const int MaxPooled = 8;
     private static readonly ConcurrentQueue<AlignedBlock> Pool = new();
     private static int s_disabled = OperatingSystem.IsLinux() && (RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.Arm64)
@@ -55,31 +54,18 @@ internal static unsafe partial class DirectWriter
 
     private static bool TrySetDirect(SafeFileHandle file, bool on)
     {
-        bool added = false;
-        file.DangerousAddRef(ref added);
-        try
+        int flags = LibC.Fcntl(file, LibC.F_GETFL, 0);
+        if (flags < 0 || LibC.Fcntl(file, LibC.F_SETFL, on ? flags | ODirect : flags & ~ODirect) < 0)
         {
-            int fd = (int)file.DangerousGetHandle();
-            int flags = Fcntl(fd, FGetFl, 0);
-            if (flags < 0 || Fcntl(fd, FSetFl, on ? flags | ODirect : flags & ~ODirect) < 0)
+            if (on)
             {
-                if (on)
-                {
-                    Volatile.Write(ref s_disabled, 1);
-                }
-
-                return false;
+                Volatile.Write(ref s_disabled, 1);
             }
 
-            return true;
+            return false;
         }
-        finally
-        {
-            if (added)
-            {
-                file.DangerousRelease();
-            }
-        }
+
+        return true;
     }
 
     private static AlignedBlock Rent(int size)
@@ -108,9 +94,6 @@ internal static unsafe partial class DirectWriter
             NativeMemory.AlignedFree(block.Pointer);
         }
     }
-
-    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
-    private static partial int Fcntl(int fd, int cmd, int arg);
 
     private readonly struct AlignedBlock(byte* pointer, int size)
     {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.IO.Hashing;
 using System.Security.Cryptography;
+using Accelerator.Linux;
 using Accelerator.P2P.Protocol;
 
 namespace Accelerator.P2P.Peers;
@@ -116,7 +117,7 @@ internal sealed class PieceStore
     {
         ArgumentOutOfRangeException.ThrowIfNegative(memoryCacheBytes);
         // Pieces of private blobs: the data directory and the store are the peer's alone (0700), each piece 0600.
-        string root = Accelerator.Oci.IO.PrivateDirectory.Create(Path.Combine(Accelerator.Oci.IO.PrivateDirectory.Create(directory), "pieces"));
+        string root = PrivateDirectory.Create(Path.Combine(PrivateDirectory.Create(directory), "pieces"));
         var store = new PieceStore(root, capacityBytes, memoryCacheBytes);
         store.Scan();
         return store;

@@ -1,4 +1,4 @@
-using Accelerator.Snapshots.Interop;
+using Accelerator.Linux;
 
 namespace Accelerator.Snapshots.Storage;
 
@@ -37,10 +37,10 @@ internal sealed class FileLock : IDisposable
     /// <summary>Takes the lock when nobody holds it; else null.</summary>
     public static FileLock? TryAcquire(string path)
     {
-        int fd = LibC.Open(path, 0x40 /* O_CREAT */ | 0x2 /* O_RDWR */ | LibC.O_CLOEXEC, 0x180 /* 0600 */);
+        int fd = LibC.Open(path, LibC.O_CREAT | LibC.O_RDWR | LibC.O_CLOEXEC, 0x180 /* 0600 */);
         if (fd < 0)
         {
-            throw LibC.Error("open", path);
+            throw LibC.LastError("open", path);
         }
 
         while (true)
@@ -57,7 +57,7 @@ internal sealed class FileLock : IDisposable
             }
 
             LibC.Close(fd);
-            return errno == LibC.EWOULDBLOCK ? null : throw new IOException($"flock of '{path}' failed (errno {errno}).", errno);
+            return errno == LibC.EAGAIN /* EWOULDBLOCK */ ? null : throw new IOException($"flock of '{path}' failed (errno {errno}).", errno);
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using Accelerator.Linux;
 using Accelerator.Oci.Layers;
 using Accelerator.Testing.Images;
 
@@ -231,14 +232,7 @@ public sealed class ContainerdProcess : IAsyncDisposable
     }
 
     /// <summary>Mount points at or under <paramref name="directory"/>, deepest first.</summary>
-    private static IEnumerable<string> MountPointsUnder(string directory)
-        => File.ReadLines("/proc/self/mountinfo")
-            // ID PARENT MAJ:MIN ROOT MOUNTPOINT ... (proc(5)); the temporary directory has no characters mountinfo escapes.
-            .Select(line => line.Split(' ', 6))
-            .Where(fields => fields.Length >= 5 && (fields[4] == directory || fields[4].StartsWith(directory + "/", StringComparison.Ordinal)))
-            .Select(fields => fields[4])
-            .OrderByDescending(path => path.Length)
-            .ToList();
+    private static IEnumerable<string> MountPointsUnder(string directory) => MountTable.MountPointsUnder(MountTable.Read(), directory);
 
     private void AppendError(string? line)
     {

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
-using Accelerator.Testing.Interop;
+using Accelerator.Linux;
 using Microsoft.Win32.SafeHandles;
 
 namespace Accelerator.Testing.Trees;
@@ -165,7 +165,7 @@ public sealed class DirectoryChunkIndex : IChunkIndex, IDisposable
 
     private static Node ReadNode(string fullPath, string treePath, ulong inode, out (uint, uint, ulong) identity)
     {
-        var st = LibC.LStat(fullPath);
+        var st = LibC.Lstat(fullPath);
         identity = (st.DevMajor, st.DevMinor, st.Inode);
         var type = (st.Mode & LibC.S_IFMT) switch
         {
@@ -180,9 +180,9 @@ public sealed class DirectoryChunkIndex : IChunkIndex, IDisposable
         };
 
         Dictionary<string, byte[]>? xattrs = null;
-        foreach (string name in LibC.LListXattr(fullPath))
+        foreach (string name in LibC.ListXattrs(fullPath))
         {
-            if (LibC.LGetXattr(fullPath, name) is { } value)
+            if (LibC.GetXattr(fullPath, name) is { } value)
             {
                 (xattrs ??= new Dictionary<string, byte[]>(StringComparer.Ordinal))[name] = value;
             }

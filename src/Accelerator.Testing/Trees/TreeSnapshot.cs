@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using Accelerator.Testing.Interop;
+using Accelerator.Linux;
 
 namespace Accelerator.Testing.Trees;
 
@@ -49,7 +49,7 @@ public sealed partial class TreeSnapshot
     {
         ArgumentException.ThrowIfNullOrEmpty(root);
         string full = System.IO.Path.GetFullPath(root);
-        var stat = LibC.LStat(full);
+        var stat = LibC.Lstat(full);
         if ((stat.Mode & LibC.S_IFMT) != LibC.S_IFDIR)
         {
             throw new IOException($"'{root}' is not a directory.");
@@ -96,9 +96,9 @@ public sealed partial class TreeSnapshot
         return new TreeSnapshot(full, entries);
     }
 
-    private static TreeEntry Read(string path, string relative, bool hashContent, out StatxResult st)
+    private static TreeEntry Read(string path, string relative, bool hashContent, out FileStatus st)
     {
-        st = LibC.LStat(path);
+        st = LibC.Lstat(path);
         var type = (st.Mode & LibC.S_IFMT) switch
         {
             LibC.S_IFREG => TreeEntryType.RegularFile,
@@ -112,9 +112,9 @@ public sealed partial class TreeSnapshot
         };
 
         var xattrs = new SortedDictionary<string, byte[]>(StringComparer.Ordinal);
-        foreach (string name in LibC.LListXattr(path))
+        foreach (string name in LibC.ListXattrs(path))
         {
-            if (LibC.LGetXattr(path, name) is { } value)
+            if (LibC.GetXattr(path, name) is { } value)
             {
                 xattrs[name] = value;
             }
@@ -125,7 +125,7 @@ public sealed partial class TreeSnapshot
         {
             Path = relative,
             Type = type,
-            Permissions = st.Mode & 0xFFF,
+            Permissions = (int)(st.Mode & 0xFFF),
             Uid = st.Uid,
             Gid = st.Gid,
             Size = st.Size,
@@ -136,7 +136,7 @@ public sealed partial class TreeSnapshot
             DeviceMinor = device ? st.RdevMinor : 0,
             Xattrs = xattrs,
             MtimeNanoseconds = checked((st.MtimeSeconds * 1_000_000_000L) + st.MtimeNanoseconds),
-            LinkCount = st.LinkCount,
+            LinkCount = st.Nlink,
             Inode = st.Inode,
         };
     }

@@ -1,5 +1,5 @@
+using Accelerator.Linux;
 using Accelerator.Oci;
-using Accelerator.Oci.IO;
 using Accelerator.Oci.Layers;
 using Accelerator.Oci.Pulling;
 using Microsoft.Extensions.Logging;

@@ -1,4 +1,5 @@
 using Accelerator.Fuse.FileSystem;
+using Accelerator.Linux;
 using Accelerator.Testing.Trees;
 
 namespace Accelerator.Fuse.Tests.Support;
@@ -85,9 +86,9 @@ internal sealed class MountScratch : IDisposable
     public void Dispose()
     {
         // A test that failed half way may leave its mount: detach it so the directory can go.
-        if (MountIdentity.IsMountPoint(MountPoint))
+        if (MountTable.IsMountPoint(MountPoint))
         {
-            _ = Interop.LibC.Umount2(MountPoint, Interop.LibC.MNT_DETACH);
+            _ = LibC.Umount2(MountPoint, UnmountFlags.Detach);
         }
 
         Directory.Delete(Root, recursive: true);

@@ -2,6 +2,7 @@ using Accelerator.Lazy.Conversion;
 using Accelerator.Lazy.Format;
 using Accelerator.Lazy.Mounting;
 using Accelerator.Lazy.Tests.Support;
+using Accelerator.Linux;
 using Accelerator.Oci.Layout;
 using Accelerator.Oci.Registry;
 using Accelerator.Testing.Images;
@@ -135,8 +136,8 @@ public sealed class LazyMounterTests(LazyFixture fixture) : IDisposable
 
         await mounted.DisposeAsync();
 
-        Assert.False(MountSystemCalls.IsMountPoint(mountPoint));
-        Assert.False(MountSystemCalls.IsMountPoint(mounted.FuseMountPoint));
+        Assert.False(MountTable.IsMountPoint(mountPoint));
+        Assert.False(MountTable.IsMountPoint(mounted.FuseMountPoint));
         Assert.Empty(Directory.EnumerateFileSystemEntries(state));
     }
 

@@ -1,6 +1,6 @@
 using System.Text;
+using Accelerator.Linux;
 using Accelerator.Oci.Layers;
-using Accelerator.Oci.Layers.Interop;
 using Accelerator.Oci.Model;
 using Accelerator.Testing.Tar;
 

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
+using Accelerator.Linux;
 using Accelerator.Oci.Layers;
-using Accelerator.Oci.Layers.Interop;
 using Accelerator.Testing.Tar;
 
 namespace Accelerator.Oci.Tests.Layers;

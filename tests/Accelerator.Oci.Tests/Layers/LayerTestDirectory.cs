@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
+using Accelerator.Linux;
 using Accelerator.Oci.Layers;
-using Accelerator.Oci.Layers.Interop;
 
 namespace Accelerator.Oci.Tests.Layers;
 

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Accelerator.Oci.IO;
+namespace Accelerator.Linux;
 
 /// <summary>
 /// The <c>open(2)</c> flags whose numbers differ between the Linux architectures this library runs on: one table, so
@@ -9,13 +9,15 @@ namespace Accelerator.Oci.IO;
 /// <param name="Directory"><c>O_DIRECTORY</c>.</param>
 /// <param name="NoFollow"><c>O_NOFOLLOW</c>.</param>
 /// <param name="Direct"><c>O_DIRECT</c>.</param>
-public readonly record struct LinuxOpenFlags(int Directory, int NoFollow, int Direct)
+/// <param name="LargeFile"><c>O_LARGEFILE</c> (the kernel sets it on every open of a 64-bit process; <c>F_GETFL</c> shows it).</param>
+public readonly record struct LinuxOpenFlags(int Directory, int NoFollow, int Direct, int LargeFile)
 {
-    // x86-64 takes asm-generic/fcntl.h: O_DIRECT 040000, O_DIRECTORY 0200000, O_NOFOLLOW 0400000.
-    private static readonly LinuxOpenFlags Generic = new(Directory: 0x10000, NoFollow: 0x20000, Direct: 0x4000);
+    // x86-64 takes asm-generic/fcntl.h: O_DIRECT 040000, O_LARGEFILE 0100000, O_DIRECTORY 0200000, O_NOFOLLOW 0400000.
+    private static readonly LinuxOpenFlags Generic = new(Directory: 0x10000, NoFollow: 0x20000, Direct: 0x4000, LargeFile: 0x8000);
 
-    // arch/arm64/include/uapi/asm/fcntl.h (as arm): O_DIRECTORY 040000, O_NOFOLLOW 0100000, O_DIRECT 0200000.
-    private static readonly LinuxOpenFlags Arm = new(Directory: 0x4000, NoFollow: 0x8000, Direct: 0x10000);
+    // arch/arm64/include/uapi/asm/fcntl.h (as arm): O_DIRECTORY 040000, O_NOFOLLOW 0100000, O_DIRECT 0200000,
+    // O_LARGEFILE 0400000.
+    private static readonly LinuxOpenFlags Arm = new(Directory: 0x4000, NoFollow: 0x8000, Direct: 0x10000, LargeFile: 0x20000);
 
     /// <summary>The flags of the architecture this process runs on.</summary>
     public static LinuxOpenFlags Current { get; } = For(RuntimeInformation.ProcessArchitecture);

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Accelerator.Oci.Layers;
+namespace Accelerator.Linux;
 
 /// <summary>
 /// Mounts overlayfs over unpacked layer directories (or any read-only trees) and unmounts it; any number of lower

@@ -1,6 +1,6 @@
-using Accelerator.Oci.IO;
+using Accelerator.Linux;
 
-namespace Accelerator.Oci.Tests.IO;
+namespace Accelerator.Linux.Tests;
 
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class PrivateDirectoryTests : IDisposable

@@ -1,7 +1,7 @@
-using Accelerator.Oci.IO;
+using Accelerator.Linux;
 using Accelerator.Testing.Trees;
 
-namespace Accelerator.Oci.Tests.IO;
+namespace Accelerator.Linux.Tests;
 
 /// <summary><see cref="FileTree"/>: walks of an image tree list links as links and never descend through them.</summary>
 public sealed class FileTreeTests : IDisposable

@@ -1,14 +1,16 @@
 using System.Diagnostics;
 
-namespace Accelerator.Block.Mounting;
+namespace Accelerator.Linux;
 
 /// <summary>
 /// A loop device attached with <c>losetup --find --show</c> (util-linux), detached with <c>losetup --detach</c>. The
 /// kernel picks the device and handles the attach races between processes; the device is autocleared when detached
-/// while still open (by a mounted file system), so it goes away with the last user.
+/// while still open (by a mounted file system), so it goes away with the last user. losetup is run from here only.
 /// </summary>
-internal sealed class LoopDevice
+public sealed class LoopDevice
 {
+    private const string SysBlock = "/sys/block";
+
     private LoopDevice(string path, bool directIo)
     {
         Path = path;
@@ -22,6 +24,11 @@ internal sealed class LoopDevice
     public bool DirectIo { get; }
 
     /// <summary>Attaches <paramref name="backingFile"/>.</summary>
+    /// <param name="backingFile">The file the device reads and writes.</param>
+    /// <param name="readOnly">Attach read-only.</param>
+    /// <param name="directIo">Ask for direct I/O on the backing file (see <see cref="DirectIo"/> for what the kernel granted).</param>
+    /// <param name="logicalBlockSize">The device's sector size in bytes (512, 4096).</param>
+    /// <param name="cancellationToken">Cancels waiting for losetup.</param>
     /// <exception cref="IOException">losetup failed (no loop devices, not root…).</exception>
     public static async Task<LoopDevice> AttachAsync(string backingFile, bool readOnly, bool directIo, int logicalBlockSize, CancellationToken cancellationToken)
     {
@@ -77,7 +84,48 @@ internal sealed class LoopDevice
 
     /// <summary>Detaches the device (the kernel frees it once no file system holds it).</summary>
     /// <exception cref="IOException">losetup failed.</exception>
-    public Task DetachAsync(CancellationToken cancellationToken = default) => RunAsync(["--detach", Path], cancellationToken);
+    public Task DetachAsync(CancellationToken cancellationToken = default) => DetachAsync(Path, cancellationToken);
+
+    /// <summary>Detaches <paramref name="device"/> (<c>/dev/loopN</c>), for one this process did not attach (left by a dead one).</summary>
+    /// <exception cref="IOException">losetup failed.</exception>
+    public static Task DetachAsync(string device, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(device);
+        return RunAsync(["--detach", device], cancellationToken);
+    }
+
+    /// <summary>
+    /// The loop devices (<c>/dev/loopN</c>) whose backing file lies under <paramref name="directory"/>, found in sysfs
+    /// (<c>/sys/block/loopN/loop/backing_file</c>): those a process that died left attached.
+    /// </summary>
+    public static IReadOnlyList<string> BackedUnder(string directory)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        var found = new List<string>();
+        if (!Directory.Exists(SysBlock))
+        {
+            return found;
+        }
+
+        string prefix = directory.TrimEnd('/') + "/";
+        foreach (string device in Directory.EnumerateDirectories(SysBlock, "loop*"))
+        {
+            try
+            {
+                string backing = File.ReadAllText(System.IO.Path.Combine(device, "loop", "backing_file")).Trim();
+                if (backing.StartsWith(prefix, StringComparison.Ordinal))
+                {
+                    found.Add("/dev/" + System.IO.Path.GetFileName(device));
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Not attached (no backing_file) or gone meanwhile.
+            }
+        }
+
+        return found;
+    }
 
     private static async Task<string> RunAsync(IEnumerable<string> arguments, CancellationToken cancellationToken)
     {

@@ -1,6 +1,6 @@
-using Accelerator.Oci.Layers;
+using Accelerator.Linux;
 
-namespace Accelerator.Oci.Tests.Layers;
+namespace Accelerator.Linux.Tests;
 
 /// <summary>Real overlayfs mounts (the suite runs as root): many layers, awkward paths, the classic fallback.</summary>
 public sealed class OverlayMountTests : IDisposable
@@ -187,14 +187,14 @@ public sealed class OverlayMountTests : IDisposable
         string lower = Directory.CreateDirectory(Path.Combine(_base, "image-root")).FullName;
         File.WriteAllText(Path.Combine(lower, "file"), "x");
         File.SetUnixFileMode(lower, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute);
-        Testing.Interop.UnixFile.SetOwner(lower, 1234, 5678);
-        Testing.Interop.UnixFile.SetModificationTime(lower, 1_577_836_800_123_456_789L);
-        var expected = Testing.Trees.TreeSnapshot.Capture(lower, hashContent: false)["."];
+        Accelerator.Testing.Interop.UnixFile.SetOwner(lower, 1234, 5678);
+        Accelerator.Testing.Interop.UnixFile.SetModificationTime(lower, 1_577_836_800_123_456_789L);
+        var expected = Accelerator.Testing.Trees.TreeSnapshot.Capture(lower, hashContent: false)["."];
         var (upper, work, target) = Writable();
 
         Mount([lower], upper, work, target);
 
-        var merged = Testing.Trees.TreeSnapshot.Capture(target, hashContent: false)["."];
+        var merged = Accelerator.Testing.Trees.TreeSnapshot.Capture(target, hashContent: false)["."];
         Assert.Equal((expected.Permissions, expected.Uid, expected.Gid, expected.MtimeNanoseconds), (merged.Permissions, merged.Uid, merged.Gid, merged.MtimeNanoseconds));
     }
 

@@ -1,6 +1,4 @@
-using Accelerator.Oci.Layers.Interop;
-
-namespace Accelerator.Oci.IO;
+namespace Accelerator.Linux;
 
 /// <summary>
 /// State directories only their owner may enter (mode 0700): snapshot stores, chunk and block caches, piece stores,

@@ -1,6 +1,6 @@
 using System.IO.Enumeration;
 
-namespace Accelerator.Oci.IO;
+namespace Accelerator.Linux;
 
 /// <summary>
 /// Walks an image's tree on disk (a staged, unpacked or snapshot tree) without ever following a symbolic link.
