@@ -98,7 +98,7 @@ public sealed partial class FuseMount : IAsyncDisposable
             if (errno != 0)
             {
                 throw new IOException(
-                    errno == LibC.EPERM ? $"Mounting FUSE at '{target}' needs CAP_SYS_ADMIN (run as root): {LibC.Message(errno)}." : $"mount(2) of FUSE at '{target}' failed: {LibC.Message(errno)}.",
+                    errno == Errno.EPERM ? $"Mounting FUSE at '{target}' needs CAP_SYS_ADMIN (run as root): {LibC.Message(errno)}." : $"mount(2) of FUSE at '{target}' failed: {LibC.Message(errno)}.",
                     errno);
             }
 
@@ -166,7 +166,7 @@ public sealed partial class FuseMount : IAsyncDisposable
             return true;
         }
 
-        if (errno == LibC.EBUSY)
+        if (errno == Errno.EBUSY)
         {
             errno = LibC.Umount2(MountPoint, UnmountFlags.Detach | UnmountFlags.NoFollow);
             if (errno == 0)
@@ -176,7 +176,7 @@ public sealed partial class FuseMount : IAsyncDisposable
             }
         }
 
-        if (errno == LibC.EINVAL || errno == LibC.ENOENT)
+        if (errno == Errno.EINVAL || errno == Errno.ENOENT)
         {
             // Someone else unmounted it already.
             return false;

@@ -1,6 +1,7 @@
 using System.Text;
 using Accelerator.Fuse.FileSystem;
 using Accelerator.Fuse.Protocol;
+using Accelerator.Linux;
 
 namespace Accelerator.Fuse;
 

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using Accelerator.Fuse.FileSystem;
 using Accelerator.Fuse.Protocol;
+using Accelerator.Linux;
 
 namespace Accelerator.Fuse;
 

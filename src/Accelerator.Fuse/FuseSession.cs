@@ -165,13 +165,13 @@ public sealed partial class FuseSession : IAsyncDisposable
                 }
 
                 int errno = -n;
-                if (errno is LibC.EINTR or LibC.EAGAIN or LibC.ENOENT)
+                if (errno is Errno.EINTR or Errno.EAGAIN or Errno.ENOENT)
                 {
                     // Interrupted, or the request was withdrawn while being read: read again.
                     continue;
                 }
 
-                if (errno is LibC.ENODEV or LibC.ECONNABORTED)
+                if (errno is Errno.ENODEV or Errno.ECONNABORTED)
                 {
                     LogConnectionEnded(errno);
                 }
@@ -271,7 +271,7 @@ internal sealed class DeviceReplySink(SafeFileHandle device) : IFuseReplySink
         }
         catch (ObjectDisposedException)
         {
-            errno = LibC.ENODEV;
+            errno = Errno.ENODEV;
             return false;
         }
         finally

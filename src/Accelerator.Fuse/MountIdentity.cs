@@ -31,7 +31,7 @@ internal static class FuseConnections
             if (!MountTable.IsMountPoint(Root))
             {
                 int errno = LibC.Mount("fusectl", Root, "fusectl", MountFlags.None, null);
-                if (errno != 0 && errno != LibC.EBUSY)
+                if (errno != 0 && errno != Errno.EBUSY)
                 {
                     throw new IOException($"Cannot mount fusectl at {Root}: {LibC.Message(errno)}.", errno);
                 }

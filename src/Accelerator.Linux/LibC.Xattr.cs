@@ -57,7 +57,7 @@ public static unsafe partial class LibC
             if (size < 0)
             {
                 int errno = Marshal.GetLastPInvokeError();
-                return errno is ENODATA or EOPNOTSUPP ? null : throw Error(errno, $"lgetxattr {name}", path);
+                return errno is Errno.ENODATA or Errno.EOPNOTSUPP ? null : throw Error(errno, $"lgetxattr {name}", path);
             }
 
             byte[] value = new byte[size];
@@ -65,12 +65,12 @@ public static unsafe partial class LibC
             if (got < 0)
             {
                 int errno = Marshal.GetLastPInvokeError();
-                if (errno == ERANGE)
+                if (errno == Errno.ERANGE)
                 {
                     continue; // grew between the two calls
                 }
 
-                return errno == ENODATA ? null : throw Error(errno, $"lgetxattr {name}", path);
+                return errno == Errno.ENODATA ? null : throw Error(errno, $"lgetxattr {name}", path);
             }
 
             return got == value.Length ? value : value[..(int)got];
@@ -87,7 +87,7 @@ public static unsafe partial class LibC
             if (size < 0)
             {
                 int errno = Marshal.GetLastPInvokeError();
-                return errno == EOPNOTSUPP ? [] : throw Error(errno, "llistxattr", path);
+                return errno == Errno.EOPNOTSUPP ? [] : throw Error(errno, "llistxattr", path);
             }
 
             if (size == 0)
@@ -100,7 +100,7 @@ public static unsafe partial class LibC
             if (got < 0)
             {
                 int errno = Marshal.GetLastPInvokeError();
-                if (errno == ERANGE)
+                if (errno == Errno.ERANGE)
                 {
                     continue; // grew between the two calls
                 }

@@ -73,62 +73,6 @@ public static unsafe partial class LibC
     /// <summary><c>AT_EMPTY_PATH</c>: act on the descriptor itself.</summary>
     public const int AT_EMPTY_PATH = 0x1000;
 
-    // asm-generic/errno-base.h, asm-generic/errno.h (x86-64 and arm64 both use them).
-
-    /// <summary><c>EPERM</c>.</summary>
-    public const int EPERM = 1;
-
-    /// <summary><c>ENOENT</c>.</summary>
-    public const int ENOENT = 2;
-
-    /// <summary><c>EINTR</c>.</summary>
-    public const int EINTR = 4;
-
-    /// <summary><c>EAGAIN</c>, also <c>EWOULDBLOCK</c>.</summary>
-    public const int EAGAIN = 11;
-
-    /// <summary><c>EACCES</c>.</summary>
-    public const int EACCES = 13;
-
-    /// <summary><c>EBUSY</c>.</summary>
-    public const int EBUSY = 16;
-
-    /// <summary><c>EEXIST</c>.</summary>
-    public const int EEXIST = 17;
-
-    /// <summary><c>ENODEV</c>.</summary>
-    public const int ENODEV = 19;
-
-    /// <summary><c>ENOTDIR</c>.</summary>
-    public const int ENOTDIR = 20;
-
-    /// <summary><c>EISDIR</c>.</summary>
-    public const int EISDIR = 21;
-
-    /// <summary><c>EINVAL</c>.</summary>
-    public const int EINVAL = 22;
-
-    /// <summary><c>EROFS</c>.</summary>
-    public const int EROFS = 30;
-
-    /// <summary><c>ERANGE</c>.</summary>
-    public const int ERANGE = 34;
-
-    /// <summary><c>ENOSYS</c>.</summary>
-    public const int ENOSYS = 38;
-
-    /// <summary><c>ELOOP</c>.</summary>
-    public const int ELOOP = 40;
-
-    /// <summary><c>ENODATA</c>.</summary>
-    public const int ENODATA = 61;
-
-    /// <summary><c>EOPNOTSUPP</c>.</summary>
-    public const int EOPNOTSUPP = 95;
-
-    /// <summary><c>ECONNABORTED</c>.</summary>
-    public const int ECONNABORTED = 103;
-
     // linux/stat.h
 
     /// <summary><c>S_IFMT</c>: the file type bits of a mode.</summary>
@@ -281,7 +225,7 @@ public static unsafe partial class LibC
         {
             int errno = Marshal.GetLastPInvokeError();
             throw new IOException(
-                errno == ENOENT ? $"'{path}' does not exist: the kernel has no FUSE support (modprobe fuse)." : $"Cannot open '{path}': {Message(errno)}.",
+                errno == Errno.ENOENT ? $"'{path}' does not exist: the kernel has no FUSE support (modprobe fuse)." : $"Cannot open '{path}': {Message(errno)}.",
                 errno);
         }
 
@@ -350,10 +294,10 @@ public static unsafe partial class LibC
     }
 
     /// <summary>fsync(2); 0, or -1 with errno.</summary>
-    public static int Fsync(int fd) => FsyncNative(fd);
+    internal static int Fsync(int fd) => FsyncNative(fd);
 
     /// <summary>syncfs(2); 0, or -1 with errno.</summary>
-    public static int Syncfs(int fd) => SyncfsNative(fd);
+    internal static int Syncfs(int fd) => SyncfsNative(fd);
 
     /// <summary>flock(2); 0, or -1 with errno.</summary>
     public static int Flock(int fd, int operation) => FlockNative(fd, operation);
@@ -430,12 +374,12 @@ public static unsafe partial class LibC
 
     /// <summary>statx(2) of <paramref name="path"/>, not following a final symbolic link.</summary>
     /// <exception cref="IOException">statx failed, or nothing is there.</exception>
-    public static FileStatus Lstat(string path) => Statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW) ?? throw Error(ENOENT, "statx", path);
+    public static FileStatus Lstat(string path) => Statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW) ?? throw Error(Errno.ENOENT, "statx", path);
 
     /// <summary>statx(2) of what an open descriptor (O_PATH included) holds.</summary>
     /// <exception cref="IOException">statx failed.</exception>
     public static FileStatus Fstat(int fd) =>
-        Statx(fd, string.Empty, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) ?? throw Error(ENOENT, "stat", DescriptorPath(fd));
+        Statx(fd, string.Empty, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) ?? throw Error(Errno.ENOENT, "stat", DescriptorPath(fd));
 
     private static FileStatus? Statx(int dirfd, string path, int flags)
     {
@@ -445,7 +389,7 @@ public static unsafe partial class LibC
         if (StatxNative(dirfd, path, flags, STATX_BASIC_STATS, buffer) != 0)
         {
             int errno = Marshal.GetLastPInvokeError();
-            return errno is ENOENT or ENOTDIR ? null : throw Error(errno, "stat", path);
+            return errno is Errno.ENOENT or Errno.ENOTDIR ? null : throw Error(errno, "stat", path);
         }
 
         return new FileStatus(

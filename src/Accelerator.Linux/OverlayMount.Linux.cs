@@ -29,7 +29,7 @@ public static partial class OverlayMount
             return true;
         }
 
-        if (errno == LibC.EBUSY)
+        if (errno == Errno.EBUSY)
         {
             errno = LibC.Umount2(target, UnmountFlags.Detach | UnmountFlags.NoFollow);
             if (errno == 0)
@@ -38,7 +38,7 @@ public static partial class OverlayMount
             }
         }
 
-        return errno is LibC.EINVAL or LibC.ENOENT
+        return errno is Errno.EINVAL or Errno.ENOENT
             ? false
             : throw new IOException($"umount2 of '{target}' failed: {Marshal.GetPInvokeErrorMessage(errno)}.", errno);
     }
@@ -71,7 +71,7 @@ public static partial class OverlayMount
         if (context < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
-            return errno == LibC.ENOSYS ? false : throw Failure("fsopen(overlay)", target, errno, -1);
+            return errno == Errno.ENOSYS ? false : throw Failure("fsopen(overlay)", target, errno, -1);
         }
 
         try
@@ -83,7 +83,7 @@ public static partial class OverlayMount
                     int errno = Marshal.GetLastPInvokeError();
 
                     // Before Linux 6.8 overlayfs does not know the parameter and says EINVAL on the first one.
-                    return i == 0 && errno == LibC.EINVAL
+                    return i == 0 && errno == Errno.EINVAL
                         ? false
                         : throw Failure($"lower directory '{lowerDirectories[i]}'", target, errno, context);
                 }

@@ -1,8 +1,8 @@
 using System.Diagnostics;
-using Accelerator.Linux;
 using Accelerator.Fuse.Interop;
 using Accelerator.Fuse.Tests.Support;
 using Accelerator.Fuse.Tests.TestHost;
+using Accelerator.Linux;
 
 namespace Accelerator.Fuse.Tests;
 

@@ -1,8 +1,8 @@
 using System.Diagnostics;
-using Accelerator.Linux;
 using Accelerator.Fuse.FileSystem;
 using Accelerator.Fuse.Protocol;
 using Accelerator.Fuse.Tests.Support;
+using Accelerator.Linux;
 using Accelerator.Testing.Images;
 
 namespace Accelerator.Fuse.Tests;

@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Accelerator.Fuse.Protocol;
 using Accelerator.Fuse.Tests.Support;
+using Accelerator.Linux;
 using Accelerator.Testing.Interop;
 using Microsoft.Extensions.Time.Testing;
 using B = Accelerator.Fuse.Tests.Protocol.FuseRequestBuilder;

@@ -54,6 +54,6 @@ public sealed class DurableFileTests : IDisposable
 
         var error = Assert.Throws<IOException>(() => DurableFile.SyncDirectory(file));
 
-        Assert.Equal(LibC.ENOTDIR, error.HResult);
+        Assert.Equal(Errno.ENOTDIR, error.HResult);
     }
 }

@@ -1,4 +1,3 @@
-using Accelerator.Linux;
 using Accelerator.Testing.Trees;
 
 namespace Accelerator.Linux.Tests;

@@ -73,7 +73,7 @@ public sealed class LibCTests : IDisposable
         {
             LibC.SetXattr(file, "user.accel", [0x00, 0xFF, 0x80]);
         }
-        catch (IOException ex) when (ex.HResult == LibC.EOPNOTSUPP)
+        catch (IOException ex) when (ex.HResult == Errno.EOPNOTSUPP)
         {
             return; // a temp directory without user xattrs
         }
@@ -82,7 +82,7 @@ public sealed class LibCTests : IDisposable
         Assert.Equal([0x00, 0xFF, 0x80], LibC.GetXattr(file, "user.accel"));
         Assert.Equal(3, LibC.LGetXattr(file, "user.accel", []));
         Assert.Equal(-1, LibC.LGetXattr(file, "user.accel", new byte[2]));
-        Assert.Equal(LibC.ERANGE, Marshal.GetLastPInvokeError());
+        Assert.Equal(Errno.ERANGE, Marshal.GetLastPInvokeError());
 
         LibC.RemoveXattr(file, "user.accel");
 
@@ -100,5 +100,5 @@ public sealed class LibCTests : IDisposable
 
     [Fact]
     public void Message_Errno_TextAndNumber()
-        => Assert.EndsWith("(errno 2)", LibC.Message(LibC.ENOENT));
+        => Assert.EndsWith("(errno 2)", LibC.Message(Errno.ENOENT));
 }

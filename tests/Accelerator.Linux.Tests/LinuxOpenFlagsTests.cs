@@ -68,7 +68,7 @@ public sealed class LinuxOpenFlagsTests : IDisposable
 
         using var notDirectory = Open(file, LibC.O_RDONLY | LinuxOpenFlags.Current.Directory, out int errno);
         Assert.True(notDirectory.IsInvalid);
-        Assert.Equal(LibC.ENOTDIR, errno);
+        Assert.Equal(Errno.ENOTDIR, errno);
     }
 
     [Fact]
@@ -82,7 +82,7 @@ public sealed class LinuxOpenFlagsTests : IDisposable
         using var throughLink = Open(link, LibC.O_RDONLY | LinuxOpenFlags.Current.NoFollow, out int errno);
 
         Assert.True(throughLink.IsInvalid);
-        Assert.Equal(LibC.ELOOP, errno);
+        Assert.Equal(Errno.ELOOP, errno);
     }
 
     [Fact]
@@ -112,7 +112,7 @@ public sealed class LinuxOpenFlagsTests : IDisposable
             int flags = LibC.Fcntl(handle, LibC.F_GETFL, 0);
             if (LibC.Fcntl(handle, LibC.F_SETFL, flags | LinuxOpenFlags.Current.Direct) != 0)
             {
-                Assert.Equal(LibC.EINVAL, Marshal.GetLastPInvokeError()); // a file system without direct I/O
+                Assert.Equal(Errno.EINVAL, Marshal.GetLastPInvokeError()); // a file system without direct I/O
                 return;
             }
 

@@ -1,5 +1,3 @@
-using Accelerator.Linux;
-
 namespace Accelerator.Linux.Tests;
 
 /// <summary>Real overlayfs mounts (the suite runs as root): many layers, awkward paths, the classic fallback.</summary>

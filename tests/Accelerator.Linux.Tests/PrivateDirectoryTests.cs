@@ -1,5 +1,3 @@
-using Accelerator.Linux;
-
 namespace Accelerator.Linux.Tests;
 
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]

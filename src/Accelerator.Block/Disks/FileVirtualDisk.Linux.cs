@@ -27,7 +27,7 @@ public sealed partial class FileVirtualDisk
             nint n = LibC.PRead2(_handle, destination[total..], offset + total, LibC.RWF_NOWAIT);
             if (n <= 0)
             {
-                if (n < 0 && Marshal.GetLastPInvokeError() is LibC.EOPNOTSUPP or LibC.EINVAL)
+                if (n < 0 && Marshal.GetLastPInvokeError() is Errno.EOPNOTSUPP or Errno.EINVAL)
                 {
                     // A kernel or file system without RWF_NOWAIT for reads.
                     Volatile.Write(ref _noWaitUnsupported, 1);

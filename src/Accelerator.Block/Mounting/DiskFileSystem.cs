@@ -1,5 +1,6 @@
 using Accelerator.Fuse.FileSystem;
 using Accelerator.Fuse.Protocol;
+using Accelerator.Linux;
 
 namespace Accelerator.Block.Mounting;
 

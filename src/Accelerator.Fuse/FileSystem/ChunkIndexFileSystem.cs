@@ -1,5 +1,6 @@
 using System.Text;
 using Accelerator.Fuse.Protocol;
+using Accelerator.Linux;
 
 namespace Accelerator.Fuse.FileSystem;
 

@@ -1,3 +1,5 @@
+using Accelerator.Linux;
+
 namespace Accelerator.Fuse.FileSystem;
 
 /// <summary>
@@ -66,7 +68,7 @@ public sealed class FuseErrorException : IOException
         : base(message ?? $"FUSE error {errno}.")
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(errno, 1);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(errno, Protocol.Errno.MaxErrno);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(errno, Accelerator.Linux.Errno.MaxErrno);
         Errno = errno;
     }
 

@@ -1,3 +1,5 @@
+using Accelerator.Linux;
+
 namespace Accelerator.Fuse.Protocol;
 
 /// <summary>What a server asks for in INIT; the kernel's offer bounds what is granted.</summary>

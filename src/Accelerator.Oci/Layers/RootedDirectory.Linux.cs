@@ -50,7 +50,7 @@ internal sealed class RootedDirectory : IDisposable
             return fd;
         }
 
-        if (errno != LibC.ENOENT)
+        if (errno != Errno.ENOENT)
         {
             throw Failure(errno, components, count);
         }
@@ -68,12 +68,12 @@ internal sealed class RootedDirectory : IDisposable
             for (int i = 0; i < count; i++)
             {
                 int next = TryOpen(components, i + 1, out errno);
-                if (next < 0 && errno == LibC.ENOENT)
+                if (next < 0 && errno == Errno.ENOENT)
                 {
                     if (LibC.MkdirAt(current, components[i], 0x1ED /* 0755 */) != 0)
                     {
                         int mkdirErrno = Marshal.GetLastPInvokeError();
-                        throw mkdirErrno == LibC.EEXIST
+                        throw mkdirErrno == Errno.EEXIST
                             ? new IOException($"'{Join(components, i + 1)}' in '{Path}' exists but does not lead to a directory inside the root (a dangling symbolic link?).")
                             : LibC.Error(mkdirErrno, "mkdir", Join(components, i + 1));
                     }
@@ -119,7 +119,7 @@ internal sealed class RootedDirectory : IDisposable
             errno = Marshal.GetLastPInvokeError();
 
             // openat2 answers EAGAIN when a concurrent rename could have raced the resolution; try again.
-            if (errno is not (LibC.EAGAIN or LibC.EINTR) || attempt > 16)
+            if (errno is not (Errno.EAGAIN or Errno.EINTR) || attempt > 16)
             {
                 return -1;
             }
@@ -128,8 +128,8 @@ internal sealed class RootedDirectory : IDisposable
 
     private IOException Failure(int errno, IReadOnlyList<string> components, int count) => errno switch
     {
-        LibC.ENOTDIR => new IOException($"'{Join(components, count)}' in '{Path}' is not a directory."),
-        LibC.ELOOP => new IOException($"'{Join(components, count)}' in '{Path}' has too many levels of symbolic links."),
+        Errno.ENOTDIR => new IOException($"'{Join(components, count)}' in '{Path}' is not a directory."),
+        Errno.ELOOP => new IOException($"'{Join(components, count)}' in '{Path}' has too many levels of symbolic links."),
         _ => LibC.Error(errno, "resolve", Join(components, count)),
     };
 

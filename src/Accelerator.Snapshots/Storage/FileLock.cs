@@ -51,13 +51,13 @@ internal sealed class FileLock : IDisposable
             }
 
             int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-            if (errno == LibC.EINTR)
+            if (errno == Errno.EINTR)
             {
                 continue;
             }
 
             LibC.Close(fd);
-            return errno == LibC.EAGAIN /* EWOULDBLOCK */ ? null : throw new IOException($"flock of '{path}' failed (errno {errno}).", errno);
+            return errno == Errno.EAGAIN /* EWOULDBLOCK */ ? null : throw new IOException($"flock of '{path}' failed (errno {errno}).", errno);
         }
     }
 

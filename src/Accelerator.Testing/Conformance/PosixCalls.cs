@@ -17,11 +17,11 @@ internal static class PosixCalls
     internal const int O_CREAT = LibC.O_CREAT;
     internal const int O_TRUNC = LibC.O_TRUNC;
 
-    internal const int ENOENT = LibC.ENOENT;
-    internal const int EACCES = LibC.EACCES;
-    internal const int EROFS = LibC.EROFS;
-    internal const int ERANGE = LibC.ERANGE;
-    internal const int ENODATA = LibC.ENODATA;
+    internal const int ENOENT = Errno.ENOENT;
+    internal const int EACCES = Errno.EACCES;
+    internal const int EROFS = Errno.EROFS;
+    internal const int ERANGE = Errno.ERANGE;
+    internal const int ENODATA = Errno.ENODATA;
 
     /// <summary>lgetxattr with a buffer of <paramref name="size"/> bytes: (result, errno); result -1 on error.</summary>
     internal static (long Result, int Errno, byte[] Value) LGetXattr(string path, string name, int size)

@@ -1,6 +1,7 @@
 using Accelerator.Fuse.FileSystem;
 using Accelerator.Fuse.Protocol;
 using Accelerator.Fuse.Tests.Support;
+using Accelerator.Linux;
 using E = Accelerator.Fuse.Tests.Support.EntryListChunkIndex;
 
 namespace Accelerator.Fuse.Tests.FileSystem;

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Accelerator.Fuse.Protocol;
 using Accelerator.Fuse.Tests.Support;
+using Accelerator.Linux;
 using Accelerator.Testing.Fuzzing;
 using B = Accelerator.Fuse.Tests.Protocol.FuseRequestBuilder;
 

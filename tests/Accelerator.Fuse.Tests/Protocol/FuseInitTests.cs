@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Accelerator.Fuse.Protocol;
+using Accelerator.Linux;
 
 namespace Accelerator.Fuse.Tests.Protocol;
 

@@ -1,8 +1,9 @@
-namespace Accelerator.Fuse.Protocol;
+namespace Accelerator.Linux;
 
 /// <summary>
-/// The Linux error numbers a FUSE reply carries (negated, in <c>fuse_out_header.error</c>); from
-/// asm-generic/errno-base.h and asm-generic/errno.h, which x86_64 and arm64 share.
+/// The Linux error numbers Accelerator uses: what system calls set (<see cref="System.Runtime.InteropServices.Marshal.GetLastPInvokeError"/>)
+/// and what a FUSE reply carries (negated, in <c>fuse_out_header.error</c>). From asm-generic/errno-base.h and
+/// asm-generic/errno.h, which x86-64 and arm64 share.
 /// </summary>
 public static class Errno
 {
@@ -21,7 +22,7 @@ public static class Errno
     /// <summary>Bad file descriptor.</summary>
     public const int EBADF = 9;
 
-    /// <summary>Try again.</summary>
+    /// <summary>Try again; also <c>EWOULDBLOCK</c>.</summary>
     public const int EAGAIN = 11;
 
     /// <summary>Out of memory.</summary>
@@ -35,6 +36,9 @@ public static class Errno
 
     /// <summary>No such device (the FUSE connection is gone).</summary>
     public const int ENODEV = 19;
+
+    /// <summary>File exists.</summary>
+    public const int EEXIST = 17;
 
     /// <summary>Not a directory.</summary>
     public const int ENOTDIR = 20;
@@ -56,6 +60,9 @@ public static class Errno
 
     /// <summary>Function not implemented.</summary>
     public const int ENOSYS = 38;
+
+    /// <summary>Too many symbolic links (or a final link refused by O_NOFOLLOW).</summary>
+    public const int ELOOP = 40;
 
     /// <summary>No data available (no such extended attribute).</summary>
     public const int ENODATA = 61;
