@@ -1,6 +1,6 @@
+using Accelerator.Chunks;
 using Accelerator.Oci.IO;
 using Accelerator.Fuse;
-using Accelerator.Lazy.Mounting;
 using Accelerator.Oci.Layers;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;

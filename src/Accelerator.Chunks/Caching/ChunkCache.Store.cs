@@ -1,9 +1,8 @@
 using System.Buffers;
 using System.IO.Enumeration;
 using System.Security.Cryptography;
-using Accelerator.Lazy.Format;
 
-namespace Accelerator.Lazy.Caching;
+namespace Accelerator.Chunks.Caching;
 
 public sealed partial class ChunkCache
 {
@@ -30,7 +29,7 @@ public sealed partial class ChunkCache
                     continue;
                 }
 
-                if (size is < 1 or > LazyFormat.MaxChunkSize)
+                if (size is < 1 or > MaxChunkSize)
                 {
                     _corrupt++;
                     DeleteFile(System.IO.Path.Combine(prefix, name));

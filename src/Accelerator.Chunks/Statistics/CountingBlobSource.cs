@@ -1,4 +1,4 @@
-namespace Accelerator.Lazy.Statistics;
+namespace Accelerator.Chunks.Statistics;
 
 /// <summary>
 /// Counts the bytes read through a blob source, under a source name, into <see cref="MountStatistics.BytesFetchedBySource"/>:
