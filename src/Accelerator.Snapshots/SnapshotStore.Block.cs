@@ -67,7 +67,7 @@ public sealed partial class SnapshotStore
             return new BlockTarget(image, digest, resolved.Root.Digest, diffIds, image.WithDigest(digest), resolved);
         }
 
-        if (LazyIsAccelerated(resolved.ImageManifest))
+        if (Accelerator.Chunks.Images.AcceleratedImageFormat.IsAccelerated(resolved.ImageManifest))
         {
             throw new NotSupportedException($"{image} is an accelerated (lazy) image; warm its source image instead.");
         }
@@ -99,9 +99,6 @@ public sealed partial class SnapshotStore
 
         return new BlockTarget(image, digest, resolved.Root.Digest, diffIds, null, resolved);
     }
-
-    private static bool LazyIsAccelerated(ImageManifest manifest)
-        => Accelerator.Lazy.Format.LazyImage.IsLazyManifest(manifest);
 
     private async Task<SnapshotWarmResult> RunBlockWarmAsync(IImageStore store, BlockTarget target, Platform? platform, CancellationToken cancellationToken)
     {

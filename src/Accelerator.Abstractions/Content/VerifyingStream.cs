@@ -7,7 +7,7 @@ namespace Accelerator;
 /// size, and at end of stream it checks the hash: a mismatch throws <see cref="DigestMismatchException"/> from the read
 /// that reaches the end, so a consumer that commits its result only after reading to the end never commits bad bytes.
 /// </summary>
-public sealed class VerifyingStream : Stream
+public sealed class VerifyingStream : ReadOnlyStream
 {
     private readonly Stream _inner;
     private readonly IncrementalHash _hash;
@@ -33,22 +33,10 @@ public sealed class VerifyingStream : Stream
     public long BytesRead => _read;
 
     /// <inheritdoc />
-    public override bool CanRead => true;
-
-    /// <inheritdoc />
-    public override bool CanSeek => false;
-
-    /// <inheritdoc />
-    public override bool CanWrite => false;
-
-    /// <inheritdoc />
     public override long Length => _expectedSize >= 0 ? _expectedSize : throw new NotSupportedException();
 
     /// <inheritdoc />
     public override long Position { get => _read; set => throw new NotSupportedException(); }
-
-    /// <inheritdoc />
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     /// <inheritdoc />
     public override int Read(Span<byte> buffer)
@@ -61,10 +49,6 @@ public sealed class VerifyingStream : Stream
         int n = _inner.Read(Limit(buffer));
         return Account(buffer[..n]);
     }
-
-    /// <inheritdoc />
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-        => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     /// <inheritdoc />
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
@@ -131,20 +115,6 @@ public sealed class VerifyingStream : Stream
             throw new DigestMismatchException(_expected, actual.ToString(), _source);
         }
     }
-
-    /// <inheritdoc />
-    public override void Flush()
-    {
-    }
-
-    /// <inheritdoc />
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    /// <inheritdoc />
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    /// <inheritdoc />
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     /// <inheritdoc />
     protected override void Dispose(bool disposing)

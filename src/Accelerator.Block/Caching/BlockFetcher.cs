@@ -1,7 +1,7 @@
 using System.Buffers;
 using Accelerator.Block.Format;
 using Accelerator.Block.Layers;
-using Accelerator.Lazy.Caching;
+using Accelerator.Chunks.Caching;
 
 namespace Accelerator.Block.Caching;
 

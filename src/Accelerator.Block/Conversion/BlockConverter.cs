@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Accelerator.Chunks.Images;
 using Accelerator.Block.Format;
 using Accelerator.Lazy.Format;
 using Accelerator.Linux;
@@ -19,16 +20,7 @@ public static class BlockConverter
 {
     /// <summary>The conventional target of <paramref name="source"/>: the same repository (or layout), tag <c>TAG-accel-block</c>.</summary>
     /// <exception cref="ArgumentException">The source names no tag.</exception>
-    public static ImageReference DefaultTarget(ImageReference source)
-    {
-        ArgumentNullException.ThrowIfNull(source);
-        if (source.Tag is null)
-        {
-            throw new ArgumentException($"{source} has no tag to derive the block image's tag from; name the target.", nameof(source));
-        }
-
-        return source.WithTag(source.Tag + BlockFormat.TagSuffix);
-    }
+    public static ImageReference DefaultTarget(ImageReference source) => BlockFormat.ImageFormat.VariantOf(source);
 
     /// <summary>Converts <paramref name="sourceImage"/> into a block image at <paramref name="targetImage"/>.</summary>
     /// <param name="source">Where the source image is.</param>
@@ -59,8 +51,8 @@ public static class BlockConverter
 
         var clock = Stopwatch.StartNew();
 
-        ResolvedImage resolved = await LazyImage.ResolveAsync(source, sourceImage, options.Platform, cancellationToken).ConfigureAwait(false);
-        if (BlockImage.IsBlockManifest(resolved.ImageManifest) || LazyImage.IsLazyManifest(resolved.ImageManifest))
+        ResolvedImage resolved = await AcceleratedImageResolver.ResolveAsync(source, sourceImage, options.Platform, cancellationToken).ConfigureAwait(false);
+        if (AcceleratedImageFormat.IsAccelerated(resolved.ImageManifest))
         {
             throw new InvalidDataException($"{sourceImage} is already an accelerated image.");
         }

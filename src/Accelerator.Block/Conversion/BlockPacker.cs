@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using Accelerator.Block.Format;
-using Accelerator.Lazy.Conversion;
-using Accelerator.Lazy.Format;
+using Accelerator.Chunks.Format;
 using Microsoft.Win32.SafeHandles;
 
 namespace Accelerator.Block.Conversion;
@@ -23,7 +22,7 @@ internal sealed class BlockPacker : IDisposable
     private readonly Dictionary<ChunkKey, int> _known;
     private readonly List<StoredBlock> _newBlocks = [];
     private readonly List<(BlockBlob Blob, string Path)> _newBlobs = [];
-    private readonly ThreadLocal<ZstdSharp.Compressor> _compressors = new(LazyChunkCodec.CreateCompressor, trackAllValues: true);
+    private readonly ThreadLocal<ZstdSharp.Compressor> _compressors = new(ChunkCodec.CreateCompressor, trackAllValues: true);
     private SafeFileHandle? _blob;
     private string? _blobPath;
     private IncrementalHash? _blobHash;
@@ -87,7 +86,7 @@ internal sealed class BlockPacker : IDisposable
             }
 
             output[i] = new byte[_blockSize];
-            lengths[i] = LazyChunkCodec.Encode(_compressors.Value!, data, output[i]);
+            lengths[i] = ChunkCodec.Encode(_compressors.Value!, data, output[i]);
         });
 
         var result = new int[count];

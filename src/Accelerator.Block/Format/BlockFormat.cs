@@ -1,3 +1,5 @@
+using Accelerator.Chunks.Images;
+
 namespace Accelerator.Block.Format;
 
 /// <summary>
@@ -8,6 +10,10 @@ public static class BlockFormat
 {
     /// <summary>The format version this library writes and reads.</summary>
     public const int Version = 1;
+
+    /// <summary>The block image as an accelerated image format: index layer, data blobs, <c>TAG-accel-block</c>.</summary>
+    public static readonly AcceleratedImageFormat ImageFormat =
+        new("block image", "index", IndexMediaType, BlocksMediaType, VersionAnnotation, Version, TagSuffix);
 
     /// <summary>Media type of the index layer: magic, version, then a zstd frame of the MessagePack body.</summary>
     public const string IndexMediaType = "application/vnd.accelerator.block.index.v1";

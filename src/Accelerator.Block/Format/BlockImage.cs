@@ -1,6 +1,6 @@
 using System.Globalization;
 using Accelerator.Block.Layers;
-using Accelerator.Lazy.Format;
+using Accelerator.Chunks.Images;
 using Accelerator.Oci.Model;
 using Accelerator.Oci.Resolution;
 using Microsoft.Extensions.Logging;
@@ -10,28 +10,17 @@ namespace Accelerator.Block.Format;
 /// <summary>
 /// A block image as stored in a registry or image layout: an OCI image manifest whose first layer is the
 /// <see cref="BlockIndex"/> and whose other layers are the data blobs, with the source image's config and an annotation
-/// naming the source manifest. <see cref="LoadAsync"/> fetches and checks the index; <see cref="OpenStack"/> serves it
-/// as a virtual disk.
+/// naming the source manifest (<see cref="BlockFormat.ImageFormat"/>). <see cref="LoadAsync"/> fetches and checks the
+/// index; <see cref="OpenStack"/> serves it as a virtual disk.
 /// </summary>
-public sealed class BlockImage
+public sealed class BlockImage : AcceleratedImage
 {
-    private BlockImage(IImageStore store, ResolvedImage image, BlockIndex index, Digest indexDigest, Digest? sourceDigest)
+    private BlockImage(IImageStore store, ResolvedImage image, BlockIndex index, Digest indexDigest)
+        : base(store, image)
     {
-        Store = store;
-        Image = image;
         Index = index;
         IndexDigest = indexDigest;
-        SourceDigest = sourceDigest;
     }
-
-    /// <summary>The store the image lives in.</summary>
-    public IImageStore Store { get; }
-
-    /// <summary>The reference the image was loaded by.</summary>
-    public ImageReference Reference => Image.Image;
-
-    /// <summary>The resolved manifest and config.</summary>
-    public ResolvedImage Image { get; }
 
     /// <summary>The index: geometry, stored blocks, layers and prefetch trace.</summary>
     public BlockIndex Index { get; }
@@ -39,20 +28,11 @@ public sealed class BlockImage
     /// <summary>The digest of the index blob (identifies the stack; a copy-on-write layer records it).</summary>
     public Digest IndexDigest { get; }
 
-    /// <summary>The digest of the source image manifest, from <see cref="BlockFormat.SourceDigestAnnotation"/>.</summary>
-    public Digest? SourceDigest { get; }
-
     /// <summary>The file system in the image, from <see cref="BlockFormat.FileSystemAnnotation"/> (ext4 when absent).</summary>
     public string FileSystem => Image.ImageManifest.Annotations?.GetValueOrDefault(BlockFormat.FileSystemAnnotation) ?? "ext4";
 
     /// <summary>Whether <paramref name="manifest"/> is a block image: an index layer first, data blobs after it.</summary>
-    public static bool IsBlockManifest(ImageManifest manifest)
-    {
-        ArgumentNullException.ThrowIfNull(manifest);
-        return manifest.Layers.Count >= 1
-            && manifest.Layers[0].MediaType == BlockFormat.IndexMediaType
-            && manifest.Layers.Skip(1).All(l => l.MediaType == BlockFormat.BlocksMediaType);
-    }
+    public static bool IsBlockManifest(ImageManifest manifest) => BlockFormat.ImageFormat.IsManifest(manifest);
 
     /// <summary>
     /// Resolves <paramref name="image"/>, fetches its index (verified by digest, bounded), reads it, and checks that its
@@ -63,30 +43,10 @@ public sealed class BlockImage
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(image);
-        ResolvedImage resolved = await LazyImage.ResolveAsync(store, image, platform, cancellationToken).ConfigureAwait(false);
-        ImageManifest manifest = resolved.ImageManifest;
-        if (!IsBlockManifest(manifest))
-        {
-            throw new InvalidDataException($"{image} is not a block image: its first layer must be a {BlockFormat.IndexMediaType} and the others {BlockFormat.BlocksMediaType}.");
-        }
-
-        string? version = manifest.Annotations?.GetValueOrDefault(BlockFormat.VersionAnnotation);
-        if (version is not null && version != BlockFormat.Version.ToString(CultureInfo.InvariantCulture))
-        {
-            throw new InvalidDataException($"{image} is a block image of format version {version}; this reader understands version {BlockFormat.Version}.");
-        }
-
-        Descriptor layer = manifest.Layers[0];
-        byte[] blob = await store.Blobs.ReadAllBytesAsync(BlobAddress.For(image.Repository, layer), BlockFormat.MaxIndexBodyBytes, cancellationToken).ConfigureAwait(false);
-        BlockIndex index = BlockIndex.Read(blob);
-        var layers = manifest.Layers.Skip(1).ToList();
-        if (layers.Count != index.Blobs.Count || layers.Zip(index.Blobs).Any(p => p.First.Digest != p.Second.Digest || p.First.Size != p.Second.Size))
-        {
-            throw new InvalidDataException($"{image}: the index's data blobs do not match the manifest's layers.");
-        }
-
-        Digest? source = manifest.Annotations?.GetValueOrDefault(BlockFormat.SourceDigestAnnotation) is { } text && Digest.TryParse(text, out Digest parsed) ? parsed : null;
-        return new BlockImage(store, resolved, index, layer.Digest, source);
+        AcceleratedManifest found = await BlockFormat.ImageFormat.ReadIndexAsync(store, image, platform, BlockFormat.MaxIndexBodyBytes, cancellationToken).ConfigureAwait(false);
+        BlockIndex index = BlockIndex.Read(found.IndexBytes);
+        found.CheckDataBlobs(index.Blobs.Select(b => (b.Digest, b.Size)));
+        return new BlockImage(store, found.Image, index, found.IndexLayer.Digest);
     }
 
     /// <summary>

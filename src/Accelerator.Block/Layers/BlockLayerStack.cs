@@ -1,6 +1,6 @@
 using Accelerator.Block.Caching;
 using Accelerator.Block.Format;
-using Accelerator.Lazy.Caching;
+using Accelerator.Chunks.Caching;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -5,6 +5,9 @@ using Accelerator.Lazy.Format;
 using Accelerator.Lazy.Mounting;
 using Accelerator.Lazy.Statistics;
 using Accelerator.Linux;
+using Accelerator.Oci.IO;
+using Accelerator.Chunks.Images;
+using Accelerator.Chunks.Statistics;
 using Accelerator.Oci;
 using Accelerator.Oci.Model;
 using Accelerator.Oci.Resolution;
@@ -21,7 +24,7 @@ namespace Accelerator.Block.Mounting;
 /// </summary>
 public sealed class BlockImageOpener : IBlockImageOpener
 {
-    private readonly ImageStoreResolver _stores;
+    private readonly AcceleratedImageResolver _variants;
     private readonly BlockMountOptions _options;
     private readonly ILoggerFactory _loggerFactory;
     private readonly TimeProvider _time;
@@ -29,10 +32,9 @@ public sealed class BlockImageOpener : IBlockImageOpener
     /// <summary>Creates an opener reading images through <paramref name="stores"/>, caching blocks where <paramref name="options"/> say.</summary>
     public BlockImageOpener(ImageStoreResolver stores, BlockMountOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
     {
-        ArgumentNullException.ThrowIfNull(stores);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        _stores = stores;
+        _variants = new AcceleratedImageResolver(stores, BlockFormat.ImageFormat);
         _options = options;
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _time = timeProvider ?? TimeProvider.System;
@@ -41,7 +43,7 @@ public sealed class BlockImageOpener : IBlockImageOpener
     /// <inheritdoc />
     public async ValueTask<(bool CanOpen, string? Reason)> CanOpenAsync(ImageReference image, Platform? platform, CancellationToken cancellationToken = default)
     {
-        var (variant, reason) = await FindBlockVariantAsync(image, platform, cancellationToken).ConfigureAwait(false);
+        var (variant, reason) = await _variants.FindVariantAsync(image, platform, cancellationToken).ConfigureAwait(false);
         return variant is null ? (false, reason) : (true, null);
     }
 
@@ -49,13 +51,13 @@ public sealed class BlockImageOpener : IBlockImageOpener
     public async Task<BlockImageDisk> OpenAsync(ImageReference image, Platform? platform, MountStatistics statistics, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(statistics);
-        var (variant, reason) = await FindBlockVariantAsync(image, platform, cancellationToken).ConfigureAwait(false);
+        var (variant, reason) = await _variants.FindVariantAsync(image, platform, cancellationToken).ConfigureAwait(false);
         if (variant is null)
         {
             throw new InvalidOperationException($"{image} has no block image: {reason}");
         }
 
-        IImageStore store = _stores.GetStore(variant);
+        IImageStore store = _variants.Stores.GetStore(variant);
         BlockImage blockImage = await BlockImage.LoadAsync(store, variant, platform, cancellationToken).ConfigureAwait(false);
         var source = new CountingBlobSource(store.Blobs, ImageStoreResolver.SourceName(variant), statistics);
         var stack = blockImage.OpenStack(
@@ -63,12 +65,6 @@ public sealed class BlockImageOpener : IBlockImageOpener
             source, _loggerFactory.CreateLogger<BlockLayerStack>(), _time);
         return new BlockImageDisk(stack, blockImage.Image.Manifest.Digest);
     }
-
-    // AcceleratedVariant binds a variant found beside the tag to the manifest the tag names now: the kernel will parse
-    // its file system in place of the image the caller asked for (its blocks are verified against its index either way).
-    private Task<(ImageReference? Variant, string? Reason)> FindBlockVariantAsync(ImageReference image, Platform? platform, CancellationToken cancellationToken)
-        => AcceleratedVariant.FindAsync(
-            _stores, image, platform, BlockFormat.TagSuffix, BlockConverter.DefaultTarget, BlockImage.IsBlockManifest, "block image", cancellationToken);
 
     private string CacheDirectory()
         => _options.CacheDirectory ?? PrivateDirectory.FirstWritable("/var/cache/accel/blocks", PrivateDirectory.InTemp("accel-blocks"));

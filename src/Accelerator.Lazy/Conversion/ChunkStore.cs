@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Threading.Channels;
+using Accelerator.Chunks.Format;
 using Accelerator.Lazy.Format;
 using Microsoft.Win32.SafeHandles;
 
@@ -123,13 +124,13 @@ internal sealed class ChunkStore : IAsyncDisposable
     {
         try
         {
-            using var compressor = LazyChunkCodec.CreateCompressor();
+            using var compressor = ChunkCodec.CreateCompressor();
             byte[] output = new byte[ChunkSize];
             await foreach (Job job in _jobs.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
                 try
                 {
-                    int stored = LazyChunkCodec.Encode(compressor, job.Buffer.AsSpan(0, job.Length), output);
+                    int stored = ChunkCodec.Encode(compressor, job.Buffer.AsSpan(0, job.Length), output);
                     long offset = Interlocked.Add(ref _spoolLength, stored) - stored;
                     RandomAccess.Write(_spool, output.AsSpan(0, stored), offset);
                     lock (_chunks)

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
+using Accelerator.Chunks.Format;
+using Accelerator.Chunks.Images;
 using Accelerator.Lazy.Format;
 using Accelerator.Linux;
 using Accelerator.Oci.Layers;
@@ -20,16 +22,7 @@ public static class LazyConverter
 {
     /// <summary>The conventional target of <paramref name="source"/>: the same repository (or layout), tag <c>TAG-accel</c>.</summary>
     /// <exception cref="ArgumentException">The source names no tag.</exception>
-    public static ImageReference DefaultTarget(ImageReference source)
-    {
-        ArgumentNullException.ThrowIfNull(source);
-        if (source.Tag is null)
-        {
-            throw new ArgumentException($"{source} has no tag to derive the lazy image's tag from; name the target.", nameof(source));
-        }
-
-        return source.WithTag(source.Tag + LazyFormat.TagSuffix);
-    }
+    public static ImageReference DefaultTarget(ImageReference source) => LazyFormat.ImageFormat.VariantOf(source);
 
     /// <summary>Converts <paramref name="sourceImage"/> from <paramref name="source"/> into a lazy image at <paramref name="targetImage"/> in <paramref name="target"/>.</summary>
     /// <param name="source">Where the source image is.</param>
@@ -53,7 +46,7 @@ public static class LazyConverter
         string tag = targetImage.Tag ?? throw new ArgumentException($"The target {targetImage} must name a tag.", nameof(targetImage));
         var clock = Stopwatch.StartNew();
 
-        ResolvedImage resolved = await LazyImage.ResolveAsync(source, sourceImage, options.Platform, cancellationToken).ConfigureAwait(false);
+        ResolvedImage resolved = await AcceleratedImageResolver.ResolveAsync(source, sourceImage, options.Platform, cancellationToken).ConfigureAwait(false);
         if (LazyImage.IsLazyManifest(resolved.ImageManifest))
         {
             throw new InvalidDataException($"{sourceImage} is already a lazy image.");

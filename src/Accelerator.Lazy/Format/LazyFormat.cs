@@ -1,3 +1,5 @@
+using Accelerator.Chunks.Images;
+
 namespace Accelerator.Lazy.Format;
 
 /// <summary>
@@ -8,6 +10,10 @@ public static class LazyFormat
 {
     /// <summary>The format version this library writes and reads.</summary>
     public const int Version = 1;
+
+    /// <summary>The lazy image as an accelerated image format: bootstrap layer, data blobs, <c>TAG-accel</c>.</summary>
+    public static readonly AcceleratedImageFormat ImageFormat =
+        new("lazy image", "bootstrap", BootstrapMediaType, ChunksMediaType, VersionAnnotation, Version, TagSuffix);
 
     /// <summary>Media type of the bootstrap layer: the zstd-compressed, MessagePack-encoded metadata.</summary>
     public const string BootstrapMediaType = "application/vnd.accelerator.lazy.bootstrap.v1+zstd";

@@ -1,5 +1,5 @@
 using Accelerator.Fuse;
-using Accelerator.Lazy.Caching;
+using Accelerator.Chunks.Caching;
 using Accelerator.Lazy.Prefetch;
 using Accelerator.Lazy.Statistics;
 using Accelerator.Lazy.Tracing;

@@ -1,7 +1,9 @@
+using Accelerator.Oci.IO;
+using Accelerator.Chunks;
+using Accelerator.Chunks.Caching;
+using Accelerator.Chunks.Images;
 using Accelerator.Fuse;
 using Accelerator.Fuse.FileSystem;
-using Accelerator.Lazy.Caching;
-using Accelerator.Lazy.Conversion;
 using Accelerator.Lazy.Format;
 using Accelerator.Lazy.Prefetch;
 using Accelerator.Lazy.Reading;
@@ -25,7 +27,7 @@ public sealed partial class LazyMounter : IImageMounter
 {
     private const string DevFuse = "/dev/fuse";
 
-    private readonly ImageStoreResolver _stores;
+    private readonly AcceleratedImageResolver _variants;
     private readonly LazyMountOptions _options;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
@@ -35,10 +37,9 @@ public sealed partial class LazyMounter : IImageMounter
     /// <exception cref="ArgumentException">An option is out of range.</exception>
     public LazyMounter(ImageStoreResolver stores, LazyMountOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
     {
-        ArgumentNullException.ThrowIfNull(stores);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        _stores = stores;
+        _variants = new AcceleratedImageResolver(stores, LazyFormat.ImageFormat);
         _options = options;
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _logger = _loggerFactory.CreateLogger<LazyMounter>();
@@ -57,7 +58,7 @@ public sealed partial class LazyMounter : IImageMounter
             return (false, fuse);
         }
 
-        var (lazy, reason) = await FindLazyVariantAsync(image, null, cancellationToken).ConfigureAwait(false);
+        var (lazy, reason) = await _variants.FindVariantAsync(image, null, cancellationToken).ConfigureAwait(false);
         return lazy is null ? (false, reason) : (true, null);
     }
 
@@ -74,13 +75,13 @@ public sealed partial class LazyMounter : IImageMounter
             throw new DirectoryNotFoundException($"The mount point '{target}' does not exist.");
         }
 
-        var (lazyReference, reason) = await FindLazyVariantAsync(image, options.Platform, cancellationToken).ConfigureAwait(false);
+        var (lazyReference, reason) = await _variants.FindVariantAsync(image, options.Platform, cancellationToken).ConfigureAwait(false);
         if (lazyReference is null)
         {
             throw new InvalidOperationException($"{image} cannot be mounted lazily: {reason}");
         }
 
-        IImageStore store = _stores.GetStore(lazyReference);
+        IImageStore store = _variants.Stores.GetStore(lazyReference);
         LazyImage lazy = await LazyImage.LoadAsync(store, lazyReference, options.Platform, cancellationToken: cancellationToken).ConfigureAwait(false);
 
         var mountStatistics = new MountStatistics { Strategy = Strategy.Lazy };
@@ -129,13 +130,6 @@ public sealed partial class LazyMounter : IImageMounter
             throw;
         }
     }
-
-    /// <summary>
-    /// The lazy image to mount for <paramref name="image"/>: the reference itself when it is a lazy image, else
-    /// <c>TAG-accel</c> in the same repository or layout when that is one; or null and why not.
-    /// </summary>
-    private Task<(ImageReference? Variant, string? Reason)> FindLazyVariantAsync(ImageReference image, Platform? platform, CancellationToken cancellationToken)
-        => AcceleratedVariant.FindAsync(_stores, image, platform, LazyFormat.TagSuffix, LazyConverter.DefaultTarget, LazyImage.IsLazyManifest, "lazy image", cancellationToken);
 
     private static string? FuseUnusableReason()
     {

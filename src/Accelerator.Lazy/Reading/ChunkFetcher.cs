@@ -1,5 +1,5 @@
 using System.Buffers;
-using Accelerator.Lazy.Caching;
+using Accelerator.Chunks.Caching;
 using Accelerator.Lazy.Format;
 using Accelerator.Lazy.Statistics;
 using Microsoft.Extensions.Logging;

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
-using Accelerator.Lazy.Caching;
+using Accelerator.Chunks.Caching;
+using Accelerator.Chunks.Statistics;
 using Accelerator.Lazy.Format;
 using Accelerator.Lazy.Statistics;
 using Microsoft.Extensions.Logging;
@@ -89,7 +90,7 @@ public sealed class LazyFileReader
 
     /// <summary>
     /// A reader of <paramref name="image"/>'s files whose chunks come from the image's store
-    /// (<see cref="LazyImage.Store"/>'s blobs), counted in the statistics as <see cref="LazyReaderOptions.SourceName"/>.
+    /// (<see cref="Accelerator.Chunks.Images.AcceleratedImage.Store"/>'s blobs), counted in the statistics as <see cref="LazyReaderOptions.SourceName"/>.
     /// </summary>
     public static LazyFileReader Create(
         LazyImage image, ChunkCache cache, LazyReaderOptions? options = null, LazyMountStatistics? statistics = null,

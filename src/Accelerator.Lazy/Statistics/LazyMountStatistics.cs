@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
-using Accelerator.Lazy.Caching;
+using Accelerator.Chunks.Caching;
 
 namespace Accelerator.Lazy.Statistics;
 

@@ -6,7 +6,8 @@ namespace Accelerator.Oci.Copying;
 /// and waits until the bucket would be back at zero, so the bucket may go into debt: waiting is proportional to what
 /// was taken. The bucket starts empty, so a transfer of N bytes takes N / rate; time a caller spends elsewhere (a
 /// chunked upload sending the chunk it read, a timer oversleeping) refills the bucket up to <see cref="BurstBytes"/>,
-/// which the next reads use at once, so such pauses do not lower the long-run rate.
+/// which the next reads use at once, so such pauses do not lower the long-run rate. A limiter that starts full lets a
+/// first burst through unshaped (a P2P peer's uploads).
 /// </summary>
 /// <remarks>
 /// System.Threading.RateLimiting's <c>TokenBucketRateLimiter</c> was not used: it replenishes on a wall-clock timer
@@ -27,7 +28,12 @@ public sealed class BandwidthLimiter
     /// after a pause (default: one second's worth, at least 256 KiB; it must cover the pauses of the copy, such as the
     /// upload of one chunk of a chunked upload, for the rate to stay exact).
     /// </summary>
-    public BandwidthLimiter(long bytesPerSecond, long? burstBytes = null, TimeProvider? time = null)
+    /// <param name="bytesPerSecond">The rate cap, at least 1.</param>
+    /// <param name="burstBytes">The most bytes that pass without waiting after a pause.</param>
+    /// <param name="time">The clock; the system clock when null.</param>
+    /// <param name="startFull">Whether the bucket starts holding <paramref name="burstBytes"/> (the first burst passes at
+    /// once) rather than empty (the first bytes already wait at the rate). <value>Default: false.</value></param>
+    public BandwidthLimiter(long bytesPerSecond, long? burstBytes = null, TimeProvider? time = null, bool startFull = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(bytesPerSecond, 1);
         if (burstBytes is < 1)
@@ -40,7 +46,7 @@ public sealed class BandwidthLimiter
         _time = time ?? TimeProvider.System;
         _ticksPerSecond = _time.TimestampFrequency;
         _last = _time.GetTimestamp();
-        _tokens = 0;
+        _tokens = startFull ? BurstBytes : 0;
     }
 
     /// <summary>

@@ -186,7 +186,7 @@ public sealed class ImageCopier
         await using (var stream = await source.Blobs.OpenReadAsync(BlobAddress.For(sourceImage.Repository, blob), cancellationToken).ConfigureAwait(false))
         {
             Stream content = options.Bandwidth is { } limiter ? new ThrottledStream(stream, limiter) : stream;
-            content = progress is null ? content : new ProgressStream(content, n => progress.Report(new CopyProgress(blob, n, false, false)));
+            content = progress is null ? content : new CountingStream(content, n => progress.Report(new CopyProgress(blob, n, false, false)), leaveOpen: true);
             await target.PushBlobAsync(targetImage, blob, content, cancellationToken).ConfigureAwait(false);
         }
 

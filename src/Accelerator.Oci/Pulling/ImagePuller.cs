@@ -221,7 +221,7 @@ public static class ImagePuller
         await using var counted = progress.Track(blob, layer);
         await using var decompressed = LayerStreams.OpenDecompressed(counted, MediaTypes.GetLayerCompression(layer.MediaType), options.MaxUncompressedBytes, leaveOpen: true);
         long uncompressedBytes = 0;
-        await using var uncompressed = new ProgressStream(decompressed, done => uncompressedBytes = done);
+        await using var uncompressed = new CountingStream(decompressed, done => uncompressedBytes = done, leaveOpen: true);
         // The diff ID covers the whole uncompressed stream; a mismatch throws from the read that reaches its end.
         await using var verifying = diffId is { } d
             ? new VerifyingStream(uncompressed, d, expectedSize: -1, $"uncompressed layer {layer.Digest} (config diff_id)", leaveOpen: true)
@@ -256,7 +256,7 @@ public static class ImagePuller
         private long _reported = -ReportEvery;
 
         public Stream Track(Stream blob, Descriptor layer)
-            => progress is null ? blob : new ProgressStream(blob, done => Report(layer, _applied + done, force: false));
+            => progress is null ? blob : new CountingStream(blob, done => Report(layer, _applied + done, force: false), leaveOpen: true);
 
         public void Applied(Descriptor layer)
         {

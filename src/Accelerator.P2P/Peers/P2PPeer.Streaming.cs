@@ -59,7 +59,7 @@ public sealed partial class P2PPeer
     /// and the task is reset at the scheduler. If no scheduler answers any more mid-read, the remaining pieces are read
     /// from the registry (same hash, same final check).
     /// </summary>
-    private sealed class BlobReadStream : Stream
+    private sealed class BlobReadStream : ReadOnlyStream
     {
         private readonly P2PPeer _peer;
         private readonly PeerBlobSource _source;
@@ -89,22 +89,6 @@ public sealed partial class P2PPeer
             _fetching = StartFetching(0);
         }
 
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
-        {
-            get => throw new NotSupportedException();
-            set => throw new NotSupportedException();
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
         public override int Read(Span<byte> buffer)
         {
             byte[] rented = ArrayPool<byte>.Shared.Rent(buffer.Length);
@@ -119,9 +103,6 @@ public sealed partial class P2PPeer
                 ArrayPool<byte>.Shared.Return(rented);
             }
         }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-            => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
@@ -159,16 +140,6 @@ public sealed partial class P2PPeer
             _current = _current[count..];
             return count;
         }
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         public override async ValueTask DisposeAsync()
         {

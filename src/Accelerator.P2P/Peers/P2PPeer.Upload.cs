@@ -98,7 +98,11 @@ public sealed partial class P2PPeer
                 for (int offset = 0; offset < length; offset += UploadChunk)
                 {
                     int n = Math.Min(UploadChunk, length - offset);
-                    await _uploadLimiter.WaitAsync(n, context.RequestAborted).ConfigureAwait(false);
+                    if (_uploadLimiter is not null)
+                    {
+                        await _uploadLimiter.AcquireAsync(n, context.RequestAborted).ConfigureAwait(false);
+                    }
+
                     await context.Response.Body.WriteAsync(data.Slice(offset, n), context.RequestAborted).ConfigureAwait(false);
                     Interlocked.Add(ref _counters.BytesUploaded, n);
                 }

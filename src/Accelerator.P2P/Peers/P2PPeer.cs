@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
+using Accelerator.Oci.Copying;
 using Accelerator.Oci.Hosting;
 using Accelerator.Oci.Registry;
 using Accelerator.P2P.Protocol;
@@ -27,7 +28,7 @@ public sealed partial class P2PPeer : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _uploadSlots;
     private readonly SemaphoreSlim _downloadSlots;
-    private readonly BandwidthLimiter _uploadLimiter;
+    private readonly BandwidthLimiter? _uploadLimiter;
     private readonly ConcurrentDictionary<Digest, TaskSession> _sessions = new();
     private readonly ConcurrentDictionary<Uri, long> _deadSchedulers = new();
     private readonly ConcurrentDictionary<(Digest Blob, string Credential), byte> _checkedAccess = new();
@@ -79,7 +80,10 @@ public sealed partial class P2PPeer : IAsyncDisposable
         _uploadSlots = new SemaphoreSlim(options.UploadSlots, options.UploadSlots);
         _downloadSlots = new SemaphoreSlim(options.DownloadSlots, options.DownloadSlots);
         _preheatSlots = new SemaphoreSlim(options.MaxConcurrentPreheats, options.MaxConcurrentPreheats);
-        _uploadLimiter = new BandwidthLimiter(options.UploadBytesPerSecond, time);
+        // Uploads start with a burst of a tenth of a second (at least 64 KiB) that passes unshaped; 0 is unlimited.
+        _uploadLimiter = options.UploadBytesPerSecond > 0
+            ? new BandwidthLimiter(options.UploadBytesPerSecond, Math.Max(64 * 1024, options.UploadBytesPerSecond / 10), time, startFull: true)
+            : null;
         _meter = P2PMeter.Create(new("peer", PeerId),
         [
             ("accelerator.p2p.peer.bytes_from_peers", "By", "Bytes downloaded from other peers.", () => Interlocked.Read(ref _counters.BytesFromPeers)),

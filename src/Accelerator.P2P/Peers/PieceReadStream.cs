@@ -7,7 +7,7 @@ namespace Accelerator.P2P.Peers;
 /// read from disk; pieces in the store's memory cache were verified on arrival). Holds a pin on the task's pieces until
 /// disposed, so they are not evicted mid-read.
 /// </summary>
-internal sealed class PieceReadStream : Stream
+internal sealed class PieceReadStream : ReadOnlyStream
 {
     private readonly PieceStore _store;
     private readonly TaskSession _session;
@@ -26,22 +26,6 @@ internal sealed class PieceReadStream : Stream
         _end = end;
         _pin = pin;
     }
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
@@ -76,19 +60,6 @@ internal sealed class PieceReadStream : Stream
         cancellationToken.ThrowIfCancellationRequested();
         return ValueTask.FromResult(Read(buffer.Span));
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-        => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

@@ -194,20 +194,8 @@ public sealed class PeerProxyBlobSource : IBlobSource, IBlobExistence, IDisposab
     /// a body the proxy cut short (it does so when its own check of the blob fails) ends the stream early, so the
     /// verifying stream above reports it as a digest mismatch: the bytes received are not the blob.
     /// </summary>
-    private sealed class OwningStream(Stream inner, HttpResponseMessage response, HttpRequestMessage request, bool endOnCutShort = false) : Stream
+    private sealed class OwningStream(Stream inner, HttpResponseMessage response, HttpRequestMessage request, bool endOnCutShort = false) : ReadOnlyStream
     {
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
         public override int Read(Span<byte> buffer)
         {
             try
@@ -220,8 +208,6 @@ public sealed class PeerProxyBlobSource : IBlobSource, IBlobExistence, IDisposab
             }
         }
 
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
             try
@@ -233,16 +219,6 @@ public sealed class PeerProxyBlobSource : IBlobSource, IBlobExistence, IDisposab
                 return 0;
             }
         }
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {

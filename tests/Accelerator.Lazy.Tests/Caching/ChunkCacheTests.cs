@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using Accelerator.Lazy.Caching;
+using Accelerator.Chunks.Caching;
 using Accelerator.Lazy.Format;
 using Accelerator.Lazy.Reading;
 using Accelerator.Lazy.Tests.Reading;
@@ -7,6 +7,7 @@ using Accelerator.Lazy.Tests.Support;
 
 namespace Accelerator.Lazy.Tests.Caching;
 
+/// <summary>The chunk cache under the lazy file reader (the cache alone is tested in Accelerator.Chunks.Tests).</summary>
 public sealed class ChunkCacheTests(FetchImageFixture fixture) : IClassFixture<FetchImageFixture>
 {
     private static readonly LazyReaderOptions NoReadAhead = new() { ReadAheadBytes = 0 };
@@ -231,49 +232,10 @@ public sealed class ChunkCacheTests(FetchImageFixture fixture) : IClassFixture<F
         Assert.Equal(Image.Files["/big/text.txt"][..1000], buffer);
         Assert.Equal(1, cache.GetStatistics().StoreFailures);
         Assert.False(cache.Contains(chunk.ChunkDigest));
-        Assert.Empty(Directory.EnumerateFiles(cache.TemporaryDirectory));
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(directory, "tmp")));
 
         Assert.Equal(1000, await reader.ReadAsync(inode, 0, buffer));
         Assert.Equal(2, source.RangeCount);
-    }
-
-    [Fact]
-    public void Open_TemporaryFiles_StaleOnesDeletedYoungOnesKept()
-    {
-        string directory = Image.NewCacheDirectory();
-        using (ChunkCache.Open(new ChunkCacheOptions { Directory = directory }))
-        {
-        }
-
-        string temporary = Path.Combine(directory, "tmp", "abc.123.def");
-        File.WriteAllText(temporary, "partial");
-
-        using (ChunkCache.Open(new ChunkCacheOptions { Directory = directory }))
-        {
-            Assert.True(File.Exists(temporary));
-        }
-
-        using (ChunkCache.Open(new ChunkCacheOptions { Directory = directory, StaleTemporaryFileAge = TimeSpan.Zero }))
-        {
-            Assert.False(File.Exists(temporary));
-        }
-    }
-
-    [Fact]
-    public void Open_NewDirectory_PrivateToOwner()
-    {
-        string directory = Image.NewCacheDirectory();
-        using var cache = ChunkCache.Open(new ChunkCacheOptions { Directory = directory });
-
-        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(directory));
-    }
-
-    [Theory]
-    [InlineData(-1)]
-    [InlineData(1000)]
-    public void Open_InvalidMaxBytes_ArgumentOutOfRange(long maxBytes)
-    {
-        Assert.Throws<ArgumentOutOfRangeException>(() => ChunkCache.Open(new ChunkCacheOptions { Directory = Image.NewCacheDirectory(), MaxBytes = maxBytes }));
     }
 
     [Fact]
@@ -314,47 +276,6 @@ public sealed class ChunkCacheTests(FetchImageFixture fixture) : IClassFixture<F
             await ReadEverythingAsync(reader);
             Assert.Equal(Image.Bootstrap.ChunkCount, cache.GetStatistics().Stored + cache.GetStatistics().LoadedFromDisk);
         }
-    }
-
-    [Fact]
-    public void Lookup_PendingThenFailed_WaitersGetErrorChunkAbsentNextLookupClaims()
-    {
-        using var cache = ChunkCache.Open(new ChunkCacheOptions { Directory = Image.NewCacheDirectory() });
-        Digest digest = Digest.Compute("chunk"u8);
-
-        ChunkLookup first = cache.Lookup(digest, 5);
-        ChunkLookup second = cache.Lookup(digest, 5);
-        Assert.NotNull(first.Claim);
-        Assert.Null(second.Claim);
-        Assert.NotNull(second.Pending);
-        Assert.Null(cache.TryClaim(digest, 5, includeUnverified: true));
-
-        first.Claim.Fail(new IOException("network down"));
-
-        Assert.IsType<IOException>(second.Pending.Exception!.InnerException);
-        Assert.False(cache.Contains(digest));
-        ChunkLookup third = cache.Lookup(digest, 5);
-        Assert.NotNull(third.Claim);
-        CachedChunk stored = third.Claim.Complete("chunk"u8);
-        Assert.True(cache.Contains(digest));
-        Assert.Same(stored, cache.Lookup(digest, 5).Ready);
-        var statistics = cache.GetStatistics();
-        Assert.Equal((1L, 1L, 2L, 1L), (statistics.Hits, statistics.Waits, statistics.Misses, statistics.Stored));
-    }
-
-    [Fact]
-    public void Dispose_PendingClaim_WaitersReleased()
-    {
-        var cache = ChunkCache.Open(new ChunkCacheOptions { Directory = Image.NewCacheDirectory() });
-        Digest digest = Digest.Compute("chunk"u8);
-        ChunkLookup first = cache.Lookup(digest, 5);
-        ChunkLookup second = cache.Lookup(digest, 5);
-
-        cache.Dispose();
-
-        Assert.IsType<ObjectDisposedException>(second.Pending!.Exception!.InnerException);
-        Assert.Throws<ObjectDisposedException>(() => cache.Lookup(digest, 5));
-        first.Claim!.Complete("chunk"u8);
     }
 
     private async Task ReadEverythingAsync(LazyFileReader reader)

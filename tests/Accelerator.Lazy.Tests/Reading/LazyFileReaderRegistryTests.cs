@@ -1,4 +1,4 @@
-using Accelerator.Lazy.Caching;
+using Accelerator.Chunks.Caching;
 using Accelerator.Lazy.Conversion;
 using Accelerator.Lazy.Format;
 using Accelerator.Lazy.Reading;

@@ -1,4 +1,4 @@
-using Accelerator.Lazy.Caching;
+using Accelerator.Chunks.Caching;
 using Accelerator.Lazy.Format;
 using Accelerator.Lazy.Reading;
 using Accelerator.Lazy.Tests.Support;

@@ -1,5 +1,6 @@
 using System.Text;
-using Accelerator.Lazy.Caching;
+using Accelerator.Chunks.Caching;
+using Accelerator.Chunks.Statistics;
 using Accelerator.Lazy.Conversion;
 using Accelerator.Lazy.Format;
 using Accelerator.Lazy.Reading;

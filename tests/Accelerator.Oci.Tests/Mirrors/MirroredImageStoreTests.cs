@@ -154,7 +154,7 @@ public sealed class MirroredImageStoreTests(MirrorFixture fixture)
         string repository = "sample/pushed-" + Guid.NewGuid().ToString("N")[..8];
         var source = ImageReference.Parse($"oci:{fixture.PartialLayout}:{MirrorFixture.Tag}");
 
-        await Copying.ImageCopier.CopyAsync(Oci.Layout.OciImageLayout.Open(fixture.PartialLayout), source, mirrors.Store(fixture.Origin.Host), MirrorFixture.Reference(fixture.Origin.Host, repository));
+        await Oci.Copying.ImageCopier.CopyAsync(Oci.Layout.OciImageLayout.Open(fixture.PartialLayout), source, mirrors.Store(fixture.Origin.Host), MirrorFixture.Reference(fixture.Origin.Host, repository));
 
         Assert.NotNull(await mirrors.Client.HeadManifestAsync(fixture.Origin.Host, repository, MirrorFixture.Tag));
         Assert.Null(await mirrors.Client.HeadManifestAsync(fixture.MirrorA.Host, repository, MirrorFixture.Tag));

@@ -4,7 +4,7 @@ using System.Security.Cryptography;
 using Accelerator.Lazy.Format;
 using Accelerator.Linux;
 
-namespace Accelerator.Lazy.Caching;
+namespace Accelerator.Chunks.Caching;
 
 public sealed partial class ChunkCache
 {
@@ -31,7 +31,7 @@ public sealed partial class ChunkCache
                     continue;
                 }
 
-                if (size is < 1 or > LazyFormat.MaxChunkSize)
+                if (size is < 1 or > MaxChunkSize)
                 {
                     _corrupt++;
                     DeleteFile(System.IO.Path.Combine(prefix, name));

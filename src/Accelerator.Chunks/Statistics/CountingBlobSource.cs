@@ -1,4 +1,4 @@
-namespace Accelerator.Lazy.Statistics;
+namespace Accelerator.Chunks.Statistics;
 
 /// <summary>
 /// Counts the bytes read through a blob source, under a source name, into <see cref="MountStatistics.BytesFetchedBySource"/>:
@@ -32,11 +32,11 @@ public sealed class CountingBlobSource : IBlobSource, IBlobExistence
 
     /// <inheritdoc />
     public async Task<Stream> OpenReadAsync(BlobAddress blob, CancellationToken cancellationToken = default)
-        => new CountingStream(await _inner.OpenReadAsync(blob, cancellationToken).ConfigureAwait(false), this);
+        => new CountingSourceStream(await _inner.OpenReadAsync(blob, cancellationToken).ConfigureAwait(false), this);
 
     /// <inheritdoc />
     public async Task<Stream> OpenRangeAsync(BlobAddress blob, long offset, long length, CancellationToken cancellationToken = default)
-        => new CountingStream(await _inner.OpenRangeAsync(blob, offset, length, cancellationToken).ConfigureAwait(false), this);
+        => new CountingSourceStream(await _inner.OpenRangeAsync(blob, offset, length, cancellationToken).ConfigureAwait(false), this);
 
     /// <inheritdoc />
     public ValueTask<bool> ExistsAsync(BlobAddress blob, CancellationToken cancellationToken = default)
@@ -63,57 +63,8 @@ public sealed class CountingBlobSource : IBlobSource, IBlobExistence
         }
     }
 
-    private sealed class CountingStream(Stream inner, CountingBlobSource owner) : Stream
+    private sealed class CountingSourceStream(Stream inner, CountingBlobSource owner) : CountingStream(inner)
     {
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-        public override int Read(Span<byte> buffer)
-        {
-            int n = inner.Read(buffer);
-            owner.Count(n);
-            return n;
-        }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-            => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            int n = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-            owner.Count(n);
-            return n;
-        }
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                inner.Dispose();
-            }
-
-            base.Dispose(disposing);
-        }
-
-        public override ValueTask DisposeAsync() => inner.DisposeAsync();
+        protected override void OnRead(ReadOnlySpan<byte> data) => owner.Count(data.Length);
     }
 }

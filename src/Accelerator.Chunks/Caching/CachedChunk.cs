@@ -2,21 +2,35 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.Win32.SafeHandles;
 
-namespace Accelerator.Lazy.Caching;
+namespace Accelerator.Chunks.Caching;
 
 /// <summary>
 /// A verified chunk: its file in the cache (read through a handle kept open while the chunk is in use), or — when it
 /// could not be stored — its bytes in memory.
 /// </summary>
-internal sealed class CachedChunk(Digest digest, int size, string? path, byte[]? data, OpenChunkFiles? files)
+public sealed class CachedChunk
 {
+    private readonly byte[]? data;
+    private readonly OpenChunkFiles? files;
     private SafeFileHandle? _handle;
 
-    public Digest Digest { get; } = digest;
+    internal CachedChunk(Digest digest, int size, string? path, byte[]? data, OpenChunkFiles? files)
+    {
+        Digest = digest;
+        Size = size;
+        Path = path;
+        this.data = data;
+        this.files = files;
+    }
 
-    public int Size { get; } = size;
+    /// <summary>The chunk's sha256 digest (of its uncompressed bytes).</summary>
+    public Digest Digest { get; }
 
-    public string? Path { get; } = path;
+    /// <summary>The chunk's uncompressed length in bytes.</summary>
+    public int Size { get; }
+
+    /// <summary>The chunk's file in the cache; null when the chunk could not be stored and is held in memory.</summary>
+    public string? Path { get; }
 
     /// <summary>
     /// Copies the chunk's bytes from <paramref name="offset"/> into <paramref name="destination"/> (which must fit in
@@ -115,7 +129,8 @@ internal sealed class OpenChunkFiles(int limit)
 }
 
 /// <summary>A ready chunk's file disappeared or shrank under the reader; the chunk must be fetched again.</summary>
-internal sealed class ChunkVanishedException(CachedChunk chunk) : IOException($"The cached file of chunk {chunk.Digest} is gone.")
+public sealed class ChunkVanishedException(CachedChunk chunk) : IOException($"The cached file of chunk {chunk.Digest} is gone.")
 {
+    /// <summary>The chunk whose file is gone; pass it to <see cref="ChunkCache.Invalidate"/> and fetch it again.</summary>
     public CachedChunk Chunk { get; } = chunk;
 }

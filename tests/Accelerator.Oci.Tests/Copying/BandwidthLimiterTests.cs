@@ -1,7 +1,7 @@
 using Accelerator.Oci.Copying;
 using Microsoft.Extensions.Time.Testing;
 
-namespace Accelerator.Oci.Tests.Replication;
+namespace Accelerator.Oci.Tests.Copying;
 
 /// <summary>The token bucket's accounting on a fake clock (its real-time accuracy is measured by scripts/bench.sh replication).</summary>
 public sealed class BandwidthLimiterTests
@@ -112,6 +112,23 @@ public sealed class BandwidthLimiterTests
         double expected = 3.0 * 1024 * 1024 / rate;
         Assert.Equal(3 * 1024 * 1024, limiter.TotalBytes);
         Assert.InRange(seconds, expected - 0.01, expected + 0.1);
+    }
+
+    /// <summary>A P2P peer's uploads: a limiter that starts full lets the first burst through, then paces the rest.</summary>
+    [Fact]
+    public async Task AcquireAsync_StartFull_BurstPassesThenWaitsUntilTheRatePaysTheDebt()
+    {
+        var time = new FakeTimeProvider();
+        var limiter = new BandwidthLimiter(1_000_000, burstBytes: 100_000, time, startFull: true);
+
+        Assert.True(limiter.AcquireAsync(100_000).IsCompleted); // the burst: a tenth of a second
+        var second = limiter.AcquireAsync(50_000).AsTask();
+
+        Assert.False(second.IsCompleted);
+        time.Advance(TimeSpan.FromMilliseconds(49));
+        Assert.False(second.IsCompleted);
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        await second.WaitAsync(TimeSpan.FromSeconds(5));
     }
 
     [Fact]

@@ -1,8 +1,7 @@
-using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Accelerator.Lazy.Caching;
+namespace Accelerator.Chunks.Caching;
 
 /// <summary>
 /// A local, content-addressed cache of verified, uncompressed chunks on disk: one file per chunk, named by its sha256,
@@ -13,8 +12,8 @@ namespace Accelerator.Lazy.Caching;
 /// With <see cref="ChunkCacheOptions.MaxBytes"/>, the least recently used chunks are deleted to keep the bound.
 /// </summary>
 /// <remarks>
-/// Thread-safe. Readers get chunks through a <see cref="Reading.LazyFileReader"/>, which fetches missing ones; the
-/// cache itself never fetches. Chunks are stored uncompressed: a warm read is one <c>pread</c> of the bytes asked
+/// Thread-safe. Readers (the lazy file reader, the block fetcher) look chunks up and fetch the missing ones; the cache
+/// itself never fetches. Chunks are stored uncompressed: a warm read is one <c>pread</c> of the bytes asked
 /// for, with no decompression and no need to read the whole chunk, at the cost of more disk space than the
 /// compressed form (zstd level 3 typically halves text and leaves binaries larger than that).
 /// </remarks>
@@ -25,6 +24,12 @@ public sealed partial class ChunkCache : IDisposable
 
     /// <summary>The subdirectory for files being written.</summary>
     internal const string TemporaryDirectoryName = "tmp";
+
+    /// <summary>
+    /// The largest chunk the cache holds: 16 MiB, the lazy format's largest chunk (a block image's blocks are at most
+    /// 1 MiB). Larger files in the directory are not chunks and are deleted when the cache opens.
+    /// </summary>
+    public const int MaxChunkSize = 16 << 20;
 
     private readonly object _sync = new();
     private readonly Dictionary<Digest, Entry> _entries = [];
@@ -149,7 +154,7 @@ public sealed partial class ChunkCache : IDisposable
     /// Looks a chunk up for a reader: ready (a verified file), pending (a fetch under way to await), or claimed — the
     /// caller must now produce it and complete or fail the claim.
     /// </summary>
-    internal ChunkLookup Lookup(Digest digest, int size)
+    public ChunkLookup Lookup(Digest digest, int size)
     {
         CheckChunk(digest, size);
         lock (_sync)
@@ -181,7 +186,7 @@ public sealed partial class ChunkCache : IDisposable
     /// Claims a chunk for a background fetch if nobody has it: null when it is ready or pending, or — unless
     /// <paramref name="includeUnverified"/> — on disk waiting for verification.
     /// </summary>
-    internal ChunkClaim? TryClaim(Digest digest, int size, bool includeUnverified)
+    public ChunkClaim? TryClaim(Digest digest, int size, bool includeUnverified)
     {
         CheckChunk(digest, size);
         lock (_sync)
@@ -205,7 +210,7 @@ public sealed partial class ChunkCache : IDisposable
     /// Drops a ready chunk whose file turned out missing or short when read (deleted by another process sharing the
     /// directory, or evicted while the reader held it), so the next lookup fetches it again.
     /// </summary>
-    internal void Invalidate(CachedChunk chunk)
+    public void Invalidate(CachedChunk chunk)
     {
         lock (_sync)
         {
@@ -342,7 +347,7 @@ public sealed partial class ChunkCache : IDisposable
     /// bytes (<see cref="Complete"/> or <see cref="TryLoadFromDisk"/>) or fails it (<see cref="Fail"/>), which
     /// releases every reader awaiting the chunk.
     /// </summary>
-    internal sealed class ChunkClaim
+    public sealed class ChunkClaim
     {
         private readonly ChunkCache _cache;
         private readonly Entry _entry;
@@ -353,13 +358,16 @@ public sealed partial class ChunkCache : IDisposable
             _entry = entry;
         }
 
+        /// <summary>The claimed chunk's digest.</summary>
         public Digest Digest => _entry.Digest;
 
+        /// <summary>The claimed chunk's uncompressed length in bytes.</summary>
         public int Size => _entry.Size;
 
         /// <summary>Completes with the chunk, or faults with the reason it could not be produced.</summary>
         public Task<CachedChunk> Task => _entry.Pending!.Task;
 
+        /// <summary>Whether the claim was completed or failed.</summary>
         public bool IsCompleted => Task.IsCompleted;
 
         /// <summary>
@@ -370,7 +378,7 @@ public sealed partial class ChunkCache : IDisposable
 
         /// <summary>
         /// Stores <paramref name="verified"/> — the chunk's bytes, already checked against its digest by the caller
-        /// (<see cref="Format.LazyChunkCodec.Decode"/>) — and completes the claim. When the file cannot be written the
+        /// (for example with <see cref="Format.ChunkCodec.Decode"/>) — and completes the claim. When the file cannot be written the
         /// chunk is served from memory to the readers waiting now and stays absent.
         /// </summary>
         public CachedChunk Complete(ReadOnlySpan<byte> verified) => _cache.Store(_entry, verified);
@@ -381,4 +389,7 @@ public sealed partial class ChunkCache : IDisposable
 }
 
 /// <summary>What <see cref="ChunkCache.Lookup"/> found: exactly one of the three is set.</summary>
-internal readonly record struct ChunkLookup(CachedChunk? Ready, Task<CachedChunk>? Pending, ChunkCache.ChunkClaim? Claim);
+/// <param name="Ready">The chunk, verified in the cache: read it.</param>
+/// <param name="Pending">A fetch of the chunk under way: await it.</param>
+/// <param name="Claim">The right to produce the chunk: the caller must complete or fail it.</param>
+public readonly record struct ChunkLookup(CachedChunk? Ready, Task<CachedChunk>? Pending, ChunkCache.ChunkClaim? Claim);

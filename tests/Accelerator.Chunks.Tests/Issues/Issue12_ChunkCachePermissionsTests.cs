@@ -1,7 +1,7 @@
-using Accelerator.Lazy.Caching;
+using Accelerator.Chunks.Caching;
 using Accelerator.Testing.Host;
 
-namespace Accelerator.Lazy.Tests.Issues;
+namespace Accelerator.Chunks.Tests.Issues;
 
 /// <summary>
 /// Issue 12, B13: a chunk cache directory that already existed (the default /var/cache/accel/chunks was created

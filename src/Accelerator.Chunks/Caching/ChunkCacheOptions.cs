@@ -1,4 +1,4 @@
-namespace Accelerator.Lazy.Caching;
+namespace Accelerator.Chunks.Caching;
 
 /// <summary>Options of <see cref="ChunkCache"/>.</summary>
 public sealed record ChunkCacheOptions

@@ -1,7 +1,7 @@
-using Accelerator.Lazy.Caching;
+using Accelerator.Chunks.Caching;
 using Accelerator.Testing.Host;
 
-namespace Accelerator.Lazy.Tests.Issues;
+namespace Accelerator.Chunks.Tests.Issues;
 
 /// <summary>
 /// Issue 12, B15: a chunk store that runs out of space (ENOSPC) must leave no file that this or a later process could

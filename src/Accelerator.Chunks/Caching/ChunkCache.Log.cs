@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 
-namespace Accelerator.Lazy.Caching;
+namespace Accelerator.Chunks.Caching;
 
 public sealed partial class ChunkCache
 {
