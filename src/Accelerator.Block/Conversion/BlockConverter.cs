@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Accelerator.Chunks.Images;
 using Accelerator.Block.Format;
-using Accelerator.Lazy.Format;
 using Accelerator.Linux;
 using Accelerator.Oci.Model;
 using Accelerator.Oci.Pulling;

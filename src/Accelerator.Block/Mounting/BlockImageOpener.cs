@@ -1,11 +1,7 @@
 using Accelerator.Block.Conversion;
 using Accelerator.Block.Format;
 using Accelerator.Block.Layers;
-using Accelerator.Lazy.Format;
-using Accelerator.Lazy.Mounting;
-using Accelerator.Lazy.Statistics;
 using Accelerator.Linux;
-using Accelerator.Oci.IO;
 using Accelerator.Chunks.Images;
 using Accelerator.Chunks.Statistics;
 using Accelerator.Oci;

@@ -1,8 +1,6 @@
 using Accelerator.Fuse;
-using Accelerator.Lazy.Mounting;
 using Accelerator.Linux;
 using Accelerator.Chunks;
-using Accelerator.Oci.IO;
 using Accelerator.Oci.Layers;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.IO.Enumeration;
 using System.Security.Cryptography;
-using Accelerator.Lazy.Format;
 using Accelerator.Linux;
 
 namespace Accelerator.Chunks.Caching;

@@ -1,4 +1,4 @@
-using Accelerator.Oci.IO;
+using Accelerator.Linux;
 using Accelerator.Chunks;
 using Accelerator.Chunks.Caching;
 using Accelerator.Chunks.Images;
@@ -9,7 +9,6 @@ using Accelerator.Lazy.Prefetch;
 using Accelerator.Lazy.Reading;
 using Accelerator.Lazy.Statistics;
 using Accelerator.Lazy.Tracing;
-using Accelerator.Linux;
 using Accelerator.Oci;
 using Accelerator.Oci.Layers;
 using Accelerator.Oci.Model;

@@ -1,4 +1,3 @@
-using Accelerator.Oci.IO;
 using Accelerator.Oci.Model;
 using Accelerator.Oci.Registry;
 

@@ -1,4 +1,3 @@
-using Accelerator.Oci.IO;
 
 namespace Accelerator.Oci.Layers;
 

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Runtime.ExceptionServices;
 using System.Security.Cryptography;
-using Accelerator.Oci.IO;
 using Accelerator.Oci.Registry;
 
 namespace Accelerator.Oci.Mirrors;

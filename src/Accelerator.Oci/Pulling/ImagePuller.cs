@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using Accelerator.Linux;
-using Accelerator.Oci.IO;
 using Accelerator.Oci.Layers;
 using Accelerator.Oci.Model;
 using Accelerator.Oci.Resolution;
