@@ -20,9 +20,9 @@ namespace Accelerator.Block.Mounting;
 /// </summary>
 public sealed class BlockImageOpener : IBlockImageOpener
 {
-    private readonly AcceleratedImageResolver _variants;
     private readonly BlockMountOptions _options;
-    private readonly ILoggerFactory _loggerFactory;
+    private readonly AcceleratedImageResolver _variants;
+    private readonly ILogger<BlockLayerStack> _stackLogger;
     private readonly TimeProvider _time;
 
     /// <summary>Creates an opener reading images through <paramref name="stores"/>, caching blocks where <paramref name="options"/> say.</summary>
@@ -30,9 +30,9 @@ public sealed class BlockImageOpener : IBlockImageOpener
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        _variants = new AcceleratedImageResolver(stores, BlockFormat.ImageFormat);
         _options = options;
-        _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        _stackLogger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<BlockLayerStack>();
+        _variants = new AcceleratedImageResolver(stores, BlockFormat.ImageFormat);
         _time = timeProvider ?? TimeProvider.System;
     }
 
@@ -58,7 +58,7 @@ public sealed class BlockImageOpener : IBlockImageOpener
         var source = new CountingBlobSource(store.Blobs, ImageStoreResolver.SourceName(variant), statistics);
         var stack = blockImage.OpenStack(
             new BlockStackOptions { CacheDirectory = CacheDirectory(), MaxCacheBytes = _options.CacheMaxBytes },
-            source, _loggerFactory.CreateLogger<BlockLayerStack>(), _time);
+            source, _stackLogger, _time);
         return new BlockImageDisk(stack, blockImage.Image.Manifest.Digest);
     }
 

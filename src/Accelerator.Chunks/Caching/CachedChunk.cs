@@ -10,8 +10,8 @@ namespace Accelerator.Chunks.Caching;
 /// </summary>
 public sealed class CachedChunk
 {
-    private readonly byte[]? data;
-    private readonly OpenChunkFiles? files;
+    private readonly byte[]? _data;
+    private readonly OpenChunkFiles? _files;
     private SafeFileHandle? _handle;
 
     internal CachedChunk(Digest digest, int size, string? path, byte[]? data, OpenChunkFiles? files)
@@ -19,8 +19,8 @@ public sealed class CachedChunk
         Digest = digest;
         Size = size;
         Path = path;
-        this.data = data;
-        this.files = files;
+        _data = data;
+        _files = files;
     }
 
     /// <summary>The chunk's sha256 digest (of its uncompressed bytes).</summary>
@@ -39,9 +39,9 @@ public sealed class CachedChunk
     public void Read(int offset, Span<byte> destination)
     {
         Debug.Assert(offset >= 0 && offset + destination.Length <= Size);
-        if (data is not null)
+        if (_data is not null)
         {
-            data.AsSpan(offset, destination.Length).CopyTo(destination);
+            _data.AsSpan(offset, destination.Length).CopyTo(destination);
             return;
         }
 
@@ -62,7 +62,7 @@ public sealed class CachedChunk
                     total += n;
                 }
 
-                if (files is null || files.Limit == 0)
+                if (_files is null || _files.Limit == 0)
                 {
                     handle.Dispose();
                 }
@@ -92,7 +92,7 @@ public sealed class CachedChunk
             throw new ChunkVanishedException(this);
         }
 
-        if (files is null || files.Limit == 0)
+        if (_files is null || _files.Limit == 0)
         {
             return handle;
         }
@@ -104,7 +104,7 @@ public sealed class CachedChunk
             return existing;
         }
 
-        files.Opened(this);
+        _files.Opened(this);
         return handle;
     }
 }
