@@ -1,21 +1,5 @@
 namespace Accelerator;
 
-/// <summary>How an image is made available.</summary>
-public enum Strategy
-{
-    /// <summary>Clone a snapshot prepared ahead of time.</summary>
-    Cache,
-
-    /// <summary>Mount a converted lazy image with FUSE; fetch chunks when read.</summary>
-    Lazy,
-
-    /// <summary>Serve the image as a virtual disk whose blocks are fetched when read.</summary>
-    Block,
-
-    /// <summary>Pull every layer and unpack the flattened tree (the baseline).</summary>
-    Full,
-}
-
 /// <summary>Options for one mount.</summary>
 public sealed record MountOptions
 {
