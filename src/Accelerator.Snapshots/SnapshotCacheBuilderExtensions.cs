@@ -1,4 +1,3 @@
-using Accelerator.Oci;
 using Accelerator.Snapshots;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -27,10 +26,6 @@ public static class SnapshotCacheBuilderExtensions
             services.GetRequiredService<IOptions<SnapshotStoreOptions>>().Value,
             services.GetService<ILogger<SnapshotStore>>(),
             services.GetService<TimeProvider>()));
-        return builder.AddStrategy(Strategy.Cache, Order, configure, o => o.Validate(), "snapshot cache", (services, options) => new SnapshotCacheMounter(
-            services.GetRequiredService<ImageStoreResolver>(),
-            services.GetRequiredService<SnapshotStore>(),
-            options,
-            services.GetService<ILogger<SnapshotCacheMounter>>()));
+        return builder.AddStrategy<SnapshotCacheMounter, SnapshotStoreOptions>(Strategy.Cache, Order, configure, o => o.Validate(), "snapshot cache");
     }
 }

@@ -89,9 +89,10 @@ public sealed class ImageAcceleratorBuilder
     /// Adds the strategy <paramref name="strategy"/> with its options: <typeparamref name="TOptions"/> configured by
     /// <paramref name="configure"/> and checked when the accelerator starts by <paramref name="validate"/> (an
     /// <see cref="ArgumentException"/> from it fails the start with "Invalid <paramref name="description"/> options:
-    /// REASON"); the registry client and image store resolver the mounter reads images through; and the mounter,
-    /// created by <paramref name="create"/> from the services and the options, at <paramref name="order"/> in the default
-    /// order.
+    /// REASON"); the registry client and image store resolver mounters read images through
+    /// (<see cref="RegistryBuilderExtensions.AddRegistries"/>); and the mounter at <paramref name="order"/> in the default
+    /// order, created by <paramref name="create"/> from the services and the options — or, when null, by its constructor
+    /// with the options and the other parameters from the services.
     /// </summary>
     public ImageAcceleratorBuilder AddStrategy<TMounter, TOptions>(
         Strategy strategy,
@@ -99,13 +100,13 @@ public sealed class ImageAcceleratorBuilder
         Action<TOptions>? configure,
         Action<TOptions> validate,
         string description,
-        Func<IServiceProvider, TOptions, TMounter> create)
+        Func<IServiceProvider, TOptions, TMounter>? create = null)
         where TMounter : class, IImageMounter
         where TOptions : class
     {
         ArgumentNullException.ThrowIfNull(validate);
         ArgumentException.ThrowIfNullOrEmpty(description);
-        ArgumentNullException.ThrowIfNull(create);
+        create ??= (services, options) => ActivatorUtilities.CreateInstance<TMounter>(services, options);
         this.AddRegistries();
         Services.AddStrategyOptions(configure, validate, description);
         return AddStrategy(strategy, order, services => create(services, services.GetRequiredService<IOptions<TOptions>>().Value));

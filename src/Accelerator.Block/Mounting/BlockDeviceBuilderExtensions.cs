@@ -1,8 +1,6 @@
 using Accelerator.Block.Mounting;
-using Accelerator.Oci;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Accelerator;
@@ -23,16 +21,9 @@ public static class BlockDeviceBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         // Block images (accel convert --format block) are the default format; AddBlockImageOpener adds others.
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IBlockImageOpener, BlockImageOpener>(services => new BlockImageOpener(
-            services.GetRequiredService<ImageStoreResolver>(),
-            services.GetRequiredService<IOptions<BlockMountOptions>>().Value,
-            services.GetService<ILoggerFactory>(),
-            services.GetService<TimeProvider>())));
-        return builder.AddStrategy(Strategy.Block, Order, configure, o => o.Validate(), "block mount", (services, options) => new BlockMounter(
-            services.GetServices<IBlockImageOpener>(),
-            options,
-            services.GetService<ILoggerFactory>(),
-            services.GetService<TimeProvider>()));
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IBlockImageOpener, BlockImageOpener>(
+            services => ActivatorUtilities.CreateInstance<BlockImageOpener>(services, services.GetRequiredService<IOptions<BlockMountOptions>>().Value)));
+        return builder.AddStrategy<BlockMounter, BlockMountOptions>(Strategy.Block, Order, configure, o => o.Validate(), "block mount");
     }
 
     /// <summary>Adds a way to open images' virtual disks (a block image format); openers are tried in the order added.</summary>

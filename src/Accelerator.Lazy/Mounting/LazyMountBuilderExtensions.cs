@@ -1,7 +1,4 @@
 using Accelerator.Lazy.Mounting;
-using Accelerator.Oci;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Accelerator;
 
@@ -19,10 +16,6 @@ public static class LazyMountBuilderExtensions
     public static ImageAcceleratorBuilder UseLazyMount(this ImageAcceleratorBuilder builder, Action<LazyMountOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        return builder.AddStrategy(Strategy.Lazy, Order, configure, o => o.Validate(), "lazy mount", (services, options) => new LazyMounter(
-            services.GetRequiredService<ImageStoreResolver>(),
-            options,
-            services.GetService<ILoggerFactory>(),
-            services.GetService<TimeProvider>()));
+        return builder.AddStrategy<LazyMounter, LazyMountOptions>(Strategy.Lazy, Order, configure, o => o.Validate(), "lazy mount");
     }
 }
