@@ -126,3 +126,14 @@ public interface IImageAccelerator
     /// <summary>Mounts <paramref name="image"/> at <paramref name="mountPoint"/>.</summary>
     Task<IMountedImage> MountAsync(ImageReference image, string mountPoint, MountOptions? options = null, CancellationToken cancellationToken = default);
 }
+
+/// <summary>
+/// An optional capability of an <see cref="IMountedImage"/>: it writes its statistics to a file itself when it is
+/// disposed — more than <see cref="MountStatistics"/> holds (e.g. a lazy mount's fetch counters and prefetch), and final
+/// only once the mount is released. A caller that wants the statistics in that file writes none of its own.
+/// </summary>
+public interface IReportsStatisticsFile
+{
+    /// <summary>The file the statistics are written to when the image is disposed, or null when none was asked for.</summary>
+    string? StatisticsFile { get; }
+}
