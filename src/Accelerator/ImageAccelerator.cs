@@ -16,10 +16,12 @@ internal sealed partial class ImageAccelerator : IImageAccelerator
     private readonly AcceleratorMetrics _metrics;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly Strategy[] _order;
 
     public ImageAccelerator(
         IEnumerable<IImageMounter> mounters,
         IOptions<ImageAcceleratorOptions> options,
+        IEnumerable<StrategyRegistration>? registrations = null,
         AcceleratorMetrics? metrics = null,
         ILogger<ImageAccelerator>? logger = null,
         TimeProvider? time = null)
@@ -35,7 +37,16 @@ internal sealed partial class ImageAccelerator : IImageAccelerator
         _metrics = metrics ?? new AcceleratorMetrics();
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _time = time ?? TimeProvider.System;
-        Strategies = _options.StrategyOrder.Where(_mounters.ContainsKey).ToArray();
+        // Unless the caller set an order, each strategy's registration says where it goes.
+        var orders = new Dictionary<Strategy, int>();
+        foreach (var registration in registrations ?? [])
+        {
+            orders.TryAdd(registration.Strategy, registration.Order);
+        }
+
+        _order = _options.Strategies?.ToArray()
+            ?? [.. _mounters.Keys.OrderBy(s => orders.GetValueOrDefault(s, StrategyRegistration.DefaultOrder))];
+        Strategies = _order.Where(_mounters.ContainsKey).ToArray();
     }
 
     public IReadOnlyList<Strategy> Strategies { get; }
@@ -52,8 +63,9 @@ internal sealed partial class ImageAccelerator : IImageAccelerator
 
         if (Strategies.Count == 0)
         {
-            throw new InvalidOperationException(
-                $"No mounter is registered for any of the configured strategies ({string.Join(", ", _options.StrategyOrder)}).");
+            throw new InvalidOperationException(_order.Length == 0
+                ? "No mounter is registered: add a strategy (for example UseFullPull())."
+                : $"No mounter is registered for any of the configured strategies ({string.Join(", ", _order)}).");
         }
 
         long started = _time.GetTimestamp();

@@ -1,3 +1,4 @@
+using Accelerator.Hosting;
 using Accelerator.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -50,12 +51,65 @@ public sealed class ImageAcceleratorBuilder
         return this;
     }
 
-    /// <summary>Adds a mounter for a strategy (the first one added for a strategy is used).</summary>
+    /// <summary>
+    /// Adds a mounter for a strategy (the first one added for a strategy is used). Its place in the default order is
+    /// the one a registration of its strategy declares, else <see cref="StrategyRegistration.DefaultOrder"/>; providers
+    /// use <see cref="AddStrategy{TMounter}(Strategy, int, Func{IServiceProvider, TMounter}?)"/>, which declares it.
+    /// </summary>
     public ImageAcceleratorBuilder AddMounter<TMounter>()
         where TMounter : class, IImageMounter
     {
         Services.TryAddEnumerable(ServiceDescriptor.Singleton<IImageMounter, TMounter>());
         return this;
+    }
+
+    /// <summary>
+    /// Adds the strategy <paramref name="strategy"/>: its mounter (created by <paramref name="create"/>, or by the
+    /// container when null) and its place in the default order, <paramref name="order"/> (lower is tried first; see
+    /// <see cref="StrategyRegistration"/>). Adding a strategy again keeps the first mounter and order. This is how a
+    /// provider package's <c>UseX</c> extension plugs its strategy in.
+    /// </summary>
+    public ImageAcceleratorBuilder AddStrategy<TMounter>(Strategy strategy, int order, Func<IServiceProvider, TMounter>? create = null)
+        where TMounter : class, IImageMounter
+    {
+        ArgumentException.ThrowIfNullOrEmpty(strategy.Name, nameof(strategy));
+        Services.TryAddEnumerable(create is null
+            ? ServiceDescriptor.Singleton<IImageMounter, TMounter>()
+            : ServiceDescriptor.Singleton<IImageMounter, TMounter>(create));
+        // TryAddEnumerable keys instances on their type, so one registration per strategy is kept by hand.
+        if (!Services.Any(d => d.ServiceType == typeof(StrategyRegistration) && d.ImplementationInstance is StrategyRegistration r && r.Strategy == strategy))
+        {
+            Services.AddSingleton(new StrategyRegistration(strategy, order));
+        }
+
+        return this;
+    }
+
+    /// <summary>
+    /// Adds the strategy <paramref name="strategy"/> with its options: <typeparamref name="TOptions"/> configured by
+    /// <paramref name="configure"/> and checked when the accelerator starts by <paramref name="validate"/> (an
+    /// <see cref="ArgumentException"/> from it fails the start with "Invalid <paramref name="description"/> options:
+    /// REASON"); the registry client and image store resolver mounters read images through
+    /// (<see cref="RegistryBuilderExtensions.AddRegistries"/>); and the mounter at <paramref name="order"/> in the default
+    /// order, created by <paramref name="create"/> from the services and the options — or, when null, by its constructor
+    /// with the options and the other parameters from the services.
+    /// </summary>
+    public ImageAcceleratorBuilder AddStrategy<TMounter, TOptions>(
+        Strategy strategy,
+        int order,
+        Action<TOptions>? configure,
+        Action<TOptions> validate,
+        string description,
+        Func<IServiceProvider, TOptions, TMounter>? create = null)
+        where TMounter : class, IImageMounter
+        where TOptions : class
+    {
+        ArgumentNullException.ThrowIfNull(validate);
+        ArgumentException.ThrowIfNullOrEmpty(description);
+        create ??= (services, options) => ActivatorUtilities.CreateInstance<TMounter>(services, options);
+        this.AddRegistries();
+        Services.AddStrategyOptions(configure, validate, description);
+        return AddStrategy(strategy, order, services => create(services, services.GetRequiredService<IOptions<TOptions>>().Value));
     }
 
     /// <summary>

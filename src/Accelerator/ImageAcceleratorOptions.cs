@@ -6,20 +6,17 @@ namespace Accelerator;
 /// <summary>Options of the image accelerator facade.</summary>
 public sealed class ImageAcceleratorOptions : IValidatableObject
 {
-    /// <summary>The order used when <see cref="Strategies"/> is not set: cache, lazy, block, full.</summary>
-    public static IReadOnlyList<Strategy> DefaultStrategies { get; } = [Strategy.Cache, Strategy.Lazy, Strategy.Block, Strategy.Full];
-
     /// <summary>
-    /// The strategies to try, in order; a strategy without a registered mounter is skipped. When set, it must not be
-    /// empty. (Left unset by default so that binding a list from configuration replaces the order instead of
-    /// appending to it.)
-    /// <value>Default: null, meaning <see cref="DefaultStrategies"/>.</value>
+    /// The strategies to try, in order, by name (configuration binds names in any case: <c>["Lazy", "full"]</c>); a
+    /// strategy without a registered mounter is skipped. When set, it must not be empty. (Left unset by default so that
+    /// binding a list from configuration replaces the order instead of appending to it.)
+    /// <value>
+    /// Default: null, meaning every registered strategy in the order its registration declares
+    /// (<see cref="StrategyRegistration.Order"/>: cache, lazy, block, then full with the built-in providers).
+    /// </value>
     /// </summary>
     [MinLength(1)]
     public IList<Strategy>? Strategies { get; set; }
-
-    /// <summary>The order in effect: <see cref="Strategies"/>, or <see cref="DefaultStrategies"/> when unset.</summary>
-    internal IEnumerable<Strategy> StrategyOrder => Strategies ?? (IEnumerable<Strategy>)DefaultStrategies;
 
     /// <summary>
     /// The platform to select from multi-platform images. <value>Default: null, the platform this process runs on.</value>
@@ -42,9 +39,9 @@ public sealed class ImageAcceleratorOptions : IValidatableObject
                 $"Strategies lists {string.Join(", ", duplicates)} more than once.", [nameof(Strategies)]);
         }
 
-        foreach (var strategy in strategies.Where(s => !Enum.IsDefined(s)))
+        if (strategies.Any(s => s.Name.Length == 0))
         {
-            yield return new ValidationResult($"Unknown strategy {(int)strategy}.", [nameof(Strategies)]);
+            yield return new ValidationResult("Strategies lists a strategy without a name.", [nameof(Strategies)]);
         }
 
         if (WorkDirectory is { Length: 0 })

@@ -1,21 +1,5 @@
 namespace Accelerator;
 
-/// <summary>How an image is made available.</summary>
-public enum Strategy
-{
-    /// <summary>Clone a snapshot prepared ahead of time.</summary>
-    Cache,
-
-    /// <summary>Mount a converted lazy image with FUSE; fetch chunks when read.</summary>
-    Lazy,
-
-    /// <summary>Serve the image as a virtual disk whose blocks are fetched when read.</summary>
-    Block,
-
-    /// <summary>Pull every layer and unpack the flattened tree (the baseline).</summary>
-    Full,
-}
-
 /// <summary>Options for one mount.</summary>
 public sealed record MountOptions
 {
@@ -141,4 +125,15 @@ public interface IImageAccelerator
 
     /// <summary>Mounts <paramref name="image"/> at <paramref name="mountPoint"/>.</summary>
     Task<IMountedImage> MountAsync(ImageReference image, string mountPoint, MountOptions? options = null, CancellationToken cancellationToken = default);
+}
+
+/// <summary>
+/// An optional capability of an <see cref="IMountedImage"/>: it writes its statistics to a file itself when it is
+/// disposed — more than <see cref="MountStatistics"/> holds (e.g. a lazy mount's fetch counters and prefetch), and final
+/// only once the mount is released. A caller that wants the statistics in that file writes none of its own.
+/// </summary>
+public interface IReportsStatisticsFile
+{
+    /// <summary>The file the statistics are written to when the image is disposed, or null when none was asked for.</summary>
+    string? StatisticsFile { get; }
 }

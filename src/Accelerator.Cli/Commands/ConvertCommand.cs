@@ -1,22 +1,22 @@
 using System.CommandLine;
 using System.Globalization;
-using Accelerator.Block.Conversion;
 using Accelerator.Block.Format;
-using Accelerator.Block.Prefetch;
 using Accelerator.Cli.Console;
-using Accelerator.Lazy.Conversion;
+using Accelerator.Cli.Strategies;
 using Accelerator.Lazy.Format;
 
 namespace Accelerator.Cli.Commands;
 
 /// <summary>
-/// <c>accel convert SRC [DST] --format lazy</c>: convert an image into a lazy image (bootstrap + chunk blobs) stored
-/// beside it, by default as <c>TAG-accel</c> in the same repository or layout.
+/// <c>accel convert SRC [DST] --format lazy|block</c>: convert an image into an accelerated image stored beside it, by
+/// default as <c>TAG-accel</c> (<c>TAG-accel-block</c>) in the same repository or layout. The formats, their options
+/// and conversions are those of the strategies in <see cref="CliStrategies"/>.
 /// </summary>
 internal static class ConvertCommand
 {
     public static Command Create(CommonOptions common, CliConsole console)
     {
+        var conversions = CliStrategies.Create().Where(s => s.Conversion is not null).ToDictionary(s => s.Name, s => s.Conversion!);
         var source = new Argument<string>("SRC") { Description = "The source image: host[:port]/repo[:tag|@digest] or oci:DIR[:TAG]." };
         var target = new Argument<string?>("DST")
         {
@@ -26,17 +26,9 @@ internal static class ConvertCommand
         var format = new Option<string>("--format")
         {
             Description = "The accelerated format: lazy (FUSE mount, chunks fetched on demand) or block.",
-            DefaultValueFactory = _ => "lazy",
+            DefaultValueFactory = _ => Strategy.Lazy.Name,
         };
-        format.AcceptOnlyFromAmong("lazy", "block");
-        var chunkSize = new Option<string?>("--chunk-size")
-        {
-            Description = "Chunk size, a power of two from 64K to 16M (bytes, or with a K/KiB/M/MiB suffix). Default: 1M.",
-        };
-        var chunkDictionary = new Option<string?>("--chunk-dict")
-        {
-            Description = "An earlier lazy image whose chunks are reused by reference (its data blobs are listed, not stored again).",
-        };
+        format.AcceptOnlyFromAmong([.. conversions.Keys]);
         var prefetchList = new Option<string?>("--prefetch-list")
         {
             Description = "A file of paths, one per line ('#' comments), that a mount fetches first (as written by accel mount --record-trace).",
@@ -46,120 +38,19 @@ internal static class ConvertCommand
             Description = "Chunks compressed at once (the output does not depend on it). Default: the number of processors.",
             DefaultValueFactory = _ => Environment.ProcessorCount,
         };
-        var blockSize = new Option<string?>("--block-size")
-        {
-            Description = "With --format block: the block size, a power of two from 4K to 1M (bytes, or with a K/KiB/M/MiB suffix). Default: 64K.",
-        };
-        var fileSystem = new Option<string>("--filesystem")
-        {
-            Description = "With --format block: the file system of the image, erofs (mkfs.erofs: read-only, the smaller kernel parser; the default) or ext4 (mke2fs -d: for disks a client writes through a copy-on-write layer).",
-            DefaultValueFactory = _ => "erofs",
-        };
-        fileSystem.AcceptOnlyFromAmong("ext4", "erofs");
-        var freeSpace = new Option<string?>("--free-space")
-        {
-            Description = "With --format block: free space left in the file system for a container's writes (K/M/G suffix). Free blocks are not stored. Default: 1G.",
-        };
         var command = new Command("convert", "Convert an image into an accelerated image stored beside it (tag TAG-accel, or TAG-accel-block).")
         {
-            source, target, format, chunkSize, chunkDictionary, prefetchList, parallel, blockSize, fileSystem, freeSpace,
+            source, target, format, prefetchList, parallel,
         };
-        command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
+        // Each format's own options (lazy: --chunk-size, --chunk-dict; block: --block-size, --filesystem, --free-space).
+        foreach (var option in conversions.Values.SelectMany(c => c.Options))
         {
-            if (result.GetValue(format) == "block")
-            {
-                return await ConvertBlockAsync(common, console, result, cancellationToken).ConfigureAwait(false);
-            }
+            command.Options.Add(option);
+        }
 
-            var from = ImageReference.Parse(result.GetRequiredValue(source));
-            var to = result.GetValue(target) is { Length: > 0 } text ? ImageReference.Parse(text) : LazyConverter.DefaultTarget(from);
-            int size = result.GetValue(chunkSize) is { } sizeText ? ParseSize(sizeText) : LazyFormat.DefaultChunkSize;
-            IReadOnlyList<string>? prefetch = result.GetValue(prefetchList) is { } listPath ? ReadPrefetchList(listPath) : null;
-            var stores = common.CreateStores(result);
-            LazyImage? dictionary = null;
-            if (result.GetValue(chunkDictionary) is { } dictionaryText)
-            {
-                var dictionaryReference = ImageReference.Parse(dictionaryText);
-                dictionary = await LazyImage.LoadAsync(stores.GetStore(dictionaryReference), dictionaryReference, common.GetPlatform(result), cancellationToken: cancellationToken).ConfigureAwait(false);
-            }
-
-            var converted = await console.WithProgressAsync(sink => LazyConverter.ConvertAsync(
-                stores.GetStore(from),
-                from,
-                stores.GetStoreForWrite(to),
-                to,
-                new LazyConvertOptions
-                {
-                    ChunkSize = size,
-                    ChunkDictionary = dictionary,
-                    PrefetchPaths = prefetch,
-                    MaxParallelism = result.GetValue(parallel),
-                    Platform = common.GetPlatform(result),
-                    Progress = sink.IsActive ? new Progress(sink) : null,
-                },
-                cancellationToken)).ConfigureAwait(false);
-
-            if (converted.PrefetchMissing > 0)
-            {
-                console.Warn($"{converted.PrefetchMissing} paths of the prefetch list are not in the image; they were skipped.");
-            }
-
-            long imageBytes = converted.BootstrapSize + converted.DataBytes + converted.ReusedBytes;
-            console.WriteLine(
-                $"Converted {from} to {to} ({converted.ManifestDigest}): {converted.Bootstrap.InodeCount} inodes, " +
-                $"{Units.Bytes(converted.FileBytes)} of files in {converted.Chunks} chunks, " +
-                $"{converted.DataBlobs} new data blobs ({Units.Bytes(converted.DataBytes)})" +
-                (dictionary is null ? "" : $", {Units.Bytes(converted.ReusedBytes)} reused from {converted.ReusedBlobs} blobs of the chunk dictionary") +
-                $", bootstrap {Units.Bytes(converted.BootstrapSize)} " +
-                string.Create(CultureInfo.InvariantCulture, $"({100.0 * converted.BootstrapSize / Math.Max(1, imageBytes):F2}% of the image), in {converted.Elapsed.TotalSeconds:F2} s."));
-            return 0;
-        }));
+        command.SetAction(CommonOptions.Guard(console, (result, cancellationToken)
+            => conversions[result.GetRequiredValue(format)].ConvertAsync(common, console, result, cancellationToken)));
         return command;
-    }
-
-    // --format block: the prefetch list is a block trace (block addresses, as written by a BlockTraceRecorder).
-    private static async Task<int> ConvertBlockAsync(CommonOptions common, CliConsole console, ParseResult result, CancellationToken cancellationToken)
-    {
-        string GetText(string name) => result.GetValue<string?>(name) ?? "";
-        var from = ImageReference.Parse(result.GetValue<string>("SRC")!);
-        var to = result.GetValue<string?>("DST") is { Length: > 0 } text ? ImageReference.Parse(text) : BlockConverter.DefaultTarget(from);
-        if (result.GetValue<string?>("--chunk-size") is not null || result.GetValue<string?>("--chunk-dict") is not null)
-        {
-            throw new ArgumentException("--chunk-size and --chunk-dict apply to --format lazy; use --block-size with --format block.");
-        }
-
-        int size = GetText("--block-size") is { Length: > 0 } sizeText ? ParseBlockSize(sizeText) : BlockFormat.DefaultBlockSize;
-        var fileSystem = result.GetValue<string>("--filesystem") == "ext4" ? BlockFileSystem.Ext4 : BlockFileSystem.Erofs;
-        if (fileSystem == BlockFileSystem.Erofs && GetText("--free-space").Length > 0)
-        {
-            throw new ArgumentException("--free-space applies to --filesystem ext4 (an EROFS image is read-only and has no free space).");
-        }
-
-        long free = GetText("--free-space") is { Length: > 0 } freeText ? ParseBytes(freeText, "--free-space") : 1L << 30;
-        IReadOnlyList<long>? trace = GetText("--prefetch-list") is { Length: > 0 } tracePath ? BlockTraceRecorder.ReadFile(tracePath) : null;
-        var stores = common.CreateStores(result);
-        BlockConvertResult converted = await BlockConverter.ConvertAsync(
-            stores.GetStore(from), from, stores.GetStoreForWrite(to), to,
-            new BlockConvertOptions
-            {
-                BlockSize = size,
-                FreeBytes = free,
-                FileSystem = fileSystem,
-                PrefetchBlocks = trace,
-                MaxParallelism = result.GetValue<int>("--parallel"),
-                Platform = common.GetPlatform(result),
-            },
-            cancellationToken).ConfigureAwait(false);
-        if (converted.PrefetchMissing > 0)
-        {
-            console.Warn($"{converted.PrefetchMissing} entries of the block trace are outside the disk or repeated; they were skipped.");
-        }
-
-        console.WriteLine(
-            $"Converted {from} to {to} ({converted.ManifestDigest}): {Units.Bytes(converted.DiskSize)} disk in {converted.Blocks} blocks of {Units.Bytes(converted.Index.BlockSize)}, " +
-            $"{converted.ZeroBlocks} zero blocks skipped, {converted.DuplicateBlocks} duplicates, {converted.Index.StoredBlockCount} stored in {converted.DataBlobs} data blobs ({Units.Bytes(converted.DataBytes)}), " +
-            string.Create(CultureInfo.InvariantCulture, $"index {Units.Bytes(converted.IndexSize)}, in {converted.Elapsed.TotalSeconds:F2} s."));
-        return 0;
     }
 
     /// <summary>Parses a block size (bytes, or with a K/KiB/M/MiB suffix).</summary>
@@ -236,19 +127,5 @@ internal static class ConvertCommand
         }
 
         return [.. File.ReadLines(path).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#'))];
-    }
-
-    private sealed class Progress(ProgressSink sink) : IProgress<LazyConvertProgress>
-    {
-        public void Report(LazyConvertProgress value)
-        {
-            string description = value.Stage switch
-            {
-                "read" => "read and chunk layers",
-                "pack" => "pack chunks into blobs",
-                _ => "push blobs",
-            };
-            sink.Report(value.Stage, description, value.Completed, value.Total);
-        }
     }
 }

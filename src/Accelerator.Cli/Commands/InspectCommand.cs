@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Accelerator.Cli.Console;
-using Accelerator.Lazy.Format;
+using Accelerator.Cli.Strategies;
 using Accelerator.Oci.Model;
 using Accelerator.Oci.Resolution;
 
@@ -13,6 +13,7 @@ internal static class InspectCommand
     public static Command Create(CommonOptions common, CliConsole console)
     {
         var image = new Argument<string>("REF") { Description = "The image: host[:port]/repo[:tag|@digest] or oci:DIR[:TAG]." };
+        var strategies = CliStrategies.Create();
         var command = new Command("inspect", "Print an image's manifest, platforms, config and layers as JSON.") { image };
         command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
@@ -22,7 +23,7 @@ internal static class InspectCommand
             using var output = new MemoryStream();
             using (var json = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true }))
             {
-                Write(json, resolved);
+                Write(json, resolved, strategies);
             }
 
             console.WriteLine(System.Text.Encoding.UTF8.GetString(output.ToArray()));
@@ -31,13 +32,13 @@ internal static class InspectCommand
         return command;
     }
 
-    private static void Write(Utf8JsonWriter json, ResolvedImage image)
+    private static void Write(Utf8JsonWriter json, ResolvedImage image, IReadOnlyList<CliStrategy> strategies)
     {
         json.WriteStartObject();
         json.WriteString("reference", image.Image.ToString());
         json.WriteString("digest", image.Root.Digest.ToString());
         json.WriteString("mediaType", image.Root.MediaType);
-        json.WriteString("format", Format(image));
+        json.WriteString("format", Format(image, strategies));
         if (image.Root.Index is { } index)
         {
             json.WriteStartArray("platforms");
@@ -115,9 +116,8 @@ internal static class InspectCommand
         json.WriteEndObject();
     }
 
-    private static string Format(ResolvedImage image)
-        => image.Layers.Any(l => l.MediaType == LazyFormat.BootstrapMediaType) ? "lazy"
-            : image.Layers.Any(l => l.MediaType == Block.Format.BlockFormat.IndexMediaType) ? "block"
-            : image.Manifest.MediaType == MediaTypes.DockerManifest ? "docker"
-            : "oci";
+    // An accelerated format is named after the strategy that mounts it (lazy, block); else the manifest's kind.
+    private static string Format(ResolvedImage image, IReadOnlyList<CliStrategy> strategies)
+        => strategies.FirstOrDefault(s => s.IsInFormat(image))?.Name
+            ?? (image.Manifest.MediaType == MediaTypes.DockerManifest ? "docker" : "oci");
 }

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using Accelerator.Cli.Console;
+using Accelerator.Cli.Strategies;
 using Accelerator.Lazy.Mounting;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -21,24 +22,34 @@ internal static class MountCommand
     {
         var image = new Argument<string>("REF") { Description = "The image: host[:port]/repo[:tag|@digest] or oci:DIR[:TAG]. Its lazy variant TAG-accel is used when present. With --strategy block, also file:PATH (a raw disk image)." };
         var mountPoint = new Argument<string>("MOUNTPOINT") { Description = "An existing directory to mount the root file system on." };
-        var strategy = new Option<string>("--strategy") { Description = "auto (cache when a snapshot store exists, then lazy, block, full), cache, lazy, block or full.", DefaultValueFactory = _ => "auto" };
-        strategy.AcceptOnlyFromAmong("auto", "cache", "lazy", "block", "full");
-        var snapshotDirectory = new Option<string?>("--snapshot-dir") { Description = $"The snapshot store for the cache strategy (default: {CacheCommand.DefaultRoot}; with --strategy cache, --cache-dir names it too)." };
+        var strategies = CliStrategies.Create();
+        var strategy = new Option<string>("--strategy")
+        {
+            Description = $"{MountContext.Auto} ({strategies[0].Description}, then {string.Join(", ", strategies.Skip(1).Select(s => s.Description))}), " +
+                $"{string.Join(", ", strategies.SkipLast(1).Select(s => s.Name))} or {strategies[^1].Name}.",
+            DefaultValueFactory = _ => MountContext.Auto,
+        };
+        strategy.AcceptOnlyFromAmong([MountContext.Auto, .. strategies.Select(s => s.Name)]);
         var readOnly = new Option<bool>("--read-only") { Description = "Mount the bare read-only tree (default: writable, an overlay over it)." };
         var cacheDirectory = new Option<string?>("--cache-dir") { Description = "The chunk cache directory (default: /var/cache/accel/chunks); block mounts cache blocks in its blocks/ subdirectory (default: /var/cache/accel/blocks)." };
         var statsJson = new Option<string?>("--stats-json") { Description = "Write the mount's statistics as JSON to FILE when it is unmounted." };
         var recordTrace = new Option<string?>("--record-trace") { Description = "Record what is read, as a prefetch list for 'accel convert --prefetch-list', to FILE when unmounted (lazy: the files; block: the blocks, for 'accel convert --format block')." };
         var background = new Option<bool>("--background") { Description = "Serve from a detached process; return once the mount is ready." };
         var readyTimeout = new Option<int>("--ready-timeout") { Description = "With --background: seconds to wait for the mount.", DefaultValueFactory = _ => 120 };
-        var maxImageSize = PullCommand.MaxImageSizeOption();
         var command = new Command("mount", "Mount an image at MOUNTPOINT and serve it until SIGINT/SIGTERM or 'accel umount MOUNTPOINT'.")
         {
-            image, mountPoint, strategy, readOnly, cacheDirectory, statsJson, recordTrace, background, readyTimeout, snapshotDirectory, maxImageSize,
+            image, mountPoint, strategy, readOnly, cacheDirectory, statsJson, recordTrace, background, readyTimeout,
         };
+        // Each strategy's own options (cache: --snapshot-dir; full: --max-image-size).
+        foreach (var option in strategies.SelectMany(s => s.MountOptions))
+        {
+            command.Options.Add(option);
+        }
+
         command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
             string source = result.GetRequiredValue(image);
-            bool rawDisk = result.GetValue(strategy) == "block" && source.StartsWith(BlockCommand.FilePrefix, StringComparison.Ordinal);
+            bool rawDisk = result.GetValue(strategy) == Strategy.Block.Name && source.StartsWith(BlockCommand.FilePrefix, StringComparison.Ordinal);
             var reference = rawDisk ? null : ImageReference.Parse(source);
             string target = Path.GetFullPath(result.GetRequiredValue(mountPoint));
             if (!Directory.Exists(target))
@@ -60,59 +71,37 @@ internal static class MountCommand
             string? stats = result.GetValue(statsJson) is { } s ? Path.GetFullPath(s) : null;
             var builder = new ImageAcceleratorBuilder();
             builder.Services.AddSingleton(common.CreateStores(result));
-            builder.UseLazyMount(o =>
-            {
-                o.CacheDirectory = result.GetValue(cacheDirectory) is { } c ? Path.GetFullPath(c) : null;
-                o.StatisticsJsonPath = stats;
-                o.TracePath = result.GetValue(recordTrace) is { } t ? Path.GetFullPath(t) : null;
-                o.Prefetch = true;
-            });
-            builder.UseBlockDevice(o =>
-            {
-                o.CacheDirectory = result.GetValue(cacheDirectory) is { } c ? Path.Combine(Path.GetFullPath(c), "blocks") : null;
-                o.TracePath = result.GetValue(recordTrace) is { } t ? Path.GetFullPath(t) : null;
-            });
-            // A full pull (chosen, or the fallback of auto) is a real mount too: background readiness, 'accel umount'
-            // and the statistics at unmount work the same whichever strategy served.
-            long? maxImageBytes = PullCommand.MaxImageBytes(result, maxImageSize);
-            builder.UseFullPull(o =>
-            {
-                o.MountUnpackedTree = true;
-                o.MaxUncompressedImageBytes = maxImageBytes;
-            });
             string chosen = result.GetRequiredValue(strategy);
-            string snapshots = Path.GetFullPath(result.GetValue(snapshotDirectory)
-                ?? (chosen == "cache" ? result.GetValue(cacheDirectory) : null)
-                ?? CacheCommand.DefaultRoot);
-            // In auto mode the cache is tried only where a snapshot store exists: a mount never creates one.
-            bool useCache = chosen == "cache" || (chosen == "auto" && Directory.Exists(snapshots));
-            if (useCache)
+            var context = new MountContext(
+                result,
+                chosen,
+                result.GetValue(cacheDirectory) is { } c ? Path.GetFullPath(c) : null,
+                stats,
+                result.GetValue(recordTrace) is { } t ? Path.GetFullPath(t) : null);
+            foreach (var cliStrategy in strategies)
             {
-                builder.UseSnapshotCache(o => o.Root = snapshots);
+                cliStrategy.AddToMount(builder, context);
             }
 
-            builder.PreferStrategies(chosen switch
+            // auto: every strategy added, in the order their registrations declare (cache, lazy, block, full).
+            if (chosen != MountContext.Auto)
             {
-                "cache" => [Strategy.Cache],
-                "lazy" => [Strategy.Lazy],
-                "block" => [Strategy.Block],
-                "full" => [Strategy.Full],
-                _ when useCache => [Strategy.Cache, Strategy.Lazy, Strategy.Block, Strategy.Full],
-                _ => [Strategy.Lazy, Strategy.Block, Strategy.Full],
-            });
+                builder.PreferStrategies(Strategy.Parse(chosen));
+            }
 
             await using var accelerator = builder.Build();
             await using var mounted = await accelerator.MountAsync(
                 reference!, target, new MountOptions { ReadOnly = result.GetValue(readOnly), Platform = common.GetPlatform(result) }, cancellationToken).ConfigureAwait(false);
             foreach (var (skipped, reason) in mounted.Statistics.Fallbacks)
             {
-                console.WriteLine($"Strategy {skipped.ToString().ToLowerInvariant()} skipped: {reason}");
+                console.WriteLine($"Strategy {skipped.Name} skipped: {reason}");
             }
 
             await ServeAsync(mounted, console,
-                $"Mounted {reference} ({mounted.ManifestDigest}) at {mounted.MountPoint} with strategy {mounted.Statistics.Strategy.ToString().ToLowerInvariant()} " +
+                $"Mounted {reference} ({mounted.ManifestDigest}) at {mounted.MountPoint} with strategy {mounted.Statistics.Strategy.Name} " +
                 $"in {mounted.Statistics.TimeToReady.TotalSeconds:F2} s. Stop with Ctrl+C or 'accel umount {mounted.MountPoint}'.", cancellationToken).ConfigureAwait(false);
-            if (mounted is not LazyMountedImage && stats is not null)
+            // A mount that writes its own, richer statistics file (lazy) was told where; the others are written here.
+            if (stats is not null && (mounted as IReportsStatisticsFile)?.StatisticsFile is null)
             {
                 WriteStatistics(mounted.Statistics, stats);
             }
@@ -180,7 +169,7 @@ internal static class MountCommand
         using var stream = File.Create(path);
         using var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
         writer.WriteStartObject();
-        writer.WriteString("strategy", statistics.Strategy.ToString().ToLowerInvariant());
+        writer.WriteString("strategy", statistics.Strategy.Name);
         writer.WriteNumber("timeToReadySeconds", statistics.TimeToReady.TotalSeconds);
         writer.WriteNumber("bytesFetched", statistics.BytesFetched);
         writer.WriteStartObject("bytesFetchedBySource");
@@ -197,7 +186,7 @@ internal static class MountCommand
         foreach (var (strategy, reason) in statistics.Fallbacks)
         {
             writer.WriteStartObject();
-            writer.WriteString("strategy", strategy.ToString().ToLowerInvariant());
+            writer.WriteString("strategy", strategy.Name);
             writer.WriteString("reason", reason);
             writer.WriteEndObject();
         }

@@ -13,7 +13,7 @@ namespace Accelerator.Lazy.Mounting;
 /// A lazily mounted image. Disposing it unmounts the overlay, then the FUSE tree, stops the prefetch, writes the
 /// statistics and trace files if configured, and removes the mount's private directories (the overlay's upper layer too).
 /// </summary>
-public sealed partial class LazyMountedImage : IMountedImage
+public sealed partial class LazyMountedImage : IMountedImage, IReportsStatisticsFile
 {
     private readonly MountResources _resources;
     private readonly LazyMountOptions _options;
@@ -42,6 +42,9 @@ public sealed partial class LazyMountedImage : IMountedImage
 
     /// <inheritdoc />
     public MountStatistics Statistics => LazyStatistics.Mount;
+
+    /// <summary>Where <see cref="LazyStatistics"/> are written when disposed: <see cref="LazyMountOptions.StatisticsJsonPath"/>.</summary>
+    public string? StatisticsFile => _options.StatisticsJsonPath;
 
     /// <summary>The fetch path's counters, beyond <see cref="Statistics"/>.</summary>
     public LazyMountStatistics LazyStatistics { get; }

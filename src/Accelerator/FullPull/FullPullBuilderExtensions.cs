@@ -8,6 +8,9 @@ namespace Accelerator;
 /// <summary>Adds the full-pull strategy to an accelerator.</summary>
 public static class FullPullBuilderExtensions
 {
+    /// <summary>The full pull's place in the default order: last, since it can serve any image (see <see cref="StrategyRegistration"/>).</summary>
+    public const int Order = 1000;
+
     /// <summary>Adds the full-pull mounter (pull every layer, verify, unpack): the baseline and the last fallback.</summary>
     public static ImageAcceleratorBuilder UseFullPull(this ImageAcceleratorBuilder builder, Action<FullPullOptions>? configure = null)
     {
@@ -20,6 +23,6 @@ public static class FullPullBuilderExtensions
         }
 
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FullPullOptions>, FullPullOptionsValidator>());
-        return builder.AddMounter<FullPullMounter>();
+        return builder.AddStrategy<FullPullMounter>(Strategy.Full, Order);
     }
 }

@@ -56,9 +56,13 @@ public static class RegistryBuilderExtensions
         return builder;
     }
 
-    /// <summary>Registers the registry client and the image store resolver (idempotent).</summary>
-    internal static ImageAcceleratorBuilder AddRegistries(this ImageAcceleratorBuilder builder)
+    /// <summary>
+    /// Registers the registry client (its options validated at start) and the <see cref="ImageStoreResolver"/> that
+    /// strategies read images through; idempotent. Provider packages call it from their <c>UseX</c> extensions.
+    /// </summary>
+    public static ImageAcceleratorBuilder AddRegistries(this ImageAcceleratorBuilder builder)
     {
+        ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
         services.AddOptions<RegistryOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RegistryOptions>, RegistryOptionsStartupValidator>());

@@ -40,5 +40,5 @@ public sealed class AcceleratorMetrics
         => _bytesFetched.Add(bytes, new KeyValuePair<string, object?>("source", source));
 
     /// <summary>The lowercase name of a strategy, as used in tags, logs and the CLI.</summary>
-    public static string StrategyName(Strategy strategy) => strategy.ToString().ToLowerInvariant();
+    public static string StrategyName(Strategy strategy) => strategy.Name;
 }
