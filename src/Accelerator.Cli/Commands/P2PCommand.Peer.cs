@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Accelerator.Cli.Console;
+using Accelerator.Hosting;
 using Accelerator.Oci.Registry;
 using Accelerator.P2P.Peers;
 using Accelerator.P2P.Protocol;
@@ -108,11 +109,11 @@ internal static partial class P2PCommand
         return command;
     }
 
-    private static RegistryMirrorProxyOptions ProxyOptions(Uri listen, Oci.Hosting.ListenerTlsOptions? tls, string? upstream, bool plainHttp) => new()
+    private static RegistryMirrorProxyOptions ProxyOptions(Uri listen, ListenerTlsOptions? tls, string? upstream, bool plainHttp) => new()
     {
         Listen = listen,
         // The proxy serves containerd and docker, which present no client certificates: TLS without mTLS.
-        Tls = ListenerTlsFlags.For("--proxy", listen, tls is null ? null : new Oci.Hosting.ListenerTlsOptions { CertificateFile = tls.CertificateFile, KeyFile = tls.KeyFile }),
+        Tls = ListenerTlsFlags.For("--proxy", listen, tls is null ? null : new ListenerTlsOptions { CertificateFile = tls.CertificateFile, KeyFile = tls.KeyFile }),
         Upstream = upstream,
         PlainHttpUpstream = plainHttp,
     };

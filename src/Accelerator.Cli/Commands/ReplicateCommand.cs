@@ -4,7 +4,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using Accelerator.Cli.Console;
 using Accelerator.Oci.Copying;
-using Accelerator.Oci.Replication;
+using Accelerator.Replication;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;

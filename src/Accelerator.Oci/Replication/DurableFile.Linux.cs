@@ -2,8 +2,9 @@ using System.Runtime.InteropServices;
 
 namespace Accelerator.Oci.Replication;
 
+// Public (not internal) so Accelerator.Replication can use it until it moves to Accelerator.Linux (issue 13).
 /// <summary>Crash-safe file writes: a file is either absent, or whole with its old content, or whole with its new content.</summary>
-internal static partial class DurableFile
+public static partial class DurableFile
 {
     // <fcntl.h>: O_RDONLY | O_DIRECTORY | O_CLOEXEC on Linux.
     private const int OpenDirectoryFlags = 0x0 | 0x10000 | 0x80000;

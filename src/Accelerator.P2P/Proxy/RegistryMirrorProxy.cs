@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
-using Accelerator.Oci.Hosting;
+using Accelerator.Hosting;
 using Accelerator.Oci.Registry;
 using Accelerator.P2P.Protocol;
 using Microsoft.Extensions.Logging;

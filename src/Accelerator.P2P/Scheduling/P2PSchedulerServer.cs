@@ -1,4 +1,4 @@
-using Accelerator.Oci.Hosting;
+using Accelerator.Hosting;
 using Accelerator.P2P.Protocol;
 using Microsoft.Extensions.Logging;
 
