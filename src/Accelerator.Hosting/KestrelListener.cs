@@ -31,14 +31,23 @@ public sealed class KestrelListener : IAsyncDisposable
     /// <summary>
     /// Starts listening on <paramref name="listen"/> (an IP address or <c>localhost</c>; port 0 for a free port): plain
     /// HTTP for an <c>http://</c> URL, TLS with <paramref name="tls"/> for an <c>https://</c> one.
+    /// With <paramref name="health"/>, its paths (<c>/healthz</c>, <c>/readyz</c>) are answered from the host's health checks
+    /// before <paramref name="handler"/> sees a request.
     /// </summary>
     /// <exception cref="ArgumentException">
     /// The host is neither an IP address nor <c>localhost</c>, the scheme and <paramref name="tls"/> disagree, or the
     /// certificate files cannot be loaded.
     /// </exception>
     public static async Task<KestrelListener> StartAsync(
-        Uri listen, RequestDelegate handler, long maxRequestBodyBytes, CancellationToken cancellationToken, int maxRequestHeadersBytes = 32 * 1024, ListenerTlsOptions? tls = null)
+        Uri listen, RequestDelegate handler, long maxRequestBodyBytes, CancellationToken cancellationToken, int maxRequestHeadersBytes = 32 * 1024, ListenerTlsOptions? tls = null, Health.HealthEndpoints? health = null)
     {
+        ArgumentNullException.ThrowIfNull(listen);
+        ArgumentNullException.ThrowIfNull(handler);
+        if (health is not null)
+        {
+            handler = health.Wrap(handler);
+        }
+
         if (ListenerTlsOptions.CheckScheme(listen, tls) is { } problem)
         {
             throw new ArgumentException($"Listen: {problem}.", nameof(listen));

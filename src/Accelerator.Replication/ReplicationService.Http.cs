@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text;
+using Accelerator.Hosting.Metrics;
 using Microsoft.AspNetCore.Http;
 
 namespace Accelerator.Replication;
@@ -31,8 +32,7 @@ public sealed partial class ReplicationService
         }
         else if (path == "/metrics" && HttpMethods.IsGet(request.Method))
         {
-            context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
-            await context.Response.WriteAsync(FormatMetrics(GetMetrics()), context.RequestAborted).ConfigureAwait(false);
+            await FormatMetrics(GetMetrics()).WriteToAsync(context.Response, context.RequestAborted).ConfigureAwait(false);
         }
         else
         {
@@ -246,24 +246,13 @@ public sealed partial class ReplicationService
         await context.Response.WriteAsync(text, context.RequestAborted).ConfigureAwait(false);
     }
 
-    /// <summary>Prometheus text exposition format 0.0.4.</summary>
-    internal static string FormatMetrics(ReplicationServiceMetrics metrics)
-    {
-        var text = new StringBuilder();
-        void Metric(string name, string type, string help, long value)
-        {
-            text.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n');
-            text.Append("# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
-            text.Append(name).Append(' ').Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
-        }
-
-        Metric("accel_replication_events_received_total", "counter", "Events received in accepted registry notifications.", metrics.EventsReceived);
-        Metric("accel_replication_events_queued_total", "counter", "Tagged manifest pushes written to the durable queue.", metrics.EventsQueued);
-        Metric("accel_replication_events_ignored_total", "counter", "Events acknowledged without replication (pulls, blobs, deletes, out of scope).", metrics.EventsIgnored);
-        Metric("accel_replication_notifications_rejected_total", "counter", "Notifications refused (401, 403, 400, 413, 415, 503).", metrics.NotificationsRejected);
-        Metric("accel_replication_replicated_total", "counter", "Queued tags replicated to every target.", metrics.Replicated);
-        Metric("accel_replication_failures_total", "counter", "Replication attempts that failed and were scheduled again.", metrics.Failures);
-        Metric("accel_replication_queue_length", "gauge", "Tags waiting or being replicated.", metrics.QueueLength);
-        return text.ToString();
-    }
+    /// <summary>The service's metrics as Prometheus text.</summary>
+    internal static PrometheusText FormatMetrics(ReplicationServiceMetrics metrics) => new PrometheusText()
+        .Counter("accel_replication_events_received_total", "Events received in accepted registry notifications.", metrics.EventsReceived)
+        .Counter("accel_replication_events_queued_total", "Tagged manifest pushes written to the durable queue.", metrics.EventsQueued)
+        .Counter("accel_replication_events_ignored_total", "Events acknowledged without replication (pulls, blobs, deletes, out of scope).", metrics.EventsIgnored)
+        .Counter("accel_replication_notifications_rejected_total", "Notifications refused (401, 403, 400, 413, 415, 503).", metrics.NotificationsRejected)
+        .Counter("accel_replication_replicated_total", "Queued tags replicated to every target.", metrics.Replicated)
+        .Counter("accel_replication_failures_total", "Replication attempts that failed and were scheduled again.", metrics.Failures)
+        .Gauge("accel_replication_queue_length", "Tags waiting or being replicated.", metrics.QueueLength);
 }

@@ -1,4 +1,5 @@
 using Accelerator.Hosting;
+using Accelerator.Hosting.Health;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -58,8 +59,13 @@ public sealed partial class ReplicationService : IAsyncDisposable
     /// Opens the queue in <see cref="ReplicationServiceOptions.DataDirectory"/> (resuming what it holds), starts the
     /// listener and the replication workers, and returns once the listener accepts connections.
     /// </summary>
-    public static async Task<ReplicationService> StartAsync(
+    public static Task<ReplicationService> StartAsync(
         Replicator replicator, ReplicationServiceOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? time = null, CancellationToken cancellationToken = default)
+        => StartAsync(replicator, options, loggerFactory, time, health: null, cancellationToken);
+
+    /// <summary>Starts the service with <paramref name="health"/> answering <c>/healthz</c> and <c>/readyz</c> on its listener.</summary>
+    internal static async Task<ReplicationService> StartAsync(
+        Replicator replicator, ReplicationServiceOptions options, ILoggerFactory? loggerFactory, TimeProvider? time, HealthEndpoints? health, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(replicator);
         ArgumentNullException.ThrowIfNull(options);
@@ -71,7 +77,7 @@ public sealed partial class ReplicationService : IAsyncDisposable
         var service = new ReplicationService(replicator, options, queue, time, logger);
         try
         {
-            await service.StartListenerAsync(cancellationToken).ConfigureAwait(false);
+            await service.StartListenerAsync(health, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -83,6 +89,9 @@ public sealed partial class ReplicationService : IAsyncDisposable
         service.LogStarted(service.EventsUrl.ToString(), queue.Count);
         return service;
     }
+
+    /// <summary>Whether the replication workers run (they stop only when the service stops, or on a bug).</summary>
+    public bool IsReplicating => !_worker.IsCompleted;
 
     /// <summary>The counters so far.</summary>
     public ReplicationServiceMetrics GetMetrics() => new(
@@ -119,11 +128,11 @@ public sealed partial class ReplicationService : IAsyncDisposable
         _stopping.Dispose();
     }
 
-    private async Task StartListenerAsync(CancellationToken cancellationToken)
+    private async Task StartListenerAsync(HealthEndpoints? health, CancellationToken cancellationToken)
     {
         // The handler refuses bodies over the limit (413); Kestrel may read up to 1 MiB more to drain the rest of a
         // refused body, so that the client reads the 413 instead of a reset connection, and closes beyond that.
-        _listener = await KestrelListener.StartAsync(_options.Listen!, HandleAsync, _options.MaxRequestBodyBytes + DrainAllowance, cancellationToken, tls: _options.Tls).ConfigureAwait(false);
+        _listener = await KestrelListener.StartAsync(_options.Listen!, HandleAsync, _options.MaxRequestBodyBytes + DrainAllowance, cancellationToken, tls: _options.Tls, health: health).ConfigureAwait(false);
         Url = _listener.Url;
     }
 

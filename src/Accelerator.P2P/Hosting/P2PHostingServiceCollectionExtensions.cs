@@ -1,0 +1,122 @@
+using Accelerator.Hosting.Health;
+using Accelerator.P2P.Hosting;
+using Accelerator.P2P.Peers;
+using Accelerator.P2P.Proxy;
+using Accelerator.P2P.Scheduling;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>
+/// The P2P daemons as hosted services in a generic host (<c>Host.CreateApplicationBuilder()</c>), each with health checks
+/// served on its own listener (<c>/healthz</c> liveness, <c>/readyz</c> readiness). <c>accel p2p scheduler</c> and
+/// <c>accel p2p peer</c> run exactly these.
+/// </summary>
+public static class P2PHostingServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the P2P scheduler (<see cref="P2PSchedulerHostedService"/>), its options configured by
+    /// <paramref name="configure"/> and validated when it starts, and its health check (live and ready while it listens).
+    /// </summary>
+    public static IServiceCollection AddP2PScheduler(this IServiceCollection services, Action<P2PSchedulerServerOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+        services.AddOptions<P2PSchedulerServerOptions>().Configure(configure);
+        return AddP2PSchedulerCore(services);
+    }
+
+    /// <summary>Adds the P2P scheduler with <paramref name="options"/> as they are (validated when it starts); see <see cref="AddP2PScheduler(IServiceCollection, Action{P2PSchedulerServerOptions})"/>.</summary>
+    public static IServiceCollection AddP2PScheduler(this IServiceCollection services, P2PSchedulerServerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(options);
+        services.AddSingleton(Options.Options.Create(options));
+        return AddP2PSchedulerCore(services);
+    }
+
+    private static IServiceCollection AddP2PSchedulerCore(IServiceCollection services)
+    {
+        services.TryAddSingleton<P2PSchedulerHostedService>();
+        services.AddHostedService(sp => sp.GetRequiredService<P2PSchedulerHostedService>());
+        services.AddHealthChecks().Add(new(
+            P2PSchedulerHostedService.HealthName,
+            sp => new P2PSchedulerHostedService.HealthCheck(sp.GetRequiredService<P2PSchedulerHostedService>()),
+            failureStatus: null,
+            HealthEndpoints.LivenessAndReadinessTags(P2PSchedulerHostedService.HealthName)));
+        return services;
+    }
+
+    /// <summary>
+    /// Adds a P2P peer (<see cref="P2PPeerHostedService"/>), its options configured by <paramref name="configure"/> and
+    /// validated when it starts, and its health checks: live while it listens, ready once a scheduler answered it.
+    /// </summary>
+    public static IServiceCollection AddP2PPeer(this IServiceCollection services, Action<P2PPeerOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+        services.AddOptions<P2PPeerOptions>().Configure(configure);
+        return AddP2PPeerCore(services);
+    }
+
+    /// <summary>Adds a P2P peer with <paramref name="options"/> as they are (validated when it starts); see <see cref="AddP2PPeer(IServiceCollection, Action{P2PPeerOptions})"/>.</summary>
+    public static IServiceCollection AddP2PPeer(this IServiceCollection services, P2PPeerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(options);
+        services.AddSingleton(Options.Options.Create(options));
+        return AddP2PPeerCore(services);
+    }
+
+    private static IServiceCollection AddP2PPeerCore(IServiceCollection services)
+    {
+        services.TryAddSingleton<P2PPeerHostedService>();
+        services.AddHostedService(sp => sp.GetRequiredService<P2PPeerHostedService>());
+        services.AddHealthChecks()
+            .Add(new(
+                P2PPeerHostedService.HealthName + "-live",
+                sp => new P2PPeerHostedService.LivenessCheck(sp.GetRequiredService<P2PPeerHostedService>()),
+                failureStatus: null,
+                HealthEndpoints.LivenessTags(P2PPeerHostedService.HealthName)))
+            .Add(new(
+                P2PPeerHostedService.HealthName + "-ready",
+                sp => new P2PPeerHostedService.ReadinessCheck(sp.GetRequiredService<P2PPeerHostedService>()),
+                failureStatus: null,
+                HealthEndpoints.ReadinessTags(P2PPeerHostedService.HealthName)));
+        return services;
+    }
+
+    /// <summary>
+    /// Adds a registry-mirror proxy (<see cref="RegistryMirrorProxyHostedService"/>) whose blobs come through the peer of
+    /// <c>AddP2PPeer</c> (add that first), its options configured by <paramref name="configure"/> and validated when
+    /// it starts, and its health check.
+    /// </summary>
+    public static IServiceCollection AddRegistryMirrorProxy(this IServiceCollection services, Action<RegistryMirrorProxyOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+        services.AddOptions<RegistryMirrorProxyOptions>().Configure(configure);
+        return AddRegistryMirrorProxyCore(services);
+    }
+
+    /// <summary>Adds a registry-mirror proxy with <paramref name="options"/> as they are (validated when it starts); see <see cref="AddRegistryMirrorProxy(IServiceCollection, Action{RegistryMirrorProxyOptions})"/>.</summary>
+    public static IServiceCollection AddRegistryMirrorProxy(this IServiceCollection services, RegistryMirrorProxyOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(options);
+        services.AddSingleton(Options.Options.Create(options));
+        return AddRegistryMirrorProxyCore(services);
+    }
+
+    private static IServiceCollection AddRegistryMirrorProxyCore(IServiceCollection services)
+    {
+        services.TryAddSingleton<RegistryMirrorProxyHostedService>();
+        services.AddHostedService(sp => sp.GetRequiredService<RegistryMirrorProxyHostedService>());
+        services.AddHealthChecks().Add(new(
+            RegistryMirrorProxyHostedService.HealthName,
+            sp => new RegistryMirrorProxyHostedService.HealthCheck(sp.GetRequiredService<RegistryMirrorProxyHostedService>()),
+            failureStatus: null,
+            HealthEndpoints.LivenessAndReadinessTags(RegistryMirrorProxyHostedService.HealthName)));
+        return services;
+    }
+}
