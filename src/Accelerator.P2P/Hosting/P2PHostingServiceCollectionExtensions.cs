@@ -1,9 +1,7 @@
-using Accelerator.Hosting.Health;
 using Accelerator.P2P.Hosting;
 using Accelerator.P2P.Peers;
 using Accelerator.P2P.Proxy;
 using Accelerator.P2P.Scheduling;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -36,16 +34,7 @@ public static class P2PHostingServiceCollectionExtensions
     }
 
     private static IServiceCollection AddP2PSchedulerCore(IServiceCollection services)
-    {
-        services.TryAddSingleton<P2PSchedulerHostedService>();
-        services.AddHostedService(sp => sp.GetRequiredService<P2PSchedulerHostedService>());
-        services.AddHealthChecks().Add(new(
-            P2PSchedulerHostedService.HealthName,
-            sp => new P2PSchedulerHostedService.HealthCheck(sp.GetRequiredService<P2PSchedulerHostedService>()),
-            failureStatus: null,
-            HealthEndpoints.LivenessAndReadinessTags(P2PSchedulerHostedService.HealthName)));
-        return services;
-    }
+        => services.AddHostedDaemon<P2PSchedulerHostedService>(P2PSchedulerHostedService.HealthName, daemon => new P2PSchedulerHostedService.HealthCheck(daemon));
 
     /// <summary>
     /// Adds a P2P peer (<see cref="P2PPeerHostedService"/>), its options configured by <paramref name="configure"/> and
@@ -69,22 +58,8 @@ public static class P2PHostingServiceCollectionExtensions
     }
 
     private static IServiceCollection AddP2PPeerCore(IServiceCollection services)
-    {
-        services.TryAddSingleton<P2PPeerHostedService>();
-        services.AddHostedService(sp => sp.GetRequiredService<P2PPeerHostedService>());
-        services.AddHealthChecks()
-            .Add(new(
-                P2PPeerHostedService.HealthName + "-live",
-                sp => new P2PPeerHostedService.LivenessCheck(sp.GetRequiredService<P2PPeerHostedService>()),
-                failureStatus: null,
-                HealthEndpoints.LivenessTags(P2PPeerHostedService.HealthName)))
-            .Add(new(
-                P2PPeerHostedService.HealthName + "-ready",
-                sp => new P2PPeerHostedService.ReadinessCheck(sp.GetRequiredService<P2PPeerHostedService>()),
-                failureStatus: null,
-                HealthEndpoints.ReadinessTags(P2PPeerHostedService.HealthName)));
-        return services;
-    }
+        => services.AddHostedDaemon<P2PPeerHostedService>(
+            P2PPeerHostedService.HealthName, daemon => new P2PPeerHostedService.LivenessCheck(daemon), daemon => new P2PPeerHostedService.ReadinessCheck(daemon));
 
     /// <summary>
     /// Adds a registry-mirror proxy (<see cref="RegistryMirrorProxyHostedService"/>) whose blobs come through the peer of
@@ -109,14 +84,5 @@ public static class P2PHostingServiceCollectionExtensions
     }
 
     private static IServiceCollection AddRegistryMirrorProxyCore(IServiceCollection services)
-    {
-        services.TryAddSingleton<RegistryMirrorProxyHostedService>();
-        services.AddHostedService(sp => sp.GetRequiredService<RegistryMirrorProxyHostedService>());
-        services.AddHealthChecks().Add(new(
-            RegistryMirrorProxyHostedService.HealthName,
-            sp => new RegistryMirrorProxyHostedService.HealthCheck(sp.GetRequiredService<RegistryMirrorProxyHostedService>()),
-            failureStatus: null,
-            HealthEndpoints.LivenessAndReadinessTags(RegistryMirrorProxyHostedService.HealthName)));
-        return services;
-    }
+        => services.AddHostedDaemon<RegistryMirrorProxyHostedService>(RegistryMirrorProxyHostedService.HealthName, daemon => new RegistryMirrorProxyHostedService.HealthCheck(daemon));
 }

@@ -1,7 +1,5 @@
-using Accelerator.Hosting.Health;
 using Accelerator.Replication;
 using Accelerator.Replication.Hosting;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -43,20 +41,6 @@ public static class ReplicationServiceCollectionExtensions
     }
 
     private static IServiceCollection AddReplicationServiceCore(IServiceCollection services)
-    {
-        services.TryAddSingleton<ReplicationHostedService>();
-        services.AddHostedService(sp => sp.GetRequiredService<ReplicationHostedService>());
-        services.AddHealthChecks()
-            .Add(new(
-                ReplicationHostedService.HealthName + "-live",
-                sp => new ReplicationHostedService.LivenessCheck(sp.GetRequiredService<ReplicationHostedService>()),
-                failureStatus: null,
-                HealthEndpoints.LivenessTags(ReplicationHostedService.HealthName)))
-            .Add(new(
-                ReplicationHostedService.HealthName + "-ready",
-                sp => new ReplicationHostedService.ReadinessCheck(sp.GetRequiredService<ReplicationHostedService>()),
-                failureStatus: null,
-                HealthEndpoints.ReadinessTags(ReplicationHostedService.HealthName)));
-        return services;
-    }
+        => services.AddHostedDaemon<ReplicationHostedService>(
+            ReplicationHostedService.HealthName, daemon => new ReplicationHostedService.LivenessCheck(daemon), daemon => new ReplicationHostedService.ReadinessCheck(daemon));
 }
