@@ -20,6 +20,9 @@ internal static class DaemonHost
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         logging(builder.Logging);
+        // A daemon that fails to start is reported once, by the command's error line, as before the host (not also as
+        // the host's "Hosting failed to start" with a stack trace).
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         addDaemons(builder.Services);
         using var host = builder.Build();
