@@ -1,7 +1,7 @@
 using System.Formats.Tar;
 using System.IO.Compression;
 using System.Security.Cryptography;
-using Accelerator.Oci.Samples;
+using Accelerator.Testing.Samples;
 
 namespace Accelerator.Cli.Tests;
 

@@ -1,7 +1,7 @@
 using System.Diagnostics.Metrics;
 using Accelerator.Lazy.Conversion;
 using Accelerator.Oci.Layout;
-using Accelerator.Oci.Samples;
+using Accelerator.Testing.Samples;
 using Accelerator.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;

@@ -1,10 +1,13 @@
 using System.CommandLine;
 using System.Globalization;
 using Accelerator.Cli.Console;
+using Accelerator.Hosting;
 using Accelerator.Oci.Registry;
+using Accelerator.P2P.Hosting;
 using Accelerator.P2P.Peers;
 using Accelerator.P2P.Protocol;
 using Accelerator.P2P.Proxy;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Accelerator.Cli.Commands;
 
@@ -95,24 +98,34 @@ internal static partial class P2PCommand
                 throw new FormatException("--upstream needs --proxy: it names the registry the proxy forwards to.");
             }
 
-            using var loggers = CreateLoggers();
-            await using var peer = await P2PPeer.StartAsync(options, loggerFactory: loggers, cancellationToken: cancellationToken).ConfigureAwait(false);
-            await using var mirror = proxyOptions is null
-                ? null
-                : await RegistryMirrorProxy.StartAsync(proxyOptions, (registry, credential) => peer.CreateBlobSource(registry, credential), loggers, cancellationToken: cancellationToken).ConfigureAwait(false);
-            console.WriteLine($"P2P peer {peer.PeerId} listening on {peer.Url}{(mirror is null ? "" : $" (registry mirror: {mirror.Url})")} (metrics: {peer.Url}metrics).");
-            await console.Out.FlushAsync(CancellationToken.None).ConfigureAwait(false);
-            await WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
+            await DaemonHost.RunAsync(
+                ConfigureLogging,
+                services =>
+                {
+                    services.AddP2PPeer(options);
+                    if (proxyOptions is not null)
+                    {
+                        services.AddRegistryMirrorProxy(proxyOptions);
+                    }
+                },
+                async daemons =>
+                {
+                    var peer = daemons.GetRequiredService<P2PPeerHostedService>().Peer!;
+                    var mirror = proxyOptions is null ? null : daemons.GetRequiredService<RegistryMirrorProxyHostedService>().Proxy;
+                    console.WriteLine($"P2P peer {peer.PeerId} listening on {peer.Url}{(mirror is null ? "" : $" (registry mirror: {mirror.Url})")} (metrics: {peer.Url}metrics).");
+                    await console.Out.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+                },
+                cancellationToken).ConfigureAwait(false);
             return 0;
         }));
         return command;
     }
 
-    private static RegistryMirrorProxyOptions ProxyOptions(Uri listen, Oci.Hosting.ListenerTlsOptions? tls, string? upstream, bool plainHttp) => new()
+    private static RegistryMirrorProxyOptions ProxyOptions(Uri listen, ListenerTlsOptions? tls, string? upstream, bool plainHttp) => new()
     {
         Listen = listen,
         // The proxy serves containerd and docker, which present no client certificates: TLS without mTLS.
-        Tls = ListenerTlsFlags.For("--proxy", listen, tls is null ? null : new Oci.Hosting.ListenerTlsOptions { CertificateFile = tls.CertificateFile, KeyFile = tls.KeyFile }),
+        Tls = ListenerTlsFlags.For("--proxy", listen, tls is null ? null : new ListenerTlsOptions { CertificateFile = tls.CertificateFile, KeyFile = tls.KeyFile }),
         Upstream = upstream,
         PlainHttpUpstream = plainHttp,
     };

@@ -1,7 +1,7 @@
 using System.CommandLine;
-using System.Runtime.InteropServices;
 using Accelerator.Cli.Console;
 using Accelerator.Oci.Registry;
+using Accelerator.P2P.Hosting;
 using Accelerator.P2P.Scheduling;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -64,11 +64,12 @@ internal static partial class P2PCommand
                 },
             };
             await limits.ApplyAsync(result, options, cancellationToken).ConfigureAwait(false);
-            using var loggers = CreateLoggers();
-            await using var server = await P2PSchedulerServer.StartAsync(options, loggers, cancellationToken: cancellationToken).ConfigureAwait(false);
-            console.WriteLine($"P2P scheduler listening on {server.Url} (metrics: {server.Url}metrics).");
-            await console.Out.FlushAsync(CancellationToken.None).ConfigureAwait(false);
-            await WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
+            await DaemonHost.RunAsync(ConfigureLogging, services => services.AddP2PScheduler(options), async daemons =>
+            {
+                var server = daemons.GetRequiredService<P2PSchedulerHostedService>().Server!;
+                console.WriteLine($"P2P scheduler listening on {server.Url} (metrics: {server.Url}metrics).");
+                await console.Out.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            }, cancellationToken).ConfigureAwait(false);
             return 0;
         }));
         return command;
@@ -85,7 +86,7 @@ internal static partial class P2PCommand
             : throw new FormatException($"{option}: '{text}' is not an http(s)://ADDRESS:PORT URL.");
 
     /// <summary>Daemon logs: one line each, UTC timestamps, on stderr (stdout carries the ready line only).</summary>
-    internal static ILoggerFactory CreateLoggers() => LoggerFactory.Create(logging => logging
+    internal static void ConfigureLogging(ILoggingBuilder logging) => logging
         .AddSimpleConsole(o =>
         {
             o.SingleLine = true;
@@ -95,24 +96,5 @@ internal static partial class P2PCommand
         .AddFilter("Microsoft", LogLevel.Warning)
         .AddFilter("System.Net.Http", LogLevel.Warning)
         .SetMinimumLevel(Environment.GetEnvironmentVariable("ACCEL_DEBUG") == "1" ? LogLevel.Debug : LogLevel.Information)
-        .Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
-
-    /// <summary>Returns on SIGINT (the command's cancellation) or SIGTERM.</summary>
-    internal static async Task WaitForShutdownAsync(CancellationToken cancellationToken)
-    {
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, signal =>
-        {
-            signal.Cancel = true;
-            stop.Cancel();
-        });
-        try
-        {
-            await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            // SIGINT/SIGTERM: the caller disposes its servers, which stops them cleanly.
-        }
-    }
+        .Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
 }

@@ -1,10 +1,10 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using Accelerator.Cli.Console;
 using Accelerator.Oci.Copying;
-using Accelerator.Oci.Replication;
+using Accelerator.Replication;
+using Accelerator.Replication.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
@@ -113,37 +113,27 @@ internal static class ReplicateCommand
                 throw new FormatException("replicate serve: name the registries to replicate from with --from REGISTRY (repeatable) or --source REGISTRY; an event's own request.host is not trusted.");
             }
 
-            using var loggers = LoggerFactory.Create(logging => logging
-                .AddSimpleConsole(o =>
-                {
-                    o.SingleLine = true;
-                    o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fff ";
-                    o.UseUtcTimestamp = true;
-                })
-                .AddFilter("Microsoft", LogLevel.Warning)
-                .SetMinimumLevel(LogLevel.Information)
-                .Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
             using var client = common.CreateStores(result).Registries;
-            var replicator = new Replicator(client, options, loggers.CreateLogger<Replicator>());
-            await using var service = await ReplicationService.StartAsync(replicator, serviceOptions, loggers, cancellationToken: cancellationToken).ConfigureAwait(false);
-            console.WriteLine($"Listening for registry notifications on {service.EventsUrl} (health: {service.Url}healthz, metrics: {service.Url}metrics).");
-            await console.Out.FlushAsync(CancellationToken.None).ConfigureAwait(false);
-            // SIGINT arrives as cancellation; SIGTERM (systemd, kill, container stop) is turned into the same.
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, signal =>
-            {
-                signal.Cancel = true;
-                stop.Cancel();
-            });
-            try
-            {
-                await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                // SIGINT/SIGTERM: stop cleanly; queued events stay on disk for the next start.
-            }
-
+            // SIGINT and SIGTERM (systemd, kill, container stop) stop the host cleanly; queued events stay on disk for the next start.
+            await DaemonHost.RunAsync(
+                logging => logging
+                    .AddSimpleConsole(o =>
+                    {
+                        o.SingleLine = true;
+                        o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fff ";
+                        o.UseUtcTimestamp = true;
+                    })
+                    .AddFilter("Microsoft", LogLevel.Warning)
+                    .SetMinimumLevel(LogLevel.Information)
+                    .Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace),
+                services => services.AddSingleton(client).AddReplicationService(serviceOptions, options),
+                async daemons =>
+                {
+                    var service = daemons.GetRequiredService<ReplicationHostedService>().Service!;
+                    console.WriteLine($"Listening for registry notifications on {service.EventsUrl} (health: {service.Url}healthz, metrics: {service.Url}metrics).");
+                    await console.Out.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+                },
+                cancellationToken).ConfigureAwait(false);
             return 0;
         }));
         return command;

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Accelerator.Oci.Hosting;
+using Accelerator.Hosting;
 
 namespace Accelerator.Cli.Commands;
 

@@ -160,7 +160,9 @@ public sealed partial class RegistryClient
 
     internal static string PushScope(string repository) => $"repository:{repository}:pull,push";
 
-    internal static void CheckRepository(string repository)
+    /// <summary>Checks a repository name against the distribution grammar (lower-case path components, at most 255 characters).</summary>
+    /// <exception cref="ArgumentException"><paramref name="repository"/> is not a valid repository name.</exception>
+    public static void CheckRepository(string repository)
     {
         if (string.IsNullOrEmpty(repository) || repository.Length > 255 || !RepositoryPattern().IsMatch(repository))
         {

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using Accelerator.P2P.Protocol;
+using Accelerator.Hosting.Metrics;
 using Microsoft.AspNetCore.Http;
 
 namespace Accelerator.P2P.Peers;

@@ -1,9 +1,11 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Accelerator.Oci.Copying;
-using Accelerator.Oci.Hosting;
+using Accelerator.Hosting;
+using Accelerator.Hosting.Health;
 using Accelerator.Oci.Registry;
 using Accelerator.P2P.Protocol;
+using Accelerator.Hosting.Metrics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -104,6 +106,9 @@ public sealed partial class P2PPeer : IAsyncDisposable
     /// <summary>The options in force.</summary>
     public P2PPeerOptions Options => _options;
 
+    /// <summary>When a scheduler last answered a heartbeat; <see langword="null"/> before the first answer (or without schedulers).</summary>
+    public DateTimeOffset? LastSchedulerContact { get; private set; }
+
     /// <summary>
     /// Validates <paramref name="options"/>, opens the piece store (keeping what a previous run stored), starts the
     /// piece API and the heartbeats, and returns once the peer accepts connections.
@@ -113,7 +118,11 @@ public sealed partial class P2PPeer : IAsyncDisposable
     /// <param name="loggerFactory">Logging.</param>
     /// <param name="time">Time, for heartbeats, timeouts and shaping.</param>
     /// <param name="cancellationToken">Cancels the start.</param>
-    public static async Task<P2PPeer> StartAsync(P2PPeerOptions options, RegistryClient? registry = null, ILoggerFactory? loggerFactory = null, TimeProvider? time = null, CancellationToken cancellationToken = default)
+    public static Task<P2PPeer> StartAsync(P2PPeerOptions options, RegistryClient? registry = null, ILoggerFactory? loggerFactory = null, TimeProvider? time = null, CancellationToken cancellationToken = default)
+        => StartAsync(options, registry, loggerFactory, time, health: null, cancellationToken);
+
+    /// <summary>Starts the peer with <paramref name="health"/> answering <c>/healthz</c> and <c>/readyz</c> on its listener.</summary>
+    internal static async Task<P2PPeer> StartAsync(P2PPeerOptions options, RegistryClient? registry, ILoggerFactory? loggerFactory, TimeProvider? time, HealthEndpoints? health, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
@@ -125,7 +134,7 @@ public sealed partial class P2PPeer : IAsyncDisposable
         var peer = new P2PPeer(options, store, registry, owns, time, loggerFactory.CreateLogger<P2PPeer>());
         try
         {
-            peer._listener = await KestrelListener.StartAsync(options.Listen, peer.HandleAsync, 64 * 1024, cancellationToken, tls: options.Tls).ConfigureAwait(false);
+            peer._listener = await KestrelListener.StartAsync(options.Listen, peer.HandleAsync, 64 * 1024, cancellationToken, tls: options.Tls, health: health).ConfigureAwait(false);
             peer.Url = options.AdvertisedUrl ?? peer._listener.Url;
             if (peer._ring is not null)
             {
@@ -395,6 +404,7 @@ public sealed partial class P2PPeer : IAsyncDisposable
             {
                 var answer = await _schedulers.PostAsync<HeartbeatRequest, HeartbeatResponse>(scheduler, P2PProtocol.HeartbeatPath, request, cancellationToken).ConfigureAwait(false);
                 _deadSchedulers.TryRemove(scheduler, out _);
+                LastSchedulerContact = _time.GetUtcNow();
                 TakeSecret(scheduler, answer!.PeerSecret);
                 interval = TimeSpan.FromMilliseconds(Math.Min(answer!.IntervalMs, interval.TotalMilliseconds));
                 foreach (var blob in answer.Preheat)

@@ -4,6 +4,7 @@ using System.Net;
 using System.Text;
 using Accelerator.Oci.Registry;
 using Accelerator.P2P.Protocol;
+using Accelerator.Hosting.Metrics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
 
@@ -33,8 +34,7 @@ public sealed partial class RegistryMirrorProxy
 
             if (path == "/metrics")
             {
-                context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
-                await context.Response.WriteAsync(FormatMetrics(GetStatistics()), context.RequestAborted).ConfigureAwait(false);
+                await FormatMetrics(GetStatistics()).WriteToAsync(context.Response, context.RequestAborted).ConfigureAwait(false);
                 return;
             }
 
@@ -656,19 +656,10 @@ public sealed partial class RegistryMirrorProxy
 
     private static string Truncate(string text) => text.Length <= 200 ? text : text[..200] + "…";
 
-    private static string FormatMetrics(RegistryMirrorProxyStatistics statistics)
-    {
-        var text = new StringBuilder();
-        void Counter(string name, string help, long value)
-        {
-            text.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n");
-        }
-
-        Counter("accel_proxy_manifest_requests_total", "Manifest requests passed through to the upstream registry.", statistics.ManifestRequests);
-        Counter("accel_proxy_blob_requests_total", "Blob requests (GET and HEAD).", statistics.BlobRequests);
-        Counter("accel_proxy_range_requests_total", "Blob GETs answered with one byte range.", statistics.RangeRequests);
-        Counter("accel_proxy_served_bytes_total", "Blob bytes sent to clients.", statistics.BytesServed);
-        Counter("accel_proxy_errors_total", "Requests answered with an error or cut short.", statistics.Errors);
-        return text.ToString();
-    }
+    private static PrometheusText FormatMetrics(RegistryMirrorProxyStatistics statistics) => new PrometheusText()
+        .Counter("accel_proxy_manifest_requests_total", "Manifest requests passed through to the upstream registry.", statistics.ManifestRequests)
+        .Counter("accel_proxy_blob_requests_total", "Blob requests (GET and HEAD).", statistics.BlobRequests)
+        .Counter("accel_proxy_range_requests_total", "Blob GETs answered with one byte range.", statistics.RangeRequests)
+        .Counter("accel_proxy_served_bytes_total", "Blob bytes sent to clients.", statistics.BytesServed)
+        .Counter("accel_proxy_errors_total", "Requests answered with an error or cut short.", statistics.Errors);
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
-using Accelerator.Oci.Hosting;
+using Accelerator.Hosting;
+using Accelerator.Hosting.Health;
 using Accelerator.Oci.Registry;
 using Accelerator.P2P.Protocol;
 using Microsoft.Extensions.Logging;
@@ -92,13 +93,24 @@ public sealed partial class RegistryMirrorProxy : IAsyncDisposable
     /// for a client credential must check access and read with that credential (a peer source forwards it to the
     /// scheduler's access check and to back-to-source reads). Sources without a credential are asked once per registry.
     /// </summary>
-    public static async Task<RegistryMirrorProxy> StartAsync(
+    public static Task<RegistryMirrorProxy> StartAsync(
         RegistryMirrorProxyOptions options,
         Func<string, RegistryCredential?, IBlobSource> blobSources,
         ILoggerFactory? loggerFactory = null,
         TimeProvider? time = null,
         HttpMessageHandler? upstreamHandler = null,
         CancellationToken cancellationToken = default)
+        => StartAsync(options, blobSources, loggerFactory, time, upstreamHandler, health: null, cancellationToken);
+
+    /// <summary>Starts the proxy with <paramref name="health"/> answering <c>/healthz</c> and <c>/readyz</c> on its listener.</summary>
+    internal static async Task<RegistryMirrorProxy> StartAsync(
+        RegistryMirrorProxyOptions options,
+        Func<string, RegistryCredential?, IBlobSource> blobSources,
+        ILoggerFactory? loggerFactory,
+        TimeProvider? time,
+        HttpMessageHandler? upstreamHandler,
+        HealthEndpoints? health,
+        CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(blobSources);
@@ -107,7 +119,7 @@ public sealed partial class RegistryMirrorProxy : IAsyncDisposable
         var proxy = new RegistryMirrorProxy(options, blobSources, upstreamHandler, time ?? TimeProvider.System, logger);
         try
         {
-            await proxy.StartListenerAsync(cancellationToken).ConfigureAwait(false);
+            await proxy.StartListenerAsync(health, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -152,10 +164,10 @@ public sealed partial class RegistryMirrorProxy : IAsyncDisposable
             : _sourcesByRegistry.Count < MaxCachedRegistries ? _sourcesByRegistry.GetOrAdd(registry, r => _blobSources(r, null))
             : _blobSources(registry, null);
 
-    private async Task StartListenerAsync(CancellationToken cancellationToken)
+    private async Task StartListenerAsync(HealthEndpoints? health, CancellationToken cancellationToken)
     {
         // Registry API requests this proxy serves carry no body.
-        _listener = await KestrelListener.StartAsync(_options.Listen!, HandleAsync, 0, cancellationToken, maxRequestHeadersBytes: 64 * 1024, tls: _options.Tls).ConfigureAwait(false);
+        _listener = await KestrelListener.StartAsync(_options.Listen!, HandleAsync, 0, cancellationToken, maxRequestHeadersBytes: 64 * 1024, tls: _options.Tls, health: health).ConfigureAwait(false);
         Url = _listener.Url;
     }
 

@@ -1,4 +1,4 @@
-using Accelerator.Oci.Hosting;
+using Accelerator.Hosting;
 
 namespace Accelerator.P2P.Proxy;
 

@@ -1,4 +1,5 @@
-using Accelerator.Oci.Hosting;
+using Accelerator.Hosting;
+using Accelerator.Hosting.Health;
 using Accelerator.P2P.Protocol;
 using Microsoft.Extensions.Logging;
 
@@ -32,7 +33,11 @@ public sealed class P2PSchedulerServer : IAsyncDisposable
     public P2PScheduler Scheduler => Service.Scheduler;
 
     /// <summary>Validates <paramref name="options"/>, starts the scheduler and returns once it accepts connections.</summary>
-    public static async Task<P2PSchedulerServer> StartAsync(P2PSchedulerServerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? time = null, CancellationToken cancellationToken = default)
+    public static Task<P2PSchedulerServer> StartAsync(P2PSchedulerServerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? time = null, CancellationToken cancellationToken = default)
+        => StartAsync(options, loggerFactory, time, health: null, cancellationToken);
+
+    /// <summary>Starts the scheduler with <paramref name="health"/> answering <c>/healthz</c> and <c>/readyz</c> on its listener.</summary>
+    internal static async Task<P2PSchedulerServer> StartAsync(P2PSchedulerServerOptions options, ILoggerFactory? loggerFactory, TimeProvider? time, HealthEndpoints? health, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
@@ -41,7 +46,7 @@ public sealed class P2PSchedulerServer : IAsyncDisposable
         var service = new P2PSchedulerService(scheduler, options, loggerFactory, time);
         try
         {
-            var listener = await KestrelListener.StartAsync(options.Listen, service.HandleAsync, P2PProtocol.MaxRequestBytes + (1024 * 1024), cancellationToken, tls: options.Tls).ConfigureAwait(false);
+            var listener = await KestrelListener.StartAsync(options.Listen, service.HandleAsync, P2PProtocol.MaxRequestBytes + (1024 * 1024), cancellationToken, tls: options.Tls, health: health).ConfigureAwait(false);
             return new P2PSchedulerServer(service, listener, time);
         }
         catch

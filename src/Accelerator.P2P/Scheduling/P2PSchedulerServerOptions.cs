@@ -1,5 +1,5 @@
 using System.ComponentModel.DataAnnotations;
-using Accelerator.Oci.Hosting;
+using Accelerator.Hosting;
 using Accelerator.Oci.Registry;
 
 namespace Accelerator.P2P.Scheduling;

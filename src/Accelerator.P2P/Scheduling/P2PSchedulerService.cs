@@ -3,6 +3,7 @@ using System.Net;
 using Accelerator.Oci.Registry;
 using Accelerator.Oci.Resolution;
 using Accelerator.P2P.Protocol;
+using Accelerator.Hosting.Metrics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;

@@ -1,4 +1,4 @@
-using Accelerator.Oci.Samples;
+using Accelerator.Testing.Samples;
 using Accelerator.Testing.Trees;
 
 namespace Accelerator.Cli.Tests.Commands;

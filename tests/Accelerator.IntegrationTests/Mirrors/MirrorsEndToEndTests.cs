@@ -2,7 +2,7 @@ using Accelerator.IntegrationTests.Cli;
 using Accelerator.Oci.Copying;
 using Accelerator.Oci.Layout;
 using Accelerator.Oci.Registry;
-using Accelerator.Oci.Samples;
+using Accelerator.Testing.Samples;
 using Accelerator.Testing.Registry;
 using Accelerator.Testing.Trees;
 

@@ -2,7 +2,7 @@ using System.Text;
 using Accelerator.IntegrationTests.Cli;
 using Accelerator.Oci.Copying;
 using Accelerator.Oci.Layout;
-using Accelerator.Oci.Samples;
+using Accelerator.Testing.Samples;
 using Accelerator.Testing.Registry;
 using Accelerator.Testing.Trees;
 

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Accelerator.Oci.Samples;
+using Accelerator.Testing.Samples;
 
 namespace Accelerator.IntegrationTests.Samples;
 

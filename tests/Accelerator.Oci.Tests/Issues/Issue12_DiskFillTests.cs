@@ -1,6 +1,6 @@
 using Accelerator.Oci.Layout;
 using Accelerator.Oci.Pulling;
-using Accelerator.Oci.Samples;
+using Accelerator.Testing.Samples;
 using Accelerator.Testing.Host;
 
 namespace Accelerator.Oci.Tests.Issues;

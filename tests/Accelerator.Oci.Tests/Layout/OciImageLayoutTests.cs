@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json;
 using Accelerator.Oci.Layout;
 using Accelerator.Oci.Model;
-using Accelerator.Oci.Samples;
+using Accelerator.Testing.Samples;
 using Accelerator.Testing.Fuzzing;
 
 namespace Accelerator.Oci.Tests.Layout;

@@ -3,7 +3,7 @@ using Accelerator.Oci.Layout;
 using Accelerator.Oci.Mirrors;
 using Accelerator.Oci.Pulling;
 using Accelerator.Oci.Registry;
-using Accelerator.Oci.Samples;
+using Accelerator.Testing.Samples;
 using Accelerator.Oci.Tests.Registry;
 using Accelerator.Testing.Registry;
 using Accelerator.Testing.Trees;

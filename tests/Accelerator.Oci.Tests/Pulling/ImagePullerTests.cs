@@ -1,7 +1,7 @@
 using Accelerator.Oci.Layout;
 using Accelerator.Oci.Model;
 using Accelerator.Oci.Pulling;
-using Accelerator.Oci.Samples;
+using Accelerator.Testing.Samples;
 
 namespace Accelerator.Oci.Tests.Pulling;
 

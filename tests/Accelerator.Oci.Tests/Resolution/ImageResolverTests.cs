@@ -1,6 +1,6 @@
 using Accelerator.Oci.Layout;
 using Accelerator.Oci.Resolution;
-using Accelerator.Oci.Samples;
+using Accelerator.Testing.Samples;
 
 namespace Accelerator.Oci.Tests.Resolution;
 

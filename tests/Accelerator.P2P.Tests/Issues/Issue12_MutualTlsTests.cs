@@ -1,5 +1,5 @@
 using System.Security.Cryptography.X509Certificates;
-using Accelerator.Oci.Hosting;
+using Accelerator.Hosting;
 using Accelerator.P2P.Peers;
 using Accelerator.P2P.Tests.Infrastructure;
 using Accelerator.Testing.Tls;

@@ -3,7 +3,7 @@ using System.Text;
 using Accelerator.Oci.Copying;
 using Accelerator.Oci.Layout;
 using Accelerator.Oci.Registry;
-using Accelerator.Oci.Samples;
+using Accelerator.Testing.Samples;
 using Accelerator.P2P.Protocol;
 using Accelerator.P2P.Scheduling;
 using Accelerator.P2P.Tests.Infrastructure;

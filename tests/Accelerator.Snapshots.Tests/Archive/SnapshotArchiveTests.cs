@@ -1,5 +1,5 @@
 using Accelerator.Oci.Registry;
-using Accelerator.Oci.Samples;
+using Accelerator.Testing.Samples;
 using Accelerator.Snapshots.Tests.Support;
 using Accelerator.Testing.Fuzzing;
 using Accelerator.Testing.Trees;

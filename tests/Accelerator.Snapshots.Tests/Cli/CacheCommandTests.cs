@@ -1,4 +1,4 @@
-using Accelerator.Oci.Samples;
+using Accelerator.Testing.Samples;
 using Accelerator.Snapshots.Tests.Support;
 using Accelerator.Testing.Trees;
 

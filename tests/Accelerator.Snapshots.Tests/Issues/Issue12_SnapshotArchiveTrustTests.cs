@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using Accelerator.Oci.Registry;
-using Accelerator.Oci.Samples;
+using Accelerator.Testing.Samples;
 using Accelerator.Snapshots.Tests.Support;
 
 namespace Accelerator.Snapshots.Tests.Issues;

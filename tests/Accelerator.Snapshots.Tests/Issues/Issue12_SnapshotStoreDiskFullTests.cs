@@ -1,5 +1,5 @@
 using Accelerator.Oci.Layout;
-using Accelerator.Oci.Samples;
+using Accelerator.Testing.Samples;
 using Accelerator.Snapshots;
 using Accelerator.Testing.Host;
 

@@ -1,6 +1,6 @@
 using Accelerator.Oci;
 using Accelerator.Oci.Registry;
-using Accelerator.Oci.Samples;
+using Accelerator.Testing.Samples;
 using Accelerator.Snapshots.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -1,4 +1,4 @@
-using Accelerator.Oci.Samples;
+using Accelerator.Testing.Samples;
 using Accelerator.Testing.Images;
 using Accelerator.Testing.Registry;
 using Accelerator.Testing.Trees;

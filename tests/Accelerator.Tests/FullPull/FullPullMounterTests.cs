@@ -1,5 +1,5 @@
 using Accelerator.FullPull;
-using Accelerator.Oci.Samples;
+using Accelerator.Testing.Samples;
 using Accelerator.Testing.Trees;
 using Microsoft.Extensions.Options;
 

@@ -1,6 +1,6 @@
 using Accelerator.FullPull;
 using Accelerator.Oci.Registry;
-using Accelerator.Oci.Samples;
+using Accelerator.Testing.Samples;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Accelerator.Cli.Console;
 using Accelerator.Oci;
+using Accelerator.Hosting.Layout;
 using Accelerator.Oci.Layout;
 using Accelerator.Oci.Registry;
 using Accelerator.P2P.Peers;

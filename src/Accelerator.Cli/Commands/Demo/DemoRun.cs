@@ -3,8 +3,9 @@ using System.Globalization;
 using Accelerator.Block.Conversion;
 using Accelerator.Cli.Console;
 using Accelerator.Lazy.Conversion;
+using Accelerator.Hosting.Layout;
 using Accelerator.Oci.Layout;
-using Accelerator.Oci.Samples;
+using Accelerator.Cli.Commands.Demo.Samples;
 using Microsoft.Extensions.DependencyInjection;
 using Spectre.Console;
 

@@ -1,0 +1,63 @@
+using Accelerator.Oci.Layout;
+using System.Text.RegularExpressions;
+using Accelerator.Hosting;
+
+namespace Accelerator.Hosting.Layout;
+
+/// <summary>Options of an <see cref="OciLayoutRegistryServer"/>.</summary>
+public sealed partial class OciLayoutRegistryServerOptions
+{
+    /// <summary>
+    /// Where to listen: <c>http://ADDRESS:PORT</c> with an IP address or <c>localhost</c>; port 0 picks a free port (see
+    /// <see cref="OciLayoutRegistryServer.Url"/>). <value>Default: <c>http://127.0.0.1:0</c>.</value>
+    /// </summary>
+    public Uri Listen { get; set; } = new("http://127.0.0.1:0");
+
+    /// <summary>
+    /// TLS for an <c>https://</c> <see cref="Listen"/> URL: certificate and key files (re-read when they change) and,
+    /// optionally, the certificate authority whose client certificates are required.
+    /// <value>Default: null, plain HTTP.</value>
+    /// </summary>
+    public ListenerTlsOptions? Tls { get; set; }
+
+    /// <summary>
+    /// The repository name the layout's images are served under (distribution spec name grammar, e.g.
+    /// <c>demo/sample</c>); other names are answered 404 <c>NAME_UNKNOWN</c>. <value>Default: <c>library/sample</c>.</value>
+    /// </summary>
+    public string Repository { get; set; } = "library/sample";
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>
+    public void Validate()
+    {
+        if (Listen is null || ListenerTlsOptions.CheckScheme(Listen, Tls) is not null || Listen.AbsolutePath != "/")
+        {
+            throw new ArgumentException($"Listen must be http://ADDRESS:PORT (https:// with Tls), not '{Listen}'.", nameof(Listen));
+        }
+
+        if (Repository is null || Repository.Length > 255 || !RepositoryName().IsMatch(Repository))
+        {
+            throw new ArgumentException($"Repository '{Repository}' is not a repository name (lowercase path components such as demo/sample).", nameof(Repository));
+        }
+    }
+
+    // distribution-spec, "Pulling manifests": <name> must match this expression.
+    [GeneratedRegex(@"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$", RegexOptions.CultureInvariant)]
+    private static partial Regex RepositoryName();
+}
+
+/// <summary>What an <see cref="OciLayoutRegistryServer"/> has served so far.</summary>
+/// <param name="Requests">Requests answered (any status).</param>
+/// <param name="ManifestBytesServed">Manifest body bytes written.</param>
+/// <param name="BlobBytesServed">Blob body bytes written (whole and ranged GETs).</param>
+public sealed record OciLayoutRegistryStatistics(long Requests, long ManifestBytesServed, long BlobBytesServed)
+{
+    /// <summary>Every body byte of manifests and blobs written.</summary>
+    public long BytesServed => ManifestBytesServed + BlobBytesServed;
+
+    /// <summary>The figures of this snapshot minus those of an <paramref name="earlier"/> one.</summary>
+    public OciLayoutRegistryStatistics Since(OciLayoutRegistryStatistics earlier)
+    {
+        ArgumentNullException.ThrowIfNull(earlier);
+        return new(Requests - earlier.Requests, ManifestBytesServed - earlier.ManifestBytesServed, BlobBytesServed - earlier.BlobBytesServed);
+    }
+}

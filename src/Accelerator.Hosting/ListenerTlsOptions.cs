@@ -1,0 +1,63 @@
+namespace Accelerator.Hosting;
+
+/// <summary>
+/// TLS for a listener (<c>https://</c> URLs): a PEM certificate and key, re-read when either file changes (a renewed
+/// certificate is served from the next handshake on, without a restart), and optionally a certificate authority whose
+/// client certificates the listener requires (mutual TLS).
+/// </summary>
+public sealed class ListenerTlsOptions
+{
+    /// <summary>The server certificate, PEM (the leaf first; intermediates may follow). Required.</summary>
+    public string? CertificateFile { get; set; }
+
+    /// <summary>The certificate's private key, PEM (PKCS#8, PKCS#1 or SEC1). Required.</summary>
+    public string? KeyFile { get; set; }
+
+    /// <summary>
+    /// When set, every client must present a certificate issued by one of the certificate authorities in this PEM file
+    /// (and valid now, for client authentication); a handshake without one fails.
+    /// <value>Default: null, no client certificates asked for.</value>
+    /// </summary>
+    public string? ClientCertificateAuthorityFile { get; set; }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming what is missing or unreadable.</summary>
+    public void Validate()
+    {
+        if (string.IsNullOrEmpty(CertificateFile) || string.IsNullOrEmpty(KeyFile))
+        {
+            throw new ArgumentException("TLS needs a certificate and a key file (--tls-cert FILE --tls-key FILE).");
+        }
+
+        foreach (string? file in new[] { CertificateFile, KeyFile, ClientCertificateAuthorityFile })
+        {
+            if (file is not null && !File.Exists(file))
+            {
+                throw new ArgumentException($"TLS: '{file}' does not exist.");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Checks that <paramref name="listen"/> and <paramref name="tls"/> agree: an <c>https://</c> URL needs TLS options
+    /// and TLS options need an <c>https://</c> URL. Returns the problem, or null.
+    /// </summary>
+    public static string? CheckScheme(Uri? listen, ListenerTlsOptions? tls)
+    {
+        if (listen is null || !listen.IsAbsoluteUri || (listen.Scheme != Uri.UriSchemeHttp && listen.Scheme != Uri.UriSchemeHttps))
+        {
+            return $"the listen address must be an http:// or https:// URL, not '{listen}'";
+        }
+
+        if (listen.Scheme == Uri.UriSchemeHttps && tls is null)
+        {
+            return $"{listen} is https: give a certificate and key (--tls-cert, --tls-key)";
+        }
+
+        if (listen.Scheme == Uri.UriSchemeHttp && tls is not null)
+        {
+            return $"a certificate is given but {listen} is plain http: listen on an https:// URL";
+        }
+
+        return null;
+    }
+}
