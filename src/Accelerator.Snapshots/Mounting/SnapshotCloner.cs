@@ -23,7 +23,7 @@ internal sealed partial class SnapshotCloner(SnapshotCatalog catalog, TreeSnapsh
     private readonly ILogger _logger = logger;
 
     /// <summary>Whether a warm of <paramref name="manifestDigest"/>, of either kind, runs in this process.</summary>
-    public bool IsWarmingHere(Digest manifestDigest) => trees.TryGetRunning(manifestDigest, out _) || blocks.TryGetRunning(manifestDigest, out _);
+    public bool IsWarmingHere(Digest manifestDigest) => trees.Running.TryGet(manifestDigest, out _) || blocks.Running.TryGet(manifestDigest, out _);
 
     /// <summary>Clones the snapshot that serves <paramref name="image"/>, warming it first when a warm runs or its lowest layers are here (see <see cref="SnapshotStore.MountAsync(IImageStore, ImageReference, string, SnapshotMountOptions?, CancellationToken)"/>).</summary>
     /// <exception cref="SnapshotNotFoundException">Nothing in the store can serve the image.</exception>
@@ -209,7 +209,7 @@ internal sealed partial class SnapshotCloner(SnapshotCatalog catalog, TreeSnapsh
     /// <summary>Waits for the warm of <paramref name="manifestDigest"/> running here (its result) or in another process (its image lock).</summary>
     private async Task<SnapshotWarmResult?> WaitForWarmAsync(Digest manifestDigest, CancellationToken cancellationToken)
     {
-        if (trees.TryGetRunning(manifestDigest, out var running) || blocks.TryGetRunning(manifestDigest, out running))
+        if (trees.Running.TryGet(manifestDigest, out var running) || blocks.Running.TryGet(manifestDigest, out running))
         {
             try
             {
@@ -237,7 +237,7 @@ internal sealed partial class SnapshotCloner(SnapshotCatalog catalog, TreeSnapsh
             ?? throw new SnapshotNotFoundException($"{image} cannot be resolved.");
         var record = catalog.TryLoadImage(digest);
         SnapshotWarmResult? warm = null;
-        if (record is null && catalog.Options.Kind == SnapshotKind.BlockStack && (blocks.TryGetRunning(digest, out _) || FileLock.IsHeld(catalog.ImageLockPath(digest))))
+        if (record is null && catalog.Options.Kind == SnapshotKind.BlockStack && (blocks.Running.TryGet(digest, out _) || FileLock.IsHeld(catalog.ImageLockPath(digest))))
         {
             warm = await blocks.WarmAsync(store, image, options.Platform, cancellationToken).ConfigureAwait(false);
             record = catalog.TryLoadImage(digest);

@@ -24,8 +24,8 @@ internal sealed partial class BlockSnapshotWarmer(SnapshotCatalog catalog, Snaps
     // Block-stack warms in this process, apart from tree warms: a warm of one kind never hands its result to the other.
     private readonly RunningWarms _blockWarms = new();
 
-    /// <summary>The block warm of <paramref name="manifestDigest"/> running in this process, if any.</summary>
-    public bool TryGetRunning(Digest manifestDigest, out Task<SnapshotWarmResult> running) => _blockWarms.TryGet(manifestDigest, out running);
+    /// <summary>The warms of this kind running in this process.</summary>
+    public RunningWarms Running => _blockWarms;
 
     /// <summary>
     /// Warms a block-stack snapshot of <paramref name="image"/>, joining a block warm of the same manifest already

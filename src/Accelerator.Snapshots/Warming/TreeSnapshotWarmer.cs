@@ -20,8 +20,8 @@ internal sealed partial class TreeSnapshotWarmer(SnapshotCatalog catalog, Snapsh
     private readonly ILogger _logger = logger;
     private readonly RunningWarms _warms = new();
 
-    /// <summary>The warm of <paramref name="manifestDigest"/> running in this process, if any.</summary>
-    public bool TryGetRunning(Digest manifestDigest, out Task<SnapshotWarmResult> running) => _warms.TryGet(manifestDigest, out running);
+    /// <summary>The warms of this kind running in this process.</summary>
+    public RunningWarms Running => _warms;
 
     /// <summary>Warms <paramref name="key"/>, joining a warm of the same image already running in this process.</summary>
     public Task<SnapshotWarmResult> WarmAsync(IImageStore store, ImageKey key, CancellationToken cancellationToken)
