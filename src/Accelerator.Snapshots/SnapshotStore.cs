@@ -4,6 +4,11 @@ using Accelerator.Linux;
 using Accelerator.Oci.Model;
 using Accelerator.Oci.Resolution;
 using Accelerator.Snapshots.Storage;
+using Accelerator.Snapshots.Archive;
+using Accelerator.Snapshots.Catalog;
+using Accelerator.Snapshots.Eviction;
+using Accelerator.Snapshots.Mounting;
+using Accelerator.Snapshots.Warming;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -23,42 +28,45 @@ namespace Accelerator.Snapshots;
 /// Layout under <see cref="SnapshotStoreOptions.Root"/>: <c>layers/HEX/{fs,layer.json}</c> (HEX: the chain ID's
 /// hex digest; a block layer: <c>layers/HEX/{disk,index,layer.json}</c>, HEX: the block index digest's), <c>images/HEX.json</c> (HEX: the manifest digest's), <c>mounts/ID/{upper,work,mount.json}</c>,
 /// <c>staging/ID/</c> (warms in progress, each holding a lock), <c>locks/</c>.
+/// <para>
+/// The store is a facade over collaborators with one responsibility each (see the package README): the catalog
+/// (records on disk, listing, matching, staging, recovery), the tree and block warmers, the cloner (mounting), the
+/// archivers (export and import) and the evictor.
+/// </para>
 /// </remarks>
-public sealed partial class SnapshotStore
+public sealed class SnapshotStore
 {
-    private readonly SnapshotStoreOptions _options;
-    private readonly ILogger _logger;
-    private readonly TimeProvider _time;
-    private readonly ConcurrentDictionary<Digest, Task<SnapshotWarmResult>> _warms = new();
+    /// <summary>The media type of an exported snapshot blob: a tar of <c>snapshot.json</c> then <c>layers/N.tar</c>.</summary>
+    public const string ArchiveMediaType = "application/vnd.accelerator.snapshot.v1.tar";
 
-    // Block-stack warms in this process, apart from tree warms: a warm of one kind never hands its result to the other.
-    private readonly ConcurrentDictionary<Digest, Task<SnapshotWarmResult>> _blockWarms = new();
+    /// <summary>The artifact type of the OCI manifest an exported snapshot is pushed under.</summary>
+    public const string ArtifactType = "application/vnd.accelerator.snapshot.v1";
+
+    /// <summary>The manifest annotation naming the image manifest a pushed snapshot was made from.</summary>
+    public const string SourceManifestAnnotation = "dev.accelerator.snapshot.manifest";
+
+    private readonly SnapshotCatalog _catalog;
+    private readonly TreeSnapshotWarmer _trees;
+    private readonly BlockSnapshotWarmer _blocks;
+    private readonly SnapshotCloner _cloner;
+    private readonly SnapshotArchiver _archiver;
+    private readonly SnapshotEvictor _evictor;
 
     private SnapshotStore(SnapshotStoreOptions options, ILogger logger, TimeProvider time)
     {
-        _options = options;
-        _logger = logger;
-        _time = time;
-        Root = Path.GetFullPath(options.Root);
+        _catalog = new SnapshotCatalog(options, logger, time);
+        _evictor = new SnapshotEvictor(_catalog, logger);
+        _trees = new TreeSnapshotWarmer(_catalog, _evictor, logger);
+        _blocks = new BlockSnapshotWarmer(_catalog, _evictor, logger);
+        _cloner = new SnapshotCloner(_catalog, _trees, _blocks, logger);
+        _archiver = new SnapshotArchiver(_catalog, _trees, new BlockSnapshotArchiver(_catalog, _evictor));
     }
 
     /// <summary>The store's directory.</summary>
-    public string Root { get; }
+    public string Root => _catalog.Root;
 
     /// <summary>What opening the store found and repaired.</summary>
     public SnapshotRecoveryReport Recovery { get; private set; } = new(0, 0, 0, 0);
-
-    private string LayersDirectory => Path.Combine(Root, "layers");
-
-    private string ImagesDirectory => Path.Combine(Root, "images");
-
-    private string MountsDirectory => Path.Combine(Root, "mounts");
-
-    private string StagingDirectory => Path.Combine(Root, "staging");
-
-    private string LocksDirectory => Path.Combine(Root, "locks");
-
-    private string TrashDirectory => Path.Combine(Root, "trash");
 
     /// <summary>
     /// Opens (creating if needed) the store at <see cref="SnapshotStoreOptions.Root"/>, and repairs it: unfinished warms
@@ -70,33 +78,18 @@ public sealed partial class SnapshotStore
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        var store = new SnapshotStore(options, (ILogger?)logger ?? NullLogger.Instance, timeProvider ?? TimeProvider.System);
-
-        // The store holds unpacked images (set-user-ID files, devices) and the upper directories of live clones: only
-        // its owner may enter it (containerd's answer to CVE-2021-41103 for its snapshotters is the same).
-        PrivateDirectory.Create(options.Root);
-        foreach (string directory in new[] { store.LayersDirectory, store.ImagesDirectory, store.MountsDirectory, store.StagingDirectory, store.LocksDirectory, store.TrashDirectory })
-        {
-            Directory.CreateDirectory(directory);
-        }
-
-        store.Recovery = store.Recover();
+        var log = (ILogger?)logger ?? NullLogger.Instance;
+        var store = new SnapshotStore(options, log, timeProvider ?? TimeProvider.System);
+        store._catalog.Create();
+        store.Recovery = new SnapshotRecovery(store._catalog, log).Recover();
         return store;
     }
 
     /// <summary>The snapshots in the store, most recently used first.</summary>
-    public IReadOnlyList<SnapshotInfo> List()
-    {
-        var mounts = LiveMounts();
-        return ImageRecords()
-            .Select(r => Describe(r, mounts))
-            .OrderByDescending(s => s.LastUsed)
-            .ToList();
-    }
+    public IReadOnlyList<SnapshotInfo> List() => _catalog.List();
 
     /// <summary>The snapshot of <paramref name="manifestDigest"/>, or null.</summary>
-    public SnapshotInfo? Find(Digest manifestDigest)
-        => TryLoadImage(manifestDigest) is { } record ? Describe(record, LiveMounts()) : null;
+    public SnapshotInfo? Find(Digest manifestDigest) => _catalog.Find(manifestDigest);
 
     /// <summary>
     /// The snapshots a reference names without asking a registry: by digest (manifest or index) or by a reference it
@@ -105,13 +98,7 @@ public sealed partial class SnapshotStore
     public IReadOnlyList<SnapshotInfo> FindByReference(ImageReference image)
     {
         ArgumentNullException.ThrowIfNull(image);
-        string text = image.ToString();
-        var mounts = LiveMounts();
-        return ImageRecords()
-            .Where(r => r.References.Contains(text, StringComparer.Ordinal)
-                || (image.Digest is { } d && (r.ManifestDigest == d.ToString() || r.References.Any(x => x.EndsWith("@" + d, StringComparison.Ordinal)))))
-            .Select(r => Describe(r, mounts))
-            .ToList();
+        return _catalog.FindByReference(image);
     }
 
     /// <summary>How the store matches <paramref name="image"/>: exact snapshot, a warm running, shared lowest layers, or nothing.</summary>
@@ -119,204 +106,174 @@ public sealed partial class SnapshotStore
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(image);
-        var key = await ResolveAsync(store, image, platform, cancellationToken).ConfigureAwait(false);
-        return Match(key);
+        var key = await SnapshotCatalog.ResolveAsync(store, image, platform, cancellationToken).ConfigureAwait(false);
+        return _catalog.Match(key, _cloner.IsWarmingHere(key.ManifestDigest));
     }
 
-    private SnapshotMatch Match(ImageKey key)
+    /// <summary>
+    /// Prepares <paramref name="image"/> as a snapshot: resolves it through <paramref name="store"/> (a registry, its
+    /// mirror set, an OCI layout), downloads the layers the store does not have yet (each verified against its digest,
+    /// and its uncompressed content against the config's diff ID), unpacks each onto the layers below it, publishes
+    /// each layer and then the snapshot atomically, and evicts what capacity and time-to-live require. Warms of the
+    /// same image at once, here or in other processes, share one pull.
+    /// </summary>
+    /// <remarks>Makes a snapshot of the store's default kind, <see cref="SnapshotStoreOptions.Kind"/> (see the overload naming a kind).</remarks>
+    public Task<SnapshotWarmResult> WarmAsync(IImageStore store, ImageReference image, Platform? platform = null, CancellationToken cancellationToken = default)
+        => WarmAsync(store, image, _catalog.Options.Kind, platform, cancellationToken);
+
+    /// <summary>
+    /// Prepares <paramref name="image"/> as a snapshot of <paramref name="kind"/>. An
+    /// <see cref="SnapshotKind.OverlayTree"/> snapshot is built as <see cref="WarmAsync(IImageStore, ImageReference, Platform?, CancellationToken)"/>
+    /// describes. A <see cref="SnapshotKind.BlockStack"/> snapshot takes the image's block variant — the reference
+    /// itself when it is a block image, else <c>TAG-accel-block</c> beside it — or, when there is none and
+    /// <see cref="SnapshotStoreOptions.ConvertMissingBlockImages"/> is set, converts the image locally
+    /// (<see cref="Accelerator.Block.Conversion.BlockConverter"/>, root); then fetches every data blob (verified by digest), decodes every block
+    /// (verified against the index) into one flattened disk file, and publishes it with the index as one layer keyed by
+    /// the index digest — opening it later needs no network. The snapshot is keyed by the manifest digest of
+    /// <paramref name="image"/>, as tree snapshots are; one manifest has one snapshot of one kind.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A snapshot of another kind of the image exists, or the image has no block variant and conversion is off.</exception>
+    public async Task<SnapshotWarmResult> WarmAsync(IImageStore store, ImageReference image, SnapshotKind kind, Platform? platform = null, CancellationToken cancellationToken = default)
     {
-        Digest digest = key.ManifestDigest;
-        int total = key.ChainIds.Count;
-        if (TryLoadImage(digest) is not null)
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(image);
+        if (kind == SnapshotKind.OverlayTree)
         {
-            return new SnapshotMatch(SnapshotMatchKind.Exact, digest, total, total);
+            var key = await SnapshotCatalog.ResolveAsync(store, image, platform, cancellationToken).ConfigureAwait(false);
+            return await _trees.WarmAsync(store, key, cancellationToken).ConfigureAwait(false);
         }
 
-        int shared = SharedPrefix(key.ChainIds);
-        if (_warms.ContainsKey(digest) || _blockWarms.ContainsKey(digest) || FileLock.IsHeld(ImageLockPath(digest)))
-        {
-            return new SnapshotMatch(SnapshotMatchKind.Warming, digest, shared, total);
-        }
-
-        return new SnapshotMatch(shared > 0 ? SnapshotMatchKind.Prefix : SnapshotMatchKind.None, digest, shared, total);
+        return await _blocks.WarmAsync(store, image, platform, cancellationToken).ConfigureAwait(false);
     }
 
-    private int SharedPrefix(IReadOnlyList<Digest> chainIds)
+    /// <summary>
+    /// Clones the snapshot of <paramref name="image"/> at <paramref name="target"/> (an existing directory): an overlay
+    /// whose lower directories are the snapshot's layers and whose upper directory is new, so the time does not grow
+    /// with the image's size and writes never reach the snapshot. When there is no snapshot of the image but a warm of
+    /// it is running, or layers sharing its lowest layers exist, it is warmed first (see
+    /// <see cref="SnapshotMountOptions.TopUp"/>). A tag is resolved through <paramref name="store"/>; when that fails,
+    /// a snapshot warmed under the same reference is used.
+    /// </summary>
+    /// <exception cref="SnapshotNotFoundException">Nothing in the store can serve the image.</exception>
+    public Task<SnapshotMountedImage> MountAsync(IImageStore store, ImageReference image, string target, SnapshotMountOptions? options = null, CancellationToken cancellationToken = default)
     {
-        int shared = 0;
-        while (shared < chainIds.Count && TryLoadLayer(chainIds[shared]) is { Kind: LayerKinds.Tree })
-        {
-            shared++;
-        }
-
-        return shared;
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentException.ThrowIfNullOrEmpty(target);
+        return _cloner.MountAsync(store, image, target, options, cancellationToken);
     }
 
-    /// <summary>An image resolved for one platform, with the chain IDs its layers have as snapshot layers.</summary>
-    private sealed record ImageKey(ImageReference Image, ResolvedImage Resolved, IReadOnlyList<Digest> DiffIds, IReadOnlyList<Digest> ChainIds)
+    /// <summary>Clones an existing snapshot by manifest digest (no registry involved).</summary>
+    /// <exception cref="SnapshotNotFoundException">There is no valid snapshot of <paramref name="manifestDigest"/>.</exception>
+    public Task<SnapshotMountedImage> MountAsync(Digest manifestDigest, ImageReference image, string target, bool readOnly = false, CancellationToken cancellationToken = default)
     {
-        public Digest ManifestDigest => Resolved.Manifest.Digest;
+        ArgumentNullException.ThrowIfNull(image);
+        return _cloner.MountAsync(manifestDigest, image, target, readOnly, cancellationToken);
     }
 
-    private static async Task<ImageKey> ResolveAsync(IImageStore store, ImageReference image, Platform? platform, CancellationToken cancellationToken)
+    /// <summary>
+    /// The snapshot that serves <paramref name="image"/> without asking its registry: one whose manifest (or the index
+    /// it was warmed from) has the reference's digest; or, when <see cref="SnapshotStoreOptions.ResolveTags"/> is off,
+    /// the one warmed under the same reference. Null when there is none, or more than one.
+    /// </summary>
+    public SnapshotInfo? TryFindWithoutRegistry(ImageReference image)
     {
-        var resolved = await ImageResolver.ResolveAsync(store, image, platform, cancellationToken).ConfigureAwait(false);
-        foreach (var layer in resolved.Layers)
-        {
-            if (!MediaTypes.IsLayer(layer.MediaType))
-            {
-                throw new NotSupportedException($"Layer {layer.Digest} of {image} has media type '{layer.MediaType}', which is not a tar layer; it cannot be snapshotted.");
-            }
-        }
-
-        var diffIds = resolved.Config.Rootfs?.DiffIds;
-        if (diffIds is null || diffIds.Count != resolved.Layers.Count)
-        {
-            throw new NotSupportedException($"The config of {image} lists no diff IDs for its layers; snapshots are keyed by them.");
-        }
-
-        return new ImageKey(image, resolved, diffIds, ChainId.Compute(diffIds));
+        ArgumentNullException.ThrowIfNull(image);
+        return _cloner.TryFindWithoutRegistry(image);
     }
 
-    private SnapshotInfo Describe(ImageRecord record, MountState mounts)
+    /// <summary>
+    /// The snapshot of the manifest a tag names now, found with one HEAD request (no manifest or config read, nothing
+    /// hashed): null when the reference is pinned by digest, a platform is asked for, the tag names an index, or there
+    /// is no snapshot of that manifest — the caller then resolves the image in full.
+    /// </summary>
+    public Task<SnapshotInfo?> TryFindCurrentAsync(IImageStore store, ImageReference image, Platform? platform = null, CancellationToken cancellationToken = default)
     {
-        Digest digest = Digest.Parse(record.ManifestDigest);
-        var chain = record.ChainIds.Select(Digest.Parse).ToArray();
-        long size = chain.Sum(c => TryLoadLayer(c)?.SizeBytes ?? 0);
-        return new SnapshotInfo(digest, record.References, chain, size, record.Created, LastUsed(digest), mounts.Digests.Contains(record.ManifestDigest))
-        {
-            Kind = SnapshotKinds.Parse(record.Kind),
-        };
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(image);
+        return _cloner.TryFindCurrentAsync(store, image, platform, cancellationToken);
     }
 
-    private string LayerPath(Digest chainId) => Path.Combine(LayersDirectory, chainId.Encoded);
+    /// <summary>Evicts the snapshot of <paramref name="manifestDigest"/> and the layers no other snapshot uses.</summary>
+    /// <returns>False when there is no such snapshot.</returns>
+    /// <exception cref="InvalidOperationException">A clone of it is mounted.</exception>
+    public Task<bool> EvictAsync(Digest manifestDigest, CancellationToken cancellationToken = default) => _evictor.EvictAsync(manifestDigest, cancellationToken);
 
-    private string LayerTree(Digest chainId) => Path.Combine(LayerPath(chainId), "fs");
+    /// <summary>
+    /// Applies the time-to-live and the capacity: evicts snapshots unused for longer than the time-to-live, then the
+    /// least recently used ones while the store is over capacity (layers no snapshot uses first). Mounted snapshots and
+    /// the layers of warms in progress are never evicted.
+    /// </summary>
+    /// <returns>The snapshots evicted.</returns>
+    public Task<int> PruneAsync(CancellationToken cancellationToken = default) => _evictor.PruneAsync(keep: null, cancellationToken);
 
-    private string ImagePath(Digest manifestDigest) => Path.Combine(ImagesDirectory, manifestDigest.Encoded + ".json");
+    /// <summary>Disk bytes of all published layers.</summary>
+    public long UsedBytes() => _evictor.UsedBytes();
 
-    private string ImageLockPath(Digest manifestDigest) => Path.Combine(LocksDirectory, "image-" + manifestDigest.Encoded + ".lock");
-
-    private string LayerLockPath(Digest chainId) => Path.Combine(LocksDirectory, "layer-" + chainId.Encoded + ".lock");
-
-    private string StoreLockPath => Path.Combine(LocksDirectory, "store.lock");
-
-    /// <summary>The published layer <paramref name="chainId"/> when its metadata is valid; else null.</summary>
-    private LayerRecord? TryLoadLayer(Digest chainId)
+    /// <summary>
+    /// Writes the snapshot of <paramref name="manifestDigest"/> to <paramref name="destination"/> as one blob, a tar:
+    /// <c>snapshot.json</c> (version 2: kind, manifest digest, references), <c>image/manifest.json</c> and
+    /// <c>image/config.json</c> (the image's own bytes), then for a tree snapshot <c>layers/0</c>… (each layer blob as the
+    /// registry stores it, read through <paramref name="source"/>), or for a block-stack snapshot
+    /// <c>block/manifest.json</c> (the block variant's manifest), <c>block/index</c> and <c>block/data</c>. Everything an
+    /// importer publishes is bound by digests to the manifest digest: the archive does not vouch for itself.
+    /// </summary>
+    /// <param name="manifestDigest">The snapshot's manifest digest.</param>
+    /// <param name="destination">Where the archive is written.</param>
+    /// <param name="source">Where a tree snapshot's layer blobs are read (a registry, mirror set or layout holding the image); not needed for a block-stack snapshot.</param>
+    /// <param name="image">The image in <paramref name="source"/> (its digest is replaced by <paramref name="manifestDigest"/>); default: a reference the snapshot was warmed as.</param>
+    /// <param name="cancellationToken">Cancels the export.</param>
+    /// <returns>The blob's descriptor (digest and size of what was written).</returns>
+    /// <exception cref="SnapshotNotFoundException">There is no valid snapshot of <paramref name="manifestDigest"/>.</exception>
+    /// <exception cref="InvalidOperationException">A tree snapshot without a <paramref name="source"/>, or a block snapshot made before archives carried its provenance.</exception>
+    public Task<Descriptor> ExportAsync(Digest manifestDigest, Stream destination, IImageStore? source = null, ImageReference? image = null, CancellationToken cancellationToken = default)
     {
-        string directory = LayerPath(chainId);
-        var record = RecordJson.TryRead(Path.Combine(directory, "layer.json"), RecordJson.Default.LayerRecord);
-        bool complete = record?.Kind switch
-        {
-            LayerKinds.Tree => Directory.Exists(Path.Combine(directory, "fs")),
-            LayerKinds.Block => File.Exists(Path.Combine(directory, BlockDiskFile)) && File.Exists(Path.Combine(directory, BlockIndexFile)),
-            _ => false,
-        };
-        return complete && record!.ChainId == chainId.ToString() ? record : null;
+        ArgumentNullException.ThrowIfNull(destination);
+        return _archiver.ExportAsync(manifestDigest, destination, source, image, cancellationToken);
     }
 
-    /// <summary>The published snapshot of <paramref name="manifestDigest"/> when its record and all its layers are valid; else null.</summary>
-    private ImageRecord? TryLoadImage(Digest manifestDigest)
+    /// <summary>
+    /// Imports a snapshot written by <see cref="ExportAsync"/> without trusting it: the manifest must hash to the
+    /// manifest digest the header claims, the config to the manifest's config digest; a tree snapshot's layer blobs
+    /// must match the manifest's layer digests and, uncompressed, the config's diff IDs (the trees are then built here,
+    /// as a warm builds them); a block snapshot's variant manifest must name the manifest as its source, share its
+    /// config and list the index, whose every block is checked. Only references pinned to the verified manifest digest
+    /// (<c>NAME@DIGEST</c>) are recorded: a tag in an archive is a claim nobody checked. On any mismatch nothing is
+    /// published.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The archive is malformed, of an unverifiable version, or its contents do not match its digests.</exception>
+    /// <exception cref="DigestMismatchException">A blob or block does not match its digest.</exception>
+    public Task<SnapshotInfo> ImportAsync(Stream source, CancellationToken cancellationToken = default)
     {
-        var record = RecordJson.TryRead(ImagePath(manifestDigest), RecordJson.Default.ImageRecord);
-        return record is not null && IsValid(record) && record.ManifestDigest == manifestDigest.ToString() ? record : null;
+        ArgumentNullException.ThrowIfNull(source);
+        return _archiver.ImportAsync(source, cancellationToken);
     }
 
-    private bool IsValid(ImageRecord record) => record.Kind switch
+    /// <summary>
+    /// Exports the snapshot of <paramref name="manifestDigest"/> and pushes it to <paramref name="destination"/> as an
+    /// OCI artifact (artifact type <see cref="ArtifactType"/>, the empty config, the archive as its one layer), so other
+    /// nodes pull it through their mirrors and peers like any blob.
+    /// </summary>
+    /// <param name="manifestDigest">The snapshot's manifest digest.</param>
+    /// <param name="target">Where to push.</param>
+    /// <param name="destination">The artifact reference.</param>
+    /// <param name="source">Where a tree snapshot's layer blobs are read (see <see cref="ExportAsync"/>).</param>
+    /// <param name="image">The image in <paramref name="source"/>; default: a reference the snapshot was warmed as.</param>
+    /// <param name="cancellationToken">Cancels the push.</param>
+    /// <returns>The pushed manifest's descriptor.</returns>
+    public Task<Descriptor> PushAsync(Digest manifestDigest, IImageStore target, ImageReference destination, IImageStore? source = null, ImageReference? image = null, CancellationToken cancellationToken = default)
     {
-        SnapshotKinds.OverlayTree => record.ChainIds.Count > 0
-            && record.ChainIds.Count == record.DiffIds.Count
-            && record.ChainIds.All(c => Digest.TryParse(c, out var d) && TryLoadLayer(d) is { Kind: LayerKinds.Tree }),
-        SnapshotKinds.BlockStack => record.ChainIds is [var only]
-            && Digest.TryParse(only, out var key) && TryLoadLayer(key) is { Kind: LayerKinds.Block },
-        _ => false,
-    };
-
-    private IEnumerable<ImageRecord> ImageRecords()
-    {
-        foreach (string file in Directory.EnumerateFiles(ImagesDirectory, "*.json"))
-        {
-            if (Digest.TryParse("sha256:" + Path.GetFileNameWithoutExtension(file), out var digest) && TryLoadImage(digest) is { } record)
-            {
-                yield return record;
-            }
-        }
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(destination);
+        return _archiver.PushAsync(manifestDigest, target, destination, source, image, cancellationToken);
     }
 
-    private DateTimeOffset LastUsed(Digest manifestDigest)
+    /// <summary>Pulls a snapshot pushed with <see cref="PushAsync"/> from <paramref name="artifact"/> and imports it.</summary>
+    /// <exception cref="InvalidDataException">The artifact is not a snapshot.</exception>
+    public Task<SnapshotInfo> PullAsync(IImageStore source, ImageReference artifact, CancellationToken cancellationToken = default)
     {
-        try
-        {
-            return new DateTimeOffset(File.GetLastWriteTimeUtc(ImagePath(manifestDigest)), TimeSpan.Zero);
-        }
-        catch (IOException)
-        {
-            return DateTimeOffset.MinValue;
-        }
-    }
-
-    // The last use is the record's modification time, set from the injected clock (so eviction order is testable).
-    private void Touch(Digest manifestDigest)
-    {
-        try
-        {
-            File.SetLastWriteTimeUtc(ImagePath(manifestDigest), _time.GetUtcNow().UtcDateTime);
-        }
-        catch (IOException)
-        {
-        }
-    }
-
-    private void WriteImageRecord(ImageRecord record)
-        => DurableFile.WriteAtomic(ImagePath(Digest.Parse(record.ManifestDigest)), JsonSerializer.SerializeToUtf8Bytes(record, RecordJson.Default.ImageRecord));
-
-    /// <summary>Takes the store-wide lock that orders publishing, eviction and clone registration across processes.</summary>
-    private Task<FileLock> LockStoreAsync(CancellationToken cancellationToken) => FileLock.AcquireAsync(StoreLockPath, cancellationToken);
-
-    /// <summary>Deletes a tree, moving it aside first so that it disappears from its place at once.</summary>
-    private void DeleteTree(string path)
-    {
-        if (!Directory.Exists(path))
-        {
-            return;
-        }
-
-        string trash = Path.Combine(TrashDirectory, Guid.NewGuid().ToString("N"));
-        try
-        {
-            Directory.Move(path, trash);
-        }
-        catch (IOException)
-        {
-            trash = path;
-        }
-
-        try
-        {
-            Directory.Delete(trash, recursive: true);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            LogDeleteFailed(trash, ex);
-        }
-    }
-
-    /// <summary>Disk bytes of a tree (allocated blocks; hard-linked files counted once).</summary>
-    private static long DiskUsage(string root)
-    {
-        var seen = new HashSet<ulong>();
-        long bytes = LibC.Lstat(root).Blocks * 512;
-        foreach (string path in FileTree.EnumerateEntries(root))
-        {
-            var status = LibC.Lstat(path);
-            if (status.Nlink > 1 && !status.IsDirectory && !seen.Add(status.Inode))
-            {
-                continue;
-            }
-
-            bytes += status.Blocks * 512;
-        }
-
-        return bytes;
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(artifact);
+        return _archiver.PullAsync(source, artifact, cancellationToken);
     }
 }

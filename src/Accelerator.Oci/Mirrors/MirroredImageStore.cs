@@ -86,88 +86,51 @@ public sealed class MirroredImageStore : IImageStore
             throw NoResolver();
         }
 
-        var errors = new FailoverErrors();
-        foreach (var route in plan)
+        var rules = new FailoverRules
         {
-            using var scope = _set.Begin(route);
-            using var timeout = new CancellationTokenSource(route.IsOrigin ? Timeout.InfiniteTimeSpan : _set.Options.StallTimeout, _set.Time);
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-            try
-            {
-                var document = await route.Host.Client.GetManifestAsync(route.Key, repository, tag, linked.Token).ConfigureAwait(false);
-                _set.ReportSuccess(route);
-                _set.RegisterRoot(repository, document.Digest);
-                _set.RegisterChildren(repository, document);
-                _set.RecordPresence(route, repository, document.Digest, present: true);
-                return document;
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                throw;
-            }
-            catch (BlobNotFoundException)
-            {
-                errors.NotFound(route);
-                _set.LogFallback($"tag {repository}:{tag}", route, "not found");
-            }
-            catch (Exception ex) when (ex is IOException or HttpRequestException or OperationCanceledException or FormatException)
-            {
-                string reason = timeout.IsCancellationRequested ? "stalled" : "error";
-                errors.Failed(route, reason, ex);
-                _set.ReportFailure(route, reason, ex);
-                _set.LogFallback($"tag {repository}:{tag}", route, reason);
-            }
-        }
-
-        throw errors.ToException($"manifest {repository}:{tag}", Registry);
+            What = $"tag {repository}:{tag}",
+            Subject = $"manifest {repository}:{tag}",
+            IsHostFailure = MirrorFailover.IsManifestFailure,
+            StallFromStart = true,
+        };
+        return await MirrorFailover.RunAsync(_set, plan, rules, async attempt =>
+        {
+            var route = attempt.Route;
+            var document = await route.Host.Client.GetManifestAsync(route.Key, repository, tag, attempt.Token).ConfigureAwait(false);
+            _set.ReportSuccess(route);
+            _set.RegisterRoot(repository, document.Digest);
+            _set.RegisterChildren(repository, document);
+            _set.RecordPresence(route, repository, document.Digest, present: true);
+            return document;
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<ManifestDocument> FetchByDigestAsync(string repository, Digest digest, bool root, CancellationToken cancellationToken)
     {
         var plan = await _set.PlanAsync(repository, digest, cancellationToken).ConfigureAwait(false);
-        var errors = new FailoverErrors();
-        foreach (var route in plan)
+        var rules = new FailoverRules
         {
-            using var scope = _set.Begin(route);
-            using var timeout = new CancellationTokenSource(route.IsOrigin ? Timeout.InfiniteTimeSpan : _set.Options.StallTimeout, _set.Time);
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-            try
+            What = $"manifest {repository}@{digest}",
+            Subject = $"manifest {repository}@{digest}",
+            IsHostFailure = MirrorFailover.IsManifestFailure,
+            // A manifest whose bytes do not hash to the digest is refused by the client (DigestMismatchException).
+            Reason = static (ex, stalled) => stalled ? "stalled" : ex is DigestMismatchException ? "bad bytes" : "error",
+            StallFromStart = true,
+            OnNotFound = root ? route => _set.RecordPresence(route, repository, digest, present: false) : null,
+        };
+        return await MirrorFailover.RunAsync(_set, plan, rules, async attempt =>
+        {
+            var route = attempt.Route;
+            var document = await route.Host.Client.GetManifestAsync(route.Key, repository, digest.ToString(), attempt.Token).ConfigureAwait(false);
+            _set.ReportSuccess(route);
+            _set.RegisterChildren(repository, document);
+            if (root)
             {
-                var document = await route.Host.Client.GetManifestAsync(route.Key, repository, digest.ToString(), linked.Token).ConfigureAwait(false);
-                _set.ReportSuccess(route);
-                _set.RegisterChildren(repository, document);
-                if (root)
-                {
-                    _set.RecordPresence(route, repository, digest, present: true);
-                }
+                _set.RecordPresence(route, repository, digest, present: true);
+            }
 
-                return document;
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                throw;
-            }
-            catch (BlobNotFoundException)
-            {
-                errors.NotFound(route);
-                if (root)
-                {
-                    _set.RecordPresence(route, repository, digest, present: false);
-                }
-
-                _set.LogFallback($"manifest {repository}@{digest}", route, "not found");
-            }
-            catch (Exception ex) when (ex is IOException or HttpRequestException or OperationCanceledException or FormatException)
-            {
-                // A manifest whose bytes do not hash to the digest is refused by the client (DigestMismatchException).
-                string reason = timeout.IsCancellationRequested ? "stalled" : ex is DigestMismatchException ? "bad bytes" : "error";
-                errors.Failed(route, reason, ex);
-                _set.ReportFailure(route, reason, ex);
-                _set.LogFallback($"manifest {repository}@{digest}", route, reason);
-            }
-        }
-
-        throw errors.ToException($"manifest {repository}@{digest}", Registry);
+            return document;
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     private MirrorRoute PushTarget()

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Accelerator.Oci.Copying;
 using Accelerator.Hosting;
@@ -17,27 +16,28 @@ namespace Accelerator.P2P.Peers;
 /// once and from the registry when the scheduler says so, heartbeats, and preheating for seed peers. Reads go through
 /// <see cref="PeerBlobSource"/> (<see cref="CreateBlobSource(string, RegistryCredential?)"/>).
 /// </summary>
+/// <remarks>
+/// The peer starts, wires and stops its parts, each with one responsibility: <see cref="SchedulerRegistration"/> (the
+/// scheduler ring, task registration, sessions), <see cref="PieceDownloader"/> (pieces from parents and back to source,
+/// the streamed blob), <see cref="PieceServer"/> (the piece API), <see cref="PieceReporter"/> (what the schedulers are
+/// told), <see cref="Preheater"/> and <see cref="PeerHeartbeats"/>; <see cref="PeerCounters"/> are shared by all.
+/// </remarks>
 public sealed partial class P2PPeer : IAsyncDisposable
 {
     private readonly P2PPeerOptions _options;
     private readonly PieceStore _store;
     private readonly HttpClient _http;
-    private readonly SchedulerClient _schedulers;
-    private readonly SchedulerRing? _ring;
     private readonly RegistryClient _registry;
     private readonly bool _ownsRegistry;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly SemaphoreSlim _uploadSlots;
-    private readonly SemaphoreSlim _downloadSlots;
-    private readonly BandwidthLimiter? _uploadLimiter;
-    private readonly ConcurrentDictionary<Digest, TaskSession> _sessions = new();
-    private readonly ConcurrentDictionary<Uri, long> _deadSchedulers = new();
-    private readonly ConcurrentDictionary<(Digest Blob, string Credential), byte> _checkedAccess = new();
-    private readonly ConcurrentDictionary<Digest, long> _originPieces = new();
-    private readonly ConcurrentDictionary<Digest, Task> _preheats = new();
-    private readonly ConcurrentDictionary<Uri, string> _peerSecrets = new();
-    private readonly SemaphoreSlim _preheatSlots;
+    private readonly PeerCounters _counters = new();
+    private readonly SchedulerRegistration _registration;
+    private readonly PieceReporter _reporter;
+    private readonly PieceDownloader _downloader;
+    private readonly PieceServer _server;
+    private readonly Preheater _preheater;
+    private readonly PeerHeartbeats _heartbeat;
     private readonly Lazy<SocketsHttpHandler> _credentialHandler = new(() => new SocketsHttpHandler
     {
         AllowAutoRedirect = false,
@@ -48,10 +48,7 @@ public sealed partial class P2PPeer : IAsyncDisposable
     private readonly System.Diagnostics.Metrics.Meter _meter;
     private KestrelListener? _listener;
     private Task _heartbeats = Task.CompletedTask;
-    private PeerCounters _counters;
     private int _disposed;
-
-    private const int MaxPreheatBacklog = 256;
 
     private P2PPeer(P2PPeerOptions options, PieceStore store, RegistryClient registry, bool ownsRegistry, TimeProvider time, ILogger logger)
     {
@@ -77,15 +74,14 @@ public sealed partial class P2PPeer : IAsyncDisposable
         {
             Timeout = Timeout.InfiniteTimeSpan,
         };
-        _schedulers = new SchedulerClient(_http, options.SchedulerTimeout, scheduler => _peerSecrets.TryGetValue(scheduler, out string? secret) ? secret : null, options.OperatorToken);
-        _ring = options.Schedulers.Count > 0 ? new SchedulerRing(options.Schedulers) : null;
-        _uploadSlots = new SemaphoreSlim(options.UploadSlots, options.UploadSlots);
-        _downloadSlots = new SemaphoreSlim(options.DownloadSlots, options.DownloadSlots);
-        _preheatSlots = new SemaphoreSlim(options.MaxConcurrentPreheats, options.MaxConcurrentPreheats);
-        // Uploads start with a burst of a tenth of a second (at least 64 KiB) that passes unshaped; 0 is unlimited.
-        _uploadLimiter = options.UploadBytesPerSecond > 0
-            ? new BandwidthLimiter(options.UploadBytesPerSecond, Math.Max(64 * 1024, options.UploadBytesPerSecond / 10), time, startFull: true)
-            : null;
+        // One part per responsibility: the scheduler ring and task registration, reports to the schedulers, downloads
+        // (from parents and back to source), the piece API, preheating, heartbeats.
+        _registration = new SchedulerRegistration(options, _http, time, logger, _counters, () => Self);
+        _reporter = new PieceReporter(_registration, store, _counters, logger, () => PeerId, _stopping.Token);
+        _downloader = new PieceDownloader(options, store, _registration, _reporter, _http, _counters, logger, time, () => PeerId, _stopping.Token);
+        _server = new PieceServer(options, store, _registration, _counters, FormatMetrics, time);
+        _preheater = new Preheater(options, registry => CreateBlobSource(registry), _counters, logger, _stopping.Token);
+        _heartbeat = new PeerHeartbeats(options, _registration, _reporter, _preheater, _server, () => Self, time, logger);
         _meter = P2PMeter.Create(new("peer", PeerId),
         [
             ("accelerator.p2p.peer.bytes_from_peers", "By", "Bytes downloaded from other peers.", () => Interlocked.Read(ref _counters.BytesFromPeers)),
@@ -134,15 +130,15 @@ public sealed partial class P2PPeer : IAsyncDisposable
         var peer = new P2PPeer(options, store, registry, owns, time, loggerFactory.CreateLogger<P2PPeer>());
         try
         {
-            peer._listener = await KestrelListener.StartAsync(options.Listen, peer.HandleAsync, 64 * 1024, cancellationToken, tls: options.Tls, health: health).ConfigureAwait(false);
+            peer._listener = await KestrelListener.StartAsync(options.Listen, peer._server.HandleAsync, 64 * 1024, cancellationToken, tls: options.Tls, health: health).ConfigureAwait(false);
             peer.Url = options.AdvertisedUrl ?? peer._listener.Url;
-            if (peer._ring is not null)
+            if (peer._registration.Ring is not null)
             {
-                await peer.SendHeartbeatsAsync(cancellationToken).ConfigureAwait(false);
-                peer._heartbeats = Task.Run(() => peer.HeartbeatLoopAsync(peer._stopping.Token), CancellationToken.None);
+                await peer._heartbeat.SendAsync(cancellationToken).ConfigureAwait(false);
+                peer._heartbeats = Task.Run(() => peer._heartbeat.LoopAsync(peer._stopping.Token), CancellationToken.None);
             }
 
-            Log.Started(peer._logger, peer.PeerId, peer.Url, options.Seed);
+            PeerLog.Started(peer._logger, peer.PeerId, peer.Url, options.Seed);
             return peer;
         }
         catch
@@ -288,10 +284,10 @@ public sealed partial class P2PPeer : IAsyncDisposable
         {
         }
 
-        if (_ring is not null && Url is not null)
+        if (_registration.Ring is { } ring && Url is not null)
         {
             using var leaving = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-            await Task.WhenAll(_ring.Schedulers.Select(s => LeaveAsync(s, leaving.Token))).ConfigureAwait(false);
+            await Task.WhenAll(ring.Schedulers.Select(s => _registration.LeaveAsync(s, leaving.Token))).ConfigureAwait(false);
         }
 
         if (_listener is not null)
@@ -299,17 +295,7 @@ public sealed partial class P2PPeer : IAsyncDisposable
             await _listener.DisposeAsync().ConfigureAwait(false);
         }
 
-        foreach (var preheat in _preheats.Values)
-        {
-            try
-            {
-                await preheat.ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or IOException or HttpRequestException or P2PProtocolException or UnauthorizedAccessException)
-            {
-            }
-        }
-
+        await _preheater.DrainAsync().ConfigureAwait(false);
         _http.Dispose();
         if (_ownsRegistry)
         {
@@ -321,9 +307,9 @@ public sealed partial class P2PPeer : IAsyncDisposable
             _credentialHandler.Value.Dispose();
         }
 
-        _preheatSlots.Dispose();
-        _uploadSlots.Dispose();
-        _downloadSlots.Dispose();
+        _preheater.Dispose();
+        _server.Dispose();
+        _downloader.Dispose();
         _stopping.Dispose();
         _meter.Dispose();
     }
@@ -350,6 +336,14 @@ public sealed partial class P2PPeer : IAsyncDisposable
         }
     }
 
+    /// <summary>Opens the whole blob through P2P (see <see cref="PieceDownloader.OpenBlobAsync"/>).</summary>
+    internal Task<Stream> OpenBlobAsync(PeerBlobSource source, BlobAddress blob, CancellationToken cancellationToken)
+        => _downloader.OpenBlobAsync(source, blob, cancellationToken);
+
+    /// <summary>Opens a range through P2P (see <see cref="PieceDownloader.OpenRangeAsync"/>).</summary>
+    internal Task<Stream> OpenRangeAsync(PeerBlobSource source, BlobAddress blob, long offset, long length, CancellationToken cancellationToken)
+        => _downloader.OpenRangeAsync(source, blob, offset, length, cancellationToken);
+
     private PeerInfo Self => new()
     {
         PeerId = PeerId,
@@ -359,161 +353,9 @@ public sealed partial class P2PPeer : IAsyncDisposable
         UploadSlots = _options.UploadSlots,
     };
 
-    private async Task LeaveAsync(Uri scheduler, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await _schedulers.PostAsync<LeaveRequest, SchedulerClient.NoContent>(scheduler, P2PProtocol.LeavePath, new LeaveRequest { PeerId = PeerId }, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is SchedulerUnavailableException or SchedulerRejectedException or OperationCanceledException)
-        {
-            // Leaving is a courtesy: a scheduler that missed it forgets the peer after its TTL.
-        }
-    }
-
-    private async Task HeartbeatLoopAsync(CancellationToken cancellationToken)
-    {
-        var interval = _options.HeartbeatInterval;
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            try
-            {
-                await Task.Delay(interval, _time, cancellationToken).ConfigureAwait(false);
-                interval = await SendHeartbeatsAsync(cancellationToken).ConfigureAwait(false);
-                await AnnounceRemovedAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                // A heartbeat round must never end the loop: the next round tries again.
-                Log.HeartbeatFailed(_logger, ex.Message);
-            }
-        }
-    }
-
-    private async Task<TimeSpan> SendHeartbeatsAsync(CancellationToken cancellationToken)
-    {
-        var interval = _options.HeartbeatInterval;
-        var request = new HeartbeatRequest { Peer = Self, FreeUploadSlots = _uploadSlots.CurrentCount };
-        foreach (var scheduler in _ring!.Schedulers)
-        {
-            try
-            {
-                var answer = await _schedulers.PostAsync<HeartbeatRequest, HeartbeatResponse>(scheduler, P2PProtocol.HeartbeatPath, request, cancellationToken).ConfigureAwait(false);
-                _deadSchedulers.TryRemove(scheduler, out _);
-                LastSchedulerContact = _time.GetUtcNow();
-                TakeSecret(scheduler, answer!.PeerSecret);
-                interval = TimeSpan.FromMilliseconds(Math.Min(answer!.IntervalMs, interval.TotalMilliseconds));
-                foreach (var blob in answer.Preheat)
-                {
-                    StartPreheat(blob);
-                }
-
-                RenewTokens(scheduler, answer.Tokens);
-            }
-            catch (SchedulerUnavailableException ex)
-            {
-                MarkDead(scheduler);
-                Log.SchedulerUnavailable(_logger, scheduler, ex.Message);
-            }
-            catch (SchedulerRejectedException ex)
-            {
-                Log.SchedulerUnavailable(_logger, scheduler, ex.Message);
-            }
-        }
-
-        return interval;
-    }
-
-    /// <summary>Keeps the secret a scheduler issued at first contact (it replaces any earlier one from that scheduler).</summary>
-    private void TakeSecret(Uri scheduler, string? secret)
-    {
-        if (secret is not null)
-        {
-            _peerSecrets[scheduler] = secret;
-        }
-    }
-
-    private void StartPreheat(BlobRef blob)
-    {
-        if (!Digest.TryParse(blob.Digest, out var digest) || _preheats.TryGetValue(digest, out var running) && !running.IsCompleted)
-        {
-            return;
-        }
-
-        // Bounded: blobs of a known size up to MaxPreheatBlobBytes, a bounded backlog, a few downloads at once.
-        foreach (var done in _preheats.Where(p => p.Value.IsCompleted).ToList())
-        {
-            _preheats.TryRemove(done);
-        }
-
-        if (blob.Size < 0 || blob.Size > _options.MaxPreheatBlobBytes || _preheats.Count >= MaxPreheatBacklog)
-        {
-            Interlocked.Increment(ref _counters.PreheatsSkipped);
-            Log.PreheatFailed(_logger, digest, "over the preheat bounds (size unknown or too large, or too many preheats waiting)");
-            return;
-        }
-
-        _preheats[digest] = Task.Run(async () =>
-        {
-            bool slot = false;
-            try
-            {
-                await _preheatSlots.WaitAsync(_stopping.Token).ConfigureAwait(false);
-                slot = true;
-                var source = CreateBlobSource(blob.Registry);
-                await using var stream = await source.OpenReadAsync(new BlobAddress(blob.Repository, digest, blob.Size), _stopping.Token).ConfigureAwait(false);
-                await stream.CopyToAsync(Stream.Null, _stopping.Token).ConfigureAwait(false);
-                Interlocked.Increment(ref _counters.BlobsPreheated);
-                Log.Preheated(_logger, digest);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException || !_stopping.IsCancellationRequested)
-            {
-                Log.PreheatFailed(_logger, digest, ex.Message);
-            }
-            finally
-            {
-                if (slot)
-                {
-                    _preheatSlots.Release();
-                }
-            }
-        });
-    }
-
-    private void MarkDead(Uri scheduler)
-        => _deadSchedulers[scheduler] = _time.GetTimestamp() + (long)(_options.SchedulerRetryAfter.TotalSeconds * _time.TimestampFrequency);
-
-    private bool IsDead(Uri scheduler)
-        => _deadSchedulers.TryGetValue(scheduler, out long until) && until > _time.GetTimestamp();
-
     private static string SanitizedMachineName()
     {
         string name = new([.. Environment.MachineName.Where(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-')]);
         return name.Length is 0 or > 100 ? "peer" : name;
-    }
-
-    private struct PeerCounters
-    {
-        public long PiecesFromPeers;
-        public long PiecesFromOrigin;
-        public long BytesFromPeers;
-        public long BytesFromOrigin;
-        public long BytesUploaded;
-        public long PiecesUploaded;
-        public long UploadsForbidden;
-        public long UploadsBusy;
-        public long CorruptPieces;
-        public long ParentFailures;
-        public long OriginFallbacks;
-        public long SchedulerFailovers;
-        public long BlobsCompleted;
-        public long BlobsCorrupt;
-        public long BlobsPreheated;
-        public long EvictionsAnnounced;
-        public long PreheatsSkipped;
     }
 }

@@ -1,7 +1,9 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Net;
 using System.Security.Cryptography;
 using Accelerator.P2P.Protocol;
+using Microsoft.Extensions.Logging;
 
 namespace Accelerator.P2P.Peers;
 
@@ -19,13 +21,67 @@ internal sealed record TaskSession(Digest Task, Uri Scheduler, string Token, lon
     public int PieceLength(int index) => (int)Math.Min(PieceSize, Size - PieceOffset(index));
 }
 
-public sealed partial class P2PPeer
+/// <summary>The session's scheduler failed or forgot the task; register again (skipping <see cref="Failed"/>).</summary>
+internal sealed class SessionChangedException(Uri? failed) : Exception("The task's scheduler changed.")
+{
+    public Uri? Failed { get; } = failed;
+}
+
+/// <summary>
+/// Reads through P2P: a whole blob streamed while its pieces arrive (<see cref="BlobReadStream"/>) or a range from the
+/// pieces that cover it; asks the task's scheduler which pieces to fetch from which parents (long polls), fetches them
+/// (several at once, each checked against its digest), goes back to the registry for the pieces the scheduler assigns
+/// it, and falls back to the registry when no scheduler answers.
+/// </summary>
+internal sealed class PieceDownloader : IDisposable
 {
     private const int MaxSchedulerAttempts = 8;
-    private const int MaxCheckedAccess = 100_000;
     private const int MaxOriginFailures = 3;
     private static readonly TimeSpan BusyBackoff = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan MinPollDelay = TimeSpan.FromMilliseconds(1);
+
+    private readonly P2PPeerOptions _options;
+    private readonly PieceStore _store;
+    private readonly SchedulerRegistration _registration;
+    private readonly PieceReporter _reporter;
+    private readonly HttpClient _http;
+    private readonly PeerCounters _counters;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly Func<string> _peerId;
+    private readonly SemaphoreSlim _downloadSlots;
+    private readonly ConcurrentDictionary<Digest, long> _originPieces = new();
+
+    public PieceDownloader(
+        P2PPeerOptions options, PieceStore store, SchedulerRegistration registration, PieceReporter reporter, HttpClient http, PeerCounters counters, ILogger logger, TimeProvider time, Func<string> peerId, CancellationToken stopping)
+    {
+        _options = options;
+        _store = store;
+        _registration = registration;
+        _reporter = reporter;
+        _http = http;
+        _counters = counters;
+        _logger = logger;
+        _time = time;
+        _peerId = peerId;
+        Stopping = stopping;
+        _downloadSlots = new SemaphoreSlim(options.DownloadSlots, options.DownloadSlots);
+    }
+
+    internal PieceStore Store => _store;
+
+    internal PeerCounters Counters => _counters;
+
+    internal ILogger Logger => _logger;
+
+    internal PieceReporter Reporter => _reporter;
+
+    internal SchedulerRegistration Registration => _registration;
+
+    /// <summary>Cancelled when the peer stops.</summary>
+    internal CancellationToken Stopping { get; }
+
+    private string PeerId => _peerId();
 
     // How long a schedule request asks the scheduler to hold an empty answer: well inside the request timeout.
     private int LongPollMs => (int)Math.Clamp(_options.SchedulerTimeout.TotalMilliseconds / 2, 0, 2_000);
@@ -37,9 +93,9 @@ public sealed partial class P2PPeer
     /// Opens the whole blob through P2P, streamed while its pieces arrive (see <see cref="BlobReadStream"/>): each piece
     /// checked before it is yielded, the blob digest checked before its last byte is.
     /// </summary>
-    internal async Task<Stream> OpenBlobAsync(PeerBlobSource source, BlobAddress blob, CancellationToken cancellationToken)
+    public async Task<Stream> OpenBlobAsync(PeerBlobSource source, BlobAddress blob, CancellationToken cancellationToken)
     {
-        if (_ring is null)
+        if (_registration.Ring is null)
         {
             return await source.Origin.OpenReadAsync(blob, cancellationToken).ConfigureAwait(false);
         }
@@ -58,17 +114,17 @@ public sealed partial class P2PPeer
         catch (NoSchedulerException ex)
         {
             Interlocked.Increment(ref _counters.OriginFallbacks);
-            Log.OriginFallback(_logger, blob.Digest, ex.Message);
+            PeerLog.OriginFallback(_logger, blob.Digest, ex.Message);
             return await source.Origin.OpenReadAsync(blob, cancellationToken).ConfigureAwait(false);
         }
     }
 
     /// <summary>Opens a range through P2P, fetching only the pieces that cover it.</summary>
-    internal async Task<Stream> OpenRangeAsync(PeerBlobSource source, BlobAddress blob, long offset, long length, CancellationToken cancellationToken)
+    public async Task<Stream> OpenRangeAsync(PeerBlobSource source, BlobAddress blob, long offset, long length, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         ArgumentOutOfRangeException.ThrowIfNegative(length);
-        if (_ring is null)
+        if (_registration.Ring is null)
         {
             return await source.Origin.OpenRangeAsync(blob, offset, length, cancellationToken).ConfigureAwait(false);
         }
@@ -101,7 +157,7 @@ public sealed partial class P2PPeer
         catch (NoSchedulerException ex)
         {
             Interlocked.Increment(ref _counters.OriginFallbacks);
-            Log.OriginFallback(_logger, blob.Digest, ex.Message);
+            PeerLog.OriginFallback(_logger, blob.Digest, ex.Message);
             return await source.Origin.OpenRangeAsync(blob, offset, length, cancellationToken).ConfigureAwait(false);
         }
     }
@@ -111,119 +167,16 @@ public sealed partial class P2PPeer
     /// when this source's credential has not yet been checked for the blob: a peer shared by several clients (a proxy)
     /// serves a client's read only after the scheduler confirmed at the registry that the client's credential may read it.
     /// </summary>
-    /// <remarks>
-    /// A task is a digest at one registry: a session registered through another registry is not reused (the tokens it
-    /// holds were earned there), the peer registers again and moves to this registry's task.
-    /// </remarks>
     private async Task<TaskSession> GetSessionAsync(PeerBlobSource source, BlobAddress blob, CancellationToken cancellationToken)
-        => _sessions.TryGetValue(blob.Digest, out var session)
-            && string.Equals(session.Registry, source.Registry, StringComparison.OrdinalIgnoreCase)
-            && _checkedAccess.ContainsKey((blob.Digest, source.CredentialKey))
-            ? session
-            : await RegisterAsync(source, blob, null, cancellationToken).ConfigureAwait(false);
+        => _registration.TryGetCheckedSession(source, blob)
+            ?? await RegisterAsync(source, blob, null, cancellationToken).ConfigureAwait(false);
 
+    /// <summary>Registers the task (see <see cref="SchedulerRegistration.RegisterAsync"/>) and tells the scheduler which of its pieces are here.</summary>
     private async Task<TaskSession> RegisterAsync(PeerBlobSource source, BlobAddress blob, Uri? failed, CancellationToken cancellationToken)
     {
-        if (failed is not null)
-        {
-            MarkDead(failed);
-            Interlocked.Increment(ref _counters.SchedulerFailovers);
-        }
-
-        var request = new RegisterTaskRequest
-        {
-            Peer = Self,
-            Blob = new BlobRef { Registry = source.Registry, Repository = blob.Repository, Digest = blob.Digest.Value },
-            Credential = source.Credential,
-        };
-        var order = _ring!.GetOrder(blob.Digest.Value);
-        foreach (var scheduler in order)
-        {
-            if (IsDead(scheduler))
-            {
-                continue;
-            }
-
-            RegisterTaskResponse answer;
-            try
-            {
-                answer = (await _schedulers.PostAsync<RegisterTaskRequest, RegisterTaskResponse>(scheduler, P2PProtocol.RegisterPath, request, cancellationToken).ConfigureAwait(false))!;
-            }
-            catch (SchedulerUnavailableException ex)
-            {
-                MarkDead(scheduler);
-                Log.SchedulerUnavailable(_logger, scheduler, ex.Message);
-                continue;
-            }
-            catch (SchedulerRejectedException ex)
-            {
-                throw ex.Status switch
-                {
-                    HttpStatusCode.NotFound => new BlobNotFoundException($"blob {blob}", source.Registry),
-                    HttpStatusCode.Forbidden => new UnauthorizedAccessException($"The scheduler refused {blob}: {ex.Error}"),
-                    // Over a limit of the scheduler (blob size, registration rate), or our peer id is held by another
-                    // instance the scheduler still knows: read this blob from the registry.
-                    HttpStatusCode.RequestEntityTooLarge or HttpStatusCode.TooManyRequests or HttpStatusCode.Unauthorized
-                        => new NoSchedulerException($"scheduler {scheduler} refused the task: {ex.Error}"),
-                    _ => new P2PProtocolException(ex.Message),
-                };
-            }
-
-            if (answer.TaskId != blob.Digest.Value || answer.PieceCount != P2PProtocol.PieceCountOf(answer.Size, answer.PieceSize))
-            {
-                throw new P2PProtocolException($"Scheduler {scheduler} answered a registration for {blob.Digest} with task {answer.TaskId}.");
-            }
-
-            TakeSecret(scheduler, answer.PeerSecret);
-            var session = new TaskSession(blob.Digest, scheduler, answer.Token, answer.Size, answer.PieceSize, answer.PieceCount, source.Registry)
-            {
-                Tokens = new TaskTokens(answer.Token, answer.TokenExpiresInMs, _time),
-            };
-            _sessions[blob.Digest] = session;
-            if (_checkedAccess.Count >= MaxCheckedAccess)
-            {
-                _checkedAccess.Clear();
-            }
-
-            _checkedAccess[(blob.Digest, source.CredentialKey)] = 0;
-            await AnnounceHeldAsync(session, cancellationToken).ConfigureAwait(false);
-            return session;
-        }
-
-        throw new NoSchedulerException($"none of {order.Count} schedulers answered");
-    }
-
-    /// <summary>
-    /// Tells a (new) scheduler which pieces of the task this peer already stores, e.g. after a restart. When every
-    /// piece is here and the blob checks out against its digest, the piece digests are vouched for (BlobVerified).
-    /// </summary>
-    private async Task AnnounceHeldAsync(TaskSession session, CancellationToken cancellationToken)
-    {
-        var held = _store.List(session.Task, session.PieceSize);
-        if (held.Count == 0)
-        {
-            return;
-        }
-
-        bool verified = held.Count == session.PieceCount && HashBlob(session);
-        try
-        {
-            await AnnounceAsync(session, held, verified, cancellationToken).ConfigureAwait(false);
-        }
-        catch (SessionChangedException)
-        {
-            // Announcing is an optimisation: the next call on the task registers again.
-        }
-    }
-
-    private async Task AnnounceAsync(TaskSession session, IReadOnlyList<(int Index, Digest Digest)> held, bool verified, CancellationToken cancellationToken)
-    {
-        foreach (var batch in held.Chunk(P2PProtocol.MaxResultsPerReport))
-        {
-            var results = batch.Select(p => new PieceResult { Index = p.Index, Success = true, Digest = p.Digest.Value }).ToArray();
-            await CallSchedulerAsync(session, s => _schedulers.PostAsync<PieceReportRequest, SchedulerClient.NoContent>(
-                s.Scheduler, P2PProtocol.TaskPath(s.Task, "reports"), new PieceReportRequest { PeerId = PeerId, Results = results, BlobVerified = verified }, cancellationToken)).ConfigureAwait(false);
-        }
+        var session = await _registration.RegisterAsync(source, blob, failed, cancellationToken).ConfigureAwait(false);
+        await _reporter.AnnounceHeldAsync(session, cancellationToken).ConfigureAwait(false);
+        return session;
     }
 
     /// <summary>
@@ -231,7 +184,7 @@ public sealed partial class P2PPeer
     /// <see cref="P2PPeerOptions.DownloadSlots"/> in flight; returns the session in force at the end (it changes when
     /// the scheduler fails over).
     /// </summary>
-    private async Task<TaskSession> EnsurePiecesAsync(PeerBlobSource source, BlobAddress blob, TaskSession session, int[]? wanted, CancellationToken cancellationToken)
+    internal async Task<TaskSession> EnsurePiecesAsync(PeerBlobSource source, BlobAddress blob, TaskSession session, int[]? wanted, CancellationToken cancellationToken)
     {
         wanted ??= Enumerable.Range(0, session.PieceCount).ToArray();
         var inFlight = new Dictionary<int, Task<PieceResult[]>>();
@@ -253,7 +206,7 @@ public sealed partial class P2PPeer
                     {
                         // Another read stored the pieces meanwhile: release whatever the last poll was granted.
                         await polls.CancelAsync().ConfigureAwait(false);
-                        await ReleaseAsync(session, pending).ConfigureAwait(false);
+                        await _reporter.ReleaseAsync(session, pending).ConfigureAwait(false);
                     }
 
                     return session;
@@ -280,7 +233,7 @@ public sealed partial class P2PPeer
                         // in flight go on here and are reported on their own requests.
                         var request = new ScheduleRequest { PeerId = PeerId, MaxPieces = free, Wanted = ask, WaitMs = LongPollMs };
                         var asked = session;
-                        pending = CallSchedulerAsync(asked, s => _schedulers.PostAsync<ScheduleRequest, ScheduleResponse>(
+                        pending = _registration.CallSchedulerAsync(asked, s => _registration.Client.PostAsync<ScheduleRequest, ScheduleResponse>(
                             s.Scheduler, P2PProtocol.TaskPath(s.Task, "schedule"), request, polls.Token));
                     }
                 }
@@ -355,7 +308,7 @@ public sealed partial class P2PPeer
                     // The registry itself keeps failing this piece: give up rather than loop.
                     if ((originFailures[failed.Index] = originFailures.GetValueOrDefault(failed.Index) + 1) >= MaxOriginFailures)
                     {
-                        await ReportQuietlyAsync(session, results).ConfigureAwait(false);
+                        await _reporter.ReportQuietlyAsync(session, results).ConfigureAwait(false);
                         throw new IOException($"The registry failed to serve piece {failed.Index} of {session.Task} {MaxOriginFailures} times (see the log).");
                     }
                 }
@@ -363,7 +316,7 @@ public sealed partial class P2PPeer
                 if (results.Count > 0 && cancellationToken.IsCancellationRequested)
                 {
                     // The outcomes of fetches the cancellation cut short still free their pieces at the scheduler.
-                    await ReportQuietlyAsync(session, results).ConfigureAwait(false);
+                    await _reporter.ReportQuietlyAsync(session, results).ConfigureAwait(false);
                     cancellationToken.ThrowIfCancellationRequested();
                 }
 
@@ -371,7 +324,7 @@ public sealed partial class P2PPeer
                 {
                     try
                     {
-                        await ReportAsync(session, results, cancellationToken).ConfigureAwait(false);
+                        await _reporter.ReportAsync(session, results, cancellationToken).ConfigureAwait(false);
                     }
                     catch (SessionChangedException changed)
                     {
@@ -385,7 +338,7 @@ public sealed partial class P2PPeer
             if (pending is not null)
             {
                 await polls.CancelAsync().ConfigureAwait(false);
-                await ReleaseAsync(session, pending).ConfigureAwait(false);
+                await _reporter.ReleaseAsync(session, pending).ConfigureAwait(false);
             }
 
             if (inFlight.Count > 0)
@@ -404,71 +357,8 @@ public sealed partial class P2PPeer
                     }
                 }
 
-                await ReportQuietlyAsync(session, leftovers).ConfigureAwait(false);
+                await _reporter.ReportQuietlyAsync(session, leftovers).ConfigureAwait(false);
             }
-        }
-    }
-
-    /// <summary>Waits for an abandoned schedule request and gives back (unused) whatever pieces it was granted.</summary>
-    private async Task ReleaseAsync(TaskSession session, Task<ScheduleResponse> pending)
-    {
-        ScheduleResponse answer;
-        try
-        {
-            answer = await pending.ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or SessionChangedException or SchedulerRejectedException or ObjectDisposedException)
-        {
-            return;
-        }
-
-        await ReportQuietlyAsync(session, [.. answer.Pieces.Select(p => new PieceResult { Index = p.Index, Failure = PieceFailure.Unreachable })]).ConfigureAwait(false);
-    }
-
-    /// <summary>Reports outcomes on a short timeout of its own, ignoring failures (used when the read is ending anyway).</summary>
-    private async Task ReportQuietlyAsync(TaskSession session, List<PieceResult> results)
-    {
-        if (results.Count == 0 || _stopping.IsCancellationRequested)
-        {
-            return;
-        }
-
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-        try
-        {
-            await ReportAsync(session, results, timeout.Token).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is SessionChangedException or SchedulerRejectedException or OperationCanceledException or ObjectDisposedException)
-        {
-        }
-    }
-
-    private async Task ReportAsync(TaskSession session, IReadOnlyList<PieceResult> results, CancellationToken cancellationToken)
-        => await CallSchedulerAsync(session, s => _schedulers.PostAsync<PieceReportRequest, SchedulerClient.NoContent>(
-            s.Scheduler, P2PProtocol.TaskPath(s.Task, "reports"), new PieceReportRequest { PeerId = PeerId, Results = results }, cancellationToken)).ConfigureAwait(false);
-
-    /// <summary>
-    /// Calls the session's scheduler. A scheduler that does not answer, or that no longer knows the task or the peer
-    /// (it restarted, or forgot us), invalidates the session: the caller registers again (next on the ring if dead).
-    /// </summary>
-    private async Task<T> CallSchedulerAsync<T>(TaskSession session, Func<TaskSession, Task<T?>> call) where T : class
-    {
-        try
-        {
-            return (await call(session).ConfigureAwait(false))!;
-        }
-        catch (SchedulerUnavailableException ex)
-        {
-            Log.SchedulerUnavailable(_logger, session.Scheduler, ex.Message);
-            _sessions.TryRemove(new KeyValuePair<Digest, TaskSession>(session.Task, session));
-            throw new SessionChangedException(session.Scheduler);
-        }
-        catch (SchedulerRejectedException ex) when (ex.Status is HttpStatusCode.NotFound or HttpStatusCode.Unauthorized)
-        {
-            // 401: the scheduler no longer takes this peer's secret (it forgot the peer and another instance claimed the
-            // id meanwhile): registering again either gets a new secret or falls back to the registry.
-            _sessions.TryRemove(new KeyValuePair<Digest, TaskSession>(session.Task, session));
-            throw new SessionChangedException(null);
         }
     }
 
@@ -536,14 +426,14 @@ public sealed partial class P2PPeer
         }
         catch (Exception ex) when (ex is IOException or HttpRequestException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
-            Log.OriginFailed(_logger, session.Task, index, ex.Message);
+            PeerLog.OriginFailed(_logger, session.Task, index, ex.Message);
             return new PieceResult { Index = index, Failure = PieceFailure.Origin, DurationMs = Elapsed(started) };
         }
 
         Interlocked.Add(ref _counters.BytesFromOrigin, read);
         if (read != length)
         {
-            Log.OriginFailed(_logger, session.Task, index, $"the registry returned {read} of {length} bytes");
+            PeerLog.OriginFailed(_logger, session.Task, index, $"the registry returned {read} of {length} bytes");
             return new PieceResult { Index = index, Failure = PieceFailure.Origin, DurationMs = Elapsed(started) };
         }
 
@@ -629,34 +519,8 @@ public sealed partial class P2PPeer
             Interlocked.Increment(ref _counters.ParentFailures);
         }
 
-        Log.ParentFailed(_logger, parent.PeerId, session.Task, index, failure, reason);
+        PeerLog.ParentFailed(_logger, parent.PeerId, session.Task, index, failure, reason);
         return new PieceResult { Index = index, ParentId = parent.PeerId, Failure = failure, DurationMs = Elapsed(started) };
-    }
-
-    /// <summary>Hashes the stored pieces in order (each re-checked against its own digest) against the blob digest.</summary>
-    private bool HashBlob(TaskSession session)
-    {
-        using var hasher = session.Task.CreateHasher();
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(1, session.PieceSize));
-        try
-        {
-            for (int i = 0; i < session.PieceCount; i++)
-            {
-                int n = _store.Read(session.Task, session.PieceSize, i, buffer);
-                if (n != session.PieceLength(i))
-                {
-                    return false;
-                }
-
-                hasher.AppendData(buffer, 0, n);
-            }
-
-            return Digest.FromHash(session.Task.Algorithm, hasher.GetHashAndReset()) == session.Task;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
     }
 
     private static Digest Sha256(ReadOnlySpan<byte> data)
@@ -668,9 +532,6 @@ public sealed partial class P2PPeer
 
     private int Elapsed(long started) => (int)Math.Min(int.MaxValue, _time.GetElapsedTime(started).TotalMilliseconds);
 
-    /// <summary>The session's scheduler failed or forgot the task; register again (skipping <see cref="Failed"/>).</summary>
-    private sealed class SessionChangedException(Uri? failed) : Exception("The task's scheduler changed.")
-    {
-        public Uri? Failed { get; } = failed;
-    }
+    /// <summary>Releases the download slots.</summary>
+    public void Dispose() => _downloadSlots.Dispose();
 }

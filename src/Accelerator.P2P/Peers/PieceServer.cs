@@ -6,12 +6,39 @@ using Microsoft.AspNetCore.Http;
 
 namespace Accelerator.P2P.Peers;
 
-public sealed partial class P2PPeer
+/// <summary>
+/// The peer's piece API (<c>GET /p2p/v1/tasks/{digest}/pieces/{index}</c>, plus <c>/healthz</c> and <c>/metrics</c>):
+/// serves a piece only to a holder of a token the scheduler issued for its task, only bytes that match the digest
+/// recorded when the piece was stored, within the upload slots and the upload bandwidth limit.
+/// </summary>
+internal sealed class PieceServer : IDisposable
 {
     private const int UploadChunk = 64 * 1024;
 
+    private readonly P2PPeerOptions _options;
+    private readonly PieceStore _store;
+    private readonly SchedulerRegistration _registration;
+    private readonly PeerCounters _counters;
+    private readonly Func<string> _formatMetrics;
+    private readonly SemaphoreSlim _uploadSlots;
+    private readonly BandwidthLimiter _uploadLimiter;
+
+    public PieceServer(P2PPeerOptions options, PieceStore store, SchedulerRegistration registration, PeerCounters counters, Func<string> formatMetrics, TimeProvider time)
+    {
+        _options = options;
+        _store = store;
+        _registration = registration;
+        _counters = counters;
+        _formatMetrics = formatMetrics;
+        _uploadSlots = new SemaphoreSlim(options.UploadSlots, options.UploadSlots);
+        _uploadLimiter = new BandwidthLimiter(options.UploadBytesPerSecond, time);
+    }
+
+    /// <summary>Upload slots free now (told to the schedulers with each heartbeat).</summary>
+    public int FreeUploadSlots => _uploadSlots.CurrentCount;
+
     /// <summary>The piece API: <c>GET /p2p/v1/tasks/{digest}/pieces/{index}</c> with the task token, plus health and metrics.</summary>
-    private async Task HandleAsync(HttpContext context)
+    public async Task HandleAsync(HttpContext context)
     {
         var request = context.Request;
         string path = request.Path.Value ?? "/";
@@ -31,7 +58,7 @@ public sealed partial class P2PPeer
         if (path == "/metrics")
         {
             context.Response.ContentType = PrometheusText.ContentType;
-            await context.Response.WriteAsync(FormatMetrics(), context.RequestAborted).ConfigureAwait(false);
+            await context.Response.WriteAsync(_formatMetrics(), context.RequestAborted).ConfigureAwait(false);
             return;
         }
 
@@ -47,7 +74,7 @@ public sealed partial class P2PPeer
     private async Task ServePieceAsync(HttpContext context, Digest task, int index)
     {
         // No token, no bytes: the token must be one the scheduler issued this peer for this very task, not yet expired.
-        if (!_sessions.TryGetValue(task, out var session) || !session.Tokens.Accepts(context.Request.Headers[P2PProtocol.TokenHeader].ToString()))
+        if (!_registration.Sessions.TryGetValue(task, out var session) || !session.Tokens.Accepts(context.Request.Headers[P2PProtocol.TokenHeader].ToString()))
         {
             Interlocked.Increment(ref _counters.UploadsForbidden);
             await TextAsync(context, StatusCodes.Status403Forbidden, "a valid task token is required\n").ConfigureAwait(false);
@@ -134,4 +161,6 @@ public sealed partial class P2PPeer
         return context.Response.WriteAsync(text, context.RequestAborted);
     }
 
+    /// <summary>Releases the upload slots.</summary>
+    public void Dispose() => _uploadSlots.Dispose();
 }

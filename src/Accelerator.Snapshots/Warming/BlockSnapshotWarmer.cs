@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json;
 using Accelerator.Block.Conversion;
 using Accelerator.Block.Format;
 using Accelerator.Block.Mounting;
@@ -7,51 +6,37 @@ using Accelerator.Linux;
 using Accelerator.Oci.Layout;
 using Accelerator.Oci.Model;
 using Accelerator.Oci.Resolution;
-using Accelerator.Snapshots.Blocks;
+using Accelerator.Snapshots.Catalog;
+using Accelerator.Snapshots.Eviction;
 using Accelerator.Snapshots.Storage;
+using Microsoft.Extensions.Logging;
 
-namespace Accelerator.Snapshots;
+namespace Accelerator.Snapshots.Warming;
 
-public sealed partial class SnapshotStore
+/// <summary>
+/// Warms block-stack snapshots: takes the image's block variant (the reference itself when it is a block image, else
+/// <c>TAG-accel-block</c> beside it) or converts the image locally when allowed, fetches every data blob (verified by
+/// digest), decodes every block (verified against the index) into one flattened disk file, and publishes it with the
+/// index as one layer keyed by the index digest; then the snapshot record, keyed by the image's manifest digest.
+/// </summary>
+internal sealed partial class BlockSnapshotWarmer(SnapshotCatalog catalog, SnapshotEvictor evictor, ILogger logger)
 {
-    private const string BlockDiskFile = "disk";
-    private const string BlockIndexFile = "index";
+    private readonly ILogger _logger = logger;
+
+    // Block-stack warms in this process, apart from tree warms: a warm of one kind never hands its result to the other.
+    private readonly RunningWarms _blockWarms = new();
+
+    /// <summary>The warms of this kind running in this process.</summary>
+    public RunningWarms Running => _blockWarms;
 
     /// <summary>
-    /// Prepares <paramref name="image"/> as a snapshot of <paramref name="kind"/>. An
-    /// <see cref="SnapshotKind.OverlayTree"/> snapshot is built as <see cref="WarmAsync(IImageStore, ImageReference, Platform?, CancellationToken)"/>
-    /// describes. A <see cref="SnapshotKind.BlockStack"/> snapshot takes the image's block variant — the reference
-    /// itself when it is a block image, else <c>TAG-accel-block</c> beside it — or, when there is none and
-    /// <see cref="SnapshotStoreOptions.ConvertMissingBlockImages"/> is set, converts the image locally
-    /// (<see cref="BlockConverter"/>, root); then fetches every data blob (verified by digest), decodes every block
-    /// (verified against the index) into one flattened disk file, and publishes it with the index as one layer keyed by
-    /// the index digest — opening it later needs no network. The snapshot is keyed by the manifest digest of
-    /// <paramref name="image"/>, as tree snapshots are; one manifest has one snapshot of one kind.
+    /// Warms a block-stack snapshot of <paramref name="image"/>, joining a block warm of the same manifest already
+    /// running in this process (see <see cref="SnapshotStore.WarmAsync(IImageStore, ImageReference, SnapshotKind, Platform?, CancellationToken)"/>).
     /// </summary>
-    /// <exception cref="InvalidOperationException">A snapshot of another kind of the image exists, or the image has no block variant and conversion is off.</exception>
-    public async Task<SnapshotWarmResult> WarmAsync(IImageStore store, ImageReference image, SnapshotKind kind, Platform? platform = null, CancellationToken cancellationToken = default)
+    public async Task<SnapshotWarmResult> WarmAsync(IImageStore store, ImageReference image, Platform? platform, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(store);
-        ArgumentNullException.ThrowIfNull(image);
-        if (kind == SnapshotKind.OverlayTree)
-        {
-            var key = await ResolveAsync(store, image, platform, cancellationToken).ConfigureAwait(false);
-            return await WarmAsync(store, key, cancellationToken).ConfigureAwait(false);
-        }
-
         var target = await ResolveBlockAsync(store, image, platform, cancellationToken).ConfigureAwait(false);
-        var task = _blockWarms.GetOrAdd(target.ManifestDigest, _ => Task.Run(() => RunBlockWarmAsync(store, target, platform, cancellationToken), CancellationToken.None));
-        try
-        {
-            return await task.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            if (task.IsCompleted)
-            {
-                _blockWarms.TryRemove(new KeyValuePair<Digest, Task<SnapshotWarmResult>>(target.ManifestDigest, task));
-            }
-        }
+        return await _blockWarms.JoinOrStartAsync(target.ManifestDigest, () => RunBlockWarmAsync(store, target, platform, cancellationToken), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>An image to snapshot as a block stack: its own manifest (the key) and the block image to read, if any.</summary>
@@ -104,19 +89,19 @@ public sealed partial class SnapshotStore
     {
         var stopwatch = Stopwatch.StartNew();
         Digest digest = target.ManifestDigest;
-        using var imageLock = await FileLock.AcquireAsync(ImageLockPath(digest), cancellationToken).ConfigureAwait(false);
-        if (TryLoadImage(digest) is { } existing)
+        using var imageLock = await FileLock.AcquireAsync(catalog.ImageLockPath(digest), cancellationToken).ConfigureAwait(false);
+        if (catalog.TryLoadImage(digest) is { } existing)
         {
             if (existing.Kind != SnapshotKinds.BlockStack)
             {
-                throw new InvalidOperationException($"A snapshot of kind {existing.Kind} of {target.Image} ({digest}) is in {Root}; evict it before warming a block-stack snapshot.");
+                throw new InvalidOperationException($"A snapshot of kind {existing.Kind} of {target.Image} ({digest}) is in {catalog.Root}; evict it before warming a block-stack snapshot.");
             }
 
-            await AddReferenceAsync(existing, target.Image, target.RootDigest, cancellationToken).ConfigureAwait(false);
-            return new SnapshotWarmResult(Describe(TryLoadImage(digest) ?? existing, LiveMounts()), 0, 1, 0, new Dictionary<string, long>(), stopwatch.Elapsed);
+            await catalog.AddReferenceAsync(existing, target.Image, target.RootDigest, cancellationToken).ConfigureAwait(false);
+            return new SnapshotWarmResult(catalog.Describe(catalog.TryLoadImage(digest) ?? existing), 0, 1, 0, new Dictionary<string, long>(), stopwatch.Elapsed);
         }
 
-        using var staging = await CreateStagingAsync([], cancellationToken).ConfigureAwait(false);
+        using var staging = await catalog.CreateStagingAsync([], cancellationToken).ConfigureAwait(false);
         var sources = new Dictionary<string, long>(StringComparer.Ordinal);
         BlockImage blockImage;
         IImageStore blockStore;
@@ -127,7 +112,7 @@ public sealed partial class SnapshotStore
             blockImage = await BlockImage.LoadAsync(store, variant, platform, cancellationToken).ConfigureAwait(false);
             origin = variant.ToString();
         }
-        else if (_options.ConvertMissingBlockImages)
+        else if (catalog.Options.ConvertMissingBlockImages)
         {
             string layoutDirectory = Path.Combine(staging.Path, "converted");
             var layout = OciImageLayout.Create(layoutDirectory);
@@ -135,7 +120,7 @@ public sealed partial class SnapshotStore
             var conversion = await BlockConverter.ConvertAsync(
                 store, target.Image.WithDigest(digest), layout, converted,
                 new BlockConvertOptions { Platform = platform, TempDirectory = staging.Path }, cancellationToken).ConfigureAwait(false);
-            Count(sources, new Dictionary<string, long> { [target.Image.Kind == ImageReferenceKind.Layout ? "layout" : "origin"] = conversion.SourceLayerBytes });
+            BlobDownloads.Count(sources, new Dictionary<string, long> { [target.Image.Kind == ImageReferenceKind.Layout ? "layout" : "origin"] = conversion.SourceLayerBytes });
             blockStore = layout;
             blockImage = await BlockImage.LoadAsync(layout, converted, platform, cancellationToken).ConfigureAwait(false);
             origin = "converted";
@@ -147,11 +132,11 @@ public sealed partial class SnapshotStore
 
         Digest key = blockImage.IndexDigest;
         // The layer this warm builds on is listed with the staging directory, so eviction leaves it alone meanwhile.
-        await File.AppendAllLinesAsync(Path.Combine(staging.Path, "uses"), [key.ToString()], cancellationToken).ConfigureAwait(false);
+        await staging.AddUseAsync(key, cancellationToken).ConfigureAwait(false);
         int built = 0;
-        using (await FileLock.AcquireAsync(LayerLockPath(key), cancellationToken).ConfigureAwait(false))
+        using (await FileLock.AcquireAsync(catalog.LayerLockPath(key), cancellationToken).ConfigureAwait(false))
         {
-            if (TryLoadLayer(key) is not { Kind: LayerKinds.Block })
+            if (catalog.TryLoadLayer(key) is not { Kind: LayerKinds.Block })
             {
                 await BuildBlockLayerAsync(staging, blockStore, blockImage, target.Variant is null ? "layout" : SourceName(target.Image), sources, cancellationToken).ConfigureAwait(false);
                 built = 1;
@@ -162,7 +147,7 @@ public sealed partial class SnapshotStore
         {
             Kind = SnapshotKinds.BlockStack,
             ManifestDigest = digest.ToString(),
-            References = ReferencesOf(target.Image, digest, [], target.RootDigest),
+            References = SnapshotCatalog.ReferencesOf(target.Image, digest, [], target.RootDigest),
             ChainIds = [key.ToString()],
             DiffIds = target.DiffIds.Select(d => d.ToString()).ToArray(),
             BlockImage = origin,
@@ -172,18 +157,14 @@ public sealed partial class SnapshotStore
                 Config = target.Resolved.ConfigBytes.ToArray(),
                 VariantManifest = blockImage.Image.Manifest.Bytes.ToArray(),
             },
-            Created = _time.GetUtcNow(),
+            Created = catalog.Time.GetUtcNow(),
         };
-        using (await LockStoreAsync(cancellationToken).ConfigureAwait(false))
-        {
-            WriteImageRecord(record);
-            Touch(digest);
-        }
+        await catalog.PublishImageAsync(record, cancellationToken).ConfigureAwait(false);
 
         long fetched = sources.Values.Sum();
         LogWarmed(target.Image, digest, built, 1 - built, fetched, stopwatch.Elapsed.TotalMilliseconds);
-        await PruneAsync(keep: digest, cancellationToken).ConfigureAwait(false);
-        return new SnapshotWarmResult(Describe(record, LiveMounts()), built, 1 - built, fetched, sources, stopwatch.Elapsed);
+        await evictor.PruneAsync(keep: digest, cancellationToken).ConfigureAwait(false);
+        return new SnapshotWarmResult(catalog.Describe(record), built, 1 - built, fetched, sources, stopwatch.Elapsed);
     }
 
     private static string SourceName(ImageReference image) => image.Kind == ImageReferenceKind.Layout ? "layout" : "origin";
@@ -207,7 +188,7 @@ public sealed partial class SnapshotStore
             throw new DigestMismatchException(image.IndexDigest, Digest.Compute(indexBytes).ToString(), $"block index of {image.Reference}");
         }
 
-        await File.WriteAllBytesAsync(Path.Combine(layerDirectory, BlockIndexFile), indexBytes, cancellationToken).ConfigureAwait(false);
+        await File.WriteAllBytesAsync(Path.Combine(layerDirectory, SnapshotCatalog.BlockIndexFile), indexBytes, cancellationToken).ConfigureAwait(false);
 
         // Which disk blocks each stored block fills (deduplicated blocks fill several), grouped by data blob.
         int[] map = index.CreateBlockMap();
@@ -229,35 +210,35 @@ public sealed partial class SnapshotStore
             }
         }
 
-        string diskPath = Path.Combine(layerDirectory, BlockDiskFile);
+        string diskPath = Path.Combine(layerDirectory, SnapshotCatalog.BlockDiskFile);
         using (var disk = File.OpenHandle(diskPath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, FileOptions.Asynchronous))
         {
             RandomAccess.SetLength(disk, index.DiskSize);
-            using var slots = new SemaphoreSlim(_options.MaxParallelDownloads);
+            using var slots = new SemaphoreSlim(catalog.Options.MaxParallelDownloads);
             await Parallel.ForEachAsync(
                 Enumerable.Range(0, index.Blobs.Count).Where(b => byBlob[b].Count > 0),
-                new ParallelOptions { MaxDegreeOfParallelism = _options.MaxParallelDownloads, CancellationToken = cancellationToken },
+                new ParallelOptions { MaxDegreeOfParallelism = catalog.Options.MaxParallelDownloads, CancellationToken = cancellationToken },
                 async (blob, ct) =>
                 {
                     var descriptor = new Descriptor(BlockFormat.BlocksMediaType, index.Blobs[blob].Digest, index.Blobs[blob].Size);
-                    string file = await DownloadAsync(store.Blobs, BlobAddress.For(repository, descriptor), blobs, slots, sourceName, sources, ct).ConfigureAwait(false);
+                    string file = await BlobDownloads.DownloadAsync(store.Blobs, BlobAddress.For(repository, descriptor), blobs, slots, sourceName, sources, ct).ConfigureAwait(false);
                     await DecodeBlobAsync(index, byBlob[blob], targets, file, disk, ct).ConfigureAwait(false);
                     File.Delete(file);
                 }).ConfigureAwait(false);
-            if (_options.Durable)
+            if (catalog.Options.Durable)
             {
                 RandomAccess.FlushToDisk(disk);
             }
         }
 
-        PublishLayer(layerDirectory, new LayerRecord
+        catalog.PublishLayer(layerDirectory, new LayerRecord
         {
             Kind = LayerKinds.Block,
             ChainId = image.IndexDigest.ToString(),
             DiffId = image.IndexDigest.ToString(),
             LayerDigest = image.Image.Manifest.Digest.ToString(),
-            SizeBytes = DiskUsage(layerDirectory),
-            Created = _time.GetUtcNow(),
+            SizeBytes = SnapshotCatalog.DiskUsage(layerDirectory),
+            Created = catalog.Time.GetUtcNow(),
         });
     }
 
@@ -297,77 +278,6 @@ public sealed partial class SnapshotStore
         }
     }
 
-    /// <summary>Clones a block-stack snapshot: its verified disk mounted through FUSE, a loop device and read-only ext4, with an overlay upper directory for writes.</summary>
-    private async Task<SnapshotMountedImage> CloneBlockAsync(ImageRecord record, ImageReference image, string mountPoint, bool readOnly, long started, SnapshotWarmResult? warm, CancellationToken cancellationToken)
-    {
-        Digest digest = Digest.Parse(record.ManifestDigest);
-        Digest key = Digest.Parse(record.ChainIds[0]);
-        string directory = Path.Combine(MountsDirectory, Guid.NewGuid().ToString("N"));
-        FileLock registering;
-        using (await LockStoreAsync(cancellationToken).ConfigureAwait(false))
-        {
-            if (TryLoadImage(digest) is null)
-            {
-                throw new SnapshotNotFoundException($"The snapshot of {image} ({digest}) is no longer valid or was evicted.");
-            }
-
-            Directory.CreateDirectory(directory);
-            registering = FileLock.TryAcquire(Path.Combine(directory, ".lock")) ?? throw new IOException($"Cannot lock {directory}.");
-            var mountRecord = new MountRecord { ManifestDigest = record.ManifestDigest, Target = mountPoint, ChainIds = record.ChainIds, Created = _time.GetUtcNow() };
-            File.WriteAllBytes(Path.Combine(directory, "mount.json"), JsonSerializer.SerializeToUtf8Bytes(mountRecord, RecordJson.Default.MountRecord));
-            Touch(digest);
-        }
-
-        BlockMountedImage block;
-        try
-        {
-            BlockSnapshotDisk disk;
-            try
-            {
-                disk = BlockSnapshotDisk.Open(LayerPath(key), BlockDiskFile, BlockIndexFile, key);
-            }
-            catch (InvalidDataException ex)
-            {
-                throw new SnapshotNotFoundException($"The block snapshot of {image} ({digest}) is corrupt: {ex.Message}");
-            }
-
-            var mounter = new BlockMounter([], new BlockMountOptions { StateDirectory = directory }, timeProvider: _time);
-            block = await mounter.MountDiskAsync(disk, mountPoint, readOnly, ownsDisk: true, image, cancellationToken).ConfigureAwait(false);
-            if (block.UpperDirectory is { } upper)
-            {
-                // The overlay's merged root shows its upper directory's owner, mode and times: give it the image root's
-                // (from the read-only file system beside it), as a tree clone's upper root gets them.
-                try
-                {
-                    LibC.CopyDirectoryAttributes(Path.Combine(Path.GetDirectoryName(upper)!, "lower"), mountPoint);
-                }
-                catch
-                {
-                    await block.DisposeAsync().ConfigureAwait(false);
-                    throw;
-                }
-            }
-        }
-        catch
-        {
-            registering.Dispose();
-            DeleteTree(directory);
-            throw;
-        }
-
-        var statistics = new MountStatistics { Strategy = Strategy.Cache, TimeToReady = _time.GetElapsedTime(started) };
-        if (warm is not null)
-        {
-            foreach (var (source, bytes) in warm.BytesFetchedBySource)
-            {
-                statistics.AddFetched(source, bytes);
-            }
-
-            statistics.AddChunks(warm.LayersFetched);
-        }
-
-        registering.Dispose();
-        LogMounted(image, digest, mountPoint, 1, statistics.TimeToReady.TotalMilliseconds);
-        return new SnapshotMountedImage(this, image, digest, mountPoint, directory, readOnly, statistics, block);
-    }
+    [LoggerMessage(Level = LogLevel.Information, Message = "Warmed {Image} ({Digest}): {Built} layers fetched, {Reused} reused, {Bytes} bytes in {Milliseconds:F0} ms.")]
+    private partial void LogWarmed(ImageReference image, Digest digest, int built, int reused, long bytes, double milliseconds);
 }

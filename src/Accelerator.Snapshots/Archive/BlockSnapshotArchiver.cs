@@ -1,38 +1,38 @@
 using System.Formats.Tar;
-using System.Security.Cryptography;
-using System.Text.Json;
 using Accelerator.Block.Format;
 using Accelerator.Oci.Model;
 using Accelerator.Oci.Resolution;
-using Accelerator.Snapshots.Archive;
 using Accelerator.Snapshots.Blocks;
+using Accelerator.Snapshots.Catalog;
+using Accelerator.Snapshots.Eviction;
 using Accelerator.Snapshots.Storage;
+using static Accelerator.Snapshots.Archive.SnapshotArchiveFormat;
 
-namespace Accelerator.Snapshots;
+namespace Accelerator.Snapshots.Archive;
 
-public sealed partial class SnapshotStore
+/// <summary>
+/// Exports and imports block-stack snapshots: the disk's stored blocks once each, the index and the manifests that
+/// bind them to the image; an import checks that chain from the verified manifest digest to every byte of the disk.
+/// </summary>
+internal sealed class BlockSnapshotArchiver(SnapshotCatalog catalog, SnapshotEvictor evictor)
 {
-    private const string BlockManifestEntry = "block/manifest.json";
-    private const string BlockIndexEntry = "block/index";
-    private const string BlockDataEntry = "block/data";
-
     /// <summary>
     /// Writes a block-stack snapshot: <c>snapshot.json</c> (kind <c>block-stack</c>, a <c>block</c> object), the image's
     /// manifest and config, the block variant's manifest, <c>block/index</c>, then <c>block/data</c> — every stored block the stack reads, once, in stored-block order, each
     /// read through the verifying disk (a corrupt block fails the export).
     /// </summary>
-    private async Task<Descriptor> ExportBlockAsync(ImageRecord record, Staging staging, Stream destination, CancellationToken cancellationToken)
+    public async Task<Descriptor> ExportAsync(ImageRecord record, Staging staging, Stream destination, CancellationToken cancellationToken)
     {
         var provenance = record.Provenance
             ?? throw new InvalidOperationException($"The block snapshot of {record.ManifestDigest} was made before archives carried the manifests that bind it to its image; evict it and warm it again to export it.");
         Digest key = Digest.Parse(record.ChainIds[0]);
-        string layer = LayerPath(key);
+        string layer = catalog.LayerPath(key);
         string data = Path.Combine(staging.Path, "block-data");
         long dataSize = 0;
-        await using (var disk = BlockSnapshotDisk.Open(layer, BlockDiskFile, BlockIndexFile, key))
+        await using (var disk = BlockSnapshotDisk.Open(layer, SnapshotCatalog.BlockDiskFile, SnapshotCatalog.BlockIndexFile, key))
         await using (var output = new FileStream(data, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
         {
-            var (index, firstBlock) = ReferencedBlocks(File.ReadAllBytes(Path.Combine(layer, BlockIndexFile)));
+            var (index, firstBlock) = ReferencedBlocks(File.ReadAllBytes(Path.Combine(layer, SnapshotCatalog.BlockIndexFile)));
             byte[] buffer = new byte[index.BlockSize];
             for (int stored = 0; stored < firstBlock.Length; stored++)
             {
@@ -46,7 +46,7 @@ public sealed partial class SnapshotStore
             }
         }
 
-        string indexPath = Path.Combine(layer, BlockIndexFile);
+        string indexPath = Path.Combine(layer, SnapshotCatalog.BlockIndexFile);
         var header = new SnapshotArchiveHeader
         {
             Kind = SnapshotKinds.BlockStack,
@@ -74,47 +74,13 @@ public sealed partial class SnapshotStore
         }, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>The index, and for each stored block the first disk block reading as it (-1: none does).</summary>
-    private static (BlockIndex Index, long[] FirstBlock) ReferencedBlocks(byte[] indexBytes)
-    {
-        var index = BlockIndex.Read(indexBytes);
-        int[] map = index.CreateBlockMap();
-        long[] first = new long[index.StoredBlockCount];
-        Array.Fill(first, -1L);
-        for (long block = map.Length - 1; block >= 0; block--)
-        {
-            if (map[block] >= 0)
-            {
-                first[map[block]] = block;
-            }
-        }
-
-        return (index, first);
-    }
-
-    private static SnapshotArchiveHeader ReadBlockHeader(SnapshotArchiveHeader header)
-    {
-        if (!Digest.TryParse(header.ManifestDigest, out _) || header.Block is not { } block
-            || !Digest.TryParse(block.IndexDigest, out _) || block.IndexSize is <= 0 or > BlockFormat.MaxIndexBodyBytes || block.DataSize < 0
-            || block.DiffIds is null || block.DiffIds.Count > MaxArchiveLayers || block.DiffIds.Any(d => !Digest.TryParse(d, out _)))
-        {
-            throw new FormatException("a block-stack header needs a manifest digest, no layers, and a block entry with an index digest, index size and data size.");
-        }
-
-        return header with
-        {
-            References = header.References?.Where(r => r is not null).Take(64).ToArray() ?? [],
-            Block = block with { BlockImage = block.BlockImage is { Length: <= 1024 } text ? text : null },
-        };
-    }
-
     /// <summary>
     /// Imports a block-stack snapshot. The chain from the verified manifest to every byte of the disk: the block variant's
     /// manifest must be a block image that names the manifest as its source (<see cref="BlockFormat.SourceDigestAnnotation"/>),
     /// keeps its config, and lists the index as its first layer; the index must hash to that digest (and be read by the
     /// bounded index reader); every block of the data must hash to the index's digest for it before it is written.
     /// </summary>
-    private async Task<SnapshotInfo> ImportBlockAsync(
+    public async Task<SnapshotInfo> ImportAsync(
         SnapshotArchiveHeader header, SnapshotArchiveBlock block, VerifiedImage image, string[] references, TarReader reader, Staging staging, CancellationToken cancellationToken)
     {
         Digest manifestDigest = Digest.Parse(header.ManifestDigest);
@@ -125,13 +91,13 @@ public sealed partial class SnapshotStore
         CheckVariant(variantBytes, manifestDigest, image.Resolved, key);
         var diffIds = (image.Resolved.Config.Rootfs?.DiffIds ?? []).Select(d => d.ToString()).ToArray();
 
-        using var imageLock = await FileLock.AcquireAsync(ImageLockPath(manifestDigest), cancellationToken).ConfigureAwait(false);
-        if (TryLoadImage(manifestDigest) is { Kind: not SnapshotKinds.BlockStack })
+        using var imageLock = await FileLock.AcquireAsync(catalog.ImageLockPath(manifestDigest), cancellationToken).ConfigureAwait(false);
+        if (catalog.TryLoadImage(manifestDigest) is { Kind: not SnapshotKinds.BlockStack })
         {
-            throw new InvalidOperationException($"A tree snapshot of {manifestDigest} is in {Root}; evict it before importing a block-stack snapshot of it.");
+            throw new InvalidOperationException($"A tree snapshot of {manifestDigest} is in {catalog.Root}; evict it before importing a block-stack snapshot of it.");
         }
 
-        await File.AppendAllLinesAsync(Path.Combine(staging.Path, "uses"), [key.ToString()], cancellationToken).ConfigureAwait(false);
+        await staging.AddUseAsync(key, cancellationToken).ConfigureAwait(false);
         var indexEntry = await NextEntryAsync(reader, BlockIndexEntry, block.IndexSize, cancellationToken).ConfigureAwait(false);
         byte[] indexBytes = new byte[block.IndexSize];
         await indexEntry.DataStream!.ReadExactlyAsync(indexBytes, cancellationToken).ConfigureAwait(false);
@@ -158,20 +124,20 @@ public sealed partial class SnapshotStore
         }
 
         var dataEntry = await NextEntryAsync(reader, BlockDataEntry, block.DataSize, cancellationToken).ConfigureAwait(false);
-        using (await FileLock.AcquireAsync(LayerLockPath(key), cancellationToken).ConfigureAwait(false))
+        using (await FileLock.AcquireAsync(catalog.LayerLockPath(key), cancellationToken).ConfigureAwait(false))
         {
-            if (TryLoadLayer(key) is not { Kind: LayerKinds.Block })
+            if (catalog.TryLoadLayer(key) is not { Kind: LayerKinds.Block })
             {
                 string layerDirectory = Directory.CreateDirectory(Path.Combine(staging.Path, "block-layer")).FullName;
-                await File.WriteAllBytesAsync(Path.Combine(layerDirectory, BlockIndexFile), indexBytes, cancellationToken).ConfigureAwait(false);
-                await WriteImportedDiskAsync(index, first, dataEntry.DataStream!, Path.Combine(layerDirectory, BlockDiskFile), cancellationToken).ConfigureAwait(false);
-                PublishLayer(layerDirectory, new LayerRecord
+                await File.WriteAllBytesAsync(Path.Combine(layerDirectory, SnapshotCatalog.BlockIndexFile), indexBytes, cancellationToken).ConfigureAwait(false);
+                await WriteImportedDiskAsync(index, first, dataEntry.DataStream!, Path.Combine(layerDirectory, SnapshotCatalog.BlockDiskFile), cancellationToken).ConfigureAwait(false);
+                catalog.PublishLayer(layerDirectory, new LayerRecord
                 {
                     Kind = LayerKinds.Block,
                     ChainId = key.ToString(),
                     DiffId = key.ToString(),
-                    SizeBytes = DiskUsage(layerDirectory),
-                    Created = _time.GetUtcNow(),
+                    SizeBytes = SnapshotCatalog.DiskUsage(layerDirectory),
+                    Created = catalog.Time.GetUtcNow(),
                 });
             }
         }
@@ -190,16 +156,12 @@ public sealed partial class SnapshotStore
                 Config = image.Resolved.ConfigBytes.ToArray(),
                 VariantManifest = variantBytes,
             },
-            Created = _time.GetUtcNow(),
+            Created = catalog.Time.GetUtcNow(),
         };
-        using (await LockStoreAsync(cancellationToken).ConfigureAwait(false))
-        {
-            WriteImageRecord(record);
-            Touch(manifestDigest);
-        }
+        await catalog.PublishImageAsync(record, cancellationToken).ConfigureAwait(false);
 
-        await PruneAsync(keep: manifestDigest, cancellationToken).ConfigureAwait(false);
-        return Describe(record, LiveMounts());
+        await evictor.PruneAsync(keep: manifestDigest, cancellationToken).ConfigureAwait(false);
+        return catalog.Describe(record);
     }
 
     // The variant binds the index to the image: it says which manifest it was converted from, carries that image's
@@ -283,36 +245,9 @@ public sealed partial class SnapshotStore
             }
         }
 
-        if (_options.Durable)
+        if (catalog.Options.Durable)
         {
             RandomAccess.FlushToDisk(disk);
         }
-    }
-
-    private static Task<TarEntry> NextEntryAsync(TarReader reader, string name, long length, CancellationToken cancellationToken)
-        => NextEntryAsync(reader, name, length, length, cancellationToken);
-
-    // The next entry must be regular file NAME, of exactly LENGTH bytes when given, else of 1 to MAXLENGTH bytes.
-    private static async Task<TarEntry> NextEntryAsync(TarReader reader, string name, long? length, long maxLength, CancellationToken cancellationToken)
-    {
-        TarEntry? entry;
-        try
-        {
-            entry = await reader.GetNextEntryAsync(copyData: false, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is FormatException or EndOfStreamException)
-        {
-            throw new InvalidDataException($"The snapshot archive is malformed at {name}: {ex.Message}", ex);
-        }
-
-        if (entry is null || entry.Name != name || entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile) || entry.DataStream is null
-            || (length is { } exact ? entry.Length != exact : entry.Length is < 1 || entry.Length > maxLength))
-        {
-            throw new InvalidDataException(length is { } size
-                ? $"The snapshot archive does not hold {name} of {size} bytes where it should."
-                : $"The snapshot archive does not hold {name} (at most {maxLength} bytes) where it should.");
-        }
-
-        return entry;
     }
 }
