@@ -1,5 +1,4 @@
 using System.Buffers;
-using Accelerator.Oci.IO;
 
 namespace Accelerator.Oci.Mirrors;
 

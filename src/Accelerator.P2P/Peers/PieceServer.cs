@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text;
+using Accelerator.Oci.Copying;
 using Accelerator.P2P.Protocol;
 using Accelerator.Hosting.Metrics;
 using Microsoft.AspNetCore.Http;
@@ -21,7 +22,7 @@ internal sealed class PieceServer : IDisposable
     private readonly PeerCounters _counters;
     private readonly Func<string> _formatMetrics;
     private readonly SemaphoreSlim _uploadSlots;
-    private readonly BandwidthLimiter _uploadLimiter;
+    private readonly BandwidthLimiter? _uploadLimiter;
 
     public PieceServer(P2PPeerOptions options, PieceStore store, SchedulerRegistration registration, PeerCounters counters, Func<string> formatMetrics, TimeProvider time)
     {
@@ -31,7 +32,10 @@ internal sealed class PieceServer : IDisposable
         _counters = counters;
         _formatMetrics = formatMetrics;
         _uploadSlots = new SemaphoreSlim(options.UploadSlots, options.UploadSlots);
-        _uploadLimiter = new BandwidthLimiter(options.UploadBytesPerSecond, time);
+        // Uploads start with a burst of a tenth of a second (at least 64 KiB) that passes unshaped; 0 is unlimited.
+        _uploadLimiter = options.UploadBytesPerSecond > 0
+            ? new BandwidthLimiter(options.UploadBytesPerSecond, Math.Max(64 * 1024, options.UploadBytesPerSecond / 10), time, startFull: true)
+            : null;
     }
 
     /// <summary>Upload slots free now (told to the schedulers with each heartbeat).</summary>

@@ -1,8 +1,7 @@
+using Accelerator.Linux;
 using System.Text.Json;
-using Accelerator.Oci.IO;
 using Accelerator.Oci.Model;
 using Accelerator.Oci.Resolution;
-using Accelerator.Snapshots.Interop;
 using Accelerator.Snapshots.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -65,7 +64,7 @@ internal sealed partial class SnapshotCatalog
     {
         // The store holds unpacked images (set-user-ID files, devices) and the upper directories of live clones: only
         // its owner may enter it (containerd's answer to CVE-2021-41103 for its snapshotters is the same).
-        Accelerator.Oci.IO.PrivateDirectory.Create(Options.Root);
+        PrivateDirectory.Create(Options.Root);
         foreach (string directory in new[] { LayersDirectory, ImagesDirectory, MountsDirectory, StagingDirectory, LocksDirectory, TrashDirectory })
         {
             Directory.CreateDirectory(directory);
@@ -240,7 +239,7 @@ internal sealed partial class SnapshotCatalog
     }
 
     public void WriteImageRecord(ImageRecord record)
-        => DurableFile.Write(ImagePath(Digest.Parse(record.ManifestDigest)), JsonSerializer.SerializeToUtf8Bytes(record, RecordJson.Default.ImageRecord));
+        => DurableFile.WriteAtomic(ImagePath(Digest.Parse(record.ManifestDigest)), JsonSerializer.SerializeToUtf8Bytes(record, RecordJson.Default.ImageRecord));
 
     /// <summary>Publishes a snapshot: its record, written last (a snapshot exists only once every layer under it is published), and its last use.</summary>
     public async Task PublishImageAsync(ImageRecord record, CancellationToken cancellationToken)
@@ -299,7 +298,7 @@ internal sealed partial class SnapshotCatalog
 
         if (Options.Durable)
         {
-            LibC.SyncFileSystem(layerDirectory);
+            DurableFile.SyncFileSystem(layerDirectory);
         }
 
         Digest chainId = Digest.Parse(record.ChainId);
@@ -311,7 +310,7 @@ internal sealed partial class SnapshotCatalog
         }
 
         Directory.Move(layerDirectory, target);
-        LibC.FsyncDirectory(LayersDirectory);
+        DurableFile.SyncDirectory(LayersDirectory);
     }
 
     /// <summary>Takes the store-wide lock that orders publishing, eviction and clone registration across processes.</summary>
@@ -433,9 +432,9 @@ internal sealed class Staging(SnapshotCatalog catalog, string path, FileLock hel
     {
         try
         {
-            foreach (string mount in MountTable.MountsUnder(MountTable.Read(), Path))
+            foreach (string mount in MountTable.MountPointsUnder(MountTable.Read(), Path))
             {
-                MountTable.Unmount(mount);
+                OverlayMount.Unmount(mount);
             }
 
             catalog.DeleteTree(Path);

@@ -1,4 +1,4 @@
-using Accelerator.Snapshots.Interop;
+using Accelerator.Linux;
 using Accelerator.Snapshots.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -30,9 +30,9 @@ internal sealed partial class SnapshotRecovery(SnapshotCatalog catalog, ILogger 
             }
 
             // Overlays a killed warm was unpacking into are still mounted; unmount them before deleting their upper dirs.
-            foreach (string mount in MountTable.MountsUnder(table, directory))
+            foreach (string mount in MountTable.MountPointsUnder(table, directory))
             {
-                MountTable.Unmount(mount);
+                OverlayMount.Unmount(mount);
             }
 
             catalog.DeleteTree(directory);
@@ -66,23 +66,28 @@ internal sealed partial class SnapshotRecovery(SnapshotCatalog catalog, ILogger 
         {
             // A block clone whose process died leaves its file system, loop device and FUSE mount inside its directory:
             // the file system first, then the loop device (it holds the FUSE file open), then FUSE.
-            var under = MountTable.MountsUnder(table, directory).OrderByDescending(m => m.Length).ToList();
+            var under = MountTable.MountPointsUnder(table, directory).OrderByDescending(m => m.Length).ToList();
             foreach (string mount in under.Where(m => !IsBlockFuseMount(m)))
             {
-                MountTable.Unmount(mount);
+                OverlayMount.Unmount(mount);
             }
 
-            foreach (string loop in LoopDevices.Under(directory))
+            foreach (string loop in LoopDevice.BackedUnder(directory))
             {
-                if (!LoopDevices.TryDetach(loop))
+                try
                 {
-                    catalog.LogDeleteFailed(loop, new IOException($"losetup --detach {loop} failed."));
+                    using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                    LoopDevice.DetachAsync(loop, timeout.Token).GetAwaiter().GetResult();
+                }
+                catch (Exception ex) when (ex is IOException or OperationCanceledException)
+                {
+                    catalog.LogDeleteFailed(loop, ex);
                 }
             }
 
             foreach (string mount in under.Where(IsBlockFuseMount))
             {
-                MountTable.Unmount(mount);
+                OverlayMount.Unmount(mount);
             }
 
             catalog.DeleteTree(directory);

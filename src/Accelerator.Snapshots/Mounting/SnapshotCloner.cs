@@ -5,7 +5,6 @@ using Accelerator.Oci.Resolution;
 using Accelerator.Block.Mounting;
 using Accelerator.Snapshots.Blocks;
 using Accelerator.Snapshots.Catalog;
-using Accelerator.Snapshots.Interop;
 using Accelerator.Snapshots.Storage;
 using Accelerator.Snapshots.Warming;
 using Microsoft.Extensions.Logging;

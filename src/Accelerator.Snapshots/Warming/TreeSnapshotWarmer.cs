@@ -1,9 +1,9 @@
+using Accelerator.Linux;
 using System.Diagnostics;
 using Accelerator.Oci.Layers;
 using Accelerator.Oci.Model;
 using Accelerator.Snapshots.Catalog;
 using Accelerator.Snapshots.Eviction;
-using Accelerator.Snapshots.Interop;
 using Accelerator.Snapshots.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -145,14 +145,14 @@ internal sealed partial class TreeSnapshotWarmer(SnapshotCatalog catalog, Snapsh
             string mount = Directory.CreateDirectory(Path.Combine(staging.Path, $"mnt-{index}")).FullName;
             var lowers = Enumerable.Range(0, index).Reverse().Select(i => catalog.LayerTree(chainIds[i])).ToArray();
             LibC.CopyDirectoryAttributes(lowers[0], tree);
-            MountTable.MountOverlay(lowers, tree, work, mount);
+            OverlayMount.Mount(lowers, tree, work, mount);
             try
             {
                 await ApplyAsync(blobFile, layer, diffId, mount, cancellationToken).ConfigureAwait(false);
             }
             finally
             {
-                MountTable.Unmount(mount);
+                OverlayMount.Unmount(mount);
             }
 
             Directory.Delete(work, recursive: true);
