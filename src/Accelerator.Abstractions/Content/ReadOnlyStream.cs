@@ -60,4 +60,23 @@ public abstract class ReadOnlyStream : Stream
     /// <summary>Not supported.</summary>
     /// <exception cref="NotSupportedException">Always.</exception>
     public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    /// <summary>
+    /// For subclasses whose reads are asynchronous at heart (a timer, a network fetch): a synchronous read that runs
+    /// <see cref="ReadAsync(Memory{byte}, CancellationToken)"/> into a pooled buffer and copies what it read.
+    /// </summary>
+    protected int ReadThroughAsync(Span<byte> buffer)
+    {
+        byte[] rented = System.Buffers.ArrayPool<byte>.Shared.Rent(buffer.Length);
+        try
+        {
+            int n = ReadAsync(rented.AsMemory(0, buffer.Length)).AsTask().GetAwaiter().GetResult();
+            rented.AsSpan(0, n).CopyTo(buffer);
+            return n;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
 }

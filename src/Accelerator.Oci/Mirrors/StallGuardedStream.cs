@@ -1,5 +1,3 @@
-using System.Buffers;
-
 namespace Accelerator.Oci.Mirrors;
 
 /// <summary>
@@ -10,20 +8,7 @@ namespace Accelerator.Oci.Mirrors;
 internal sealed class StallGuardedStream(Stream inner, MirrorSet set, MirrorRoute route, MirrorHost.Scope scope, CancellationTokenSource stall) : ReadOnlyStream
 {
     // The stall guard is a cancellation timer, so synchronous reads go through the asynchronous path.
-    public override int Read(Span<byte> buffer)
-    {
-        byte[] rented = ArrayPool<byte>.Shared.Rent(buffer.Length);
-        try
-        {
-            int n = ReadAsync(rented.AsMemory(0, buffer.Length)).AsTask().GetAwaiter().GetResult();
-            rented.AsSpan(0, n).CopyTo(buffer);
-            return n;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(rented);
-        }
-    }
+    public override int Read(Span<byte> buffer) => ReadThroughAsync(buffer);
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
