@@ -31,7 +31,7 @@ internal static class ConvertCommand
         format.AcceptOnlyFromAmong("lazy", "block");
         var chunkSize = new Option<string?>("--chunk-size")
         {
-            Description = "Chunk size, a power of two from 64K to 16M (bytes, or with a K/KiB/M/MiB suffix). Default: 1M.",
+            Description = "Chunk size, a power of two from 64K to 16M (binary units: 64K, 1M; a number alone is bytes). Default: 1M.",
         };
         var chunkDictionary = new Option<string?>("--chunk-dict")
         {
@@ -48,7 +48,7 @@ internal static class ConvertCommand
         };
         var blockSize = new Option<string?>("--block-size")
         {
-            Description = "With --format block: the block size, a power of two from 4K to 1M (bytes, or with a K/KiB/M/MiB suffix). Default: 64K.",
+            Description = "With --format block: the block size, a power of two from 4K to 1M (binary units: 4K, 64K; a number alone is bytes). Default: 64K.",
         };
         var fileSystem = new Option<string>("--filesystem")
         {
@@ -58,7 +58,7 @@ internal static class ConvertCommand
         fileSystem.AcceptOnlyFromAmong("ext4", "erofs");
         var freeSpace = new Option<string?>("--free-space")
         {
-            Description = "With --format block: free space left in the file system for a container's writes (K/M/G suffix). Free blocks are not stored. Default: 1G.",
+            Description = "With --format block: free space left in the file system for a container's writes (512M, 1G; binary). Free blocks are not stored. Default: 1G.",
         };
         var command = new Command("convert", "Convert an image into an accelerated image stored beside it (tag TAG-accel, or TAG-accel-block).")
         {
@@ -75,7 +75,8 @@ internal static class ConvertCommand
             var to = result.GetValue(target) is { Length: > 0 } text ? ImageReference.Parse(text) : LazyConverter.DefaultTarget(from);
             int size = result.GetValue(chunkSize) is { } sizeText ? ParseSize(sizeText) : LazyFormat.DefaultChunkSize;
             IReadOnlyList<string>? prefetch = result.GetValue(prefetchList) is { } listPath ? ReadPrefetchList(listPath) : null;
-            var stores = common.CreateStores(result);
+            await using var accelerator = common.CreateBuilder(result).Build();
+            var stores = CommonOptions.GetStores(accelerator);
             LazyImage? dictionary = null;
             if (result.GetValue(chunkDictionary) is { } dictionaryText)
             {
@@ -135,9 +136,10 @@ internal static class ConvertCommand
             throw new ArgumentException("--free-space applies to --filesystem ext4 (an EROFS image is read-only and has no free space).");
         }
 
-        long free = GetText("--free-space") is { Length: > 0 } freeText ? ParseBytes(freeText, "--free-space") : 1L << 30;
+        long free = GetText("--free-space") is { Length: > 0 } freeText ? Units.ParseBytes("--free-space", freeText, allowZero: true) : 1L << 30;
         IReadOnlyList<long>? trace = GetText("--prefetch-list") is { Length: > 0 } tracePath ? BlockTraceRecorder.ReadFile(tracePath) : null;
-        var stores = common.CreateStores(result);
+        await using var accelerator = common.CreateBuilder(result).Build();
+        var stores = CommonOptions.GetStores(accelerator);
         BlockConvertResult converted = await BlockConverter.ConvertAsync(
             stores.GetStore(from), from, stores.GetStoreForWrite(to), to,
             new BlockConvertOptions
@@ -162,63 +164,28 @@ internal static class ConvertCommand
         return 0;
     }
 
-    /// <summary>Parses a block size (bytes, or with a K/KiB/M/MiB suffix).</summary>
+    /// <summary>Parses a block size (<see cref="Units.ParseBytes"/>): a power of two from 4K to 1M.</summary>
     internal static int ParseBlockSize(string text)
-    {
-        long value = ParseBytes(text, "--block-size");
-        if (!BlockFormat.IsValidBlockSize(value))
-        {
-            throw new ArgumentException($"Invalid --block-size '{text}': use a power of two from 4K to 1M.");
-        }
+        => TryParseBytes("--block-size", text) is { } value && BlockFormat.IsValidBlockSize(value)
+            ? (int)value
+            : throw new ArgumentException($"Invalid --block-size '{text}': use a power of two from 4K to 1M.");
 
-        return (int)value;
-    }
-
-    /// <summary>Parses a byte count with an optional K, M or G suffix (powers of 1024, optionally followed by iB).</summary>
-    internal static long ParseBytes(string text, string option)
-    {
-        string value = text.Trim();
-        long multiplier = 1;
-        foreach (var (suffix, factor) in new[] { ("KiB", 1L << 10), ("MiB", 1L << 20), ("GiB", 1L << 30), ("K", 1L << 10), ("M", 1L << 20), ("G", 1L << 30) })
-        {
-            if (value.EndsWith(suffix, StringComparison.OrdinalIgnoreCase))
-            {
-                value = value[..^suffix.Length];
-                multiplier = factor;
-                break;
-            }
-        }
-
-        if (!long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out long number) || number > long.MaxValue / multiplier)
-        {
-            throw new ArgumentException($"Invalid {option} '{text}': a number of bytes with an optional K, M or G suffix.");
-        }
-
-        return number * multiplier;
-    }
-
-    /// <summary>Parses a size in bytes with an optional K, KiB, M or MiB suffix (powers of 1024).</summary>
+    /// <summary>Parses a chunk size (<see cref="Units.ParseBytes"/>): a power of two from 64K to 16M.</summary>
     internal static int ParseSize(string text)
+        => TryParseBytes("--chunk-size", text) is { } value && LazyFormat.IsValidChunkSize(value)
+            ? (int)value
+            : throw new ArgumentException($"Invalid --chunk-size '{text}': use a power of two from 64K to 16M.");
+
+    private static long? TryParseBytes(string option, string text)
     {
-        string value = text.Trim();
-        long multiplier = 1;
-        foreach (var (suffix, factor) in new[] { ("KiB", 1L << 10), ("MiB", 1L << 20), ("K", 1L << 10), ("M", 1L << 20) })
+        try
         {
-            if (value.EndsWith(suffix, StringComparison.OrdinalIgnoreCase))
-            {
-                value = value[..^suffix.Length];
-                multiplier = factor;
-                break;
-            }
+            return Units.ParseBytes(option, text);
         }
-
-        if (!long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out long number) || number > int.MaxValue / multiplier
-            || !LazyFormat.IsValidChunkSize(number * multiplier))
+        catch (FormatException)
         {
-            throw new ArgumentException($"Invalid --chunk-size '{text}': use a power of two from 64K to 16M.");
+            return null;
         }
-
-        return (int)(number * multiplier);
     }
 
     /// <summary>Reads a prefetch list: one path per line; blank lines and lines starting with '#' are skipped.</summary>

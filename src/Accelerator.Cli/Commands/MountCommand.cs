@@ -23,17 +23,21 @@ internal static class MountCommand
         var mountPoint = new Argument<string>("MOUNTPOINT") { Description = "An existing directory to mount the root file system on." };
         var strategy = new Option<string>("--strategy") { Description = "auto (cache when a snapshot store exists, then lazy, block, full), cache, lazy, block or full.", DefaultValueFactory = _ => "auto" };
         strategy.AcceptOnlyFromAmong("auto", "cache", "lazy", "block", "full");
-        var snapshotDirectory = new Option<string?>("--snapshot-dir") { Description = $"The snapshot store for the cache strategy (default: {CacheCommand.DefaultRoot}; with --strategy cache, --cache-dir names it too)." };
+        var snapshotDirectory = CacheCommand.SnapshotDirectoryOption($"The snapshot store for the cache strategy (default: {CacheCommand.DefaultRoot}).");
         var readOnly = new Option<bool>("--read-only") { Description = "Mount the bare read-only tree (default: writable, an overlay over it)." };
-        var cacheDirectory = new Option<string?>("--cache-dir") { Description = "The chunk cache directory (default: /var/cache/accel/chunks); block mounts cache blocks in its blocks/ subdirectory (default: /var/cache/accel/blocks)." };
+        var chunkCacheDirectory = new Option<string?>("--chunk-cache-dir") { Description = "The lazy strategy's chunk cache (default: /var/cache/accel/chunks).", HelpName = "DIR" };
+        var blockCacheDirectory = new Option<string?>("--block-cache-dir") { Description = "The block strategy's block cache (default: /var/cache/accel/blocks).", HelpName = "DIR" };
+        // Before each cache had one flag name in every command, 'accel mount --cache-dir DIR' named the chunk cache, DIR/blocks
+        // the block cache, and with --strategy cache the snapshot store: it still does.
+        var cacheDirectory = Flags.HiddenAlias("--cache-dir", "--chunk-cache-dir, --block-cache-dir and --snapshot-dir");
         var statsJson = new Option<string?>("--stats-json") { Description = "Write the mount's statistics as JSON to FILE when it is unmounted." };
         var recordTrace = new Option<string?>("--record-trace") { Description = "Record what is read, as a prefetch list for 'accel convert --prefetch-list', to FILE when unmounted (lazy: the files; block: the blocks, for 'accel convert --format block')." };
         var background = new Option<bool>("--background") { Description = "Serve from a detached process; return once the mount is ready." };
-        var readyTimeout = new Option<int>("--ready-timeout") { Description = "With --background: seconds to wait for the mount.", DefaultValueFactory = _ => 120 };
+        var readyTimeout = Flags.Duration("--ready-timeout", "With --background: how long to wait for the mount (30s, 5m; a number alone is seconds). Default: 120s.", TimeSpan.FromSeconds(1));
         var maxImageSize = PullCommand.MaxImageSizeOption();
         var command = new Command("mount", "Mount an image at MOUNTPOINT and serve it until SIGINT/SIGTERM or 'accel umount MOUNTPOINT'.")
         {
-            image, mountPoint, strategy, readOnly, cacheDirectory, statsJson, recordTrace, background, readyTimeout, snapshotDirectory, maxImageSize,
+            image, mountPoint, strategy, readOnly, chunkCacheDirectory, blockCacheDirectory, cacheDirectory, statsJson, recordTrace, background, readyTimeout, snapshotDirectory, maxImageSize,
         };
         command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
@@ -48,7 +52,7 @@ internal static class MountCommand
 
             if (result.GetValue(background))
             {
-                return await StartInBackgroundAsync(target, TimeSpan.FromSeconds(result.GetValue(readyTimeout)), console, cancellationToken).ConfigureAwait(false);
+                return await StartInBackgroundAsync(target, result.GetValue(readyTimeout) ?? TimeSpan.FromSeconds(120), console, cancellationToken).ConfigureAwait(false);
             }
 
             if (rawDisk)
@@ -58,23 +62,25 @@ internal static class MountCommand
             }
 
             string? stats = result.GetValue(statsJson) is { } s ? Path.GetFullPath(s) : null;
-            var builder = new ImageAcceleratorBuilder();
-            builder.Services.AddSingleton(common.CreateStores(result));
+            string? oldCacheDirectory = result.GetValue(cacheDirectory);
+            var builder = common.CreateBuilder(result);
             builder.UseLazyMount(o =>
             {
-                o.CacheDirectory = result.GetValue(cacheDirectory) is { } c ? Path.GetFullPath(c) : null;
+                o.CacheDirectory = (result.GetValue(chunkCacheDirectory) ?? oldCacheDirectory) is { } c ? Path.GetFullPath(c) : null;
                 o.StatisticsJsonPath = stats;
                 o.TracePath = result.GetValue(recordTrace) is { } t ? Path.GetFullPath(t) : null;
                 o.Prefetch = true;
             });
             builder.UseBlockDevice(o =>
             {
-                o.CacheDirectory = result.GetValue(cacheDirectory) is { } c ? Path.Combine(Path.GetFullPath(c), "blocks") : null;
+                o.CacheDirectory = result.GetValue(blockCacheDirectory) is { } b ? Path.GetFullPath(b)
+                    : oldCacheDirectory is { } c ? Path.Combine(Path.GetFullPath(c), "blocks")
+                    : null;
                 o.TracePath = result.GetValue(recordTrace) is { } t ? Path.GetFullPath(t) : null;
             });
             // A full pull (chosen, or the fallback of auto) is a real mount too: background readiness, 'accel umount'
             // and the statistics at unmount work the same whichever strategy served.
-            long? maxImageBytes = PullCommand.MaxImageBytes(result, maxImageSize);
+            long? maxImageBytes = result.GetValue(maxImageSize);
             builder.UseFullPull(o =>
             {
                 o.MountUnpackedTree = true;
@@ -82,7 +88,7 @@ internal static class MountCommand
             });
             string chosen = result.GetRequiredValue(strategy);
             string snapshots = Path.GetFullPath(result.GetValue(snapshotDirectory)
-                ?? (chosen == "cache" ? result.GetValue(cacheDirectory) : null)
+                ?? (chosen == "cache" ? oldCacheDirectory : null)
                 ?? CacheCommand.DefaultRoot);
             // In auto mode the cache is tried only where a snapshot store exists: a mount never creates one.
             bool useCache = chosen == "cache" || (chosen == "auto" && Directory.Exists(snapshots));
