@@ -142,7 +142,7 @@ internal sealed class CommonOptions
     private static Uri ParseP2P(string text)
     {
         var options = new Accelerator.P2P.P2POptions { Proxy = Uri.TryCreate(text, UriKind.Absolute, out var url) ? url : null };
-        return options.GetProblems() is { Count: > 0 } || url is null
+        return url is null || new Accelerator.P2P.P2POptionsValidator().Validate(null, options).Failed
             ? throw new FormatException($"--p2p: '{text}' is not the http(s) URL of a peer's registry-mirror proxy.")
             : url;
     }

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Accelerator.Oci.IO;
 using Accelerator.Oci.Model;
 using Accelerator.Oci.Resolution;
+using Accelerator.Oci.Validation;
 using Accelerator.Snapshots.Interop;
 using Accelerator.Snapshots.Storage;
 using Microsoft.Extensions.Logging;
@@ -70,7 +71,7 @@ public sealed partial class SnapshotStore
     public static SnapshotStore Open(SnapshotStoreOptions options, ILogger<SnapshotStore>? logger = null, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        new SnapshotStoreOptionsValidator().ThrowIfInvalid(options, "snapshot store");
         var store = new SnapshotStore(options, (ILogger?)logger ?? NullLogger.Instance, timeProvider ?? TimeProvider.System);
 
         // The store holds unpacked images (set-user-ID files, devices) and the upper directories of live clones: only

@@ -1,4 +1,3 @@
-using Accelerator.Oci.IO;
 using Accelerator.Block.Conversion;
 using Accelerator.Block.Format;
 using Accelerator.Block.Layers;
@@ -6,8 +5,10 @@ using Accelerator.Lazy.Format;
 using Accelerator.Lazy.Mounting;
 using Accelerator.Lazy.Statistics;
 using Accelerator.Oci;
+using Accelerator.Oci.IO;
 using Accelerator.Oci.Model;
 using Accelerator.Oci.Resolution;
+using Accelerator.Oci.Validation;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -31,7 +32,7 @@ public sealed class BlockImageOpener : IBlockImageOpener
     {
         ArgumentNullException.ThrowIfNull(stores);
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        new BlockMountOptionsValidator().ThrowIfInvalid(options, "block mount");
         _stores = stores;
         _options = options;
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
@@ -59,7 +60,7 @@ public sealed class BlockImageOpener : IBlockImageOpener
         BlockImage blockImage = await BlockImage.LoadAsync(store, variant, platform, cancellationToken).ConfigureAwait(false);
         var source = new CountingBlobSource(store.Blobs, ImageStoreResolver.SourceName(variant), statistics);
         var stack = blockImage.OpenStack(
-            new BlockStackOptions { CacheDirectory = CacheDirectory(), MaxCacheBytes = _options.CacheMaxBytes },
+            new BlockStackOptions { CacheDirectory = CacheDirectory(), MaxCacheBytes = _options.MaxCacheBytes },
             source, _loggerFactory.CreateLogger<BlockLayerStack>(), _time);
         return new BlockImageDisk(stack, blockImage.Image.Manifest.Digest);
     }

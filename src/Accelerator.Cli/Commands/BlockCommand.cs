@@ -6,6 +6,7 @@ using Accelerator.Block.Mounting;
 using Accelerator.Block.Nbd;
 using Accelerator.Block.Prefetch;
 using Accelerator.Cli.Console;
+using Accelerator.Oci.Validation;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -62,7 +63,7 @@ internal static class BlockCommand
                 IdleTimeout = (result.GetValue(idleTimeout) ?? TimeSpan.FromSeconds(300)) is var idle && idle == TimeSpan.Zero ? Timeout.InfiniteTimeSpan : idle,
                 Tls = CreateTls(result.GetValue(tlsCert), result.GetValue(tlsKey), result.GetValue(tlsClientCa)),
             };
-            serverOptions.Validate();
+            new NbdServerOptionsValidator().ThrowIfInvalid(serverOptions, "NBD server");
             if (parsed.Any(e => !e.IsLoopback))
             {
                 if (serverOptions.Tls is null)

@@ -21,7 +21,7 @@ public static class BlockDeviceBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddRegistries();
-        builder.Services.AddStrategyOptions<BlockMountOptions>(configure, o => o.Validate(), "block mount");
+        builder.Services.AddStrategyOptions(configure, new BlockMountOptionsValidator(), "block mount");
 
         // Block images (accel convert --format block) are the default format; AddBlockImageOpener adds others.
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IBlockImageOpener, BlockImageOpener>(services => new BlockImageOpener(

@@ -20,7 +20,7 @@ public static class LazyMountBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddRegistries();
-        builder.Services.AddStrategyOptions<LazyMountOptions>(configure, o => o.Validate(), "lazy mount");
+        builder.Services.AddStrategyOptions(configure, new LazyMountOptionsValidator(), "lazy mount");
 
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IImageMounter, LazyMounter>(services => new LazyMounter(
             services.GetRequiredService<ImageStoreResolver>(),

@@ -21,7 +21,7 @@ public static class SnapshotCacheBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddRegistries();
-        builder.Services.AddStrategyOptions<SnapshotStoreOptions>(configure, o => o.Validate(), "snapshot cache");
+        builder.Services.AddStrategyOptions(configure, new SnapshotStoreOptionsValidator(), "snapshot cache");
 
         builder.Services.TryAddSingleton(services => SnapshotStore.Open(
             services.GetRequiredService<IOptions<SnapshotStoreOptions>>().Value,
