@@ -4,7 +4,6 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using Accelerator.Cli.Console;
 using Accelerator.Lazy.Mounting;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Accelerator.Cli.Commands;
 
