@@ -3,7 +3,7 @@ using Accelerator.Cli.Console;
 using Accelerator.Oci;
 using Accelerator.Oci.Mirrors;
 using Accelerator.Oci.Registry;
-using Accelerator.P2P.Proxy;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Accelerator.Cli;
 
@@ -82,18 +82,28 @@ internal sealed class CommonOptions
     }
 
     /// <summary>
-    /// Builds the image store resolver the command line asks for: registries read through their mirror sets when
-    /// <c>--mirror</c> or <c>--hosts-dir</c> name any. A bad mirror URL or hosts.toml throws one clear error.
+    /// The accelerator builder the common flags describe, translated into builder calls only: the registry client
+    /// (<c>--plain-http</c>, <c>--auth-file</c>), mirror sets (<c>--mirror</c>, <c>--hosts-dir</c>: <c>UseMirrors</c>) and
+    /// P2P (<c>--p2p</c>: <c>UseP2P</c>). Commands add their strategies and take every part — the
+    /// <see cref="ImageStoreResolver"/> above all (see <see cref="GetStores"/>) — from the built accelerator's services,
+    /// so the blob-source chain is the one the builder composes. A bad <c>--mirror</c> or <c>--p2p</c> URL throws one
+    /// clear error naming the flag here; a bad hosts.toml fails <see cref="ImageAcceleratorBuilder.Build"/> with its file
+    /// and line.
     /// </summary>
-    public ImageStoreResolver CreateStores(ParseResult result)
+    public ImageAcceleratorBuilder CreateBuilder(ParseResult result)
     {
-        var registryOptions = CreateRegistryOptions(result);
-        var mirrorOptions = new MirrorOptions { HostsDirectory = result.GetValue(HostsDirectory) };
+        var registry = CreateRegistryOptions(result);
+        var builder = new ImageAcceleratorBuilder().ConfigureRegistries(o =>
+        {
+            o.PlainHttp = registry.PlainHttp;
+            o.DockerConfigPath = registry.DockerConfigPath;
+        });
+        var mirrors = new List<MirrorEndpoint>();
         foreach (string url in result.GetValue(Mirror) ?? [])
         {
             try
             {
-                mirrorOptions.Mirrors.Add(MirrorEndpoint.Parse(url));
+                mirrors.Add(MirrorEndpoint.Parse(url));
             }
             catch (FormatException ex)
             {
@@ -101,22 +111,38 @@ internal sealed class CommonOptions
             }
         }
 
-        var p2p = result.GetValue(P2P) is { } proxy ? new PeerProxyBlobSourceDecorator(ParseP2P(proxy)) : null;
-        if (mirrorOptions.Mirrors.Count == 0 && mirrorOptions.HostsDirectory is null)
+        string? hostsDirectory = result.GetValue(HostsDirectory);
+        if (mirrors.Count > 0 || hostsDirectory is not null)
         {
-            return new ImageStoreResolver(new RegistryClient(registryOptions), blobs: p2p);
+            builder.UseMirrors(o =>
+            {
+                o.HostsDirectory = hostsDirectory;
+                foreach (var mirror in mirrors)
+                {
+                    o.Mirrors.Add(mirror);
+                }
+            });
         }
 
-        var mirrors = MirrorConfiguration.Load(mirrorOptions);
-        mirrors.ApplyTo(registryOptions);
-        var client = new RegistryClient(registryOptions);
-        return new ImageStoreResolver(client, new MirroredRegistries(mirrors, client), p2p);
+        if (result.GetValue(P2P) is { } proxy)
+        {
+            builder.UseP2P(ParseP2P(proxy));
+        }
+
+        return builder;
+    }
+
+    /// <summary>The image store resolver of a built accelerator: the blob-source chain its builder composed.</summary>
+    public static ImageStoreResolver GetStores(ImageAcceleratorHost accelerator)
+    {
+        ArgumentNullException.ThrowIfNull(accelerator);
+        return accelerator.Services.GetRequiredService<ImageStoreResolver>();
     }
 
     private static Uri ParseP2P(string text)
     {
         var options = new Accelerator.P2P.P2POptions { Proxy = Uri.TryCreate(text, UriKind.Absolute, out var url) ? url : null };
-        return options.GetProblems() is { Count: > 0 } || url is null
+        return url is null || new Accelerator.P2P.P2POptionsValidator().Validate(null, options).Failed
             ? throw new FormatException($"--p2p: '{text}' is not the http(s) URL of a peer's registry-mirror proxy.")
             : url;
     }

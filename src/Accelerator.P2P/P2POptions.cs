@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using Accelerator.P2P.Peers;
 
 namespace Accelerator.P2P;
@@ -8,7 +9,7 @@ namespace Accelerator.P2P;
 /// the peer cannot answer. Set either <see cref="Proxy"/> (the node's peer daemon) or <see cref="Schedulers"/> (a peer
 /// inside this process).
 /// </summary>
-public sealed class P2POptions
+public sealed class P2POptions : IValidatableObject
 {
     /// <summary>
     /// The registry-mirror proxy of the local peer daemon (<c>accel p2p peer --proxy URL</c>), e.g.
@@ -27,47 +28,55 @@ public sealed class P2POptions
     public IList<Uri> Schedulers { get; } = [];
 
     /// <summary>The in-process peer's options (<see cref="P2PPeerOptions.DataDirectory"/> is required with <see cref="Schedulers"/>); its schedulers are <see cref="Schedulers"/>.</summary>
+#pragma warning disable SYSLIB1212 // The peer is checked only when it runs (Schedulers set), by Validate below.
     public P2PPeerOptions Peer { get; set; } = new();
+#pragma warning restore SYSLIB1212
 
     /// <summary>How long connecting to the peer may take before a read falls back to the registry.</summary>
     /// <value>10 seconds.</value>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>The problems with these options, or an empty list.</summary>
-    public IReadOnlyList<string> GetProblems()
+    /// <inheritdoc />
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        var problems = new List<string>();
         if (Proxy is null == (Schedulers.Count == 0))
         {
-            problems.Add("P2P: set either Proxy (the local peer's registry-mirror proxy URL) or Schedulers (for a peer in this process).");
+            yield return new ValidationResult("P2P: set either Proxy (the local peer's registry-mirror proxy URL) or Schedulers (for a peer in this process).");
         }
         else if (Proxy is null)
         {
             if (Schedulers.Any(u => u is null || !u.IsAbsoluteUri || (u.Scheme != Uri.UriSchemeHttp && u.Scheme != Uri.UriSchemeHttps)))
             {
-                problems.Add("P2P: every scheduler must be an absolute http(s) URL.");
+                yield return new ValidationResult("P2P: every scheduler must be an absolute http(s) URL.");
             }
 
-            try
+            if (PeerProblem() is { } problem)
             {
-                ArgumentNullException.ThrowIfNull(Peer);
-                Peer.Validate();
-            }
-            catch (Exception ex) when (ex is System.ComponentModel.DataAnnotations.ValidationException or ArgumentException)
-            {
-                problems.Add("P2P peer: " + ex.Message);
+                yield return new ValidationResult("P2P peer: " + problem);
             }
         }
         else if (!Proxy.IsAbsoluteUri || (Proxy.Scheme != Uri.UriSchemeHttp && Proxy.Scheme != Uri.UriSchemeHttps) || Proxy.Query.Length > 0)
         {
-            problems.Add($"P2P: Proxy must be an absolute http(s) URL without a query, not '{Proxy}'.");
+            yield return new ValidationResult($"P2P: Proxy must be an absolute http(s) URL without a query, not '{Proxy}'.");
         }
 
         if (ConnectTimeout <= TimeSpan.Zero)
         {
-            problems.Add("P2P: ConnectTimeout must be positive.");
+            yield return new ValidationResult("P2P: ConnectTimeout must be positive.");
         }
+    }
 
-        return problems;
+    private string? PeerProblem()
+    {
+        try
+        {
+            ArgumentNullException.ThrowIfNull(Peer);
+            Peer.Validate();
+            return null;
+        }
+        catch (Exception ex) when (ex is ValidationException or ArgumentException)
+        {
+            return ex.Message;
+        }
     }
 }

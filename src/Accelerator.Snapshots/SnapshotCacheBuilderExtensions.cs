@@ -26,6 +26,6 @@ public static class SnapshotCacheBuilderExtensions
             services.GetRequiredService<IOptions<SnapshotStoreOptions>>().Value,
             services.GetService<ILogger<SnapshotStore>>(),
             services.GetService<TimeProvider>()));
-        return builder.AddStrategy<SnapshotCacheMounter, SnapshotStoreOptions>(Strategy.Cache, Order, configure, o => o.Validate(), "snapshot cache");
+        return builder.AddStrategy<SnapshotCacheMounter, SnapshotStoreOptions>(Strategy.Cache, Order, configure, new SnapshotStoreOptionsValidator(), "snapshot cache");
     }
 }

@@ -3,6 +3,8 @@ using System.Text.Json;
 using Accelerator.Linux;
 using Accelerator.Oci.Model;
 using Accelerator.Oci.Resolution;
+using Accelerator.Oci.Validation;
+using Accelerator.Snapshots.Interop;
 using Accelerator.Snapshots.Storage;
 using Accelerator.Snapshots.Archive;
 using Accelerator.Snapshots.Catalog;
@@ -77,7 +79,7 @@ public sealed class SnapshotStore
     public static SnapshotStore Open(SnapshotStoreOptions options, ILogger<SnapshotStore>? logger = null, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        new SnapshotStoreOptionsValidator().ThrowIfInvalid(options, "snapshot store");
         var log = (ILogger?)logger ?? NullLogger.Instance;
         var store = new SnapshotStore(options, log, timeProvider ?? TimeProvider.System);
         store._catalog.Create();

@@ -1,7 +1,10 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
 namespace Accelerator.Snapshots;
 
-/// <summary>Options of <see cref="SnapshotStore"/>.</summary>
-public sealed class SnapshotStoreOptions
+/// <summary>Options of <see cref="SnapshotStore"/>, checked by <see cref="SnapshotStoreOptionsValidator"/>.</summary>
+public sealed class SnapshotStoreOptions : IValidatableObject
 {
     /// <summary>
     /// The store's directory; upper directories of clones are made inside it too, so it must be on a file system that
@@ -35,6 +38,7 @@ public sealed class SnapshotStoreOptions
     public bool ConvertMissingBlockImages { get; set; } = true;
 
     /// <summary>Layers downloaded at once while warming. <value>Default: 4.</value></summary>
+    [Range(1, 64)]
     public int MaxParallelDownloads { get; set; } = 4;
 
     /// <summary>The most bytes one layer may decompress to. <value>Default: 64 GiB.</value></summary>
@@ -64,40 +68,39 @@ public sealed class SnapshotStoreOptions
     /// </summary>
     public bool ResolveTags { get; set; } = true;
 
-    /// <summary>Checks the options.</summary>
-    /// <exception cref="ArgumentException">An option is out of range.</exception>
-    public void Validate()
+    /// <inheritdoc />
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (string.IsNullOrWhiteSpace(Root))
         {
-            throw new ArgumentException($"{nameof(Root)} must be set.", nameof(Root));
+            yield return new ValidationResult($"{nameof(Root)} must be set.");
         }
-
-        if (Root.AsSpan().IndexOfAny(",:\\") >= 0)
+        else if (Root.AsSpan().IndexOfAny(",:\\") >= 0)
         {
-            throw new ArgumentException($"{nameof(Root)} must not contain ',', ':' or '\\' (overlayfs options cannot carry them).", nameof(Root));
+            yield return new ValidationResult($"{nameof(Root)} must not contain ',', ':' or '\\' (overlayfs options cannot carry them).");
         }
 
         if (CapacityBytes < 0)
         {
-            throw new ArgumentException($"{nameof(CapacityBytes)} must not be negative.", nameof(CapacityBytes));
-        }
-
-        if (TimeToLive is { } ttl && ttl <= TimeSpan.Zero)
-        {
-            throw new ArgumentException($"{nameof(TimeToLive)} must be positive.", nameof(TimeToLive));
-        }
-
-        if (MaxParallelDownloads is < 1 or > 64)
-        {
-            throw new ArgumentException($"{nameof(MaxParallelDownloads)} must be between 1 and 64.", nameof(MaxParallelDownloads));
+            yield return new ValidationResult($"{nameof(CapacityBytes)} must not be negative.");
         }
 
         if (MaxUncompressedLayerBytes < 1 || MaxEntriesPerLayer < 1)
         {
-            throw new ArgumentException("Layer limits must be positive.", nameof(MaxUncompressedLayerBytes));
+            yield return new ValidationResult("Layer limits must be positive.");
+        }
+
+        if (TimeToLive is { } ttl && ttl <= TimeSpan.Zero)
+        {
+            yield return new ValidationResult($"{nameof(TimeToLive)} must be positive.");
         }
     }
+}
+
+/// <summary>Validates <see cref="SnapshotStoreOptions"/> (generated from its data annotations and rules).</summary>
+[OptionsValidator]
+public sealed partial class SnapshotStoreOptionsValidator : IValidateOptions<SnapshotStoreOptions>
+{
 }
 
 /// <summary>Options of one clone of a snapshot.</summary>

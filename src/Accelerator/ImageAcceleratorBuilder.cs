@@ -87,9 +87,9 @@ public sealed class ImageAcceleratorBuilder
 
     /// <summary>
     /// Adds the strategy <paramref name="strategy"/> with its options: <typeparamref name="TOptions"/> configured by
-    /// <paramref name="configure"/> and checked when the accelerator starts by <paramref name="validate"/> (an
-    /// <see cref="ArgumentException"/> from it fails the start with "Invalid <paramref name="description"/> options:
-    /// REASON"); the registry client and image store resolver mounters read images through
+    /// <paramref name="configure"/> and checked when the accelerator starts by <paramref name="validator"/> (the
+    /// options' generated <c>[OptionsValidator]</c>; a failure fails the start with "Invalid <paramref name="description"/>
+    /// options: REASON"); the registry client and image store resolver mounters read images through
     /// (<see cref="RegistryBuilderExtensions.AddRegistries"/>); and the mounter at <paramref name="order"/> in the default
     /// order, created by <paramref name="create"/> from the services and the options — or, when null, by its constructor
     /// with the options and the other parameters from the services.
@@ -98,17 +98,17 @@ public sealed class ImageAcceleratorBuilder
         Strategy strategy,
         int order,
         Action<TOptions>? configure,
-        Action<TOptions> validate,
+        IValidateOptions<TOptions> validator,
         string description,
         Func<IServiceProvider, TOptions, TMounter>? create = null)
         where TMounter : class, IImageMounter
         where TOptions : class
     {
-        ArgumentNullException.ThrowIfNull(validate);
+        ArgumentNullException.ThrowIfNull(validator);
         ArgumentException.ThrowIfNullOrEmpty(description);
         create ??= (services, options) => ActivatorUtilities.CreateInstance<TMounter>(services, options);
         this.AddRegistries();
-        Services.AddStrategyOptions(configure, validate, description);
+        Services.AddStrategyOptions(configure, validator, description);
         return AddStrategy(strategy, order, services => create(services, services.GetRequiredService<IOptions<TOptions>>().Value));
     }
 

@@ -80,7 +80,7 @@ public sealed partial class BlockLayerStack : IVirtualDisk
         var cache = ChunkCache.Open(new ChunkCacheOptions
         {
             Directory = options.CacheDirectory,
-            MaxBytes = options.MaxCacheBytes,
+            MaxCacheBytes = options.MaxCacheBytes,
             MaxOpenFiles = options.MaxOpenCacheFiles,
         }, timeProvider: timeProvider);
         var stack = new BlockLayerStack(index, source, repository, cache, options, logger ?? (ILogger)NullLogger.Instance, timeProvider ?? TimeProvider.System);

@@ -23,7 +23,7 @@ public static class BlockDeviceBuilderExtensions
         // Block images (accel convert --format block) are the default format; AddBlockImageOpener adds others.
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IBlockImageOpener, BlockImageOpener>(
             services => ActivatorUtilities.CreateInstance<BlockImageOpener>(services, services.GetRequiredService<IOptions<BlockMountOptions>>().Value)));
-        return builder.AddStrategy<BlockMounter, BlockMountOptions>(Strategy.Block, Order, configure, o => o.Validate(), "block mount");
+        return builder.AddStrategy<BlockMounter, BlockMountOptions>(Strategy.Block, Order, configure, new BlockMountOptionsValidator(), "block mount");
     }
 
     /// <summary>Adds a way to open images' virtual disks (a block image format); openers are tried in the order added.</summary>

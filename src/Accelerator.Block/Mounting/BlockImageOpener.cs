@@ -5,8 +5,10 @@ using Accelerator.Linux;
 using Accelerator.Chunks.Images;
 using Accelerator.Chunks.Statistics;
 using Accelerator.Oci;
+using Accelerator.Oci.IO;
 using Accelerator.Oci.Model;
 using Accelerator.Oci.Resolution;
+using Accelerator.Oci.Validation;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -29,7 +31,7 @@ public sealed class BlockImageOpener : IBlockImageOpener
     public BlockImageOpener(ImageStoreResolver stores, BlockMountOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        new BlockMountOptionsValidator().ThrowIfInvalid(options, "block mount");
         _options = options;
         _stackLogger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<BlockLayerStack>();
         _variants = new AcceleratedImageResolver(stores, BlockFormat.ImageFormat);
@@ -57,7 +59,7 @@ public sealed class BlockImageOpener : IBlockImageOpener
         BlockImage blockImage = await BlockImage.LoadAsync(store, variant, platform, cancellationToken).ConfigureAwait(false);
         var source = new CountingBlobSource(store.Blobs, ImageStoreResolver.SourceName(variant), statistics);
         var stack = blockImage.OpenStack(
-            new BlockStackOptions { CacheDirectory = CacheDirectory(), MaxCacheBytes = _options.CacheMaxBytes },
+            new BlockStackOptions { CacheDirectory = CacheDirectory(), MaxCacheBytes = _options.MaxCacheBytes },
             source, _stackLogger, _time);
         return new BlockImageDisk(stack, blockImage.Image.Manifest.Digest);
     }

@@ -1,7 +1,10 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
 namespace Accelerator.Block.Mounting;
 
-/// <summary>Options of the block mount strategy.</summary>
-public sealed class BlockMountOptions
+/// <summary>Options of the block mount strategy, checked by <see cref="BlockMountOptionsValidator"/>.</summary>
+public sealed class BlockMountOptions : IValidatableObject
 {
     /// <summary>Where verified blocks of block images are cached; shared by mounts and servers, kept across restarts.</summary>
     /// <value>Default: <c>/var/cache/accel/blocks</c> when it can be created, else a directory under the temp path.</value>
@@ -9,7 +12,7 @@ public sealed class BlockMountOptions
 
     /// <summary>The most bytes the block cache keeps (0: no bound).</summary>
     /// <value>Default 0.</value>
-    public long CacheMaxBytes { get; set; }
+    public long MaxCacheBytes { get; set; }
 
     /// <summary>Where each mount's private directories (FUSE file, lower mount, overlay upper and work) are made.</summary>
     /// <value>Default: <c>/run/accel</c> when it can be created, else the temp path.</value>
@@ -28,6 +31,7 @@ public sealed class BlockMountOptions
 
     /// <summary>The loop device's readahead in KiB (the kernel's default is 128); null keeps the default.</summary>
     /// <value>Default 4096: sequential reads reach the disk as 1 MiB FUSE READs, four in flight.</value>
+    [Range(0, 1024 * 1024)]
     public int? ReadAheadKilobytes { get; set; } = 4096;
 
     /// <summary>How long a read of the disk may take before the loop device gets EIO (a hung backend never hangs the mount).</summary>
@@ -43,28 +47,28 @@ public sealed class BlockMountOptions
     /// <value>Default null: nothing is recorded.</value>
     public string? TracePath { get; set; }
 
-    /// <summary>Checks the options.</summary>
-    /// <exception cref="ArgumentException">An option is out of range.</exception>
-    public void Validate()
+    /// <inheritdoc />
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (SectorSize is not (512 or 1024 or 2048 or 4096))
         {
-            throw new ArgumentException($"{nameof(SectorSize)} must be 512, 1024, 2048 or 4096.", nameof(SectorSize));
+            yield return new ValidationResult($"{nameof(SectorSize)} must be 512, 1024, 2048 or 4096.");
         }
 
-        if (CacheMaxBytes < 0)
+        if (MaxCacheBytes < 0)
         {
-            throw new ArgumentException($"{nameof(CacheMaxBytes)} must not be negative.", nameof(CacheMaxBytes));
-        }
-
-        if (ReadAheadKilobytes is < 0 or > 1024 * 1024)
-        {
-            throw new ArgumentException($"{nameof(ReadAheadKilobytes)} must be 0 to 1048576 or null.", nameof(ReadAheadKilobytes));
+            yield return new ValidationResult($"{nameof(MaxCacheBytes)} must not be negative.");
         }
 
         if (RequestTimeout <= TimeSpan.Zero)
         {
-            throw new ArgumentException($"{nameof(RequestTimeout)} must be positive.", nameof(RequestTimeout));
+            yield return new ValidationResult($"{nameof(RequestTimeout)} must be positive.");
         }
     }
+}
+
+/// <summary>Validates <see cref="BlockMountOptions"/> (generated from its data annotations and rules).</summary>
+[OptionsValidator]
+public sealed partial class BlockMountOptionsValidator : IValidateOptions<BlockMountOptions>
+{
 }

@@ -1,7 +1,10 @@
 using Accelerator.Fuse;
 using Accelerator.Linux;
 using Accelerator.Chunks;
+using Accelerator.Lazy.Mounting;
+using Accelerator.Oci.IO;
 using Accelerator.Oci.Layers;
+using Accelerator.Oci.Validation;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -33,7 +36,7 @@ public sealed partial class BlockMounter : IImageMounter
     {
         ArgumentNullException.ThrowIfNull(openers);
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        new BlockMountOptionsValidator().ThrowIfInvalid(options, "block mount");
         _openers = [.. openers];
         _options = options;
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;

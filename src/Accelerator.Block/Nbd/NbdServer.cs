@@ -2,6 +2,8 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Accelerator.Linux;
+using Accelerator.Block.Conversion.Interop;
+using Accelerator.Oci.Validation;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -41,7 +43,7 @@ public sealed partial class NbdServer : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(exports);
         options ??= new NbdServerOptions();
-        options.Validate();
+        new NbdServerOptionsValidator().ThrowIfInvalid(options, "NBD server");
         _exports = new Dictionary<string, NbdExport>(StringComparer.Ordinal);
         foreach (var export in exports)
         {

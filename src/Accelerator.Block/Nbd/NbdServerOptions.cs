@@ -1,7 +1,10 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
 namespace Accelerator.Block.Nbd;
 
-/// <summary>Options of an <see cref="NbdServer"/>.</summary>
-public sealed class NbdServerOptions
+/// <summary>Options of an <see cref="NbdServer"/>, checked by <see cref="NbdServerOptionsValidator"/>.</summary>
+public sealed class NbdServerOptions : IValidatableObject
 {
     /// <summary>How long a client may take from connecting to entering transmission; then it is disconnected.</summary>
     /// <value>Default 10 s.</value>
@@ -28,6 +31,7 @@ public sealed class NbdServerOptions
 
     /// <summary>The most requests of one connection served concurrently (the rest wait to be read).</summary>
     /// <value>Default 32.</value>
+    [Range(1, 1024)]
     public int MaxRequestsInFlight { get; set; } = 32;
 
     /// <summary>
@@ -35,6 +39,7 @@ public sealed class NbdServerOptions
     /// requests wait to be read. At least 32 MiB, so one request of the maximum payload always fits.
     /// </summary>
     /// <value>Default 64 MiB.</value>
+    [Range(Protocol.NbdLimits.MaxPayload, 16L * 1024 * 1024 * 1024)]
     public long MaxPayloadBytesInFlight { get; set; } = 64 * 1024 * 1024;
 
     /// <summary>How long stopping waits for requests in flight before closing connections.</summary>
@@ -47,43 +52,33 @@ public sealed class NbdServerOptions
     /// <value>Default <see langword="null"/>.</value>
     public string? DefaultExport { get; set; }
 
-    /// <summary>Throws <see cref="ArgumentException"/> naming every invalid option.</summary>
-    public void Validate()
+    /// <inheritdoc />
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        var failures = new List<string>();
         if (HandshakeTimeout <= TimeSpan.Zero)
         {
-            failures.Add($"{nameof(HandshakeTimeout)} must be positive.");
+            yield return new ValidationResult($"{nameof(HandshakeTimeout)} must be positive.");
         }
 
         if (IdleTimeout <= TimeSpan.Zero && IdleTimeout != Timeout.InfiniteTimeSpan)
         {
-            failures.Add($"{nameof(IdleTimeout)} must be positive (or infinite).");
+            yield return new ValidationResult($"{nameof(IdleTimeout)} must be positive (or infinite).");
         }
 
         if (MaxConnections < 1)
         {
-            failures.Add($"{nameof(MaxConnections)} must be at least 1.");
-        }
-
-        if (MaxRequestsInFlight is < 1 or > 1024)
-        {
-            failures.Add($"{nameof(MaxRequestsInFlight)} must be 1 to 1024.");
-        }
-
-        if (MaxPayloadBytesInFlight is < Protocol.NbdLimits.MaxPayload or > 16L * 1024 * 1024 * 1024)
-        {
-            failures.Add($"{nameof(MaxPayloadBytesInFlight)} must be 32 MiB to 16 GiB.");
+            yield return new ValidationResult($"{nameof(MaxConnections)} must be at least 1.");
         }
 
         if (ShutdownTimeout < TimeSpan.Zero)
         {
-            failures.Add($"{nameof(ShutdownTimeout)} must not be negative.");
-        }
-
-        if (failures.Count > 0)
-        {
-            throw new ArgumentException("Invalid NBD server options: " + string.Join(" ", failures));
+            yield return new ValidationResult($"{nameof(ShutdownTimeout)} must not be negative.");
         }
     }
+}
+
+/// <summary>Validates <see cref="NbdServerOptions"/> (generated from its data annotations and rules).</summary>
+[OptionsValidator]
+public sealed partial class NbdServerOptionsValidator : IValidateOptions<NbdServerOptions>
+{
 }

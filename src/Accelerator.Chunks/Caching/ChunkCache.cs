@@ -9,7 +9,7 @@ namespace Accelerator.Chunks.Caching;
 /// which every other reader of the chunk awaits) or ready (its file verified). Files survive restarts: they are written
 /// under a temporary name and renamed into place, and a file found on disk is verified against its digest on its first
 /// use by an instance before a byte of it is served; a torn or damaged file is deleted and the chunk fetched again.
-/// With <see cref="ChunkCacheOptions.MaxBytes"/>, the least recently used chunks are deleted to keep the bound.
+/// With <see cref="ChunkCacheOptions.MaxCacheBytes"/>, the least recently used chunks are deleted to keep the bound.
 /// </summary>
 /// <remarks>
 /// Thread-safe. Readers (the lazy file reader, the block fetcher) look chunks up and fetch the missing ones; the cache
@@ -279,7 +279,7 @@ public sealed partial class ChunkCache : IDisposable
 
     private void EvictLocked(Entry? keep)
     {
-        long max = Options.MaxBytes;
+        long max = Options.MaxCacheBytes;
         if (max <= 0)
         {
             return;

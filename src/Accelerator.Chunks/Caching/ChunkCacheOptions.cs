@@ -15,7 +15,7 @@ public sealed record ChunkCacheOptions
     /// deleted. 0 means no bound. The bound is per <see cref="ChunkCache"/> instance: caches sharing a directory each
     /// count what they know of. <value>Default: 0 (no bound).</value>
     /// </summary>
-    public long MaxBytes { get; init; }
+    public long MaxCacheBytes { get; init; }
 
     /// <summary>
     /// Whether each chunk file is flushed to the disk (fsync) before it is renamed into place. Not needed for
@@ -37,15 +37,15 @@ public sealed record ChunkCacheOptions
     /// </summary>
     public int MaxOpenFiles { get; init; } = 256;
 
-    /// <summary>The smallest non-zero <see cref="MaxBytes"/>: 1 MiB.</summary>
-    public const long MinMaxBytes = 1L << 20;
+    /// <summary>The smallest non-zero <see cref="MaxCacheBytes"/>: 1 MiB.</summary>
+    public const long MinMaxCacheBytes = 1L << 20;
 
     internal void Validate()
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(Directory);
-        if (MaxBytes < 0 || (MaxBytes > 0 && MaxBytes < MinMaxBytes))
+        if (MaxCacheBytes < 0 || (MaxCacheBytes > 0 && MaxCacheBytes < MinMaxCacheBytes))
         {
-            throw new ArgumentOutOfRangeException(nameof(MaxBytes), MaxBytes, $"0 (no bound) or at least {MinMaxBytes} bytes.");
+            throw new ArgumentOutOfRangeException(nameof(MaxCacheBytes), MaxCacheBytes, $"0 (no bound) or at least {MinMaxCacheBytes} bytes.");
         }
 
         ArgumentOutOfRangeException.ThrowIfNegative(MaxOpenFiles, nameof(MaxOpenFiles));

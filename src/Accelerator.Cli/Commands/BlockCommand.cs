@@ -6,6 +6,7 @@ using Accelerator.Block.Mounting;
 using Accelerator.Block.Nbd;
 using Accelerator.Block.Prefetch;
 using Accelerator.Cli.Console;
+using Accelerator.Oci.Validation;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -35,17 +36,18 @@ internal static class BlockCommand
         };
         var name = new Option<string?>("--name") { Description = "The export name (default: the file or repository name; clients may also ask for the empty default name)." };
         var writable = new Option<bool>("--writable") { Description = "With file:PATH, accept writes to the file (default: read-only)." };
-        var cacheDirectory = new Option<string?>("--cache-dir") { Description = "Where fetched blocks are cached (default: /var/cache/accel/blocks)." };
+        var cacheDirectory = new Option<string?>("--block-cache-dir") { Description = "Where fetched blocks are cached (default: /var/cache/accel/blocks).", HelpName = "DIR" };
+        var oldCacheDirectory = Flags.HiddenAlias("--cache-dir", "--block-cache-dir");
         var maxConnections = new Option<int>("--max-connections") { Description = "The most clients served at once.", DefaultValueFactory = _ => 64 };
         var allowRemote = new Option<bool>("--allow-remote") { Description = "Allow tcp:// endpoints beyond loopback (0.0.0.0, a public address): anyone who reaches the port reads the disk (and, with --writable, writes it); use --tls-cert/--tls-key/--tls-client-ca with it." };
         var tlsCert = new Option<string?>("--tls-cert") { Description = "Require TLS (NBD STARTTLS): the server certificate, PEM (intermediates may follow it). Needs --tls-key." };
         var tlsKey = new Option<string?>("--tls-key") { Description = "The private key of --tls-cert, PEM." };
         var tlsClientCa = new Option<string?>("--tls-client-ca") { Description = "Require a client certificate that chains to one of these PEM certificate authorities." };
-        var idleTimeout = new Option<int>("--idle-timeout") { Description = "Seconds a connection may stay silent (handshake or between requests) before it is closed; 0: never.", DefaultValueFactory = _ => 300 };
+        var idleTimeout = Flags.Duration("--idle-timeout", "How long a connection may stay silent (handshake or between requests) before it is closed (30s, 5m; a number alone is seconds; 0: never). Default: 300s.", TimeSpan.FromSeconds(1), allowZero: true);
         var recordTrace = new Option<string?>("--record-trace") { Description = "Record the blocks clients read, in first-read order, to FILE at shutdown (for 'accel convert --format block --prefetch-list'); block images only." };
         var command = new Command("serve", "Serve an image's virtual disk over NBD until SIGINT/SIGTERM (qemu-img, nbdcopy, nbdinfo and nbd-client can use it).")
         {
-            image, endpoints, name, writable, cacheDirectory, maxConnections, allowRemote, tlsCert, tlsKey, tlsClientCa, idleTimeout, recordTrace,
+            image, endpoints, name, writable, cacheDirectory, oldCacheDirectory, maxConnections, allowRemote, tlsCert, tlsKey, tlsClientCa, idleTimeout, recordTrace,
         };
         command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
@@ -58,15 +60,10 @@ internal static class BlockCommand
             var serverOptions = new NbdServerOptions
             {
                 MaxConnections = result.GetValue(maxConnections),
-                IdleTimeout = result.GetValue(idleTimeout) switch
-                {
-                    0 => Timeout.InfiniteTimeSpan,
-                    > 0 and var seconds => TimeSpan.FromSeconds(seconds),
-                    _ => throw new ArgumentException("--idle-timeout must be 0 (never) or a number of seconds."),
-                },
+                IdleTimeout = (result.GetValue(idleTimeout) ?? TimeSpan.FromSeconds(300)) is var idle && idle == TimeSpan.Zero ? Timeout.InfiniteTimeSpan : idle,
                 Tls = CreateTls(result.GetValue(tlsCert), result.GetValue(tlsKey), result.GetValue(tlsClientCa)),
             };
-            serverOptions.Validate();
+            new NbdServerOptionsValidator().ThrowIfInvalid(serverOptions, "NBD server");
             if (parsed.Any(e => !e.IsLoopback))
             {
                 if (serverOptions.Tls is null)
@@ -85,9 +82,9 @@ internal static class BlockCommand
             }
             string source = result.GetRequiredValue(image);
             using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
-            var builder = new ImageAcceleratorBuilder();
-            builder.Services.AddSingleton(common.CreateStores(result));
-            await using var host = builder.UseBlockDevice(o => o.CacheDirectory = result.GetValue(cacheDirectory) is { } c ? Path.GetFullPath(c) : null).Build();
+            await using var host = common.CreateBuilder(result)
+                .UseBlockDevice(o => o.CacheDirectory = (result.GetValue(cacheDirectory) ?? result.GetValue(oldCacheDirectory)) is { } c ? Path.GetFullPath(c) : null)
+                .Build();
             var statistics = new MountStatistics { Strategy = Strategy.Block };
             string? tracePath = result.GetValue(recordTrace) is { } t ? Path.GetFullPath(t) : null;
             if (tracePath is not null && source.StartsWith(FilePrefix, StringComparison.Ordinal))

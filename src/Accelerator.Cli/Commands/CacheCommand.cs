@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Accelerator.Cli.Console;
 using Accelerator.Snapshots;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Accelerator.Cli.Commands;
 
@@ -15,19 +16,27 @@ internal static class CacheCommand
 
     public static Command Create(CommonOptions common, CliConsole console)
     {
-        var root = new Option<string>("--cache-dir") { Description = $"The snapshot store (default: {DefaultRoot}).", DefaultValueFactory = _ => DefaultRoot, Recursive = true };
-        var capacity = new Option<long>("--capacity") { Description = "Bytes the snapshots may use; least recently used ones are evicted after a warm (0: no bound).", Recursive = true };
-        var ttl = new Option<double?>("--ttl-hours") { Description = "Evict snapshots unused for this many hours (default: never).", Recursive = true };
+        var root = SnapshotDirectoryOption($"The snapshot store (default: {DefaultRoot}).");
+        root.Recursive = true;
+        // Before the snapshot store had one flag name in every command, 'accel cache' called it --cache-dir.
+        var oldRoot = Flags.HiddenAlias("--cache-dir", "--snapshot-dir");
+        oldRoot.Recursive = true;
+        var capacity = Flags.Size("--capacity", "The most bytes the snapshots may use (512, 64K, 100M, 10G); least recently used ones are evicted after a warm (default 0: no bound).", allowZero: true);
+        capacity.Recursive = true;
+        var ttl = Flags.Duration("--ttl", "Evict snapshots unused for this long (30s, 5m, 12h, 7d; a number alone is seconds). Default: never.", TimeSpan.FromSeconds(1));
+        ttl.Recursive = true;
+        var ttlHours = new Option<double?>("--ttl-hours") { Description = "Replaced by --ttl.", Hidden = true, Recursive = true };
         var noResolve = new Option<bool>("--no-resolve") { Description = "Mount a snapshot warmed under the same tag without asking the registry where the tag points now (like Kubernetes' IfNotPresent).", Recursive = true };
-        var command = new Command("cache", "Prepare images ahead as ready-to-mount snapshots and mount copy-on-write clones of them.") { root, capacity, ttl, noResolve };
+        var command = new Command("cache", "Prepare images ahead as ready-to-mount snapshots and mount copy-on-write clones of them.") { root, oldRoot, capacity, ttl, ttlHours, noResolve };
 
-        SnapshotStore Open(ParseResult result) => SnapshotStore.Open(new SnapshotStoreOptions
+        // The snapshot store and the image stores, both from the accelerator the common flags describe.
+        ImageAcceleratorHost Open(ParseResult result) => common.CreateBuilder(result).UseSnapshotCache(o =>
         {
-            ResolveTags = !result.GetValue(noResolve),
-            Root = Path.GetFullPath(result.GetRequiredValue(root)),
-            CapacityBytes = result.GetValue(capacity),
-            TimeToLive = result.GetValue(ttl) is { } hours ? TimeSpan.FromHours(hours) : null,
-        });
+            o.ResolveTags = !result.GetValue(noResolve);
+            o.Root = Path.GetFullPath(result.GetValue(root) ?? result.GetValue(oldRoot) ?? DefaultRoot);
+            o.CapacityBytes = result.GetValue(capacity) ?? 0;
+            o.TimeToLive = result.GetValue(ttl) ?? (result.GetValue(ttlHours) is { } hours ? TimeSpan.FromHours(hours) : null);
+        }).Build();
 
         var warmImages = new Argument<string[]>("REF") { Description = "Images to warm: host[:port]/repo[:tag|@digest] or oci:DIR[:TAG].", Arity = ArgumentArity.OneOrMore };
         var kind = new Option<string>("--kind") { Description = "tree: unpacked layers stacked by overlayfs (default); block: the image's block variant (TAG-accel-block, else converted here) as one verified disk.", DefaultValueFactory = _ => "tree" };
@@ -35,8 +44,9 @@ internal static class CacheCommand
         var warm = new Command("warm", "Pull images (only the layers the cache lacks) and publish them as snapshots.") { warmImages, kind };
         warm.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
-            var store = Open(result);
-            var stores = common.CreateStores(result);
+            await using var accelerator = Open(result);
+            var store = accelerator.Services.GetRequiredService<SnapshotStore>();
+            var stores = CommonOptions.GetStores(accelerator);
             foreach (string text in result.GetRequiredValue(warmImages))
             {
                 var reference = ImageReference.Parse(text);
@@ -50,9 +60,10 @@ internal static class CacheCommand
         }));
 
         var list = new Command("list", "List the snapshots, most recently used first.");
-        list.SetAction(CommonOptions.Guard(console, (result, _) =>
+        list.SetAction(CommonOptions.Guard(console, async (result, _) =>
         {
-            var store = Open(result);
+            await using var accelerator = Open(result);
+            var store = accelerator.Services.GetRequiredService<SnapshotStore>();
             var snapshots = store.List();
             console.WriteLine($"{"DIGEST",-19}  {"KIND",-5}  {"SIZE",10}  {"LAST USED",-20}  {"MOUNTED",-7}  REFERENCES");
             foreach (var snapshot in snapshots)
@@ -62,14 +73,15 @@ internal static class CacheCommand
             }
 
             console.WriteLine($"{Units.Count(snapshots.Count, "snapshot")}, {Units.Bytes(store.UsedBytes())} used.");
-            return Task.FromResult(0);
+            return 0;
         }));
 
         var evictImage = new Argument<string>("REF") { Description = "A reference the image was warmed as, or its manifest digest (sha256:...)." };
         var evict = new Command("evict", "Remove a snapshot (and the layers no other snapshot uses).") { evictImage };
         evict.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
-            var store = Open(result);
+            await using var accelerator = Open(result);
+            var store = accelerator.Services.GetRequiredService<SnapshotStore>();
             var snapshot = Find(store, result.GetRequiredValue(evictImage));
             await store.EvictAsync(snapshot.ManifestDigest, cancellationToken).ConfigureAwait(false);
             console.WriteLine($"Evicted {snapshot.ManifestDigest}.");
@@ -82,9 +94,10 @@ internal static class CacheCommand
         var mount = new Command("mount", "Mount a copy-on-write clone of an image's snapshot at DIR; it stays mounted until 'accel umount DIR' (a block snapshot is served by this process until then).") { mountImage, mountPoint, readOnly };
         mount.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
-            var store = Open(result);
+            await using var accelerator = Open(result);
+            var store = accelerator.Services.GetRequiredService<SnapshotStore>();
             var reference = ImageReference.Parse(result.GetRequiredValue(mountImage));
-            var stores = common.CreateStores(result);
+            var stores = CommonOptions.GetStores(accelerator);
             // A tree clone's overlay outlives this process; 'accel umount' unmounts it and the store reclaims its upper directory.
             var mounted = await store.MountAsync(stores.GetStore(reference), reference, result.GetRequiredValue(mountPoint),
                 new SnapshotMountOptions { ReadOnly = result.GetValue(readOnly), Platform = common.GetPlatform(result) }, cancellationToken).ConfigureAwait(false);
@@ -111,11 +124,12 @@ internal static class CacheCommand
         var export = new Command("export", "Write a snapshot as one blob to a file, or push it to a registry as an OCI artifact.") { exportImage, destination };
         export.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
-            var store = Open(result);
+            await using var accelerator = Open(result);
+            var store = accelerator.Services.GetRequiredService<SnapshotStore>();
             string text = result.GetRequiredValue(exportImage);
             var snapshot = Find(store, text);
             string target = result.GetRequiredValue(destination);
-            var stores = common.CreateStores(result);
+            var stores = CommonOptions.GetStores(accelerator);
             // A tree snapshot's archive carries the image's own layer blobs (what an importer can verify), read from the
             // image's registry (or layout) through the configured mirrors.
             var image = LayerSource(text, snapshot);
@@ -144,12 +158,13 @@ internal static class CacheCommand
         var import = new Command("import", "Import a snapshot from a file or a registry artifact.") { importSource };
         import.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
-            var store = Open(result);
+            await using var accelerator = Open(result);
+            var store = accelerator.Services.GetRequiredService<SnapshotStore>();
             string source = result.GetRequiredValue(importSource);
             SnapshotInfo snapshot;
             if (AsRegistryReference(source) is { } artifact)
             {
-                var stores = common.CreateStores(result);
+                var stores = CommonOptions.GetStores(accelerator);
                 snapshot = await store.PullAsync(stores.GetStore(artifact), artifact, cancellationToken).ConfigureAwait(false);
             }
             else
@@ -170,6 +185,9 @@ internal static class CacheCommand
         command.Subcommands.Add(import);
         return command;
     }
+
+    /// <summary><c>--snapshot-dir DIR</c>: the snapshot store, by that name in every command (cache, mount).</summary>
+    internal static Option<string?> SnapshotDirectoryOption(string description) => new("--snapshot-dir") { Description = description, HelpName = "DIR" };
 
     private static string KindName(SnapshotKind kind) => kind == SnapshotKind.BlockStack ? "block" : "tree";
 

@@ -53,63 +53,28 @@ internal static class ConvertCommand
         return command;
     }
 
-    /// <summary>Parses a block size (bytes, or with a K/KiB/M/MiB suffix).</summary>
+    /// <summary>Parses a block size (<see cref="Units.ParseBytes"/>): a power of two from 4K to 1M.</summary>
     internal static int ParseBlockSize(string text)
-    {
-        long value = ParseBytes(text, "--block-size");
-        if (!BlockFormat.IsValidBlockSize(value))
-        {
-            throw new ArgumentException($"Invalid --block-size '{text}': use a power of two from 4K to 1M.");
-        }
+        => TryParseBytes("--block-size", text) is { } value && BlockFormat.IsValidBlockSize(value)
+            ? (int)value
+            : throw new ArgumentException($"Invalid --block-size '{text}': use a power of two from 4K to 1M.");
 
-        return (int)value;
-    }
-
-    /// <summary>Parses a byte count with an optional K, M or G suffix (powers of 1024, optionally followed by iB).</summary>
-    internal static long ParseBytes(string text, string option)
-    {
-        string value = text.Trim();
-        long multiplier = 1;
-        foreach (var (suffix, factor) in new[] { ("KiB", 1L << 10), ("MiB", 1L << 20), ("GiB", 1L << 30), ("K", 1L << 10), ("M", 1L << 20), ("G", 1L << 30) })
-        {
-            if (value.EndsWith(suffix, StringComparison.OrdinalIgnoreCase))
-            {
-                value = value[..^suffix.Length];
-                multiplier = factor;
-                break;
-            }
-        }
-
-        if (!long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out long number) || number > long.MaxValue / multiplier)
-        {
-            throw new ArgumentException($"Invalid {option} '{text}': a number of bytes with an optional K, M or G suffix.");
-        }
-
-        return number * multiplier;
-    }
-
-    /// <summary>Parses a size in bytes with an optional K, KiB, M or MiB suffix (powers of 1024).</summary>
+    /// <summary>Parses a chunk size (<see cref="Units.ParseBytes"/>): a power of two from 64K to 16M.</summary>
     internal static int ParseSize(string text)
+        => TryParseBytes("--chunk-size", text) is { } value && LazyFormat.IsValidChunkSize(value)
+            ? (int)value
+            : throw new ArgumentException($"Invalid --chunk-size '{text}': use a power of two from 64K to 16M.");
+
+    private static long? TryParseBytes(string option, string text)
     {
-        string value = text.Trim();
-        long multiplier = 1;
-        foreach (var (suffix, factor) in new[] { ("KiB", 1L << 10), ("MiB", 1L << 20), ("K", 1L << 10), ("M", 1L << 20) })
+        try
         {
-            if (value.EndsWith(suffix, StringComparison.OrdinalIgnoreCase))
-            {
-                value = value[..^suffix.Length];
-                multiplier = factor;
-                break;
-            }
+            return Units.ParseBytes(option, text);
         }
-
-        if (!long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out long number) || number > int.MaxValue / multiplier
-            || !LazyFormat.IsValidChunkSize(number * multiplier))
+        catch (FormatException)
         {
-            throw new ArgumentException($"Invalid --chunk-size '{text}': use a power of two from 64K to 16M.");
+            return null;
         }
-
-        return (int)(number * multiplier);
     }
 
     /// <summary>Reads a prefetch list: one path per line; blank lines and lines starting with '#' are skipped.</summary>

@@ -17,7 +17,8 @@ internal static class CopyCommand
         {
             var from = ImageReference.Parse(result.GetRequiredValue(source));
             var to = ImageReference.Parse(result.GetRequiredValue(target));
-            var stores = common.CreateStores(result);
+            await using var accelerator = common.CreateBuilder(result).Build();
+            var stores = CommonOptions.GetStores(accelerator);
             var copied = await console.WithProgressAsync(sink => ImageCopier.CopyAsync(
                 stores.GetStore(from),
                 from,

@@ -18,7 +18,8 @@ internal static class InspectCommand
         command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
             var reference = ImageReference.Parse(result.GetRequiredValue(image));
-            var store = common.CreateStores(result).GetStore(reference);
+            await using var accelerator = common.CreateBuilder(result).Build();
+            var store = CommonOptions.GetStores(accelerator).GetStore(reference);
             var resolved = await ImageResolver.ResolveAsync(store, reference, common.GetPlatform(result), cancellationToken).ConfigureAwait(false);
             using var output = new MemoryStream();
             using (var json = new Utf8JsonWriter(output, new JsonWriterOptions { Indented = true }))

@@ -31,16 +31,18 @@ internal static class MountCommand
         };
         strategy.AcceptOnlyFromAmong([MountContext.Auto, .. strategies.Select(s => s.Name)]);
         var readOnly = new Option<bool>("--read-only") { Description = "Mount the bare read-only tree (default: writable, an overlay over it)." };
-        var cacheDirectory = new Option<string?>("--cache-dir") { Description = "The chunk cache directory (default: /var/cache/accel/chunks); block mounts cache blocks in its blocks/ subdirectory (default: /var/cache/accel/blocks)." };
+        // Before each cache had one flag name in every command, 'accel mount --cache-dir DIR' named the chunk cache, DIR/blocks
+        // the block cache, and with --strategy cache the snapshot store: it still does (each strategy reads it as MountContext.CacheDirectory).
+        var cacheDirectory = Flags.HiddenAlias("--cache-dir", "--chunk-cache-dir, --block-cache-dir and --snapshot-dir");
         var statsJson = new Option<string?>("--stats-json") { Description = "Write the mount's statistics as JSON to FILE when it is unmounted." };
         var recordTrace = new Option<string?>("--record-trace") { Description = "Record what is read, as a prefetch list for 'accel convert --prefetch-list', to FILE when unmounted (lazy: the files; block: the blocks, for 'accel convert --format block')." };
         var background = new Option<bool>("--background") { Description = "Serve from a detached process; return once the mount is ready." };
-        var readyTimeout = new Option<int>("--ready-timeout") { Description = "With --background: seconds to wait for the mount.", DefaultValueFactory = _ => 120 };
+        var readyTimeout = Flags.Duration("--ready-timeout", "With --background: how long to wait for the mount (30s, 5m; a number alone is seconds). Default: 120s.", TimeSpan.FromSeconds(1));
         var command = new Command("mount", "Mount an image at MOUNTPOINT and serve it until SIGINT/SIGTERM or 'accel umount MOUNTPOINT'.")
         {
             image, mountPoint, strategy, readOnly, cacheDirectory, statsJson, recordTrace, background, readyTimeout,
         };
-        // Each strategy's own options (cache: --snapshot-dir; full: --max-image-size).
+        // Each strategy's own options (lazy: --chunk-cache-dir; block: --block-cache-dir; cache: --snapshot-dir; full: --max-image-size).
         foreach (var option in strategies.SelectMany(s => s.MountOptions))
         {
             command.Options.Add(option);
@@ -59,7 +61,7 @@ internal static class MountCommand
 
             if (result.GetValue(background))
             {
-                return await StartInBackgroundAsync(target, TimeSpan.FromSeconds(result.GetValue(readyTimeout)), console, cancellationToken).ConfigureAwait(false);
+                return await StartInBackgroundAsync(target, result.GetValue(readyTimeout) ?? TimeSpan.FromSeconds(120), console, cancellationToken).ConfigureAwait(false);
             }
 
             if (rawDisk)
@@ -69,8 +71,7 @@ internal static class MountCommand
             }
 
             string? stats = result.GetValue(statsJson) is { } s ? Path.GetFullPath(s) : null;
-            var builder = new ImageAcceleratorBuilder();
-            builder.Services.AddSingleton(common.CreateStores(result));
+            var builder = common.CreateBuilder(result);
             string chosen = result.GetRequiredValue(strategy);
             var context = new MountContext(
                 result,

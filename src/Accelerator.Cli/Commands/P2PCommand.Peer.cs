@@ -31,14 +31,14 @@ internal static partial class P2PCommand
         };
         var seed = new Option<bool>("--seed") { Description = "A seed peer: preferred for back-to-source reads, and preheats what the scheduler names." };
         var labels = new Option<string[]>("--label") { Description = "Locality for parent scoring: host=NAME, rack=NAME, zone=NAME (repeatable or comma-separated).", HelpName = "KEY=VALUE", Arity = ArgumentArity.ZeroOrMore };
-        var capacity = new Option<string>("--capacity") { Description = "The most bytes the piece store keeps (suffix K, M, G, T; binary); least recently used pieces are evicted beyond it.", DefaultValueFactory = _ => "10G", HelpName = "SIZE" };
-        var memoryCache = new Option<string>("--memory-cache") { Description = "Bytes of recently stored pieces also kept in memory, served without a disk read or re-hash (suffix K, M, G; binary; 0: off).", DefaultValueFactory = _ => "256M", HelpName = "SIZE" };
-        var uploadLimit = new Option<string?>("--upload-limit") { Description = "Cap uploads to other peers at SIZE bytes per second (suffix K, M, G; binary). Default: unlimited.", HelpName = "SIZE" };
+        var capacity = Flags.Size("--capacity", "The most bytes the piece store keeps (512, 64K, 100M, 10G, 1T; binary); least recently used pieces are evicted beyond it. Default: 10G.");
+        var memoryCache = Flags.Size("--memory-cache", "Bytes of recently stored pieces also kept in memory, served without a disk read or re-hash (64K, 256M, 1G; binary; 0: off). Default: 256M.", allowZero: true);
+        var uploadLimit = Flags.Size("--upload-limit", "Cap uploads to other peers at SIZE bytes per second (64K, 100M, 1G; binary). Default: unlimited.");
         var uploadSlots = new Option<int>("--upload-slots") { Description = "Pieces uploaded at once; more requests are told to try another parent.", DefaultValueFactory = _ => 8 };
         var downloadSlots = new Option<int>("--download-slots") { Description = "Pieces downloaded at once.", DefaultValueFactory = _ => 8 };
         var peerId = new Option<string?>("--peer-id") { Description = "This peer's identity (default: the machine name and a random suffix).", HelpName = "ID" };
         var operatorToken = new Option<string?>("--operator-token-file") { Description = "A file (mode 0600 or stricter) holding the scheduler's operator token; a --seed peer needs it.", HelpName = "FILE" };
-        var preheatSize = new Option<string>("--max-preheat-size") { Description = "The largest blob a seed peer preheats (suffix K, M, G, T; binary).", DefaultValueFactory = _ => "16G", HelpName = "SIZE" };
+        var preheatSize = Flags.Size("--max-preheat-size", "The largest blob a seed peer preheats (512, 64K, 100M, 10G, 1T; binary). Default: 16G.");
         var preheats = new Option<int>("--max-preheats") { Description = "Preheat downloads a seed peer runs at once.", DefaultValueFactory = _ => 2, HelpName = "N" };
         var command = new Command("peer", "Run a P2P peer: a verified piece store shared with other peers, reads through the scheduler, and optionally a registry-mirror proxy.")
         {
@@ -67,14 +67,14 @@ internal static partial class P2PCommand
                 DataDirectory = result.GetRequiredValue(dataDirectory),
                 Seed = result.GetValue(seed),
                 Locality = ParseLabels(result.GetValue(labels) ?? []),
-                CapacityBytes = ParseSize("--capacity", result.GetRequiredValue(capacity)),
-                MemoryCacheBytes = result.GetRequiredValue(memoryCache).Trim() is "0" ? 0 : ParseSize("--memory-cache", result.GetRequiredValue(memoryCache)),
-                UploadBytesPerSecond = result.GetValue(uploadLimit) is { } limit ? ParseSize("--upload-limit", limit) : 0,
+                CapacityBytes = result.GetValue(capacity) ?? 10L << 30,
+                MemoryCacheBytes = result.GetValue(memoryCache) ?? 256L << 20,
+                UploadBytesPerSecond = result.GetValue(uploadLimit) ?? 0,
                 UploadSlots = result.GetValue(uploadSlots),
                 DownloadSlots = result.GetValue(downloadSlots),
                 Registry = common.CreateRegistryOptions(result),
                 OperatorToken = result.GetValue(operatorToken) is { } tokenFile ? await ReadOperatorTokenAsync(tokenFile, cancellationToken).ConfigureAwait(false) : null,
-                MaxPreheatBlobBytes = ParseSize("--max-preheat-size", result.GetRequiredValue(preheatSize)),
+                MaxPreheatBlobBytes = result.GetValue(preheatSize) ?? 16L << 30,
                 MaxConcurrentPreheats = result.GetValue(preheats) is int n and >= 1 and <= 64 ? n : throw new FormatException("--max-preheats: 1 to 64."),
             };
             foreach (string scheduler in (result.GetValue(schedulers) ?? []).SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
@@ -163,30 +163,5 @@ internal static partial class P2PCommand
         }
 
         return new PeerLocality { Host = host, Rack = rack, Zone = zone };
-    }
-
-    /// <summary>A byte count with an optional binary suffix: 512, 64K, 100M, 10G, 1T.</summary>
-    internal static long ParseSize(string option, string text)
-    {
-        var span = text.AsSpan().Trim();
-        int shift = span.IsEmpty ? 0 : char.ToUpperInvariant(span[^1]) switch
-        {
-            'K' => 10,
-            'M' => 20,
-            'G' => 30,
-            'T' => 40,
-            _ => 0,
-        };
-        if (shift > 0)
-        {
-            span = span[..^1];
-        }
-
-        if (span.IsEmpty || span.Length > 12 || !long.TryParse(span, NumberStyles.None, CultureInfo.InvariantCulture, out long number) || number <= 0)
-        {
-            throw new FormatException($"{option}: '{text}' is not a positive size (e.g. 512, 64K, 100M, 10G).");
-        }
-
-        return number <= long.MaxValue >> shift ? number << shift : throw new FormatException($"{option}: '{text}' is too large.");
     }
 }

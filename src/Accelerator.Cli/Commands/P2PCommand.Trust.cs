@@ -13,7 +13,7 @@ internal static partial class P2PCommand
     {
         private readonly Option<string[]> _trust = new("--trust-registry") { Description = "A registry (host[:port]) the scheduler vouches for: it checks peers' access there and issues task tokens for its blobs (repeatable or comma-separated). Registrations and preheats naming any other registry are refused; with none, every registration is.", HelpName = "REGISTRY", Arity = ArgumentArity.ZeroOrMore };
         private readonly Option<string?> _operatorToken = new("--operator-token-file") { Description = "A file (mode 0600 or stricter) holding the operator token: preheat requests and seed peers must send it as 'Authorization: Bearer TOKEN'. Without it, preheat is off and no peer may be a seed.", HelpName = "FILE" };
-        private readonly Option<string> _maxBlobSize = new("--max-blob-size") { Description = "The largest blob shared through P2P (suffix K, M, G, T; binary); larger ones are read from the registry.", DefaultValueFactory = _ => "64G", HelpName = "SIZE" };
+        private readonly Option<long?> _maxBlobSize = Flags.Size("--max-blob-size", "The largest blob shared through P2P (512, 64K, 100M, 10G, 1T; binary); larger ones are read from the registry. Default: 64G.");
         private readonly Option<int> _maxTasks = new("--max-tasks") { Description = "The most tasks (blobs) held at once.", DefaultValueFactory = _ => 10_000, HelpName = "N" };
         private readonly Option<int> _maxPeers = new("--max-peers") { Description = "The most peers known at once.", DefaultValueFactory = _ => 10_000, HelpName = "N" };
         private readonly Option<int> _maxRegistrations = new("--max-registrations-per-minute") { Description = "The most task registrations one peer may make per minute.", DefaultValueFactory = _ => 600, HelpName = "N" };
@@ -40,7 +40,7 @@ internal static partial class P2PCommand
                 options.OperatorToken = await ReadOperatorTokenAsync(file, cancellationToken).ConfigureAwait(false);
             }
 
-            options.Scheduler.MaxBlobBytes = ParseSize("--max-blob-size", result.GetRequiredValue(_maxBlobSize));
+            options.Scheduler.MaxBlobBytes = result.GetValue(_maxBlobSize) ?? 64L << 30;
             options.Scheduler.MaxTasks = Positive("--max-tasks", result.GetValue(_maxTasks));
             options.Scheduler.MaxPeers = Positive("--max-peers", result.GetValue(_maxPeers));
             options.Scheduler.MaxRegistrationsPerPeerPerMinute = Positive("--max-registrations-per-minute", result.GetValue(_maxRegistrations));

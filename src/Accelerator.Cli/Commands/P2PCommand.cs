@@ -27,10 +27,10 @@ internal static partial class P2PCommand
     {
         var listen = new Option<string>("--listen") { Description = "Where to serve the scheduler API, http://ADDRESS:PORT or https:// with --tls-cert (port 0: any free port).", Required = true, HelpName = "URL" };
         var tls = new ListenerTlsFlags();
-        var pieceSize = new Option<int>("--piece-size") { Description = "Piece size in bytes (64 KiB to 64 MiB).", DefaultValueFactory = _ => 4 * 1024 * 1024, HelpName = "BYTES" };
+        var pieceSize = Flags.Size("--piece-size", "Piece size, 64K to 64M (a number alone is bytes). Default: 4M.");
         var tokenKeyFile = new Option<string?>("--token-key-file") { Description = "A file holding the key task tokens are derived from (readable by its owner only); schedulers sharing it issue the same tokens, so a failover costs no re-registration.", HelpName = "FILE" };
-        var peerTtl = new Option<int>("--peer-ttl") { Description = "Seconds after which a silent peer is forgotten.", DefaultValueFactory = _ => 10, HelpName = "SECONDS" };
-        var tokenLifetime = new Option<int>("--token-lifetime") { Description = "Seconds a task token opens pieces at most (renewed for task members before then); 0: tokens that never expire, for fleets with older peers.", DefaultValueFactory = _ => 3600, HelpName = "SECONDS" };
+        var peerTtl = Flags.Duration("--peer-ttl", "How long a silent peer is remembered (10s, 1m; a number alone is seconds). Default: 10s.", TimeSpan.FromSeconds(1));
+        var tokenLifetime = Flags.Duration("--token-lifetime", "How long a task token opens pieces at most (renewed for task members before then), 8s to 7d (a number alone is seconds); 0: tokens that never expire, for fleets with older peers. Default: 1h.", TimeSpan.FromSeconds(1), allowZero: true);
         var limits = new SchedulerLimitOptions();
         var command = new Command("scheduler", "Serve a P2P scheduler: tasks, peers, the pieces each holds, parents for every piece, one back-to-source peer per piece, preheat, /metrics.")
         {
@@ -44,10 +44,13 @@ internal static partial class P2PCommand
         limits.AddTo(command);
         command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
-            if (result.GetValue(tokenLifetime) is not 0 and (< 8 or > 604_800))
+            var lifetime = result.GetValue(tokenLifetime) ?? TimeSpan.FromHours(1);
+            if (lifetime != TimeSpan.Zero && (lifetime < TimeSpan.FromSeconds(8) || lifetime > TimeSpan.FromDays(7)))
             {
                 throw new FormatException("--token-lifetime: 0 (tokens that never expire) or 8 to 604800 seconds (four heartbeat intervals to 7 days).");
             }
+
+            long piece = result.GetValue(pieceSize) ?? 4 << 20;
 
             var listenUrl = ParseListen("--listen", result.GetRequiredValue(listen));
             var options = new P2PSchedulerServerOptions
@@ -57,9 +60,9 @@ internal static partial class P2PCommand
                 Registry = common.CreateRegistryOptions(result),
                 Scheduler = new P2PSchedulerOptions
                 {
-                    PieceSize = result.GetValue(pieceSize),
-                    PeerTtl = TimeSpan.FromSeconds(result.GetValue(peerTtl)),
-                    TokenLifetime = TimeSpan.FromSeconds(result.GetValue(tokenLifetime)),
+                    PieceSize = piece <= int.MaxValue ? (int)piece : throw new FormatException("--piece-size: 64K to 64M."),
+                    PeerTtl = result.GetValue(peerTtl) ?? TimeSpan.FromSeconds(10),
+                    TokenLifetime = lifetime,
                     TokenKey = result.GetValue(tokenKeyFile) is { } keyFile ? await ReadKeyAsync(keyFile, cancellationToken).ConfigureAwait(false) : null,
                 },
             };

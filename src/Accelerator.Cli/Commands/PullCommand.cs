@@ -19,7 +19,8 @@ internal static class PullCommand
         {
             var reference = ImageReference.Parse(result.GetRequiredValue(image));
             string target = result.GetRequiredValue(directory);
-            var stores = common.CreateStores(result);
+            await using var accelerator = common.CreateBuilder(result).Build();
+            var stores = CommonOptions.GetStores(accelerator);
             var pulled = await console.WithProgressAsync(sink => ImagePuller.PullAsync(
                 stores.GetStore(reference),
                 reference,
@@ -28,7 +29,7 @@ internal static class PullCommand
                 {
                     Platform = common.GetPlatform(result),
                     MaxParallelDownloads = result.GetValue(parallel),
-                    MaxImageBytes = MaxImageBytes(result, maxImageSize),
+                    MaxImageBytes = result.GetValue(maxImageSize),
                     SourceName = ImageStoreResolver.SourceName(reference),
                     Progress = sink.IsActive ? new Progress(sink) : null,
                 },
@@ -65,12 +66,7 @@ internal static class PullCommand
     }
 
     /// <summary><c>--max-image-size SIZE</c>: the most bytes an image's layers may unpack to together (pull, and mount's full strategy).</summary>
-    internal static Option<string?> MaxImageSizeOption() => new("--max-image-size")
-    {
-        Description = "The most bytes all layers of the image may unpack to together (512, 64K, 100M, 10G, 1T); more fails cleanly and leaves nothing behind (default: no limit but 64 GiB per layer).",
-    };
-
-    /// <summary>The parsed <c>--max-image-size</c>, or null when not given.</summary>
-    internal static long? MaxImageBytes(ParseResult result, Option<string?> option)
-        => result.GetValue(option) is { } text ? P2PCommand.ParseSize("--max-image-size", text) : null;
+    internal static Option<long?> MaxImageSizeOption() => Flags.Size(
+        "--max-image-size",
+        "The most bytes all layers of the image may unpack to together (512, 64K, 100M, 10G, 1T); more fails cleanly and leaves nothing behind (default: no limit but 64 GiB per layer).");
 }

@@ -27,7 +27,8 @@ internal static class ReplicateCommand
         var targets = new Argument<string[]>("DST") { Description = "Target registries, host[:port] or host[:port]/repo-prefix (the prefix is prepended to repository names).", Arity = ArgumentArity.OneOrMore };
         var filter = new Option<string[]>("--filter") { Description = FilterHelp, HelpName = "GLOB", Recursive = true };
         var delete = new Option<bool>("--delete") { Description = "Delete target tags in the filter's scope that the source no longer has." };
-        var bandwidth = new Option<long?>("--bandwidth") { Description = "Cap the total transfer rate at KBPS kilobytes (1024 bytes) per second.", HelpName = "KBPS", Recursive = true };
+        var bandwidth = Flags.Size("--bandwidth", "Cap the total transfer rate at SIZE per second (512K, 20M; binary; a number alone is kilobytes of 1024 bytes, as in rsync's --bwlimit).", plainUnit: 1024);
+        bandwidth.Recursive = true;
         var parallel = new Option<int>("--parallel") { Description = "Tags replicated at once.", DefaultValueFactory = _ => 2 };
         var command = new Command("replicate", "Replicate repositories and tags (with every platform and their -accel variants) from one registry to others.")
         {
@@ -39,7 +40,8 @@ internal static class ReplicateCommand
             var from = ReplicationEndpoint.Parse(result.GetRequiredValue(source));
             var options = BuildOptions(result.GetRequiredValue(targets), result.GetValue(filter), result.GetValue(bandwidth), result.GetValue(parallel));
             options.Delete = result.GetValue(delete);
-            using var client = common.CreateStores(result).Registries;
+            await using var accelerator = common.CreateBuilder(result).Build();
+            var client = CommonOptions.GetStores(accelerator).Registries;
             long started = Stopwatch.GetTimestamp();
             var report = await console.WithProgressAsync(sink =>
             {
@@ -70,11 +72,12 @@ internal static class ReplicateCommand
         var tokenFile = new Option<string?>("--auth-token-file") { Description = "Require 'Authorization: Bearer TOKEN' on notifications, TOKEN read from FILE (set the same header in the registry's endpoint config). Required unless --insecure-no-auth.", HelpName = "FILE" };
         var insecureNoAuth = new Option<bool>("--insecure-no-auth") { Description = "Accept notifications without a token; only with a loopback --listen (127.0.0.1, [::1], localhost)." };
         var maxQueue = new Option<int>("--max-queue") { Description = "The most tags waiting in the queue; notifications adding more are refused with 503 until it drains (the registry sends them again).", DefaultValueFactory = _ => ReplicationServiceOptions.DefaultMaxQueueLength, HelpName = "N" };
-        var maxBody = new Option<long>("--max-body-bytes") { Description = "Refuse larger notifications with 413.", DefaultValueFactory = _ => ReplicationServiceOptions.DefaultMaxRequestBodyBytes };
+        var maxBody = Flags.Size("--max-body-size", "Refuse larger notifications with 413 (1K to 64M; binary). Default: 1M.");
+        var oldMaxBody = Flags.Size("--max-body-bytes", "Replaced by --max-body-size.", hidden: true);
         var parallel = new Option<int>("--parallel") { Description = "Tags replicated at once.", DefaultValueFactory = _ => 2 };
         var command = new Command("serve", "Receive docker-registry notifications and replicate each tagged push to the targets, from a durable queue (with /healthz and /metrics).")
         {
-            listen, to, dataDirectory, sourceRegistry, from, tokenFile, insecureNoAuth, maxBody, maxQueue, parallel,
+            listen, to, dataDirectory, sourceRegistry, from, tokenFile, insecureNoAuth, maxBody, oldMaxBody, maxQueue, parallel,
         };
         foreach (var option in tls.All)
         {
@@ -93,7 +96,7 @@ internal static class ReplicateCommand
                 BearerToken = token,
                 AllowUnauthenticated = result.GetValue(insecureNoAuth),
                 MaxQueueLength = result.GetValue(maxQueue),
-                MaxRequestBodyBytes = result.GetValue(maxBody),
+                MaxRequestBodyBytes = result.GetValue(maxBody) ?? result.GetValue(oldMaxBody) ?? ReplicationServiceOptions.DefaultMaxRequestBodyBytes,
                 SourceRegistry = result.GetValue(sourceRegistry),
                 Filter = options.Filter,
                 MaxConcurrentReplications = result.GetValue(parallel),
@@ -113,7 +116,8 @@ internal static class ReplicateCommand
                 throw new FormatException("replicate serve: name the registries to replicate from with --from REGISTRY (repeatable) or --source REGISTRY; an event's own request.host is not trusted.");
             }
 
-            using var client = common.CreateStores(result).Registries;
+            await using var accelerator = common.CreateBuilder(result).Build();
+            var client = CommonOptions.GetStores(accelerator).Registries;
             // SIGINT and SIGTERM (systemd, kill, container stop) stop the host cleanly; queued events stay on disk for the next start.
             await DaemonHost.RunAsync(
                 logging => logging
@@ -139,14 +143,14 @@ internal static class ReplicateCommand
         return command;
     }
 
-    private static ReplicationOptions BuildOptions(string[] targets, string[]? filters, long? bandwidthKbps, int parallel)
+    private static ReplicationOptions BuildOptions(string[] targets, string[]? filters, long? bandwidthBytes, int parallel)
     {
         var options = new ReplicationOptions
         {
             Filter = ReplicationFilter.Parse(filters ?? []),
             MaxParallelImages = parallel,
-            Bandwidth = bandwidthKbps is { } kbps
-                ? kbps >= 1 ? BandwidthLimiter.FromKilobytesPerSecond(kbps) : throw new FormatException("--bandwidth must be at least 1 KB/s.")
+            Bandwidth = bandwidthBytes is { } bytes
+                ? bytes >= 1024 ? new BandwidthLimiter(bytes) : throw new FormatException("--bandwidth must be at least 1 KB/s.")
                 : null,
         };
         foreach (string target in targets)

@@ -21,15 +21,22 @@ internal sealed class BlockCliStrategy : CliStrategy
     /// <inheritdoc />
     public override string Description => "block";
 
+    private readonly Option<string?> _blockCacheDirectory = new("--block-cache-dir") { Description = "The block strategy's block cache (default: /var/cache/accel/blocks).", HelpName = "DIR" };
+
     /// <inheritdoc />
     public override CliConversion Conversion { get; } = new BlockConversion();
+
+    /// <inheritdoc />
+    public override IReadOnlyList<Option> MountOptions => [_blockCacheDirectory];
 
     /// <inheritdoc />
     public override void AddToMount(ImageAcceleratorBuilder builder, MountContext mount)
     {
         builder.UseBlockDevice(o =>
         {
-            o.CacheDirectory = mount.CacheDirectory is { } c ? Path.Combine(c, "blocks") : null;
+            o.CacheDirectory = mount.Result.GetValue(_blockCacheDirectory) is { } b ? Path.GetFullPath(b)
+                : mount.CacheDirectory is { } c ? Path.Combine(c, "blocks")
+                : null;
             o.TracePath = mount.TracePath;
         });
     }
@@ -45,14 +52,14 @@ internal sealed class BlockCliStrategy : CliStrategy
     {
         private readonly Option<string?> _blockSize = new("--block-size")
         {
-            Description = "With --format block: the block size, a power of two from 4K to 1M (bytes, or with a K/KiB/M/MiB suffix). Default: 64K.",
+            Description = "With --format block: the block size, a power of two from 4K to 1M (binary units: 4K, 64K; a number alone is bytes). Default: 64K.",
         };
 
         private readonly Option<string> _fileSystem = CreateFileSystemOption();
 
         private readonly Option<string?> _freeSpace = new("--free-space")
         {
-            Description = "With --format block: free space left in the file system for a container's writes (K/M/G suffix). Free blocks are not stored. Default: 1G.",
+            Description = "With --format block: free space left in the file system for a container's writes (512M, 1G; binary). Free blocks are not stored. Default: 1G.",
         };
 
         public override IReadOnlyList<Option> Options => [_blockSize, _fileSystem, _freeSpace];
@@ -74,9 +81,10 @@ internal sealed class BlockCliStrategy : CliStrategy
                 throw new ArgumentException("--free-space applies to --filesystem ext4 (an EROFS image is read-only and has no free space).");
             }
 
-            long free = freeText.Length > 0 ? ConvertCommand.ParseBytes(freeText, "--free-space") : 1L << 30;
+            long free = freeText.Length > 0 ? Units.ParseBytes("--free-space", freeText, allowZero: true) : 1L << 30;
             IReadOnlyList<long>? trace = result.GetValue<string?>("--prefetch-list") is { Length: > 0 } tracePath ? BlockTraceRecorder.ReadFile(tracePath) : null;
-            var stores = common.CreateStores(result);
+            await using var accelerator = common.CreateBuilder(result).Build();
+            var stores = CommonOptions.GetStores(accelerator);
             BlockConvertResult converted = await BlockConverter.ConvertAsync(
                 stores.GetStore(from), from, stores.GetStoreForWrite(to), to,
                 new BlockConvertOptions

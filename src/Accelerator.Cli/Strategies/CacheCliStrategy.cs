@@ -6,10 +6,7 @@ namespace Accelerator.Cli.Strategies;
 /// <summary>The snapshot cache in <c>accel</c>: <c>accel mount --strategy cache</c> clones a snapshot made by <c>accel cache warm</c>.</summary>
 internal sealed class CacheCliStrategy : CliStrategy
 {
-    private readonly Option<string?> _snapshotDirectory = new("--snapshot-dir")
-    {
-        Description = $"The snapshot store for the cache strategy (default: {CacheCommand.DefaultRoot}; with --strategy cache, --cache-dir names it too).",
-    };
+    private readonly Option<string?> _snapshotDirectory = CacheCommand.SnapshotDirectoryOption($"The snapshot store for the cache strategy (default: {CacheCommand.DefaultRoot}).");
 
     /// <inheritdoc />
     public override Strategy Strategy => Strategy.Cache;

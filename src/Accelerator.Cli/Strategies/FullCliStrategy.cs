@@ -6,7 +6,7 @@ namespace Accelerator.Cli.Strategies;
 /// <summary>The full pull in <c>accel</c>: the baseline, and the last fallback of <c>auto</c>.</summary>
 internal sealed class FullCliStrategy : CliStrategy
 {
-    private readonly Option<string?> _maxImageSize = PullCommand.MaxImageSizeOption();
+    private readonly Option<long?> _maxImageSize = PullCommand.MaxImageSizeOption();
 
     /// <inheritdoc />
     public override Strategy Strategy => Strategy.Full;
@@ -22,7 +22,7 @@ internal sealed class FullCliStrategy : CliStrategy
     {
         // A full pull (chosen, or the fallback of auto) is a real mount too: background readiness, 'accel umount' and
         // the statistics at unmount work the same whichever strategy served.
-        long? maxImageBytes = PullCommand.MaxImageBytes(mount.Result, _maxImageSize);
+        long? maxImageBytes = mount.Result.GetValue(_maxImageSize);
         builder.UseFullPull(o =>
         {
             o.MountUnpackedTree = true;

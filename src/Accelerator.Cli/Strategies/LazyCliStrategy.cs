@@ -18,14 +18,18 @@ internal sealed class LazyCliStrategy : CliStrategy
     public override string Description => "lazy";
 
     /// <inheritdoc />
+    private readonly Option<string?> _chunkCacheDirectory = new("--chunk-cache-dir") { Description = "The lazy strategy's chunk cache (default: /var/cache/accel/chunks).", HelpName = "DIR" };
+
     public override CliConversion Conversion { get; } = new LazyConversion();
+
+    public override IReadOnlyList<Option> MountOptions => [_chunkCacheDirectory];
 
     /// <inheritdoc />
     public override void AddToMount(ImageAcceleratorBuilder builder, MountContext mount)
     {
         builder.UseLazyMount(o =>
         {
-            o.CacheDirectory = mount.CacheDirectory;
+            o.CacheDirectory = mount.Result.GetValue(_chunkCacheDirectory) is { } c ? Path.GetFullPath(c) : mount.CacheDirectory;
             o.StatisticsJsonPath = mount.StatisticsPath;
             o.TracePath = mount.TracePath;
             o.Prefetch = true;
@@ -40,7 +44,7 @@ internal sealed class LazyCliStrategy : CliStrategy
     {
         private readonly Option<string?> _chunkSize = new("--chunk-size")
         {
-            Description = "Chunk size, a power of two from 64K to 16M (bytes, or with a K/KiB/M/MiB suffix). Default: 1M.",
+            Description = "Chunk size, a power of two from 64K to 16M (binary units: 64K, 1M; a number alone is bytes). Default: 1M.",
         };
 
         private readonly Option<string?> _chunkDictionary = new("--chunk-dict")
@@ -56,7 +60,8 @@ internal sealed class LazyCliStrategy : CliStrategy
             var to = result.GetValue<string?>("DST") is { Length: > 0 } text ? ImageReference.Parse(text) : LazyConverter.DefaultTarget(from);
             int size = result.GetValue(_chunkSize) is { } sizeText ? ConvertCommand.ParseSize(sizeText) : LazyFormat.DefaultChunkSize;
             IReadOnlyList<string>? prefetch = result.GetValue<string?>("--prefetch-list") is { } listPath ? ConvertCommand.ReadPrefetchList(listPath) : null;
-            var stores = common.CreateStores(result);
+            await using var accelerator = common.CreateBuilder(result).Build();
+            var stores = CommonOptions.GetStores(accelerator);
             LazyImage? dictionary = null;
             if (result.GetValue(_chunkDictionary) is { } dictionaryText)
             {

@@ -16,6 +16,6 @@ public static class LazyMountBuilderExtensions
     public static ImageAcceleratorBuilder UseLazyMount(this ImageAcceleratorBuilder builder, Action<LazyMountOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        return builder.AddStrategy<LazyMounter, LazyMountOptions>(Strategy.Lazy, Order, configure, o => o.Validate(), "lazy mount");
+        return builder.AddStrategy<LazyMounter, LazyMountOptions>(Strategy.Lazy, Order, configure, new LazyMountOptionsValidator(), "lazy mount");
     }
 }

@@ -1,9 +1,11 @@
+using System.ComponentModel.DataAnnotations;
 using Accelerator.Lazy.Reading;
+using Microsoft.Extensions.Options;
 
 namespace Accelerator.Lazy.Mounting;
 
-/// <summary>Options of the lazy mount strategy.</summary>
-public sealed class LazyMountOptions
+/// <summary>Options of the lazy mount strategy, checked by <see cref="LazyMountOptionsValidator"/>.</summary>
+public sealed class LazyMountOptions : IValidatableObject
 {
     /// <summary>
     /// Where verified chunks are cached; shared by mounts and kept across restarts.
@@ -12,7 +14,7 @@ public sealed class LazyMountOptions
     public string? CacheDirectory { get; set; }
 
     /// <summary>The most bytes the chunk cache keeps (0: no bound). <value>Default: 0.</value></summary>
-    public long CacheMaxBytes { get; set; }
+    public long MaxCacheBytes { get; set; }
 
     /// <summary>
     /// Where each mount's private directories (the FUSE lower tree, overlay upper and work) are made.
@@ -21,6 +23,7 @@ public sealed class LazyMountOptions
     public string? StateDirectory { get; set; }
 
     /// <summary>Fetch limits of the reader. <value>Default: <see cref="LazyReaderOptions"/> defaults.</value></summary>
+    [Required]
     public LazyReaderOptions Reader { get; set; } = new();
 
     /// <summary>Prefetch the image's prefetch list in the background once mounted. <value>Default: true.</value></summary>
@@ -38,20 +41,30 @@ public sealed class LazyMountOptions
     /// <summary>When set, the files read are written there as a prefetch list when unmounted (<c>--record-trace</c>).</summary>
     public string? TracePath { get; set; }
 
-    /// <summary>Checks the options.</summary>
-    /// <exception cref="ArgumentException">An option is out of range.</exception>
-    public void Validate()
+    /// <inheritdoc />
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        ArgumentNullException.ThrowIfNull(Reader);
-        Reader.Validate();
-        if (CacheMaxBytes < 0)
+        // "Not negative" rules are written here, not as [Range]: the generated validator's range message would print the
+        // upper bound long.MaxValue as 9.223372036854776E+18.
+        if (MaxCacheBytes < 0)
         {
-            throw new ArgumentException($"{nameof(CacheMaxBytes)} must not be negative.", nameof(CacheMaxBytes));
+            yield return new ValidationResult($"{nameof(MaxCacheBytes)} must not be negative.");
         }
 
         if (RequestTimeout <= TimeSpan.Zero)
         {
-            throw new ArgumentException($"{nameof(RequestTimeout)} must be positive.", nameof(RequestTimeout));
+            yield return new ValidationResult($"{nameof(RequestTimeout)} must be positive.");
+        }
+
+        if (Reader is not null && Reader.GetProblem() is { } problem)
+        {
+            yield return new ValidationResult($"{nameof(Reader)}: {problem}");
         }
     }
+}
+
+/// <summary>Validates <see cref="LazyMountOptions"/> (generated from its data annotations and rules).</summary>
+[OptionsValidator]
+public sealed partial class LazyMountOptionsValidator : IValidateOptions<LazyMountOptions>
+{
 }

@@ -13,6 +13,7 @@ using Accelerator.Oci;
 using Accelerator.Oci.Layers;
 using Accelerator.Oci.Model;
 using Accelerator.Oci.Resolution;
+using Accelerator.Oci.Validation;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -37,7 +38,7 @@ public sealed partial class LazyMounter : IImageMounter
     public LazyMounter(ImageStoreResolver stores, LazyMountOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        new LazyMountOptionsValidator().ThrowIfInvalid(options, "lazy mount");
         _variants = new AcceleratedImageResolver(stores, LazyFormat.ImageFormat);
         _options = options;
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
@@ -90,7 +91,7 @@ public sealed partial class LazyMounter : IImageMounter
         try
         {
             resources.Cache = ChunkCache.Open(
-                new ChunkCacheOptions { Directory = CacheDirectory(), MaxBytes = _options.CacheMaxBytes },
+                new ChunkCacheOptions { Directory = CacheDirectory(), MaxCacheBytes = _options.MaxCacheBytes },
                 _loggerFactory.CreateLogger<ChunkCache>(), _time);
             resources.Trace = _options.TracePath is null ? null : new ReadTraceRecorder(lazy.Bootstrap);
             var reader = LazyFileReader.Create(

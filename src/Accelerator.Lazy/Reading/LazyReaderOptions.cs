@@ -49,6 +49,20 @@ public sealed record LazyReaderOptions
     /// <summary>The name of the origin blob source in statistics, used by <see cref="LazyFileReader.Create"/>. <value>Default: "origin".</value></summary>
     public string SourceName { get; init; } = "origin";
 
+    /// <summary>Why these options cannot be used, or null when they can.</summary>
+    internal string? GetProblem()
+    {
+        try
+        {
+            Validate();
+            return null;
+        }
+        catch (ArgumentException ex)
+        {
+            return ex.Message;
+        }
+    }
+
     internal void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxConcurrentFetches, 1, nameof(MaxConcurrentFetches));

@@ -182,7 +182,7 @@ public sealed class LazyMountStatistics
             ChunkCacheStatistics c = cache.GetStatistics();
             json.WriteStartObject("cache");
             json.WriteString("directory", cache.Directory);
-            json.WriteNumber("maxBytes", cache.Options.MaxBytes);
+            json.WriteNumber("maxBytes", cache.Options.MaxCacheBytes);
             json.WriteNumber("chunks", c.Chunks);
             json.WriteNumber("bytes", c.Bytes);
             json.WriteNumber("hits", c.Hits);

@@ -8,7 +8,7 @@ namespace Accelerator.Oci.Mirrors;
 /// how reads are balanced, and how failures, stalls and replication lag are handled. Validated when a
 /// <see cref="MirrorConfiguration"/> is loaded.
 /// </summary>
-public sealed class MirrorOptions
+public sealed class MirrorOptions : IValidatableObject
 {
     /// <summary>The key of the namespace that applies to registries without their own (containerd's <c>_default</c>).</summary>
     public const string DefaultNamespace = "_default";
@@ -104,33 +104,21 @@ public sealed class MirrorOptions
     /// <value>Default 8 MiB.</value>
     [Range(0L, 1L << 30)]
     public long RangeBufferLimit { get; set; } = 8 << 20;
-}
 
-/// <summary>Validates <see cref="MirrorOptions"/> (data annotations, generated, plus keys, URLs and backoff bounds).</summary>
-[OptionsValidator]
-public sealed partial class MirrorOptionsValidator : IValidateOptions<MirrorOptions>
-{
-    /// <summary>Validates <paramref name="options"/> and throws <see cref="OptionsValidationException"/> on failure.</summary>
-    public static void ThrowIfInvalid(MirrorOptions options)
+    /// <summary>The rules across fields: backoff bounds, registry keys and mirror URLs.</summary>
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        ArgumentNullException.ThrowIfNull(options);
         var failures = new List<string>();
-        var result = new MirrorOptionsValidator().Validate(null, options);
-        if (result.Failed)
-        {
-            failures.AddRange(result.Failures);
-        }
-
-        if (options.MinimumBackoff > options.MaximumBackoff)
+        if (MinimumBackoff > MaximumBackoff)
         {
             failures.Add("MinimumBackoff must not exceed MaximumBackoff.");
         }
 
-        foreach (var (key, mirrors) in options.Registries)
+        foreach (var (key, mirrors) in Registries)
         {
-            if (key != MirrorOptions.DefaultNamespace && !MirrorConfiguration.IsRegistryKey(key))
+            if (key != DefaultNamespace && !MirrorConfiguration.IsRegistryKey(key))
             {
-                failures.Add($"Registries: '{key}' is neither a registry host[:port] nor '{MirrorOptions.DefaultNamespace}'.");
+                failures.Add($"Registries: '{key}' is neither a registry host[:port] nor '{DefaultNamespace}'.");
             }
 
             if (mirrors is null)
@@ -146,11 +134,8 @@ public sealed partial class MirrorOptionsValidator : IValidateOptions<MirrorOpti
             }
         }
 
-        CheckEndpoints("Mirrors", options.Mirrors, failures);
-        if (failures.Count > 0)
-        {
-            throw new OptionsValidationException(nameof(MirrorOptions), typeof(MirrorOptions), failures);
-        }
+        CheckEndpoints("Mirrors", Mirrors, failures);
+        return failures.Select(failure => new ValidationResult(failure));
     }
 
     private static void CheckEndpoints(string where, IEnumerable<MirrorEndpoint?> endpoints, List<string> failures)
@@ -165,6 +150,24 @@ public sealed partial class MirrorOptionsValidator : IValidateOptions<MirrorOpti
             {
                 failures.Add($"{where}: {endpoint.Url}: {problem}.");
             }
+        }
+    }
+}
+
+/// <summary>
+/// Validates <see cref="MirrorOptions"/> (generated from its data annotations and its rules across fields): at a host's
+/// start, and when a <see cref="MirrorConfiguration"/> is loaded (<see cref="ThrowIfInvalid"/>).
+/// </summary>
+[OptionsValidator]
+public sealed partial class MirrorOptionsValidator : IValidateOptions<MirrorOptions>
+{
+    /// <summary>Validates <paramref name="options"/> and throws <see cref="OptionsValidationException"/> on failure.</summary>
+    public static void ThrowIfInvalid(MirrorOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (new MirrorOptionsValidator().Validate(null, options) is { Failed: true } result)
+        {
+            throw new OptionsValidationException(nameof(MirrorOptions), typeof(MirrorOptions), result.Failures);
         }
     }
 }

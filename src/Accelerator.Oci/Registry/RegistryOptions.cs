@@ -8,7 +8,7 @@ namespace Accelerator.Oci.Registry;
 /// Options of a <see cref="RegistryClient"/>: per-host settings, credentials lookup, retries, timeouts and bounds.
 /// Validated when the client is created (<see cref="RegistryOptionsValidator"/>).
 /// </summary>
-public sealed partial class RegistryOptions
+public sealed partial class RegistryOptions : IValidatableObject
 {
     /// <summary>The largest manifest the protocol allows us to accept: 4 MiB, as registries themselves enforce.</summary>
     public const long ManifestLimit = 4 * 1024 * 1024;
@@ -95,6 +95,44 @@ public sealed partial class RegistryOptions
 
     /// <summary>Whether plain HTTP is allowed for <paramref name="registry"/>.</summary>
     internal bool UsesPlainHttp(string registry) => PlainHttp || GetHost(registry)?.PlainHttp == true;
+
+    /// <summary>The rules across fields: host keys, credentials, API paths and headers.</summary>
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        foreach (var (key, host) in Hosts)
+        {
+            if (string.IsNullOrEmpty(key) || !ImageReference.TryParse(key + "/x", out var parsed) || !string.Equals(parsed.Registry, key, StringComparison.OrdinalIgnoreCase))
+            {
+                yield return new ValidationResult($"Hosts: '{key}' is not a registry host[:port].");
+            }
+
+            if (host is null)
+            {
+                yield return new ValidationResult($"Hosts[{key}]: is null.");
+            }
+            else
+            {
+                if (host.Username is not null != host.Password is not null)
+                {
+                    yield return new ValidationResult($"Hosts[{key}]: Username and Password go together.");
+                }
+
+                if (host.ApiPath is { } path && (!path.StartsWith('/') || path.Contains('?') || path.Contains('#') || path.Contains("//", StringComparison.Ordinal)))
+                {
+                    yield return new ValidationResult($"Hosts[{key}]: ApiPath '{path}' must be an absolute path without query, fragment or empty segments.");
+                }
+
+                foreach (var (name, values) in host.Headers)
+                {
+                    if (string.IsNullOrEmpty(name) || name.Any(c => c <= ' ' || c >= 0x7f || c == ':') || values is null
+                        || values.Any(v => v is null || v.Any(c => c == '\r' || c == '\n' || c == '\0')))
+                    {
+                        yield return new ValidationResult($"Hosts[{key}]: header '{name}' is not a valid HTTP header name and values.");
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// <summary>Settings of one registry host.</summary>
@@ -135,7 +173,10 @@ public sealed class RegistryHostOptions
     public IDictionary<string, IReadOnlyList<string>> Headers { get; } = new Dictionary<string, IReadOnlyList<string>>(StringComparer.OrdinalIgnoreCase);
 }
 
-/// <summary>Validates <see cref="RegistryOptions"/> (data annotations, generated, plus host keys and credentials).</summary>
+/// <summary>
+/// Validates <see cref="RegistryOptions"/> (generated from its data annotations and its rules across fields): at a
+/// host's start, and when a <see cref="RegistryClient"/> is created (<see cref="ThrowIfInvalid"/>).
+/// </summary>
 [OptionsValidator]
 public sealed partial class RegistryOptionsValidator : IValidateOptions<RegistryOptions>
 {
@@ -143,50 +184,9 @@ public sealed partial class RegistryOptionsValidator : IValidateOptions<Registry
     public static void ThrowIfInvalid(RegistryOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var failures = new List<string>();
-        var result = new RegistryOptionsValidator().Validate(null, options);
-        if (result.Failed)
+        if (new RegistryOptionsValidator().Validate(null, options) is { Failed: true } result)
         {
-            failures.AddRange(result.Failures);
-        }
-
-        foreach (var (key, host) in options.Hosts)
-        {
-            if (string.IsNullOrEmpty(key) || !ImageReference.TryParse(key + "/x", out var parsed) || !string.Equals(parsed.Registry, key, StringComparison.OrdinalIgnoreCase))
-            {
-                failures.Add($"Hosts: '{key}' is not a registry host[:port].");
-            }
-
-            if (host is null)
-            {
-                failures.Add($"Hosts[{key}]: is null.");
-            }
-            else
-            {
-                if (host.Username is not null != host.Password is not null)
-                {
-                    failures.Add($"Hosts[{key}]: Username and Password go together.");
-                }
-
-                if (host.ApiPath is { } path && (!path.StartsWith('/') || path.Contains('?') || path.Contains('#') || path.Contains("//", StringComparison.Ordinal)))
-                {
-                    failures.Add($"Hosts[{key}]: ApiPath '{path}' must be an absolute path without query, fragment or empty segments.");
-                }
-
-                foreach (var (name, values) in host.Headers)
-                {
-                    if (string.IsNullOrEmpty(name) || name.Any(c => c <= ' ' || c >= 0x7f || c == ':') || values is null
-                        || values.Any(v => v is null || v.Any(c => c == '\r' || c == '\n' || c == '\0')))
-                    {
-                        failures.Add($"Hosts[{key}]: header '{name}' is not a valid HTTP header name and values.");
-                    }
-                }
-            }
-        }
-
-        if (failures.Count > 0)
-        {
-            throw new OptionsValidationException(nameof(RegistryOptions), typeof(RegistryOptions), failures);
+            throw new OptionsValidationException(nameof(RegistryOptions), typeof(RegistryOptions), result.Failures);
         }
     }
 }

@@ -1,10 +1,14 @@
 using System.ComponentModel.DataAnnotations;
 using Accelerator.P2P.Protocol;
+using Microsoft.Extensions.Options;
 
 namespace Accelerator.P2P.Scheduling;
 
-/// <summary>Options of the <see cref="P2PScheduler"/> decision logic. Validated by <see cref="Validate"/> when a scheduler is created.</summary>
-public sealed class P2PSchedulerOptions
+/// <summary>
+/// Options of the <see cref="P2PScheduler"/> decision logic, checked by <see cref="P2PSchedulerOptionsValidator"/> (through
+/// <see cref="Validate()"/> when a scheduler is created).
+/// </summary>
+public sealed class P2PSchedulerOptions : IValidatableObject
 {
     /// <summary>The size of a piece.</summary>
     /// <value>Default 4 MiB; between 64 KiB and 64 MiB.</value>
@@ -110,28 +114,45 @@ public sealed class P2PSchedulerOptions
     /// <value>Default <see langword="null"/>: a random seed.</value>
     public int? RandomSeed { get; set; }
 
-    /// <summary>Throws <see cref="ValidationException"/> naming the first invalid option.</summary>
+    /// <summary>
+    /// Checks the options with <see cref="P2PSchedulerOptionsValidator"/> and throws <see cref="ValidationException"/>
+    /// naming every problem.
+    /// </summary>
     public void Validate()
     {
-        Validator.ValidateObject(this, new ValidationContext(this), validateAllProperties: true);
+        if (new P2PSchedulerOptionsValidator().Validate(null, this) is { Failed: true } result)
+        {
+            throw new ValidationException(result.FailureMessage);
+        }
+    }
+
+    /// <summary>The rules across fields: token key and lifetime, blob size in pieces, peer TTL.</summary>
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
         if (TokenKey is { Length: < 16 })
         {
-            throw new ValidationException("TokenKey must be at least 16 bytes.");
+            yield return new ValidationResult("TokenKey must be at least 16 bytes.");
         }
 
         if (TokenLifetime != TimeSpan.Zero && (TokenLifetime < 4 * HeartbeatInterval || TokenLifetime > TimeSpan.FromDays(7)))
         {
-            throw new ValidationException("TokenLifetime must be zero, or between four heartbeat intervals and 7 days.");
+            yield return new ValidationResult("TokenLifetime must be zero, or between four heartbeat intervals and 7 days.");
         }
 
-        if ((MaxBlobBytes + PieceSize - 1) / PieceSize > P2PProtocol.MaxPieceCount)
+        if (PieceSize > 0 && (MaxBlobBytes + PieceSize - 1) / PieceSize > P2PProtocol.MaxPieceCount)
         {
-            throw new ValidationException($"MaxBlobBytes must be at most {P2PProtocol.MaxPieceCount} pieces of PieceSize.");
+            yield return new ValidationResult($"MaxBlobBytes must be at most {P2PProtocol.MaxPieceCount} pieces of PieceSize.");
         }
 
         if (PeerTtl <= HeartbeatInterval)
         {
-            throw new ValidationException("PeerTtl must be longer than HeartbeatInterval.");
+            yield return new ValidationResult("PeerTtl must be longer than HeartbeatInterval.");
         }
     }
+}
+
+/// <summary>Validates <see cref="P2PSchedulerOptions"/> (generated from its data annotations and rules).</summary>
+[OptionsValidator]
+public sealed partial class P2PSchedulerOptionsValidator : IValidateOptions<P2PSchedulerOptions>
+{
 }

@@ -1,3 +1,4 @@
+using Accelerator.Oci.Validation;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -9,10 +10,10 @@ internal static class StrategyOptions
 {
     /// <summary>
     /// Adds <typeparamref name="TOptions"/> with <paramref name="configure"/> applied, checked when the accelerator
-    /// starts by <paramref name="validate"/> (the options' own <c>Validate()</c>): an <see cref="ArgumentException"/>
-    /// from it fails the start with "Invalid <paramref name="description"/> options: REASON".
+    /// starts by <paramref name="validator"/> (the options' generated <c>[OptionsValidator]</c>, the one their constructors
+    /// call too): a failure fails the start with "Invalid <paramref name="description"/> options: REASON".
     /// </summary>
-    public static void AddStrategyOptions<TOptions>(this IServiceCollection services, Action<TOptions>? configure, Action<TOptions> validate, string description)
+    public static void AddStrategyOptions<TOptions>(this IServiceCollection services, Action<TOptions>? configure, IValidateOptions<TOptions> validator, string description)
         where TOptions : class
     {
         var options = services.AddOptions<TOptions>();
@@ -22,29 +23,14 @@ internal static class StrategyOptions
         }
 
         // One validator per options type however often the strategy is added (TryAddEnumerable keys on its type).
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TOptions>>(new Validator<TOptions>(validate, description)));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TOptions>>(new Described<TOptions>(validator, description)));
         options.ValidateOnStart();
     }
 
-    private sealed class Validator<TOptions>(Action<TOptions> validate, string description) : IValidateOptions<TOptions>
+    private sealed class Described<TOptions>(IValidateOptions<TOptions> validator, string description) : IValidateOptions<TOptions>
         where TOptions : class
     {
         public ValidateOptionsResult Validate(string? name, TOptions options)
-        {
-            if (name != Options.DefaultName)
-            {
-                return ValidateOptionsResult.Skip;
-            }
-
-            try
-            {
-                validate(options);
-                return ValidateOptionsResult.Success;
-            }
-            catch (ArgumentException ex)
-            {
-                return ValidateOptionsResult.Fail($"Invalid {description} options: {ex.Message}");
-            }
-        }
+            => name != Options.DefaultName ? ValidateOptionsResult.Skip : validator.ValidateDescribed(name, options, description);
     }
 }

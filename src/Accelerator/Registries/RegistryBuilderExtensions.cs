@@ -1,6 +1,5 @@
 using Accelerator.Oci;
 using Accelerator.Oci.Registry;
-using Accelerator.Registries;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -65,7 +64,7 @@ public static class RegistryBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
         services.AddOptions<RegistryOptions>().ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RegistryOptions>, RegistryOptionsStartupValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RegistryOptions>, RegistryOptionsValidator>());
         services.TryAddSingleton(sp => new RegistryClient(
             sp.GetRequiredService<IOptions<RegistryOptions>>().Value,
             handler: null,

@@ -323,6 +323,25 @@ public sealed class NbdServerTests : IAsyncLifetime
         Assert.Throws<ArgumentException>(() => new NbdServer([new NbdExport("d", _disk)], new NbdServerOptions { MaxPayloadBytesInFlight = 1024 * 1024 }));
     }
 
+    [Fact]
+    public void Constructor_InvalidTimeouts_NamesEveryProblem()
+    {
+        var options = new NbdServerOptions { IdleTimeout = TimeSpan.Zero, HandshakeTimeout = TimeSpan.Zero, MaxRequestsInFlight = 0 };
+
+        var error = Assert.Throws<ArgumentException>(() => new NbdServer([new NbdExport("d", _disk)], options));
+
+        Assert.StartsWith("Invalid NBD server options: ", error.Message, StringComparison.Ordinal);
+        Assert.Contains("IdleTimeout must be positive (or infinite).", error.Message, StringComparison.Ordinal);
+        Assert.Contains("HandshakeTimeout must be positive.", error.Message, StringComparison.Ordinal);
+        Assert.Contains("MaxRequestsInFlight: The field NbdServerOptions.MaxRequestsInFlight must be between 1 and 1024.", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Constructor_InfiniteIdleTimeout_Accepted()
+    {
+        await using var server = new NbdServer([new NbdExport("d", _disk)], new NbdServerOptions { IdleTimeout = Timeout.InfiniteTimeSpan });
+    }
+
     private async Task<NbdServer> StartAsync(NbdServerOptions? options = null, NbdExport[]? exports = null)
     {
         var server = new NbdServer(exports ?? [new NbdExport("d", _disk)], options);

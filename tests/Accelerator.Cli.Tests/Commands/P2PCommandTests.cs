@@ -107,29 +107,6 @@ public sealed class P2PCommandTests
         Assert.Contains("--p2p", run.Error, StringComparison.Ordinal);
     }
 
-    [Theory]
-    [InlineData("512", 512L)]
-    [InlineData("64K", 64L << 10)]
-    [InlineData("100m", 100L << 20)]
-    [InlineData("10G", 10L << 30)]
-    [InlineData("2T", 2L << 40)]
-    public void ParseSize_WithSuffix_Bytes(string text, long bytes)
-    {
-        Assert.Equal(bytes, P2PCommand.ParseSize("--capacity", text));
-    }
-
-    [Theory]
-    [InlineData("")]
-    [InlineData("0")]
-    [InlineData("-5M")]
-    [InlineData("1.5G")]
-    [InlineData("G")]
-    [InlineData("99999999999T")]
-    public void ParseSize_Invalid_FormatException(string text)
-    {
-        Assert.Throws<FormatException>(() => P2PCommand.ParseSize("--capacity", text));
-    }
-
     [Fact]
     public void ParseLabels_HostRackZone_Locality()
     {

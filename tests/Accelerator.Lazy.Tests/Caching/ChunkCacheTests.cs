@@ -98,7 +98,7 @@ public sealed class ChunkCacheTests(FetchImageFixture fixture) : IClassFixture<F
     {
         const long max = 1 << 20;
         string directory = Image.NewCacheDirectory();
-        using var cache = ChunkCache.Open(new ChunkCacheOptions { Directory = directory, MaxBytes = max });
+        using var cache = ChunkCache.Open(new ChunkCacheOptions { Directory = directory, MaxCacheBytes = max });
         var (reader, _, _) = Image.NewReader(NoReadAhead, cache);
         ulong small = Image.Inode("/small/f000.txt");
         ulong big = Image.Inode("/big/random.bin");
@@ -143,7 +143,7 @@ public sealed class ChunkCacheTests(FetchImageFixture fixture) : IClassFixture<F
             await FetchTestImage.ReadAllAsync(reader, Image.Inode("/big/random.bin"));
         }
 
-        using var second = ChunkCache.Open(new ChunkCacheOptions { Directory = directory, MaxBytes = 1 << 20 });
+        using var second = ChunkCache.Open(new ChunkCacheOptions { Directory = directory, MaxCacheBytes = 1 << 20 });
 
         Assert.InRange(second.GetStatistics().Bytes, 0, 1 << 20);
         Assert.True(second.GetStatistics().Evictions > 0);

@@ -1,4 +1,6 @@
 using System.Text;
+using Accelerator.Oci.Validation;
+using Accelerator.Snapshots.Interop;
 using Accelerator.Snapshots.Storage;
 
 namespace Accelerator.Snapshots.Tests.Storage;
@@ -28,12 +30,12 @@ public sealed class StorageTests
     {
         var options = new SnapshotStoreOptions { Root = root, CapacityBytes = capacity, MaxParallelDownloads = parallel };
 
-        Assert.Throws<ArgumentException>(options.Validate);
+        Assert.Throws<ArgumentException>(() => new SnapshotStoreOptionsValidator().ThrowIfInvalid(options, "snapshot store"));
     }
 
     [Fact]
     public void Validate_NonPositiveTimeToLive_Throws()
-        => Assert.Throws<ArgumentException>(new SnapshotStoreOptions { TimeToLive = TimeSpan.Zero }.Validate);
+        => Assert.Throws<ArgumentException>(() => new SnapshotStoreOptionsValidator().ThrowIfInvalid(new SnapshotStoreOptions { TimeToLive = TimeSpan.Zero }, "snapshot store"));
 
     [Fact]
     public void TryAcquire_HeldElsewhere_NullUntilReleased()

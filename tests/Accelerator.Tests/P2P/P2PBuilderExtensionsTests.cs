@@ -107,6 +107,19 @@ public sealed class P2PBuilderExtensionsTests : IAsyncLifetime
     }
 
     [Fact]
+    public void Build_ConnectTimeoutZero_ThrowsOptionsValidation()
+    {
+        var builder = new ImageAcceleratorBuilder().UseP2P(o =>
+        {
+            o.Proxy = new Uri("http://127.0.0.1:1/");
+            o.ConnectTimeout = TimeSpan.Zero;
+        }).UseFullPull();
+
+        var ex = Assert.Throws<OptionsValidationException>(() => builder.Build());
+        Assert.Contains("P2P: ConnectTimeout must be positive.", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task UseP2P_InProcessPeer_ReadsThroughSchedulerAndRegistersTask()
     {
         string data = Directory.CreateTempSubdirectory("accel-p2p-inproc-").FullName;
