@@ -4,7 +4,6 @@ using Accelerator.Linux;
 using Accelerator.Oci.Model;
 using Accelerator.Oci.Resolution;
 using Accelerator.Oci.Validation;
-using Accelerator.Snapshots.Interop;
 using Accelerator.Snapshots.Storage;
 using Accelerator.Snapshots.Archive;
 using Accelerator.Snapshots.Catalog;

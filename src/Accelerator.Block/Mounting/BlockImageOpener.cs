@@ -5,7 +5,6 @@ using Accelerator.Linux;
 using Accelerator.Chunks.Images;
 using Accelerator.Chunks.Statistics;
 using Accelerator.Oci;
-using Accelerator.Oci.IO;
 using Accelerator.Oci.Model;
 using Accelerator.Oci.Resolution;
 using Accelerator.Oci.Validation;

@@ -1,8 +1,6 @@
 using Accelerator.Fuse;
 using Accelerator.Linux;
 using Accelerator.Chunks;
-using Accelerator.Lazy.Mounting;
-using Accelerator.Oci.IO;
 using Accelerator.Oci.Layers;
 using Accelerator.Oci.Validation;
 using Microsoft.Extensions.Logging;

@@ -103,7 +103,7 @@ public sealed partial class P2PPeer : IAsyncDisposable
     public P2PPeerOptions Options => _options;
 
     /// <summary>When a scheduler last answered a heartbeat; <see langword="null"/> before the first answer (or without schedulers).</summary>
-    public DateTimeOffset? LastSchedulerContact { get; private set; }
+    public DateTimeOffset? LastSchedulerContact => _registration.LastContact;
 
     /// <summary>
     /// Validates <paramref name="options"/>, opens the piece store (keeping what a previous run stored), starts the

@@ -197,7 +197,14 @@ internal sealed class SchedulerRegistration
     }
 
     /// <summary>Takes <paramref name="scheduler"/> back in use (it answered).</summary>
-    public void MarkAlive(Uri scheduler) => _deadSchedulers.TryRemove(scheduler, out _);
+    public void MarkAlive(Uri scheduler)
+    {
+        _deadSchedulers.TryRemove(scheduler, out _);
+        LastContact = _time.GetUtcNow();
+    }
+
+    /// <summary>When a scheduler last answered; <see langword="null"/> before the first answer.</summary>
+    public DateTimeOffset? LastContact { get; private set; }
 
     /// <summary>Leaves <paramref name="scheduler"/> alone for <see cref="P2PPeerOptions.SchedulerRetryAfter"/>.</summary>
     public void MarkDead(Uri scheduler)

@@ -44,7 +44,7 @@ public sealed class ChunkCacheTests : IDisposable
     [InlineData(1000)]
     public void Open_InvalidMaxBytes_ArgumentOutOfRange(long maxBytes)
     {
-        Assert.Throws<ArgumentOutOfRangeException>(() => ChunkCache.Open(new ChunkCacheOptions { Directory = NewCacheDirectory(), MaxBytes = maxBytes }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ChunkCache.Open(new ChunkCacheOptions { Directory = NewCacheDirectory(), MaxCacheBytes = maxBytes }));
     }
 
     [Fact]

@@ -1,6 +1,5 @@
 using System.Text;
 using Accelerator.Oci.Validation;
-using Accelerator.Snapshots.Interop;
 using Accelerator.Snapshots.Storage;
 
 namespace Accelerator.Snapshots.Tests.Storage;
