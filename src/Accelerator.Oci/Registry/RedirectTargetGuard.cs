@@ -9,7 +9,7 @@ namespace Accelerator.Oci.Registry;
 /// (169.254.0.0/16, where clouds serve instance metadata; fe80::/10) or unspecified. The check runs on the addresses a
 /// name resolves to, at connect time, so a DNS name pointing at 127.0.0.1 is caught too.
 /// </summary>
-internal static class RedirectTargetGuard
+public static class RedirectTargetGuard
 {
     private static readonly HttpRequestOptionsKey<bool> RedirectKey = new("accel.redirect-target");
 

@@ -28,7 +28,7 @@ public sealed class HostAppSampleTests : IDisposable
         await process.WaitForExitAsync(timeout.Token);
 
         Assert.True(process.ExitCode == 0, await stderr + await stdout);
-        Assert.Contains("strategy Full", await stdout);
+        Assert.Contains("strategy full", await stdout);
         // appsettings.json sets FullPull:RemoveOnUnmount to false, so the tree outlives the mount.
         foreach (var (path, size) in image.Files)
         {
