@@ -47,6 +47,11 @@ internal sealed partial class ImageAccelerator : IImageAccelerator
         _order = _options.Strategies?.ToArray()
             ?? [.. _mounters.Keys.OrderBy(s => orders.GetValueOrDefault(s, StrategyRegistration.DefaultOrder))];
         Strategies = _order.Where(_mounters.ContainsKey).ToArray();
+        // A configured name no mounter answers to is skipped; say so once, since it is also what a misspelling looks like.
+        foreach (var missing in _order.Where(s => !_mounters.ContainsKey(s)))
+        {
+            LogNoMounter(missing.Name, string.Join(", ", _mounters.Keys.Select(s => s.Name)));
+        }
     }
 
     public IReadOnlyList<Strategy> Strategies { get; }
@@ -103,6 +108,9 @@ internal sealed partial class ImageAccelerator : IImageAccelerator
         throw new InvalidOperationException(
             $"No strategy could mount {image}: " + string.Join("; ", skipped.Select(s => $"{AcceleratorMetrics.StrategyName(s.Item1)}: {s.Item2}")) + ".");
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Strategy {Strategy} is configured but no mounter is registered for it (registered: {Registered}); it is skipped.")]
+    private partial void LogNoMounter(string strategy, string registered);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Strategy {Strategy} cannot serve {Image}: {Reason}; falling back.")]
     private partial void LogFallback(ImageReference image, string strategy, string reason);

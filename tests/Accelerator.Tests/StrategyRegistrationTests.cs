@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -47,6 +48,20 @@ public sealed class StrategyRegistrationTests
 
         Assert.Equal([Strategy.Full, Custom], accelerator.Strategies);
         Assert.Single(accelerator.Services.GetServices<IImageMounter>(), m => m.Strategy == Custom);
+    }
+
+    [Fact]
+    public async Task Strategies_ConfiguredNameWithoutMounter_SkippedWithAWarningNamingIt()
+    {
+        var logs = new Support.CapturingLoggerProvider();
+        var builder = new ImageAcceleratorBuilder()
+            .UseFullPull()
+            .PreferStrategies(Strategy.Parse("lazzy"), Strategy.Full);
+        builder.Services.AddLogging(logging => logging.AddProvider(logs));
+        await using var accelerator = builder.Build();
+
+        Assert.Equal([Strategy.Full], accelerator.Strategies);
+        Assert.Contains(logs.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("lazzy", StringComparison.Ordinal) && e.Message.Contains("full", StringComparison.Ordinal));
     }
 
     [Fact]
