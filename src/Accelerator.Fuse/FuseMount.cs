@@ -76,7 +76,7 @@ public sealed partial class FuseMount : IAsyncDisposable
         ArgumentException.ThrowIfNullOrEmpty(mountPoint);
         ArgumentNullException.ThrowIfNull(fileSystem);
         options ??= new FuseMountOptions();
-        options.Validate();
+        FuseOptionsValidation.ThrowIfInvalid(new FuseMountOptionsValidator(), options, "FUSE mount");
         var time = timeProvider ?? TimeProvider.System;
         var logger = (ILogger?)loggerFactory?.CreateLogger<FuseMount>() ?? NullLogger.Instance;
         if (!Directory.Exists(mountPoint))

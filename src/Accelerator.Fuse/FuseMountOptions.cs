@@ -1,10 +1,17 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
 namespace Accelerator.Fuse;
 
-/// <summary>Options of a <see cref="FuseMount"/>: the mount itself, and the <see cref="Session"/> that serves it.</summary>
-public sealed class FuseMountOptions
+/// <summary>
+/// Options of a <see cref="FuseMount"/>: the mount itself, and the <see cref="Session"/> that serves it. Checked by
+/// <see cref="FuseMountOptionsValidator"/>.
+/// </summary>
+public sealed class FuseMountOptions : IValidatableObject
 {
     /// <summary>The session's options.</summary>
     /// <value>Default: <see cref="FuseSessionOptions"/>'s defaults.</value>
+    [Required]
     public FuseSessionOptions Session { get; set; } = new();
 
     /// <summary>The source column of <c>/proc/mounts</c>.</summary>
@@ -51,35 +58,41 @@ public sealed class FuseMountOptions
     /// <value>Default 5 s.</value>
     public TimeSpan UnmountTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Throws <see cref="ArgumentException"/> naming every invalid option.</summary>
-    public void Validate()
+    /// <inheritdoc />
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        ArgumentNullException.ThrowIfNull(Session, nameof(Session));
-        Session.Validate();
-        var failures = new List<string>();
+        if (Session is not null && new FuseSessionOptionsValidator().Validate(Options.DefaultName, Session) is { Failed: true, Failures: { } sessionFailures })
+        {
+            foreach (string failure in sessionFailures)
+            {
+                yield return new ValidationResult($"{nameof(Session)}: {failure}");
+            }
+        }
+
         if (string.IsNullOrWhiteSpace(FileSystemName) || FileSystemName.Any(c => c is ',' or ' ' or '\t' or '\n' or '\\'))
         {
-            failures.Add($"{nameof(FileSystemName)} must be a non-empty word.");
+            yield return new ValidationResult($"{nameof(FileSystemName)} must be a non-empty word.");
         }
 
         if (string.IsNullOrEmpty(Subtype) || !Subtype.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
         {
-            failures.Add($"{nameof(Subtype)} must be letters, digits, '-' or '_'.");
+            yield return new ValidationResult($"{nameof(Subtype)} must be letters, digits, '-' or '_'.");
         }
 
         if (ReadAheadKilobytes is < 0 or > 1024 * 1024)
         {
-            failures.Add($"{nameof(ReadAheadKilobytes)} must be 0 to 1048576 or null.");
+            yield return new ValidationResult($"{nameof(ReadAheadKilobytes)} must be 0 to 1048576 or null.");
         }
 
         if (InitTimeout <= TimeSpan.Zero || UnmountTimeout < TimeSpan.Zero)
         {
-            failures.Add($"{nameof(InitTimeout)} must be positive and {nameof(UnmountTimeout)} not negative.");
-        }
-
-        if (failures.Count > 0)
-        {
-            throw new ArgumentException("Invalid FUSE mount options: " + string.Join(" ", failures));
+            yield return new ValidationResult($"{nameof(InitTimeout)} must be positive and {nameof(UnmountTimeout)} not negative.");
         }
     }
+}
+
+/// <summary>Validates <see cref="FuseMountOptions"/> (generated from its data annotations and rules).</summary>
+[OptionsValidator]
+public sealed partial class FuseMountOptionsValidator : IValidateOptions<FuseMountOptions>
+{
 }

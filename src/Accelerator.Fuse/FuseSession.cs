@@ -56,7 +56,7 @@ public sealed partial class FuseSession : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(fileSystem);
         options ??= new FuseSessionOptions();
-        options.Validate();
+        FuseOptionsValidation.ThrowIfInvalid(new FuseSessionOptionsValidator(), options, "FUSE session");
         _sink = sink;
         _fileSystem = fileSystem;
         _xattrs = fileSystem as IFuseExtendedAttributes;

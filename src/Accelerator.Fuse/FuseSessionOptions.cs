@@ -1,12 +1,15 @@
+using System.ComponentModel.DataAnnotations;
 using Accelerator.Fuse.Protocol;
+using Microsoft.Extensions.Options;
 
 namespace Accelerator.Fuse;
 
 /// <summary>
 /// Options of a <see cref="FuseSession"/>: cache timeouts, request sizes, reader threads, and the request timeout that
-/// keeps a hung backend from hanging readers. The defaults suit an immutable image tree.
+/// keeps a hung backend from hanging readers. The defaults suit an immutable image tree. Checked by
+/// <see cref="FuseSessionOptionsValidator"/>.
 /// </summary>
-public sealed class FuseSessionOptions
+public sealed class FuseSessionOptions : IValidatableObject
 {
     /// <summary>How long the kernel may cache a name lookup.</summary>
     /// <value>Default 1 day: the tree never changes.</value>
@@ -58,15 +61,15 @@ public sealed class FuseSessionOptions
     /// <value>Default <see cref="FuseInitSettings.DefaultFlags"/>.</value>
     public FuseInitFlags InitFlags { get; set; } = FuseInitSettings.DefaultFlags;
 
-    /// <summary>Throws <see cref="ArgumentException"/> naming every invalid option.</summary>
-    public void Validate()
+    /// <inheritdoc />
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        var failures = new List<string>();
+        var failures = new List<ValidationResult>();
         void Check(bool ok, string failure)
         {
             if (!ok)
             {
-                failures.Add(failure);
+                failures.Add(new ValidationResult(failure));
             }
         }
 
@@ -79,9 +82,12 @@ public sealed class FuseSessionOptions
         Check(MaxBackground is >= 1 and <= ushort.MaxValue, $"{nameof(MaxBackground)} must be 1 to 65535.");
         Check(MinReaders >= 1, $"{nameof(MinReaders)} must be at least 1.");
         Check(MaxReaders >= MinReaders && MaxReaders <= 1024, $"{nameof(MaxReaders)} must be {nameof(MinReaders)} to 1024.");
-        if (failures.Count > 0)
-        {
-            throw new ArgumentException("Invalid FUSE session options: " + string.Join(" ", failures));
-        }
+        return failures;
     }
+}
+
+/// <summary>Validates <see cref="FuseSessionOptions"/> (generated from its data annotations and rules).</summary>
+[OptionsValidator]
+public sealed partial class FuseSessionOptionsValidator : IValidateOptions<FuseSessionOptions>
+{
 }

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Diagnostics;
 using Accelerator.Chunks.Images;
 using Accelerator.Block.Format;
@@ -5,6 +6,8 @@ using Accelerator.Linux;
 using Accelerator.Oci.Model;
 using Accelerator.Oci.Pulling;
 using Accelerator.Oci.Resolution;
+using Accelerator.Oci.Validation;
+using Microsoft.Extensions.Options;
 
 namespace Accelerator.Block.Conversion;
 
@@ -40,7 +43,7 @@ public static class BlockConverter
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(targetImage);
         options ??= new BlockConvertOptions();
-        options.Validate();
+        new BlockConvertOptionsValidator().ThrowIfOutOfRange(options, "block convert");
         string tag = targetImage.Tag ?? throw new ArgumentException($"The target {targetImage} must name a tag.", nameof(targetImage));
         if (!Environment.IsPrivilegedProcess)
         {
@@ -123,8 +126,8 @@ public static class BlockConverter
     }
 }
 
-/// <summary>Options of <see cref="BlockConverter"/>.</summary>
-public sealed record BlockConvertOptions
+/// <summary>Options of <see cref="BlockConverter"/>, checked by <see cref="BlockConvertOptionsValidator"/>.</summary>
+public sealed record BlockConvertOptions : IValidatableObject
 {
     /// <summary>The file system to build. <value>Default: ext4.</value></summary>
     public BlockFileSystem FileSystem { get; init; } = BlockFileSystem.Ext4;
@@ -162,14 +165,35 @@ public sealed record BlockConvertOptions
     /// <summary>Progress reports, if wanted.</summary>
     public IProgress<BlockConvertProgress>? Progress { get; init; }
 
-    internal void Validate()
+    /// <inheritdoc />
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        BlockFormat.ValidateBlockSize(BlockSize, nameof(BlockSize));
-        ArgumentOutOfRangeException.ThrowIfNegative(FreeBytes);
-        ArgumentOutOfRangeException.ThrowIfLessThan(DataBlobSize, BlockSize);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxParallelism);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxParallelUploads);
+        if (!BlockFormat.IsValidBlockSize(BlockSize))
+        {
+            yield return new ValidationResult(BlockWriteOptions.BlockSizeProblem);
+        }
+
+        if (FreeBytes < 0)
+        {
+            yield return new ValidationResult($"{nameof(FreeBytes)} must not be negative.");
+        }
+
+        if (DataBlobSize < BlockSize)
+        {
+            yield return new ValidationResult($"{nameof(DataBlobSize)} must be at least the block size.");
+        }
+
+        if (MaxParallelism < 1 || MaxParallelUploads < 1)
+        {
+            yield return new ValidationResult($"{nameof(MaxParallelism)} and {nameof(MaxParallelUploads)} must be at least 1.");
+        }
     }
+}
+
+/// <summary>Validates <see cref="BlockConvertOptions"/> (generated from its data annotations and rules).</summary>
+[OptionsValidator]
+public sealed partial class BlockConvertOptionsValidator : IValidateOptions<BlockConvertOptions>
+{
 }
 
 /// <summary>Progress of a block conversion: the stage begun (<c>pull</c>, <c>mkfs</c>, <c>blocks</c>, <c>push</c>).</summary>

@@ -1,4 +1,7 @@
+using System.ComponentModel.DataAnnotations;
 using Accelerator.Block.Format;
+using Accelerator.Oci.Validation;
+using Microsoft.Extensions.Options;
 
 namespace Accelerator.Block.Conversion;
 
@@ -22,7 +25,7 @@ public static class BlockImageWriter
         ArgumentException.ThrowIfNullOrEmpty(rawImagePath);
         ArgumentException.ThrowIfNullOrEmpty(outputDirectory);
         options ??= new BlockWriteOptions();
-        options.Validate();
+        new BlockWriteOptionsValidator().ThrowIfOutOfRange(options, "block write");
         Directory.CreateDirectory(outputDirectory);
         int blockSize = options.BlockSize;
         using var file = File.OpenHandle(rawImagePath, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
@@ -104,8 +107,11 @@ public static class BlockImageWriter
     }
 }
 
-/// <summary>Options of <see cref="BlockImageWriter"/>.</summary>
-public sealed record BlockWriteOptions
+/// <summary>
+/// Options of <see cref="BlockImageWriter"/> (and <see cref="Layers.BlockLayerFreezer"/>), checked by
+/// <see cref="BlockWriteOptionsValidator"/>.
+/// </summary>
+public sealed record BlockWriteOptions : IValidatableObject
 {
     /// <summary>The block size (<see cref="BlockFormat.IsValidBlockSize"/>). <value>Default: 64 KiB.</value></summary>
     public int BlockSize { get; init; } = BlockFormat.DefaultBlockSize;
@@ -119,16 +125,34 @@ public sealed record BlockWriteOptions
     /// <summary>The prefetch trace to store in the index (block addresses in read order). <value>Default: none.</value></summary>
     public IReadOnlyList<long>? Prefetch { get; init; }
 
-    internal void Validate()
+    /// <summary>The failure of a block size that <see cref="BlockFormat.IsValidBlockSize"/> refuses.</summary>
+    internal static readonly string BlockSizeProblem =
+        $"{nameof(BlockSize)} must be a power of two from {BlockFormat.MinBlockSize} (4 KiB) to {BlockFormat.MaxBlockSize} (1 MiB) bytes.";
+
+    /// <inheritdoc />
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        BlockFormat.ValidateBlockSize(BlockSize, nameof(BlockSize));
-        if (DataBlobSize < BlockSize)
+        if (!BlockFormat.IsValidBlockSize(BlockSize))
         {
-            throw new ArgumentOutOfRangeException(nameof(DataBlobSize), DataBlobSize, "At least the block size.");
+            yield return new ValidationResult(BlockSizeProblem);
         }
 
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxParallelism);
+        if (DataBlobSize < BlockSize)
+        {
+            yield return new ValidationResult($"{nameof(DataBlobSize)} must be at least the block size.");
+        }
+
+        if (MaxParallelism < 1)
+        {
+            yield return new ValidationResult($"{nameof(MaxParallelism)} must be at least 1.");
+        }
     }
+}
+
+/// <summary>Validates <see cref="BlockWriteOptions"/> (generated from its data annotations and rules).</summary>
+[OptionsValidator]
+public sealed partial class BlockWriteOptionsValidator : IValidateOptions<BlockWriteOptions>
+{
 }
 
 /// <summary>What <see cref="BlockImageWriter"/> or <see cref="Layers.BlockLayerFreezer"/> made.</summary>

@@ -1,5 +1,6 @@
 using Accelerator.Block.Conversion;
 using Accelerator.Block.Format;
+using Accelerator.Oci.Validation;
 
 namespace Accelerator.Block.Layers;
 
@@ -26,7 +27,7 @@ public static class BlockLayerFreezer
         ArgumentNullException.ThrowIfNull(upper);
         ArgumentException.ThrowIfNullOrEmpty(outputDirectory);
         options = (options ?? new BlockWriteOptions()) with { BlockSize = lower.BlockSize };
-        options.Validate();
+        new BlockWriteOptionsValidator().ThrowIfOutOfRange(options, "block write");
         if (upper.Size != lower.DiskSize || upper.BlockSize != lower.BlockSize)
         {
             throw new ArgumentException(

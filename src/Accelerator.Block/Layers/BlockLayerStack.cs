@@ -1,6 +1,7 @@
 using Accelerator.Block.Caching;
 using Accelerator.Block.Format;
 using Accelerator.Chunks.Caching;
+using Accelerator.Oci.Validation;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -76,7 +77,7 @@ public sealed partial class BlockLayerStack : IVirtualDisk
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(repository);
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        new BlockStackOptionsValidator().ThrowIfOutOfRange(options, "block stack");
         var cache = ChunkCache.Open(new ChunkCacheOptions
         {
             Directory = options.CacheDirectory,

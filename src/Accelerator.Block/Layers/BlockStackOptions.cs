@@ -1,12 +1,16 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
 namespace Accelerator.Block.Layers;
 
-/// <summary>Options of <see cref="BlockLayerStack"/>.</summary>
-public sealed record BlockStackOptions
+/// <summary>Options of <see cref="BlockLayerStack"/>, checked by <see cref="BlockStackOptionsValidator"/>.</summary>
+public sealed record BlockStackOptions : IValidatableObject
 {
     /// <summary>
     /// The local block cache directory: verified, uncompressed blocks by sha256 (the lazy chunk cache's layout, so
     /// both can share one directory). Created (mode 0700) when missing.
     /// </summary>
+    [Required]
     public required string CacheDirectory { get; init; }
 
     /// <summary>The most bytes of blocks the cache keeps (least recently used deleted first); 0 for no bound. <value>Default: 0.</value></summary>
@@ -33,18 +37,33 @@ public sealed record BlockStackOptions
     /// <summary>How many chunk files the cache keeps open (a warm read is then one <c>pread</c>). <value>Default: 4096.</value></summary>
     public int MaxOpenCacheFiles { get; init; } = 4096;
 
-    internal void Validate()
+    /// <inheritdoc />
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(CacheDirectory);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxConcurrentFetches);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxConcurrentPrefetches);
-        ArgumentOutOfRangeException.ThrowIfLessThan(MaxRequestBytes, Format.BlockFormat.MaxBlockSize);
-        ArgumentOutOfRangeException.ThrowIfNegative(MergeGapBytes);
-        ArgumentOutOfRangeException.ThrowIfNegative(MaxCacheBytes);
-        ArgumentOutOfRangeException.ThrowIfNegative(MaxOpenCacheFiles);
+        if (MaxConcurrentFetches < 1 || MaxConcurrentPrefetches < 1)
+        {
+            yield return new ValidationResult($"{nameof(MaxConcurrentFetches)} and {nameof(MaxConcurrentPrefetches)} must be at least 1.");
+        }
+
+        if (MaxRequestBytes < Format.BlockFormat.MaxBlockSize)
+        {
+            yield return new ValidationResult($"{nameof(MaxRequestBytes)} must be at least {Format.BlockFormat.MaxBlockSize} (the largest block).");
+        }
+
+        if (MergeGapBytes < 0 || MaxCacheBytes < 0 || MaxOpenCacheFiles < 0)
+        {
+            yield return new ValidationResult($"{nameof(MergeGapBytes)}, {nameof(MaxCacheBytes)} and {nameof(MaxOpenCacheFiles)} must not be negative.");
+        }
+
         if (RequestTimeout <= TimeSpan.Zero && RequestTimeout != Timeout.InfiniteTimeSpan)
         {
-            throw new ArgumentOutOfRangeException(nameof(RequestTimeout), RequestTimeout, "Positive or infinite.");
+            yield return new ValidationResult($"{nameof(RequestTimeout)} must be positive or infinite.");
         }
     }
+}
+
+/// <summary>Validates <see cref="BlockStackOptions"/> (generated from its data annotations and rules).</summary>
+[OptionsValidator]
+public sealed partial class BlockStackOptionsValidator : IValidateOptions<BlockStackOptions>
+{
 }

@@ -1,3 +1,4 @@
+using Accelerator.Oci.Validation;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -83,7 +84,7 @@ public sealed partial class ChunkCache : IDisposable
     public static ChunkCache Open(ChunkCacheOptions options, ILogger<ChunkCache>? logger = null, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        new ChunkCacheOptionsValidator().ThrowIfOutOfRange(options, "chunk cache");
         var cache = new ChunkCache(options, logger ?? (ILogger)NullLogger.Instance, timeProvider ?? TimeProvider.System);
         cache.Initialize();
         return cache;

@@ -1,13 +1,17 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
 namespace Accelerator.Chunks.Caching;
 
-/// <summary>Options of <see cref="ChunkCache"/>.</summary>
-public sealed record ChunkCacheOptions
+/// <summary>Options of <see cref="ChunkCache"/>, checked by <see cref="ChunkCacheOptionsValidator"/>.</summary>
+public sealed record ChunkCacheOptions : IValidatableObject
 {
     /// <summary>
     /// The cache directory. Created (mode 0700, since chunks of private images land here) when missing. Several caches,
     /// in one process or several, may share a directory: files are written under temporary names and renamed into
     /// place, and every file is verified before it is trusted.
     /// </summary>
+    [Required]
     public required string Directory { get; init; }
 
     /// <summary>
@@ -40,17 +44,30 @@ public sealed record ChunkCacheOptions
     /// <summary>The smallest non-zero <see cref="MaxCacheBytes"/>: 1 MiB.</summary>
     public const long MinMaxCacheBytes = 1L << 20;
 
-    internal void Validate()
+    /// <inheritdoc />
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(Directory);
         if (MaxCacheBytes < 0 || (MaxCacheBytes > 0 && MaxCacheBytes < MinMaxCacheBytes))
         {
-            throw new ArgumentOutOfRangeException(nameof(MaxCacheBytes), MaxCacheBytes, $"0 (no bound) or at least {MinMaxCacheBytes} bytes.");
+            yield return new ValidationResult($"{nameof(MaxCacheBytes)} must be 0 (no bound) or at least {MinMaxCacheBytes} bytes.");
         }
 
-        ArgumentOutOfRangeException.ThrowIfNegative(MaxOpenFiles, nameof(MaxOpenFiles));
-        ArgumentOutOfRangeException.ThrowIfLessThan(StaleTemporaryFileAge, TimeSpan.Zero, nameof(StaleTemporaryFileAge));
+        if (MaxOpenFiles < 0)
+        {
+            yield return new ValidationResult($"{nameof(MaxOpenFiles)} must not be negative.");
+        }
+
+        if (StaleTemporaryFileAge < TimeSpan.Zero)
+        {
+            yield return new ValidationResult($"{nameof(StaleTemporaryFileAge)} must not be negative.");
+        }
     }
+}
+
+/// <summary>Validates <see cref="ChunkCacheOptions"/> (generated from its data annotations and rules).</summary>
+[OptionsValidator]
+public sealed partial class ChunkCacheOptionsValidator : IValidateOptions<ChunkCacheOptions>
+{
 }
 
 /// <summary>A snapshot of a <see cref="ChunkCache"/>'s counters.</summary>

@@ -1,9 +1,11 @@
+using System.ComponentModel.DataAnnotations;
 using Accelerator.Lazy.Format;
+using Microsoft.Extensions.Options;
 
 namespace Accelerator.Lazy.Conversion;
 
-/// <summary>Options of <see cref="LazyConverter"/>.</summary>
-public sealed record LazyConvertOptions
+/// <summary>Options of <see cref="LazyConverter"/>, checked by <see cref="LazyConvertOptionsValidator"/>.</summary>
+public sealed record LazyConvertOptions : IValidatableObject
 {
     /// <summary>
     /// The chunk size: a power of two from 64 KiB to 16 MiB. Files are cut at its multiples.
@@ -50,27 +52,41 @@ public sealed record LazyConvertOptions
     /// <summary>Progress reports, if wanted.</summary>
     public IProgress<LazyConvertProgress>? Progress { get; init; }
 
-    internal void Validate()
+    /// <inheritdoc />
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        LazyFormat.ValidateChunkSize(ChunkSize, nameof(ChunkSize));
+        if (!LazyFormat.IsValidChunkSize(ChunkSize))
+        {
+            yield return new ValidationResult(
+                $"{nameof(ChunkSize)} must be a power of two from {LazyFormat.MinChunkSize} (64 KiB) to {LazyFormat.MaxChunkSize} (16 MiB) bytes.");
+        }
+
         if (MaxParallelism < 1)
         {
-            throw new ArgumentOutOfRangeException(nameof(MaxParallelism), MaxParallelism, "At least 1.");
+            yield return new ValidationResult($"{nameof(MaxParallelism)} must be at least 1.");
         }
 
         if (MaxParallelUploads < 1)
         {
-            throw new ArgumentOutOfRangeException(nameof(MaxParallelUploads), MaxParallelUploads, "At least 1.");
+            yield return new ValidationResult($"{nameof(MaxParallelUploads)} must be at least 1.");
         }
 
         if (DataBlobSize < ChunkSize)
         {
-            throw new ArgumentOutOfRangeException(nameof(DataBlobSize), DataBlobSize, "At least the chunk size.");
+            yield return new ValidationResult($"{nameof(DataBlobSize)} must be at least the chunk size.");
         }
 
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxEntriesPerLayer);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxLayerBytes);
+        if (MaxEntriesPerLayer < 1 || MaxLayerBytes < 1)
+        {
+            yield return new ValidationResult("Layer limits must be positive.");
+        }
     }
+}
+
+/// <summary>Validates <see cref="LazyConvertOptions"/> (generated from its data annotations and rules).</summary>
+[OptionsValidator]
+public sealed partial class LazyConvertOptionsValidator : IValidateOptions<LazyConvertOptions>
+{
 }
 
 /// <summary>Progress of a conversion.</summary>

@@ -8,6 +8,7 @@ using Accelerator.Oci.Layers;
 using Accelerator.Oci.Model;
 using Accelerator.Oci.Registry;
 using Accelerator.Oci.Resolution;
+using Accelerator.Oci.Validation;
 
 namespace Accelerator.Lazy.Conversion;
 
@@ -42,7 +43,9 @@ public static class LazyConverter
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(targetImage);
         options ??= new LazyConvertOptions();
-        options.Validate();
+        // The format's own check first, naming the parameter (ChunkSize) as the converter's callers have been told.
+        LazyFormat.ValidateChunkSize(options.ChunkSize, nameof(options.ChunkSize));
+        new LazyConvertOptionsValidator().ThrowIfOutOfRange(options, "lazy convert");
         string tag = targetImage.Tag ?? throw new ArgumentException($"The target {targetImage} must name a tag.", nameof(targetImage));
         var clock = Stopwatch.StartNew();
 

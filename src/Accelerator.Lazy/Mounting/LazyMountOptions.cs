@@ -56,9 +56,12 @@ public sealed class LazyMountOptions : IValidatableObject
             yield return new ValidationResult($"{nameof(RequestTimeout)} must be positive.");
         }
 
-        if (Reader is not null && Reader.GetProblem() is { } problem)
+        if (Reader is not null && new LazyReaderOptionsValidator().Validate(Options.DefaultName, Reader) is { Failed: true, Failures: { } readerFailures })
         {
-            yield return new ValidationResult($"{nameof(Reader)}: {problem}");
+            foreach (string failure in readerFailures)
+            {
+                yield return new ValidationResult($"{nameof(Reader)}: {failure}");
+            }
         }
     }
 }

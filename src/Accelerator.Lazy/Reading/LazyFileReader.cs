@@ -3,6 +3,7 @@ using Accelerator.Chunks.Caching;
 using Accelerator.Chunks.Statistics;
 using Accelerator.Lazy.Format;
 using Accelerator.Lazy.Statistics;
+using Accelerator.Oci.Validation;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -58,7 +59,7 @@ public sealed class LazyFileReader
         ArgumentNullException.ThrowIfNull(repository);
         ArgumentNullException.ThrowIfNull(cache);
         options ??= new LazyReaderOptions();
-        options.Validate();
+        new LazyReaderOptionsValidator().ThrowIfOutOfRange(options, "lazy reader");
         Bootstrap = bootstrap;
         Options = options;
         Statistics = statistics ?? new LazyMountStatistics();

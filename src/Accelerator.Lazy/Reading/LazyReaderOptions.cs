@@ -1,7 +1,10 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
 namespace Accelerator.Lazy.Reading;
 
-/// <summary>Options of <see cref="LazyFileReader"/>: how chunks are fetched.</summary>
-public sealed record LazyReaderOptions
+/// <summary>Options of <see cref="LazyFileReader"/>: how chunks are fetched. Checked by <see cref="LazyReaderOptionsValidator"/>.</summary>
+public sealed record LazyReaderOptions : IValidatableObject
 {
     /// <summary>Ranged requests for readers under way at once. <value>Default: 8.</value></summary>
     public int MaxConcurrentFetches { get; init; } = 8;
@@ -49,34 +52,49 @@ public sealed record LazyReaderOptions
     /// <summary>The name of the origin blob source in statistics, used by <see cref="LazyFileReader.Create"/>. <value>Default: "origin".</value></summary>
     public string SourceName { get; init; } = "origin";
 
-    /// <summary>Why these options cannot be used, or null when they can.</summary>
-    internal string? GetProblem()
+    /// <inheritdoc />
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        try
+        if (MaxConcurrentFetches < 1)
         {
-            Validate();
-            return null;
+            yield return new ValidationResult($"{nameof(MaxConcurrentFetches)} must be at least 1.");
         }
-        catch (ArgumentException ex)
-        {
-            return ex.Message;
-        }
-    }
 
-    internal void Validate()
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(MaxConcurrentFetches, 1, nameof(MaxConcurrentFetches));
-        ArgumentOutOfRangeException.ThrowIfLessThan(MaxConcurrentPrefetches, 1, nameof(MaxConcurrentPrefetches));
-        ArgumentOutOfRangeException.ThrowIfLessThan(MaxRequestBytes, 4096, nameof(MaxRequestBytes));
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxRequestBytes, 256 << 20, nameof(MaxRequestBytes));
-        ArgumentOutOfRangeException.ThrowIfNegative(MergeGapBytes, nameof(MergeGapBytes));
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(MergeGapBytes, MaxRequestBytes, nameof(MergeGapBytes));
-        ArgumentOutOfRangeException.ThrowIfNegative(ReadAheadBytes, nameof(ReadAheadBytes));
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(ReadAheadBytes, MaxRequestBytes, nameof(ReadAheadBytes));
-        ArgumentException.ThrowIfNullOrWhiteSpace(SourceName, nameof(SourceName));
+        if (MaxConcurrentPrefetches < 1)
+        {
+            yield return new ValidationResult($"{nameof(MaxConcurrentPrefetches)} must be at least 1.");
+        }
+
+        if (MaxRequestBytes is < 4096 or > 256 << 20)
+        {
+            yield return new ValidationResult($"{nameof(MaxRequestBytes)} must be 4096 to {256 << 20} bytes.");
+        }
+
+        if (MergeGapBytes < 0 || MergeGapBytes > MaxRequestBytes)
+        {
+            yield return new ValidationResult($"{nameof(MergeGapBytes)} must be 0 to {nameof(MaxRequestBytes)}.");
+        }
+
+        if (ReadAheadBytes < 0 || ReadAheadBytes > MaxRequestBytes)
+        {
+            yield return new ValidationResult($"{nameof(ReadAheadBytes)} must be 0 to {nameof(MaxRequestBytes)}.");
+        }
+
+        // A rule rather than [Required]: LazyMountOptions validates its Reader itself, to prefix the failures "Reader: ".
+        if (string.IsNullOrWhiteSpace(SourceName))
+        {
+            yield return new ValidationResult($"{nameof(SourceName)} must be set.");
+        }
+
         if (RequestTimeout != Timeout.InfiniteTimeSpan && RequestTimeout <= TimeSpan.Zero)
         {
-            throw new ArgumentOutOfRangeException(nameof(RequestTimeout), RequestTimeout, "Positive, or Timeout.InfiniteTimeSpan.");
+            yield return new ValidationResult($"{nameof(RequestTimeout)} must be positive, or Timeout.InfiniteTimeSpan.");
         }
     }
+}
+
+/// <summary>Validates <see cref="LazyReaderOptions"/> (generated from its data annotations and rules).</summary>
+[OptionsValidator]
+public sealed partial class LazyReaderOptionsValidator : IValidateOptions<LazyReaderOptions>
+{
 }

@@ -27,6 +27,24 @@ public static class ValidateOptionsExtensions
     }
 
     /// <summary>
+    /// Validates <paramref name="options"/> with <paramref name="validator"/> and throws
+    /// <see cref="ArgumentOutOfRangeException"/> (an <see cref="ArgumentException"/>) naming every failure ("Invalid
+    /// <paramref name="description"/> options: …"), for options of a method whose callers have always been given that
+    /// type for bounds on sizes, counts and timeouts (the chunk cache, converters, readers).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The options are invalid.</exception>
+    public static void ThrowIfOutOfRange<TOptions>(this IValidateOptions<TOptions> validator, TOptions options, string description)
+        where TOptions : class
+    {
+        ArgumentNullException.ThrowIfNull(validator);
+        ArgumentNullException.ThrowIfNull(options);
+        if (validator.Validate(Options.DefaultName, options) is { Failed: true } result)
+        {
+            throw new ArgumentOutOfRangeException(paramName: null, Describe(result, description));
+        }
+    }
+
+    /// <summary>
     /// The validator's result with each failure prefixed "Invalid <paramref name="description"/> options: ", for a host's
     /// start (success and skip pass through).
     /// </summary>

@@ -3,6 +3,7 @@ using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
 using Accelerator.Oci.Model;
+using Accelerator.Oci.Validation;
 
 // One source, two assemblies: Accelerator.Testing (for tests) and accel (for `accel demo`), which compiles this file
 // as a link under its own namespace so a test project referencing both sees no duplicate type.
@@ -34,7 +35,7 @@ public static class SampleImageGenerator
     public static async Task<SampleImage> WriteLayoutAsync(string layoutPath, SampleImageOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new SampleImageOptions();
-        options.Validate();
+        new SampleImageOptionsValidator().ThrowIfOutOfRange(options, "sample image");
         string blobs = Path.Combine(layoutPath, "blobs", "sha256");
         Directory.CreateDirectory(blobs);
 

@@ -1,15 +1,19 @@
 // One source, two assemblies: Accelerator.Testing (for tests) and accel (for `accel demo`), which compiles this file
 // as a link under its own namespace so a test project referencing both sees no duplicate type.
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
 #if ACCEL_CLI
 namespace Accelerator.Cli.Commands.Demo.Samples;
 #else
 namespace Accelerator.Testing.Samples;
 #endif
 
-/// <summary>What <see cref="SampleImageGenerator"/> generates.</summary>
-public sealed record SampleImageOptions
+/// <summary>What <see cref="SampleImageGenerator"/> generates, checked by <see cref="SampleImageOptionsValidator"/>.</summary>
+public sealed record SampleImageOptions : IValidatableObject
 {
     /// <summary>The number of layers. <value>Default: 3.</value></summary>
+    [Range(1, 1000)]
     public int LayerCount { get; init; } = 3;
 
     /// <summary>The total size of the files' content over all layers, in bytes. <value>Default: 8 MiB.</value></summary>
@@ -19,37 +23,35 @@ public sealed record SampleImageOptions
     public int Seed { get; init; } = 1;
 
     /// <summary>The share of files (by size) filled with compressible text rather than random bytes. <value>Default: 0.5.</value></summary>
+    [Range(0.0, 1.0)]
     public double CompressibleFraction { get; init; } = 0.5;
 
     /// <summary>The tag written to the layout's index.json. <value>Default: <c>latest</c>.</value></summary>
+    [Required]
     public string Tag { get; init; } = "latest";
 
     /// <summary>The architecture in the config. <value>Default: <c>amd64</c>.</value></summary>
+    [Required]
     public string Architecture { get; init; } = "amd64";
 
     /// <summary>The gzip level of the layers. <value>Default: <see cref="System.IO.Compression.CompressionLevel.Fastest"/>.</value></summary>
     public System.IO.Compression.CompressionLevel CompressionLevel { get; init; } = System.IO.Compression.CompressionLevel.Fastest;
 
-    internal void Validate()
+    /// <inheritdoc />
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        if (LayerCount is < 1 or > 1000)
-        {
-            throw new ArgumentOutOfRangeException(nameof(LayerCount), LayerCount, "Between 1 and 1000 layers.");
-        }
-
+        // Written here, not as [Range]: the generated message would print the upper bound long.MaxValue as 9.2E+18.
         if (TotalSize < 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(TotalSize), TotalSize, "Must not be negative.");
+            yield return new ValidationResult($"{nameof(TotalSize)} must not be negative.");
         }
-
-        if (CompressibleFraction is < 0 or > 1 || double.IsNaN(CompressibleFraction))
-        {
-            throw new ArgumentOutOfRangeException(nameof(CompressibleFraction), CompressibleFraction, "Between 0 and 1.");
-        }
-
-        ArgumentException.ThrowIfNullOrEmpty(Tag);
-        ArgumentException.ThrowIfNullOrEmpty(Architecture);
     }
+}
+
+/// <summary>Validates <see cref="SampleImageOptions"/> (generated from its data annotations and rules).</summary>
+[OptionsValidator]
+public sealed partial class SampleImageOptionsValidator : IValidateOptions<SampleImageOptions>
+{
 }
 
 /// <summary>An image written by <see cref="SampleImageGenerator"/>.</summary>
