@@ -56,7 +56,6 @@ public sealed class ReplicationServiceOptions : IValidatableObject
     public int MaxQueueLength { get; set; } = DefaultMaxQueueLength;
 
     /// <summary>Bodies larger than this get 413 and are not read further. <value>Default: 1 MiB.</value></summary>
-    [Range(1024L, 64L * 1024 * 1024, ErrorMessage = "MaxRequestBodyBytes must be between 1 KiB and 64 MiB.")]
     public long MaxRequestBodyBytes { get; set; } = DefaultMaxRequestBodyBytes;
 
     /// <summary>
@@ -138,6 +137,11 @@ public sealed class ReplicationServiceOptions : IValidatableObject
         if (SourceRegistries.Any(r => !ReplicationEndpoint.TryParse(r, out var e, out _) || e.Prefix.Length > 0))
         {
             yield return new ValidationResult("SourceRegistries must hold registry host[:port] names.");
+        }
+
+        if (MaxRequestBodyBytes is < 1024 or > 64 * 1024 * 1024)
+        {
+            yield return new ValidationResult("MaxRequestBodyBytes must be between 1 KiB and 64 MiB.");
         }
 
         if (SourceRegistry is not null && (!ReplicationEndpoint.TryParse(SourceRegistry, out var source, out _) || source.Prefix.Length > 0))

@@ -55,7 +55,6 @@ public sealed class RegistryMirrorProxyOptions : IValidatableObject
 
     /// <summary>The largest manifest passed through; larger ones are refused (<c>MANIFEST_INVALID</c>, 502).</summary>
     /// <value>4 MiB.</value>
-    [Range(1024L, 64L * 1024 * 1024, ErrorMessage = "MaxManifestBytes must be between 1 KiB and 64 MiB.")]
     public long MaxManifestBytes { get; set; } = DefaultMaxManifestBytes;
 
     /// <summary>How long a request to the upstream registry may take.</summary>
@@ -99,6 +98,11 @@ public sealed class RegistryMirrorProxyOptions : IValidatableObject
         if (AllowedUpstreams.Any(r => !UpstreamRegistry.IsValidHost(r)))
         {
             yield return new ValidationResult("AllowedUpstreams: every entry must be a registry host[:port].");
+        }
+
+        if (MaxManifestBytes is < 1024 or > 64 * 1024 * 1024)
+        {
+            yield return new ValidationResult("MaxManifestBytes must be between 1 KiB and 64 MiB.");
         }
 
         if (UpstreamTimeout <= TimeSpan.Zero || AuthorizationCacheDuration < TimeSpan.Zero)
