@@ -1,11 +1,14 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
 namespace Accelerator.Hosting;
 
 /// <summary>
 /// TLS for a listener (<c>https://</c> URLs): a PEM certificate and key, re-read when either file changes (a renewed
 /// certificate is served from the next handshake on, without a restart), and optionally a certificate authority whose
-/// client certificates the listener requires (mutual TLS).
+/// client certificates the listener requires (mutual TLS). Checked by <see cref="ListenerTlsOptionsValidator"/>.
 /// </summary>
-public sealed class ListenerTlsOptions
+public sealed class ListenerTlsOptions : IValidatableObject
 {
     /// <summary>The server certificate, PEM (the leaf first; intermediates may follow). Required.</summary>
     public string? CertificateFile { get; set; }
@@ -20,19 +23,31 @@ public sealed class ListenerTlsOptions
     /// </summary>
     public string? ClientCertificateAuthorityFile { get; set; }
 
-    /// <summary>Throws <see cref="ArgumentException"/> naming what is missing or unreadable.</summary>
+    /// <summary>
+    /// Checks the options with <see cref="ListenerTlsOptionsValidator"/> and throws <see cref="ArgumentException"/> naming
+    /// what is missing or unreadable.
+    /// </summary>
     public void Validate()
+    {
+        if (new ListenerTlsOptionsValidator().Validate(Options.DefaultName, this) is { Failed: true } result)
+        {
+            throw new ArgumentException(result.FailureMessage);
+        }
+    }
+
+    /// <summary>The rules: a certificate and a key file, and every file named exists.</summary>
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (string.IsNullOrEmpty(CertificateFile) || string.IsNullOrEmpty(KeyFile))
         {
-            throw new ArgumentException("TLS needs a certificate and a key file (--tls-cert FILE --tls-key FILE).");
+            yield return new ValidationResult("TLS needs a certificate and a key file (--tls-cert FILE --tls-key FILE).");
         }
 
         foreach (string? file in new[] { CertificateFile, KeyFile, ClientCertificateAuthorityFile })
         {
-            if (file is not null && !File.Exists(file))
+            if (!string.IsNullOrEmpty(file) && !File.Exists(file))
             {
-                throw new ArgumentException($"TLS: '{file}' does not exist.");
+                yield return new ValidationResult($"TLS: '{file}' does not exist.");
             }
         }
     }
@@ -60,4 +75,10 @@ public sealed class ListenerTlsOptions
 
         return null;
     }
+}
+
+/// <summary>Validates <see cref="ListenerTlsOptions"/> (generated from its rules).</summary>
+[OptionsValidator]
+public sealed partial class ListenerTlsOptionsValidator : IValidateOptions<ListenerTlsOptions>
+{
 }

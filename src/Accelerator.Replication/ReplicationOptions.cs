@@ -1,14 +1,17 @@
+using System.ComponentModel.DataAnnotations;
 using Accelerator.Oci.Copying;
+using Microsoft.Extensions.Options;
 
 namespace Accelerator.Replication;
 
-/// <summary>Options of a <see cref="Replicator"/>: where to, what, and how.</summary>
-public sealed class ReplicationOptions
+/// <summary>Options of a <see cref="Replicator"/>: where to, what, and how. Checked by <see cref="ReplicationOptionsValidator"/>.</summary>
+public sealed class ReplicationOptions : IValidatableObject
 {
     /// <summary>The registries (with optional repository prefixes) every image is replicated to. At least one.</summary>
     public IList<ReplicationEndpoint> Targets { get; } = new List<ReplicationEndpoint>();
 
     /// <summary>The <c>repository:tag</c> pairs to replicate (source names). <value>Default: <see cref="ReplicationFilter.All"/>.</value></summary>
+    [Required]
     public ReplicationFilter Filter { get; set; } = ReplicationFilter.All;
 
     /// <summary>
@@ -30,28 +33,34 @@ public sealed class ReplicationOptions
     /// Where blobs are known to be on the targets, for cross-repository mounts; kept for the replicator's lifetime.
     /// <value>Default: a new, empty record.</value>
     /// </summary>
+    [Required]
     public KnownBlobLocations BlobLocations { get; set; } = new();
 
     /// <summary>Progress per blob, if wanted.</summary>
     public IProgress<CopyProgress>? Progress { get; set; }
 
-    internal void Validate()
+    /// <summary>The rules: at least one target, none null, and at least one image and one blob at a time.</summary>
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (Targets.Count == 0)
         {
-            throw new ArgumentException("Replication needs at least one target.");
+            yield return new ValidationResult("Replication needs at least one target.");
         }
 
         if (Targets.Any(t => t is null))
         {
-            throw new ArgumentException("A replication target is null.");
+            yield return new ValidationResult("A replication target is null.");
         }
 
-        ArgumentNullException.ThrowIfNull(Filter);
-        ArgumentNullException.ThrowIfNull(BlobLocations);
         if (MaxParallelImages < 1 || MaxParallelBlobs < 1)
         {
-            throw new ArgumentException("MaxParallelImages and MaxParallelBlobs must be at least 1.");
+            yield return new ValidationResult("MaxParallelImages and MaxParallelBlobs must be at least 1.");
         }
     }
+}
+
+/// <summary>Validates <see cref="ReplicationOptions"/> (generated from its data annotations and rules).</summary>
+[OptionsValidator]
+public sealed partial class ReplicationOptionsValidator : IValidateOptions<ReplicationOptions>
+{
 }

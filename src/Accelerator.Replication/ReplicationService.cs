@@ -1,5 +1,6 @@
 using Accelerator.Hosting;
 using Accelerator.Hosting.Health;
+using Accelerator.Oci.Validation;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -69,7 +70,7 @@ public sealed partial class ReplicationService : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(replicator);
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        new ReplicationServiceOptionsValidator().ThrowIfInvalid(options, "replication service");
         loggerFactory ??= NullLoggerFactory.Instance;
         time ??= TimeProvider.System;
         var logger = loggerFactory.CreateLogger<ReplicationService>();

@@ -1,9 +1,11 @@
+using System.ComponentModel.DataAnnotations;
 using Accelerator.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace Accelerator.Replication;
 
-/// <summary>Options of a <see cref="ReplicationService"/>.</summary>
-public sealed class ReplicationServiceOptions
+/// <summary>Options of a <see cref="ReplicationService"/>, checked by <see cref="ReplicationServiceOptionsValidator"/>.</summary>
+public sealed class ReplicationServiceOptions : IValidatableObject
 {
     /// <summary>The largest notification body accepted by default: 1 MiB (docker-registry sends one event, about 1 KiB).</summary>
     public const long DefaultMaxRequestBodyBytes = 1024 * 1024;
@@ -22,12 +24,14 @@ public sealed class ReplicationServiceOptions
     /// optionally, the certificate authority whose client certificates are required.
     /// <value>Default: null, plain HTTP.</value>
     /// </summary>
+    [ValidateObjectMembers(typeof(ListenerTlsOptionsValidator))]
     public ListenerTlsOptions? Tls { get; set; }
 
     /// <summary>The path docker-registry POSTs its notifications to. <value>Default: <c>/events</c>.</value></summary>
     public string EventsPath { get; set; } = "/events";
 
     /// <summary>The directory of the durable event queue (created if missing). Required.</summary>
+    [Required(ErrorMessage = "DataDirectory is required.")]
     public string? DataDirectory { get; set; }
 
     /// <summary>
@@ -70,6 +74,7 @@ public sealed class ReplicationServiceOptions
     public IList<string> SourceRegistries { get; } = new List<string>();
 
     /// <summary>Which <c>repository:tag</c> pushes are replicated; others are acknowledged and dropped. <value>Default: all.</value></summary>
+    [Required(ErrorMessage = "Filter is required.")]
     public ReplicationFilter Filter { get; set; } = ReplicationFilter.All;
 
     /// <summary>Tags replicated at once. <value>Default: 2.</value></summary>
@@ -88,92 +93,86 @@ public sealed class ReplicationServiceOptions
     /// </summary>
     public TimeSpan TagGracePeriod { get; set; } = TimeSpan.FromSeconds(30);
 
-    internal void Validate()
+    /// <summary>The rules across fields: listener and TLS, authentication, sources, queue, retries and concurrency.</summary>
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        var failures = new List<string>();
         if (ListenerTlsOptions.CheckScheme(Listen, Tls) is { } listenProblem)
         {
-            failures.Add($"Listen: {listenProblem}.");
-        }
-
-        if (string.IsNullOrEmpty(DataDirectory))
-        {
-            failures.Add("DataDirectory is required.");
+            yield return new ValidationResult($"Listen: {listenProblem}.");
         }
 
         if (string.IsNullOrEmpty(EventsPath) || EventsPath[0] != '/')
         {
-            failures.Add("EventsPath must start with '/'.");
+            yield return new ValidationResult("EventsPath must start with '/'.");
         }
 
         if (BearerToken is { Length: 0 } || BearerToken?.Any(char.IsWhiteSpace) == true)
         {
-            failures.Add("BearerToken must be non-empty and without spaces.");
+            yield return new ValidationResult("BearerToken must be non-empty and without spaces.");
         }
 
         if (BearerToken is null && !AllowUnauthenticated)
         {
-            failures.Add("A BearerToken is required (--auth-token-file); only a loopback listener may accept unauthenticated notifications (AllowUnauthenticated, --insecure-no-auth).");
+            yield return new ValidationResult("A BearerToken is required (--auth-token-file); only a loopback listener may accept unauthenticated notifications (AllowUnauthenticated, --insecure-no-auth).");
         }
         else if (BearerToken is null && Listen is not null && !KestrelListener.IsLoopback(Listen))
         {
-            failures.Add($"AllowUnauthenticated (--insecure-no-auth) needs a loopback listener, not {Listen.Host}: anyone who reaches it could make the service replicate.");
+            yield return new ValidationResult($"AllowUnauthenticated (--insecure-no-auth) needs a loopback listener, not {Listen.Host}: anyone who reaches it could make the service replicate.");
         }
 
         if (MaxQueueLength < 1)
         {
-            failures.Add("MaxQueueLength must be at least 1.");
+            yield return new ValidationResult("MaxQueueLength must be at least 1.");
         }
 
         if (SourceRegistry is null && SourceRegistries.Count == 0)
         {
-            failures.Add("Name the registries to replicate from (SourceRegistries, --from REGISTRY; or SourceRegistry, --source): an event's own request.host is never trusted.");
+            yield return new ValidationResult("Name the registries to replicate from (SourceRegistries, --from REGISTRY; or SourceRegistry, --source): an event's own request.host is never trusted.");
         }
         else if (SourceRegistry is not null && SourceRegistries.Count > 0)
         {
-            failures.Add("Set either SourceRegistry (--source) or SourceRegistries (--from), not both.");
+            yield return new ValidationResult("Set either SourceRegistry (--source) or SourceRegistries (--from), not both.");
         }
 
         if (SourceRegistries.Any(r => !ReplicationEndpoint.TryParse(r, out var e, out _) || e.Prefix.Length > 0))
         {
-            failures.Add("SourceRegistries must hold registry host[:port] names.");
+            yield return new ValidationResult("SourceRegistries must hold registry host[:port] names.");
         }
 
         if (MaxRequestBodyBytes is < 1024 or > 64 * 1024 * 1024)
         {
-            failures.Add("MaxRequestBodyBytes must be between 1 KiB and 64 MiB.");
+            yield return new ValidationResult("MaxRequestBodyBytes must be between 1 KiB and 64 MiB.");
         }
 
         if (SourceRegistry is not null && (!ReplicationEndpoint.TryParse(SourceRegistry, out var source, out _) || source.Prefix.Length > 0))
         {
-            failures.Add("SourceRegistry must be a registry host[:port].");
+            yield return new ValidationResult("SourceRegistry must be a registry host[:port].");
         }
 
         if (TagGracePeriod < TimeSpan.Zero)
         {
-            failures.Add("TagGracePeriod must not be negative.");
+            yield return new ValidationResult("TagGracePeriod must not be negative.");
         }
 
         if (MaxConcurrentReplications < 1)
         {
-            failures.Add("MaxConcurrentReplications must be at least 1.");
+            yield return new ValidationResult("MaxConcurrentReplications must be at least 1.");
         }
 
         if (RetryBaseDelay <= TimeSpan.Zero || RetryMaxDelay < RetryBaseDelay)
         {
-            failures.Add("RetryBaseDelay must be positive and RetryMaxDelay at least as long.");
-        }
-
-        if (Filter is null)
-        {
-            failures.Add("Filter is required.");
-        }
-
-        if (failures.Count > 0)
-        {
-            throw new ArgumentException("Invalid replication service options: " + string.Join(" ", failures));
+            yield return new ValidationResult("RetryBaseDelay must be positive and RetryMaxDelay at least as long.");
         }
     }
+}
+
+/// <summary>
+/// Validates <see cref="ReplicationServiceOptions"/> (generated from its data annotations, its rules and its TLS options'
+/// rules); <see cref="ReplicationService"/> reports failures as "Invalid replication service options: …".
+/// </summary>
+[OptionsValidator]
+public sealed partial class ReplicationServiceOptionsValidator : IValidateOptions<ReplicationServiceOptions>
+{
 }
 
 /// <summary>Counters of a <see cref="ReplicationService"/>, also served as Prometheus text on <c>/metrics</c>.</summary>

@@ -1,5 +1,6 @@
 using Accelerator.Oci.Copying;
 using Accelerator.Oci.Registry;
+using Accelerator.Oci.Validation;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -28,7 +29,7 @@ public sealed partial class Replicator
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        new ReplicationOptionsValidator().ThrowIfInvalid(options, "replication");
         _client = client;
         _options = options;
         _logger = (ILogger?)logger ?? NullLogger.Instance;

@@ -2,6 +2,7 @@ using Accelerator.Oci.Layout;
 using System.Buffers;
 using System.Collections.Concurrent;
 using Accelerator.Oci.Model;
+using Accelerator.Oci.Validation;
 using Accelerator.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -59,7 +60,7 @@ public sealed partial class OciLayoutRegistryServer : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(layout);
         options ??= new OciLayoutRegistryServerOptions();
-        options.Validate();
+        new OciLayoutRegistryServerOptionsValidator().ThrowIfInvalid(options, "layout registry server");
         var server = new OciLayoutRegistryServer(layout, options, (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<OciLayoutRegistryServer>());
         try
         {

@@ -1,11 +1,11 @@
-using Accelerator.Oci.Layout;
+using System.ComponentModel.DataAnnotations;
 using System.Text.RegularExpressions;
-using Accelerator.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace Accelerator.Hosting.Layout;
 
-/// <summary>Options of an <see cref="OciLayoutRegistryServer"/>.</summary>
-public sealed partial class OciLayoutRegistryServerOptions
+/// <summary>Options of an <see cref="OciLayoutRegistryServer"/>, checked by <see cref="OciLayoutRegistryServerOptionsValidator"/>.</summary>
+public sealed partial class OciLayoutRegistryServerOptions : IValidatableObject
 {
     /// <summary>
     /// Where to listen: <c>http://ADDRESS:PORT</c> with an IP address or <c>localhost</c>; port 0 picks a free port (see
@@ -18,6 +18,7 @@ public sealed partial class OciLayoutRegistryServerOptions
     /// optionally, the certificate authority whose client certificates are required.
     /// <value>Default: null, plain HTTP.</value>
     /// </summary>
+    [ValidateObjectMembers(typeof(ListenerTlsOptionsValidator))]
     public ListenerTlsOptions? Tls { get; set; }
 
     /// <summary>
@@ -26,23 +27,29 @@ public sealed partial class OciLayoutRegistryServerOptions
     /// </summary>
     public string Repository { get; set; } = "library/sample";
 
-    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option.</summary>
-    public void Validate()
+    /// <summary>The rules: an http(s) listen URL without a path that agrees with <see cref="Tls"/>, and a repository name.</summary>
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (Listen is null || ListenerTlsOptions.CheckScheme(Listen, Tls) is not null || Listen.AbsolutePath != "/")
         {
-            throw new ArgumentException($"Listen must be http://ADDRESS:PORT (https:// with Tls), not '{Listen}'.", nameof(Listen));
+            yield return new ValidationResult($"Listen must be http://ADDRESS:PORT (https:// with Tls), not '{Listen}'.");
         }
 
         if (Repository is null || Repository.Length > 255 || !RepositoryName().IsMatch(Repository))
         {
-            throw new ArgumentException($"Repository '{Repository}' is not a repository name (lowercase path components such as demo/sample).", nameof(Repository));
+            yield return new ValidationResult($"Repository '{Repository}' is not a repository name (lowercase path components such as demo/sample).");
         }
     }
 
     // distribution-spec, "Pulling manifests": <name> must match this expression.
     [GeneratedRegex(@"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$", RegexOptions.CultureInvariant)]
     private static partial Regex RepositoryName();
+}
+
+/// <summary>Validates <see cref="OciLayoutRegistryServerOptions"/> (generated from its rules and its TLS options' rules).</summary>
+[OptionsValidator]
+public sealed partial class OciLayoutRegistryServerOptionsValidator : IValidateOptions<OciLayoutRegistryServerOptions>
+{
 }
 
 /// <summary>What an <see cref="OciLayoutRegistryServer"/> has served so far.</summary>

@@ -2,6 +2,8 @@ using Accelerator.P2P.Hosting;
 using Accelerator.P2P.Peers;
 using Accelerator.P2P.Proxy;
 using Accelerator.P2P.Scheduling;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -14,13 +16,15 @@ public static class P2PHostingServiceCollectionExtensions
 {
     /// <summary>
     /// Adds the P2P scheduler (<see cref="P2PSchedulerHostedService"/>), its options configured by
-    /// <paramref name="configure"/> and validated when it starts, and its health check (live and ready while it listens).
+    /// <paramref name="configure"/> and validated when the host starts (<see cref="P2PSchedulerServerOptionsValidator"/>), and
+    /// its health check (live and ready while it listens).
     /// </summary>
     public static IServiceCollection AddP2PScheduler(this IServiceCollection services, Action<P2PSchedulerServerOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configure);
-        services.AddOptions<P2PSchedulerServerOptions>().Configure(configure);
+        services.AddOptions<P2PSchedulerServerOptions>().Configure(configure).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<P2PSchedulerServerOptions>, P2PSchedulerServerOptionsValidator>());
         return AddP2PSchedulerCore(services);
     }
 
@@ -38,13 +42,14 @@ public static class P2PHostingServiceCollectionExtensions
 
     /// <summary>
     /// Adds a P2P peer (<see cref="P2PPeerHostedService"/>), its options configured by <paramref name="configure"/> and
-    /// validated when it starts, and its health checks: live while it listens, ready once a scheduler answered it.
+    /// validated when the host starts (<see cref="P2PPeerOptionsValidator"/>), and its health checks: live while it listens, ready once a scheduler answered it.
     /// </summary>
     public static IServiceCollection AddP2PPeer(this IServiceCollection services, Action<P2PPeerOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configure);
-        services.AddOptions<P2PPeerOptions>().Configure(configure);
+        services.AddOptions<P2PPeerOptions>().Configure(configure).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<P2PPeerOptions>, P2PPeerOptionsValidator>());
         return AddP2PPeerCore(services);
     }
 
@@ -64,13 +69,14 @@ public static class P2PHostingServiceCollectionExtensions
     /// <summary>
     /// Adds a registry-mirror proxy (<see cref="RegistryMirrorProxyHostedService"/>) whose blobs come through the peer of
     /// <c>AddP2PPeer</c> (add that first), its options configured by <paramref name="configure"/> and validated when
-    /// it starts, and its health check.
+    /// the host starts (<see cref="RegistryMirrorProxyOptionsValidator"/>), and its health check.
     /// </summary>
     public static IServiceCollection AddRegistryMirrorProxy(this IServiceCollection services, Action<RegistryMirrorProxyOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configure);
-        services.AddOptions<RegistryMirrorProxyOptions>().Configure(configure);
+        services.AddOptions<RegistryMirrorProxyOptions>().Configure(configure).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RegistryMirrorProxyOptions>, RegistryMirrorProxyOptionsValidator>());
         return AddRegistryMirrorProxyCore(services);
     }
 

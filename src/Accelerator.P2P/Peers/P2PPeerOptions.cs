@@ -2,11 +2,15 @@ using System.ComponentModel.DataAnnotations;
 using Accelerator.Hosting;
 using Accelerator.Oci.Registry;
 using Accelerator.P2P.Protocol;
+using Microsoft.Extensions.Options;
 
 namespace Accelerator.P2P.Peers;
 
-/// <summary>Options of a <see cref="P2PPeer"/>. Validated by <see cref="Validate"/> when the peer starts.</summary>
-public sealed class P2PPeerOptions
+/// <summary>
+/// Options of a <see cref="P2PPeer"/>, checked by <see cref="P2PPeerOptionsValidator"/> (through <see cref="Validate()"/>
+/// when the peer starts).
+/// </summary>
+public sealed class P2PPeerOptions : IValidatableObject
 {
     /// <summary>The peer's identity (1–128 characters of <c>[A-Za-z0-9._:-]</c>).</summary>
     /// <value>Default <see langword="null"/>: the machine name and a random suffix.</value>
@@ -22,12 +26,14 @@ public sealed class P2PPeerOptions
     /// optionally, the certificate authority whose client certificates are required.
     /// <value>Default: null, plain HTTP.</value>
     /// </summary>
+    [ValidateObjectMembers(typeof(ListenerTlsOptionsValidator))]
     public ListenerTlsOptions? Tls { get; set; }
 
     /// <summary>
     /// TLS of the peer's own requests to schedulers and parents: the certificate authorities to trust and the client
     /// certificate to present where mutual TLS is required. <value>Default: null, the system's roots and no client certificate.</value>
     /// </summary>
+    [ValidateObjectMembers(typeof(ClientTlsOptionsValidator))]
     public ClientTlsOptions? ClientTls { get; set; }
 
     /// <summary>The URL other peers reach the piece API at, when it differs from the listen URL (e.g. listening on 0.0.0.0).</summary>
@@ -63,6 +69,7 @@ public sealed class P2PPeerOptions
 
     /// <summary>Where the peer is (host, rack, zone), for the scheduler's locality scoring.</summary>
     /// <value>Default: the machine name as host, no rack or zone.</value>
+    [Required]
     public PeerLocality Locality { get; set; } = new() { Host = Environment.MachineName };
 
     /// <summary>Pieces uploaded at once; more requests get 503 and try another parent.</summary>
@@ -118,44 +125,60 @@ public sealed class P2PPeerOptions
     public long MaxPreheatBlobBytes { get; set; } = 16L * 1024 * 1024 * 1024;
 
     /// <summary>How the peer reads from registries (back-to-source, fallback, preheat) and which credentials it forwards.</summary>
+    [Required]
+    [ValidateObjectMembers(typeof(RegistryOptionsValidator))]
     public RegistryOptions Registry { get; set; } = new();
 
-    /// <summary>Throws <see cref="ValidationException"/> naming the first invalid option.</summary>
+    /// <summary>
+    /// Checks the options (with the registry's and the TLS options) with <see cref="P2PPeerOptionsValidator"/> and throws
+    /// <see cref="ValidationException"/> naming every problem.
+    /// </summary>
     public void Validate()
     {
-        Validator.ValidateObject(this, new ValidationContext(this), validateAllProperties: true);
+        if (new P2PPeerOptionsValidator().Validate(Options.DefaultName, this) is { Failed: true } result)
+        {
+            throw new ValidationException(result.FailureMessage);
+        }
+    }
+
+    /// <summary>The rules across fields: the peer id, the listener and TLS, the URLs, a seed's operator token.</summary>
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
         if (PeerId is not null && !P2PProtocol.IsValidPeerId(PeerId))
         {
-            throw new ValidationException($"PeerId '{PeerId}' must be 1–128 characters of [A-Za-z0-9._:-].");
+            yield return new ValidationResult($"PeerId '{PeerId}' must be 1–128 characters of [A-Za-z0-9._:-].");
         }
 
         if (ListenerTlsOptions.CheckScheme(Listen, Tls) is { } problem)
         {
-            throw new ValidationException($"Listen: {problem}.");
+            yield return new ValidationResult($"Listen: {problem}.");
         }
-
-        ClientTls?.Validate();
 
         if (AdvertisedUrl is not null && !P2PProtocol.IsValidPeerUrl(AdvertisedUrl.AbsoluteUri))
         {
-            throw new ValidationException($"AdvertisedUrl '{AdvertisedUrl}' must be an absolute http(s) URL.");
+            yield return new ValidationResult($"AdvertisedUrl '{AdvertisedUrl}' must be an absolute http(s) URL.");
         }
 
         foreach (var scheduler in Schedulers)
         {
             if (scheduler is null || !scheduler.IsAbsoluteUri || (scheduler.Scheme != Uri.UriSchemeHttp && scheduler.Scheme != Uri.UriSchemeHttps))
             {
-                throw new ValidationException($"Scheduler '{scheduler}' must be an absolute http(s) URL.");
+                yield return new ValidationResult($"Scheduler '{scheduler}' must be an absolute http(s) URL.");
             }
         }
 
         if (Seed && Schedulers.Count > 0 && OperatorToken is null)
         {
-            throw new ValidationException("A seed peer needs the scheduler's operator token (OperatorToken, --operator-token-file).");
+            yield return new ValidationResult("A seed peer needs the scheduler's operator token (OperatorToken, --operator-token-file).");
         }
-
-        ArgumentNullException.ThrowIfNull(Locality);
-        ArgumentNullException.ThrowIfNull(Registry);
-        RegistryOptionsValidator.ThrowIfInvalid(Registry);
     }
+}
+
+/// <summary>
+/// Validates <see cref="P2PPeerOptions"/> (generated from its data annotations and rules, with the registry's and the TLS
+/// options' validators).
+/// </summary>
+[OptionsValidator]
+public sealed partial class P2PPeerOptionsValidator : IValidateOptions<P2PPeerOptions>
+{
 }

@@ -1,9 +1,11 @@
+using System.ComponentModel.DataAnnotations;
 using Accelerator.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace Accelerator.P2P.Proxy;
 
-/// <summary>Options of a <see cref="RegistryMirrorProxy"/>.</summary>
-public sealed class RegistryMirrorProxyOptions
+/// <summary>Options of a <see cref="RegistryMirrorProxy"/>, checked by <see cref="RegistryMirrorProxyOptionsValidator"/>.</summary>
+public sealed class RegistryMirrorProxyOptions : IValidatableObject
 {
     /// <summary>The default bound on a manifest passed through (the distribution spec's recommended 4 MiB).</summary>
     public const long DefaultMaxManifestBytes = 4 * 1024 * 1024;
@@ -16,6 +18,7 @@ public sealed class RegistryMirrorProxyOptions
     /// optionally, the certificate authority whose client certificates are required.
     /// <value>Default: null, plain HTTP.</value>
     /// </summary>
+    [ValidateObjectMembers(typeof(ListenerTlsOptionsValidator))]
     public ListenerTlsOptions? Tls { get; set; }
 
     /// <summary>
@@ -62,44 +65,60 @@ public sealed class RegistryMirrorProxyOptions
     /// <value>64.</value>
     public int MaxConcurrentBlobRequests { get; set; } = 64;
 
-    /// <summary>Throws <see cref="ArgumentException"/> for invalid options.</summary>
+    /// <summary>
+    /// Checks the options with <see cref="RegistryMirrorProxyOptionsValidator"/> and throws <see cref="ArgumentException"/>
+    /// naming every problem.
+    /// </summary>
     public void Validate()
+    {
+        if (new RegistryMirrorProxyOptionsValidator().Validate(Options.DefaultName, this) is { Failed: true } result)
+        {
+            throw new ArgumentException(result.FailureMessage);
+        }
+    }
+
+    /// <summary>The rules across fields: the listener and TLS, who may be reached beyond loopback, timeouts and concurrency.</summary>
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (ListenerTlsOptions.CheckScheme(Listen, Tls) is { } problem)
         {
-            throw new ArgumentException($"Proxy listen address: {problem}.", nameof(Listen));
+            yield return new ValidationResult($"Proxy listen address: {problem}.");
         }
-
-        if (!KestrelListener.IsLoopback(Listen!) && AllowedUpstreams.Count == 0)
+        else if (!KestrelListener.IsLoopback(Listen!) && AllowedUpstreams.Count == 0)
         {
-            throw new ArgumentException(
-                $"The proxy listens beyond loopback ({Listen!.Host}): name the registries it may serve with AllowedUpstreams (--allow-upstream REGISTRY); otherwise anyone who reaches it can make it fetch from any host.",
-                nameof(AllowedUpstreams));
+            yield return new ValidationResult(
+                $"The proxy listens beyond loopback ({Listen!.Host}): name the registries it may serve with AllowedUpstreams (--allow-upstream REGISTRY); otherwise anyone who reaches it can make it fetch from any host.");
         }
 
         if (Upstream is not null && !UpstreamRegistry.IsValidHost(Upstream))
         {
-            throw new ArgumentException($"Upstream: '{Upstream}' is not a registry host[:port].", nameof(Upstream));
+            yield return new ValidationResult($"Upstream: '{Upstream}' is not a registry host[:port].");
         }
 
         if (AllowedUpstreams.Any(r => !UpstreamRegistry.IsValidHost(r)))
         {
-            throw new ArgumentException("AllowedUpstreams: every entry must be a registry host[:port].", nameof(AllowedUpstreams));
+            yield return new ValidationResult("AllowedUpstreams: every entry must be a registry host[:port].");
         }
 
         if (MaxManifestBytes is < 1024 or > 64 * 1024 * 1024)
         {
-            throw new ArgumentException("MaxManifestBytes must be between 1 KiB and 64 MiB.", nameof(MaxManifestBytes));
+            yield return new ValidationResult("MaxManifestBytes must be between 1 KiB and 64 MiB.");
         }
 
         if (UpstreamTimeout <= TimeSpan.Zero || AuthorizationCacheDuration < TimeSpan.Zero)
         {
-            throw new ArgumentException("UpstreamTimeout must be positive and AuthorizationCacheDuration not negative.", nameof(UpstreamTimeout));
+            yield return new ValidationResult("UpstreamTimeout must be positive and AuthorizationCacheDuration not negative.");
         }
 
         if (MaxConcurrentBlobRequests < 1)
         {
-            throw new ArgumentException("MaxConcurrentBlobRequests must be at least 1.", nameof(MaxConcurrentBlobRequests));
+            yield return new ValidationResult("MaxConcurrentBlobRequests must be at least 1.");
         }
     }
+}
+
+/// <summary>Validates <see cref="RegistryMirrorProxyOptions"/> (generated from its data annotations, its rules and its TLS options' rules).</summary>
+[OptionsValidator]
+public sealed partial class RegistryMirrorProxyOptionsValidator : IValidateOptions<RegistryMirrorProxyOptions>
+{
 }

@@ -1,11 +1,15 @@
 using System.ComponentModel.DataAnnotations;
 using Accelerator.Hosting;
 using Accelerator.Oci.Registry;
+using Microsoft.Extensions.Options;
 
 namespace Accelerator.P2P.Scheduling;
 
-/// <summary>Options of a scheduler served over HTTP (<see cref="P2PSchedulerService"/>, <see cref="P2PSchedulerServer"/>).</summary>
-public sealed class P2PSchedulerServerOptions
+/// <summary>
+/// Options of a scheduler served over HTTP (<see cref="P2PSchedulerService"/>, <see cref="P2PSchedulerServer"/>), checked by
+/// <see cref="P2PSchedulerServerOptionsValidator"/> (through <see cref="Validate()"/> when a scheduler starts).
+/// </summary>
+public sealed class P2PSchedulerServerOptions : IValidatableObject
 {
     /// <summary>The URL to listen on (<c>http://host:port</c>, or <c>https://</c> with <see cref="Tls"/>; port 0 picks a free one).</summary>
     /// <value>Default <c>http://127.0.0.1:0</c>.</value>
@@ -17,15 +21,20 @@ public sealed class P2PSchedulerServerOptions
     /// optionally, the certificate authority whose client certificates are required.
     /// <value>Default: null, plain HTTP.</value>
     /// </summary>
+    [ValidateObjectMembers(typeof(ListenerTlsOptionsValidator))]
     public ListenerTlsOptions? Tls { get; set; }
 
     /// <summary>The decision logic's options.</summary>
+    [Required]
+    [ValidateObjectMembers(typeof(P2PSchedulerOptionsValidator))]
     public P2PSchedulerOptions Scheduler { get; set; } = new();
 
     /// <summary>
     /// How the scheduler talks to registries for access checks and preheat (plain HTTP, TLS, API paths). Credentials
     /// here are never used: every check uses the credential the peer forwarded, or none.
     /// </summary>
+    [Required]
+    [ValidateObjectMembers(typeof(RegistryOptionsValidator))]
     public RegistryOptions Registry { get; set; } = new();
 
     /// <summary>How long an access check's result is reused for the same blob and credential.</summary>
@@ -52,31 +61,46 @@ public sealed class P2PSchedulerServerOptions
     /// <summary>Whether <paramref name="registry"/> is one of <see cref="TrustedRegistries"/>.</summary>
     public bool Trusts(string registry) => TrustedRegistries.Contains(registry, StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>Throws <see cref="ValidationException"/> naming the first invalid option.</summary>
+    /// <summary>
+    /// Checks the options (with the scheduler's, the registry's and the TLS options) with
+    /// <see cref="P2PSchedulerServerOptionsValidator"/> and throws <see cref="ValidationException"/> naming every problem.
+    /// </summary>
     public void Validate()
     {
-        Validator.ValidateObject(this, new ValidationContext(this), validateAllProperties: true);
+        if (new P2PSchedulerServerOptionsValidator().Validate(Options.DefaultName, this) is { Failed: true } result)
+        {
+            throw new ValidationException(result.FailureMessage);
+        }
+    }
+
+    /// <summary>The rules across fields: the listener and TLS, the trusted registries, the operator token.</summary>
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
         if (ListenerTlsOptions.CheckScheme(Listen, Tls) is { } problem)
         {
-            throw new ValidationException($"Listen: {problem}.");
+            yield return new ValidationResult($"Listen: {problem}.");
         }
 
         foreach (string registry in TrustedRegistries)
         {
             if (!Proxy.UpstreamRegistry.IsValidHost(registry))
             {
-                throw new ValidationException($"TrustedRegistries (--trust-registry): '{registry}' is not a registry host[:port].");
+                yield return new ValidationResult($"TrustedRegistries (--trust-registry): '{registry}' is not a registry host[:port].");
             }
         }
 
         if (OperatorToken is { Length: < 16 } || OperatorToken?.Any(c => c <= ' ' || c > '~') == true)
         {
-            throw new ValidationException("OperatorToken must be at least 16 printable ASCII characters without spaces.");
+            yield return new ValidationResult("OperatorToken must be at least 16 printable ASCII characters without spaces.");
         }
-
-        ArgumentNullException.ThrowIfNull(Scheduler);
-        ArgumentNullException.ThrowIfNull(Registry);
-        Scheduler.Validate();
-        RegistryOptionsValidator.ThrowIfInvalid(Registry);
     }
+}
+
+/// <summary>
+/// Validates <see cref="P2PSchedulerServerOptions"/> (generated from its data annotations and rules, with the scheduler's,
+/// the registry's and the TLS options' validators).
+/// </summary>
+[OptionsValidator]
+public sealed partial class P2PSchedulerServerOptionsValidator : IValidateOptions<P2PSchedulerServerOptions>
+{
 }

@@ -1,5 +1,7 @@
 using Accelerator.Replication;
 using Accelerator.Replication.Hosting;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -12,7 +14,8 @@ public static class ReplicationServiceCollectionExtensions
 {
     /// <summary>
     /// Adds the replication service (<see cref="ReplicationHostedService"/>): the listener and queue configured by
-    /// <paramref name="configure"/>, the targets and filter by <paramref name="replication"/>, both validated when it starts;
+    /// <paramref name="configure"/>, the targets and filter by <paramref name="replication"/>, both validated when the host starts
+    /// (<see cref="ReplicationServiceOptionsValidator"/>, <see cref="ReplicationOptionsValidator"/>);
     /// and its health checks (live while its workers run, ready while its queue has room). Registry access uses the
     /// host's <c>RegistryClient</c> if it has one, else one built from <c>IOptions&lt;RegistryOptions&gt;</c>.
     /// </summary>
@@ -21,8 +24,10 @@ public static class ReplicationServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configure);
         ArgumentNullException.ThrowIfNull(replication);
-        services.AddOptions<ReplicationServiceOptions>().Configure(configure);
-        services.AddOptions<ReplicationOptions>().Configure(replication);
+        services.AddOptions<ReplicationServiceOptions>().Configure(configure).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ReplicationServiceOptions>, ReplicationServiceOptionsValidator>());
+        services.AddOptions<ReplicationOptions>().Configure(replication).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ReplicationOptions>, ReplicationOptionsValidator>());
         return AddReplicationServiceCore(services);
     }
 

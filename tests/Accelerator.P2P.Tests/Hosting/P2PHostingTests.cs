@@ -110,6 +110,25 @@ public sealed class P2PHostingTests : IDisposable
         Assert.Contains("PieceSize", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task AddRegistryMirrorProxy_InvalidOptions_HostStartThrowsBeforeThePeerStarts()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services
+            .AddP2PPeer(o =>
+            {
+                o.Listen = new Uri("http://127.0.0.1:0/");
+                o.DataDirectory = Path.Combine(_root, "peer");
+            })
+            .AddRegistryMirrorProxy(o => o.Listen = new Uri("http://0.0.0.0:0"));
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => host.StartAsync());
+
+        Assert.Contains("--allow-upstream", error.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_root, "peer")));
+    }
+
     public void Dispose()
     {
         _http.Dispose();
