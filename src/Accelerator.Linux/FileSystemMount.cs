@@ -1,6 +1,9 @@
 namespace Accelerator.Linux;
 
-/// <summary>mount(2) of a block device's file system and read-only bind mounts (overlays: <see cref="OverlayMount"/>).</summary>
+/// <summary>
+/// mount(2) of a block device's file system, read-only bind mounts, and unmounting any mount point (overlays are
+/// mounted by <see cref="OverlayMount"/>).
+/// </summary>
 public static class FileSystemMount
 {
     /// <summary>Mounts <paramref name="source"/> (a block device) with <paramref name="fileSystemType"/> at <paramref name="target"/>.</summary>
@@ -29,9 +32,39 @@ public static class FileSystemMount
         if (errno != 0)
         {
             var error = Error("read-only remount of", target, errno);
-            OverlayMount.Unmount(target);
+            FileSystemMount.Unmount(target);
             throw error;
         }
+    }
+
+    /// <summary>
+    /// Unmounts what is mounted at <paramref name="target"/> (an overlay or any other file system), detaching it
+    /// lazily when busy; symbolic links are not followed.
+    /// </summary>
+    /// <param name="target">The mount point.</param>
+    /// <returns>True when something was unmounted (outright or detached); false when nothing was mounted there.</returns>
+    /// <exception cref="IOException">umount2(2) failed for another reason (for example, no permission).</exception>
+    public static bool Unmount(string target)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(target);
+        int errno = LibC.Umount2(target, UnmountFlags.NoFollow);
+        if (errno == 0)
+        {
+            return true;
+        }
+
+        if (errno == Errno.EBUSY)
+        {
+            errno = LibC.Umount2(target, UnmountFlags.Detach | UnmountFlags.NoFollow);
+            if (errno == 0)
+            {
+                return true;
+            }
+        }
+
+        return errno is Errno.EINVAL or Errno.ENOENT
+            ? false
+            : throw new IOException($"umount2 of '{target}' failed: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)}.", errno);
     }
 
     private static IOException Error(string call, string path, int errno)

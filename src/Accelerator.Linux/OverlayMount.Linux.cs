@@ -13,36 +13,6 @@ public static partial class OverlayMount
     private const uint MOUNT_ATTR_RDONLY = 0x1;
     private const uint MOVE_MOUNT_F_EMPTY_PATH = 0x4;
 
-    /// <summary>
-    /// Unmounts what is mounted at <paramref name="target"/> (an overlay or any other file system), detaching it
-    /// lazily when busy; symbolic links are not followed.
-    /// </summary>
-    /// <param name="target">The mount point.</param>
-    /// <returns>True when something was unmounted (outright or detached); false when nothing was mounted there.</returns>
-    /// <exception cref="IOException">umount2(2) failed for another reason (for example, no permission).</exception>
-    public static bool Unmount(string target)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(target);
-        int errno = LibC.Umount2(target, UnmountFlags.NoFollow);
-        if (errno == 0)
-        {
-            return true;
-        }
-
-        if (errno == Errno.EBUSY)
-        {
-            errno = LibC.Umount2(target, UnmountFlags.Detach | UnmountFlags.NoFollow);
-            if (errno == 0)
-            {
-                return true;
-            }
-        }
-
-        return errno is Errno.EINVAL or Errno.ENOENT
-            ? false
-            : throw new IOException($"umount2 of '{target}' failed: {Marshal.GetPInvokeErrorMessage(errno)}.", errno);
-    }
-
     /// <summary>Mounts with the classic mount(2) option string (kernels before 6.8).</summary>
     internal static void MountClassic(IReadOnlyList<string> lowerDirectories, string? upperDirectory, string? workDirectory, string target)
     {

@@ -11,7 +11,7 @@ public sealed class FileSystemMountTests : IDisposable
     {
         foreach (string mount in MountTable.MountPointsUnder(MountTable.Read(), _work))
         {
-            OverlayMount.Unmount(mount);
+            FileSystemMount.Unmount(mount);
         }
 
         Directory.Delete(_work, recursive: true);
@@ -30,9 +30,9 @@ public sealed class FileSystemMountTests : IDisposable
         Assert.True(MountTable.IsMountPoint(target));
         Assert.Equal(-1, LibC.Open(Path.Combine(target, "new"), LibC.O_WRONLY | LibC.O_CREAT | LibC.O_CLOEXEC, 0x1A4));
         Assert.Equal(Errno.EROFS, Marshal.GetLastPInvokeError());
-        Assert.True(OverlayMount.Unmount(target));
+        Assert.True(FileSystemMount.Unmount(target));
         Assert.False(MountTable.IsMountPoint(target));
-        Assert.False(OverlayMount.Unmount(target));
+        Assert.False(FileSystemMount.Unmount(target));
     }
 
     [Fact]

@@ -21,6 +21,21 @@ public sealed class MountTableTests
     ];
 
     [Fact]
+    public void IsMountPoint_ProcAndPlainDirectory_TrueAndFalse()
+    {
+        string directory = Directory.CreateTempSubdirectory("accel-mountinfo-").FullName;
+        try
+        {
+            Assert.True(MountTable.IsMountPoint("/proc"));
+            Assert.False(MountTable.IsMountPoint(directory));
+        }
+        finally
+        {
+            Directory.Delete(directory);
+        }
+    }
+
+    [Fact]
     public void Parse_Sample_EveryFieldOfAWellFormedLine()
     {
         var mounts = MountTable.Parse(Sample);
@@ -130,7 +145,7 @@ public sealed class MountTableTests
             }
             finally
             {
-                Assert.True(OverlayMount.Unmount(target));
+                Assert.True(FileSystemMount.Unmount(target));
             }
 
             Assert.False(MountTable.IsMountPoint(target));

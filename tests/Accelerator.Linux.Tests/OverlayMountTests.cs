@@ -10,7 +10,7 @@ public sealed class OverlayMountTests : IDisposable
     {
         foreach (string mount in _mounts)
         {
-            OverlayMount.Unmount(mount);
+            FileSystemMount.Unmount(mount);
         }
 
         Directory.Delete(_base, recursive: true);
@@ -102,7 +102,7 @@ public sealed class OverlayMountTests : IDisposable
         var error = Assert.Throws<IOException>(() => OverlayMount.Mount([missing], upper, work, target));
 
         Assert.Contains(missing, error.Message, StringComparison.Ordinal);
-        Assert.False(OverlayMount.Unmount(target));
+        Assert.False(FileSystemMount.Unmount(target));
     }
 
     [Theory]
@@ -175,7 +175,7 @@ public sealed class OverlayMountTests : IDisposable
 
     [Fact]
     public void Unmount_NothingMounted_False()
-        => Assert.False(OverlayMount.Unmount(_base));
+        => Assert.False(FileSystemMount.Unmount(_base));
 
     [Fact]
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]

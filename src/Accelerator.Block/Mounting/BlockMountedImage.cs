@@ -110,8 +110,8 @@ public sealed partial class BlockMountedImage : IMountedImage
         {
             // Upper layers first: an overlay over the file system, the file system over the loop device, the loop
             // device over the FUSE file. A step that fails is logged and the rest still runs, so nothing leaks.
-            Step(() => Overlay is { } overlay && OverlayMount.Unmount(overlay), "overlay");
-            Step(() => FileSystemMount is { } mount && OverlayMount.Unmount(mount), "file system");
+            Step(() => Overlay is { } overlay && Accelerator.Linux.FileSystemMount.Unmount(overlay), "overlay");
+            Step(() => FileSystemMount is { } mount && Accelerator.Linux.FileSystemMount.Unmount(mount), "file system");
             if (Loop is { } loop)
             {
                 try

@@ -1,3 +1,4 @@
+using Accelerator.Linux;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
@@ -149,7 +150,7 @@ internal static class MountCommand
         {
             // Every strategy mounts something (a full pull an overlay of its unpacked tree); an 'accel umount' that
             // lands before this point ends the loop at once.
-            while (MountPoints.IsMounted(mounted.MountPoint))
+            while (MountTable.IsMountPoint(mounted.MountPoint))
             {
                 await Task.Delay(PollInterval, stop.Token).ConfigureAwait(false);
             }
@@ -266,7 +267,7 @@ internal static class MountCommand
         child.BeginOutputReadLine();
         child.BeginErrorReadLine();
         var stopwatch = Stopwatch.StartNew();
-        while (!MountPoints.IsMounted(target))
+        while (!MountTable.IsMountPoint(target))
         {
             if (child.HasExited)
             {

@@ -1,3 +1,4 @@
+using Accelerator.Linux;
 using System.CommandLine;
 using Accelerator.Cli.Console;
 using Accelerator.Lazy.Mounting;
@@ -14,12 +15,12 @@ internal static class UmountCommand
         command.SetAction(CommonOptions.Guard(console, (result, _) =>
         {
             string path = Path.GetFullPath(result.GetRequiredValue(mountPoint));
-            if (!MountPoints.IsMounted(path))
+            if (!MountTable.IsMountPoint(path))
             {
                 throw new InvalidOperationException($"{path} is not a mount point.");
             }
 
-            MountPoints.Unmount(path);
+            FileSystemMount.Unmount(Path.GetFullPath(path));
             console.WriteLine($"Unmounted {path}.");
             return Task.FromResult(0);
         }));

@@ -118,7 +118,7 @@ internal sealed class MountResources(string privateDirectory) : IAsyncDisposable
         {
             try
             {
-                OverlayMount.Unmount(Overlay);
+                FileSystemMount.Unmount(Overlay);
             }
             catch (IOException)
             {

@@ -11,46 +11,31 @@ namespace Accelerator.P2P.Hosting;
 /// A P2P peer as a hosted service (<c>services.AddP2PPeer(...)</c>): starts a <see cref="P2PPeer"/> with the host, serving
 /// the host's health checks for it on <c>/healthz</c> and <c>/readyz</c> of its piece API, and stops it with the host.
 /// </summary>
-public sealed class P2PPeerHostedService : IHostedService, IAsyncDisposable
+public sealed class P2PPeerHostedService : HostedDaemon<P2PPeer>
 {
     /// <summary>The tag of the peer's health checks (and the prefix of their names).</summary>
     public const string HealthName = "p2p-peer";
 
     private readonly P2PPeerOptions _options;
-    private readonly HealthCheckService _health;
     private readonly ILoggerFactory? _loggerFactory;
     private readonly TimeProvider _time;
 
     /// <summary>Creates the service; the host starts it.</summary>
     public P2PPeerHostedService(IOptions<P2PPeerOptions> options, HealthCheckService health, ILoggerFactory? loggerFactory = null, TimeProvider? time = null)
+        : base(health, HealthName)
     {
         ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(health);
         _options = options.Value;
-        _health = health;
         _loggerFactory = loggerFactory;
         _time = time ?? TimeProvider.System;
     }
 
     /// <summary>The running peer; <see langword="null"/> before the host started it and after it stopped.</summary>
-    public P2PPeer? Peer { get; private set; }
+    public P2PPeer? Peer => Daemon;
 
-    /// <summary>Validates the options, opens the piece store and starts the peer (returns once it accepts connections).</summary>
-    public async Task StartAsync(CancellationToken cancellationToken)
-        => Peer = await P2PPeer.StartAsync(_options, registry: null, _loggerFactory, _time, new HealthEndpoints(_health, HealthName), cancellationToken).ConfigureAwait(false);
-
-    /// <summary>Stops the peer.</summary>
-    public async Task StopAsync(CancellationToken cancellationToken) => await DisposeAsync().ConfigureAwait(false);
-
-    /// <summary>Stops the peer if it runs.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        if (Peer is { } peer)
-        {
-            Peer = null;
-            await peer.DisposeAsync().ConfigureAwait(false);
-        }
-    }
+    /// <inheritdoc />
+    protected override async Task<P2PPeer> StartDaemonAsync(HealthEndpoints health, CancellationToken cancellationToken)
+        => await P2PPeer.StartAsync(_options, registry: null, _loggerFactory, _time, health, cancellationToken).ConfigureAwait(false);
 
     /// <summary>Live while the peer's listener is bound.</summary>
     internal sealed class LivenessCheck(P2PPeerHostedService service) : IHealthCheck

@@ -11,46 +11,31 @@ namespace Accelerator.P2P.Hosting;
 /// The P2P scheduler as a hosted service (<c>services.AddP2PScheduler(...)</c>): starts a <see cref="P2PSchedulerServer"/>
 /// with the host, serving the host's health checks for it on <c>/healthz</c> and <c>/readyz</c>, and stops it with the host.
 /// </summary>
-public sealed class P2PSchedulerHostedService : IHostedService, IAsyncDisposable
+public sealed class P2PSchedulerHostedService : HostedDaemon<P2PSchedulerServer>
 {
     /// <summary>The tag of the scheduler's health checks (and the name of its check).</summary>
     public const string HealthName = "p2p-scheduler";
 
     private readonly P2PSchedulerServerOptions _options;
-    private readonly HealthCheckService _health;
     private readonly ILoggerFactory? _loggerFactory;
     private readonly TimeProvider? _time;
 
     /// <summary>Creates the service; the host starts it.</summary>
     public P2PSchedulerHostedService(IOptions<P2PSchedulerServerOptions> options, HealthCheckService health, ILoggerFactory? loggerFactory = null, TimeProvider? time = null)
+        : base(health, HealthName)
     {
         ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(health);
         _options = options.Value;
-        _health = health;
         _loggerFactory = loggerFactory;
         _time = time;
     }
 
     /// <summary>The running scheduler; <see langword="null"/> before the host started it and after it stopped.</summary>
-    public P2PSchedulerServer? Server { get; private set; }
+    public P2PSchedulerServer? Server => Daemon;
 
-    /// <summary>Validates the options and starts the scheduler (returns once it accepts connections).</summary>
-    public async Task StartAsync(CancellationToken cancellationToken)
-        => Server = await P2PSchedulerServer.StartAsync(_options, _loggerFactory, _time, new HealthEndpoints(_health, HealthName), cancellationToken).ConfigureAwait(false);
-
-    /// <summary>Stops the scheduler.</summary>
-    public async Task StopAsync(CancellationToken cancellationToken) => await DisposeAsync().ConfigureAwait(false);
-
-    /// <summary>Stops the scheduler if it runs.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        if (Server is { } server)
-        {
-            Server = null;
-            await server.DisposeAsync().ConfigureAwait(false);
-        }
-    }
+    /// <inheritdoc />
+    protected override async Task<P2PSchedulerServer> StartDaemonAsync(HealthEndpoints health, CancellationToken cancellationToken)
+        => await P2PSchedulerServer.StartAsync(_options, _loggerFactory, _time, health, cancellationToken).ConfigureAwait(false);
 
     /// <summary>Live and ready while the scheduler's listener is bound: its state is in memory, so serving is its job.</summary>
     internal sealed class HealthCheck(P2PSchedulerHostedService service) : IHealthCheck

@@ -12,53 +12,38 @@ namespace Accelerator.P2P.Hosting;
 /// <c>AddP2PPeer(...)</c>): serves <c>/v2/</c> with blobs read through the host's P2P peer, and the host's health checks
 /// for it on <c>/healthz</c> and <c>/readyz</c>.
 /// </summary>
-public sealed class RegistryMirrorProxyHostedService : IHostedService, IAsyncDisposable
+public sealed class RegistryMirrorProxyHostedService : HostedDaemon<RegistryMirrorProxy>
 {
     /// <summary>The tag of the proxy's health checks (and the name of its check).</summary>
     public const string HealthName = "p2p-proxy";
 
     private readonly RegistryMirrorProxyOptions _options;
     private readonly P2PPeerHostedService _peer;
-    private readonly HealthCheckService _health;
     private readonly ILoggerFactory? _loggerFactory;
     private readonly TimeProvider? _time;
 
     /// <summary>Creates the service; the host starts it after the peer.</summary>
     public RegistryMirrorProxyHostedService(IOptions<RegistryMirrorProxyOptions> options, P2PPeerHostedService peer, HealthCheckService health, ILoggerFactory? loggerFactory = null, TimeProvider? time = null)
+        : base(health, HealthName)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(peer);
-        ArgumentNullException.ThrowIfNull(health);
         _options = options.Value;
         _peer = peer;
-        _health = health;
         _loggerFactory = loggerFactory;
         _time = time;
     }
 
     /// <summary>The running proxy; <see langword="null"/> before the host started it and after it stopped.</summary>
-    public RegistryMirrorProxy? Proxy { get; private set; }
+    public RegistryMirrorProxy? Proxy => Daemon;
 
-    /// <summary>Validates the options and starts the proxy (returns once it accepts connections).</summary>
+    /// <inheritdoc />
     /// <exception cref="InvalidOperationException">The peer has not started: <c>AddP2PPeer</c> must come first.</exception>
-    public async Task StartAsync(CancellationToken cancellationToken)
+    protected override async Task<RegistryMirrorProxy> StartDaemonAsync(HealthEndpoints health, CancellationToken cancellationToken)
     {
         var peer = _peer.Peer ?? throw new InvalidOperationException("The registry-mirror proxy reads through the P2P peer: register AddP2PPeer before AddRegistryMirrorProxy.");
-        Proxy = await RegistryMirrorProxy.StartAsync(
-            _options, (registry, credential) => peer.CreateBlobSource(registry, credential), _loggerFactory, _time, upstreamHandler: null, new HealthEndpoints(_health, HealthName), cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>Stops the proxy.</summary>
-    public async Task StopAsync(CancellationToken cancellationToken) => await DisposeAsync().ConfigureAwait(false);
-
-    /// <summary>Stops the proxy if it runs.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        if (Proxy is { } proxy)
-        {
-            Proxy = null;
-            await proxy.DisposeAsync().ConfigureAwait(false);
-        }
+        return await RegistryMirrorProxy.StartAsync(
+            _options, (registry, credential) => peer.CreateBlobSource(registry, credential), _loggerFactory, _time, upstreamHandler: null, health, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Live and ready while the proxy listens and its peer runs.</summary>

@@ -13,7 +13,7 @@ namespace Accelerator.Replication.Hosting;
 /// <see cref="ReplicationService"/> with the host (its queue resumed from disk), serving the host's health checks for it
 /// on <c>/healthz</c> and <c>/readyz</c>, and stops it with the host (queued events stay on disk).
 /// </summary>
-public sealed class ReplicationHostedService : IHostedService, IAsyncDisposable
+public sealed class ReplicationHostedService : HostedDaemon<ReplicationService>
 {
     /// <summary>The tag of the service's health checks (and the prefix of their names).</summary>
     public const string HealthName = "replication";
@@ -21,7 +21,6 @@ public sealed class ReplicationHostedService : IHostedService, IAsyncDisposable
     private readonly IServiceProvider _services;
     private readonly ReplicationServiceOptions _options;
     private readonly ReplicationOptions _replication;
-    private readonly HealthCheckService _health;
     private readonly ILoggerFactory? _loggerFactory;
     private readonly TimeProvider? _time;
     private RegistryClient? _ownedClient;
@@ -29,27 +28,23 @@ public sealed class ReplicationHostedService : IHostedService, IAsyncDisposable
     /// <summary>Creates the service; the host starts it.</summary>
     public ReplicationHostedService(
         IServiceProvider services, IOptions<ReplicationServiceOptions> options, IOptions<ReplicationOptions> replication, HealthCheckService health, ILoggerFactory? loggerFactory = null, TimeProvider? time = null)
+        : base(health, HealthName)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(replication);
-        ArgumentNullException.ThrowIfNull(health);
         _services = services;
         _options = options.Value;
         _replication = replication.Value;
-        _health = health;
         _loggerFactory = loggerFactory;
         _time = time;
     }
 
     /// <summary>The running service; <see langword="null"/> before the host started it and after it stopped.</summary>
-    public ReplicationService? Service { get; private set; }
+    public ReplicationService? Service => Daemon;
 
-    /// <summary>
-    /// Validates the options, opens the queue and starts the listener and workers. Registry reads and writes go through the
-    /// host's <see cref="RegistryClient"/>, or one built from <see cref="RegistryOptions"/> when the host has none.
-    /// </summary>
-    public async Task StartAsync(CancellationToken cancellationToken)
+    /// <inheritdoc />
+    protected override async Task<ReplicationService> StartDaemonAsync(HealthEndpoints health, CancellationToken cancellationToken)
     {
         var client = _services.GetService<RegistryClient>();
         if (client is null)
@@ -59,22 +54,14 @@ public sealed class ReplicationHostedService : IHostedService, IAsyncDisposable
         }
 
         var replicator = new Replicator(client, _replication, _loggerFactory?.CreateLogger<Replicator>());
-        Service = await ReplicationService.StartAsync(replicator, _options, _loggerFactory, _time, new HealthEndpoints(_health, HealthName), cancellationToken).ConfigureAwait(false);
+        return await ReplicationService.StartAsync(replicator, _options, _loggerFactory, _time, health, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Stops the listener and lets replications in flight end (they stay queued for the next start).</summary>
-    public async Task StopAsync(CancellationToken cancellationToken) => await DisposeAsync().ConfigureAwait(false);
-
-    /// <summary>Stops the service if it runs.</summary>
-    public async ValueTask DisposeAsync()
+    /// <summary>Disposes the registry client it created when the host had none.</summary>
+    protected override ValueTask OnStoppedAsync()
     {
-        if (Service is { } service)
-        {
-            Service = null;
-            await service.DisposeAsync().ConfigureAwait(false);
-        }
-
         Interlocked.Exchange(ref _ownedClient, null)?.Dispose();
+        return ValueTask.CompletedTask;
     }
 
     /// <summary>Live while the listener is bound and the replication workers run.</summary>

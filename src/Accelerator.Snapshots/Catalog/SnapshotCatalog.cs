@@ -434,7 +434,7 @@ internal sealed class Staging(SnapshotCatalog catalog, string path, FileLock hel
         {
             foreach (string mount in MountTable.MountPointsUnder(MountTable.Read(), Path))
             {
-                OverlayMount.Unmount(mount);
+                FileSystemMount.Unmount(mount);
             }
 
             catalog.DeleteTree(Path);

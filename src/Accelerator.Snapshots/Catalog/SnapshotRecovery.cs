@@ -32,7 +32,7 @@ internal sealed partial class SnapshotRecovery(SnapshotCatalog catalog, ILogger 
             // Overlays a killed warm was unpacking into are still mounted; unmount them before deleting their upper dirs.
             foreach (string mount in MountTable.MountPointsUnder(table, directory))
             {
-                OverlayMount.Unmount(mount);
+                FileSystemMount.Unmount(mount);
             }
 
             catalog.DeleteTree(directory);
@@ -69,7 +69,7 @@ internal sealed partial class SnapshotRecovery(SnapshotCatalog catalog, ILogger 
             var under = MountTable.MountPointsUnder(table, directory).OrderByDescending(m => m.Length).ToList();
             foreach (string mount in under.Where(m => !IsBlockFuseMount(m)))
             {
-                OverlayMount.Unmount(mount);
+                FileSystemMount.Unmount(mount);
             }
 
             foreach (string loop in LoopDevice.BackedUnder(directory))
@@ -87,7 +87,7 @@ internal sealed partial class SnapshotRecovery(SnapshotCatalog catalog, ILogger 
 
             foreach (string mount in under.Where(IsBlockFuseMount))
             {
-                OverlayMount.Unmount(mount);
+                FileSystemMount.Unmount(mount);
             }
 
             catalog.DeleteTree(directory);

@@ -200,7 +200,7 @@ internal sealed partial class SnapshotCloner(SnapshotCatalog catalog, TreeSnapsh
         }
         else
         {
-            OverlayMount.Unmount(mountPoint);
+            FileSystemMount.Unmount(mountPoint);
         }
 
         catalog.DeleteTree(directory);

@@ -152,7 +152,7 @@ internal sealed partial class TreeSnapshotWarmer(SnapshotCatalog catalog, Snapsh
             }
             finally
             {
-                OverlayMount.Unmount(mount);
+                FileSystemMount.Unmount(mount);
             }
 
             Directory.Delete(work, recursive: true);

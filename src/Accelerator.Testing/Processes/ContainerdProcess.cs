@@ -107,7 +107,7 @@ public sealed class ContainerdProcess : IAsyncDisposable
             // Snapshot and task rootfs mounts of containers that could not be removed; deepest first.
             foreach (string mountPoint in MountPointsUnder(Directory))
             {
-                OverlayMount.Unmount(mountPoint);
+                FileSystemMount.Unmount(mountPoint);
             }
 
             string runcState = Path.Combine("/run/containerd/runc", Namespace);

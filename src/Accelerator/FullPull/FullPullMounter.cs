@@ -171,7 +171,7 @@ internal sealed partial class FullPullMounter : IImageMounter
             }
 
             // Someone may have unmounted it already ('accel umount'): then there is nothing to unmount.
-            OverlayMount.Unmount(MountPoint);
+            FileSystemMount.Unmount(MountPoint);
             if (removeOnUnmount)
             {
                 DeleteTree(privateDirectory);

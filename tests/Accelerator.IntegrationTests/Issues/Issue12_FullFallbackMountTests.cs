@@ -1,3 +1,4 @@
+using Accelerator.Linux;
 using System.Diagnostics;
 using System.Text.Json;
 using Accelerator.IntegrationTests.Cli;
@@ -20,7 +21,7 @@ public sealed class Issue12_FullFallbackMountTests(ConformanceImageFixture fixtu
     {
         foreach (string mountPoint in Directory.EnumerateDirectories(_work))
         {
-            MountPoints.Unmount(mountPoint);
+            FileSystemMount.Unmount(Path.GetFullPath(mountPoint));
         }
 
         Directory.Delete(_work, recursive: true);
@@ -53,7 +54,7 @@ public sealed class Issue12_FullFallbackMountTests(ConformanceImageFixture fixtu
         using var server = Process.GetProcessById(pid);
         try
         {
-            Assert.True(MountPoints.IsMounted(mountPoint));
+            Assert.True(MountTable.IsMountPoint(mountPoint));
             Assert.Equal(ConformancePaths.SmallFileContent, await File.ReadAllTextAsync(Path.Combine(mountPoint, ConformancePaths.SmallFile)));
             string written = Path.Combine(mountPoint, "written-by-test");
             if (readOnly)
@@ -79,7 +80,7 @@ public sealed class Issue12_FullFallbackMountTests(ConformanceImageFixture fixtu
             }
         }
 
-        Assert.False(MountPoints.IsMounted(mountPoint));
+        Assert.False(MountTable.IsMountPoint(mountPoint));
         // Nothing was unpacked at (or written through to) the mount point itself: it was a mount of a private tree.
         Assert.Empty(Directory.EnumerateFileSystemEntries(mountPoint));
         using var json = JsonDocument.Parse(await File.ReadAllBytesAsync(stats));

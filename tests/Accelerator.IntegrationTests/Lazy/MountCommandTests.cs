@@ -1,3 +1,4 @@
+using Accelerator.Linux;
 using System.Diagnostics;
 using System.Text.Json;
 using Accelerator.IntegrationTests.Cli;
@@ -43,7 +44,7 @@ public sealed class MountCommandTests(ConformanceImageFixture fixture) : IClassF
     private static async Task WaitForMountAsync(string mountPoint, Process server)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        while (!MountPoints.IsMounted(mountPoint))
+        while (!MountTable.IsMountPoint(mountPoint))
         {
             Assert.False(server.HasExited, server.HasExited ? await server.StandardError.ReadToEndAsync() : null);
             await Task.Delay(100, timeout.Token);
@@ -81,7 +82,7 @@ public sealed class MountCommandTests(ConformanceImageFixture fixture) : IClassF
 
         Assert.True(server.ExitCode == 0, await server.StandardError.ReadToEndAsync());
         Assert.Contains("with strategy lazy", await stdout);
-        Assert.False(MountPoints.IsMounted(mountPoint));
+        Assert.False(MountTable.IsMountPoint(mountPoint));
         using var json = JsonDocument.Parse(await File.ReadAllBytesAsync(stats));
         var root = json.RootElement;
         Assert.Equal("lazy", root.GetProperty("strategy").GetString());
@@ -106,7 +107,7 @@ public sealed class MountCommandTests(ConformanceImageFixture fixture) : IClassF
         using var server = Process.GetProcessById(pid);
         try
         {
-            Assert.True(MountPoints.IsMounted(mountPoint));
+            Assert.True(MountTable.IsMountPoint(mountPoint));
             Assert.Equal(ConformancePaths.SmallFileContent, await File.ReadAllTextAsync(Path.Combine(mountPoint, ConformancePaths.SmallFile)));
             var (umount, _, umountError) = await CliRunner.RunAsync("umount", mountPoint);
             Assert.True(umount == 0, umountError);
@@ -121,7 +122,7 @@ public sealed class MountCommandTests(ConformanceImageFixture fixture) : IClassF
             }
         }
 
-        Assert.False(MountPoints.IsMounted(mountPoint));
+        Assert.False(MountTable.IsMountPoint(mountPoint));
     }
 
     [Fact]
@@ -138,7 +139,7 @@ public sealed class MountCommandTests(ConformanceImageFixture fixture) : IClassF
         Assert.True(lines.Length == 1, "more than one error line:\n" + error);
         Assert.StartsWith("accel: error: The background mount exited with code", lines[0], StringComparison.Ordinal);
         Assert.Equal(1, System.Text.RegularExpressions.Regex.Count(lines[0], "accel: error:"));
-        Assert.False(MountPoints.IsMounted(mountPoint));
+        Assert.False(MountTable.IsMountPoint(mountPoint));
     }
 
     [Fact]

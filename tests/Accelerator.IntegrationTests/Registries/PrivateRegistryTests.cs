@@ -1,3 +1,4 @@
+using Accelerator.Linux;
 using System.Text.Json;
 using Accelerator.IntegrationTests.Cli;
 using Accelerator.IntegrationTests.Replication;
@@ -241,7 +242,7 @@ public sealed class PrivateRegistryTests(PrivateRegistryFixture fixture)
         }
         finally
         {
-            if (MountPoints.IsMounted(mountPoint))
+            if (MountTable.IsMountPoint(mountPoint))
             {
                 Assert.Equal(0, (await CliRunner.RunAsync("umount", mountPoint)).ExitCode);
             }
@@ -403,7 +404,7 @@ public sealed class PrivateRegistryTests(PrivateRegistryFixture fixture)
         Assert.StartsWith("accel: error: ", line, StringComparison.Ordinal);
         Assert.Contains($"check the credentials for {Registries.Get(mode).Host}", line, StringComparison.Ordinal);
         fixture.AssertNoSecrets(accel.Output, accel.Error);
-        Assert.False(MountPoints.IsMounted(mountPoint));
+        Assert.False(MountTable.IsMountPoint(mountPoint));
     }
 
     [Theory]
@@ -513,7 +514,7 @@ public sealed class PrivateRegistryTests(PrivateRegistryFixture fixture)
             await using var accel = AccelProcess.Start("--plain-http", "--auth-file", AuthFile, "mount", converted, mountPoint, "--strategy", "lazy", "--read-only", "--cache-dir", Path.Combine(work, "cache"));
             try
             {
-                await accel.WaitUntilAsync(() => MountPoints.IsMounted(mountPoint), MountTimeout, "mount");
+                await accel.WaitUntilAsync(() => MountTable.IsMountPoint(mountPoint), MountTimeout, "mount");
                 int issued = Registries.TokenServer.Requests.Count;
                 await Task.Delay(TimeSpan.FromSeconds(5));
 
@@ -523,7 +524,7 @@ public sealed class PrivateRegistryTests(PrivateRegistryFixture fixture)
             }
             finally
             {
-                if (MountPoints.IsMounted(mountPoint))
+                if (MountTable.IsMountPoint(mountPoint))
                 {
                     Assert.Equal(0, (await CliRunner.RunAsync("umount", mountPoint)).ExitCode);
                 }
@@ -554,12 +555,12 @@ public sealed class PrivateRegistryTests(PrivateRegistryFixture fixture)
         await using var accel = AccelProcess.Start(full);
         try
         {
-            await accel.WaitUntilAsync(() => MountPoints.IsMounted(mountPoint), MountTimeout, "mount");
+            await accel.WaitUntilAsync(() => MountTable.IsMountPoint(mountPoint), MountTimeout, "mount");
             fixture.AssertImageFiles(mountPoint);
         }
         finally
         {
-            if (MountPoints.IsMounted(mountPoint))
+            if (MountTable.IsMountPoint(mountPoint))
             {
                 var umount = await CliRunner.RunAsync("umount", mountPoint);
                 Assert.True(umount.ExitCode == 0, umount.Error);

@@ -1,3 +1,4 @@
+using Accelerator.Linux;
 using Accelerator.Lazy.Mounting;
 using Accelerator.Oci.Registry;
 using Accelerator.Testing.Processes;
@@ -51,6 +52,6 @@ public sealed class ContainerRunTests : IAsyncLifetime
 
         Assert.Equal(Greeting + "written\n", output.ReplaceLineEndings("\n"));
         Assert.True(fetched > new FileInfo("/bin/busybox").Length / 4, $"only {fetched} bytes fetched: the container did not run from the mount");
-        Assert.False(MountPoints.IsMounted(mountPoint));
+        Assert.False(MountTable.IsMountPoint(mountPoint));
     }
 }

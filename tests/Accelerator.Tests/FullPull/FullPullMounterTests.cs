@@ -1,3 +1,4 @@
+using Accelerator.Linux;
 using Accelerator.FullPull;
 using Accelerator.Testing.Samples;
 using Accelerator.Testing.Trees;
@@ -71,7 +72,7 @@ public sealed class FullPullMounterTests : IAsyncLifetime
 
         var mounted = await accelerator.MountAsync(ImageReference.Parse(_image.OciReference), mountPoint, new MountOptions { ReadOnly = readOnly });
 
-        Assert.True(Accelerator.Lazy.Mounting.MountPoints.IsMounted(mountPoint));
+        Assert.True(MountTable.IsMountPoint(mountPoint));
         AssertTreeHoldsImage(mountPoint);
         string privateDirectory = Assert.Single(Directory.EnumerateDirectories(state));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(privateDirectory));
@@ -89,7 +90,7 @@ public sealed class FullPullMounterTests : IAsyncLifetime
 
         await mounted.DisposeAsync();
 
-        Assert.False(Accelerator.Lazy.Mounting.MountPoints.IsMounted(mountPoint));
+        Assert.False(MountTable.IsMountPoint(mountPoint));
         Assert.Empty(Directory.EnumerateFileSystemEntries(mountPoint));
         Assert.Empty(Directory.EnumerateFileSystemEntries(state));
     }
