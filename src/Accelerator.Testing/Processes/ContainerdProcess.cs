@@ -38,18 +38,45 @@ public sealed class ContainerdProcess : IAsyncDisposable
 
     /// <summary>Starts containerd and waits until <c>ctr version</c> gets an answer (at most 30 seconds).</summary>
     /// <exception cref="InvalidOperationException">containerd exited or did not answer in time; the message has its standard error.</exception>
-    public static async Task<ContainerdProcess> StartAsync(CancellationToken cancellationToken = default)
+    public static Task<ContainerdProcess> StartAsync(CancellationToken cancellationToken = default)
+        => StartAsync(new ContainerdProcessOptions(), cancellationToken);
+
+    /// <summary>Starts containerd with <paramref name="options"/> (proxy snapshotters, extra configuration) and waits until it answers.</summary>
+    /// <exception cref="InvalidOperationException">containerd exited or did not answer in time; the message has its standard error.</exception>
+    public static async Task<ContainerdProcess> StartAsync(ContainerdProcessOptions options, CancellationToken cancellationToken = default)
     {
         string directory = System.IO.Directory.CreateTempSubdirectory("accel-containerd-").FullName;
         string config = Path.Combine(directory, "containerd.toml");
-        await File.WriteAllTextAsync(config, $"""
+        var toml = new StringBuilder();
+        toml.AppendLine(CultureInfo.InvariantCulture, $"""
             version = 2
             root = "{directory}/root"
             state = "{directory}/state"
-            disabled_plugins = ["io.containerd.grpc.v1.cri"]
+            """);
+        if (!options.EnableCri)
+        {
+            toml.AppendLine("disabled_plugins = [\"io.containerd.grpc.v1.cri\"]");
+        }
+
+        toml.AppendLine(CultureInfo.InvariantCulture, $"""
             [grpc]
               address = "{directory}/containerd.sock"
-            """, cancellationToken).ConfigureAwait(false);
+            """);
+        foreach (var (name, address) in options.ProxySnapshotters)
+        {
+            toml.AppendLine(CultureInfo.InvariantCulture, $"""
+                [proxy_plugins.{name}]
+                  type = "snapshot"
+                  address = "{address}"
+                """);
+        }
+
+        if (options.ExtraConfiguration is { } extra)
+        {
+            toml.AppendLine(extra.Replace("{directory}", directory, StringComparison.Ordinal));
+        }
+
+        await File.WriteAllTextAsync(config, toml.ToString(), cancellationToken).ConfigureAwait(false);
         var start = new ProcessStartInfo("containerd") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add("--config");
         start.ArgumentList.Add(config);
