@@ -64,11 +64,23 @@ internal sealed partial class MetadataStore : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(root);
         root = PrivateDirectory.Create(root);
-        var handle = File.OpenHandle(Path.Combine(root, "lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite);
+        string lockFile = Path.Combine(root, "lock");
+        var busy = new IOException($"Another accel snapshotter is running on {root} (it holds {lockFile}); one daemon per root.");
+        SafeFileHandle handle;
+        try
+        {
+            // .NET takes a shared flock on open; the exclusive one below is what keeps a second daemon out.
+            handle = File.OpenHandle(lockFile, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite);
+        }
+        catch (IOException ex) when (ex is not FileNotFoundException and not DirectoryNotFoundException)
+        {
+            throw busy;
+        }
+
         if (LibC.Flock((int)handle.DangerousGetHandle(), LibC.LOCK_EX | LibC.LOCK_NB) != 0)
         {
             handle.Dispose();
-            throw new IOException($"Another accel snapshotter is running on {root} (it holds {Path.Combine(root, "lock")}); one daemon per root.");
+            throw busy;
         }
 
         var store = new MetadataStore(root, handle, logger ?? NullLogger.Instance);
