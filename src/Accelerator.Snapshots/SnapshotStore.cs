@@ -9,6 +9,7 @@ using Accelerator.Snapshots.Archive;
 using Accelerator.Snapshots.Catalog;
 using Accelerator.Snapshots.Eviction;
 using Accelerator.Snapshots.Mounting;
+using Accelerator.Snapshots.Sharing;
 using Accelerator.Snapshots.Warming;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -52,6 +53,7 @@ public sealed class SnapshotStore
     private readonly SnapshotCloner _cloner;
     private readonly SnapshotArchiver _archiver;
     private readonly SnapshotEvictor _evictor;
+    private readonly SharedLayers _shared;
 
     private SnapshotStore(SnapshotStoreOptions options, ILogger logger, TimeProvider time)
     {
@@ -61,6 +63,7 @@ public sealed class SnapshotStore
         _blocks = new BlockSnapshotWarmer(_catalog, _evictor, logger);
         _cloner = new SnapshotCloner(_catalog, _trees, _blocks, logger);
         _archiver = new SnapshotArchiver(_catalog, _trees, new BlockSnapshotArchiver(_catalog, _evictor));
+        _shared = new SharedLayers(_catalog, logger);
     }
 
     /// <summary>The store's directory.</summary>
@@ -210,6 +213,54 @@ public sealed class SnapshotStore
 
     /// <summary>Disk bytes of all published layers.</summary>
     public long UsedBytes() => _evictor.UsedBytes();
+
+    /// <summary>
+    /// The published tree layer <paramref name="chainId"/> when it is valid (its record names it and its tree exists);
+    /// else null. Its <see cref="SnapshotLayer.TreePath"/> is an overlayfs lower directory holding this layer alone; the
+    /// layers under it are found through <see cref="SnapshotLayer.Parent"/>.
+    /// </summary>
+    public SnapshotLayer? FindLayer(Digest chainId) => _shared.Find(chainId);
+
+    /// <summary>
+    /// Makes <paramref name="directory"/> — a finished layer tree in overlayfs upper-directory form (whiteouts as
+    /// <c>0/0</c> character devices, opaque directories marked <c>trusted.overlay.opaque</c>), as containerd's overlay
+    /// snapshotter commits it — the tree of layer <paramref name="chainId"/>, whose parent is <paramref name="parent"/>
+    /// (already a layer of the store; null for a first layer). The directory is moved, not copied: it must be on the
+    /// store's file system. Its record is written and the file system synced before the layer is published by rename,
+    /// and a crash in between gives the tree back to <paramref name="directory"/> at the next open. When the layer is in
+    /// the store already, the same chain ID being the same content, <paramref name="directory"/> is deleted and the
+    /// existing layer answered. An adopted layer records no diff ID (the store did not unpack it): the caller vouches that
+    /// the tree is the content <paramref name="chainId"/> names — only root, through the snapshotter's socket, can make
+    /// it do so (docs/security.md).
+    /// </summary>
+    /// <param name="chainId">The layer's chain ID.</param>
+    /// <param name="parent">The chain ID of the layer under it, or null.</param>
+    /// <param name="directory">The tree to take over.</param>
+    /// <param name="pin">When given, the layer is pinned under this name as it is published (see <see cref="PinLayerAsync"/>).</param>
+    /// <param name="cancellationToken">Cancels waiting for the locks.</param>
+    /// <exception cref="InvalidOperationException">The parent is not a layer of the store, or the existing layer has another parent.</exception>
+    /// <exception cref="DirectoryNotFoundException"><paramref name="directory"/> is not a directory.</exception>
+    /// <exception cref="IOException">The directory is on another file system (nothing was moved).</exception>
+    public Task<SnapshotLayer> AdoptLayerAsync(Digest chainId, Digest? parent, string directory, string? pin = null, CancellationToken cancellationToken = default)
+        => _shared.AdoptAsync(chainId, parent, directory, pin, cancellationToken);
+
+    /// <summary>
+    /// Pins the tree layer <paramref name="chainId"/> under <paramref name="pin"/> (a holder's name for its use, e.g. one
+    /// per containerd snapshot): while it has a pin, eviction, prune and recovery never delete it or the layers under it,
+    /// whatever the capacity and time-to-live say. Durable: pins survive restarts. Pinning twice under one name is one pin.
+    /// </summary>
+    /// <returns>The layer, or null (and no pin) when the store has no valid tree layer <paramref name="chainId"/>.</returns>
+    /// <exception cref="ArgumentException"><paramref name="pin"/> is not 1–128 letters, digits, <c>_</c>, <c>.</c> or <c>-</c> (not starting with <c>.</c>).</exception>
+    public Task<SnapshotLayer?> PinLayerAsync(Digest chainId, string pin, CancellationToken cancellationToken = default)
+        => _shared.PinAsync(chainId, pin, cancellationToken);
+
+    /// <summary>Removes one pin of <paramref name="chainId"/>. The layer stays in the cache until a prune or eviction finds nothing using it.</summary>
+    /// <returns>False when there was no such pin.</returns>
+    public Task<bool> UnpinLayerAsync(Digest chainId, string pin, CancellationToken cancellationToken = default)
+        => _shared.UnpinAsync(chainId, pin, cancellationToken);
+
+    /// <summary>The pins of <paramref name="chainId"/>, by name.</summary>
+    public IReadOnlyList<string> LayerPins(Digest chainId) => _catalog.PinsOf(chainId);
 
     /// <summary>
     /// Writes the snapshot of <paramref name="manifestDigest"/> to <paramref name="destination"/> as one blob, a tar:

@@ -57,6 +57,9 @@ internal sealed partial class SnapshotCatalog
 
     public string TrashDirectory => Path.Combine(Root, "trash");
 
+    /// <summary>Where pins live: <c>pins/HEX/NAME</c>, one empty file per pin of the layer HEX.</summary>
+    public string PinsDirectory => Path.Combine(Root, "pins");
+
     public string StoreLockPath => Path.Combine(LocksDirectory, "store.lock");
 
     /// <summary>Creates the store's directories; only its owner may enter the root.</summary>
@@ -65,7 +68,7 @@ internal sealed partial class SnapshotCatalog
         // The store holds unpacked images (set-user-ID files, devices) and the upper directories of live clones: only
         // its owner may enter it (containerd's answer to CVE-2021-41103 for its snapshotters is the same).
         PrivateDirectory.Create(Options.Root);
-        foreach (string directory in new[] { LayersDirectory, ImagesDirectory, MountsDirectory, StagingDirectory, LocksDirectory, TrashDirectory })
+        foreach (string directory in new[] { LayersDirectory, ImagesDirectory, MountsDirectory, StagingDirectory, LocksDirectory, TrashDirectory, PinsDirectory })
         {
             Directory.CreateDirectory(directory);
         }
@@ -183,7 +186,14 @@ internal sealed partial class SnapshotCatalog
             LayerKinds.Block => File.Exists(Path.Combine(directory, BlockDiskFile)) && File.Exists(Path.Combine(directory, BlockIndexFile)),
             _ => false,
         };
-        return complete && record!.ChainId == chainId.ToString() ? record : null;
+        // Only an adopted layer may lack a diff ID: a record the store built names the one its content was verified against.
+        bool described = record is not null && record.Origin switch
+        {
+            null or LayerOrigins.Built => record.DiffId is { } diffId && Digest.TryParse(diffId, out _),
+            LayerOrigins.Adopted => record.Kind == LayerKinds.Tree && (record.DiffId is null || Digest.TryParse(record.DiffId, out _)),
+            _ => false,
+        };
+        return complete && described && record!.ChainId == chainId.ToString() ? record : null;
     }
 
     /// <summary>The published snapshot of <paramref name="manifestDigest"/> when its record and all its layers are valid; else null.</summary>
@@ -311,6 +321,44 @@ internal sealed partial class SnapshotCatalog
 
         Directory.Move(layerDirectory, target);
         DurableFile.SyncDirectory(LayersDirectory);
+    }
+
+    /// <summary>The directory holding the pins of <paramref name="chainId"/>.</summary>
+    public string PinPath(Digest chainId) => Path.Combine(PinsDirectory, chainId.Encoded);
+
+    /// <summary>The pins of <paramref name="chainId"/> (their names), none when it has none.</summary>
+    public IReadOnlyList<string> PinsOf(Digest chainId)
+    {
+        string directory = PinPath(chainId);
+        return Directory.Exists(directory)
+            ? Directory.EnumerateFiles(directory).Select(f => Path.GetFileName(f)).Where(n => !n.StartsWith('.')).Order(StringComparer.Ordinal).ToList()
+            : [];
+    }
+
+    /// <summary>
+    /// The chain IDs nothing may delete because a holder pinned them: each pinned layer and every layer under it (an
+    /// overlay of a pinned layer needs its parents). Call under the store lock.
+    /// </summary>
+    public HashSet<string> PinnedLayers()
+    {
+        var held = new HashSet<string>(StringComparer.Ordinal);
+        foreach (string directory in Directory.EnumerateDirectories(PinsDirectory))
+        {
+            if (!Digest.TryParse("sha256:" + Path.GetFileName(directory), out var chainId) || PinsOf(chainId).Count == 0)
+            {
+                continue;
+            }
+
+            // Walk down the chain; a corrupt record still keeps its own directory (the pin names it).
+            Digest? current = chainId;
+            while (current is { } layer && held.Add(layer.ToString()))
+            {
+                var record = RecordJson.TryRead(Path.Combine(LayerPath(layer), "layer.json"), RecordJson.Default.LayerRecord);
+                current = record?.Parent is { } parent && Digest.TryParse(parent, out var p) ? p : null;
+            }
+        }
+
+        return held;
     }
 
     /// <summary>Takes the store-wide lock that orders publishing, eviction and clone registration across processes.</summary>

@@ -1,4 +1,5 @@
 using Accelerator.Linux;
+using Accelerator.Snapshots.Sharing;
 using Accelerator.Snapshots.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -7,7 +8,8 @@ namespace Accelerator.Snapshots.Catalog;
 /// <summary>
 /// Repairs a store when it is opened: removes what crashed processes left — staging directories no process holds,
 /// layers and snapshot records that are incomplete or corrupt, clones no longer mounted (with a block clone's file
-/// system, loop device and FUSE mount) — and empties the trash.
+/// system, loop device and FUSE mount) — and empties the trash. Pinned layers are never removed, and an adoption a
+/// crash interrupted is undone (the tree goes back to its holder's directory).
 /// </summary>
 internal sealed partial class SnapshotRecovery(SnapshotCatalog catalog, ILogger logger)
 {
@@ -35,14 +37,25 @@ internal sealed partial class SnapshotRecovery(SnapshotCatalog catalog, ILogger 
                 FileSystemMount.Unmount(mount);
             }
 
+            // An adoption killed between its renames: the holder's tree goes back where it came from.
+            LayerAdoption.Undo(directory, _logger);
             catalog.DeleteTree(directory);
             staging++;
         }
 
+        var pinned = catalog.PinnedLayers();
         foreach (string directory in Directory.EnumerateDirectories(catalog.LayersDirectory))
         {
-            if (!Digest.TryParse("sha256:" + Path.GetFileName(directory), out var chainId) || catalog.TryLoadLayer(chainId) is null)
+            string name = Path.GetFileName(directory);
+            if (!Digest.TryParse("sha256:" + name, out var chainId) || catalog.TryLoadLayer(chainId) is null)
             {
+                if (pinned.Contains("sha256:" + name))
+                {
+                    // A containerd snapshot uses it: never delete it under the holder; say so instead.
+                    LogPinnedInvalid(directory);
+                    continue;
+                }
+
                 catalog.DeleteTree(directory);
                 layers++;
             }
@@ -107,6 +120,9 @@ internal sealed partial class SnapshotRecovery(SnapshotCatalog catalog, ILogger 
 
         return report;
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The layer {Directory} is not valid but is pinned (a containerd snapshot uses it); it is kept.")]
+    private partial void LogPinnedInvalid(string directory);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Recovered the snapshot store {Root}: removed {Staging} unfinished warms, {Layers} invalid layers, {Snapshots} invalid snapshots, {Clones} stale clones.")]
     private partial void LogRecovered(string root, int staging, int layers, int snapshots, int clones);

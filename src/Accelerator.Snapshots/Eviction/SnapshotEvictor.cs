@@ -6,7 +6,8 @@ namespace Accelerator.Snapshots.Eviction;
 
 /// <summary>
 /// Removes snapshots: one on request, or as the time-to-live and capacity require (least recently used first), then
-/// every layer no snapshot, clone or running warm uses. Mounted snapshots and the layers of warms in progress stay.
+/// every layer no snapshot, clone, running warm or pin uses. Mounted snapshots, the layers of warms in progress and
+/// pinned layers (with the layers under them) stay.
 /// </summary>
 internal sealed partial class SnapshotEvictor(SnapshotCatalog catalog, ILogger logger)
 {
@@ -109,6 +110,8 @@ internal sealed partial class SnapshotEvictor(SnapshotCatalog catalog, ILogger l
     private void DeleteUnusedLayers(MountState mounts)
     {
         var used = new HashSet<string>(mounts.ChainIds, StringComparer.Ordinal);
+        // Layers a holder pinned (a containerd snapshot uses them), and the layers under them.
+        used.UnionWith(catalog.PinnedLayers());
         foreach (var record in catalog.ImageRecords())
         {
             used.UnionWith(record.ChainIds);

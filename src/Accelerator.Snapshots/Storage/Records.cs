@@ -16,7 +16,18 @@ internal sealed record LayerRecord
 
     public string? Parent { get; init; }
 
-    public required string DiffId { get; init; }
+    /// <summary>
+    /// The diff ID the layer's content was verified against when the store built it. Null only for a layer of
+    /// <see cref="LayerOrigins.Adopted"/> origin, whose content the store did not unpack itself (see <see cref="Origin"/>).
+    /// </summary>
+    public string? DiffId { get; init; }
+
+    /// <summary>
+    /// Who made the tree: null (or <see cref="LayerOrigins.Built"/>) when the store built it from a verified blob; or
+    /// <see cref="LayerOrigins.Adopted"/> when it was handed over as a finished tree under its chain ID by a trusted
+    /// local holder (the snapshotter, after containerd unpacked and verified the layer).
+    /// </summary>
+    public string? Origin { get; init; }
 
     /// <summary>The compressed layer blob it came from; null when imported from an exported snapshot.</summary>
     public string? LayerDigest { get; init; }
@@ -89,6 +100,16 @@ internal static class SnapshotKinds
     public static string Of(SnapshotKind kind) => kind == SnapshotKind.BlockStack ? BlockStack : OverlayTree;
 
     public static SnapshotKind Parse(string kind) => kind == BlockStack ? SnapshotKind.BlockStack : SnapshotKind.OverlayTree;
+}
+
+/// <summary>Who made a layer's tree (<see cref="LayerRecord.Origin"/>).</summary>
+internal static class LayerOrigins
+{
+    /// <summary>Built by the store from a blob verified by digest and diff ID (a warm or an import).</summary>
+    public const string Built = "built";
+
+    /// <summary>Handed over under its chain ID by a local holder through <c>SnapshotStore.AdoptLayerAsync</c>; no diff ID recorded.</summary>
+    public const string Adopted = "adopted";
 }
 
 /// <summary>The layer kinds under <c>layers/</c>.</summary>
