@@ -81,6 +81,18 @@ public sealed class ContainerdPullTests(ContainerdPullFixture fixture) : IClassF
         Assert.DoesNotContain("extract-", snapshots, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Pull_NoContainerdAtAddress_OneErrorLineNamingTheSocket()
+    {
+        string socket = Path.Combine(fixture.WorkDirectory, "no-containerd.sock");
+        var (exit, _, error) = await AccelProcess.RunAsync(
+            "containerd", "pull", fixture.Reference.ToString(), "--address", socket, "--snapshotter", Overlayfs, "--plain-http");
+
+        Assert.Equal(1, exit);
+        string line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith($"accel: error: cannot reach containerd at {socket}", line, StringComparison.Ordinal);
+    }
+
     private Task<(int ExitCode, string Out, string Error)> PullAsync(string reference, string snapshotter) => AccelProcess.RunAsync(
         "containerd", "pull", reference,
         "--address", fixture.Containerd.Address,
