@@ -51,7 +51,9 @@ public sealed class SnapshotFilter
     private static string? Field(SnapshotRecord record, string[] path) => path switch
     {
         ["name"] => record.Name,
-        ["parent"] => record.Parent,
+        // containerd reports a snapshot without parent as parent "" (metadata/adaptors.go: always present), so its
+        // metadata store finds a remote snapshot of a first layer with parent=="".
+        ["parent"] => record.Parent ?? string.Empty,
         ["kind"] => record.Kind switch
         {
             SnapshotKind.Active => "active",
