@@ -1,4 +1,5 @@
 using Accelerator.Lazy.Conversion;
+using Accelerator.Linux;
 using Accelerator.Oci.Registry;
 using Accelerator.Oci.Resolution;
 using Accelerator.Testing.Images;
@@ -65,6 +66,7 @@ public sealed class ContainerdPullAccelFixture : IAsyncLifetime
 
         if (Snapshotter is not null)
         {
+            await Snapshotter.TerminateAsync();
             await Snapshotter.DisposeAsync();
         }
 
@@ -74,6 +76,12 @@ public sealed class ContainerdPullAccelFixture : IAsyncLifetime
         }
 
         Client.Dispose();
+        // Whatever a snapshotter that failed left mounted; deepest first.
+        foreach (string mountPoint in MountTable.MountPointsUnder(MountTable.Read(), WorkDirectory))
+        {
+            FileSystemMount.Unmount(mountPoint);
+        }
+
         Directory.Delete(WorkDirectory, recursive: true);
     }
 

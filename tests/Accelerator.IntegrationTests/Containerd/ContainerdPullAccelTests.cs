@@ -12,6 +12,8 @@ public sealed class ContainerdPullAccelTests(ContainerdPullAccelFixture fixture)
     [Fact]
     public async Task Pull_ImageWithLazyVariant_NoLayerBlobFetchedAndCtrRunRunsPython()
     {
+        // The conversion read the source layers; from here on nothing may.
+        int before = fixture.BlobGets(fixture.Layers);
         var (exit, output, error) = await AccelProcess.RunAsync(
             "containerd", "pull", fixture.Reference.ToString(),
             "--address", fixture.Containerd.Address,
@@ -21,7 +23,7 @@ public sealed class ContainerdPullAccelTests(ContainerdPullAccelFixture fixture)
         Assert.True(exit == 0, $"accel containerd pull failed ({exit}): {error}\n{output}\nsnapshotter: {fixture.Snapshotter.Error}");
         Assert.Equal(fixture.Image.LayerCount, output.Split('\n').Count(l => l.StartsWith("layer ", StringComparison.Ordinal) && l.Contains(": remote", StringComparison.Ordinal)));
         Assert.Contains(" 0 B fetched", output, StringComparison.Ordinal);
-        Assert.Equal(0, fixture.BlobGets(fixture.Layers));
+        Assert.Equal(before, fixture.BlobGets(fixture.Layers));
 
         string run = await fixture.Containerd.CtrAsync(
             ["run", "--rm", "--snapshotter", "accel", fixture.Reference.ToString(), "ctrpull-accel-" + Guid.NewGuid().ToString("N")[..12], .. fixture.Image.Command]);
@@ -31,6 +33,6 @@ public sealed class ContainerdPullAccelTests(ContainerdPullAccelFixture fixture)
         }
 
         // The container ran on the lazy mount: still no layer blob fetched.
-        Assert.Equal(0, fixture.BlobGets(fixture.Layers));
+        Assert.Equal(before, fixture.BlobGets(fixture.Layers));
     }
 }
