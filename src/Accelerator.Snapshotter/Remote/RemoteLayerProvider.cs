@@ -116,7 +116,7 @@ public sealed partial class RemoteLayerProvider : ILayerProvider, IAsyncDisposab
             ?? await ReadManifestAsync(served, cancellationToken).ConfigureAwait(false);
         int depth = layers.DepthOf(request.ChainId);
         string? expectedParent = depth > 0 ? layers.ChainIds[depth - 1] : null;
-        if (depth < 0 || !string.Equals(request.Parent, expectedParent, StringComparison.Ordinal))
+        if (depth < 0 || !IsParent(request.Parent, expectedParent))
         {
             LogChainMismatch(request.ChainId, request.Parent, image, manifest);
             return null;
@@ -493,6 +493,13 @@ public sealed partial class RemoteLayerProvider : ILayerProvider, IAsyncDisposab
             return served;
         }
     }
+
+    // The parent is the chain below: a remote snapshot is named by its chain ID; one containerd unpacked and committed
+    // through its metadata store is named NAMESPACE/ID/CHAINID in the snapshotter (containerd 1.6 metadata/snapshot.go).
+    private static bool IsParent(string? parent, string? expected)
+        => expected is null
+            ? string.IsNullOrEmpty(parent)
+            : parent is not null && (parent == expected || parent.EndsWith("/" + expected, StringComparison.Ordinal));
 
     // After a restart the manifest is read again when first needed (by digest: the same bytes as before).
     private async Task<RemoteImageManifest> ReadManifestAsync(RemoteImage served, CancellationToken cancellationToken)
