@@ -77,7 +77,7 @@ internal static class ContainerdCommand
         return command;
     }
 
-    private static string Describe(ContainerdPulledLayer layer, string snapshotter) => $"layer {layer.Index + 1} {layer.Digest}: " + layer.Outcome switch
+    private static string Describe(ContainerdPulledLayer layer, string snapshotter) => $"layer {layer.Index + 1} {layer.Digest ?? layer.DiffId}: " + layer.Outcome switch
     {
         ContainerdLayerOutcome.Remote => $"remote (served by snapshotter {snapshotter}, nothing fetched)",
         ContainerdLayerOutcome.Present => "already present",

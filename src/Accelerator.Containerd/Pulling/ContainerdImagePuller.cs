@@ -60,7 +60,10 @@ public sealed partial class ContainerdImagePuller
     /// Pulls <paramref name="image"/> (a registry reference) from <paramref name="store"/> into containerd and names the
     /// image record after it.
     /// </summary>
-    /// <exception cref="NotSupportedException">The image's layers are not tar layers containerd can unpack (e.g. an accelerated variant).</exception>
+    /// <exception cref="NotSupportedException">
+    /// The image is an accelerated variant (its layers are no tar layers containerd can unpack) and the snapshotter
+    /// does not serve every layer itself.
+    /// </exception>
     /// <exception cref="ContainerdException">A containerd call failed.</exception>
     public async Task<ContainerdPullResult> PullAsync(IImageStore store, ImageReference image, CancellationToken cancellationToken = default)
     {
@@ -73,16 +76,16 @@ public sealed partial class ContainerdImagePuller
 
         long started = _options.TimeProvider.GetTimestamp();
         var resolved = await ImageResolver.ResolveAsync(store, image, _options.Platform, cancellationToken).ConfigureAwait(false);
-        var diffIds = CheckUnpackable(resolved);
+        var (diffIds, variant) = CheckUnpackable(resolved);
         var chainIds = ChainIds(diffIds);
 
         string lease = await CreateLeaseAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var pull = new Pull(store, resolved, diffIds, chainIds, ContainerdChannel.Headers(_options.Namespace, lease), lease);
+            var pull = new Pull(store, resolved, diffIds, chainIds, variant, ContainerdChannel.Headers(_options.Namespace, lease), lease);
             await WriteManifestsAsync(pull, cancellationToken).ConfigureAwait(false);
-            var layers = new List<ContainerdPulledLayer>(resolved.Layers.Count);
-            for (int i = 0; i < resolved.Layers.Count; i++)
+            var layers = new List<ContainerdPulledLayer>(diffIds.Count);
+            for (int i = 0; i < diffIds.Count; i++)
             {
                 var layer = await UnpackLayerAsync(pull, i, cancellationToken).ConfigureAwait(false);
                 layers.Add(layer);
@@ -124,25 +127,22 @@ public sealed partial class ContainerdImagePuller
         return chain;
     }
 
-    private static IReadOnlyList<Digest> CheckUnpackable(ResolvedImage resolved)
+    // The diff IDs to unpack, and whether the image is an accelerated variant (lazy, block): its config is the source
+    // image's, so its diff IDs name the source's layers, but its own layers are no tar layers containerd could apply —
+    // only a snapshotter that serves the variant itself (a remote snapshot for every layer) can take it.
+    private static (IReadOnlyList<Digest> DiffIds, bool Variant) CheckUnpackable(ResolvedImage resolved)
     {
         var layers = resolved.Layers;
-        if (layers.FirstOrDefault(l => !MediaTypes.IsLayer(l.MediaType)) is { } other)
-        {
-            throw new NotSupportedException(
-                $"{resolved.Image} has a layer containerd cannot unpack ({other.Digest}, media type '{other.MediaType}'): " +
-                "it is an accelerated variant; pull the image it was converted from, and the accel snapshotter serves the variant.");
-        }
-
         var diffIds = resolved.Config.Rootfs?.DiffIds;
-        if (diffIds is null || diffIds.Count != layers.Count)
+        if (diffIds is null || diffIds.Count == 0)
         {
-            throw new FormatException($"{resolved.Image}: its config lists {diffIds?.Count ?? 0} diff IDs for {layers.Count} layers.");
+            throw new FormatException($"{resolved.Image} has no layers (its config lists no diff IDs).");
         }
 
-        if (layers.Count == 0)
+        bool variant = layers.Any(l => !MediaTypes.IsLayer(l.MediaType));
+        if (!variant && diffIds.Count != layers.Count)
         {
-            throw new FormatException($"{resolved.Image} has no layers.");
+            throw new FormatException($"{resolved.Image}: its config lists {diffIds.Count} diff IDs for {layers.Count} layers.");
         }
 
         if (resolved.Root.Index is { } index && !index.Manifests.Any(m => m.Digest == resolved.Manifest.Digest))
@@ -150,15 +150,16 @@ public sealed partial class ContainerdImagePuller
             throw new NotSupportedException($"{resolved.Image} nests image indexes; containerd pulls of nested indexes are not supported.");
         }
 
-        return diffIds;
+        return (diffIds, variant);
     }
 
     // Unpacks layer i, as containerd's unpacker does (unpacker.go), with the labels a remote snapshotter needs.
     private async Task<ContainerdPulledLayer> UnpackLayerAsync(Pull pull, int i, CancellationToken cancellationToken)
     {
-        var layer = pull.Image.Layers[i];
+        Descriptor? layer = pull.Variant ? null : pull.Image.Layers[i];
         string chainId = pull.ChainIds[i];
-        ContainerdPulledLayer Done(ContainerdLayerOutcome outcome, long fetched) => new(i, layer.Digest, pull.DiffIds[i], chainId, outcome, fetched);
+        string name = $"layer {i + 1} ({layer?.Digest ?? pull.DiffIds[i]})";
+        ContainerdPulledLayer Done(ContainerdLayerOutcome outcome, long fetched) => new(i, layer?.Digest, pull.DiffIds[i], chainId, outcome, fetched);
 
         if (await SnapshotExistsAsync(pull, chainId, cancellationToken).ConfigureAwait(false))
         {
@@ -187,13 +188,21 @@ public sealed partial class ContainerdImagePuller
             }
             catch (RpcException ex)
             {
-                throw new ContainerdException($"prepare of layer {i + 1} ({layer.Digest}) in snapshotter {_options.Snapshotter}", ex);
+                throw new ContainerdException($"prepare of {name} in snapshotter {_options.Snapshotter}", ex);
             }
         }
 
         if (mounts is null)
         {
-            throw new IOException($"containerd answered AlreadyExists for layer {i + 1} ({layer.Digest}) {PrepareAttempts} times, yet has no snapshot {chainId}.");
+            throw new IOException($"containerd answered AlreadyExists for {name} {PrepareAttempts} times, yet has no snapshot {chainId}.");
+        }
+
+        if (layer is null)
+        {
+            await RemoveQuietlyAsync(pull, key).ConfigureAwait(false);
+            throw new NotSupportedException(
+                $"{pull.Image.Image} is an accelerated variant whose layers containerd cannot unpack, and snapshotter {_options.Snapshotter} " +
+                $"does not serve {name} itself; pull the image it was converted from, or use the accel snapshotter.");
         }
 
         bool committed = false;
@@ -214,13 +223,13 @@ public sealed partial class ContainerdImagePuller
             }
             catch (RpcException ex)
             {
-                throw new ContainerdException($"apply of layer {i + 1} ({layer.Digest})", ex);
+                throw new ContainerdException($"apply of {name}", ex);
             }
 
             if (applied.Applied?.Digest != pull.DiffIds[i].ToString())
             {
                 throw new InvalidDataException(
-                    $"Layer {i + 1} ({layer.Digest}) unpacked to {applied.Applied?.Digest}, but the config's diff ID is {pull.DiffIds[i]}.");
+                    $"{name} unpacked to {applied.Applied?.Digest}, but the config's diff ID is {pull.DiffIds[i]}.");
             }
 
             var commit = new CommitSnapshotRequest { Snapshotter = _options.Snapshotter, Name = chainId, Key = key };
@@ -237,7 +246,7 @@ public sealed partial class ContainerdImagePuller
             }
             catch (RpcException ex)
             {
-                throw new ContainerdException($"commit of layer {i + 1} ({layer.Digest}) as {chainId}", ex);
+                throw new ContainerdException($"commit of {name} as {chainId}", ex);
             }
 
             await UpdateLabelsAsync(
@@ -257,7 +266,8 @@ public sealed partial class ContainerdImagePuller
     }
 
     // The labels containerd's unpacker puts on a layer's snapshot when the CRI plugin pulls (snapshot.ref plus the
-    // containerd.io/snapshot/cri.* labels of pkg/snapshotters/annotations.go).
+    // containerd.io/snapshot/cri.* labels of pkg/snapshotters/annotations.go). An accelerated variant's layers are not
+    // the source's, so its snapshots name the image and manifest only.
     private static Dictionary<string, string> LayerLabels(Pull pull, int i)
     {
         var layers = pull.Image.Layers;
@@ -266,8 +276,13 @@ public sealed partial class ContainerdImagePuller
             [ContainerdLabels.SnapshotRef] = pull.ChainIds[i],
             [ContainerdLabels.CriImageRef] = pull.Image.Image.ToString(),
             [ContainerdLabels.CriManifestDigest] = pull.Image.Manifest.Digest.ToString(),
-            [ContainerdLabels.CriLayerDigest] = layers[i].Digest.ToString(),
         };
+        if (pull.Variant)
+        {
+            return labels;
+        }
+
+        labels[ContainerdLabels.CriLayerDigest] = layers[i].Digest.ToString();
 
         // This layer and the ones above it, as many as fit in one label.
         var list = new StringBuilder();
@@ -379,5 +394,6 @@ public sealed partial class ContainerdImagePuller
         => $"{_options.TimeProvider.GetUtcNow().Ticks % 1_000_000_000}-{Convert.ToBase64String(RandomNumberGenerator.GetBytes(3)).Replace('+', '-').Replace('/', '_')}";
 
     /// <summary>One pull's state: where blobs come from, what was resolved, and the call headers (namespace, lease).</summary>
-    private sealed record Pull(IImageStore Store, ResolvedImage Image, IReadOnlyList<Digest> DiffIds, IReadOnlyList<string> ChainIds, Metadata Headers, string Lease);
+    private sealed record Pull(
+        IImageStore Store, ResolvedImage Image, IReadOnlyList<Digest> DiffIds, IReadOnlyList<string> ChainIds, bool Variant, Metadata Headers, string Lease);
 }

@@ -16,12 +16,12 @@ public sealed record ContainerdPullResult(
 
 /// <summary>One layer of a pull into containerd.</summary>
 /// <param name="Index">Its position, 0 for the lowest.</param>
-/// <param name="Digest">The layer blob's digest.</param>
+/// <param name="Digest">The layer blob's digest; null for a layer of an accelerated variant (whose blobs are not the source image's layers).</param>
 /// <param name="DiffId">Its uncompressed digest, from the image config.</param>
 /// <param name="ChainId">Its chain ID, the name of its committed snapshot.</param>
 /// <param name="Outcome">How the snapshot came to be.</param>
 /// <param name="BytesFetched">The blob bytes fetched from the registry for it.</param>
-public sealed record ContainerdPulledLayer(int Index, Digest Digest, Digest DiffId, string ChainId, ContainerdLayerOutcome Outcome, long BytesFetched);
+public sealed record ContainerdPulledLayer(int Index, Digest? Digest, Digest DiffId, string ChainId, ContainerdLayerOutcome Outcome, long BytesFetched);
 
 /// <summary>How a layer's snapshot came to be in a pull into containerd.</summary>
 public enum ContainerdLayerOutcome

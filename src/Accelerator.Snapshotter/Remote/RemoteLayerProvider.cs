@@ -13,7 +13,7 @@ namespace Accelerator.Snapshotter.Remote;
 /// <summary>
 /// Remote snapshots: layers of an image that the facade (<see cref="IImageAccelerator"/>: cache, lazy, block — never a
 /// full pull, which is containerd's own download) can mount become committed snapshots containerd does not download.
-/// One decision per image (manifest digest), made on the first Prepare with the CRI labels and shared by every layer
+/// One decision per image (its manifest digest in its repository), made on the first Prepare with the CRI labels and shared by every layer
 /// and concurrent Prepare; the mount (<c>DIRECTORY/ID/mnt</c>, read-only) is the flattened lower directory of the
 /// image's top layer; an intermediate layer used as another image's parent is unpacked from its original layers.
 /// </summary>
@@ -44,8 +44,8 @@ public sealed partial class RemoteLayerProvider : ILayerProvider, IAsyncDisposab
     private readonly string _directory;
     private readonly CancellationTokenSource _stopping = new();
     private readonly object _lock = new();
-    private readonly Dictionary<Digest, Task<Decision>> _decisions = [];
-    private readonly Dictionary<Digest, RemoteImage> _images = [];
+    private readonly Dictionary<string, Task<Decision>> _decisions = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, RemoteImage> _images = new(StringComparer.Ordinal);
     private readonly LinkedList<RemoteImageStatus> _ordinary = new();
     private int _lastId;
     private bool _disposed;
@@ -116,7 +116,7 @@ public sealed partial class RemoteLayerProvider : ILayerProvider, IAsyncDisposab
             ?? await ReadManifestAsync(served, cancellationToken).ConfigureAwait(false);
         int depth = layers.DepthOf(request.ChainId);
         string? expectedParent = depth > 0 ? layers.ChainIds[depth - 1] : null;
-        if (depth < 0 || !string.Equals(request.Parent, expectedParent, StringComparison.Ordinal))
+        if (depth < 0 || !IsParent(request.Parent, expectedParent))
         {
             LogChainMismatch(request.ChainId, request.Parent, image, manifest);
             return null;
@@ -164,11 +164,12 @@ public sealed partial class RemoteLayerProvider : ILayerProvider, IAsyncDisposab
     public async Task ReleaseAsync(LayerSource source, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(source);
-        var (_, manifest, _, _, chain) = Parse(source);
+        var (image, manifest, _, _, chain) = Parse(source);
+        string key = KeyOf(image, manifest);
         RemoteImage? served;
         lock (_lock)
         {
-            if (!_images.TryGetValue(manifest, out served) || !served.Snapshots.Remove(chain))
+            if (!_images.TryGetValue(key, out served) || !served.Snapshots.Remove(chain))
             {
                 return;
             }
@@ -180,8 +181,8 @@ public sealed partial class RemoteLayerProvider : ILayerProvider, IAsyncDisposab
             }
 
             served.Released = true;
-            _images.Remove(manifest);
-            _decisions.Remove(manifest);
+            _images.Remove(key);
+            _decisions.Remove(key);
         }
 
         await served.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -260,14 +261,15 @@ public sealed partial class RemoteLayerProvider : ILayerProvider, IAsyncDisposab
     {
         lock (_lock)
         {
-            if (_decisions.TryGetValue(manifest, out var existing)
+            string key = KeyOf(image, manifest);
+            if (_decisions.TryGetValue(key, out var existing)
                 && !(existing.IsCompletedSuccessfully && existing.Result.Served is null && existing.Result.Expires <= _time.GetUtcNow()))
             {
                 return existing;
             }
 
             var decision = Task.Run(() => MakeDecisionAsync(image, manifest, _stopping.Token));
-            _decisions[manifest] = decision;
+            _decisions[key] = decision;
             return decision;
         }
     }
@@ -328,7 +330,7 @@ public sealed partial class RemoteLayerProvider : ILayerProvider, IAsyncDisposab
         served.TimeToReady = _time.GetElapsedTime(started);
         lock (_lock)
         {
-            _images[manifest] = served;
+            _images[KeyOf(image, manifest)] = served;
             WriteRecord(served);
         }
 
@@ -475,7 +477,8 @@ public sealed partial class RemoteLayerProvider : ILayerProvider, IAsyncDisposab
     {
         lock (_lock)
         {
-            if (_images.TryGetValue(manifest, out var served))
+            string key = KeyOf(image, manifest);
+            if (_images.TryGetValue(key, out var served))
             {
                 return served;
             }
@@ -487,12 +490,19 @@ public sealed partial class RemoteLayerProvider : ILayerProvider, IAsyncDisposab
             };
             served.Snapshots.Add(chain);
             PrivateDirectory.Create(served.Directory);
-            _images[manifest] = served;
-            _decisions[manifest] = Task.FromResult(new Decision(served, DateTimeOffset.MaxValue));
+            _images[key] = served;
+            _decisions[key] = Task.FromResult(new Decision(served, DateTimeOffset.MaxValue));
             WriteRecord(served);
             return served;
         }
     }
+
+    // The parent is the chain below: a remote snapshot is named by its chain ID; one containerd unpacked and committed
+    // through its metadata store is named NAMESPACE/ID/CHAINID in the snapshotter (containerd 1.6 metadata/snapshot.go).
+    private static bool IsParent(string? parent, string? expected)
+        => expected is null
+            ? string.IsNullOrEmpty(parent)
+            : parent is not null && (parent == expected || parent.EndsWith("/" + expected, StringComparison.Ordinal));
 
     // After a restart the manifest is read again when first needed (by digest: the same bytes as before).
     private async Task<RemoteImageManifest> ReadManifestAsync(RemoteImage served, CancellationToken cancellationToken)
@@ -581,7 +591,7 @@ public sealed partial class RemoteLayerProvider : ILayerProvider, IAsyncDisposab
 
             if (record is null || record.Snapshots.Count == 0
                 || !ImageReference.TryParse(record.Image, out var image) || !Digest.TryParse(record.Manifest, out var manifest)
-                || _images.ContainsKey(manifest))
+                || _images.ContainsKey(KeyOf(image, manifest)))
             {
                 Directory.Delete(directory, recursive: true);
                 continue;
@@ -593,10 +603,14 @@ public sealed partial class RemoteLayerProvider : ILayerProvider, IAsyncDisposab
                 DecidedAt = record.DecidedAt,
             };
             served.Snapshots.UnionWith(record.Snapshots);
-            _images[manifest] = served;
-            _decisions[manifest] = Task.FromResult(new Decision(served, DateTimeOffset.MaxValue));
+            _images[KeyOf(image, manifest)] = served;
+            _decisions[KeyOf(image, manifest)] = Task.FromResult(new Decision(served, DateTimeOffset.MaxValue));
         }
     }
+
+    // One decision per image: its manifest in its repository (the same manifest pushed to another repository has other
+    // variants beside it, or none).
+    private static string KeyOf(ImageReference image, Digest manifest) => image.Name + "@" + manifest;
 
     private async Task RemoveAsync(RemoteImage served)
     {

@@ -84,7 +84,10 @@ public sealed class ContainerdPullFixture : IAsyncLifetime
         var snapshots = new Accelerator.Containerd.Api.Snapshots.Snapshots.SnapshotsClient(channel);
         var headers = ContainerdChannel.Headers(Containerd.Namespace);
         string key = "accel-test-view-" + Guid.NewGuid().ToString("N");
-        var view = await snapshots.ViewAsync(new ViewSnapshotRequest { Snapshotter = snapshotter, Key = key, Parent = chainId }, headers);
+        // A root for containerd's GC: a snapshot no lease, image or container holds is collected at the next GC.
+        var request = new ViewSnapshotRequest { Snapshotter = snapshotter, Key = key, Parent = chainId };
+        request.Labels.Add("containerd.io/gc.root", DateTimeOffset.UtcNow.ToString("O"));
+        var view = await snapshots.ViewAsync(request, headers);
         string target = Directory.CreateDirectory(Path.Combine(WorkDirectory, key)).FullName;
         try
         {

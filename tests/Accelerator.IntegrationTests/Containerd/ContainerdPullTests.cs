@@ -1,3 +1,4 @@
+using Accelerator.Lazy.Conversion;
 using Accelerator.Oci.Resolution;
 using Accelerator.Testing.Images;
 using Accelerator.Testing.Processes;
@@ -77,6 +78,29 @@ public sealed class ContainerdPullTests(ContainerdPullFixture fixture) : IClassF
         string images = await fixture.Containerd.CtrAsync(["images", "ls", "--quiet"]);
         Assert.DoesNotContain(reference, images.Split('\n').Select(l => l.Trim()));
         // The layer that failed left no extract snapshot behind.
+        string snapshots = await fixture.Containerd.CtrAsync(["snapshots", "--snapshotter", Overlayfs, "ls"]);
+        Assert.DoesNotContain("extract-", snapshots, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Pull_LazyVariantIntoOverlayfs_OneErrorAndLeavesNoImageNorSnapshot()
+    {
+        string layout = Path.Combine(fixture.WorkDirectory, "variant-layout");
+        await SampleImageGenerator.WriteLayoutAsync(layout, new SampleImageOptions { LayerCount = 2, TotalSize = 256 * 1024, Seed = 1415, Tag = "v1" });
+        await OciLayoutTools.PushAsync(layout, "v1", fixture.Registry.Host, "variant/app");
+        var source = ImageReference.Parse($"{fixture.Registry.Host}/variant/app:v1");
+        var store = fixture.Client.GetStore(source.Registry);
+        await LazyConverter.ConvertAsync(store, source, store, LazyConverter.DefaultTarget(source));
+
+        string reference = $"{fixture.Registry.Host}/variant/app:v1-accel";
+        var (exit, output, error) = await PullAsync(reference, Overlayfs);
+
+        Assert.Equal(1, exit);
+        string line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("accelerated variant", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("Pulled ", output, StringComparison.Ordinal);
+        string images = await fixture.Containerd.CtrAsync(["images", "ls", "--quiet"]);
+        Assert.DoesNotContain(reference, images.Split('\n').Select(l => l.Trim()));
         string snapshots = await fixture.Containerd.CtrAsync(["snapshots", "--snapshotter", Overlayfs, "ls"]);
         Assert.DoesNotContain("extract-", snapshots, StringComparison.Ordinal);
     }
