@@ -51,7 +51,8 @@ public sealed class SnapshotFilter
     private static string? Field(SnapshotRecord record, string[] path) => path switch
     {
         ["name"] => record.Name,
-        ["parent"] => record.Parent,
+        // Always present, "" without a parent: containerd's metadata store finds a remote snapshot's first layer with parent=="".
+        ["parent"] => record.Parent ?? "",
         ["kind"] => record.Kind switch
         {
             SnapshotKind.Active => "active",
