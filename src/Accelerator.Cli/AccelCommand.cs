@@ -58,6 +58,7 @@ internal static class AccelCommand
         root.Subcommands.Add(BlockCommand.Create(common, console));
         root.Subcommands.Add(CacheCommand.Create(common, console));
         root.Subcommands.Add(SnapshotterCommand.Create(common, console));
+        root.Subcommands.Add(ContainerdCommand.Create(common, console));
         return root;
     }
 }
