@@ -109,7 +109,7 @@ public sealed class SnapshotStoreSharingTests(SnapshotStoreSharingFixture fixtur
     }
 
     [Fact]
-    public async Task CacheWarm_ThenContainerdUnpacksWithSnapshotRefLabels_EveryLayerAlreadyExistsAndNoBlobFetched()
+    public async Task CacheWarm_ThenContainerdUnpacksWithSnapshotRefLabels_EveryLayerAlreadyExistsNoBlobFetchedAndItRuns()
     {
         var (image, reference, expected) = await fixture.PushAsync(DebianImageCorpus.Layered);
         var (layers, chainIds) = await LayersOfAsync(reference);
@@ -148,6 +148,15 @@ public sealed class SnapshotStoreSharingTests(SnapshotStoreSharingFixture fixtur
         {
             FileSystemMount.Unmount(mountPoint);
         }
+
+        // The image into containerd the same way (`accel containerd pull`, which sends the labels `ctr` does not), and a
+        // container from it: still no layer blob fetched.
+        var pull = await AccelProcess.RunAsync(
+            "containerd", "pull", reference.ToString(),
+            "--address", fixture.Containerd.Address, "--namespace", fixture.Containerd.Namespace, "--snapshotter", "accel", "--plain-http");
+        Assert.True(pull.ExitCode == 0, pull.Error);
+        string run = await fixture.Containerd.CtrAsync(["run", "--rm", "--snapshotter", "accel", reference.ToString(), "warmed-" + Guid.NewGuid().ToString("N")[..8], .. image.Command]);
+        Assert.All(image.ExpectedOutput, e => Assert.Contains(e, run, StringComparison.Ordinal));
 
         Assert.Equal(0, LayerBlobRequests(fixture.Registry.ReadLog()[before..], layers));
         Assert.Equal(image.LayerCount, chainIds.Count);
