@@ -57,6 +57,8 @@ internal static class SnapshotterCommand
                     // The snapshot-store provider ([cache]), the remote-image provider ([remote], [registry]) and the
                     // CRI image-service proxy ([cri_proxy]) are added one line each below. ----
 
+                    services.AddSnapshotStoreLayers(settings.GetSection(SnapshotStoreLayersServiceCollectionExtensions.SectionName));
+
                     SnapshotterRemoteSnapshots.Add(services, common, result, settings);
                     services.AddAccelSnapshotter(options =>
                     {

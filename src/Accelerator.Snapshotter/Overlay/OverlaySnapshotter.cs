@@ -118,7 +118,8 @@ public sealed partial class OverlaySnapshotter : IDisposable
             var committed = active with { Name = name, Kind = SnapshotKind.Committed, Labels = Copy(labels), Created = now, Updated = now, Usage = usage };
             _metadata.Put(committed);
             LogCommitted(_logger, key, name, active.Id);
-            if (SnapshotLabels.IsChainId(name) && _providers.Count > 0)
+            // containerd's metadata store names it NAMESPACE/SEQUENCE/NAME; the unpacker's NAME is the chain ID.
+            if (SnapshotLabels.IsChainId(name[(name.LastIndexOf('/') + 1)..]) && _providers.Count > 0)
             {
                 await OfferAsync(committed, fs, cancellationToken).ConfigureAwait(false);
             }

@@ -1,6 +1,8 @@
 using Accelerator.Snapshots;
+using Accelerator.Snapshotter.Hosting;
 using Accelerator.Snapshotter.Layers;
 using Accelerator.Snapshotter.Store;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -10,20 +12,53 @@ namespace Microsoft.Extensions.DependencyInjection;
 /// <summary>Adds the snapshot store as a layer provider of the containerd snapshotter.</summary>
 public static class SnapshotStoreLayersServiceCollectionExtensions
 {
+    /// <summary>The store's directory under the snapshotter's root: <c>ROOT/cache</c>.</summary>
+    public const string CacheDirectory = "cache";
+
+    /// <summary>The configuration section of <c>accel snapshotter --config</c> the store's options are bound from.</summary>
+    public const string SectionName = "cache";
+
+    /// <summary>
+    /// Shares the snapshot cache's chain-id layers with containerd (provider <c>store</c>, asked first), with the store
+    /// at <c>ROOT/cache</c> (<see cref="SnapshotterOptions.Root"/>; on the file system of the snapshotter's own
+    /// directories, since adoption is a rename) and its other options (capacity, time-to-live…) bound from
+    /// <paramref name="section"/> (the <c>[cache]</c> section: <c>capacity_bytes</c> is <c>CapacityBytes</c>, etc.; a
+    /// <c>root</c> there is ignored). See <see cref="AddSnapshotStoreLayers(IServiceCollection, Action{SnapshotStoreOptions})"/>.
+    /// </summary>
+    /// <param name="services">The services.</param>
+    /// <param name="section">The store's configuration section, or null for the defaults.</param>
+    public static IServiceCollection AddSnapshotStoreLayers(this IServiceCollection services, IConfiguration? section = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var options = services.AddOptions<SnapshotStoreOptions>();
+        if (section is not null)
+        {
+            options.Bind(section);
+        }
+
+        options.Configure<IOptions<SnapshotterOptions>>((store, snapshotter) => store.Root = Path.Combine(snapshotter.Value.Root, CacheDirectory));
+        return AddProvider(services);
+    }
+
     /// <summary>
     /// Shares the snapshot cache's chain-id layers with containerd (provider <c>store</c>, asked first): layers in the
     /// store are answered without a download, and layers containerd unpacks move into the store when committed. The
     /// <see cref="SnapshotStore"/> is the one registered singleton, so the facade's cache strategy
-    /// (<c>UseSnapshotCache</c>) in the same process uses the same store. <c>accel snapshotter</c> puts it at
-    /// <c>ROOT/cache</c>, on the file system of the snapshotter's own directories (adoption is a rename).
+    /// (<c>UseSnapshotCache</c>) in the same process uses the same store.
     /// </summary>
     /// <param name="services">The services.</param>
-    /// <param name="configure">Sets the store's options (at least <see cref="SnapshotStoreOptions.Root"/>).</param>
+    /// <param name="configure">Sets the store's options (at least <see cref="SnapshotStoreOptions.Root"/>, on the snapshotter's file system).</param>
     public static IServiceCollection AddSnapshotStoreLayers(this IServiceCollection services, Action<SnapshotStoreOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configure);
-        services.AddOptions<SnapshotStoreOptions>().Configure(configure).ValidateOnStart();
+        services.AddOptions<SnapshotStoreOptions>().Configure(configure);
+        return AddProvider(services);
+    }
+
+    private static IServiceCollection AddProvider(IServiceCollection services)
+    {
+        services.AddOptions<SnapshotStoreOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SnapshotStoreOptions>, SnapshotStoreOptionsValidator>());
         services.TryAddSingleton(provider => SnapshotStore.Open(
             provider.GetRequiredService<IOptions<SnapshotStoreOptions>>().Value,

@@ -22,6 +22,9 @@ internal sealed partial class StoreLayerProvider(SnapshotStore store, ILogger<St
     /// <summary>The <see cref="LayerSource"/> property holding the snapshot's pin on the layer.</summary>
     public const string PinProperty = "pin";
 
+    /// <summary>The directory of short links to layer trees, under the store's root.</summary>
+    public const string ShortLinksDirectory = "l";
+
     private readonly ILogger _logger = logger;
 
     /// <inheritdoc/>
@@ -59,11 +62,41 @@ internal sealed partial class StoreLayerProvider(SnapshotStore store, ILogger<St
     }
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// The directory is a short link, <c>STORE/l/HEX16</c> → <c>../layers/HEX/fs</c> (as Docker's overlay2 does with its
+    /// <c>l/</c> directory): containerd passes every lower directory in one mount option page (shortened to paths relative
+    /// to their common parent), and 64-hex layer paths would fit only about fifty layers there.
+    /// </remarks>
     public Task<LowerDirectories> ResolveLowerAsync(LayerSource source, CancellationToken cancellationToken)
     {
         var layer = store.FindLayer(ChainIdOf(source))
             ?? throw new InvalidOperationException($"The snapshot store {store.Root} has no valid layer {ChainIdOf(source)}, though a snapshot pins it; was it removed by hand?");
-        return Task.FromResult(new LowerDirectories([layer.TreePath], CoversParents: false));
+        return Task.FromResult(new LowerDirectories([ShortPath(layer)], CoversParents: false));
+    }
+
+    private string ShortPath(SnapshotLayer layer)
+    {
+        string links = Path.Combine(store.Root, ShortLinksDirectory);
+        string link = Path.Combine(links, layer.ChainId.Encoded[..16]);
+        string target = Path.Combine("..", "layers", layer.ChainId.Encoded, "fs");
+        try
+        {
+            if (new FileInfo(link).LinkTarget is { } existing)
+            {
+                // Another chain ID with the same first 16 hex digits (or a stale link) keeps its link; this layer takes the long path.
+                return existing == target ? link : layer.TreePath;
+            }
+
+            Directory.CreateDirectory(links);
+            // symlink(2) creates the name or fails: never a half-made link.
+            File.CreateSymbolicLink(link, target);
+            return link;
+        }
+        catch (IOException)
+        {
+            // Lost a race for the same link: read what won.
+            return new FileInfo(link).LinkTarget == target ? link : layer.TreePath;
+        }
     }
 
     /// <inheritdoc/>

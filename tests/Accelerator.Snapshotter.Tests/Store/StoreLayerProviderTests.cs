@@ -135,9 +135,26 @@ public sealed class StoreLayerProviderTests : IDisposable
         Assert.Equal(2, _store.LayerPins(Base).Count);
         Assert.Equal(3, _store.LayerPins(Top).Count);
         var lower = await _provider.ResolveLowerAsync(topSource, CancellationToken.None);
-        Assert.Equal([_store.FindLayer(Top)!.TreePath], lower.Directories);
-        Assert.True(File.Exists(Path.Combine(lower.Directories[0], "b.txt")));
+        // A short link to the layer's tree, so that many lower directories fit in one mount option page.
+        string link = Assert.Single(lower.Directories);
+        Assert.Equal(Path.Combine(_store.Root, "l", Top.Encoded[..16]), link);
+        Assert.Equal(_store.FindLayer(Top)!.TreePath, Path.GetFullPath(Path.Combine(_store.Root, "l", new FileInfo(link).LinkTarget!)));
+        Assert.True(File.Exists(Path.Combine(link, "b.txt")));
+        Assert.Equal(lower.Directories, (await _provider.ResolveLowerAsync(topOverOwn, CancellationToken.None)).Directories);
         Assert.NotNull(adoptedBase);
+    }
+
+    [Fact]
+    public async Task ResolveLowerAsync_ShortLinkTakenByAnotherLayer_AnswersTheLongPath()
+    {
+        var source = await _provider.TryAdoptAsync("default/3/" + Base, null, SnapshotTree("a.txt"), CancellationToken.None);
+        // Another chain ID sharing the first 16 hex digits got the link first.
+        Directory.CreateDirectory(Path.Combine(_store.Root, "l"));
+        File.CreateSymbolicLink(Path.Combine(_store.Root, "l", Base.Encoded[..16]), Path.Combine("..", "layers", new string('f', 64), "fs"));
+
+        var lower = await _provider.ResolveLowerAsync(source!, CancellationToken.None);
+
+        Assert.Equal([_store.FindLayer(Base)!.TreePath], lower.Directories);
     }
 
     [Fact]
