@@ -217,6 +217,24 @@ public sealed class RemoteSnapshotsContainerdFixture : IAsyncLifetime
         Assert.Equal(0, await Snapshotter.TerminateAsync());
         await Snapshotter.DisposeAsync();
         await StartSnapshotterAsync();
+        // containerd's proxy client reconnects after a back-off (at most 3 s in containerd 1.6); until then calls fail
+        // with Unavailable, as a kubelet's would, and are retried.
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await Snapshots.UsageAsync(new UsageRequest { Snapshotter = "accel", Key = "not-there" }, Headers);
+                return;
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.NotFound)
+            {
+                return;
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.Unavailable && attempt < 60)
+            {
+                await Task.Delay(500);
+            }
+        }
     }
 
     public string NewDirectory(string name) => Directory.CreateDirectory(Path.Combine(WorkDirectory, name + "-" + Guid.NewGuid().ToString("N")[..8])).FullName;
