@@ -22,9 +22,27 @@ public static class SandboxImage
     /// </summary>
     public static async Task<string> PushAsync(string registryHost, string workDirectory, CancellationToken cancellationToken = default)
     {
+        string layout = await WriteLayoutAsync(workDirectory, marker: null, cancellationToken).ConfigureAwait(false);
+        await OciLayoutTools.PushAsync(layout, Tag, registryHost, Repository, cancellationToken: cancellationToken).ConfigureAwait(false);
+        Directory.Delete(Path.GetDirectoryName(layout)!, recursive: true);
+        return $"{registryHost}/{Repository}:{Tag}";
+    }
+
+    /// <summary>
+    /// Writes the image as an OCI layout (tag <see cref="Tag"/>) under <paramref name="workDirectory"/> and returns the
+    /// layout's path. With <paramref name="marker"/>, the file <c>/etc/accel-marker</c> holds it, so that images with
+    /// different markers share no layer (a busybox image of its own, e.g. per private registry).
+    /// </summary>
+    public static async Task<string> WriteLayoutAsync(string workDirectory, string? marker = null, CancellationToken cancellationToken = default)
+    {
         string work = Directory.CreateDirectory(Path.Combine(workDirectory, "sandbox-image-" + Guid.NewGuid().ToString("N")[..8])).FullName;
         string rootfs = ContainerdProcess.WriteBusyboxRootfs(Path.Combine(work, "rootfs"));
         File.CreateSymbolicLink(Path.Combine(rootfs, "bin", "sleep"), "busybox");
+        if (marker is not null)
+        {
+            await File.WriteAllTextAsync(Path.Combine(rootfs, "etc", "accel-marker"), marker, cancellationToken).ConfigureAwait(false);
+        }
+
         string tar = Path.Combine(work, "layer.tar");
         await ExternalTool.RunAsync("tar", ["--create", "--file", tar, "--directory", rootfs, "--numeric-owner", "--owner=0", "--group=0", "."], cancellationToken: cancellationToken).ConfigureAwait(false);
         string layout = Path.Combine(work, "layout");
@@ -34,8 +52,6 @@ public static class SandboxImage
         await ExternalTool.RunAsync("umoci", ["raw", "add-layer", "--image", image, "--history.created_by", "busybox as pause", tar], cancellationToken: cancellationToken).ConfigureAwait(false);
         // About 68 years: the sandbox's process only has to outlive its pod; CRI stops it with SIGKILL.
         await ExternalTool.RunAsync("umoci", ["config", "--image", image, "--config.entrypoint", "/bin/sleep", "--config.cmd", "2147483647"], cancellationToken: cancellationToken).ConfigureAwait(false);
-        await OciLayoutTools.PushAsync(layout, Tag, registryHost, Repository, cancellationToken: cancellationToken).ConfigureAwait(false);
-        Directory.Delete(work, recursive: true);
-        return $"{registryHost}/{Repository}:{Tag}";
+        return layout;
     }
 }
