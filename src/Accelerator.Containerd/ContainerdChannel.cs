@@ -1,5 +1,5 @@
-using System.Net.Sockets;
 using Grpc.Core;
+using Accelerator.Containerd.Grpc;
 using Grpc.Net.Client;
 
 namespace Accelerator.Containerd;
@@ -16,9 +16,6 @@ public static class ContainerdChannel
     /// <summary>The gRPC metadata header naming the lease that keeps what a call creates from garbage collection.</summary>
     public const string LeaseHeader = "containerd-lease";
 
-    // gRPC over a unix socket still needs an authority; containerd ignores it.
-    private static readonly Uri Authority = new("http://localhost");
-
     /// <summary>
     /// A channel to the gRPC server listening on the unix socket <paramref name="socketPath"/> (HTTP/2 without TLS).
     /// Nothing connects until the first call; a missing socket fails that call with <see cref="StatusCode.Unavailable"/>.
@@ -26,31 +23,8 @@ public static class ContainerdChannel
     public static GrpcChannel ForUnixSocket(string socketPath)
     {
         ArgumentException.ThrowIfNullOrEmpty(socketPath);
-        string path = Path.GetFullPath(socketPath);
-        var handler = new SocketsHttpHandler
-        {
-            ConnectCallback = async (_, cancellationToken) =>
-            {
-                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                try
-                {
-                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken).ConfigureAwait(false);
-                    return new NetworkStream(socket, ownsSocket: true);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-            },
-        };
-        return GrpcChannel.ForAddress(Authority, new GrpcChannelOptions
-        {
-            HttpHandler = handler,
-            DisposeHttpClient = true,
-            // containerd answers up to 16 MiB per message (its default); our messages stay far below.
-            MaxReceiveMessageSize = 16 * 1024 * 1024,
-        });
+        // containerd answers up to 16 MiB per message (its default); our messages stay far below.
+        return UnixSocketChannel.Create(Path.GetFullPath(socketPath), maxReceiveMessageSize: 16 * 1024 * 1024);
     }
 
     /// <summary>The headers of a call in <paramref name="namespaceName"/>, under <paramref name="lease"/> when given.</summary>
