@@ -88,8 +88,13 @@ public sealed partial class RegistryClient
         }
     }
 
-    private RegistryCredentials? GetCredentials(string registry)
+    private RegistryCredentials? GetCredentials(string registry, IReadOnlyList<string> scopes)
     {
+        if (GivenCredentials(registry, scopes) is { } given)
+        {
+            return given;
+        }
+
         if (_options.GetHost(registry) is { } host && (host.Username is not null || host.IdentityToken is not null))
         {
             return new RegistryCredentials(host.Username, host.Password, host.IdentityToken);
@@ -105,8 +110,46 @@ public sealed partial class RegistryClient
             () => DockerConfigCredentials.HelperFor(self._dockerConfigPath, r) is { } helper ? DockerCredentialHelper.Get(helper, r) : null), this).Value;
     }
 
+    /// <summary>
+    /// What <see cref="RegistryOptions.CredentialSource"/> gives for the one repository <paramref name="scopes"/> name;
+    /// nothing for a request naming none (a ping) or several (a cross-repository mount).
+    /// </summary>
+    private RegistryCredentials? GivenCredentials(string registry, IReadOnlyList<string> scopes)
+    {
+        if (_options.CredentialSource is not { } source)
+        {
+            return null;
+        }
+
+        string? repository = null;
+        foreach (string scope in scopes)
+        {
+            // distribution token spec: "repository:NAME:ACTIONS"; a name has no ':' but the actions list may follow one.
+            int last = scope.LastIndexOf(':');
+            if (!scope.StartsWith("repository:", StringComparison.Ordinal) || last <= "repository:".Length)
+            {
+                continue;
+            }
+
+            string name = scope["repository:".Length..last];
+            if (repository is not null && !string.Equals(repository, name, StringComparison.Ordinal))
+            {
+                return null;
+            }
+
+            repository = name;
+        }
+
+        return repository is null ? null : source.Find(registry, repository);
+    }
+
     private async ValueTask<AuthenticationHeaderValue?> GetAuthorizationAsync(string registry, IReadOnlyList<string> scopes, CancellationToken cancellationToken)
     {
+        if (GivenCredentials(registry, scopes) is { RegistryToken: { Length: > 0 } registryToken } && IsTokenText(registryToken))
+        {
+            return new AuthenticationHeaderValue("Bearer", registryToken);
+        }
+
         if (!_hostAuth.TryGetValue(registry, out var state))
         {
             return null;
@@ -118,7 +161,7 @@ public sealed partial class RegistryClient
             return new AuthenticationHeaderValue("Bearer", token);
         }
 
-        if (state.Basic && GetCredentials(registry) is { HasPassword: true } credentials)
+        if (state.Basic && GetCredentials(registry, scopes) is { HasPassword: true } credentials)
         {
             return new AuthenticationHeaderValue("Basic", credentials.BasicParameter);
         }
@@ -154,7 +197,7 @@ public sealed partial class RegistryClient
             return merged;
         }
 
-        if (challenges.Any(c => c.IsBasic) && sent?.Scheme != "Basic" && GetCredentials(registry) is { HasPassword: true })
+        if (challenges.Any(c => c.IsBasic) && sent?.Scheme != "Basic" && GetCredentials(registry, scopes) is { HasPassword: true })
         {
             LogChallenge(registry, "Basic", "");
             state.Basic = true;
@@ -202,7 +245,7 @@ public sealed partial class RegistryClient
             throw new RegistryException($"{registry} named a plain-HTTP token realm {realmUri.GetLeftPart(UriPartial.Path)}; allow plain HTTP for {registry} to use it.");
         }
 
-        var credentials = GetCredentials(registry);
+        var credentials = GetCredentials(registry, scopes);
         HttpRequestMessage Build()
         {
             HttpRequestMessage message;
@@ -319,6 +362,9 @@ public sealed partial class RegistryClient
             throw new RegistryException($"The token server answered with invalid JSON: {ex.Message}", inner: ex);
         }
     }
+
+    // RFC 6750's b64token, bounded: anything else would corrupt the header.
+    private static bool IsTokenText(string token) => token.Length <= 64 * 1024 && token.All(c => c is > (char)0x20 and < (char)0x7f);
 
     private static string Truncate(string s) => s.Length > 100 ? s[..100] + "…" : s;
 }

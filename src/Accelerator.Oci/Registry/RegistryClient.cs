@@ -342,7 +342,7 @@ public sealed partial class RegistryClient : IDisposable
             string? hint = null;
             if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
             {
-                hint = GetCredentials(request.Registry) is null
+                hint = GetCredentials(request.Registry, request.Scopes) is null
                     ? NoCredentialsHint(request.Registry)
                     : $"check the credentials for {request.Registry} and their rights on {string.Join(", ", request.Scopes)}";
             }

@@ -3,17 +3,27 @@ using System.Text.Json;
 
 namespace Accelerator.Oci.Registry;
 
-/// <summary>Credentials for one registry host: a user name and password, or an identity (refresh) token.</summary>
+/// <summary>
+/// Credentials for one registry host: a user name and password, an identity (refresh) token, or a bearer token for the
+/// registry itself (what a CRI pull request's <c>AuthConfig</c> can carry).
+/// </summary>
 /// <param name="Username">The user name; for an identity token, docker writes <c>&lt;token&gt;</c> here.</param>
 /// <param name="Password">The password.</param>
 /// <param name="IdentityToken">An OAuth2 refresh token for the token server.</param>
-internal sealed record RegistryCredentials(string? Username, string? Password, string? IdentityToken)
+public sealed record RegistryCredentials(string? Username, string? Password, string? IdentityToken)
 {
-    public bool HasPassword => !string.IsNullOrEmpty(Username) && Password is not null;
+    /// <summary>
+    /// A bearer token sent to the registry as is (<c>Authorization: Bearer …</c>), without asking its token server;
+    /// CRI's <c>registry_token</c>.
+    /// </summary>
+    /// <value>Default <see langword="null"/>.</value>
+    public string? RegistryToken { get; init; }
 
-    public string BasicParameter => Convert.ToBase64String(Encoding.UTF8.GetBytes($"{Username}:{Password}"));
+    internal bool HasPassword => !string.IsNullOrEmpty(Username) && Password is not null;
 
-    // Never print secrets.
+    internal string BasicParameter => Convert.ToBase64String(Encoding.UTF8.GetBytes($"{Username}:{Password}"));
+
+    /// <summary>Names the user only: credentials are never printed.</summary>
     public override string ToString() => $"credentials for '{Username}'";
 }
 

@@ -29,6 +29,13 @@ public sealed partial class RegistryOptions : IValidatableObject
     /// <value>Default <see langword="null"/>: <c>$DOCKER_CONFIG/config.json</c>, else <c>~/.docker/config.json</c>. A missing file means no credentials.</value>
     public string? DockerConfigPath { get; set; }
 
+    /// <summary>
+    /// Credentials given per image (e.g. captured from CRI pull requests), asked first for a request that names one
+    /// repository; what it answers goes to that registry only. See <see cref="IRegistryCredentialSource"/>.
+    /// </summary>
+    /// <value>Default <see langword="null"/>: only the configured hosts, docker's config.json and credential helpers.</value>
+    public IRegistryCredentialSource? CredentialSource { get; set; }
+
     /// <summary>Retries after a 5xx, a 429, a timeout or a connection error, for requests that can be replayed.</summary>
     /// <value>Default 4.</value>
     [Range(0, 20)]

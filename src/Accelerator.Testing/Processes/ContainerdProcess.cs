@@ -8,7 +8,8 @@ using Accelerator.Testing.Images;
 namespace Accelerator.Testing.Processes;
 
 /// <summary>
-/// A private <c>containerd</c> (root, state and socket in its own temporary directory, CRI disabled) for tests that
+/// A private <c>containerd</c> (root, state and socket in its own temporary directory; CRI disabled unless
+/// <see cref="ContainerdProcessOptions.Cri"/> configures it) for tests that
 /// run containers with <c>ctr</c> and runc. <see cref="CtrAsync"/> works in a namespace of its own, so runc's state
 /// (<c>/run/containerd/runc/NAMESPACE</c>) is separate from any other containerd on the machine. Disposing removes
 /// what is left (tasks, containers, mounts, runc state), stops containerd and deletes the directory.
@@ -20,12 +21,16 @@ public sealed class ContainerdProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _error = new();
 
-    private ContainerdProcess(Process process, string directory)
+    private ContainerdProcess(Process process, string directory, bool cri)
     {
         _process = process;
         Directory = directory;
         Namespace = "accel-test-" + Path.GetFileName(directory)[^6..].ToLowerInvariant();
+        HasCri = cri;
     }
+
+    /// <summary>The namespace the CRI plugin keeps pods, containers and images in.</summary>
+    public const string CriNamespace = "k8s.io";
 
     /// <summary>The temporary directory holding the configuration, root, state and socket.</summary>
     public string Directory { get; }
@@ -35,6 +40,9 @@ public sealed class ContainerdProcess : IAsyncDisposable
 
     /// <summary>The containerd namespace <see cref="CtrAsync"/> uses.</summary>
     public string Namespace { get; }
+
+    /// <summary>Whether the CRI plugin runs; it is served on <see cref="Address"/> too (kubelet's <c>--container-runtime-endpoint</c>).</summary>
+    public bool HasCri { get; }
 
     /// <summary>Starts containerd and waits until <c>ctr version</c> gets an answer (at most 30 seconds).</summary>
     /// <exception cref="InvalidOperationException">containerd exited or did not answer in time; the message has its standard error.</exception>
@@ -53,7 +61,8 @@ public sealed class ContainerdProcess : IAsyncDisposable
             root = "{directory}/root"
             state = "{directory}/state"
             """);
-        if (!options.EnableCri)
+        bool cri = options.EnableCri || options.Cri is not null;
+        if (!cri)
         {
             toml.AppendLine("disabled_plugins = [\"io.containerd.grpc.v1.cri\"]");
         }
@@ -71,6 +80,11 @@ public sealed class ContainerdProcess : IAsyncDisposable
                 """);
         }
 
+        if (options.Cri is { } criOptions)
+        {
+            toml.AppendLine(CriConfiguration(criOptions, directory));
+        }
+
         if (options.ExtraConfiguration is { } extra)
         {
             toml.AppendLine(extra.Replace("{directory}", directory, StringComparison.Ordinal));
@@ -81,7 +95,7 @@ public sealed class ContainerdProcess : IAsyncDisposable
         start.ArgumentList.Add("--config");
         start.ArgumentList.Add(config);
         var process = new Process { StartInfo = start };
-        var containerd = new ContainerdProcess(process, directory);
+        var containerd = new ContainerdProcess(process, directory, cri);
         process.ErrorDataReceived += (_, e) => containerd.AppendError(e.Data);
         process.OutputDataReceived += (_, _) => { };
         try
@@ -97,6 +111,51 @@ public sealed class ContainerdProcess : IAsyncDisposable
             await containerd.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    // containerd 1.6's CRI plugin: host-network pods need no CNI plugin (the directories only have to exist); runc's
+    // state goes under the process's directory so that tests never share /run/containerd/runc/k8s.io; registries are
+    // found through hosts.toml files (config_path), the same way P2P mirrors are configured on a node. The sandbox's
+    // oom_score_adj (-998) needs CAP_SYS_RESOURCE, which a test machine inside a container may lack (runc then fails
+    // with "can't get final child's PID"): restrict_oom_score_adj keeps scores at or above containerd's own.
+    private static string CriConfiguration(ContainerdCriOptions options, string directory)
+    {
+        const string Plugin = "plugins.\"io.containerd.grpc.v1.cri\"";
+        System.IO.Directory.CreateDirectory(Path.Combine(directory, "cni", "bin"));
+        System.IO.Directory.CreateDirectory(Path.Combine(directory, "cni", "net.d"));
+        foreach (string registry in options.PlainHttpRegistries)
+        {
+            string hosts = System.IO.Directory.CreateDirectory(Path.Combine(directory, "certs.d", registry)).FullName;
+            File.WriteAllText(Path.Combine(hosts, "hosts.toml"), $"""
+                server = "http://{registry}"
+
+                [host."http://{registry}"]
+                  capabilities = ["pull", "resolve"]
+                """);
+        }
+
+        System.IO.Directory.CreateDirectory(Path.Combine(directory, "certs.d"));
+        return string.Create(CultureInfo.InvariantCulture, $"""
+            [{Plugin}]
+              sandbox_image = "{options.SandboxImage}"
+              stream_server_address = "127.0.0.1"
+              stream_server_port = "0"
+              enable_selinux = false
+              restrict_oom_score_adj = true
+              [{Plugin}.containerd]
+                snapshotter = "{options.Snapshotter}"
+                disable_snapshot_annotations = false
+                default_runtime_name = "runc"
+                [{Plugin}.containerd.runtimes.runc]
+                  runtime_type = "io.containerd.runc.v2"
+                  [{Plugin}.containerd.runtimes.runc.options]
+                    Root = "{directory}/runc"
+              [{Plugin}.cni]
+                bin_dir = "{directory}/cni/bin"
+                conf_dir = "{directory}/cni/net.d"
+              [{Plugin}.registry]
+                config_path = "{directory}/certs.d"
+            """);
     }
 
     /// <summary>
@@ -201,23 +260,29 @@ public sealed class ContainerdProcess : IAsyncDisposable
 
     private async Task RemoveContainersAsync()
     {
-        foreach (string task in await ListAsync("tasks").ConfigureAwait(false))
+        foreach (string ns in HasCri ? [Namespace, CriNamespace] : new[] { Namespace })
         {
-            await TryCtrAsync(["tasks", "kill", "--signal", "SIGKILL", task]).ConfigureAwait(false);
-            await TryCtrAsync(["tasks", "delete", "--force", task]).ConfigureAwait(false);
-        }
+            foreach (string task in await ListAsync(ns, "tasks").ConfigureAwait(false))
+            {
+                await TryCtrAsync(ns, ["tasks", "kill", "--signal", "SIGKILL", task]).ConfigureAwait(false);
+                await TryCtrAsync(ns, ["tasks", "delete", "--force", task]).ConfigureAwait(false);
+            }
 
-        foreach (string container in await ListAsync("containers").ConfigureAwait(false))
-        {
-            await TryCtrAsync(["containers", "delete", container]).ConfigureAwait(false);
+            foreach (string container in await ListAsync(ns, "containers").ConfigureAwait(false))
+            {
+                await TryCtrAsync(ns, ["containers", "delete", container]).ConfigureAwait(false);
+            }
         }
     }
 
-    private async Task<string[]> ListAsync(string kind)
+    private Task<string> CtrInAsync(string ns, IEnumerable<string> arguments)
+        => ExternalTool.RunAsync("ctr", ["--address", Address, "--namespace", ns, .. arguments]);
+
+    private async Task<string[]> ListAsync(string ns, string kind)
     {
         try
         {
-            string output = await CtrAsync([kind, "list", "--quiet"]).ConfigureAwait(false);
+            string output = await CtrInAsync(ns, [kind, "list", "--quiet"]).ConfigureAwait(false);
             return output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         }
         catch (ExternalToolException)
@@ -226,11 +291,11 @@ public sealed class ContainerdProcess : IAsyncDisposable
         }
     }
 
-    private async Task TryCtrAsync(string[] arguments)
+    private async Task TryCtrAsync(string ns, string[] arguments)
     {
         try
         {
-            await CtrAsync(arguments).ConfigureAwait(false);
+            await CtrInAsync(ns, arguments).ConfigureAwait(false);
         }
         catch (ExternalToolException)
         {
@@ -279,6 +344,9 @@ public sealed class ContainerdProcess : IAsyncDisposable
             _error.AppendLine(line);
         }
     }
+
+    /// <summary>The tail of containerd's standard error (its log), for a failing test's message.</summary>
+    public string ErrorOutput => ErrorText();
 
     private string ErrorText()
     {
