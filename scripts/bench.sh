@@ -2066,7 +2066,7 @@ PY
       fi
       offset=$(stat -c %s "$work/registry$ns_index.log")
       if "${driver[@]}" -- "${containerd_command[@]}" >"$work/driver-$s-$r.log" 2>&1; then
-        t=$(python3 -c 'import json, sys; print(f"{json.load(open(sys.argv[1]))["totalSeconds"]:.3f}")' "$work/result-$s-$r.json")
+        t=$(python3 -c 'import json, sys; print("%.3f" % json.load(open(sys.argv[1]))["totalSeconds"])' "$work/result-$s-$r.json")
       else
         t=failed
         log "$s run $r failed: $(tail -n 5 "$work/driver-$s-$r.log" | tr '\n' ' ')"
