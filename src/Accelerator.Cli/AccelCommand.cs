@@ -57,6 +57,7 @@ internal static class AccelCommand
         root.Subcommands.Add(P2PCommand.Create(common, console));
         root.Subcommands.Add(BlockCommand.Create(common, console));
         root.Subcommands.Add(CacheCommand.Create(common, console));
+        root.Subcommands.Add(SnapshotterCommand.Create(common, console));
         return root;
     }
 }

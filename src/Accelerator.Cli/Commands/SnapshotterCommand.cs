@@ -1,0 +1,78 @@
+using System.CommandLine;
+using Accelerator.Cli.Console;
+using Accelerator.Snapshotter.Configuration;
+using Accelerator.Snapshotter.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+
+namespace Accelerator.Cli.Commands;
+
+/// <summary>
+/// <c>accel snapshotter --address SOCK [--root DIR] [--config FILE]</c>: the node daemon, containerd's remote snapshotter
+/// (<c>[proxy_plugins.accel] type = "snapshot"</c>), in the foreground until SIGINT or SIGTERM.
+/// </summary>
+internal static class SnapshotterCommand
+{
+    public static Command Create(CommonOptions common, CliConsole console)
+    {
+        var address = new Option<string?>("--address") { Description = "The unix socket containerd's proxy plugin names (created 0600). Default: /run/accel/snapshotter.sock, or [snapshotter] address.", HelpName = "SOCK" };
+        var root = new Option<string?>("--root") { Description = "The state directory: snapshot metadata and trees (made 0700; one daemon per root). Default: /var/lib/accel, or [snapshotter] root.", HelpName = "DIR" };
+        var config = new Option<string?>("--config") { Description = "A TOML file: [snapshotter] root/address and the sections of the daemon's other parts; flags override it.", HelpName = "FILE" };
+        var command = new Command("snapshotter", "Run the node daemon: containerd's remote snapshotter on a unix socket (see docs/containerd.md).")
+        {
+            address, root, config,
+        };
+        command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
+        {
+            var configuration = new ConfigurationBuilder();
+            if (result.GetValue(config) is { } file)
+            {
+                configuration.AddInMemoryCollection(TomlConfigurationFile.Read(file));
+            }
+
+            var settings = configuration.Build();
+            string? addressFlag = result.GetValue(address);
+            string? rootFlag = result.GetValue(root);
+            await DaemonHost.RunAsync(
+                logging => logging
+                    .AddSimpleConsole(o =>
+                    {
+                        o.SingleLine = true;
+                        o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fff ";
+                        o.UseUtcTimestamp = true;
+                    })
+                    .AddFilter("Microsoft", LogLevel.Warning)
+                    .AddFilter("Grpc", LogLevel.Warning)
+                    .SetMinimumLevel(LogLevel.Information)
+                    .Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace),
+                services =>
+                {
+                    services.AddSingleton<IConfiguration>(settings);
+                    services.Configure<SnapshotterOptions>(settings.GetSection(SnapshotterOptions.SectionName));
+
+                    // ---- The daemon's parts: each binds its options from its own section of `settings` and registers
+                    // its ILayerProvider (services.AddSingleton<ILayerProvider, ...>) or ISnapshotterEndpoints here.
+                    // The snapshot-store provider ([cache]), the remote-image provider ([remote], [registry]) and the
+                    // CRI image-service proxy ([cri_proxy]) are added one line each below. ----
+
+                    services.AddAccelSnapshotter(options =>
+                    {
+                        options.Address = addressFlag ?? options.Address;
+                        options.Root = rootFlag ?? options.Root;
+                    });
+                },
+                async daemons =>
+                {
+                    var server = daemons.GetRequiredService<SnapshotterHostedService>().Server!;
+                    console.WriteLine($"Snapshotter listening on {server.Address} (root {server.Snapshotter.Root}).");
+                    await console.Out.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+                },
+                cancellationToken).ConfigureAwait(false);
+            return 0;
+        }));
+        _ = common;
+        return command;
+    }
+}
