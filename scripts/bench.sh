@@ -2162,14 +2162,11 @@ def fmt(x, spec="{:.2f}"):
     return "n/a" if x is None else spec.format(x)
 
 def decision(status):
-    # The snapshotter's own account of the image (accel snapshotter status --json), when it gives one.
-    if not status:
-        return None
-    images = status.get("images", status) if isinstance(status, dict) else status
-    if isinstance(images, list):
-        for image in images:
-            if isinstance(image, dict) and "app" in str(image.get("image", image.get("reference", ""))):
-                return image.get("strategy")
+    # The snapshotter's own account of the image (accel snapshotter status --json: one entry per image it decided).
+    images = status if isinstance(status, list) else (status or {}).get("images", []) if isinstance(status, dict) else []
+    for image in images:
+        if isinstance(image, dict) and "/app" in str(image.get("image", "")):
+            return f"{image.get('strategy', '?')}: {image.get('reason', '')}".strip().rstrip(":")
     return None
 
 out = []
@@ -2195,15 +2192,15 @@ w(f"Setup: a docker-registry in a network namespace behind a veth pair capped wi
 w("")
 w(f"Machine: {cores} cores, {mem} GiB memory; date {date}; load average {load_start} at the start and {load_end} at the end (the cores are shared with other jobs running at the same time).")
 w("")
-w("| | median (s) | runs (s) | speed-up vs overlayfs | registry blob bytes (median) | pull / sandbox / create / start / run (s, medians) | strategy (status) |")
+w("| | median (s) | runs (s) | speed-up vs overlayfs | registry blob bytes (median) | pull / sandbox / create / start / run (s, medians) | decision (`accel snapshotter status`) |")
 w("| --- | --- | --- | --- | --- | --- | --- |")
 for s, row in rows.items():
     sp = speedup(s)
     ph = phase_medians(s)
-    decisions = sorted({d for d in (decision(x) for x in row["status"]) if d})
+    decisions = sorted({d.replace("|", "/") for d in (decision(x) for x in row["status"]) if d})
     w(f"| {labels.get(s, s)} | {fmt(row['median'], '{:.2f}')} | {' '.join(row['times'])} | {'1.00' if s == 'overlayfs' else fmt(sp, '{:.1f}×')} | "
       f"{fmt(row['fetchedMedian'] / mb if row['fetchedMedian'] is not None else None, '{:.1f} MB')} | "
-      f"{' / '.join(fmt(ph[k]) for k in ('pullSeconds', 'sandboxSeconds', 'createSeconds', 'startSeconds', 'runSeconds'))} | {', '.join(decisions) or '–'} |")
+      f"{' / '.join(fmt(ph[k]) for k in ('pullSeconds', 'sandboxSeconds', 'createSeconds', 'startSeconds', 'runSeconds'))} | {'; '.join(decisions) or '–'} |")
 w("")
 w("Targets (from the issue):")
 w("")
@@ -2216,7 +2213,7 @@ open(f"{work}/section.md", "w").write("\n".join(out) + "\n")
 
 os.makedirs("docs/benchmarks", exist_ok=True)
 json.dump({
-    "quick": quick, "date": date, "runs": runs, "rate": rate, "image": name, "packages": packages, "layers": layer_count,
+    "quick": quick, "date": date, "runs": runs, "rate": rate, "image": name, "packages": packages, "layers": int(layer_count),
     "manifestDigest": digest, "fileBytes": tree_b, "layerBytes": layer_b, "bootstrapBytes": boot_b, "blockIndexBytes": index_b,
     "startFilesRead": int(read_files), "startBytesRead": read_b, "convertLazySeconds": num(conv_lazy), "convertBlockSeconds": num(conv_block),
     "rows": {s: {"seconds": [num(x) for x in row["times"]], "medianSeconds": row["median"], "registryBlobBytes": [num(x) for x in row["fetched"]],
