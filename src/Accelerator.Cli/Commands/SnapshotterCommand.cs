@@ -72,7 +72,6 @@ internal static class SnapshotterCommand
                 cancellationToken).ConfigureAwait(false);
             return 0;
         }));
-        _ = common;
         return command;
     }
 }
