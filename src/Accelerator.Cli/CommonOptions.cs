@@ -90,13 +90,22 @@ internal sealed class CommonOptions
     /// clear error naming the flag here; a bad hosts.toml fails <see cref="ImageAcceleratorBuilder.Build"/> with its file
     /// and line.
     /// </summary>
-    public ImageAcceleratorBuilder CreateBuilder(ParseResult result)
+    public ImageAcceleratorBuilder CreateBuilder(ParseResult result) => Configure(new ImageAcceleratorBuilder(), result);
+
+    /// <summary>
+    /// Adds what the common flags describe (see <see cref="CreateBuilder"/>) to <paramref name="builder"/>, e.g. one a
+    /// daemon composes over its own services. A flag that was not given changes nothing already configured.
+    /// </summary>
+    public ImageAcceleratorBuilder Configure(ImageAcceleratorBuilder builder, ParseResult result)
     {
+        ArgumentNullException.ThrowIfNull(builder);
         var registry = CreateRegistryOptions(result);
-        var builder = new ImageAcceleratorBuilder().ConfigureRegistries(o =>
+        bool plainHttp = result.GetResult(PlainHttp) is not null;
+        bool authFile = result.GetResult(AuthFile) is not null;
+        builder.ConfigureRegistries(o =>
         {
-            o.PlainHttp = registry.PlainHttp;
-            o.DockerConfigPath = registry.DockerConfigPath;
+            o.PlainHttp = plainHttp ? registry.PlainHttp : o.PlainHttp;
+            o.DockerConfigPath = authFile ? registry.DockerConfigPath : o.DockerConfigPath;
         });
         var mirrors = new List<MirrorEndpoint>();
         foreach (string url in result.GetValue(Mirror) ?? [])

@@ -57,6 +57,7 @@ internal static class SnapshotterCommand
                     // The snapshot-store provider ([cache]), the remote-image provider ([remote], [registry]) and the
                     // CRI image-service proxy ([cri_proxy]) are added one line each below. ----
 
+                    SnapshotterRemoteSnapshots.Add(services, common, result, settings);
                     services.AddAccelSnapshotter(options =>
                     {
                         options.Address = addressFlag ?? options.Address;
@@ -72,6 +73,7 @@ internal static class SnapshotterCommand
                 cancellationToken).ConfigureAwait(false);
             return 0;
         }));
+        command.Subcommands.Add(SnapshotterStatusCommand.Create(console));
         return command;
     }
 }

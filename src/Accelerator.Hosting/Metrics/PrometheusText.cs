@@ -27,6 +27,31 @@ public sealed class PrometheusText
     public PrometheusText Gauge(string name, string help, double value)
         => Write(name, help, "gauge", value.ToString("R", CultureInfo.InvariantCulture));
 
+    /// <summary>
+    /// Adds a counter with one sample per label set (e.g. <c>strategy="lazy",reason="served"</c>); label values are
+    /// escaped as the format requires (backslash, double quote, line feed). Returns this writer.
+    /// </summary>
+    public PrometheusText Counter(string name, string help, IEnumerable<(IReadOnlyList<KeyValuePair<string, string>> Labels, long Value)> samples)
+    {
+        ArgumentNullException.ThrowIfNull(samples);
+        _text.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n');
+        _text.Append("# TYPE ").Append(name).Append(" counter\n");
+        foreach (var (labels, value) in samples)
+        {
+            _text.Append(name).Append('{');
+            for (int i = 0; i < labels.Count; i++)
+            {
+                string escaped = labels[i].Value.Replace("\\", "\\\\", StringComparison.Ordinal)
+                    .Replace("\"", "\\\"", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
+                _text.Append(i == 0 ? "" : ",").Append(labels[i].Key).Append("=\"").Append(escaped).Append('"');
+            }
+
+            _text.Append("} ").Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        }
+
+        return this;
+    }
+
     /// <summary>The text written so far.</summary>
     public override string ToString() => _text.ToString();
 

@@ -51,7 +51,9 @@ public sealed class SnapshotFilter
     private static string? Field(SnapshotRecord record, string[] path) => path switch
     {
         ["name"] => record.Name,
-        ["parent"] => record.Parent,
+        // Always present, empty for a snapshot without a parent, as in containerd's snapshots/storage adaptor: containerd's
+        // metadata store finds a remote snapshot of a first layer with labels."containerd.io/snapshot.ref"==ID,parent=="".
+        ["parent"] => record.Parent ?? "",
         ["kind"] => record.Kind switch
         {
             SnapshotKind.Active => "active",

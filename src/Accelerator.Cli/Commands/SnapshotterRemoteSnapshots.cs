@@ -1,0 +1,49 @@
+using System.CommandLine;
+using Accelerator.Snapshotter.Hosting;
+using Accelerator.Snapshotter.Remote;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Accelerator.Cli.Commands;
+
+/// <summary>
+/// The remote snapshots of <c>accel snapshotter</c>: the facade built from the usual flags (<c>--plain-http</c>,
+/// <c>--auth-file</c>, <c>--mirror</c>, <c>--hosts-dir</c>, <c>--p2p</c>) and the config file's <c>[registry]</c>,
+/// <c>[remote]</c> and <c>[p2p]</c> sections (flags win), with the cache, lazy and block strategies — never the full
+/// pull, which is containerd's own download — and their state under the daemon's root: <c>ROOT/cache</c> (the snapshot
+/// store, shared with the snapshot-store provider), <c>ROOT/chunks</c>, <c>ROOT/blocks</c>, <c>ROOT/remote</c>.
+/// </summary>
+internal static class SnapshotterRemoteSnapshots
+{
+    public static void Add(IServiceCollection services, CommonOptions common, ParseResult result, IConfiguration settings)
+    {
+        services.AddRemoteSnapshots(
+            options => settings.GetSection("remote").Bind(options),
+            accelerator =>
+            {
+                accelerator.ConfigureRegistries(settings.GetSection("registry"));
+                common.Configure(accelerator, result);
+                var p2p = settings.GetSection("p2p");
+                if (p2p.Exists() && result.GetValue(common.P2P) is null)
+                {
+                    accelerator.UseP2P(options => p2p.Bind(options));
+                }
+
+                accelerator.UseSnapshotCache().UseLazyMount().UseBlockDevice();
+                var under = accelerator.Services;
+                under.AddOptions<Accelerator.Snapshots.SnapshotStoreOptions>().PostConfigure<IOptions<SnapshotterOptions>>(
+                    (o, s) => o.Root = Path.Combine(s.Value.Root, "cache"));
+                under.AddOptions<Accelerator.Lazy.Mounting.LazyMountOptions>().PostConfigure<IOptions<SnapshotterOptions>>((o, s) =>
+                {
+                    o.CacheDirectory ??= Path.Combine(s.Value.Root, "chunks");
+                    o.StateDirectory ??= Path.Combine(s.Value.Root, "lazy");
+                });
+                under.AddOptions<Accelerator.Block.Mounting.BlockMountOptions>().PostConfigure<IOptions<SnapshotterOptions>>((o, s) =>
+                {
+                    o.CacheDirectory ??= Path.Combine(s.Value.Root, "blocks");
+                    o.StateDirectory ??= Path.Combine(s.Value.Root, "block");
+                });
+            });
+    }
+}
