@@ -275,8 +275,12 @@ public sealed class ContainerdProcess : IAsyncDisposable
         }
     }
 
-    private Task<string> CtrInAsync(string ns, IEnumerable<string> arguments)
-        => ExternalTool.RunAsync("ctr", ["--address", Address, "--namespace", ns, .. arguments]);
+    /// <summary>Runs <c>ctr</c> in namespace <paramref name="ns"/> (e.g. <see cref="CriNamespace"/>) and returns its standard output.</summary>
+    /// <exception cref="ExternalToolException">ctr failed.</exception>
+    public Task<string> CtrInNamespaceAsync(string ns, IEnumerable<string> arguments, CancellationToken cancellationToken = default)
+        => ExternalTool.RunAsync("ctr", ["--address", Address, "--namespace", ns, .. arguments], cancellationToken: cancellationToken);
+
+    private Task<string> CtrInAsync(string ns, IEnumerable<string> arguments) => CtrInNamespaceAsync(ns, arguments);
 
     private async Task<string[]> ListAsync(string ns, string kind)
     {
