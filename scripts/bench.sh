@@ -2185,7 +2185,9 @@ def decision(status):
     images = status if isinstance(status, list) else (status or {}).get("images", []) if isinstance(status, dict) else []
     for image in images:
         if isinstance(image, dict) and "/app" in str(image.get("image", "")):
-            return f"{image.get('strategy', '?')}: {image.get('reason', '')}".strip().rstrip(":")
+            # The reason names every strategy skipped; its first clause says enough in a table cell (the JSON has all).
+            reason = str(image.get("reason", "")).split(": ", 1)[0]
+            return f"{image.get('strategy', '?')}: {reason}".strip().rstrip(":")
     return None
 
 out = []
