@@ -64,6 +64,7 @@ public static class SnapshotStoreLayersServiceCollectionExtensions
             provider.GetRequiredService<IOptions<SnapshotStoreOptions>>().Value,
             provider.GetService<ILogger<SnapshotStore>>(),
             provider.GetService<TimeProvider>()));
+        services.TryAddSingleton<StoreServedImages>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ILayerProvider, StoreLayerProvider>());
         return services;
     }

@@ -1,5 +1,6 @@
 using Accelerator.Snapshots;
 using Accelerator.Snapshotter.Layers;
+using Accelerator.Snapshotter.Remote;
 using Microsoft.Extensions.Logging;
 
 namespace Accelerator.Snapshotter.Store;
@@ -11,7 +12,7 @@ namespace Accelerator.Snapshotter.Store;
 /// backed by the store holds its own pin on the layer (<see cref="SnapshotStore.PinLayerAsync"/>), released when
 /// containerd removes the snapshot; the layer then stays in the cache until the store evicts it.
 /// </summary>
-internal sealed partial class StoreLayerProvider(SnapshotStore store, ILogger<StoreLayerProvider> logger) : ILayerProvider
+internal sealed partial class StoreLayerProvider(SnapshotStore store, ILogger<StoreLayerProvider> logger, StoreServedImages? served = null, RemoteSnapshotMetrics? metrics = null) : ILayerProvider
 {
     /// <summary>The provider's name in <see cref="LayerSource.Provider"/>.</summary>
     public const string ProviderName = "store";
@@ -58,6 +59,12 @@ internal sealed partial class StoreLayerProvider(SnapshotStore store, ILogger<St
         }
 
         LogProvided(chainId, request.Key);
+        // Visible like a remote decision: one per image (its first layer served here), in the status and the metrics.
+        if (served?.Record(request.Labels) == true)
+        {
+            metrics?.Decided("cache", "store-layers", null);
+        }
+
         return Source(chainId, pin);
     }
 
