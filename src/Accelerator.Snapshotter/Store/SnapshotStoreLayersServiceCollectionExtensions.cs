@@ -23,14 +23,14 @@ public static class SnapshotStoreLayersServiceCollectionExtensions
     /// at <c>ROOT/cache</c> (<see cref="SnapshotterOptions.Root"/>; on the file system of the snapshotter's own
     /// directories, since adoption is a rename) and its other options (capacity, time-to-live…) bound from
     /// <paramref name="section"/> (the <c>[cache]</c> section: <c>capacity_bytes</c> is <c>CapacityBytes</c>, etc.; a
-    /// <c>root</c> there is ignored). See <see cref="AddSnapshotStoreLayers(IServiceCollection, Action{SnapshotStoreOptions})"/>.
+    /// <c>root</c> there is ignored; <c>top_up_on_mount</c> is false unless set there). See <see cref="AddSnapshotStoreLayers(IServiceCollection, Action{SnapshotStoreOptions})"/>.
     /// </summary>
     /// <param name="services">The services.</param>
     /// <param name="section">The store's configuration section, or null for the defaults.</param>
     public static IServiceCollection AddSnapshotStoreLayers(this IServiceCollection services, IConfiguration? section = null)
     {
         ArgumentNullException.ThrowIfNull(services);
-        var options = services.AddOptions<SnapshotStoreOptions>();
+        var options = services.AddOptions<SnapshotStoreOptions>().Configure(NoTopUp);
         if (section is not null)
         {
             options.Bind(section);
@@ -52,9 +52,15 @@ public static class SnapshotStoreLayersServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configure);
-        services.AddOptions<SnapshotStoreOptions>().Configure(configure);
+        services.AddOptions<SnapshotStoreOptions>().Configure(NoTopUp).Configure(configure);
         return AddProvider(services);
     }
+
+    // In the node daemon the snapshot cache serves exact (pre-warmed) images only; unless configured otherwise, it does
+    // not top up an image that merely shares layers with the store by downloading the rest in full (accel cache mount's
+    // default): every layer containerd unpacks lands in the store, so nearly any image would share a base with it, and
+    // the top-up would replace its lazy or block start with a full download.
+    private static void NoTopUp(SnapshotStoreOptions options) => options.TopUpOnMount = false;
 
     private static IServiceCollection AddProvider(IServiceCollection services)
     {
