@@ -256,6 +256,12 @@ public sealed class CriRemoteSnapshotsTests(CriRemoteSnapshotsFixture fixture) :
         var status = await fixture.StatusAsync(fixture.Lazy);
         Assert.Equal("lazy", status.Strategy);
         Assert.True(status.Mounted);
+
+        // A third pod reads the same bytes: every chunk is in the daemon's one chunk cache, nothing is fetched again.
+        long fetchedByTwo = variant.Sum(l => fixture.BlobGets(l.Digest).Bytes);
+        var third = await RunAsync(fixture.Lazy, ["python3", "-c", PythonCheck]);
+        Assert.Contains("{\"sqlite\": 42}", third.Output, StringComparison.Ordinal);
+        Assert.Equal(fetchedByTwo, variant.Sum(l => fixture.BlobGets(l.Digest).Bytes));
     }
 
     [Fact]
