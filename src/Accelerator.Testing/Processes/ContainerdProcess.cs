@@ -280,6 +280,27 @@ public sealed class ContainerdProcess : IAsyncDisposable
     public Task<string> CtrInNamespaceAsync(string ns, IEnumerable<string> arguments, CancellationToken cancellationToken = default)
         => ExternalTool.RunAsync("ctr", ["--address", Address, "--namespace", ns, .. arguments], cancellationToken: cancellationToken);
 
+    /// <summary>
+    /// Waits (at most 30 s) until containerd answers a call through its proxy snapshotter <paramref name="snapshotter"/>:
+    /// containerd dials a proxy plugin's socket when it starts or when the daemon restarts and retries with a back-off
+    /// (at most 3 s in containerd 1.6); until it reconnects, calls through it fail with Unavailable.
+    /// </summary>
+    public async Task WaitForSnapshotterAsync(string snapshotter, CancellationToken cancellationToken = default)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await CtrAsync(["snapshots", "--snapshotter", snapshotter, "ls"], cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (ExternalToolException) when (attempt < 60)
+            {
+                await Task.Delay(500, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
     private Task<string> CtrInAsync(string ns, IEnumerable<string> arguments) => CtrInNamespaceAsync(ns, arguments);
 
     private async Task<string[]> ListAsync(string ns, string kind)

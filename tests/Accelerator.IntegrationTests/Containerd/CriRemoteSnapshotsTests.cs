@@ -105,27 +105,10 @@ public sealed class CriRemoteSnapshotsFixture : IAsyncLifetime
         Containerd = await ContainerdProcess.StartAsync(options);
         Snapshotter = AccelProcess.Start("snapshotter", "--address", Socket, "--root", Root, "--plain-http", "--cri-proxy", CriSocket, "--cri-endpoint", Containerd.Address);
         await Snapshotter.WaitForOutputAsync(ReadyLine, TimeSpan.FromMinutes(1));
-        await WaitUntilContainerdReachesTheSnapshotterAsync();
+        await Containerd.WaitForSnapshotterAsync("accel");
         Cri = CriClient.Connect(Containerd.Address, imageEndpoint: CriSocket);
     }
 
-    // containerd dialled the proxy snapshotter's socket when it started, before the daemon listened, and retries with a
-    // back-off (at most a few seconds in containerd 1.6); a pull before it reconnects fails with Unavailable.
-    private async Task WaitUntilContainerdReachesTheSnapshotterAsync()
-    {
-        for (int attempt = 1; ; attempt++)
-        {
-            try
-            {
-                await Containerd.CtrInNamespaceAsync(ContainerdProcess.CriNamespace, ["snapshots", "--snapshotter", "accel", "ls"]);
-                return;
-            }
-            catch (ExternalToolException) when (attempt < 60)
-            {
-                await Task.Delay(500);
-            }
-        }
-    }
 
     public async Task DisposeAsync()
     {

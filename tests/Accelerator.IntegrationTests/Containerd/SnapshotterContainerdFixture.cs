@@ -56,20 +56,7 @@ public sealed class SnapshotterContainerdFixture : IAsyncLifetime
         Assert.Equal(0, await Snapshotter.TerminateAsync());
         await Snapshotter.DisposeAsync();
         await StartSnapshotterAsync();
-        // containerd's proxy client reconnects on its own, after a back-off of at most 3 s (containerd 1.6
-        // services/server: backoff MaxDelay); calls fail with Unavailable until then, as kubelet's would (and be retried).
-        for (int attempt = 1; ; attempt++)
-        {
-            try
-            {
-                await Containerd.CtrAsync(["snapshots", "--snapshotter", "accel", "ls"]);
-                return;
-            }
-            catch (ExternalToolException) when (attempt < 60)
-            {
-                await Task.Delay(500);
-            }
-        }
+        await Containerd.WaitForSnapshotterAsync("accel");
     }
 
     public async Task DisposeAsync()
