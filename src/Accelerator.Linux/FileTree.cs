@@ -53,4 +53,49 @@ public static class FileTree
     // On Unix the entry's attributes come from lstat (or the directory entry's d_type) and carry ReparsePoint for a
     // symbolic link; IsDirectory is true for a link to a directory, so it must not decide recursion alone.
     private static bool IsSymbolicLink(ref FileSystemEntry entry) => (entry.Attributes & FileAttributes.ReparsePoint) != 0;
+
+    /// <summary>
+    /// Deletes <paramref name="root"/> and everything under it that is on the same file system: a symbolic link is
+    /// removed, never followed, and a directory on another device (a mount point) is not entered.
+    /// </summary>
+    /// <param name="root">A real directory (not a link).</param>
+    /// <exception cref="IOException">Something under it is mounted (nothing of that branch is deleted), or a deletion failed.</exception>
+    public static void DeleteOnOneFileSystem(string root)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(root);
+        FileStatus top = LibC.Lstat(root);
+        if (!top.IsDirectory)
+        {
+            throw new IOException($"{root} is not a directory.");
+        }
+
+        DeleteDirectory(root, top.DevMajor, top.DevMinor);
+    }
+
+    private static void DeleteDirectory(string directory, uint major, uint minor)
+    {
+        foreach (string entry in Directory.EnumerateFileSystemEntries(directory))
+        {
+            if (LibC.Lstat(LibC.AT_FDCWD, entry) is not { } status)
+            {
+                continue;
+            }
+
+            if (status.DevMajor != major || status.DevMinor != minor)
+            {
+                throw new IOException($"{entry} is on another file system (a mount point); it is not deleted.");
+            }
+
+            if (status.IsDirectory)
+            {
+                DeleteDirectory(entry, major, minor);
+            }
+            else
+            {
+                File.Delete(entry);
+            }
+        }
+
+        Directory.Delete(directory);
+    }
 }

@@ -101,22 +101,28 @@ public sealed class LoopDevice
     public static IReadOnlyList<string> BackedUnder(string directory)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
-        var found = new List<string>();
+        string prefix = directory.TrimEnd('/') + "/";
+        return [.. ListAttached().Where(l => l.BackingFile.StartsWith(prefix, StringComparison.Ordinal)).Select(l => l.Device)];
+    }
+
+    /// <summary>
+    /// Every attached loop device and its backing file, read from sysfs (<c>/sys/block/loopN/loop/backing_file</c>);
+    /// devices without a backing file (free ones) are left out.
+    /// </summary>
+    public static IReadOnlyList<AttachedLoopDevice> ListAttached()
+    {
+        var found = new List<AttachedLoopDevice>();
         if (!Directory.Exists(SysBlock))
         {
             return found;
         }
 
-        string prefix = directory.TrimEnd('/') + "/";
         foreach (string device in Directory.EnumerateDirectories(SysBlock, "loop*"))
         {
             try
             {
-                string backing = File.ReadAllText(System.IO.Path.Combine(device, "loop", "backing_file")).Trim();
-                if (backing.StartsWith(prefix, StringComparison.Ordinal))
-                {
-                    found.Add("/dev/" + System.IO.Path.GetFileName(device));
-                }
+                string backing = File.ReadAllText(System.IO.Path.Combine(device, "loop", "backing_file")).TrimEnd('\n');
+                found.Add(AttachedLoopDevice.FromSysfs("/dev/" + System.IO.Path.GetFileName(device), backing));
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
@@ -162,5 +168,23 @@ public sealed class LoopDevice
 
             return await output.ConfigureAwait(false);
         }
+    }
+}
+
+/// <summary>An attached loop device, as sysfs shows it.</summary>
+/// <param name="Device">The device, e.g. <c>/dev/loop3</c>.</param>
+/// <param name="BackingFile">The backing file's path, without the kernel's <c> (deleted)</c> suffix.</param>
+/// <param name="Deleted">Whether the backing file was deleted (or its mount detached) after the device was attached.</param>
+public readonly record struct AttachedLoopDevice(string Device, string BackingFile, bool Deleted)
+{
+    // d_path(), which sysfs uses for backing_file, appends this to the path of an unlinked dentry (fs/d_path.c).
+    private const string DeletedSuffix = " (deleted)";
+
+    /// <summary>Reads the <c>backing_file</c> text of sysfs (its trailing newline removed).</summary>
+    public static AttachedLoopDevice FromSysfs(string device, string backingFile)
+    {
+        ArgumentNullException.ThrowIfNull(backingFile);
+        bool deleted = backingFile.EndsWith(DeletedSuffix, StringComparison.Ordinal);
+        return new AttachedLoopDevice(device, deleted ? backingFile[..^DeletedSuffix.Length] : backingFile, deleted);
     }
 }

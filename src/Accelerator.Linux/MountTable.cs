@@ -128,6 +128,51 @@ public static class MountTable
         return mounts.Any(m => m.SuperOptions.Split(',').Contains("upperdir=" + upper, StringComparer.Ordinal));
     }
 
+    /// <summary>
+    /// The directories an overlay in <paramref name="mount"/> is made of (its <c>lowerdir</c> list, <c>lowerdir+</c>,
+    /// <c>datadir+</c>, <c>upperdir</c> and <c>workdir</c>, as overlayfs shows them); empty for another file system.
+    /// </summary>
+    public static IReadOnlyList<string> OverlayLayers(MountEntry mount)
+    {
+        if (mount.FileSystemType != "overlay")
+        {
+            return [];
+        }
+
+        var layers = new List<string>();
+        foreach (string option in mount.SuperOptions.Split(','))
+        {
+            int equals = option.IndexOf('=', StringComparison.Ordinal);
+            if (equals <= 0)
+            {
+                continue;
+            }
+
+            string value = option[(equals + 1)..];
+            switch (option[..equals])
+            {
+                case "lowerdir":
+                    // The classic option string: lower directories separated by ':' (a "::" marks data-only layers).
+                    layers.AddRange(value.Split(':', StringSplitOptions.RemoveEmptyEntries));
+                    break;
+                case "lowerdir+" or "datadir+" or "upperdir" or "workdir":
+                    layers.Add(value);
+                    break;
+            }
+        }
+
+        return layers;
+    }
+
+    /// <summary>Whether <paramref name="path"/> is <paramref name="directory"/> or lies under it (paths compared as text, both absolute).</summary>
+    public static bool IsAtOrUnder(string path, string directory)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(directory);
+        string trimmed = directory.Length > 1 ? directory.TrimEnd('/') : directory;
+        return path == trimmed || path.StartsWith(trimmed == "/" ? "/" : trimmed + "/", StringComparison.Ordinal);
+    }
+
     /// <summary>Undoes the kernel's octal escapes (<c>\040</c> for a space); other text, odd escapes included, is kept as it is.</summary>
     public static string Unescape(string field)
     {

@@ -213,7 +213,11 @@ public sealed partial class BlockMounter : IImageMounter
     private string CreatePrivateDirectory()
     {
         string parent = _options.StateDirectory ?? PrivateDirectory.FirstWritable(LocalDirectories.RunDirectory, PrivateDirectory.InTemp("accel-run"));
-        return PrivateDirectory.CreateUnique(parent, "block");
+        string directory = PrivateDirectory.CreateUnique(parent, "block");
+
+        // Who owns it, so that a later start tells a running mount's directory from one a killed process left.
+        DirectoryOwner.Record(directory);
+        return directory;
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Setting the readahead of {Loop} failed; the kernel's default stays.")]

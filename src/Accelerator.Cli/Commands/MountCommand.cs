@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using Accelerator.Cli.Console;
 using Accelerator.Cli.Strategies;
+using Accelerator.Fuse.Takeover;
 using Accelerator.Lazy.Mounting;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -38,10 +39,16 @@ internal static class MountCommand
         var statsJson = new Option<string?>("--stats-json") { Description = "Write the mount's statistics as JSON to FILE when it is unmounted." };
         var recordTrace = new Option<string?>("--record-trace") { Description = "Record what is read, as a prefetch list for 'accel convert --prefetch-list', to FILE when unmounted (lazy: the files; block: the blocks, for 'accel convert --format block')." };
         var background = new Option<bool>("--background") { Description = "Serve from a detached process; return once the mount is ready." };
+        var stateDirectory = new Option<string?>("--state-dir")
+        {
+            Description = "The parent of the mount's private directory (FUSE tree, overlay upper and work directories, block device file); " +
+                "stale state found there and at MOUNTPOINT is cleaned up at start. Default: /run/accel (else a private directory in the temp path).",
+            HelpName = "DIR",
+        };
         var readyTimeout = Flags.Duration("--ready-timeout", "With --background: how long to wait for the mount (30s, 5m; a number alone is seconds). Default: 120s.", TimeSpan.FromSeconds(1));
         var command = new Command("mount", "Mount an image at MOUNTPOINT and serve it until SIGINT/SIGTERM or 'accel umount MOUNTPOINT'.")
         {
-            image, mountPoint, strategy, readOnly, cacheDirectory, statsJson, recordTrace, background, readyTimeout,
+            image, mountPoint, strategy, readOnly, cacheDirectory, statsJson, recordTrace, background, readyTimeout, stateDirectory,
         };
         // Each strategy's own options (lazy: --chunk-cache-dir; block: --block-cache-dir; cache: --snapshot-dir; full: --max-image-size).
         foreach (var option in strategies.SelectMany(s => s.MountOptions))
@@ -65,10 +72,12 @@ internal static class MountCommand
                 return await StartInBackgroundAsync(target, result.GetValue(readyTimeout) ?? TimeSpan.FromSeconds(120), console, cancellationToken).ConfigureAwait(false);
             }
 
+            string state = StateDirectory(result.GetValue(stateDirectory));
+            await SweepStaleStateAsync(target, state, console, cancellationToken).ConfigureAwait(false);
             if (rawDisk)
             {
                 string? rawStats = result.GetValue(statsJson) is { } r ? Path.GetFullPath(r) : null;
-                return await MountRawDiskAsync(source, target, result.GetValue(readOnly), rawStats, console, cancellationToken).ConfigureAwait(false);
+                return await MountRawDiskAsync(source, target, state, result.GetValue(readOnly), rawStats, console, cancellationToken).ConfigureAwait(false);
             }
 
             string? stats = result.GetValue(statsJson) is { } s ? Path.GetFullPath(s) : null;
@@ -79,7 +88,8 @@ internal static class MountCommand
                 chosen,
                 result.GetValue(cacheDirectory) is { } c ? Path.GetFullPath(c) : null,
                 stats,
-                result.GetValue(recordTrace) is { } t ? Path.GetFullPath(t) : null);
+                result.GetValue(recordTrace) is { } t ? Path.GetFullPath(t) : null,
+                state);
             foreach (var cliStrategy in strategies)
             {
                 cliStrategy.AddToMount(builder, context);
@@ -115,7 +125,7 @@ internal static class MountCommand
     }
 
     // A raw disk image file (file:PATH) mounted by the block mounter directly: no image, no registry.
-    private static async Task<int> MountRawDiskAsync(string source, string target, bool readOnly, string? stats, CliConsole console, CancellationToken cancellationToken)
+    private static async Task<int> MountRawDiskAsync(string source, string target, string stateDirectory, bool readOnly, string? stats, CliConsole console, CancellationToken cancellationToken)
     {
         string path = Path.GetFullPath(source[BlockCommand.FilePrefix.Length..]);
         if (!File.Exists(path))
@@ -123,7 +133,7 @@ internal static class MountCommand
             throw new FileNotFoundException($"The disk image {path} does not exist.");
         }
 
-        var mounter = new Accelerator.Block.Mounting.BlockMounter([], new Accelerator.Block.Mounting.BlockMountOptions());
+        var mounter = new Accelerator.Block.Mounting.BlockMounter([], new Accelerator.Block.Mounting.BlockMountOptions { StateDirectory = stateDirectory });
         await using var mounted = await mounter.MountDiskAsync(
             Accelerator.Block.Disks.FileVirtualDisk.Open(path), target, readOnly, ownsDisk: true, cancellationToken: cancellationToken).ConfigureAwait(false);
         await ServeAsync(mounted, console,
@@ -136,6 +146,49 @@ internal static class MountCommand
 
         console.WriteLine($"Unmounted {mounted.MountPoint}.");
         return 0;
+    }
+
+    // The mounters' own default, made explicit so that the sweep looks where the mount will be made.
+    private static string StateDirectory(string? flag) => flag is not null
+        ? PrivateDirectory.Create(flag)
+        : PrivateDirectory.FirstWritable(Accelerator.Chunks.LocalDirectories.RunDirectory, PrivateDirectory.InTemp("accel-run"));
+
+    // What a killed 'accel mount' left at this mount point and in the state directory: dead FUSE mounts, what stands on
+    // them, their loop devices and private directories. Live mounts of other processes are left alone. Each action is
+    // printed; a failed sweep does not stop the mount.
+    private static async Task SweepStaleStateAsync(string target, string stateDirectory, CliConsole console, CancellationToken cancellationToken)
+    {
+        StaleSweepReport report;
+        try
+        {
+            report = await new StaleMountSweeper().SweepAsync(
+                new StaleSweepScope { Roots = [target, stateDirectory], StateDirectories = [stateDirectory] }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            console.Warn($"Cleaning up stale state at {target} and in {stateDirectory} failed: {ex.Message}");
+            return;
+        }
+
+        foreach (string unmounted in report.Unmounted)
+        {
+            console.WriteLine($"Stale state: unmounted {unmounted}.");
+        }
+
+        foreach (string device in report.DetachedLoopDevices)
+        {
+            console.WriteLine($"Stale state: detached {device}.");
+        }
+
+        foreach (string directory in report.DeletedDirectories)
+        {
+            console.WriteLine($"Stale state: deleted {directory}.");
+        }
+
+        foreach (string failure in report.Failures)
+        {
+            console.Warn($"Stale state: {failure}");
+        }
     }
 
     // Until SIGINT/SIGTERM, or (for a real mount) until someone unmounted the mount point. The ready line is printed

@@ -44,7 +44,8 @@ internal abstract class CliStrategy
 /// <param name="CacheDirectory">The full path of <c>--cache-dir</c>, or null.</param>
 /// <param name="StatisticsPath">The full path of <c>--stats-json</c>, or null.</param>
 /// <param name="TracePath">The full path of <c>--record-trace</c>, or null.</param>
-internal sealed record MountContext(ParseResult Result, string Chosen, string? CacheDirectory, string? StatisticsPath, string? TracePath)
+/// <param name="StateDirectory">The parent of the mount's private directory (<c>--state-dir</c> or its default), or null for the mounters' default.</param>
+internal sealed record MountContext(ParseResult Result, string Chosen, string? CacheDirectory, string? StatisticsPath, string? TracePath, string? StateDirectory = null)
 {
     /// <summary>The <c>--strategy</c> value that tries every strategy.</summary>
     public const string Auto = "auto";

@@ -150,7 +150,11 @@ public sealed partial class LazyMounter : IImageMounter
     private string CreatePrivateDirectory()
     {
         string parent = _options.StateDirectory ?? PrivateDirectory.FirstWritable(LocalDirectories.RunDirectory, PrivateDirectory.InTemp("accel-run"));
-        return PrivateDirectory.CreateUnique(parent, "lazy");
+        string directory = PrivateDirectory.CreateUnique(parent, "lazy");
+
+        // Who owns it, so that a later start tells a running mount's directory from one a killed process left.
+        DirectoryOwner.Record(directory);
+        return directory;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Mounted {Image} ({Digest}) lazily at {MountPoint} (read-only: {ReadOnly}) in {Milliseconds:F0} ms.")]
