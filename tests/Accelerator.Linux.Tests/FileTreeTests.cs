@@ -35,4 +35,38 @@ public sealed class FileTreeTests : IDisposable
             Assert.Equal(target == DangerousLinks.OutsidePlaceholder ? "/nonexistent-outside" : target, infos[path].LinkTarget);
         }
     }
+
+    [Fact]
+    public void DeleteOnOneFileSystem_TreeWithLinks_DeletedWithoutFollowingThem()
+    {
+        string outside = Directory.CreateDirectory(Path.Combine(_work, "kept")).FullName;
+        File.WriteAllText(Path.Combine(outside, "file"), "x");
+        string root = Directory.CreateDirectory(Path.Combine(_work, "doomed", "a", "b")).FullName;
+        File.WriteAllText(Path.Combine(root, "file"), "x");
+        File.CreateSymbolicLink(Path.Combine(root, "to-outside"), outside);
+
+        FileTree.DeleteOnOneFileSystem(Path.Combine(_work, "doomed"));
+
+        Assert.False(Directory.Exists(Path.Combine(_work, "doomed")));
+        Assert.True(File.Exists(Path.Combine(outside, "file")));
+    }
+
+    [Fact]
+    public void DeleteOnOneFileSystem_MountInside_RefusedAndTheMountsContentKept()
+    {
+        string root = Directory.CreateDirectory(Path.Combine(_work, "with-mount")).FullName;
+        string mountPoint = Directory.CreateDirectory(Path.Combine(root, "mnt")).FullName;
+        Assert.Equal(0, LibC.Mount("tmpfs", mountPoint, "tmpfs", MountFlags.None, null));
+        try
+        {
+            File.WriteAllText(Path.Combine(mountPoint, "file"), "x");
+
+            Assert.Throws<IOException>(() => FileTree.DeleteOnOneFileSystem(root));
+            Assert.True(File.Exists(Path.Combine(mountPoint, "file")));
+        }
+        finally
+        {
+            FileSystemMount.Unmount(mountPoint);
+        }
+    }
 }

@@ -59,4 +59,31 @@ public sealed class LoopDeviceTests : IDisposable
     [Fact]
     public void BackedUnder_NothingAttached_Empty()
         => Assert.Empty(LoopDevice.BackedUnder(_work));
+
+    [Fact]
+    public void AttachedLoopDevice_FromSysfs_DeletedSuffixSplitOff()
+    {
+        Assert.Equal(new AttachedLoopDevice("/dev/loop3", "/run/accel/block-1/fuse/disk", Deleted: true),
+            AttachedLoopDevice.FromSysfs("/dev/loop3", "/run/accel/block-1/fuse/disk (deleted)"));
+        Assert.Equal(new AttachedLoopDevice("/dev/loop4", "/a b/disk", Deleted: false), AttachedLoopDevice.FromSysfs("/dev/loop4", "/a b/disk"));
+    }
+
+    [Fact]
+    public async Task ListAttached_DeletedBackingFile_ShownDeleted()
+    {
+        string backing = Path.Combine(_work, "deleted.img");
+        await File.WriteAllBytesAsync(backing, new byte[1 << 20]);
+        var loop = await LoopDevice.AttachAsync(backing, readOnly: true, directIo: false, logicalBlockSize: 512, CancellationToken.None);
+        try
+        {
+            File.Delete(backing);
+
+            Assert.Contains(new AttachedLoopDevice(loop.Path, backing, Deleted: true), LoopDevice.ListAttached());
+            Assert.Equal([loop.Path], LoopDevice.BackedUnder(_work));
+        }
+        finally
+        {
+            await loop.DetachAsync();
+        }
+    }
 }

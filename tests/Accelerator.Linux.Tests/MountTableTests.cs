@@ -183,4 +183,26 @@ public sealed class MountTableTests
             Assert.True(MountTable.Parse([line]).Count <= 1);
         }
     }
+
+    [Fact]
+    public void OverlayLayers_ClassicAndNewMountApiOptions_EveryDirectory()
+    {
+        var classic = MountTable.Parse([Sample[5]]).Single();
+        var added = MountTable.Parse(["130 27 0:60 / /mnt/x rw - overlay overlay rw,lowerdir+=/l/one,lowerdir+=/l/two,datadir+=/d,upperdir=/u,workdir=/w,uuid=on"]).Single();
+        var tmpfs = MountTable.Parse([Sample[1]]).Single();
+
+        Assert.Equal(["/a", "/b", "/s/mounts/x/upper", "/s/mounts/x/work"], MountTable.OverlayLayers(classic));
+        Assert.Equal(["/l/one", "/l/two", "/d", "/u", "/w"], MountTable.OverlayLayers(added));
+        Assert.Empty(MountTable.OverlayLayers(tmpfs));
+    }
+
+    [Theory]
+    [InlineData("/run/accel", "/run/accel", true)]
+    [InlineData("/run/accel/lazy-1/lower", "/run/accel", true)]
+    [InlineData("/run/accel/lazy-1/lower", "/run/accel/", true)]
+    [InlineData("/run/accelerator", "/run/accel", false)]
+    [InlineData("/run", "/run/accel", false)]
+    [InlineData("/anything", "/", true)]
+    public void IsAtOrUnder_PathsAsText_ComponentBoundariesRespected(string path, string directory, bool expected)
+        => Assert.Equal(expected, MountTable.IsAtOrUnder(path, directory));
 }
