@@ -53,10 +53,16 @@ public sealed class AccelProcess : IAsyncDisposable
     }
 
     /// <summary>Starts <c>accel ARGS</c>.</summary>
-    public static AccelProcess Start(params string[] args)
+    public static AccelProcess Start(params string[] args) => StartBuild(AppContext.BaseDirectory, args);
+
+    /// <summary>
+    /// Starts <c>accel ARGS</c> from the build in <paramref name="directory"/> (its <c>accel.dll</c>): another build of
+    /// the program, e.g. a copy of this one, as an upgrade would install it.
+    /// </summary>
+    public static AccelProcess StartBuild(string directory, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "accel.dll"));
+        start.ArgumentList.Add(Path.Combine(directory, "accel.dll"));
         foreach (string arg in args)
         {
             start.ArgumentList.Add(arg);
