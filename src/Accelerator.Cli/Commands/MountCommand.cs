@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using Accelerator.Cli.Console;
 using Accelerator.Cli.Strategies;
+using Accelerator.Fuse.Takeover;
 using Accelerator.Lazy.Mounting;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -39,9 +40,15 @@ internal static class MountCommand
         var recordTrace = new Option<string?>("--record-trace") { Description = "Record what is read, as a prefetch list for 'accel convert --prefetch-list', to FILE when unmounted (lazy: the files; block: the blocks, for 'accel convert --format block')." };
         var background = new Option<bool>("--background") { Description = "Serve from a detached process; return once the mount is ready." };
         var readyTimeout = Flags.Duration("--ready-timeout", "With --background: how long to wait for the mount (30s, 5m; a number alone is seconds). Default: 120s.", TimeSpan.FromSeconds(1));
-        var command = new Command("mount", "Mount an image at MOUNTPOINT and serve it until SIGINT/SIGTERM or 'accel umount MOUNTPOINT'.")
+        var holderDirectory = new Option<string?>("--holder-dir")
         {
-            image, mountPoint, strategy, readOnly, cacheDirectory, statsJson, recordTrace, background, readyTimeout,
+            Description = $"Where the FUSE holder keeps lazy and block mounts alive, so that 'accel mount' run again at the same MOUNTPOINT takes the mount over (from a running or a crashed server). Default: {DefaultHolderDirectory}.",
+            HelpName = "DIR",
+        };
+        var noTakeover = new Option<bool>("--no-takeover") { Description = "Keep no mount in the holder: the mount ends with this process, and a live mount at MOUNTPOINT is not taken over." };
+        var command = new Command("mount", "Mount an image at MOUNTPOINT and serve it until SIGINT/SIGTERM or 'accel umount MOUNTPOINT'; run it again at the same MOUNTPOINT to take the mount over.")
+        {
+            image, mountPoint, strategy, readOnly, cacheDirectory, statsJson, recordTrace, background, readyTimeout, holderDirectory, noTakeover,
         };
         // Each strategy's own options (lazy: --chunk-cache-dir; block: --block-cache-dir; cache: --snapshot-dir; full: --max-image-size).
         foreach (var option in strategies.SelectMany(s => s.MountOptions))
@@ -74,12 +81,16 @@ internal static class MountCommand
             string? stats = result.GetValue(statsJson) is { } s ? Path.GetFullPath(s) : null;
             var builder = common.CreateBuilder(result);
             string chosen = result.GetRequiredValue(strategy);
+            string holder = result.GetValue(holderDirectory) is { } h ? Path.GetFullPath(h) : DefaultHolderDirectory;
             var context = new MountContext(
                 result,
                 chosen,
                 result.GetValue(cacheDirectory) is { } c ? Path.GetFullPath(c) : null,
                 stats,
-                result.GetValue(recordTrace) is { } t ? Path.GetFullPath(t) : null);
+                result.GetValue(recordTrace) is { } t ? Path.GetFullPath(t) : null)
+            {
+                Takeover = result.GetValue(noTakeover) ? null : new FuseTakeoverOptions { HolderDirectory = holder, Launcher = FuseHolderCommand.Launcher(holder) },
+            };
             foreach (var cliStrategy in strategies)
             {
                 cliStrategy.AddToMount(builder, context);
@@ -99,9 +110,16 @@ internal static class MountCommand
                 console.WriteLine($"Strategy {skipped.Name} skipped: {reason}");
             }
 
-            await ServeAsync(mounted, console,
+            bool handedOver = await ServeAsync(mounted, console,
                 $"Mounted {reference} ({mounted.ManifestDigest}) at {mounted.MountPoint} with strategy {mounted.Statistics.Strategy.Name} " +
                 $"in {mounted.Statistics.TimeToReady.TotalSeconds:F2} s. Stop with Ctrl+C or 'accel umount {mounted.MountPoint}'.", cancellationToken).ConfigureAwait(false);
+            if (handedOver)
+            {
+                // A successor serves the mount now: this process leaves it mounted and exits.
+                console.WriteLine($"Handed {mounted.MountPoint} over to a successor; left mounted.");
+                return 0;
+            }
+
             // A mount that writes its own, richer statistics file (lazy) was told where; the others are written here.
             if (stats is not null && (mounted as IReportsStatisticsFile)?.StatisticsFile is null)
             {
@@ -138,26 +156,33 @@ internal static class MountCommand
         return 0;
     }
 
-    // Until SIGINT/SIGTERM, or (for a real mount) until someone unmounted the mount point. The ready line is printed
-    // only once the signal handlers are in place, so a caller that signals as soon as it reads it gets a clean stop.
-    internal static async Task ServeAsync(IMountedImage mounted, CliConsole console, string ready, CancellationToken cancellationToken)
+    /// <summary>The holder directory of <c>accel mount</c> unless <c>--holder-dir</c> says otherwise.</summary>
+    internal static readonly string DefaultHolderDirectory = Path.Combine(Accelerator.Chunks.LocalDirectories.RunDirectory, "holder");
+
+    // Until SIGINT/SIGTERM, or (for a real mount) until someone unmounted the mount point, or a successor took the mount
+    // over (true). The ready line is printed only once the signal handlers are in place, so a caller that signals as
+    // soon as it reads it gets a clean stop.
+    internal static async Task<bool> ServeAsync(IMountedImage mounted, CliConsole console, string ready, CancellationToken cancellationToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        Task handedOver = (mounted as IHeldMountedImage)?.HandedOver ?? Task.Delay(Timeout.Infinite, stop.Token);
         console.WriteLine(ready);
         try
         {
             // Every strategy mounts something (a full pull an overlay of its unpacked tree); an 'accel umount' that
             // lands before this point ends the loop at once.
-            while (MountTable.IsMountPoint(mounted.MountPoint))
+            while (MountTable.IsMountPoint(mounted.MountPoint) && !handedOver.IsCompleted)
             {
-                await Task.Delay(PollInterval, stop.Token).ConfigureAwait(false);
+                await Task.WhenAny(handedOver, Task.Delay(PollInterval, stop.Token)).Unwrap().ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
         }
+
+        return handedOver.IsCompletedSuccessfully;
 
         void Stop(PosixSignalContext context)
         {
@@ -222,6 +247,8 @@ internal static class MountCommand
             start.ArgumentList.Add(argument);
         }
 
+        // A live mount there already is taken over by the child: its ready line, not the mount's appearance, says when.
+        bool takeover = MountTable.IsMountPoint(target);
         using var child = Process.Start(start) ?? throw new InvalidOperationException("Could not start the background process.");
         child.StandardInput.Close();
 
@@ -229,6 +256,7 @@ internal static class MountCommand
         // here too: a fallback must be visible in the background as in the foreground.
         var report = new List<string>();
         var served = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         child.OutputDataReceived += (_, e) =>
         {
             if (e.Data is null)
@@ -244,6 +272,7 @@ internal static class MountCommand
 
             if (e.Data.StartsWith("Mounted ", StringComparison.Ordinal))
             {
+                ready.TrySetResult();
                 served.TrySetResult();
             }
         };
@@ -267,7 +296,7 @@ internal static class MountCommand
         child.BeginOutputReadLine();
         child.BeginErrorReadLine();
         var stopwatch = Stopwatch.StartNew();
-        while (!MountTable.IsMountPoint(target))
+        while (takeover ? !ready.Task.IsCompleted : !MountTable.IsMountPoint(target))
         {
             if (child.HasExited)
             {
