@@ -167,7 +167,8 @@ public sealed partial class BlockMounter : IImageMounter
                 await MountFreshAsync(resources, disk, statistics, type, time, target, readOnly, cancellationToken).ConfigureAwait(false);
                 if (resources.Lease is { } lease)
                 {
-                    await lease.DepositAsync(resources.Fuse!.Device, new FuseTakeoverState
+                    using var device = resources.Fuse!.DuplicateDevice();
+                    await lease.DepositAsync(device, new FuseTakeoverState
                     {
                         Strategy = Strategy.Block.Name,
                         Image = image.ToString(),

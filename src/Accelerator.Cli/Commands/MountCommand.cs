@@ -89,7 +89,7 @@ internal static class MountCommand
                 stats,
                 result.GetValue(recordTrace) is { } t ? Path.GetFullPath(t) : null)
             {
-                Takeover = result.GetValue(noTakeover) ? null : new FuseTakeoverOptions { HolderDirectory = holder, Launcher = FuseHolderCommand.Launcher(holder) },
+                Takeover = result.GetValue(noTakeover) ? null : new FuseTakeoverOptions { HolderDirectory = holder, Launcher = FuseHolderCommand.ForAccelCli() },
             };
             foreach (var cliStrategy in strategies)
             {

@@ -125,7 +125,7 @@ public sealed partial class FuseMountLease : IAsyncDisposable
             var held = (await client.ListAsync(cancellationToken).ConfigureAwait(false)).FirstOrDefault(e => e.Key == mountPoint);
             return held is null ? null : FuseTakeoverState.TryParse(held.State)?.Strategy;
         }
-        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException)
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or FuseHolderException)
         {
             return null;
         }
@@ -146,7 +146,7 @@ public sealed partial class FuseMountLease : IAsyncDisposable
         {
             await _client.ForgetAsync(Key, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or InvalidOperationException or FuseHolderException)
         {
             LogForgetFailed(_logger, Key, ex);
         }

@@ -144,7 +144,7 @@ internal sealed class MountResources(string privateDirectory) : IAsyncDisposable
             return;
         }
 
-        bool leave = LeaveMounted || FuseHandover.HasBegun;
+        bool leave = LeaveMounted || FuseHandover.IsHandingOver || Fuse?.LeavesMounted == true;
         if (leave)
         {
             Fuse?.LeaveMounted();

@@ -122,7 +122,8 @@ public sealed partial class LazyMounter : IImageMounter
                 await MountFreshAsync(resources, fileSystem, fuseOptions, target, options.ReadOnly, cancellationToken).ConfigureAwait(false);
                 if (lease is not null)
                 {
-                    await lease.DepositAsync(resources.Fuse!.Device, StateOf(resources, image, lazy, options.ReadOnly), cancellationToken).ConfigureAwait(false);
+                    using var device = resources.Fuse!.DuplicateDevice();
+                    await lease.DepositAsync(device, StateOf(resources, image, lazy, options.ReadOnly), cancellationToken).ConfigureAwait(false);
                 }
             }
 
