@@ -73,6 +73,9 @@ public sealed partial class FuseHolder
     /// <summary>Completes once the holder listens (or when <see cref="RunAsync"/> ended before).</summary>
     public Task Listening => _listening.Task;
 
+    /// <summary>Completes when the holder decided to stop (idle, or cancelled), before it cleaned up.</summary>
+    internal Task Stopping => _stop.Task;
+
     /// <summary>How many connections it holds now.</summary>
     public int HeldCount
     {
@@ -347,7 +350,7 @@ public sealed partial class FuseHolder
                 throw new FuseHolderException($"The holder keeps at most {FuseHolderProtocol.MaxEntries} connections.");
             }
 
-            _entries[key] = new Entry(key, descriptor, request.State!) { Owner = client, LastOwnerPid = client.Pid };
+            _entries[key] = new Entry(key, descriptor, request.State!) { Owner = client, LastOwner = client };
             descriptor = null;
             _idleGeneration++;
         }
@@ -401,9 +404,9 @@ public sealed partial class FuseHolder
                     return new HolderMessage { Type = Types.NotHeld, Key = key };
                 }
 
-                int? predecessor = entry.LastOwnerPid == client.Pid ? null : entry.LastOwnerPid;
+                int? predecessor = entry.LastOwner is { } last && last != client ? last.Pid : null;
                 entry.Owner = client;
-                entry.LastOwnerPid = client.Pid;
+                entry.LastOwner = client;
                 bool added = false;
                 entry.Device.DangerousAddRef(ref added);
                 replyDescriptor = entry.Device;
@@ -462,12 +465,12 @@ public sealed partial class FuseHolder
             }
 
             _idleGeneration++;
+            ArmIdleTimerLocked();
         }
 
         entry.Device.Dispose();
         WakeWatcher();
         LogForgotten(key, client.Pid, HeldCount);
-        ArmIdleTimer();
         return true;
     }
 
@@ -522,26 +525,32 @@ public sealed partial class FuseHolder
             }
 
             _idleGeneration++;
+            ArmIdleTimerLocked();
         }
 
         client.Closed.Set();
         LogClientDisconnected(client.Pid, orphaned.Count);
-        ArmIdleTimer();
     }
 
     private void ArmIdleTimer()
     {
         lock (_lock)
         {
-            if (_entries.Count > 0 || _clients.Count > 0 || _stop.Task.IsCompleted)
-            {
-                return;
-            }
-
-            long generation = ++_idleGeneration;
-            _idleTimer?.Dispose();
-            _idleTimer = _time.CreateTimer(_ => ExitIfStillIdle(generation), null, _options.IdleExit, Timeout.InfiniteTimeSpan);
+            ArmIdleTimerLocked();
         }
+    }
+
+    // Called under the lock that changed the counts, so that whoever sees the holder idle also finds the timer armed.
+    private void ArmIdleTimerLocked()
+    {
+        if (_entries.Count > 0 || _clients.Count > 0 || _stop.Task.IsCompleted)
+        {
+            return;
+        }
+
+        long generation = ++_idleGeneration;
+        _idleTimer?.Dispose();
+        _idleTimer = _time.CreateTimer(_ => ExitIfStillIdle(generation), null, _options.IdleExit, Timeout.InfiniteTimeSpan);
     }
 
     private void ExitIfStillIdle(long generation)
@@ -684,11 +693,11 @@ public sealed partial class FuseHolder
 
             _entries.Remove(entry.Key);
             _idleGeneration++;
+            ArmIdleTimerLocked();
         }
 
         entry.Device.Dispose();
         LogConnectionEnded(entry.Key, HeldCount);
-        ArmIdleTimer();
     }
 
     private sealed class Entry(string key, SafeFileHandle device, string state)
@@ -701,7 +710,8 @@ public sealed partial class FuseHolder
 
         public Client? Owner { get; set; }
 
-        public int? LastOwnerPid { get; set; }
+        // The owner before, connected or not: the claimant's predecessor.
+        public Client? LastOwner { get; set; }
 
         public bool Claiming { get; set; }
     }
