@@ -14,6 +14,11 @@ public static class MountHostProgram
 {
     public static async Task<int> Main(string[] args)
     {
+        if (args is [HeldMountHost.Command, ..])
+        {
+            return await HeldMountHost.RunAsync(args[1..]);
+        }
+
         if (args.Length != 3 || args[0] != "mount-host")
         {
             await Console.Error.WriteLineAsync("usage: Accelerator.Fuse.Tests mount-host SOURCE MOUNTPOINT");
