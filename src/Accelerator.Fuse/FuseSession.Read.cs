@@ -104,6 +104,7 @@ public sealed partial class FuseSession
         {
             _pending.TryRemove(pending.Unique, out _);
             pending.Dispose();
+            OnReadCompleted();
             if (backendStillRunning is null)
             {
                 ArrayPool<byte>.Shared.Return(buffer);

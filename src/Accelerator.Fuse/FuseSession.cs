@@ -18,10 +18,13 @@ namespace Accelerator.Fuse;
 /// <remarks>
 /// The session ends when the kernel ends the connection (unmount or abort); <see cref="FuseMount"/> does both.
 /// Disposing cancels the reads in flight and releases the device once the readers are gone; it does not unmount.
+/// For a takeover, <see cref="StopReadingAsync"/> stops the readers without ending the connection, and
+/// <see cref="Resume"/> serves a connection another session (or process) initialised.
 /// </remarks>
 public sealed partial class FuseSession : IAsyncDisposable
 {
     private readonly SafeFileHandle? _device;
+    private readonly SafeFileHandle? _wake;
     private readonly IFuseReplySink _sink;
     private readonly IFuseFileSystem _fileSystem;
     private readonly IFuseExtendedAttributes? _xattrs;
@@ -33,9 +36,14 @@ public sealed partial class FuseSession : IAsyncDisposable
     private readonly ConcurrentDictionary<ulong, DirectoryHandle> _directories = new();
     private readonly TaskCompletionSource<FuseConnectionInfo> _initialized = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly bool _resumed;
     private volatile FuseConnectionInfo? _connection;
+    private volatile bool _released;
     private long _nextHandle;
     private int _started;
+    private int _stopping;
+    private int _ended;
     private int _readers;
     private int _idleReaders;
     private int _disposed;
@@ -47,12 +55,18 @@ public sealed partial class FuseSession : IAsyncDisposable
     /// <param name="logger">Where to log; nothing when null.</param>
     /// <param name="timeProvider">Time for request timeouts; the system clock when null.</param>
     public FuseSession(SafeFileHandle device, IFuseFileSystem fileSystem, FuseSessionOptions? options = null, ILogger? logger = null, TimeProvider? timeProvider = null)
-        : this(new DeviceReplySink(device ?? throw new ArgumentNullException(nameof(device))), fileSystem, options, logger, timeProvider)
+        : this(device, fileSystem, options, logger, timeProvider, resumed: null)
     {
-        _device = device;
     }
 
-    internal FuseSession(IFuseReplySink sink, IFuseFileSystem fileSystem, FuseSessionOptions? options, ILogger? logger, TimeProvider? timeProvider)
+    private FuseSession(SafeFileHandle device, IFuseFileSystem fileSystem, FuseSessionOptions? options, ILogger? logger, TimeProvider? timeProvider, FuseConnectionInfo? resumed)
+        : this(new DeviceReplySink(device ?? throw new ArgumentNullException(nameof(device))), fileSystem, options, logger, timeProvider, resumed)
+    {
+        _device = device;
+        _wake = LibC.EventFd();
+    }
+
+    internal FuseSession(IFuseReplySink sink, IFuseFileSystem fileSystem, FuseSessionOptions? options, ILogger? logger, TimeProvider? timeProvider, FuseConnectionInfo? resumed = null)
     {
         ArgumentNullException.ThrowIfNull(fileSystem);
         options ??= new FuseSessionOptions();
@@ -67,6 +81,16 @@ public sealed partial class FuseSession : IAsyncDisposable
 
         // fs/fuse/dev.c refuses a read buffer smaller than FUSE_MIN_READ_BUFFER or than a WRITE request of max_write.
         _requestBufferSize = Math.Max(FuseProtocol.MinReadBuffer, options.MaxWrite + FuseProtocol.PageSize);
+
+        // Handles carry a random generation in their high half, so a successor's never collide with the predecessor's
+        // still open in the kernel (and a collision would only share a listing: see HandleReadDir).
+        _nextHandle = (long)Random.Shared.Next(1, int.MaxValue) << 32;
+        if (resumed is not null)
+        {
+            _resumed = true;
+            _connection = resumed;
+            _initialized.TrySetResult(resumed);
+        }
     }
 
     /// <summary>What happened so far.</summary>
@@ -78,11 +102,24 @@ public sealed partial class FuseSession : IAsyncDisposable
     /// <summary>Completes when INIT was answered; fails if the connection ends first.</summary>
     public Task<FuseConnectionInfo> Initialized => _initialized.Task;
 
-    /// <summary>Completes when the kernel ended the connection and every reader stopped.</summary>
+    /// <summary>
+    /// Completes when every reader stopped: the kernel ended the connection, or <see cref="StopReadingAsync"/> stopped
+    /// them (the connection then lives on).
+    /// </summary>
     public Task Completion => _completion.Task;
 
-    /// <summary>Starts the reader threads (once).</summary>
+    /// <summary>Whether this session serves a connection it did not initialise (<see cref="Resume"/>).</summary>
+    public bool IsResumed => _resumed;
+
+    /// <summary>Whether <see cref="StopReadingAsync"/> was called.</summary>
+    public bool IsStopping => Volatile.Read(ref _stopping) != 0;
+
+    /// <summary>
+    /// Starts the reader threads (once). A resumed session first asks the kernel to resend what a predecessor read and
+    /// did not answer (<see cref="FuseNotifyCode.Resend"/>, when <see cref="FuseConnectionInfo.KernelCanResend"/>).
+    /// </summary>
     /// <exception cref="InvalidOperationException">The session has no device or was disposed.</exception>
+    /// <exception cref="IOException">The device cannot be made non-blocking.</exception>
     public void Start()
     {
         if (_device is null)
@@ -96,13 +133,25 @@ public sealed partial class FuseSession : IAsyncDisposable
             return;
         }
 
+        // Readers wait in poll(2) for the device or the stop wake-up, so the device must not block a read. The flag is
+        // on the open file description, shared with every copy (a holder's, a successor's): all of them poll too.
+        LibC.SetNonBlocking(_device);
+        if (_resumed)
+        {
+            // Before any reader runs: a request this session read itself would otherwise be resent too.
+            SendResend(_connection!);
+        }
+
         for (int i = 0; i < _options.MinReaders; i++)
         {
             TryStartReader();
         }
     }
 
-    /// <summary>Cancels the reads in flight and releases the device (closed once the readers are gone).</summary>
+    /// <summary>
+    /// Cancels the reads in flight and releases the device (closed once the readers are gone). After
+    /// <see cref="StopReadingAsync"/> the cancelled reads are not answered: they stay in the kernel for a successor.
+    /// </summary>
     public ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -112,6 +161,7 @@ public sealed partial class FuseSession : IAsyncDisposable
 
         CancelPending();
         _device?.Dispose();
+        _wake?.Dispose();
         if (Volatile.Read(ref _started) == 0)
         {
             _completion.TrySetResult();
@@ -127,7 +177,7 @@ public sealed partial class FuseSession : IAsyncDisposable
         do
         {
             count = Volatile.Read(ref _readers);
-            if (count >= _options.MaxReaders)
+            if (count >= _options.MaxReaders || Volatile.Read(ref _stopping) != 0)
             {
                 return false;
             }
@@ -142,16 +192,20 @@ public sealed partial class FuseSession : IAsyncDisposable
     private void ReadLoop()
     {
         var device = _device!;
-        bool added = false;
+        var wake = _wake!;
+        bool addedDevice = false;
+        bool addedWake = false;
         var reader = new ReaderBuffers(_requestBufferSize);
         try
         {
-            device.DangerousAddRef(ref added);
+            device.DangerousAddRef(ref addedDevice);
+            wake.DangerousAddRef(ref addedWake);
             int fd = (int)device.DangerousGetHandle();
-            while (true)
+            int wakeFd = (int)wake.DangerousGetHandle();
+            while (Volatile.Read(ref _stopping) == 0)
             {
                 Interlocked.Increment(ref _idleReaders);
-                int n = LibC.Read(fd, reader.Request);
+                int n = ReadRequest(fd, wakeFd, reader.Request);
                 if (Interlocked.Decrement(ref _idleReaders) == 0 && n > 0)
                 {
                     // Every reader is busy now: add one so a slow request never leaves the queue unread.
@@ -167,12 +221,13 @@ public sealed partial class FuseSession : IAsyncDisposable
                 int errno = -n;
                 if (errno is Errno.EINTR or Errno.EAGAIN or Errno.ENOENT)
                 {
-                    // Interrupted, or the request was withdrawn while being read: read again.
+                    // Interrupted, stopping, or the request was withdrawn while being read: look again.
                     continue;
                 }
 
                 if (errno is Errno.ENODEV or Errno.ECONNABORTED)
                 {
+                    Volatile.Write(ref _ended, 1);
                     LogConnectionEnded(errno);
                 }
                 else
@@ -193,19 +248,73 @@ public sealed partial class FuseSession : IAsyncDisposable
         }
         finally
         {
-            if (added)
+            if (addedWake)
+            {
+                wake.DangerousRelease();
+            }
+
+            if (addedDevice)
             {
                 device.DangerousRelease();
             }
 
             if (Interlocked.Decrement(ref _readers) == 0)
             {
-                // The connection is gone: nothing in flight can be answered any more.
-                CancelPending();
-                _initialized.TrySetException(new IOException("The FUSE connection ended before INIT."));
-                _completion.TrySetResult();
+                OnReadersGone();
             }
         }
+    }
+
+    // The device is non-blocking: read first (under load a request is waiting, and that is the only system call), and
+    // only a reader that found the queue empty waits in poll(2), on the device and the stop wake-up. Returns a length,
+    // or -errno; -EAGAIN when stopping.
+    private int ReadRequest(int fd, int wakeFd, byte[] buffer)
+    {
+        int n = LibC.Read(fd, buffer);
+        Span<PollDescriptor> poll = stackalloc PollDescriptor[2];
+        while (n == -Errno.EAGAIN && Volatile.Read(ref _stopping) == 0)
+        {
+            poll[0] = new PollDescriptor { Fd = fd, Events = LibC.POLLIN };
+            poll[1] = new PollDescriptor { Fd = wakeFd, Events = LibC.POLLIN };
+            int ready = LibC.Poll(poll, -1);
+            if (ready < 0 && ready != -Errno.EINTR)
+            {
+                return ready;
+            }
+
+            if (Volatile.Read(ref _stopping) != 0)
+            {
+                break;
+            }
+
+            // Readable, or POLLERR once the connection ended (the read then says ENODEV); another reader may have
+            // taken the request first (EAGAIN again).
+            n = LibC.Read(fd, buffer);
+        }
+
+        return n;
+    }
+
+    private void OnReadersGone()
+    {
+        if (Volatile.Read(ref _stopping) != 0 && Volatile.Read(ref _ended) == 0)
+        {
+            // Stopped for a successor: the connection lives on; reads in flight may still be answered (drained).
+            _initialized.TrySetException(new IOException("The FUSE session stopped reading before INIT."));
+            if (_pending.IsEmpty)
+            {
+                _drained.TrySetResult();
+            }
+
+            _completion.TrySetResult();
+            return;
+        }
+
+        // The connection is gone: nothing in flight can be answered any more.
+        CancelPending();
+        _drained.TrySetResult();
+        _initialized.TrySetException(new IOException("The FUSE connection ended before INIT."));
+        _completion.TrySetResult();
     }
 
     /// <summary>Buffers of one reader: the request read from the device and the reply of a metadata request.</summary>
