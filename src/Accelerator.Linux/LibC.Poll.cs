@@ -24,6 +24,9 @@ public static unsafe partial class LibC
     /// <summary><c>POLLIN</c>: there is data to read.</summary>
     public const short POLLIN = 0x001;
 
+    /// <summary><c>POLLOUT</c>: writing will not block.</summary>
+    public const short POLLOUT = 0x004;
+
     /// <summary><c>POLLERR</c>: an error condition (for <c>/dev/fuse</c>: the connection ended or was aborted).</summary>
     public const short POLLERR = 0x008;
 
