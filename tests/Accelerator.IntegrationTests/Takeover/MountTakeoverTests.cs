@@ -101,6 +101,65 @@ public sealed class MountTakeoverTests(TakeoverImageFixture fixture, ITestOutput
         Assert.DoesNotContain(await HeldKeysAsync(), k => k == mountPoint);
     }
 
+    [Fact]
+    public async Task Mount_AgainInBackground_PrintsTheSuccessorsPid()
+    {
+        string mountPoint = Directory.CreateDirectory(Path.Combine(_work, "mnt-background")).FullName;
+        string[] args = ["mount", "--plain-http", fixture.Source.ToString(), mountPoint, "--strategy", "lazy", "--read-only",
+            "--cache-dir", Path.Combine(_work, "cache"), "--holder-dir", HolderDirectory];
+        var first = await StartServerAsync(args);
+
+        var (code, printed, error) = await AccelProcess.RunAsync([.. args, "--background"]);
+
+        Assert.True(code == 0, error);
+        int pid = int.Parse(System.Text.RegularExpressions.Regex.Match(printed, @"served by process (\d+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        using var successor = System.Diagnostics.Process.GetProcessById(pid);
+        try
+        {
+            Assert.Equal(0, await first.WaitForExitAsync());
+            Assert.NotEqual(first.Id, pid);
+            Assert.False(successor.HasExited);
+            var reader = new ChecksumReader(mountPoint, fixture.Files);
+            await reader.WaitForReadsAsync(fixture.Files.Count);
+            await reader.StopAsync();
+            Assert.True(reader.Errors.Count == 0, string.Join("\n", reader.Errors));
+
+            var (umount, _, umountError) = await AccelProcess.RunAsync("umount", mountPoint, "--holder-dir", HolderDirectory);
+            Assert.True(umount == 0, umountError);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+            await successor.WaitForExitAsync(timeout.Token);
+        }
+        finally
+        {
+            if (!successor.HasExited)
+            {
+                successor.Kill();
+            }
+        }
+
+        Assert.False(MountTable.IsMountPoint(mountPoint));
+    }
+
+    [Fact]
+    public async Task Umount_AfterServerKilled_ForgetsAndTearsDownTheHeldMount()
+    {
+        string mountPoint = Directory.CreateDirectory(Path.Combine(_work, "mnt-orphan")).FullName;
+        var server = await StartServerAsync(["mount", "--plain-http", fixture.Source.ToString(), mountPoint, "--strategy", "lazy",
+            "--cache-dir", Path.Combine(_work, "cache"), "--holder-dir", HolderDirectory]);
+        await server.KillAsync();
+        Assert.Contains(mountPoint, await HeldKeysAsync());
+        string lower = Assert.Single(MountTable.Read(), m => m.FileSystemType == "fuse.accel" && m.MountPoint.EndsWith("/lower", StringComparison.Ordinal)
+            && MountTable.Read().Any(o => o.MountPoint == mountPoint && o.SuperOptions.Contains(m.MountPoint, StringComparison.Ordinal))).MountPoint;
+
+        var (code, _, error) = await AccelProcess.RunAsync("umount", mountPoint, "--holder-dir", HolderDirectory);
+
+        Assert.True(code == 0, error);
+        Assert.False(MountTable.IsMountPoint(mountPoint));
+        Assert.False(MountTable.IsMountPoint(lower));
+        Assert.False(Directory.Exists(Path.GetDirectoryName(lower)));
+        Assert.DoesNotContain(mountPoint, await HeldKeysAsync());
+    }
+
     private async Task<AccelProcess> StartServerAsync(string[] args)
     {
         var server = AccelProcess.Start(args);
