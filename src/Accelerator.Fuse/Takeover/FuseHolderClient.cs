@@ -86,6 +86,10 @@ public sealed class FuseHolderClient : IAsyncDisposable
                 // Accepted, then closed: a holder that was exiting when idle.
                 failure = ex;
             }
+            catch (SocketException ex)
+            {
+                throw new FuseHolderException($"Cannot connect to the FUSE holder at {socketPath}: {ex.Message}", ex);
+            }
 
             if (launcher is null)
             {
