@@ -42,7 +42,9 @@ public sealed class FuseHolderTests : IDisposable
 
         Assert.NotNull(claimed);
         using var device = claimed.Device;
-        Assert.True(host.HasExited, "the claim returned while its predecessor was still alive");
+        // The holder killed it (it ignored the release): the claim was answered once its connection closed at its death.
+        await host.WaitForExitAsync().WaitAsync(Patience);
+        Assert.Equal(128 + LibC.SIGKILL, host.ExitCode);
         Assert.Equal(host.Id, claimed.PredecessorPid);
         Assert.Equal($"served-by:{host.Id}", claimed.State);
         Assert.Contains(_log.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains($"Process {host.Id} did not release /mnt/held", StringComparison.Ordinal));
@@ -206,6 +208,46 @@ public sealed class FuseHolderTests : IDisposable
 
         var reply = channel.Receive(out _);
         Assert.Equal((FuseHolderProtocol.Types.Error, "The key is 4098 bytes long; at most 4096 are allowed."), (reply!.Type, reply.Error));
+    }
+
+    [Fact]
+    public async Task Request_MutatedFrames_AnsweredOrClosedAndHolderKeepsServing()
+    {
+        await using var holder = await RunningHolder.StartAsync(_directory, _log);
+        using var mount = BareFuseMount.Mount(_scratch.MountPoint);
+        await using var owner = await FuseHolderClient.ConnectAsync(_directory);
+        await owner.DepositAsync("kept", mount.Device, "state");
+        byte[][] seeds =
+        [
+            .. new HolderMessage[]
+            {
+                new() { Type = FuseHolderProtocol.Types.Hello },
+                new() { Type = FuseHolderProtocol.Types.List, After = "a" },
+                new() { Type = FuseHolderProtocol.Types.Forget, Key = "other" },
+                new() { Type = FuseHolderProtocol.Types.Deposit, Key = "other", State = "{}" },
+                new() { Type = FuseHolderProtocol.Types.Claim, Key = "other", ReleaseTimeoutMilliseconds = 0 },
+            }.Select(FuseHolderProtocol.Encode),
+        ];
+        var random = new Random(1506);
+
+        for (int i = 0; i < 300; i++)
+        {
+            byte[] input = Accelerator.Testing.Fuzzing.FuzzInput.Mutate(seeds[random.Next(seeds.Length)], random);
+            using var channel = new FuseHolderChannel(DescriptorSocket.Connect(holder.Holder.SocketPath));
+            channel.Socket.Send(input);
+            channel.Socket.ShutdownSend();
+
+            // Every answer is a well-formed frame, and the stream ends (at the end of the input or at its first bad frame).
+            for (int replies = 0; channel.Receive(out var descriptor) is { } reply; replies++)
+            {
+                descriptor?.Dispose();
+                Assert.True(replies < 64, "the holder kept answering");
+                Assert.NotEqual(FuseHolderProtocol.Types.Claimed, reply.Type);
+            }
+        }
+
+        var kept = Assert.Single(await owner.ListAsync());
+        Assert.Equal(("kept", (int?)Environment.ProcessId, "state"), (kept.Key, kept.OwnerPid, kept.State));
     }
 
     [Fact]
