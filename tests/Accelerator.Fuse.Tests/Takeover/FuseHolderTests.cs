@@ -161,13 +161,17 @@ public sealed class FuseHolderTests : IDisposable
                 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 s.connect(sys.argv[1])
                 body = b'{"type":"list"}'
-                s.sendall(struct.pack('<II', 1, len(body)) + body)
-                sys.exit(0 if s.recv(4096) == b'' else 3)
+                try:
+                    s.sendall(struct.pack('<II', 1, len(body)) + body)
+                    answer = s.recv(4096)
+                except (ConnectionResetError, BrokenPipeError):
+                    answer = b''
+                sys.exit(0 if answer == b'' else 3)
                 """;
 
             var (exitCode, error) = await UnprivilegedUser.RunAsync("/usr/bin/python3", "-c", Script, holder.Holder.SocketPath);
 
-            Assert.True(exitCode == 0, $"nobody got an answer (exit {exitCode}): {error}");
+            Assert.True(exitCode == 0, $"the connection of nobody was not closed unanswered (exit {exitCode}): {error}");
             Assert.Contains(_log.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains($"runs as uid {UnprivilegedUser.Id}", StringComparison.Ordinal));
         }
         finally
