@@ -238,7 +238,7 @@ public sealed class DescriptorSocket : IDisposable
         try
         {
             handle.DangerousAddRef(ref added);
-            Span<PollDescriptor> poll = [new PollDescriptor { Descriptor = (int)handle.DangerousGetHandle(), Events = events }];
+            Span<PollDescriptor> poll = [new PollDescriptor { Fd = (int)handle.DangerousGetHandle(), Events = events }];
             while (true)
             {
                 int n = LibC.Poll(poll, -1);

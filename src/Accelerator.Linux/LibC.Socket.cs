@@ -8,38 +8,12 @@ namespace Accelerator.Linux;
 /// <param name="GroupId">Its effective gid.</param>
 public readonly record struct PeerCredentials(int ProcessId, uint UserId, uint GroupId);
 
-/// <summary>One entry of <see cref="LibC.Poll"/>: <c>struct pollfd</c> (sys/poll.h; one layout everywhere).</summary>
-[StructLayout(LayoutKind.Sequential)]
-public struct PollDescriptor
-{
-    /// <summary>The descriptor; a negative one is ignored.</summary>
-    public int Descriptor;
-
-    /// <summary>The events asked for (<see cref="LibC.POLLIN"/>…); POLLERR, POLLHUP and POLLNVAL are always reported.</summary>
-    public short Events;
-
-    /// <summary>The events that happened.</summary>
-    public short ReturnedEvents;
-}
-
 public static unsafe partial class LibC
 {
-    // asm-generic/poll.h (x86-64 and arm64).
-
-    /// <summary><c>POLLIN</c>: data to read.</summary>
-    public const short POLLIN = 0x001;
+    // asm-generic/poll.h (x86-64 and arm64); the other POLL* constants are in LibC.Poll.cs.
 
     /// <summary><c>POLLOUT</c>: writing will not block.</summary>
     public const short POLLOUT = 0x004;
-
-    /// <summary><c>POLLERR</c>: an error (a FUSE device whose connection ended).</summary>
-    public const short POLLERR = 0x008;
-
-    /// <summary><c>POLLHUP</c>: hung up.</summary>
-    public const short POLLHUP = 0x010;
-
-    /// <summary><c>POLLNVAL</c>: not an open descriptor.</summary>
-    public const short POLLNVAL = 0x020;
 
     // asm-generic/signal.h
 
@@ -96,24 +70,11 @@ public static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "getsockopt", SetLastError = true)]
     private static partial int GetSocketOptionNative(int fd, int level, int name, void* value, uint* length);
 
-    [LibraryImport(Library, EntryPoint = "poll", SetLastError = true)]
-    private static partial int PollNative(PollDescriptor* descriptors, nuint count, int timeout);
-
     [LibraryImport(Library, EntryPoint = "kill", SetLastError = true)]
     private static partial int KillNative(int pid, int signal);
 
     [LibraryImport(Library, EntryPoint = "eventfd", SetLastError = true)]
     private static partial int EventFdNative(uint initial, int flags);
-
-    /// <summary>poll(2): waits up to <paramref name="timeoutMilliseconds"/> (-1: forever); the count of ready entries, or -errno.</summary>
-    public static int Poll(Span<PollDescriptor> descriptors, int timeoutMilliseconds)
-    {
-        fixed (PollDescriptor* p = descriptors)
-        {
-            int n = PollNative(p, (nuint)descriptors.Length, timeoutMilliseconds);
-            return n >= 0 ? n : -Marshal.GetLastPInvokeError();
-        }
-    }
 
     /// <summary>kill(2): sends <paramref name="signal"/> to <paramref name="pid"/>; 0, or errno (ESRCH: no such process).</summary>
     public static int Kill(int pid, int signal) => KillNative(pid, signal) == 0 ? 0 : Marshal.GetLastPInvokeError();
@@ -122,9 +83,9 @@ public static unsafe partial class LibC
     /// eventfd(2), non-blocking and close-on-exec: a counter another thread writes (8 bytes) to wake a <see cref="Poll"/>.
     /// </summary>
     /// <exception cref="IOException">eventfd failed.</exception>
-    public static Microsoft.Win32.SafeHandles.SafeFileHandle EventFd()
+    public static Microsoft.Win32.SafeHandles.SafeFileHandle EventFd(uint initialValue = 0)
     {
-        int fd = EventFdNative(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        int fd = EventFdNative(initialValue, EFD_CLOEXEC | EFD_NONBLOCK);
         Check(fd, "eventfd", "eventfd");
         return new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
     }

@@ -123,7 +123,7 @@ public sealed class DescriptorSocketTests : IDisposable
     {
         using var eventFd = LibC.EventFd();
         int fd = (int)eventFd.DangerousGetHandle();
-        Span<PollDescriptor> poll = [new PollDescriptor { Descriptor = fd, Events = LibC.POLLIN }];
+        Span<PollDescriptor> poll = [new PollDescriptor { Fd = fd, Events = LibC.POLLIN }];
         Assert.Equal(0, LibC.Poll(poll, 0));
 
         Assert.Equal(8, LibC.Write(fd, BitConverter.GetBytes(1UL)));

@@ -639,17 +639,17 @@ public sealed partial class FuseHolder
             try
             {
                 wake.DangerousAddRef(ref added[0]);
-                poll[0] = new PollDescriptor { Descriptor = (int)wake.DangerousGetHandle(), Events = LibC.POLLIN };
+                poll[0] = new PollDescriptor { Fd = (int)wake.DangerousGetHandle(), Events = LibC.POLLIN };
                 for (int i = 0; i < entries.Length; i++)
                 {
                     try
                     {
                         entries[i].Device.DangerousAddRef(ref added[i + 1]);
-                        poll[i + 1] = new PollDescriptor { Descriptor = (int)entries[i].Device.DangerousGetHandle() };
+                        poll[i + 1] = new PollDescriptor { Fd = (int)entries[i].Device.DangerousGetHandle() };
                     }
                     catch (ObjectDisposedException)
                     {
-                        poll[i + 1] = new PollDescriptor { Descriptor = -1 };
+                        poll[i + 1] = new PollDescriptor { Fd = -1 };
                     }
                 }
 
@@ -660,7 +660,7 @@ public sealed partial class FuseHolder
                     return;
                 }
 
-                _ = LibC.Read(poll[0].Descriptor, drain);
+                _ = LibC.Read(poll[0].Fd, drain);
                 for (int i = 0; i < entries.Length; i++)
                 {
                     if ((poll[i + 1].ReturnedEvents & (LibC.POLLERR | LibC.POLLHUP | LibC.POLLNVAL)) != 0)

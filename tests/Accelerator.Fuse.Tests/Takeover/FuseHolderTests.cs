@@ -306,7 +306,7 @@ public sealed class FuseHolderTests : IDisposable
     private static (FuseOpcode Opcode, ulong Unique, string? Name) ReadRequest(SafeFileHandle device)
     {
         int fd = (int)device.DangerousGetHandle();
-        Span<PollDescriptor> poll = [new PollDescriptor { Descriptor = fd, Events = LibC.POLLIN }];
+        Span<PollDescriptor> poll = [new PollDescriptor { Fd = fd, Events = LibC.POLLIN }];
         Assert.Equal(1, LibC.Poll(poll, (int)Patience.TotalMilliseconds));
         byte[] buffer = new byte[FuseProtocol.MinReadBuffer + (1024 * 1024)];
         int n = LibC.Read(fd, buffer);
