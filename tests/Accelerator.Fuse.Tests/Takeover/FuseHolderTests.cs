@@ -121,6 +121,39 @@ public sealed class FuseHolderTests : IDisposable
     }
 
     [Fact]
+    public async Task Claim_OwnerGone_EntryKeptWithoutOwnerAndHandedOverAtOnce()
+    {
+        await using var holder = await RunningHolder.StartAsync(_directory, _log);
+        using var mount = BareFuseMount.Mount(_scratch.MountPoint);
+        await using (var owner = await FuseHolderClient.ConnectAsync(_directory))
+        {
+            await owner.DepositAsync("key", mount.Device, "state");
+        }
+
+        mount.Device.Dispose();
+        await using var claimant = await FuseHolderClient.ConnectAsync(_directory);
+        await WaitUntilAsync(async () => await claimant.ListAsync() is [{ OwnerPid: null }], "the owner's connection did not end");
+
+        var claimed = await claimant.ClaimAsync("key", TimeSpan.Zero);
+
+        Assert.NotNull(claimed);
+        using var device = claimed.Device;
+        Assert.Equal(("state", (int?)Environment.ProcessId), (claimed.State, claimed.PredecessorPid));
+        Assert.Equal(FuseOpcode.Init, ReadRequest(device).Opcode);
+    }
+
+    [Fact]
+    public async Task Connect_SocketPathTooLong_ClearError()
+    {
+        string directory = Path.Combine(_scratch.Root, new string('d', 120));
+
+        var refused = await Assert.ThrowsAsync<FuseHolderException>(() => FuseHolderClient.ConnectAsync(directory));
+
+        Assert.Contains("longer than a unix socket address allows", refused.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => new FuseHolder(new FuseHolderOptions { Directory = directory }));
+    }
+
+    [Fact]
     public async Task Deposit_NotFuseDevice_Refused()
     {
         await using var holder = await RunningHolder.StartAsync(_directory, _log);
@@ -329,10 +362,12 @@ public sealed class FuseHolderTests : IDisposable
         Assert.Equal(16, LibC.Write((int)device.DangerousGetHandle(), reply));
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition, string failure)
+    private static Task WaitUntilAsync(Func<bool> condition, string failure) => WaitUntilAsync(() => Task.FromResult(condition()), failure);
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string failure)
     {
         var stopwatch = Stopwatch.StartNew();
-        while (!condition())
+        while (!await condition())
         {
             Assert.True(stopwatch.Elapsed < Patience, failure);
             await Task.Delay(20);
