@@ -16,6 +16,9 @@ namespace Accelerator.Linux;
 /// </remarks>
 public sealed class DescriptorSocket : IDisposable
 {
+    // asm-generic/errno.h
+    private const int ECONNRESET = 104;
+
     private readonly Socket _socket;
     private int _disposed;
 
@@ -115,7 +118,7 @@ public sealed class DescriptorSocket : IDisposable
     /// it are added to <paramref name="descriptors"/> (close-on-exec; the caller owns them) up to
     /// <paramref name="maxDescriptors"/> in that list, and closed beyond.
     /// </summary>
-    /// <returns>The bytes received; 0 when the peer closed (or this socket was disposed).</returns>
+    /// <returns>The bytes received; 0 when the peer closed or reset the connection (or this socket was disposed).</returns>
     /// <param name="buffer">Where the bytes go.</param>
     /// <param name="descriptors">Where the descriptors received go.</param>
     /// <param name="maxDescriptors">How many the list may hold in all; more are closed and counted in <paramref name="discarded"/>.</param>
@@ -153,6 +156,13 @@ public sealed class DescriptorSocket : IDisposable
                     continue;
                 }
 
+                if (n == -ECONNRESET)
+                {
+                    // The peer closed with bytes of ours unread: for a reader, the end of the stream (what the peer
+                    // sent before is read first).
+                    return 0;
+                }
+
                 if (n < 0)
                 {
                     throw new IOException($"Receiving on the unix socket failed: {LibC.Message(-n)}.", -n);
@@ -185,6 +195,19 @@ public sealed class DescriptorSocket : IDisposable
         }
 
         return true;
+    }
+
+    /// <summary>Shuts down the sending direction: the peer reads the end of the stream after what was sent.</summary>
+    public void ShutdownSend()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            throw new IOException("The socket is closed.", ex);
+        }
     }
 
     /// <summary>Shuts the socket down both ways (waking a thread blocked in <see cref="Receive"/>) and closes it.</summary>

@@ -20,6 +20,9 @@ namespace Accelerator.Fuse.Takeover;
 /// </remarks>
 public sealed class FuseHolderClient : IAsyncDisposable
 {
+    // sockaddr_un.sun_path: 108 bytes with the terminating NUL.
+    private const int MaxSocketPathBytes = 107;
+
     private static readonly TimeSpan RetryInterval = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan RelaunchInterval = TimeSpan.FromSeconds(5);
 
@@ -67,6 +70,11 @@ public sealed class FuseHolderClient : IAsyncDisposable
         ArgumentException.ThrowIfNullOrEmpty(directory);
         directory = Path.GetFullPath(directory);
         string socketPath = Path.Combine(directory, FuseHolder.SocketName);
+        if (System.Text.Encoding.UTF8.GetByteCount(socketPath) > MaxSocketPathBytes)
+        {
+            throw new FuseHolderException($"The FUSE holder's socket path {socketPath} is longer than a unix socket address allows ({MaxSocketPathBytes} bytes); choose a shorter holder directory.");
+        }
+
         var stopwatch = Stopwatch.StartNew();
         TimeSpan? launchedAt = null;
         while (true)
@@ -85,6 +93,10 @@ public sealed class FuseHolderClient : IAsyncDisposable
             {
                 // Accepted, then closed: a holder that was exiting when idle.
                 failure = ex;
+            }
+            catch (SocketException ex)
+            {
+                throw new FuseHolderException($"Cannot connect to the FUSE holder at {socketPath}: {ex.Message}", ex);
             }
 
             if (launcher is null)

@@ -42,7 +42,9 @@ public sealed class FuseHolderTests : IDisposable
 
         Assert.NotNull(claimed);
         using var device = claimed.Device;
-        Assert.True(host.HasExited, "the claim returned while its predecessor was still alive");
+        // The holder killed it (it ignored the release): the claim was answered once its connection closed at its death.
+        await host.WaitForExitAsync().WaitAsync(Patience);
+        Assert.Equal(128 + LibC.SIGKILL, host.ExitCode);
         Assert.Equal(host.Id, claimed.PredecessorPid);
         Assert.Equal($"served-by:{host.Id}", claimed.State);
         Assert.Contains(_log.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains($"Process {host.Id} did not release /mnt/held", StringComparison.Ordinal));
@@ -119,6 +121,39 @@ public sealed class FuseHolderTests : IDisposable
     }
 
     [Fact]
+    public async Task Claim_OwnerGone_EntryKeptWithoutOwnerAndHandedOverAtOnce()
+    {
+        await using var holder = await RunningHolder.StartAsync(_directory, _log);
+        using var mount = BareFuseMount.Mount(_scratch.MountPoint);
+        await using (var owner = await FuseHolderClient.ConnectAsync(_directory))
+        {
+            await owner.DepositAsync("key", mount.Device, "state");
+        }
+
+        mount.Device.Dispose();
+        await using var claimant = await FuseHolderClient.ConnectAsync(_directory);
+        await WaitUntilAsync(async () => await claimant.ListAsync() is [{ OwnerPid: null }], "the owner's connection did not end");
+
+        var claimed = await claimant.ClaimAsync("key", TimeSpan.Zero);
+
+        Assert.NotNull(claimed);
+        using var device = claimed.Device;
+        Assert.Equal(("state", (int?)Environment.ProcessId), (claimed.State, claimed.PredecessorPid));
+        Assert.Equal(FuseOpcode.Init, ReadRequest(device).Opcode);
+    }
+
+    [Fact]
+    public async Task Connect_SocketPathTooLong_ClearError()
+    {
+        string directory = Path.Combine(_scratch.Root, new string('d', 120));
+
+        var refused = await Assert.ThrowsAsync<FuseHolderException>(() => FuseHolderClient.ConnectAsync(directory));
+
+        Assert.Contains("longer than a unix socket address allows", refused.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => new FuseHolder(new FuseHolderOptions { Directory = directory }));
+    }
+
+    [Fact]
     public async Task Deposit_NotFuseDevice_Refused()
     {
         await using var holder = await RunningHolder.StartAsync(_directory, _log);
@@ -159,13 +194,17 @@ public sealed class FuseHolderTests : IDisposable
                 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 s.connect(sys.argv[1])
                 body = b'{"type":"list"}'
-                s.sendall(struct.pack('<II', 1, len(body)) + body)
-                sys.exit(0 if s.recv(4096) == b'' else 3)
+                try:
+                    s.sendall(struct.pack('<II', 1, len(body)) + body)
+                    answer = s.recv(4096)
+                except (ConnectionResetError, BrokenPipeError):
+                    answer = b''
+                sys.exit(0 if answer == b'' else 3)
                 """;
 
             var (exitCode, error) = await UnprivilegedUser.RunAsync("/usr/bin/python3", "-c", Script, holder.Holder.SocketPath);
 
-            Assert.True(exitCode == 0, $"nobody got an answer (exit {exitCode}): {error}");
+            Assert.True(exitCode == 0, $"the connection of nobody was not closed unanswered (exit {exitCode}): {error}");
             Assert.Contains(_log.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains($"runs as uid {UnprivilegedUser.Id}", StringComparison.Ordinal));
         }
         finally
@@ -206,6 +245,46 @@ public sealed class FuseHolderTests : IDisposable
 
         var reply = channel.Receive(out _);
         Assert.Equal((FuseHolderProtocol.Types.Error, "The key is 4098 bytes long; at most 4096 are allowed."), (reply!.Type, reply.Error));
+    }
+
+    [Fact]
+    public async Task Request_MutatedFrames_AnsweredOrClosedAndHolderKeepsServing()
+    {
+        await using var holder = await RunningHolder.StartAsync(_directory, _log);
+        using var mount = BareFuseMount.Mount(_scratch.MountPoint);
+        await using var owner = await FuseHolderClient.ConnectAsync(_directory);
+        await owner.DepositAsync("kept", mount.Device, "state");
+        byte[][] seeds =
+        [
+            .. new HolderMessage[]
+            {
+                new() { Type = FuseHolderProtocol.Types.Hello },
+                new() { Type = FuseHolderProtocol.Types.List, After = "a" },
+                new() { Type = FuseHolderProtocol.Types.Forget, Key = "other" },
+                new() { Type = FuseHolderProtocol.Types.Deposit, Key = "other", State = "{}" },
+                new() { Type = FuseHolderProtocol.Types.Claim, Key = "other", ReleaseTimeoutMilliseconds = 0 },
+            }.Select(FuseHolderProtocol.Encode),
+        ];
+        var random = new Random(1506);
+
+        for (int i = 0; i < 300; i++)
+        {
+            byte[] input = Accelerator.Testing.Fuzzing.FuzzInput.Mutate(seeds[random.Next(seeds.Length)], random);
+            using var channel = new FuseHolderChannel(DescriptorSocket.Connect(holder.Holder.SocketPath));
+            channel.Socket.Send(input);
+            channel.Socket.ShutdownSend();
+
+            // Every answer is a well-formed frame, and the stream ends (at the end of the input or at its first bad frame).
+            for (int replies = 0; channel.Receive(out var descriptor) is { } reply; replies++)
+            {
+                descriptor?.Dispose();
+                Assert.True(replies < 64, "the holder kept answering");
+                Assert.NotEqual(FuseHolderProtocol.Types.Claimed, reply.Type);
+            }
+        }
+
+        var kept = Assert.Single(await owner.ListAsync());
+        Assert.Equal(("kept", (int?)Environment.ProcessId, "state"), (kept.Key, kept.OwnerPid, kept.State));
     }
 
     [Fact]
@@ -260,7 +339,7 @@ public sealed class FuseHolderTests : IDisposable
     private static (FuseOpcode Opcode, ulong Unique, string? Name) ReadRequest(SafeFileHandle device)
     {
         int fd = (int)device.DangerousGetHandle();
-        Span<PollDescriptor> poll = [new PollDescriptor { Descriptor = fd, Events = LibC.POLLIN }];
+        Span<PollDescriptor> poll = [new PollDescriptor { Fd = fd, Events = LibC.POLLIN }];
         Assert.Equal(1, LibC.Poll(poll, (int)Patience.TotalMilliseconds));
         byte[] buffer = new byte[FuseProtocol.MinReadBuffer + (1024 * 1024)];
         int n = LibC.Read(fd, buffer);
@@ -283,10 +362,12 @@ public sealed class FuseHolderTests : IDisposable
         Assert.Equal(16, LibC.Write((int)device.DangerousGetHandle(), reply));
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition, string failure)
+    private static Task WaitUntilAsync(Func<bool> condition, string failure) => WaitUntilAsync(() => Task.FromResult(condition()), failure);
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string failure)
     {
         var stopwatch = Stopwatch.StartNew();
-        while (!condition())
+        while (!await condition())
         {
             Assert.True(stopwatch.Elapsed < Patience, failure);
             await Task.Delay(20);
