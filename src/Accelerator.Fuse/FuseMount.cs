@@ -35,6 +35,7 @@ public sealed partial class FuseMount : IAsyncDisposable
     {
         MountPoint = mountPoint;
         Session = session;
+        session.MountPoint = mountPoint;
         DeviceMajor = identity.Major;
         DeviceMinor = identity.Minor;
         _options = options;

@@ -48,7 +48,7 @@ public sealed partial class FuseSession
         }
 
         // FORGET and BATCH_FORGET are never answered, not even when malformed.
-        bool answered = request.Opcode is not (FuseOpcode.Forget or FuseOpcode.BatchForget);
+        bool answered = request.Opcode is not (FuseOpcode.Forget or FuseOpcode.BatchForget or FuseOpcode.NotifyReply);
         try
         {
             Dispatch(request, buffers);
@@ -148,6 +148,8 @@ public sealed partial class FuseSession
             case FuseOpcode.Access:
                 HandleAccess(request, reply);
                 break;
+            case FuseOpcode.NotifyReply:
+                break; // no reply: the answer to a retrieve, which only ever wakes a reader (StopReadingAsync)
             case FuseOpcode.Interrupt:
                 HandleInterrupt(request.Read<FuseInterruptIn>().Unique);
                 break; // no reply: the interrupted request's reply (EINTR) is the answer
@@ -263,6 +265,7 @@ public sealed partial class FuseSession
         }
 
         Statistics.AddOpenFile(1);
+        Volatile.Write(ref _lastOpenedFile, request.NodeId);
         var output = new FuseOpenOut
         {
             FileHandle = (ulong)Interlocked.Increment(ref _nextHandle),
@@ -536,12 +539,6 @@ public sealed partial class FuseSession
 
     private void Reply(ReadOnlySpan<byte> reply, ReadOnlySpan<byte> data)
     {
-        if (_released)
-        {
-            // Stopped for a successor: what is unanswered now is the successor's (resent by the kernel).
-            return;
-        }
-
         if (!_sink.Send(reply, data, out int errno) && errno != 0)
         {
             // ENOENT: the request was interrupted or aborted meanwhile; ENODEV: the connection ended. Both are normal.

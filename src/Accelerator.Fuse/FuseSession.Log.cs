@@ -50,8 +50,14 @@ public sealed partial class FuseSession
     [LoggerMessage(15, LogLevel.Information, "FUSE session stopping: {Readers} readers, {InFlight} reads in flight")]
     private partial void LogStopping(int readers, int inFlight);
 
-    [LoggerMessage(16, LogLevel.Information, "FUSE session stopped reading; {Unanswered} reads left unanswered in the kernel for a successor")]
-    private partial void LogStopped(int unanswered);
+    [LoggerMessage(16, LogLevel.Information, "FUSE session stopped reading (all readers gone: {ReadersGone}); {Unanswered} reads left unanswered in the kernel for a successor")]
+    private partial void LogStopped(int unanswered, bool readersGone);
+
+    [LoggerMessage(18, LogLevel.Warning, "Cannot wake {Readers} FUSE readers (no file to retrieve, no mount point): they leave after the next request they read")]
+    private partial void LogWakeFailed(int readers);
+
+    [LoggerMessage(19, LogLevel.Debug, "FUSE_NOTIFY_RETRIEVE of node {NodeId} refused (errno {Errno}): waking the readers with statfs")]
+    private partial void LogRetrieveRefused(ulong nodeId, int errno);
 
     [LoggerMessage(17, LogLevel.Debug, "READDIR of handle {Handle} this session did not open: listing of node {NodeId} rebuilt")]
     private partial void LogListingRebuilt(ulong handle, ulong nodeId);

@@ -46,72 +46,103 @@ public sealed partial class FuseSession
     }
 
     /// <summary>
-    /// Stops reading requests without ending the connection, for a successor: the readers leave (woken from poll(2)),
-    /// requests not yet read stay queued in the kernel, and the reads already read are given up to
-    /// <see cref="FuseSessionOptions.StopTimeout"/> to be answered. From then on the session writes nothing to the
-    /// device: what is still unanswered is left in the kernel's processing queue, for the successor's resend. Idempotent.
+    /// Stops reading requests without ending the connection, for a successor: the readers leave (each woken by a
+    /// request of the session's own, see <see cref="FuseNotifyCode.Retrieve"/>), requests not yet read stay queued in
+    /// the kernel, and the reads already read are given up to <see cref="FuseSessionOptions.StopTimeout"/> to be
+    /// answered. What is still unanswered then is left in the kernel's processing queue for the successor's resend:
+    /// disposing afterwards cancels those reads without answering them. Idempotent.
     /// </summary>
     /// <param name="cancellationToken">Stops waiting (the readers are stopping all the same).</param>
     public async Task StopReadingAsync(CancellationToken cancellationToken = default)
     {
         if (Interlocked.Exchange(ref _stopping, 1) == 0)
         {
-            LogStopping(Volatile.Read(ref _readers), _pending.Count);
-            Wake();
-            if (Volatile.Read(ref _started) == 0 || Volatile.Read(ref _readers) == 0)
+            // After the flag (interlocked): a reader started from now on backs out (TryStartReader).
+            int readers = Volatile.Read(ref _readers);
+            LogStopping(readers, _pending.Count);
+            if (Volatile.Read(ref _started) == 0 || readers == 0)
             {
-                // No reader to see the flag (reads in flight, if any, are still drained below).
+                // No reader to wake (reads in flight, if any, are still drained below).
                 _completion.TrySetResult();
+            }
+            else
+            {
+                WakeReaders(readers);
             }
         }
 
-        await _completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-        if (_pending.IsEmpty)
+        bool readersGone = await WaitAsync(_completion.Task, cancellationToken).ConfigureAwait(false);
+        if (_pending.IsEmpty && Volatile.Read(ref _readers) == 0)
         {
             _drained.TrySetResult();
         }
 
-        bool drained = true;
+        bool drained = await WaitAsync(_drained.Task, cancellationToken).ConfigureAwait(false);
+        _released = true;
+        LogStopped(drained ? 0 : _pending.Count, readersGone);
+    }
+
+    private async Task<bool> WaitAsync(Task task, CancellationToken cancellationToken)
+    {
         try
         {
-            await _drained.Task.WaitAsync(_options.StopTimeout, _time, cancellationToken).ConfigureAwait(false);
+            await task.WaitAsync(_options.StopTimeout, _time, cancellationToken).ConfigureAwait(false);
+            return true;
         }
         catch (TimeoutException)
         {
-            drained = false;
+            return false;
         }
-
-        _released = true;
-        LogStopped(drained ? 0 : _pending.Count);
     }
 
-    // Lets every reader waiting in poll(2) see the stop flag: the eventfd stays readable (nobody reads it).
-    private void Wake()
+    /// <summary>
+    /// Where the session's connection is mounted, set by <see cref="FuseMount"/>: the last way to wake readers (a
+    /// statfs there is a request) when the kernel retrieves nothing.
+    /// </summary>
+    internal string? MountPoint { get; set; }
+
+    // A reader blocked in read(2) wakes only for a request; one request per reader wakes them all, since a reader reads
+    // at most one more request once the flag is set (a reader that reads an application's request instead answers it
+    // and leaves; the wake-up request left over is ignored by whoever reads it).
+    // 1. FUSE_NOTIFY_RETRIEVE makes the kernel queue a NOTIFY_REPLY (fs/fuse/dev.c, fuse_retrieve; ended as soon as it
+    //    is read, no reply; size 0: no data) for a regular file in its inode cache: the last file opened.
+    // 2. Else a statfs of the mount point, from a thread of its own (STATFS is never cached): the reader that reads it
+    //    answers it, then leaves.
+    private void WakeReaders(int count)
     {
-        var wake = _wake;
-        if (wake is null)
+        int woken = 0;
+        ulong file = Volatile.Read(ref _lastOpenedFile);
+        if (file != 0)
         {
-            return;
+            Span<byte> message = stackalloc byte[FuseProtocol.OutHeaderSize + System.Runtime.CompilerServices.Unsafe.SizeOf<FuseNotifyRetrieveOut>()];
+            var retrieve = new FuseNotifyRetrieveOut { NotifyUnique = WakeUnique, NodeId = file };
+            int length = FuseReply.WriteNotification(message, FuseNotifyCode.Retrieve, retrieve);
+            for (; woken < count; woken++)
+            {
+                if (!_sink.Send(message[..length], default, out int errno))
+                {
+                    if (errno == Errno.ENODEV)
+                    {
+                        return; // the connection ended: the readers leave by themselves
+                    }
+
+                    LogRetrieveRefused(file, errno);
+                    break;
+                }
+            }
         }
 
-        bool added = false;
-        try
+        if (woken < count && MountPoint is { } mountPoint)
         {
-            wake.DangerousAddRef(ref added);
-            Span<byte> one = stackalloc byte[8];
-            BitConverter.TryWriteBytes(one, 1UL);
-            _ = LibC.Write((int)wake.DangerousGetHandle(), one);
-        }
-        catch (ObjectDisposedException)
-        {
-            // Disposed: the readers are gone or going.
-        }
-        finally
-        {
-            if (added)
+            for (; woken < count; woken++)
             {
-                wake.DangerousRelease();
+                new Thread(() => _ = LibC.StatFs(mountPoint)) { IsBackground = true, Name = "fuse-wake" }.Start();
             }
+        }
+
+        if (woken < count)
+        {
+            LogWakeFailed(count - woken);
         }
     }
 

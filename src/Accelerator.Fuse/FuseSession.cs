@@ -24,7 +24,6 @@ namespace Accelerator.Fuse;
 public sealed partial class FuseSession : IAsyncDisposable
 {
     private readonly SafeFileHandle? _device;
-    private readonly SafeFileHandle? _wake;
     private readonly IFuseReplySink _sink;
     private readonly IFuseFileSystem _fileSystem;
     private readonly IFuseExtendedAttributes? _xattrs;
@@ -41,6 +40,7 @@ public sealed partial class FuseSession : IAsyncDisposable
     private volatile FuseConnectionInfo? _connection;
     private volatile bool _released;
     private long _nextHandle;
+    private ulong _lastOpenedFile;
     private int _started;
     private int _stopping;
     private int _ended;
@@ -63,7 +63,6 @@ public sealed partial class FuseSession : IAsyncDisposable
         : this(new DeviceReplySink(device ?? throw new ArgumentNullException(nameof(device))), fileSystem, options, logger, timeProvider, resumed)
     {
         _device = device;
-        _wake = LibC.EventFd();
     }
 
     internal FuseSession(IFuseReplySink sink, IFuseFileSystem fileSystem, FuseSessionOptions? options, ILogger? logger, TimeProvider? timeProvider, FuseConnectionInfo? resumed = null)
@@ -119,7 +118,6 @@ public sealed partial class FuseSession : IAsyncDisposable
     /// did not answer (<see cref="FuseNotifyCode.Resend"/>, when <see cref="FuseConnectionInfo.KernelCanResend"/>).
     /// </summary>
     /// <exception cref="InvalidOperationException">The session has no device or was disposed.</exception>
-    /// <exception cref="IOException">The device cannot be made non-blocking.</exception>
     public void Start()
     {
         if (_device is null)
@@ -133,9 +131,6 @@ public sealed partial class FuseSession : IAsyncDisposable
             return;
         }
 
-        // Readers wait in poll(2) for the device or the stop wake-up, so the device must not block a read. The flag is
-        // on the open file description, shared with every copy (a holder's, a successor's): all of them poll too.
-        LibC.SetNonBlocking(_device);
         if (_resumed)
         {
             // Before any reader runs: a request this session read itself would otherwise be resent too.
@@ -161,7 +156,6 @@ public sealed partial class FuseSession : IAsyncDisposable
 
         CancelPending();
         _device?.Dispose();
-        _wake?.Dispose();
         if (Volatile.Read(ref _started) == 0)
         {
             _completion.TrySetResult();
@@ -184,28 +178,38 @@ public sealed partial class FuseSession : IAsyncDisposable
         }
         while (Interlocked.CompareExchange(ref _readers, count + 1, count) != count);
 
+        // StopReadingAsync sets the flag, then counts the readers it must wake: a reader counted after that backs out
+        // (both sides are interlocked, so one of them sees the other).
+        if (Volatile.Read(ref _stopping) != 0)
+        {
+            if (Interlocked.Decrement(ref _readers) == 0)
+            {
+                OnReadersGone();
+            }
+
+            return false;
+        }
+
         var thread = new Thread(ReadLoop) { IsBackground = true, Name = $"fuse-reader-{count}" };
         thread.Start();
         return true;
     }
 
+    // Readers block in read(2), the cheapest wait: the kernel wakes one reader per request. StopReadingAsync wakes
+    // them with requests of its own (see WakeReaders); each reader looks at the flag after every request.
     private void ReadLoop()
     {
         var device = _device!;
-        var wake = _wake!;
-        bool addedDevice = false;
-        bool addedWake = false;
+        bool added = false;
         var reader = new ReaderBuffers(_requestBufferSize);
         try
         {
-            device.DangerousAddRef(ref addedDevice);
-            wake.DangerousAddRef(ref addedWake);
+            device.DangerousAddRef(ref added);
             int fd = (int)device.DangerousGetHandle();
-            int wakeFd = (int)wake.DangerousGetHandle();
             while (Volatile.Read(ref _stopping) == 0)
             {
                 Interlocked.Increment(ref _idleReaders);
-                int n = ReadRequest(fd, wakeFd, reader.Request);
+                int n = LibC.Read(fd, reader.Request);
                 if (Interlocked.Decrement(ref _idleReaders) == 0 && n > 0)
                 {
                     // Every reader is busy now: add one so a slow request never leaves the queue unread.
@@ -219,9 +223,17 @@ public sealed partial class FuseSession : IAsyncDisposable
                 }
 
                 int errno = -n;
-                if (errno is Errno.EINTR or Errno.EAGAIN or Errno.ENOENT)
+                if (errno == Errno.EAGAIN)
                 {
-                    // Interrupted, stopping, or the request was withdrawn while being read: look again.
+                    // Someone made the shared file description non-blocking: wait for a request instead of spinning.
+                    Span<PollDescriptor> poll = [new PollDescriptor { Fd = fd, Events = LibC.POLLIN }];
+                    _ = LibC.Poll(poll, -1);
+                    continue;
+                }
+
+                if (errno is Errno.EINTR or Errno.ENOENT)
+                {
+                    // Interrupted, or the request was withdrawn while being read: read again.
                     continue;
                 }
 
@@ -248,12 +260,7 @@ public sealed partial class FuseSession : IAsyncDisposable
         }
         finally
         {
-            if (addedWake)
-            {
-                wake.DangerousRelease();
-            }
-
-            if (addedDevice)
+            if (added)
             {
                 device.DangerousRelease();
             }
@@ -263,36 +270,6 @@ public sealed partial class FuseSession : IAsyncDisposable
                 OnReadersGone();
             }
         }
-    }
-
-    // The device is non-blocking: read first (under load a request is waiting, and that is the only system call), and
-    // only a reader that found the queue empty waits in poll(2), on the device and the stop wake-up. Returns a length,
-    // or -errno; -EAGAIN when stopping.
-    private int ReadRequest(int fd, int wakeFd, byte[] buffer)
-    {
-        int n = LibC.Read(fd, buffer);
-        Span<PollDescriptor> poll = stackalloc PollDescriptor[2];
-        while (n == -Errno.EAGAIN && Volatile.Read(ref _stopping) == 0)
-        {
-            poll[0] = new PollDescriptor { Fd = fd, Events = LibC.POLLIN };
-            poll[1] = new PollDescriptor { Fd = wakeFd, Events = LibC.POLLIN };
-            int ready = LibC.Poll(poll, -1);
-            if (ready < 0 && ready != -Errno.EINTR)
-            {
-                return ready;
-            }
-
-            if (Volatile.Read(ref _stopping) != 0)
-            {
-                break;
-            }
-
-            // Readable, or POLLERR once the connection ended (the read then says ENODEV); another reader may have
-            // taken the request first (EAGAIN again).
-            n = LibC.Read(fd, buffer);
-        }
-
-        return n;
     }
 
     private void OnReadersGone()
@@ -316,6 +293,10 @@ public sealed partial class FuseSession : IAsyncDisposable
         _initialized.TrySetException(new IOException("The FUSE connection ended before INIT."));
         _completion.TrySetResult();
     }
+
+    // The unique of the NOTIFY_REPLY requests that wake readers ("STOP" in the high half; never a kernel unique, which
+    // counts up from 2 in steps of 2).
+    internal const ulong WakeUnique = 0x5354_4F50_0000_0000;
 
     /// <summary>Buffers of one reader: the request read from the device and the reply of a metadata request.</summary>
     internal sealed class ReaderBuffers(int requestSize)

@@ -88,6 +88,8 @@ public sealed class FuseTakeoverTests(TakeoverSourceFixture source) : IClassFixt
             await a.DisposeAsync();
         }
 
+        // Every reader of A left (woken by a retrieve of the file it had open), yet the mount is there.
+        Assert.True(a.Session.Completion.IsCompletedSuccessfully);
         Assert.True(MountTable.IsMountPoint(_scratch.MountPoint));
         Assert.False(reader.IsCompleted);
         await using var b = await FuseMount.ResumeAsync(a.MountPoint, copy.Device, copy.Connection, copy.DeviceMinor, new ChunkIndexFileSystem(_index, new DirectoryContentReader(_index)), Options());
@@ -121,6 +123,8 @@ public sealed class FuseTakeoverTests(TakeoverSourceFixture source) : IClassFixt
             await a.DisposeAsync();
         }
 
+        // No file was open: A's readers were woken by statfs of the mount point.
+        Assert.True(a.Session.Completion.IsCompletedSuccessfully);
         await using var b = await FuseMount.ResumeAsync(a.MountPoint, copy.Device, copy.Connection, copy.DeviceMinor, new ChunkIndexFileSystem(_index, new DirectoryContentReader(_index)), Options());
         for (var piece = listing.Next(); piece.Count > 0; piece = listing.Next())
         {

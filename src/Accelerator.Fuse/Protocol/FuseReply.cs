@@ -78,6 +78,16 @@ public static class FuseReply
         return WriteHeader(destination, FuseProtocol.NotificationUnique, 0, (int)code);
     }
 
+    /// <summary>A notification with a body (<see cref="FuseNotifyCode.Retrieve"/>): header with unique 0, then the body.</summary>
+    public static int WriteNotification<T>(Span<byte> destination, FuseNotifyCode code, in T body)
+        where T : unmanaged
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan((int)code, 1);
+        var bytes = MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in body));
+        bytes.CopyTo(destination[FuseProtocol.OutHeaderSize..]);
+        return WriteHeader(destination, FuseProtocol.NotificationUnique, bytes.Length, (int)code);
+    }
+
     /// <summary>The size of <c>fuse_entry_out</c> in protocol <paramref name="minor"/>.</summary>
     public static int EntryOutSize(uint minor) => minor < 9 ? FuseProtocol.CompatEntryOutSize : Unsafe.SizeOf<FuseEntryOut>();
 
