@@ -131,6 +131,45 @@ public sealed partial class FuseMountLease : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Every path the holder in <paramref name="holderDirectory"/> keeps alive: each key (mount point) and, from its
+    /// state, the FUSE mount, the file system mount and the private directory (empty when no holder runs). A mount under
+    /// one of them may have no server right now (between a crash and its takeover): never probe it (a <c>stat</c> would
+    /// wait for the server), never clean it up. Starts no holder.
+    /// </summary>
+    public static async Task<IReadOnlyList<string>> ListHeldPathsAsync(string holderDirectory, CancellationToken cancellationToken)
+    {
+        var paths = new List<string>();
+        if (!File.Exists(Path.Combine(holderDirectory, "holder.sock")))
+        {
+            return paths;
+        }
+
+        try
+        {
+            await using var client = await FuseHolderClient.ConnectAsync(holderDirectory, null, cancellationToken).ConfigureAwait(false);
+            foreach (var held in await client.ListAsync(cancellationToken).ConfigureAwait(false))
+            {
+                paths.Add(held.Key);
+                if (FuseTakeoverState.TryParse(held.State) is { } state)
+                {
+                    paths.Add(state.FuseMountPoint);
+                    paths.Add(state.PrivateDirectory);
+                    if (state.FileSystemMount is { } mount)
+                    {
+                        paths.Add(mount);
+                    }
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or FuseHolderException)
+        {
+            // No holder answers: nothing is held.
+        }
+
+        return paths;
+    }
+
     /// <summary>Hands a copy of a fresh mount's descriptor and its state to the holder; this lease owns the key from now on.</summary>
     public Task DepositAsync(SafeFileHandle device, FuseTakeoverState state, CancellationToken cancellationToken)
     {
