@@ -59,6 +59,7 @@ internal static class AccelCommand
         root.Subcommands.Add(CacheCommand.Create(common, console));
         root.Subcommands.Add(SnapshotterCommand.Create(common, console));
         root.Subcommands.Add(ContainerdCommand.Create(common, console));
+        root.Subcommands.Add(FuseHolderCommand.Create(console));
         return root;
     }
 }

@@ -29,6 +29,18 @@ public sealed partial class FuseMount
     [LoggerMessage(8, LogLevel.Information, "{Signal}: unmounting {MountPoint}")]
     private partial void LogSignal(PosixSignal signal, string mountPoint);
 
+    [LoggerMessage(10, LogLevel.Information, "{MountPoint} (connection {ConnectionId}) will be left mounted for a successor")]
+    private partial void LogLeavingMounted(string mountPoint, uint connectionId);
+
+    [LoggerMessage(11, LogLevel.Information, "Stopped serving {MountPoint} (connection {ConnectionId}); left mounted for a successor")]
+    private partial void LogLeftMounted(string mountPoint, uint connectionId);
+
+    [LoggerMessage(12, LogLevel.Information, "{Signal}: handing over, {MountPoint} stays mounted; stopping serving it")]
+    private partial void LogSignalLeavingMounted(PosixSignal signal, string mountPoint);
+
+    [LoggerMessage(13, LogLevel.Information, "Resumed FUSE at {MountPoint} (connection {ConnectionId}); kernel resends unanswered requests: {Resend}")]
+    private partial void LogResumed(string mountPoint, uint connectionId, bool resend);
+
     [LoggerMessage(9, LogLevel.Warning, "{Signal} is ignored by this process (inherited, e.g. a background job of a shell): it will not unmount {MountPoint}; SIGTERM will")]
     private partial void LogSignalIgnored(PosixSignal signal, string mountPoint);
 }

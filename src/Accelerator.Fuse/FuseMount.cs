@@ -13,6 +13,11 @@ namespace Accelerator.Fuse;
 /// if the connection does not end within <see cref="FuseMountOptions.UnmountTimeout"/>, aborts it. Needs
 /// CAP_SYS_ADMIN.
 /// </summary>
+/// <remarks>
+/// Takeover: <see cref="ResumeAsync"/> serves a mount another process made (its descriptor passed on); after
+/// <see cref="LeaveMounted"/> (or <see cref="FuseHandover.Begin"/>) disposing only stops serving and releases the
+/// descriptor, so a successor holding a copy of it carries on.
+/// </remarks>
 public sealed partial class FuseMount : IAsyncDisposable
 {
     private const string DevicePath = "/dev/fuse";
@@ -23,12 +28,14 @@ public sealed partial class FuseMount : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly List<PosixSignalRegistration> _signals = [];
     private int _mounted = 1;
+    private int _leaveMounted;
     private int _disposed;
 
     private FuseMount(string mountPoint, FuseSession session, MountIdentity identity, FuseMountOptions options, ILogger logger, TimeProvider time)
     {
         MountPoint = mountPoint;
         Session = session;
+        session.MountPoint = mountPoint;
         DeviceMajor = identity.Major;
         DeviceMinor = identity.Minor;
         _options = options;
@@ -54,8 +61,14 @@ public sealed partial class FuseMount : IAsyncDisposable
     /// <summary>Whether this mount is still attached (not yet unmounted by us).</summary>
     public bool IsMounted => Volatile.Read(ref _mounted) != 0;
 
-    /// <summary>Completes when the connection ended: after unmounting, once the last open file of a detached mount closed.</summary>
+    /// <summary>
+    /// Completes when the connection ended (after unmounting, once the last open file of a detached mount closed), or
+    /// when the session stopped serving for a successor (<see cref="LeaveMounted"/>, then a signal or disposing).
+    /// </summary>
     public Task Completion => Session.Completion;
+
+    /// <summary>Whether disposing (and a signal) leaves the mount in place for a successor (<see cref="LeaveMounted"/>).</summary>
+    public bool LeavesMounted => Volatile.Read(ref _leaveMounted) != 0;
 
     /// <summary>Mounts <paramref name="fileSystem"/> at <paramref name="mountPoint"/> (an existing directory) and returns once INIT was answered.</summary>
     /// <param name="mountPoint">The directory to mount on.</param>
@@ -124,6 +137,7 @@ public sealed partial class FuseMount : IAsyncDisposable
             }
 
             mount.LogMounted(target, mount.ConnectionId);
+            FuseHandover.Register(mount);
             return mount;
         }
         catch
@@ -199,8 +213,23 @@ public sealed partial class FuseMount : IAsyncDisposable
     }
 
     /// <summary>
+    /// From now on, disposing (and a signal of <see cref="FuseMountOptions.UnmountOnSignal"/>) leaves the mount
+    /// attached and its connection up: the session stops reading (<see cref="FuseSession.StopReadingAsync"/>) and the
+    /// descriptor is released, without unmount or abort. For a takeover: a successor holds a copy of the descriptor
+    /// (without one, closing the last copy ends the connection). Irreversible.
+    /// </summary>
+    public void LeaveMounted()
+    {
+        if (Interlocked.Exchange(ref _leaveMounted, 1) == 0)
+        {
+            LogLeavingMounted(MountPoint, ConnectionId);
+        }
+    }
+
+    /// <summary>
     /// Unmounts (lazily if busy), waits up to <see cref="FuseMountOptions.UnmountTimeout"/> for the connection to end,
-    /// aborts it if it has not, and releases the session.
+    /// aborts it if it has not, and releases the session. After <see cref="LeaveMounted"/>: stops the session's
+    /// readers and releases the descriptor only (the mount stays, requests wait in the kernel for a successor).
     /// </summary>
     public async ValueTask DisposeAsync()
     {
@@ -212,6 +241,15 @@ public sealed partial class FuseMount : IAsyncDisposable
         foreach (var registration in _signals)
         {
             registration.Dispose();
+        }
+
+        FuseHandover.Unregister(this);
+        if (LeavesMounted)
+        {
+            await Session.StopReadingAsync().ConfigureAwait(false);
+            await Session.DisposeAsync().ConfigureAwait(false);
+            LogLeftMounted(MountPoint, ConnectionId);
+            return;
         }
 
         await UnmountThenAbortAsync().ConfigureAwait(false);
@@ -293,6 +331,14 @@ public sealed partial class FuseMount : IAsyncDisposable
             _signals.Add(PosixSignalRegistration.Create(signal, context =>
             {
                 context.Cancel = true;
+                if (LeavesMounted)
+                {
+                    // Handing over: a successor serves the mount; stop serving, never unmount.
+                    LogSignalLeavingMounted(context.Signal, MountPoint);
+                    _ = Task.Run(() => Session.StopReadingAsync());
+                    return;
+                }
+
                 LogSignal(context.Signal, MountPoint);
                 _ = Task.Run(UnmountThenAbortAsync);
             }));

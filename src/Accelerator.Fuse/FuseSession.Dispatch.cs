@@ -41,9 +41,14 @@ public sealed partial class FuseSession
         }
 
         Statistics.AddRequest(request.Opcode);
+        if ((request.Unique & FuseProtocol.UniqueResend) != 0)
+        {
+            // Sent again after FUSE_NOTIFY_RESEND: served like any request, the reply echoes the unique with the bit.
+            Statistics.AddResent();
+        }
 
         // FORGET and BATCH_FORGET are never answered, not even when malformed.
-        bool answered = request.Opcode is not (FuseOpcode.Forget or FuseOpcode.BatchForget);
+        bool answered = request.Opcode is not (FuseOpcode.Forget or FuseOpcode.BatchForget or FuseOpcode.NotifyReply);
         try
         {
             Dispatch(request, buffers);
@@ -143,6 +148,8 @@ public sealed partial class FuseSession
             case FuseOpcode.Access:
                 HandleAccess(request, reply);
                 break;
+            case FuseOpcode.NotifyReply:
+                break; // no reply: the answer to a retrieve, which only ever wakes a reader (StopReadingAsync)
             case FuseOpcode.Interrupt:
                 HandleInterrupt(request.Read<FuseInterruptIn>().Unique);
                 break; // no reply: the interrupted request's reply (EINTR) is the answer
@@ -258,6 +265,7 @@ public sealed partial class FuseSession
         }
 
         Statistics.AddOpenFile(1);
+        Volatile.Write(ref _lastOpenedFile, request.NodeId);
         var output = new FuseOpenOut
         {
             FileHandle = (ulong)Interlocked.Increment(ref _nextHandle),
@@ -291,7 +299,7 @@ public sealed partial class FuseSession
         var read = request.ReadRead();
         if (!_directories.TryGetValue(read.FileHandle, out var handle) || handle.NodeId != request.NodeId)
         {
-            throw new FuseErrorException(Errno.EBADF);
+            handle = RebuildListing(read.FileHandle, request.NodeId);
         }
 
         var (entries, names) = handle.GetListing(_fileSystem);
@@ -335,6 +343,34 @@ public sealed partial class FuseSession
         }
 
         Reply(reply, FuseReply.WriteHeader(reply, request.Unique, writer.Length));
+    }
+
+    // A handle this session did not open: a predecessor's OPENDIR (the kernel keeps the handle across a takeover), or
+    // a predecessor's handle equal to one of ours. Listings are deterministic per node id, so the directory is listed
+    // again and paged by the same offsets.
+    private DirectoryHandle RebuildListing(ulong fileHandle, ulong nodeId)
+    {
+        var attributes = _fileSystem.GetAttributes(nodeId) ?? throw new FuseErrorException(Errno.ENOENT);
+        if (attributes.Type != FuseNodeType.Directory)
+        {
+            throw new FuseErrorException(Errno.ENOTDIR);
+        }
+
+        var handle = new DirectoryHandle(nodeId);
+        bool added = true;
+        _directories.AddOrUpdate(fileHandle, handle, (_, _) =>
+        {
+            added = false;
+            return handle;
+        });
+        if (added)
+        {
+            Statistics.AddOpenDirectory(1);
+        }
+
+        Statistics.AddRebuiltListing();
+        LogListingRebuilt(fileHandle, nodeId);
+        return handle;
     }
 
     private void HandleStatFs(in FuseRequest request, byte[] reply, FuseConnectionInfo connection)

@@ -40,4 +40,25 @@ public sealed partial class FuseSession
 
     [LoggerMessage(12, LogLevel.Debug, "Request {Unique} interrupted")]
     private partial void LogInterrupted(ulong unique);
+
+    [LoggerMessage(13, LogLevel.Information, "FUSE session resumed without INIT: kernel {KernelMajor}.{KernelMinor}, protocol 7.{Minor}; unanswered requests resent: {Resent}")]
+    private partial void LogResumed(uint kernelMajor, uint kernelMinor, uint minor, bool resent);
+
+    [LoggerMessage(14, LogLevel.Warning, "The kernel refused FUSE_NOTIFY_RESEND (errno {Errno}): requests the predecessor read and did not answer stay unanswered")]
+    private partial void LogResendFailed(int errno);
+
+    [LoggerMessage(15, LogLevel.Information, "FUSE session stopping: {Readers} readers, {InFlight} reads in flight")]
+    private partial void LogStopping(int readers, int inFlight);
+
+    [LoggerMessage(16, LogLevel.Information, "FUSE session stopped reading (all readers gone: {ReadersGone}); {Unanswered} reads left unanswered in the kernel for a successor")]
+    private partial void LogStopped(int unanswered, bool readersGone);
+
+    [LoggerMessage(18, LogLevel.Warning, "Cannot wake {Readers} FUSE readers (no file to retrieve, no mount point): they leave after the next request they read")]
+    private partial void LogWakeFailed(int readers);
+
+    [LoggerMessage(19, LogLevel.Debug, "FUSE_NOTIFY_RETRIEVE of node {NodeId} refused (errno {Errno}): waking the readers with statfs")]
+    private partial void LogRetrieveRefused(ulong nodeId, int errno);
+
+    [LoggerMessage(17, LogLevel.Debug, "READDIR of handle {Handle} this session did not open: listing of node {NodeId} rebuilt")]
+    private partial void LogListingRebuilt(ulong handle, ulong nodeId);
 }

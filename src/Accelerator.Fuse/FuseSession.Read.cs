@@ -88,6 +88,11 @@ public sealed partial class FuseSession
                 FuseReply.WriteHeader(header, pending.Unique, length);
                 Reply(header, buffer.AsSpan(0, length));
             }
+            else if (_released && pending.Token.IsCancellationRequested && pending.Reason == CancelReason.Shutdown)
+            {
+                // Stopped for a successor, then disposed: the read stays unanswered in the kernel, the successor's
+                // (resent to it). An EIO now would fail a read the successor can serve.
+            }
             else
             {
                 Statistics.AddErrorReply();
@@ -104,6 +109,7 @@ public sealed partial class FuseSession
         {
             _pending.TryRemove(pending.Unique, out _);
             pending.Dispose();
+            OnReadCompleted();
             if (backendStillRunning is null)
             {
                 ArrayPool<byte>.Shared.Return(buffer);

@@ -18,6 +18,8 @@ namespace Accelerator.Fuse;
 /// <remarks>
 /// The session ends when the kernel ends the connection (unmount or abort); <see cref="FuseMount"/> does both.
 /// Disposing cancels the reads in flight and releases the device once the readers are gone; it does not unmount.
+/// For a takeover, <see cref="StopReadingAsync"/> stops the readers without ending the connection, and
+/// <see cref="Resume"/> serves a connection another session (or process) initialised.
 /// </remarks>
 public sealed partial class FuseSession : IAsyncDisposable
 {
@@ -33,9 +35,15 @@ public sealed partial class FuseSession : IAsyncDisposable
     private readonly ConcurrentDictionary<ulong, DirectoryHandle> _directories = new();
     private readonly TaskCompletionSource<FuseConnectionInfo> _initialized = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly bool _resumed;
     private volatile FuseConnectionInfo? _connection;
+    private volatile bool _released;
     private long _nextHandle;
+    private ulong _lastOpenedFile;
     private int _started;
+    private int _stopping;
+    private int _ended;
     private int _readers;
     private int _idleReaders;
     private int _disposed;
@@ -47,12 +55,17 @@ public sealed partial class FuseSession : IAsyncDisposable
     /// <param name="logger">Where to log; nothing when null.</param>
     /// <param name="timeProvider">Time for request timeouts; the system clock when null.</param>
     public FuseSession(SafeFileHandle device, IFuseFileSystem fileSystem, FuseSessionOptions? options = null, ILogger? logger = null, TimeProvider? timeProvider = null)
-        : this(new DeviceReplySink(device ?? throw new ArgumentNullException(nameof(device))), fileSystem, options, logger, timeProvider)
+        : this(device, fileSystem, options, logger, timeProvider, resumed: null)
+    {
+    }
+
+    private FuseSession(SafeFileHandle device, IFuseFileSystem fileSystem, FuseSessionOptions? options, ILogger? logger, TimeProvider? timeProvider, FuseConnectionInfo? resumed)
+        : this(new DeviceReplySink(device ?? throw new ArgumentNullException(nameof(device))), fileSystem, options, logger, timeProvider, resumed)
     {
         _device = device;
     }
 
-    internal FuseSession(IFuseReplySink sink, IFuseFileSystem fileSystem, FuseSessionOptions? options, ILogger? logger, TimeProvider? timeProvider)
+    internal FuseSession(IFuseReplySink sink, IFuseFileSystem fileSystem, FuseSessionOptions? options, ILogger? logger, TimeProvider? timeProvider, FuseConnectionInfo? resumed = null)
     {
         ArgumentNullException.ThrowIfNull(fileSystem);
         options ??= new FuseSessionOptions();
@@ -67,6 +80,16 @@ public sealed partial class FuseSession : IAsyncDisposable
 
         // fs/fuse/dev.c refuses a read buffer smaller than FUSE_MIN_READ_BUFFER or than a WRITE request of max_write.
         _requestBufferSize = Math.Max(FuseProtocol.MinReadBuffer, options.MaxWrite + FuseProtocol.PageSize);
+
+        // Handles carry a random generation in their high half, so a successor's never collide with the predecessor's
+        // still open in the kernel (and a collision would only share a listing: see HandleReadDir).
+        _nextHandle = (long)Random.Shared.Next(1, int.MaxValue) << 32;
+        if (resumed is not null)
+        {
+            _resumed = true;
+            _connection = resumed;
+            _initialized.TrySetResult(resumed);
+        }
     }
 
     /// <summary>What happened so far.</summary>
@@ -78,10 +101,22 @@ public sealed partial class FuseSession : IAsyncDisposable
     /// <summary>Completes when INIT was answered; fails if the connection ends first.</summary>
     public Task<FuseConnectionInfo> Initialized => _initialized.Task;
 
-    /// <summary>Completes when the kernel ended the connection and every reader stopped.</summary>
+    /// <summary>
+    /// Completes when every reader stopped: the kernel ended the connection, or <see cref="StopReadingAsync"/> stopped
+    /// them (the connection then lives on).
+    /// </summary>
     public Task Completion => _completion.Task;
 
-    /// <summary>Starts the reader threads (once).</summary>
+    /// <summary>Whether this session serves a connection it did not initialise (<see cref="Resume"/>).</summary>
+    public bool IsResumed => _resumed;
+
+    /// <summary>Whether <see cref="StopReadingAsync"/> was called.</summary>
+    public bool IsStopping => Volatile.Read(ref _stopping) != 0;
+
+    /// <summary>
+    /// Starts the reader threads (once). A resumed session first asks the kernel to resend what a predecessor read and
+    /// did not answer (<see cref="FuseNotifyCode.Resend"/>, when <see cref="FuseConnectionInfo.KernelCanResend"/>).
+    /// </summary>
     /// <exception cref="InvalidOperationException">The session has no device or was disposed.</exception>
     public void Start()
     {
@@ -96,13 +131,22 @@ public sealed partial class FuseSession : IAsyncDisposable
             return;
         }
 
+        if (_resumed)
+        {
+            // Before any reader runs: a request this session read itself would otherwise be resent too.
+            SendResend(_connection!);
+        }
+
         for (int i = 0; i < _options.MinReaders; i++)
         {
             TryStartReader();
         }
     }
 
-    /// <summary>Cancels the reads in flight and releases the device (closed once the readers are gone).</summary>
+    /// <summary>
+    /// Cancels the reads in flight and releases the device (closed once the readers are gone). After
+    /// <see cref="StopReadingAsync"/> the cancelled reads are not answered: they stay in the kernel for a successor.
+    /// </summary>
     public ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -127,18 +171,32 @@ public sealed partial class FuseSession : IAsyncDisposable
         do
         {
             count = Volatile.Read(ref _readers);
-            if (count >= _options.MaxReaders)
+            if (count >= _options.MaxReaders || Volatile.Read(ref _stopping) != 0)
             {
                 return false;
             }
         }
         while (Interlocked.CompareExchange(ref _readers, count + 1, count) != count);
 
+        // StopReadingAsync sets the flag, then counts the readers it must wake: a reader counted after that backs out
+        // (both sides are interlocked, so one of them sees the other).
+        if (Volatile.Read(ref _stopping) != 0)
+        {
+            if (Interlocked.Decrement(ref _readers) == 0)
+            {
+                OnReadersGone();
+            }
+
+            return false;
+        }
+
         var thread = new Thread(ReadLoop) { IsBackground = true, Name = $"fuse-reader-{count}" };
         thread.Start();
         return true;
     }
 
+    // Readers block in read(2), the cheapest wait: the kernel wakes one reader per request. StopReadingAsync wakes
+    // them with requests of its own (see WakeReaders); each reader looks at the flag after every request.
     private void ReadLoop()
     {
         var device = _device!;
@@ -148,7 +206,7 @@ public sealed partial class FuseSession : IAsyncDisposable
         {
             device.DangerousAddRef(ref added);
             int fd = (int)device.DangerousGetHandle();
-            while (true)
+            while (Volatile.Read(ref _stopping) == 0)
             {
                 Interlocked.Increment(ref _idleReaders);
                 int n = LibC.Read(fd, reader.Request);
@@ -165,7 +223,15 @@ public sealed partial class FuseSession : IAsyncDisposable
                 }
 
                 int errno = -n;
-                if (errno is Errno.EINTR or Errno.EAGAIN or Errno.ENOENT)
+                if (errno == Errno.EAGAIN)
+                {
+                    // Someone made the shared file description non-blocking: wait for a request instead of spinning.
+                    Span<PollDescriptor> poll = [new PollDescriptor { Fd = fd, Events = LibC.POLLIN }];
+                    _ = LibC.Poll(poll, -1);
+                    continue;
+                }
+
+                if (errno is Errno.EINTR or Errno.ENOENT)
                 {
                     // Interrupted, or the request was withdrawn while being read: read again.
                     continue;
@@ -173,6 +239,7 @@ public sealed partial class FuseSession : IAsyncDisposable
 
                 if (errno is Errno.ENODEV or Errno.ECONNABORTED)
                 {
+                    Volatile.Write(ref _ended, 1);
                     LogConnectionEnded(errno);
                 }
                 else
@@ -200,13 +267,36 @@ public sealed partial class FuseSession : IAsyncDisposable
 
             if (Interlocked.Decrement(ref _readers) == 0)
             {
-                // The connection is gone: nothing in flight can be answered any more.
-                CancelPending();
-                _initialized.TrySetException(new IOException("The FUSE connection ended before INIT."));
-                _completion.TrySetResult();
+                OnReadersGone();
             }
         }
     }
+
+    private void OnReadersGone()
+    {
+        if (Volatile.Read(ref _stopping) != 0 && Volatile.Read(ref _ended) == 0)
+        {
+            // Stopped for a successor: the connection lives on; reads in flight may still be answered (drained).
+            _initialized.TrySetException(new IOException("The FUSE session stopped reading before INIT."));
+            if (_pending.IsEmpty)
+            {
+                _drained.TrySetResult();
+            }
+
+            _completion.TrySetResult();
+            return;
+        }
+
+        // The connection is gone: nothing in flight can be answered any more.
+        CancelPending();
+        _drained.TrySetResult();
+        _initialized.TrySetException(new IOException("The FUSE connection ended before INIT."));
+        _completion.TrySetResult();
+    }
+
+    // The unique of the NOTIFY_REPLY requests that wake readers ("STOP" in the high half; never a kernel unique, which
+    // counts up from 2 in steps of 2).
+    internal const ulong WakeUnique = 0x5354_4F50_0000_0000;
 
     /// <summary>Buffers of one reader: the request read from the device and the reply of a metadata request.</summary>
     internal sealed class ReaderBuffers(int requestSize)

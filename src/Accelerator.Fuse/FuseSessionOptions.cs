@@ -57,6 +57,14 @@ public sealed class FuseSessionOptions : IValidatableObject
     /// <value>Default 16.</value>
     public int MaxReaders { get; set; } = 16;
 
+    /// <summary>
+    /// How long <see cref="FuseSession.StopReadingAsync"/> waits for the reads already read to be answered before it
+    /// leaves them to a successor (which gets them again through the kernel's resend, Linux 6.9+; on older kernels a
+    /// read left behind is never answered, so a longer wait loses less).
+    /// </summary>
+    /// <value>Default 5 s.</value>
+    public TimeSpan StopTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>The capabilities asked for in INIT.</summary>
     /// <value>Default <see cref="FuseInitSettings.DefaultFlags"/>.</value>
     public FuseInitFlags InitFlags { get; set; } = FuseInitSettings.DefaultFlags;
@@ -77,6 +85,7 @@ public sealed class FuseSessionOptions : IValidatableObject
         Check(AttributeTimeout >= TimeSpan.Zero, $"{nameof(AttributeTimeout)} must not be negative.");
         Check(NegativeEntryTimeout >= TimeSpan.Zero, $"{nameof(NegativeEntryTimeout)} must not be negative.");
         Check(RequestTimeout is null || RequestTimeout > TimeSpan.Zero, $"{nameof(RequestTimeout)} must be positive or null.");
+        Check(StopTimeout >= TimeSpan.Zero, $"{nameof(StopTimeout)} must not be negative.");
         Check(MaxRead is >= FuseProtocol.PageSize and <= 16 * 1024 * 1024, $"{nameof(MaxRead)} must be 4 KiB to 16 MiB.");
         Check(MaxWrite is >= FuseProtocol.PageSize and <= 16 * 1024 * 1024, $"{nameof(MaxWrite)} must be 4 KiB to 16 MiB.");
         Check(MaxBackground is >= 1 and <= ushort.MaxValue, $"{nameof(MaxBackground)} must be 1 to 65535.");

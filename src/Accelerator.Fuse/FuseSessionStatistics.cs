@@ -19,6 +19,8 @@ public sealed class FuseSessionStatistics
     private long _openFiles;
     private long _openDirectories;
     private long _forgets;
+    private long _resent;
+    private long _rebuiltListings;
 
     /// <summary>All requests received.</summary>
     public long Requests => Interlocked.Read(ref _requests);
@@ -44,14 +46,26 @@ public sealed class FuseSessionStatistics
     /// <summary>Requests that broke the protocol (answered with an error when their header was readable).</summary>
     public long MalformedRequests => Interlocked.Read(ref _malformed);
 
-    /// <summary>Files open now (OPEN minus RELEASE).</summary>
+    /// <summary>Files open now (OPEN minus RELEASE; a resumed session also counts the RELEASEs of its predecessor's opens, so it may go below zero).</summary>
     public long OpenFiles => Interlocked.Read(ref _openFiles);
 
-    /// <summary>Directories open now (OPENDIR minus RELEASEDIR).</summary>
+    /// <summary>Directories open now (OPENDIR and rebuilt listings minus RELEASEDIR of known handles).</summary>
     public long OpenDirectories => Interlocked.Read(ref _openDirectories);
 
     /// <summary>Lookups the kernel forgot (FORGET and BATCH_FORGET items).</summary>
     public long Forgets => Interlocked.Read(ref _forgets);
+
+    /// <summary>
+    /// Requests the kernel sent again after a resend notification (<see cref="FuseProtocol.UniqueResend"/> set): what a
+    /// predecessor had read and not answered.
+    /// </summary>
+    public long ResentRequests => Interlocked.Read(ref _resent);
+
+    /// <summary>
+    /// READDIRs of a directory handle this session did not open (a predecessor's), answered from a listing rebuilt from
+    /// the node id.
+    /// </summary>
+    public long RebuiltListings => Interlocked.Read(ref _rebuiltListings);
 
     /// <summary>Requests received with <paramref name="opcode"/>.</summary>
     public long GetRequestCount(FuseOpcode opcode) => Interlocked.Read(ref _byOpcode[Slot(opcode)]);
@@ -102,6 +116,10 @@ public sealed class FuseSessionStatistics
     internal void AddOpenDirectory(int delta) => Interlocked.Add(ref _openDirectories, delta);
 
     internal void AddForgets(long count) => Interlocked.Add(ref _forgets, count);
+
+    internal void AddResent() => Interlocked.Increment(ref _resent);
+
+    internal void AddRebuiltListing() => Interlocked.Increment(ref _rebuiltListings);
 
     // Opcodes beyond the table (CUSE_INIT, garbage) share the last slot.
     private static int Slot(FuseOpcode opcode) => (uint)opcode < OpcodeSlots ? (int)opcode : OpcodeSlots;

@@ -65,6 +65,38 @@ public sealed class LoopDevice
     }
 
     /// <summary>
+    /// The attached loop device <paramref name="device"/> (<c>/dev/loopN</c>), when its backing file is
+    /// <paramref name="backingFile"/> (<c>/sys/block/loopN/loop/backing_file</c>): one a predecessor process attached,
+    /// taken over as it is. Null when the device is gone or backs another file.
+    /// </summary>
+    public static LoopDevice? TryOpenAttached(string device, string backingFile)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(device);
+        ArgumentException.ThrowIfNullOrEmpty(backingFile);
+        string name = System.IO.Path.GetFileName(device);
+        if (!device.StartsWith("/dev/loop", StringComparison.Ordinal) || name.Contains("..", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        try
+        {
+            string attached = File.ReadAllText($"{SysBlock}/{name}/loop/backing_file").TrimEnd('\n');
+            if (attached != backingFile)
+            {
+                return null;
+            }
+
+            bool dio = File.ReadAllText($"{SysBlock}/{name}/loop/dio").Trim() == "1";
+            return new LoopDevice(device, dio);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
     /// Sets the device's readahead (<c>/sys/block/loopN/queue/read_ahead_kb</c>): the file system on it then reads ahead
     /// in requests this large, which reach the FUSE file as READs of up to 1 MiB instead of 128 KiB.
     /// </summary>

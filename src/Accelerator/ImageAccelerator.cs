@@ -88,7 +88,20 @@ internal sealed partial class ImageAccelerator : IImageAccelerator
                 continue;
             }
 
-            var mounted = await mounter.MountAsync(image, mountPoint, options, cancellationToken).ConfigureAwait(false);
+            IMountedImage mounted;
+            try
+            {
+                mounted = await mounter.MountAsync(image, mountPoint, options, cancellationToken).ConfigureAwait(false);
+            }
+            catch (MountPointHeldException held) when (held.HeldStrategy is { } other && !string.Equals(other, strategy.Name, StringComparison.Ordinal))
+            {
+                // A live mount left there for a successor is resumed by the strategy that made it, never mounted over.
+                skipped.Add((strategy, held.Message));
+                _metrics.FellBack(strategy);
+                LogFallback(image, AcceleratorMetrics.StrategyName(strategy), held.Message);
+                continue;
+            }
+
             foreach (var entry in skipped)
             {
                 mounted.Statistics.Fallbacks.Add(entry);

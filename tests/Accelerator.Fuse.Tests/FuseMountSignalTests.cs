@@ -6,7 +6,10 @@ using Accelerator.Linux;
 
 namespace Accelerator.Fuse.Tests;
 
-/// <summary>A process serving a mount with <see cref="FuseMountOptions.UnmountOnSignal"/> unmounts cleanly on SIGINT and SIGTERM.</summary>
+/// <summary>
+/// A process serving a mount with <see cref="FuseMountOptions.UnmountOnSignal"/> unmounts cleanly on SIGINT and SIGTERM
+/// — unless it is handing over (<see cref="FuseHandover.Begin"/>): then it stops serving and leaves the mount.
+/// </summary>
 public sealed class FuseMountSignalTests : IDisposable
 {
     private readonly MountScratch _scratch = new();
@@ -54,6 +57,30 @@ public sealed class FuseMountSignalTests : IDisposable
             Assert.Equal(0, host.ExitCode);
             Assert.False(MountTable.IsMountPoint(_scratch.MountPoint));
             Assert.Contains("SIGINT is ignored by this process", await host.StandardError.ReadToEndAsync(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            StopHost(host);
+        }
+    }
+
+    [Fact]
+    public async Task Signal_MountHostHandingOver_StopsServingAndLeavesTheMount()
+    {
+        var start = SignalledChild.WithDefaultSignals(HostProgram, HostArguments());
+        start.Environment[MountHostProgram.HandoverVariable] = "1";
+        using var host = await StartHostAsync(start);
+        try
+        {
+            Assert.Equal("served by a child\n", await File.ReadAllTextAsync(Path.Combine(_scratch.MountPoint, "file")));
+
+            TestSyscalls.Kill(host.Id, TestSyscalls.SIGTERM);
+            await host.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+
+            // Not unmounted (no holder kept a copy of the descriptor here, so the connection ended with the host).
+            Assert.Equal(0, host.ExitCode);
+            Assert.True(MountTable.IsMountPoint(_scratch.MountPoint));
+            Assert.Equal("left mounted", await host.StandardOutput.ReadLineAsync());
         }
         finally
         {

@@ -155,34 +155,8 @@ public sealed class FuseSessionTests(SessionSourceFixture source) : IClassFixtur
         harness.Initialize();
         ulong dir = harness.LookupNode(1, "dir");
         ulong handle = MemoryMarshal.Read<FuseOpenOut>(harness.Call(B.Build(FuseOpcode.OpenDir, harness.NextUnique(), dir, new FuseOpenIn())).Body).FileHandle;
-        var names = new List<string>();
-        var nodeIds = new Dictionary<string, ulong>();
-        ulong offset = 0;
 
-        while (true)
-        {
-            var (header, body) = harness.Call(B.Read(opcode, harness.NextUnique(), dir, handle, offset, size));
-            Assert.Equal(0, header.Error);
-            if (body.Length == 0)
-            {
-                break;
-            }
-
-            for (int at = 0; at < body.Length;)
-            {
-                int direntAt = opcode == FuseOpcode.ReadDirPlus ? at + 128 : at;
-                var dirent = MemoryMarshal.Read<FuseDirent>(body.AsSpan(direntAt));
-                string name = Encoding.UTF8.GetString(body, direntAt + 24, (int)dirent.NameLength);
-                names.Add(name);
-                if (opcode == FuseOpcode.ReadDirPlus)
-                {
-                    nodeIds[name] = MemoryMarshal.Read<FuseEntryOut>(body.AsSpan(at)).NodeId;
-                }
-
-                offset = dirent.Offset;
-                at = direntAt + FuseProtocol.DirentAlign(24 + (int)dirent.NameLength);
-            }
-        }
+        var (names, nodeIds) = ReadListing(harness, opcode, dir, handle, 0, size);
 
         Assert.Equal([".", "..", .. Enumerable.Range(0, 300).Select(i => $"entry-{i:D3}")], names);
         if (opcode == FuseOpcode.ReadDirPlus)
@@ -195,13 +169,51 @@ public sealed class FuseSessionTests(SessionSourceFixture source) : IClassFixtur
         Assert.Equal(0, harness.Session.Statistics.OpenDirectories);
     }
 
-    [Fact]
-    public async Task Process_ReadDirUnknownHandle_RepliesEbadf()
+    [Theory]
+    [InlineData(FuseOpcode.ReadDir)]
+    [InlineData(FuseOpcode.ReadDirPlus)]
+    public async Task Process_ReadDirOfHandleItDidNotOpen_ListsTheNodeAgainFromTheOffset(FuseOpcode opcode)
     {
         await using var harness = new SessionHarness(_scratch.Source);
         harness.Initialize();
+        ulong dir = harness.LookupNode(1, "dir");
 
-        Assert.Equal(-Errno.EBADF, harness.Call(B.Read(FuseOpcode.ReadDir, harness.NextUnique(), 1, 12345, 0, 4096)).Header.Error);
+        // A predecessor's handle, which it had paged through up to offset 100 ("." and ".." are entries 0 and 1).
+        var (names, _) = ReadListing(harness, opcode, dir, 12345, 100, 4096);
+
+        Assert.Equal(Enumerable.Range(98, 202).Select(i => $"entry-{i:D3}"), names);
+        Assert.Equal(1, harness.Session.Statistics.RebuiltListings);
+        Assert.Equal(1, harness.Session.Statistics.OpenDirectories);
+        Assert.Equal(0, harness.Call(B.Build(FuseOpcode.ReleaseDir, harness.NextUnique(), dir, new FuseReleaseIn { FileHandle = 12345 })).Header.Error);
+        Assert.Equal(0, harness.Session.Statistics.OpenDirectories);
+    }
+
+    [Fact]
+    public async Task Process_ReadDirOfUnknownHandleOnAFileOrMissingNode_RepliesEnotdirOrEnoent()
+    {
+        await using var harness = new SessionHarness(_scratch.Source);
+        harness.Initialize();
+        ulong data = harness.LookupNode(1, "data");
+
+        Assert.Equal(-Errno.ENOTDIR, harness.Call(B.Read(FuseOpcode.ReadDir, harness.NextUnique(), data, 12345, 0, 4096)).Header.Error);
+        Assert.Equal(-Errno.ENOENT, harness.Call(B.Read(FuseOpcode.ReadDir, harness.NextUnique(), 999_999, 12346, 0, 4096)).Header.Error);
+        Assert.Equal(0, harness.Session.Statistics.OpenDirectories);
+    }
+
+    [Fact]
+    public async Task Process_OpenDirOfTwoSessions_HandlesDiffer()
+    {
+        await using var first = new SessionHarness(_scratch.Source);
+        await using var second = new SessionHarness(_scratch.Source);
+        first.Initialize();
+        second.Initialize();
+
+        ulong a = MemoryMarshal.Read<FuseOpenOut>(first.Call(B.Build(FuseOpcode.OpenDir, first.NextUnique(), 1, new FuseOpenIn())).Body).FileHandle;
+        ulong b = MemoryMarshal.Read<FuseOpenOut>(second.Call(B.Build(FuseOpcode.OpenDir, second.NextUnique(), 1, new FuseOpenIn())).Body).FileHandle;
+
+        // Each session draws a generation for the high half of its handles: a successor's never equal a predecessor's.
+        Assert.NotEqual(a >> 32, b >> 32);
+        Assert.NotEqual(0UL, a >> 32);
     }
 
     [Fact]
@@ -454,5 +466,36 @@ public sealed class FuseSessionTests(SessionSourceFixture source) : IClassFixtur
 
         Assert.Equal(-Errno.EIO, SessionHarness.Split(await harness.Sink.ReplyTo(500)).Header.Error);
         Assert.Equal(2, harness.Session.Statistics.MalformedRequests);
+    }
+
+    // Pages through a listing from offset, as the kernel does: each READDIR continues at the last entry's offset.
+    private static (List<string> Names, Dictionary<string, ulong> NodeIds) ReadListing(SessionHarness harness, FuseOpcode opcode, ulong dir, ulong handle, ulong offset, uint size)
+    {
+        var names = new List<string>();
+        var nodeIds = new Dictionary<string, ulong>();
+        while (true)
+        {
+            var (header, body) = harness.Call(B.Read(opcode, harness.NextUnique(), dir, handle, offset, size));
+            Assert.Equal(0, header.Error);
+            if (body.Length == 0)
+            {
+                return (names, nodeIds);
+            }
+
+            for (int at = 0; at < body.Length;)
+            {
+                int direntAt = opcode == FuseOpcode.ReadDirPlus ? at + 128 : at;
+                var dirent = MemoryMarshal.Read<FuseDirent>(body.AsSpan(direntAt));
+                string name = Encoding.UTF8.GetString(body, direntAt + 24, (int)dirent.NameLength);
+                names.Add(name);
+                if (opcode == FuseOpcode.ReadDirPlus)
+                {
+                    nodeIds[name] = MemoryMarshal.Read<FuseEntryOut>(body.AsSpan(at)).NodeId;
+                }
+
+                offset = dirent.Offset;
+                at = direntAt + FuseProtocol.DirentAlign(24 + (int)dirent.NameLength);
+            }
+        }
     }
 }

@@ -53,6 +53,54 @@ public sealed class ImageAcceleratorTests
         Assert.Contains("No mounter", ex.Message);
     }
 
+    [Fact]
+    public async Task MountAsync_MountPointHeldByAnotherStrategy_AsksTheNextAndReportsWhy()
+    {
+        await using var accelerator = new ImageAcceleratorBuilder()
+            .PreferStrategies(Strategy.Lazy, Strategy.Full)
+            .AddMounter<HeldLazyMounter>()
+            .AddMounter<RecordingFullMounter>()
+            .Build();
+        HeldLazyMounter.HeldBy = "full";
+
+        await using var mounted = await accelerator.MountAsync(Image, "/mnt/held");
+
+        Assert.Equal(Strategy.Full, mounted.Statistics.Strategy);
+        var fallback = Assert.Single(mounted.Statistics.Fallbacks);
+        Assert.Equal(Strategy.Lazy, fallback.Strategy);
+        Assert.Contains("held by a live full mount", fallback.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task MountAsync_MountPointHeldWithOtherContentBySameStrategy_ThrowsItsError()
+    {
+        await using var accelerator = new ImageAcceleratorBuilder()
+            .PreferStrategies(Strategy.Lazy, Strategy.Full)
+            .AddMounter<HeldLazyMounter>()
+            .AddMounter<RecordingFullMounter>()
+            .Build();
+        HeldLazyMounter.HeldBy = "lazy";
+
+        var error = await Assert.ThrowsAsync<MountPointHeldException>(() => accelerator.MountAsync(Image, "/mnt/held"));
+
+        Assert.Equal("/mnt/held", error.MountPoint);
+        Assert.Equal("lazy", error.HeldStrategy);
+    }
+
+    // A lazy mounter that finds the mount point held (by the strategy HeldBy names), as a takeover would.
+    private sealed class HeldLazyMounter : IImageMounter
+    {
+        public static string HeldBy { get; set; } = "full";
+
+        public Strategy Strategy => Strategy.Lazy;
+
+        public ValueTask<(bool CanMount, string? Reason)> CanMountAsync(ImageReference image, CancellationToken cancellationToken = default)
+            => ValueTask.FromResult<(bool, string?)>((true, null));
+
+        public Task<IMountedImage> MountAsync(ImageReference image, string mountPoint, MountOptions options, CancellationToken cancellationToken = default)
+            => throw new MountPointHeldException(mountPoint, HeldBy, $"{mountPoint} is held by a live {HeldBy} mount of another image.");
+    }
+
     private sealed class RecordingFullMounter : IImageMounter
     {
         public Strategy Strategy => Strategy.Full;

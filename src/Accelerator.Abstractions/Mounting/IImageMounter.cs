@@ -137,3 +137,16 @@ public interface IReportsStatisticsFile
     /// <summary>The file the statistics are written to when the image is disposed, or null when none was asked for.</summary>
     string? StatisticsFile { get; }
 }
+
+/// <summary>
+/// An optional capability of an <see cref="IMountedImage"/>: its mount survives the process serving it (a holder keeps
+/// the connection), and a successor process mounting the same image at the same mount point takes it over.
+/// </summary>
+public interface IHeldMountedImage
+{
+    /// <summary>
+    /// Completes when a successor took the mount over: this process stopped serving it and left everything mounted for
+    /// the successor. Disposing the image afterwards unmounts nothing; the process is expected to exit.
+    /// </summary>
+    Task HandedOver { get; }
+}

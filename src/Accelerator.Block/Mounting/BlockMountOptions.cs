@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Accelerator.Fuse.Takeover;
 using Microsoft.Extensions.Options;
 
 namespace Accelerator.Block.Mounting;
@@ -46,6 +47,15 @@ public sealed class BlockMountOptions : IValidatableObject
     /// </summary>
     /// <value>Default null: nothing is recorded.</value>
     public string? TracePath { get; set; }
+
+    /// <summary>
+    /// Keep mounts alive across restarts of the serving process: each FUSE connection is deposited with a holder, and
+    /// mounting the same image again at a held mount point takes the live mount over — the FUSE file, its loop device,
+    /// the file system and the overlay are adopted, not made again. See <see cref="FuseTakeoverOptions"/>.
+    /// </summary>
+    /// <value>Default null: no takeover (a mount ends with its process).</value>
+    [ValidateObjectMembers]
+    public FuseTakeoverOptions? Takeover { get; set; }
 
     /// <inheritdoc />
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)

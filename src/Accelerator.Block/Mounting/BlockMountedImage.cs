@@ -1,4 +1,5 @@
 using Accelerator.Fuse;
+using Accelerator.Fuse.Takeover;
 using Accelerator.Linux;
 using Accelerator.Oci.Layers;
 using Microsoft.Extensions.Logging;
@@ -7,10 +8,14 @@ namespace Accelerator.Block.Mounting;
 
 /// <summary>
 /// A disk mounted by <see cref="BlockMounter"/>: one FUSE file, a loop device on it, the file system on the loop device,
-/// and (writable mounts) an overlay whose upper directory takes the writes. Disposing tears them down in reverse.
+/// and (writable mounts) an overlay whose upper directory takes the writes. Disposing tears them down in reverse. With
+/// takeover (<see cref="BlockMountOptions.Takeover"/>) the holder forgets the mount first; once handed over to a
+/// successor (<see cref="HandedOver"/>), or after <see cref="FuseHandover.Begin"/>, disposing tears nothing down.
 /// </summary>
-public sealed partial class BlockMountedImage : IMountedImage
+public sealed partial class BlockMountedImage : IMountedImage, IHeldMountedImage
 {
+    private static readonly Task Never = new TaskCompletionSource().Task;
+
     private readonly Resources _resources;
     private readonly ILogger _logger;
     private int _disposed;
@@ -37,6 +42,9 @@ public sealed partial class BlockMountedImage : IMountedImage
 
     /// <inheritdoc />
     public MountStatistics Statistics { get; }
+
+    /// <inheritdoc />
+    public Task HandedOver => _resources.Lease?.HandedOver ?? Never;
 
     /// <summary>The file system on the disk (<c>ext4</c>, <c>erofs</c> or <c>squashfs</c>).</summary>
     public string FileSystemType { get; }
@@ -90,6 +98,8 @@ public sealed partial class BlockMountedImage : IMountedImage
     /// <summary>What a block mount holds, released in reverse order of acquisition.</summary>
     internal sealed partial class Resources(string privateDirectory, IVirtualDisk? ownedDisk, ILogger logger) : IAsyncDisposable
     {
+        private int _disposed;
+
         public string PrivateDirectory { get; } = privateDirectory;
 
         public FuseMount? Fuse { get; set; }
@@ -106,27 +116,67 @@ public sealed partial class BlockMountedImage : IMountedImage
 
         public string? TracePath { get; set; }
 
+        /// <summary>The mount point's lease at the holder, when takeover is on.</summary>
+        public FuseMountLease? Lease { get; set; }
+
+        /// <summary>
+        /// Disposing leaves the overlay, the file system, the loop device and the FUSE file as they are, and the private
+        /// directory in place (a successor serves them): set when handed over, and while a taken-over mount is not yet
+        /// resumed. <see cref="FuseHandover.Begin"/> sets it for all.
+        /// </summary>
+        public bool LeaveMounted { get; set; }
+
+        /// <summary>A successor claimed the mount point: stop serving, leave everything mounted.</summary>
+        public async Task HandOverAsync()
+        {
+            LeaveMounted = true;
+            await DisposeAsync().ConfigureAwait(false);
+        }
+
         public async ValueTask DisposeAsync()
         {
-            // Upper layers first: an overlay over the file system, the file system over the loop device, the loop
-            // device over the FUSE file. A step that fails is logged and the rest still runs, so nothing leaks.
-            Step(() => Overlay is { } overlay && Accelerator.Linux.FileSystemMount.Unmount(overlay), "overlay");
-            Step(() => FileSystemMount is { } mount && Accelerator.Linux.FileSystemMount.Unmount(mount), "file system");
-            if (Loop is { } loop)
+            if (Interlocked.Exchange(ref _disposed, 1) != 0)
             {
-                try
+                return;
+            }
+
+            bool leave = LeaveMounted || FuseHandover.IsHandingOver || Fuse?.LeavesMounted == true;
+            if (leave)
+            {
+                Fuse?.LeaveMounted();
+            }
+            else
+            {
+                if (Lease is not null)
                 {
-                    await loop.DetachAsync().ConfigureAwait(false);
+                    await Lease.ForgetAsync().ConfigureAwait(false);
                 }
-                catch (IOException ex)
+
+                // Upper layers first: an overlay over the file system, the file system over the loop device, the loop
+                // device over the FUSE file. A step that fails is logged and the rest still runs, so nothing leaks.
+                Step(() => Overlay is { } overlay && Accelerator.Linux.FileSystemMount.Unmount(overlay), "overlay");
+                Step(() => FileSystemMount is { } mount && Accelerator.Linux.FileSystemMount.Unmount(mount), "file system");
+                if (Loop is { } loop)
                 {
-                    LogTeardownFailed(logger, "loop device", ex);
+                    try
+                    {
+                        await loop.DetachAsync().ConfigureAwait(false);
+                    }
+                    catch (IOException ex)
+                    {
+                        LogTeardownFailed(logger, "loop device", ex);
+                    }
                 }
             }
 
             if (Fuse is { } fuse)
             {
                 await fuse.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (Lease is not null)
+            {
+                await Lease.DisposeAsync().ConfigureAwait(false);
             }
 
             if (ownedDisk is not null)
@@ -145,6 +195,11 @@ public sealed partial class BlockMountedImage : IMountedImage
                 {
                     LogTeardownFailed(logger, "block trace", ex);
                 }
+            }
+
+            if (leave)
+            {
+                return;
             }
 
             try

@@ -1,4 +1,5 @@
 using Accelerator.Fuse;
+using Accelerator.Fuse.Takeover;
 using Accelerator.Linux;
 using Accelerator.Chunks;
 using Accelerator.Oci.Layers;
@@ -81,7 +82,25 @@ public sealed partial class BlockMounter : IImageMounter
             disk = recorder;
         }
 
-        var mounted = await MountCoreAsync(disk, ownsDisk: true, image, opened.ManifestDigest, mountPoint, options.ReadOnly, statistics, started, cancellationToken).ConfigureAwait(false);
+        // A takeover claims the mount point only now, with the disk opened: a running predecessor serves until then.
+        Takeover? takeover = null;
+        if (_options.Takeover is { } takeoverOptions)
+        {
+            ArgumentException.ThrowIfNullOrEmpty(mountPoint);
+            var identity = new FuseTakeoverIdentity(Strategy.Block.Name, image.ToString(), opened.ManifestDigest.ToString(), options.ReadOnly);
+            try
+            {
+                var (lease, held, state) = await FuseMountLease.AcquireAsync(takeoverOptions, Path.GetFullPath(mountPoint), identity, _logger, cancellationToken).ConfigureAwait(false);
+                takeover = new Takeover(lease, held, state);
+            }
+            catch
+            {
+                await disk.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+
+        var mounted = await MountCoreAsync(disk, ownsDisk: true, image, opened.ManifestDigest, mountPoint, options.ReadOnly, statistics, started, cancellationToken, takeover).ConfigureAwait(false);
         mounted.AttachOpenedDisk(opened.Disk as Layers.BlockLayerStack, recorder, _options.TracePath is { } path ? Path.GetFullPath(path) : null);
         return mounted;
     }
@@ -102,11 +121,12 @@ public sealed partial class BlockMounter : IImageMounter
     {
         ArgumentNullException.ThrowIfNull(disk);
         var statistics = new MountStatistics { Strategy = Strategy.Block };
-        return MountCoreAsync(disk, ownsDisk, image ?? ImageReference.Parse("localhost/disk:raw"), default, mountPoint, readOnly, statistics, _time.GetTimestamp(), cancellationToken);
+        return MountCoreAsync(disk, ownsDisk, image ?? ImageReference.Parse("localhost/disk:raw"), default, mountPoint, readOnly, statistics, _time.GetTimestamp(), cancellationToken, takeover: null);
     }
 
     private async Task<BlockMountedImage> MountCoreAsync(
-        IVirtualDisk disk, bool ownsDisk, ImageReference image, Digest manifestDigest, string mountPoint, bool readOnly, MountStatistics statistics, long started, CancellationToken cancellationToken)
+        IVirtualDisk disk, bool ownsDisk, ImageReference image, Digest manifestDigest, string mountPoint, bool readOnly, MountStatistics statistics, long started,
+        CancellationToken cancellationToken, Takeover? takeover)
     {
         ArgumentException.ThrowIfNullOrEmpty(mountPoint);
         string target = Path.GetFullPath(mountPoint);
@@ -117,52 +137,74 @@ public sealed partial class BlockMounter : IImageMounter
                 await disk.DisposeAsync().ConfigureAwait(false);
             }
 
+            if (takeover is not null)
+            {
+                await takeover.Lease.DisposeAsync().ConfigureAwait(false);
+            }
+
             throw new DirectoryNotFoundException($"The mount point '{target}' does not exist.");
         }
 
-        var resources = new BlockMountedImage.Resources(CreatePrivateDirectory(), ownsDisk ? disk : null, _logger);
+        var held = takeover?.Held is { } connection && takeover.State is { } heldState ? (Connection: connection, State: heldState) : default;
+        var resources = new BlockMountedImage.Resources(held.State?.PrivateDirectory ?? CreatePrivateDirectory(), ownsDisk ? disk : null, _logger)
+        {
+            Lease = takeover?.Lease,
+            LeaveMounted = held.State is not null,
+        };
         try
         {
-            string type = await DiskFileSystemType.DetectAsync(disk, cancellationToken).ConfigureAwait(false)
-                ?? throw new InvalidDataException("The disk holds no ext4, erofs or squashfs file system.");
-
-            string fuseDirectory = Directory.CreateDirectory(Path.Combine(resources.PrivateDirectory, "fuse")).FullName;
-            var fileSystem = new DiskFileSystem(disk, UnixTime.FromDateTimeOffset(_time.GetUtcNow()), statistics);
-            var fuseOptions = new FuseMountOptions
+            string type;
+            if (held.State is { } state)
             {
-                FileSystemName = "accel-block",
-                Subtype = "accel-block",
-                Session = { RequestTimeout = _options.RequestTimeout, MaxReaders = 32 },
-            };
-            resources.Fuse = await FuseMount.MountAsync(fuseDirectory, fileSystem, fuseOptions, _loggerFactory, _time, cancellationToken).ConfigureAwait(false);
-            resources.Loop = await LoopDevice.AttachAsync(
-                Path.Combine(fuseDirectory, DiskFileSystem.FileName), readOnly: true, _options.DirectIo, _options.SectorSize, cancellationToken).ConfigureAwait(false);
-
-            if (_options.ReadAheadKilobytes is { } readAhead && !resources.Loop.TrySetReadAhead(readAhead))
-            {
-                LogReadAheadFailed(resources.Loop.Path);
+                type = state.FileSystemType ?? throw new InvalidDataException($"The held block mount at {target} names no file system type.");
+                await ResumeAsync(resources, disk, statistics, held.Connection, state, cancellationToken).ConfigureAwait(false);
             }
-
-            string fileSystemTarget = readOnly ? target : Directory.CreateDirectory(Path.Combine(resources.PrivateDirectory, "lower")).FullName;
-
-            // The device is read-only: ext4 must not replay a journal (noload), which it could not write back anyway.
-            // Mounted at the mount point (read-only), the file system is the container's root and keeps set-user-ID
-            // and device semantics; as the lower layer of the overlay it is only the overlay's source, so it is
-            // mounted nosuid,nodev: whoever reached it in the private directory could run nothing as another user.
-            var flags = MountFlags.ReadOnly | (readOnly ? MountFlags.None : MountFlags.NoSetUid | MountFlags.NoDevices);
-            Accelerator.Linux.FileSystemMount.Mount(resources.Loop.Path, fileSystemTarget, type, flags, type == "ext4" ? "noload" : null);
-            resources.FileSystemMount = fileSystemTarget;
-            if (!readOnly)
+            else
             {
-                string upper = Directory.CreateDirectory(Path.Combine(resources.PrivateDirectory, "upper")).FullName;
-                string work = Directory.CreateDirectory(Path.Combine(resources.PrivateDirectory, "work")).FullName;
-                OverlayMount.Mount([fileSystemTarget], upper, work, target);
-                resources.Overlay = target;
+                type = await DiskFileSystemType.DetectAsync(disk, cancellationToken).ConfigureAwait(false)
+                    ?? throw new InvalidDataException("The disk holds no ext4, erofs or squashfs file system.");
+                var time = new UnixTime(_time.GetUtcNow().ToUnixTimeSeconds(), 0);
+                await MountFreshAsync(resources, disk, statistics, type, time, target, readOnly, cancellationToken).ConfigureAwait(false);
+                if (resources.Lease is { } lease)
+                {
+                    using var device = resources.Fuse!.DuplicateDevice();
+                    await lease.DepositAsync(device, new FuseTakeoverState
+                    {
+                        Strategy = Strategy.Block.Name,
+                        Image = image.ToString(),
+                        Manifest = manifestDigest.ToString(),
+                        ReadOnly = readOnly,
+                        FuseMountPoint = resources.Fuse.MountPoint,
+                        DeviceMinor = resources.Fuse.DeviceMinor,
+                        Connection = resources.Fuse.Session.Connection!,
+                        PrivateDirectory = resources.PrivateDirectory,
+                        Overlay = resources.Overlay,
+                        LoopDevice = resources.Loop!.Path,
+                        BackingFile = Path.Combine(resources.Fuse.MountPoint, DiskFileSystem.FileName),
+                        FileSystemMount = resources.FileSystemMount,
+                        FileSystemType = type,
+                        DiskTime = time.Seconds,
+                    }, cancellationToken).ConfigureAwait(false);
+                }
             }
 
             statistics.TimeToReady = _time.GetElapsedTime(started);
-            LogMounted(image, type, resources.Loop.Path, resources.Loop.DirectIo, target, readOnly, statistics.TimeToReady.TotalMilliseconds);
-            return new BlockMountedImage(image, manifestDigest, target, type, statistics, resources, _logger);
+            if (held.Connection is not null)
+            {
+                LogResumed(image, type, resources.Loop!.Path, target, held.Connection.PredecessorPid, statistics.TimeToReady.TotalMilliseconds);
+            }
+            else
+            {
+                LogMounted(image, type, resources.Loop!.Path, resources.Loop.DirectIo, target, readOnly, statistics.TimeToReady.TotalMilliseconds);
+            }
+
+            var mounted = new BlockMountedImage(image, manifestDigest, target, type, statistics, resources, _logger);
+            if (resources.Lease is { } owner)
+            {
+                owner.OnReleaseRequested = resources.HandOverAsync;
+            }
+
+            return mounted;
         }
         catch
         {
@@ -170,6 +212,67 @@ public sealed partial class BlockMounter : IImageMounter
             throw;
         }
     }
+
+    private async Task MountFreshAsync(
+        BlockMountedImage.Resources resources, IVirtualDisk disk, MountStatistics statistics, string type, UnixTime time, string target, bool readOnly, CancellationToken cancellationToken)
+    {
+        string fuseDirectory = Directory.CreateDirectory(Path.Combine(resources.PrivateDirectory, "fuse")).FullName;
+        var fileSystem = new DiskFileSystem(disk, time, statistics);
+        resources.Fuse = await FuseMount.MountAsync(fuseDirectory, fileSystem, FuseOptions(), _loggerFactory, _time, cancellationToken).ConfigureAwait(false);
+        resources.Loop = await LoopDevice.AttachAsync(
+            Path.Combine(fuseDirectory, DiskFileSystem.FileName), readOnly: true, _options.DirectIo, _options.SectorSize, cancellationToken).ConfigureAwait(false);
+
+        if (_options.ReadAheadKilobytes is { } readAhead && !resources.Loop.TrySetReadAhead(readAhead))
+        {
+            LogReadAheadFailed(resources.Loop.Path);
+        }
+
+        string fileSystemTarget = readOnly ? target : Directory.CreateDirectory(Path.Combine(resources.PrivateDirectory, "lower")).FullName;
+
+        // The device is read-only: ext4 must not replay a journal (noload), which it could not write back anyway.
+        // Mounted at the mount point (read-only), the file system is the container's root and keeps set-user-ID
+        // and device semantics; as the lower layer of the overlay it is only the overlay's source, so it is
+        // mounted nosuid,nodev: whoever reached it in the private directory could run nothing as another user.
+        var flags = MountFlags.ReadOnly | (readOnly ? MountFlags.None : MountFlags.NoSetUid | MountFlags.NoDevices);
+        Accelerator.Linux.FileSystemMount.Mount(resources.Loop.Path, fileSystemTarget, type, flags, type == "ext4" ? "noload" : null);
+        resources.FileSystemMount = fileSystemTarget;
+        if (!readOnly)
+        {
+            string upper = Directory.CreateDirectory(Path.Combine(resources.PrivateDirectory, "upper")).FullName;
+            string work = Directory.CreateDirectory(Path.Combine(resources.PrivateDirectory, "work")).FullName;
+            OverlayMount.Mount([fileSystemTarget], upper, work, target);
+            resources.Overlay = target;
+        }
+    }
+
+    // The same disk, the FUSE file's same times: the loop device, the file system on it and the overlay stay as they
+    // are; only the FUSE session is served by this process from now on.
+    private async Task ResumeAsync(
+        BlockMountedImage.Resources resources, IVirtualDisk disk, MountStatistics statistics, FuseHeldConnection held, FuseTakeoverState state, CancellationToken cancellationToken)
+    {
+        var fileSystem = new DiskFileSystem(disk, new UnixTime(state.DiskTime ?? 0, 0), statistics);
+        resources.Fuse = await FuseMount.ResumeAsync(
+            state.FuseMountPoint, held.Device, state.Connection, state.DeviceMinor, fileSystem, FuseOptions(), _loggerFactory, _time, cancellationToken).ConfigureAwait(false);
+        resources.Loop = (state.LoopDevice, state.BackingFile) is ({ } loop, { } backing) ? LoopDevice.TryOpenAttached(loop, backing) : null;
+        if (resources.Loop is null)
+        {
+            throw new IOException($"The held block mount's loop device {state.LoopDevice} no longer backs {state.BackingFile}.");
+        }
+
+        resources.FileSystemMount = state.FileSystemMount;
+        resources.Overlay = state.Overlay;
+        resources.LeaveMounted = false;
+    }
+
+    private FuseMountOptions FuseOptions() => new()
+    {
+        FileSystemName = "accel-block",
+        Subtype = "accel-block",
+        Session = { RequestTimeout = _options.RequestTimeout, MaxReaders = 32 },
+    };
+
+    // What a takeover found at the mount point: the lease, and the held connection with its state when resuming.
+    private sealed record Takeover(FuseMountLease Lease, FuseHeldConnection? Held, FuseTakeoverState? State);
 
     private async Task<(IBlockImageOpener? Opener, string? Reason)> FindOpenerAsync(ImageReference image, Platform? platform, CancellationToken cancellationToken)
     {
@@ -222,6 +325,9 @@ public sealed partial class BlockMounter : IImageMounter
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Setting the readahead of {Loop} failed; the kernel's default stays.")]
     private partial void LogReadAheadFailed(string loop);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Took over the block mount of {Image} ({FileSystem} on {Loop}) at {MountPoint} from process {Predecessor} in {Milliseconds:F0} ms.")]
+    private partial void LogResumed(ImageReference image, string fileSystem, string loop, string mountPoint, int? predecessor, double milliseconds);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Mounted {Image} ({FileSystem} on {Loop}, direct I/O: {DirectIo}) at {MountPoint} (read-only: {ReadOnly}) in {Milliseconds:F0} ms.")]
     private partial void LogMounted(ImageReference image, string fileSystem, string loop, bool directIo, string mountPoint, bool readOnly, double milliseconds);

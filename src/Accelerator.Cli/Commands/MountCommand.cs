@@ -46,9 +46,15 @@ internal static class MountCommand
             HelpName = "DIR",
         };
         var readyTimeout = Flags.Duration("--ready-timeout", "With --background: how long to wait for the mount (30s, 5m; a number alone is seconds). Default: 120s.", TimeSpan.FromSeconds(1));
-        var command = new Command("mount", "Mount an image at MOUNTPOINT and serve it until SIGINT/SIGTERM or 'accel umount MOUNTPOINT'.")
+        var holderDirectory = new Option<string?>("--holder-dir")
         {
-            image, mountPoint, strategy, readOnly, cacheDirectory, statsJson, recordTrace, background, readyTimeout, stateDirectory,
+            Description = $"Where the FUSE holder keeps lazy and block mounts alive, so that 'accel mount' run again at the same MOUNTPOINT takes the mount over (from a running or a crashed server). Default: {DefaultHolderDirectory}.",
+            HelpName = "DIR",
+        };
+        var noTakeover = new Option<bool>("--no-takeover") { Description = "Keep no mount in the holder: the mount ends with this process, and a live mount at MOUNTPOINT is not taken over." };
+        var command = new Command("mount", "Mount an image at MOUNTPOINT and serve it until SIGINT/SIGTERM or 'accel umount MOUNTPOINT'; run it again at the same MOUNTPOINT to take the mount over.")
+        {
+            image, mountPoint, strategy, readOnly, cacheDirectory, statsJson, recordTrace, background, readyTimeout, holderDirectory, noTakeover, stateDirectory,
         };
         // Each strategy's own options (lazy: --chunk-cache-dir; block: --block-cache-dir; cache: --snapshot-dir; full: --max-image-size).
         foreach (var option in strategies.SelectMany(s => s.MountOptions))
@@ -73,7 +79,8 @@ internal static class MountCommand
             }
 
             string state = StateDirectory(result.GetValue(stateDirectory));
-            await SweepStaleStateAsync(target, state, console, cancellationToken).ConfigureAwait(false);
+            string holder = result.GetValue(holderDirectory) is { } h ? Path.GetFullPath(h) : DefaultHolderDirectory;
+            await SweepStaleStateAsync(target, state, holder, console, cancellationToken).ConfigureAwait(false);
             if (rawDisk)
             {
                 string? rawStats = result.GetValue(statsJson) is { } r ? Path.GetFullPath(r) : null;
@@ -89,7 +96,10 @@ internal static class MountCommand
                 result.GetValue(cacheDirectory) is { } c ? Path.GetFullPath(c) : null,
                 stats,
                 result.GetValue(recordTrace) is { } t ? Path.GetFullPath(t) : null,
-                state);
+                state)
+            {
+                Takeover = result.GetValue(noTakeover) ? null : new FuseTakeoverOptions { HolderDirectory = holder, Launcher = FuseHolderCommand.ForAccelCli() },
+            };
             foreach (var cliStrategy in strategies)
             {
                 cliStrategy.AddToMount(builder, context);
@@ -109,9 +119,16 @@ internal static class MountCommand
                 console.WriteLine($"Strategy {skipped.Name} skipped: {reason}");
             }
 
-            await ServeAsync(mounted, console,
+            bool handedOver = await ServeAsync(mounted, console,
                 $"Mounted {reference} ({mounted.ManifestDigest}) at {mounted.MountPoint} with strategy {mounted.Statistics.Strategy.Name} " +
                 $"in {mounted.Statistics.TimeToReady.TotalSeconds:F2} s. Stop with Ctrl+C or 'accel umount {mounted.MountPoint}'.", cancellationToken).ConfigureAwait(false);
+            if (handedOver)
+            {
+                // A successor serves the mount now: this process leaves it mounted and exits.
+                console.WriteLine($"Handed {mounted.MountPoint} over to a successor; left mounted.");
+                return 0;
+            }
+
             // A mount that writes its own, richer statistics file (lazy) was told where; the others are written here.
             if (stats is not null && (mounted as IReportsStatisticsFile)?.StatisticsFile is null)
             {
@@ -153,16 +170,23 @@ internal static class MountCommand
         ? PrivateDirectory.Create(flag)
         : PrivateDirectory.FirstWritable(Accelerator.Chunks.LocalDirectories.RunDirectory, PrivateDirectory.InTemp("accel-run"));
 
-    // What a killed 'accel mount' left at this mount point and in the state directory: dead FUSE mounts, what stands on
-    // them, their loop devices and private directories. Live mounts of other processes are left alone. Each action is
-    // printed; a failed sweep does not stop the mount.
-    private static async Task SweepStaleStateAsync(string target, string stateDirectory, CliConsole console, CancellationToken cancellationToken)
+    // What a killed 'accel mount' left at this mount point and in the state directory and no holder keeps (those are
+    // taken over next): dead FUSE mounts, what stands on them, their loop devices and private directories. Live mounts
+    // of other processes are left alone. Each action is printed; a failed sweep does not stop the mount.
+    private static async Task SweepStaleStateAsync(string target, string stateDirectory, string holderDirectory, CliConsole console, CancellationToken cancellationToken)
     {
         StaleSweepReport report;
         try
         {
+            var held = await FuseMountLease.ListHeldPathsAsync(holderDirectory, cancellationToken).ConfigureAwait(false);
             report = await new StaleMountSweeper().SweepAsync(
-                new StaleSweepScope { Roots = [target, stateDirectory], StateDirectories = [stateDirectory] }, cancellationToken).ConfigureAwait(false);
+                new StaleSweepScope
+                {
+                    Roots = [target, stateDirectory],
+                    StateDirectories = [stateDirectory],
+                    IsHeld = StaleSweepScope.HeldAtOrUnder(held),
+                },
+                cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
         {
@@ -191,26 +215,33 @@ internal static class MountCommand
         }
     }
 
-    // Until SIGINT/SIGTERM, or (for a real mount) until someone unmounted the mount point. The ready line is printed
-    // only once the signal handlers are in place, so a caller that signals as soon as it reads it gets a clean stop.
-    internal static async Task ServeAsync(IMountedImage mounted, CliConsole console, string ready, CancellationToken cancellationToken)
+    /// <summary>The holder directory of <c>accel mount</c> unless <c>--holder-dir</c> says otherwise.</summary>
+    internal static readonly string DefaultHolderDirectory = Path.Combine(Accelerator.Chunks.LocalDirectories.RunDirectory, "holder");
+
+    // Until SIGINT/SIGTERM, or (for a real mount) until someone unmounted the mount point, or a successor took the mount
+    // over (true). The ready line is printed only once the signal handlers are in place, so a caller that signals as
+    // soon as it reads it gets a clean stop.
+    internal static async Task<bool> ServeAsync(IMountedImage mounted, CliConsole console, string ready, CancellationToken cancellationToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        Task handedOver = (mounted as IHeldMountedImage)?.HandedOver ?? Task.Delay(Timeout.Infinite, stop.Token);
         console.WriteLine(ready);
         try
         {
             // Every strategy mounts something (a full pull an overlay of its unpacked tree); an 'accel umount' that
             // lands before this point ends the loop at once.
-            while (MountTable.IsMountPoint(mounted.MountPoint))
+            while (MountTable.IsMountPoint(mounted.MountPoint) && !handedOver.IsCompleted)
             {
-                await Task.Delay(PollInterval, stop.Token).ConfigureAwait(false);
+                await Task.WhenAny(handedOver, Task.Delay(PollInterval, stop.Token)).Unwrap().ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
         }
+
+        return handedOver.IsCompletedSuccessfully;
 
         void Stop(PosixSignalContext context)
         {
@@ -275,6 +306,8 @@ internal static class MountCommand
             start.ArgumentList.Add(argument);
         }
 
+        // A live mount there already is taken over by the child: its ready line, not the mount's appearance, says when.
+        bool takeover = MountTable.IsMountPoint(target);
         using var child = Process.Start(start) ?? throw new InvalidOperationException("Could not start the background process.");
         child.StandardInput.Close();
 
@@ -282,6 +315,7 @@ internal static class MountCommand
         // here too: a fallback must be visible in the background as in the foreground.
         var report = new List<string>();
         var served = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         child.OutputDataReceived += (_, e) =>
         {
             if (e.Data is null)
@@ -297,6 +331,7 @@ internal static class MountCommand
 
             if (e.Data.StartsWith("Mounted ", StringComparison.Ordinal))
             {
+                ready.TrySetResult();
                 served.TrySetResult();
             }
         };
@@ -320,7 +355,7 @@ internal static class MountCommand
         child.BeginOutputReadLine();
         child.BeginErrorReadLine();
         var stopwatch = Stopwatch.StartNew();
-        while (!MountTable.IsMountPoint(target))
+        while (takeover ? !ready.Task.IsCompleted : !MountTable.IsMountPoint(target))
         {
             if (child.HasExited)
             {

@@ -12,7 +12,8 @@ namespace Accelerator.Cli.Commands;
 /// <c>--auth-file</c>, <c>--mirror</c>, <c>--hosts-dir</c>, <c>--p2p</c>) and the config file's <c>[registry]</c>,
 /// <c>[remote]</c> and <c>[p2p]</c> sections (flags win), with the cache, lazy and block strategies — never the full
 /// pull, which is containerd's own download — and their state under the daemon's root: <c>ROOT/cache</c> (the snapshot
-/// store, shared with the snapshot-store provider), <c>ROOT/chunks</c>, <c>ROOT/blocks</c>, <c>ROOT/remote</c>.
+/// store, shared with the snapshot-store provider), <c>ROOT/chunks</c>, <c>ROOT/blocks</c>, <c>ROOT/remote</c>. The lazy and
+/// block mounts are kept alive by the FUSE holder in <c>ROOT/takeover</c> (see <see cref="SnapshotterTakeover"/>).
 /// </summary>
 internal static class SnapshotterRemoteSnapshots
 {
@@ -38,12 +39,20 @@ internal static class SnapshotterRemoteSnapshots
                 {
                     o.CacheDirectory ??= Path.Combine(s.Value.Root, "chunks");
                     o.StateDirectory ??= Path.Combine(s.Value.Root, "lazy");
+                    o.Takeover ??= SnapshotterTakeover.Options(s.Value.Root);
                 });
                 under.AddOptions<Accelerator.Block.Mounting.BlockMountOptions>().PostConfigure<IOptions<SnapshotterOptions>>((o, s) =>
                 {
                     o.CacheDirectory ??= Path.Combine(s.Value.Root, "blocks");
                     o.StateDirectory ??= Path.Combine(s.Value.Root, "block");
+                    o.Takeover ??= SnapshotterTakeover.Options(s.Value.Root);
                 });
             });
+        // What the holder keeps at start is resumed by the remote snapshots, never unmounted.
+        services.AddSingleton<IHeldMountPoints>(sp => new SnapshotterTakeover.HeldMountPoints(
+            SnapshotterTakeover.HolderDirectory(sp.GetRequiredService<IOptions<SnapshotterOptions>>().Value.Root)));
+        // ... and never cleaned up as stale: every path the holder keeps (mount points, FUSE mounts, private directories).
+        services.AddSingleton<IHeldMounts>(sp => new SnapshotterTakeover.HeldPaths(
+            SnapshotterTakeover.HolderDirectory(sp.GetRequiredService<IOptions<SnapshotterOptions>>().Value.Root)));
     }
 }

@@ -39,6 +39,7 @@ internal sealed class BlockCliStrategy : CliStrategy
                 : null;
             o.TracePath = mount.TracePath;
             o.StateDirectory = mount.StateDirectory ?? o.StateDirectory;
+            o.Takeover = mount.Takeover;
         });
     }
 

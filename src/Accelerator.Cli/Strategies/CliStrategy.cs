@@ -50,6 +50,9 @@ internal sealed record MountContext(ParseResult Result, string Chosen, string? C
     /// <summary>The <c>--strategy</c> value that tries every strategy.</summary>
     public const string Auto = "auto";
 
+    /// <summary>Where FUSE mounts are kept for a takeover (the holder), or null for none (<c>--no-takeover</c>, <c>file:</c> disks).</summary>
+    public Accelerator.Fuse.Takeover.FuseTakeoverOptions? Takeover { get; init; }
+
     /// <summary>True when <c>--strategy</c> names <paramref name="strategy"/>.</summary>
     public bool Chose(CliStrategy strategy) => Chosen == strategy.Name;
 }

@@ -34,6 +34,7 @@ internal sealed class LazyCliStrategy : CliStrategy
             o.TracePath = mount.TracePath;
             o.Prefetch = true;
             o.StateDirectory = mount.StateDirectory ?? o.StateDirectory;
+            o.Takeover = mount.Takeover;
         });
     }
 

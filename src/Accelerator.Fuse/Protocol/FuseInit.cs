@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Accelerator.Linux;
 
 namespace Accelerator.Fuse.Protocol;
@@ -29,7 +31,11 @@ public sealed record FuseInitSettings
         | FuseInitFlags.DoReaddirplus | FuseInitFlags.ReaddirplusAuto | FuseInitFlags.CacheSymlinks;
 }
 
-/// <summary>What INIT settled: versions, granted capabilities, sizes.</summary>
+/// <summary>
+/// What INIT settled: versions, granted capabilities, sizes. A successor that resumes the connection gets no INIT, so
+/// the predecessor saves this (<see cref="ToJson"/>) with the device and the successor reads it back
+/// (<see cref="FromJson"/>).
+/// </summary>
 public sealed record FuseConnectionInfo
 {
     /// <summary>The kernel's protocol version, major.</summary>
@@ -62,8 +68,63 @@ public sealed record FuseConnectionInfo
     /// <summary>The most background requests in flight.</summary>
     public required int MaxBackground { get; init; }
 
+    /// <summary>
+    /// Whether the kernel takes <see cref="FuseNotifyCode.Resend"/>: protocol 7.40 or later (Linux 6.9), or
+    /// <see cref="FuseInitFlags.HasResend"/> offered (Linux 6.10 announces it). Derived, not stored.
+    /// </summary>
+    [JsonIgnore]
+    public bool KernelCanResend => KernelMajor == FuseProtocol.KernelVersion
+        && (KernelMinor >= 40 || (KernelFlags & FuseInitFlags.HasResend) != 0);
+
     /// <summary>Whether a capability was granted.</summary>
     public bool Has(FuseInitFlags flag) => (Flags & flag) == flag;
+
+    /// <summary>This connection as JSON (camelCase names, flags as numbers), for <see cref="FromJson"/>.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, FuseJsonContext.Default.FuseConnectionInfo);
+
+    /// <summary>Reads a connection saved by <see cref="ToJson"/>, checking every value is one INIT can settle.</summary>
+    /// <exception cref="JsonException">Not JSON of a connection, a field missing, or a value out of range.</exception>
+    public static FuseConnectionInfo FromJson(string json)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        var connection = JsonSerializer.Deserialize(json, FuseJsonContext.Default.FuseConnectionInfo)
+            ?? throw new JsonException("A FUSE connection's JSON is null.");
+        return connection.Validate() is { } problem ? throw new JsonException($"A saved FUSE connection is invalid: {problem}.") : connection;
+    }
+
+    private string? Validate()
+    {
+        if (KernelMajor != FuseProtocol.KernelVersion)
+        {
+            return $"kernel major {KernelMajor} is not {FuseProtocol.KernelVersion}";
+        }
+
+        if (Minor < 1 || Minor > FuseProtocol.MinorVersion || Minor > KernelMinor)
+        {
+            return $"minor {Minor} is not one negotiated with kernel minor {KernelMinor}";
+        }
+
+        if ((Flags & ~KernelFlags & ~FuseInitFlags.InitExtended) != 0)
+        {
+            return "flags granted that the kernel did not offer";
+        }
+
+        if (MaxRead is < FuseProtocol.PageSize or > 16 * 1024 * 1024 || MaxWrite is < FuseProtocol.PageSize or > 16 * 1024 * 1024)
+        {
+            return $"max read {MaxRead} or max write {MaxWrite} outside 4 KiB to 16 MiB";
+        }
+
+        return MaxPages is < 0 or > ushort.MaxValue || MaxBackground is < 1 or > ushort.MaxValue
+            ? $"max pages {MaxPages} or max background {MaxBackground} out of range"
+            : null;
+    }
+}
+
+/// <summary>The source-generated JSON of the FUSE types that are saved (<see cref="FuseConnectionInfo"/>).</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(FuseConnectionInfo))]
+public sealed partial class FuseJsonContext : JsonSerializerContext
+{
 }
 
 /// <summary>The outcome of <see cref="FuseInit.Negotiate"/>: the reply to send, and the connection when one was agreed.</summary>

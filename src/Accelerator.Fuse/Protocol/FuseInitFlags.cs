@@ -112,8 +112,27 @@ public enum FuseInitFlags : ulong
     /// <summary>FUSE_HAS_INODE_DAX: per-inode DAX.</summary>
     HasInodeDax = 1UL << 33,
 
+    /// <summary>FUSE_CREATE_SUPP_GROUP: supplementary group on create (7.38).</summary>
+    CreateSupplementaryGroup = 1UL << 34,
+
     /// <summary>FUSE_HAS_EXPIRE_ONLY: expire-only entry invalidation.</summary>
     HasExpireOnly = 1UL << 35,
+
+    /// <summary>FUSE_DIRECT_IO_ALLOW_MMAP: shared mmap of direct-I/O files (7.39).</summary>
+    DirectIoAllowMmap = 1UL << 36,
+
+    /// <summary>FUSE_PASSTHROUGH: read/write passthrough to a backing file (7.40).</summary>
+    Passthrough = 1UL << 37,
+
+    /// <summary>FUSE_NO_EXPORT_SUPPORT: explicitly no NFS export (7.40).</summary>
+    NoExportSupport = 1UL << 38,
+
+    /// <summary>
+    /// FUSE_HAS_RESEND (7.40; announced from Linux 6.10): the kernel resends the requests in its processing queue on
+    /// <see cref="FuseNotifyCode.Resend"/>, with <see cref="FuseProtocol.UniqueResend"/> set in their unique. Offered
+    /// by the kernel, never asked for.
+    /// </summary>
+    HasResend = 1UL << 39,
 }
 
 /// <summary>Flags of an OPEN or OPENDIR reply (<c>FOPEN_*</c> in linux/fuse.h).</summary>

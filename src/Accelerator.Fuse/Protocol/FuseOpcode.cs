@@ -150,3 +150,35 @@ public enum FuseOpcode : uint
     /// <summary>Create an unnamed temporary file (not served).</summary>
     TmpFile = 51,
 }
+
+/// <summary>
+/// Notifications a server sends unasked (<c>enum fuse_notify_code</c> in linux/fuse.h): a <c>fuse_out_header</c> with
+/// <c>unique</c> 0 and the code in <c>error</c>, then the code's body.
+/// </summary>
+public enum FuseNotifyCode
+{
+    /// <summary>FUSE_NOTIFY_POLL: wake a poller.</summary>
+    Poll = 1,
+
+    /// <summary>FUSE_NOTIFY_INVAL_INODE: drop cached data and attributes of a node.</summary>
+    InvalidateInode = 2,
+
+    /// <summary>FUSE_NOTIFY_INVAL_ENTRY: drop a cached name.</summary>
+    InvalidateEntry = 3,
+
+    /// <summary>FUSE_NOTIFY_STORE: put data in the page cache.</summary>
+    Store = 4,
+
+    /// <summary>FUSE_NOTIFY_RETRIEVE: ask for cached data back.</summary>
+    Retrieve = 5,
+
+    /// <summary>FUSE_NOTIFY_DELETE: a name was deleted.</summary>
+    Delete = 6,
+
+    /// <summary>
+    /// FUSE_NOTIFY_RESEND (7.40, Linux 6.9): no body; the kernel moves every request read but not answered back to its
+    /// pending queue, each with <see cref="FuseProtocol.UniqueResend"/> set, so a successor serves what a predecessor
+    /// read and never answered. Older kernels refuse the code with EINVAL.
+    /// </summary>
+    Resend = 7,
+}

@@ -60,6 +60,16 @@ public static class FuseProtocol
     /// </summary>
     public const ulong InterruptUniqueBit = 1;
 
+    /// <summary>
+    /// The bit the kernel sets in the <c>unique</c> of a request it sends again after <see cref="FuseNotifyCode.Resend"/>
+    /// (FUSE_UNIQUE_RESEND, 7.40). The reply echoes the unique unchanged, bit included; an INTERRUPT of a resent request
+    /// names the unique with the bit.
+    /// </summary>
+    public const ulong UniqueResend = 1UL << 63;
+
+    /// <summary>The <c>unique</c> of a notification (fuse_out_header of a message the server sends unasked).</summary>
+    public const ulong NotificationUnique = 0;
+
     /// <summary>The kernel's page size assumed for <c>max_pages</c> (4 KiB on x86_64 and most arm64 kernels).</summary>
     public const int PageSize = 4096;
 

@@ -68,6 +68,26 @@ public static class FuseReply
         return FuseProtocol.OutHeaderSize + bodyLength;
     }
 
+    /// <summary>
+    /// A notification without a body (<see cref="FuseNotifyCode.Resend"/>): the 16-byte header with unique 0 and the
+    /// code in <c>error</c> (fs/fuse/dev.c, fuse_dev_do_write: a zero unique is a notification).
+    /// </summary>
+    public static int WriteNotification(Span<byte> destination, FuseNotifyCode code)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan((int)code, 1);
+        return WriteHeader(destination, FuseProtocol.NotificationUnique, 0, (int)code);
+    }
+
+    /// <summary>A notification with a body (<see cref="FuseNotifyCode.Retrieve"/>): header with unique 0, then the body.</summary>
+    public static int WriteNotification<T>(Span<byte> destination, FuseNotifyCode code, in T body)
+        where T : unmanaged
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan((int)code, 1);
+        var bytes = MemoryMarshal.AsBytes(new ReadOnlySpan<T>(in body));
+        bytes.CopyTo(destination[FuseProtocol.OutHeaderSize..]);
+        return WriteHeader(destination, FuseProtocol.NotificationUnique, bytes.Length, (int)code);
+    }
+
     /// <summary>The size of <c>fuse_entry_out</c> in protocol <paramref name="minor"/>.</summary>
     public static int EntryOutSize(uint minor) => minor < 9 ? FuseProtocol.CompatEntryOutSize : Unsafe.SizeOf<FuseEntryOut>();
 

@@ -416,4 +416,50 @@ public struct FuseDirent
     /// <summary>The DT_* type (the st_mode type bits shifted right by 12).</summary>
     public uint Type;
 }
+
+/// <summary>
+/// <c>struct fuse_notify_retrieve_out</c>: the body of a <see cref="FuseNotifyCode.Retrieve"/> notification, which makes
+/// the kernel send a <see cref="FuseOpcode.NotifyReply"/> request (no reply expected) with the node's cached data.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct FuseNotifyRetrieveOut
+{
+    /// <summary>The unique the kernel gives the NOTIFY_REPLY request.</summary>
+    public ulong NotifyUnique;
+
+    /// <summary>The node whose cached pages are asked for (it must be in the kernel's inode cache).</summary>
+    public ulong NodeId;
+
+    /// <summary>Where the range starts.</summary>
+    public ulong Offset;
+
+    /// <summary>How many bytes (clamped to max_write and the file size; 0 sends an empty reply).</summary>
+    public uint Size;
+
+    /// <summary>Padding.</summary>
+    public uint Padding;
+}
+
+/// <summary><c>struct fuse_notify_retrieve_in</c>: the arguments of a NOTIFY_REPLY request; the data follows.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct FuseNotifyRetrieveIn
+{
+    /// <summary>Unused.</summary>
+    public ulong Dummy1;
+
+    /// <summary>Where the data starts.</summary>
+    public ulong Offset;
+
+    /// <summary>How many bytes of data follow.</summary>
+    public uint Size;
+
+    /// <summary>Unused.</summary>
+    public uint Dummy2;
+
+    /// <summary>Unused.</summary>
+    public ulong Dummy3;
+
+    /// <summary>Unused.</summary>
+    public ulong Dummy4;
+}
 #pragma warning restore CA1051

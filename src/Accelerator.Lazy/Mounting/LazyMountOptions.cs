@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Accelerator.Fuse.Takeover;
 using Accelerator.Lazy.Reading;
 using Microsoft.Extensions.Options;
 
@@ -40,6 +41,15 @@ public sealed class LazyMountOptions : IValidatableObject
 
     /// <summary>When set, the files read are written there as a prefetch list when unmounted (<c>--record-trace</c>).</summary>
     public string? TracePath { get; set; }
+
+    /// <summary>
+    /// Keep mounts alive across restarts of the serving process: each FUSE connection is deposited with a holder, and
+    /// mounting the same image again at a held mount point takes the live mount over (from a running predecessor, or
+    /// after a crash) instead of mounting anew. See <see cref="FuseTakeoverOptions"/>.
+    /// </summary>
+    /// <value>Default null: no takeover (a mount ends with its process).</value>
+    [ValidateObjectMembers]
+    public FuseTakeoverOptions? Takeover { get; set; }
 
     /// <inheritdoc />
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)

@@ -1,4 +1,5 @@
 using Accelerator.Fuse;
+using Accelerator.Fuse.Takeover;
 using Accelerator.Chunks.Caching;
 using Accelerator.Lazy.Prefetch;
 using Accelerator.Lazy.Statistics;
@@ -12,9 +13,13 @@ namespace Accelerator.Lazy.Mounting;
 /// <summary>
 /// A lazily mounted image. Disposing it unmounts the overlay, then the FUSE tree, stops the prefetch, writes the
 /// statistics and trace files if configured, and removes the mount's private directories (the overlay's upper layer too).
+/// With takeover (<see cref="LazyMountOptions.Takeover"/>) the holder forgets the mount first; once handed over to a
+/// successor (<see cref="HandedOver"/>), or after <see cref="FuseHandover.Begin"/>, disposing unmounts and removes nothing.
 /// </summary>
-public sealed partial class LazyMountedImage : IMountedImage, IReportsStatisticsFile
+public sealed partial class LazyMountedImage : IMountedImage, IReportsStatisticsFile, IHeldMountedImage
 {
+    private static readonly Task Never = new TaskCompletionSource().Task;
+
     private readonly MountResources _resources;
     private readonly LazyMountOptions _options;
     private readonly ILogger _logger;
@@ -58,6 +63,9 @@ public sealed partial class LazyMountedImage : IMountedImage, IReportsStatistics
     /// <summary>Completes when the FUSE connection ended (for example after <c>accel umount</c> of a read-only mount).</summary>
     public Task Completion => _resources.Fuse!.Completion;
 
+    /// <inheritdoc />
+    public Task HandedOver => _resources.Lease?.HandedOver ?? Never;
+
     /// <summary>Completes when the background prefetch ended (at once when there is none).</summary>
     public Task PrefetchCompletion => _resources.Prefetch ?? Task.CompletedTask;
 
@@ -96,6 +104,7 @@ public sealed partial class LazyMountedImage : IMountedImage, IReportsStatistics
 internal sealed class MountResources(string privateDirectory) : IAsyncDisposable
 {
     private readonly CancellationTokenSource _prefetchStop = new();
+    private int _disposed;
 
     public string PrivateDirectory { get; } = privateDirectory;
 
@@ -109,27 +118,59 @@ internal sealed class MountResources(string privateDirectory) : IAsyncDisposable
 
     public Task? Prefetch { get; private set; }
 
+    /// <summary>The mount point's lease at the holder, when takeover is on.</summary>
+    public FuseMountLease? Lease { get; set; }
+
+    /// <summary>
+    /// Disposing leaves the overlay and FUSE mounted and the private directory in place (a successor serves them): set
+    /// when handed over, and while a taken-over mount is not yet resumed. <see cref="FuseHandover.Begin"/> sets it for all.
+    /// </summary>
+    public bool LeaveMounted { get; set; }
+
     public void StartPrefetch(LazyPrefetcher prefetcher)
         => Prefetch = Task.Run(() => prefetcher.RunAsync(_prefetchStop.Token));
 
+    /// <summary>A successor claimed the mount point: stop serving, leave everything mounted.</summary>
+    public async Task HandOverAsync()
+    {
+        LeaveMounted = true;
+        await DisposeAsync().ConfigureAwait(false);
+    }
+
     public async ValueTask DisposeAsync()
     {
-        if (Overlay is not null)
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
-            try
+            return;
+        }
+
+        bool leave = LeaveMounted || FuseHandover.IsHandingOver || Fuse?.LeavesMounted == true;
+        if (leave)
+        {
+            Fuse?.LeaveMounted();
+        }
+        else
+        {
+            if (Lease is not null)
             {
-                FileSystemMount.Unmount(Overlay);
+                await Lease.ForgetAsync().ConfigureAwait(false);
             }
-            catch (IOException)
+
+            if (Overlay is not null)
             {
-                // Leave the rest as it is: the FUSE tree below a mounted overlay must stay.
-                throw;
+                // An IOException leaves the rest as it is: the FUSE tree below a mounted overlay must stay.
+                FileSystemMount.Unmount(Overlay);
             }
         }
 
         if (Fuse is not null)
         {
             await Fuse.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (Lease is not null)
+        {
+            await Lease.DisposeAsync().ConfigureAwait(false);
         }
 
         await _prefetchStop.CancelAsync().ConfigureAwait(false);
@@ -146,12 +187,15 @@ internal sealed class MountResources(string privateDirectory) : IAsyncDisposable
 
         _prefetchStop.Dispose();
         Cache?.Dispose();
-        try
+        if (!leave)
         {
-            Directory.Delete(PrivateDirectory, recursive: true);
-        }
-        catch (DirectoryNotFoundException)
-        {
+            try
+            {
+                Directory.Delete(PrivateDirectory, recursive: true);
+            }
+            catch (DirectoryNotFoundException)
+            {
+            }
         }
     }
 }

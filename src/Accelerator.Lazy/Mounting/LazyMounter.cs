@@ -4,6 +4,7 @@ using Accelerator.Chunks.Caching;
 using Accelerator.Chunks.Images;
 using Accelerator.Fuse;
 using Accelerator.Fuse.FileSystem;
+using Accelerator.Fuse.Takeover;
 using Accelerator.Lazy.Format;
 using Accelerator.Lazy.Prefetch;
 using Accelerator.Lazy.Reading;
@@ -84,10 +85,19 @@ public sealed partial class LazyMounter : IImageMounter
         IImageStore store = _variants.Stores.GetStore(lazyReference);
         LazyImage lazy = await LazyImage.LoadAsync(store, lazyReference, options.Platform, cancellationToken: cancellationToken).ConfigureAwait(false);
 
+        // A takeover claims the mount point only now, with the image loaded: a running predecessor serves until then.
+        FuseMountLease? lease = null;
+        FuseHeldConnection? held = null;
+        FuseTakeoverState? heldState = null;
+        if (_options.Takeover is { } takeover)
+        {
+            var identity = new FuseTakeoverIdentity(Strategy.Lazy.Name, image.ToString(), lazy.Image.Manifest.Digest.ToString(), options.ReadOnly);
+            (lease, held, heldState) = await FuseMountLease.AcquireAsync(takeover, target, identity, _logger, cancellationToken).ConfigureAwait(false);
+        }
+
         var mountStatistics = new MountStatistics { Strategy = Strategy.Lazy };
         var statistics = new LazyMountStatistics(mountStatistics);
-        string privateDirectory = CreatePrivateDirectory();
-        var resources = new MountResources(privateDirectory);
+        var resources = new MountResources(heldState?.PrivateDirectory ?? CreatePrivateDirectory()) { Lease = lease, LeaveMounted = held is not null };
         try
         {
             resources.Cache = ChunkCache.Open(
@@ -99,20 +109,22 @@ public sealed partial class LazyMounter : IImageMounter
                 resources.Trace, _loggerFactory.CreateLogger<LazyFileReader>(), _time);
             var fileSystem = new ChunkIndexFileSystem(lazy.Bootstrap, new LazyContentReader(reader));
             var fuseOptions = new FuseMountOptions { Session = { RequestTimeout = _options.RequestTimeout } };
-
-            string fuseTarget = target;
-            if (!options.ReadOnly)
+            if (held is not null && heldState is not null)
             {
-                fuseTarget = Directory.CreateDirectory(Path.Combine(privateDirectory, "lower")).FullName;
+                // The same image over the same cache: node ids are the bootstrap's inode numbers, so the kernel's are ours.
+                resources.Fuse = await FuseMount.ResumeAsync(
+                    heldState.FuseMountPoint, held.Device, heldState.Connection, heldState.DeviceMinor, fileSystem, fuseOptions, _loggerFactory, _time, cancellationToken).ConfigureAwait(false);
+                resources.Overlay = heldState.Overlay;
+                resources.LeaveMounted = false;
             }
-
-            resources.Fuse = await FuseMount.MountAsync(fuseTarget, fileSystem, fuseOptions, _loggerFactory, _time, cancellationToken).ConfigureAwait(false);
-            if (!options.ReadOnly)
+            else
             {
-                string upper = Directory.CreateDirectory(Path.Combine(privateDirectory, "upper")).FullName;
-                string work = Directory.CreateDirectory(Path.Combine(privateDirectory, "work")).FullName;
-                OverlayMount.Mount([fuseTarget], upper, work, target);
-                resources.Overlay = target;
+                await MountFreshAsync(resources, fileSystem, fuseOptions, target, options.ReadOnly, cancellationToken).ConfigureAwait(false);
+                if (lease is not null)
+                {
+                    using var device = resources.Fuse!.DuplicateDevice();
+                    await lease.DepositAsync(device, StateOf(resources, image, lazy, options.ReadOnly), cancellationToken).ConfigureAwait(false);
+                }
             }
 
             if (_options.Prefetch)
@@ -121,8 +133,22 @@ public sealed partial class LazyMounter : IImageMounter
             }
 
             mountStatistics.TimeToReady = _time.GetElapsedTime(started);
-            LogMounted(lazyReference, lazy.Image.Manifest.Digest, target, options.ReadOnly, mountStatistics.TimeToReady.TotalMilliseconds);
-            return new LazyMountedImage(image, lazy.Image.Manifest.Digest, target, statistics, resources, _options, _logger);
+            if (held is not null)
+            {
+                LogResumed(lazyReference, lazy.Image.Manifest.Digest, target, held.PredecessorPid, mountStatistics.TimeToReady.TotalMilliseconds);
+            }
+            else
+            {
+                LogMounted(lazyReference, lazy.Image.Manifest.Digest, target, options.ReadOnly, mountStatistics.TimeToReady.TotalMilliseconds);
+            }
+
+            var mounted = new LazyMountedImage(image, lazy.Image.Manifest.Digest, target, statistics, resources, _options, _logger);
+            if (lease is not null)
+            {
+                lease.OnReleaseRequested = resources.HandOverAsync;
+            }
+
+            return mounted;
         }
         catch
         {
@@ -130,6 +156,37 @@ public sealed partial class LazyMounter : IImageMounter
             throw;
         }
     }
+
+    private async Task MountFreshAsync(MountResources resources, ChunkIndexFileSystem fileSystem, FuseMountOptions fuseOptions, string target, bool readOnly, CancellationToken cancellationToken)
+    {
+        string fuseTarget = target;
+        if (!readOnly)
+        {
+            fuseTarget = Directory.CreateDirectory(Path.Combine(resources.PrivateDirectory, "lower")).FullName;
+        }
+
+        resources.Fuse = await FuseMount.MountAsync(fuseTarget, fileSystem, fuseOptions, _loggerFactory, _time, cancellationToken).ConfigureAwait(false);
+        if (!readOnly)
+        {
+            string upper = Directory.CreateDirectory(Path.Combine(resources.PrivateDirectory, "upper")).FullName;
+            string work = Directory.CreateDirectory(Path.Combine(resources.PrivateDirectory, "work")).FullName;
+            OverlayMount.Mount([fuseTarget], upper, work, target);
+            resources.Overlay = target;
+        }
+    }
+
+    private static FuseTakeoverState StateOf(MountResources resources, ImageReference image, LazyImage lazy, bool readOnly) => new()
+    {
+        Strategy = Strategy.Lazy.Name,
+        Image = image.ToString(),
+        Manifest = lazy.Image.Manifest.Digest.ToString(),
+        ReadOnly = readOnly,
+        FuseMountPoint = resources.Fuse!.MountPoint,
+        DeviceMinor = resources.Fuse.DeviceMinor,
+        Connection = resources.Fuse.Session.Connection!,
+        PrivateDirectory = resources.PrivateDirectory,
+        Overlay = resources.Overlay,
+    };
 
     private static string? FuseUnusableReason()
     {
@@ -159,6 +216,9 @@ public sealed partial class LazyMounter : IImageMounter
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Mounted {Image} ({Digest}) lazily at {MountPoint} (read-only: {ReadOnly}) in {Milliseconds:F0} ms.")]
     private partial void LogMounted(ImageReference image, Digest digest, string mountPoint, bool readOnly, double milliseconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Took over the lazy mount of {Image} ({Digest}) at {MountPoint} from process {Predecessor} in {Milliseconds:F0} ms.")]
+    private partial void LogResumed(ImageReference image, Digest digest, string mountPoint, int? predecessor, double milliseconds);
 
     /// <summary>Chunk reads of a lazy image as FUSE file content; every exception becomes EIO to the reader.</summary>
     private sealed class LazyContentReader(LazyFileReader reader) : IFileContentReader

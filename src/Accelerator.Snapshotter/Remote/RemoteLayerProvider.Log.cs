@@ -36,4 +36,10 @@ public sealed partial class RemoteLayerProvider
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Removing {Directory} failed: {Reason}.")]
     private partial void LogRemoveFailed(string directory, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Taking over the held mount of {Image} at {MountPoint} failed; it is mounted again when next used.")]
+    private partial void LogResumeFailed(ImageReference image, string mountPoint, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Directory} has no snapshots left but its mount is still held by the FUSE holder; left in place.")]
+    private partial void LogHeldWithoutSnapshots(string directory);
 }

@@ -47,10 +47,16 @@ public sealed partial class RemoteLayerProvider : ILayerProvider, IAsyncDisposab
     private readonly Dictionary<string, Task<Decision>> _decisions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, RemoteImage> _images = new(StringComparer.Ordinal);
     private readonly LinkedList<RemoteImageStatus> _ordinary = new();
+    private readonly IReadOnlySet<string> _held;
+    private readonly Task _resuming;
     private int _lastId;
     private bool _disposed;
 
-    /// <summary>Creates the provider and loads the images served before a restart (mounted again when first used).</summary>
+    /// <summary>
+    /// Creates the provider and loads the images served before a restart: those whose mount a holder still keeps
+    /// (<paramref name="heldMountPoints"/>) are taken over at once, in the background; the others are mounted again when
+    /// first used.
+    /// </summary>
     /// <exception cref="InvalidOperationException">The accelerator includes the full-pull strategy (containerd downloads ordinary images itself).</exception>
     public RemoteLayerProvider(
         IImageAccelerator accelerator,
@@ -58,7 +64,8 @@ public sealed partial class RemoteLayerProvider : ILayerProvider, IAsyncDisposab
         IOptions<RemoteSnapshotOptions> options,
         RemoteSnapshotMetrics? metrics = null,
         ILogger<RemoteLayerProvider>? logger = null,
-        TimeProvider? time = null)
+        TimeProvider? time = null,
+        IHeldMountPoints? heldMountPoints = null)
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         ArgumentNullException.ThrowIfNull(stores);
@@ -81,7 +88,10 @@ public sealed partial class RemoteLayerProvider : ILayerProvider, IAsyncDisposab
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _time = time ?? TimeProvider.System;
         _directory = PrivateDirectory.Create(_options.Directory);
+        // Asked once, before anything is unmounted: what a holder keeps alive here is resumed, never unmounted.
+        _held = heldMountPoints?.ListAsync(CancellationToken.None).GetAwaiter().GetResult() ?? new HashSet<string>(StringComparer.Ordinal);
         Load();
+        _resuming = ResumeHeldAsync(_stopping.Token);
     }
 
     /// <inheritdoc />
@@ -221,7 +231,10 @@ public sealed partial class RemoteLayerProvider : ILayerProvider, IAsyncDisposab
         }
     }
 
-    /// <summary>Unmounts every image (their records stay: a restarted daemon mounts them again on first use).</summary>
+    /// <summary>
+    /// Unmounts every image (their records stay: a restarted daemon mounts them again on first use) — unless the process
+    /// is handing its mounts over (<c>FuseHandover.Begin</c>): held mounts then stay for the next daemon to resume.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         RemoteImage[] images;
@@ -237,6 +250,7 @@ public sealed partial class RemoteLayerProvider : ILayerProvider, IAsyncDisposab
         }
 
         await _stopping.CancelAsync().ConfigureAwait(false);
+        await _resuming.ConfigureAwait(false);
         foreach (var image in images)
         {
             if (image.Mounted is { } mounted)
@@ -403,7 +417,11 @@ public sealed partial class RemoteLayerProvider : ILayerProvider, IAsyncDisposab
 
             ThrowIfReleased(served);
             long started = _time.GetTimestamp();
-            UnmountStale(served.MountPoint);
+            if (!_held.Contains(served.MountPoint))
+            {
+                UnmountStale(served.MountPoint);
+            }
+
             Directory.CreateDirectory(served.MountPoint);
             IImageStore store = _stores.GetStore(served.Image);
             IMountedImage mounted = await _accelerator.MountAsync(served.Image, served.MountPoint, new MountOptions { ReadOnly = true }, cancellationToken).ConfigureAwait(false);
@@ -574,9 +592,14 @@ public sealed partial class RemoteLayerProvider : ILayerProvider, IAsyncDisposab
             }
 
             _lastId = Math.Max(_lastId, id);
+            string held = Path.Combine(directory, "mnt");
+            bool isHeld = _held.Contains(held);
             foreach (string mountPoint in MountTable.MountPointsUnder(mounts, directory))
             {
-                FileSystemMount.Unmount(mountPoint);
+                if (!(isHeld && (mountPoint == held || mountPoint.StartsWith(held + "/", StringComparison.Ordinal))))
+                {
+                    FileSystemMount.Unmount(mountPoint);
+                }
             }
 
             RemoteImageRecord? record = null;
@@ -593,6 +616,13 @@ public sealed partial class RemoteLayerProvider : ILayerProvider, IAsyncDisposab
                 || !ImageReference.TryParse(record.Image, out var image) || !Digest.TryParse(record.Manifest, out var manifest)
                 || _images.ContainsKey(KeyOf(image, manifest)))
             {
+                if (isHeld)
+                {
+                    // Never delete through a live mount; the stale-state sweep removes it once it is not held.
+                    LogHeldWithoutSnapshots(directory);
+                    continue;
+                }
+
                 Directory.Delete(directory, recursive: true);
                 continue;
             }
@@ -605,6 +635,34 @@ public sealed partial class RemoteLayerProvider : ILayerProvider, IAsyncDisposab
             served.Snapshots.UnionWith(record.Snapshots);
             _images[KeyOf(image, manifest)] = served;
             _decisions[KeyOf(image, manifest)] = Task.FromResult(new Decision(served, DateTimeOffset.MaxValue));
+        }
+    }
+
+    // The images whose mount a holder kept across the restart: taken over now, so the reads their containers issued
+    // while no process served them are answered at once, not at the next Prepare.
+    private async Task ResumeHeldAsync(CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        RemoteImage[] held;
+        lock (_lock)
+        {
+            held = [.. _images.Values.Where(i => _held.Contains(i.MountPoint)).OrderBy(i => i.Id)];
+        }
+
+        foreach (var served in held)
+        {
+            try
+            {
+                await EnsureMountedAsync(served, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                LogResumeFailed(served.Image, served.MountPoint, ex);
+            }
         }
     }
 

@@ -29,6 +29,8 @@ public sealed class FuseStructTests
         { "fuse_batch_forget_in", Unsafe.SizeOf<FuseBatchForgetIn>(), 8 },
         { "fuse_kstatfs", Unsafe.SizeOf<FuseKstatfs>(), 80 },
         { "fuse_dirent (fixed part)", Unsafe.SizeOf<FuseDirent>(), FuseProtocol.DirentNameOffset },
+        { "fuse_notify_retrieve_out", Unsafe.SizeOf<FuseNotifyRetrieveOut>(), 32 },
+        { "fuse_notify_retrieve_in", Unsafe.SizeOf<FuseNotifyRetrieveIn>(), 40 },
     };
 
     [Theory]

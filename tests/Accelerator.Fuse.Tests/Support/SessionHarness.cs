@@ -37,11 +37,11 @@ internal sealed class SessionHarness : IAsyncDisposable
     private readonly FuseSession.ReaderBuffers _buffers = new(256 * 1024);
     private ulong _unique = 100;
 
-    public SessionHarness(string source, FuseSessionOptions? options = null, TimeProvider? time = null, Func<DirectoryChunkIndex, IFileContentReader>? content = null)
+    public SessionHarness(string source, FuseSessionOptions? options = null, TimeProvider? time = null, Func<DirectoryChunkIndex, IFileContentReader>? content = null, FuseConnectionInfo? resumed = null)
     {
         Index = DirectoryChunkIndex.Build(source);
         FileSystem = new ChunkIndexFileSystem(Index, content?.Invoke(Index) ?? new DirectoryContentReader(Index));
-        Session = new FuseSession(Sink, FileSystem, options, null, time);
+        Session = new FuseSession(Sink, FileSystem, options, null, time, resumed);
     }
 
     public DirectoryChunkIndex Index { get; }

@@ -48,6 +48,23 @@ public sealed class SnapshotterCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task SecondDaemon_WithTakeover_StopsTheFirstAndServesOnItsSocket()
+    {
+        string root = Path.Combine(_directory, "root-takeover");
+        string socket = Path.Combine(_directory, "t.sock");
+        await using var first = AccelProcess.Start("snapshotter", "--address", socket, "--root", root);
+        await first.WaitForOutputAsync(SnapshotterContainerdFixture.ReadyLine, TimeSpan.FromMinutes(1));
+
+        await using var second = AccelProcess.Start("snapshotter", "--address", socket, "--root", root, "--takeover");
+        await second.WaitForOutputAsync(SnapshotterContainerdFixture.ReadyLine, TimeSpan.FromMinutes(1));
+
+        Assert.Equal(0, await first.WaitForExitAsync());
+        Assert.Contains($"Replacing the snapshotter process {first.Id} on {root}.", second.Output, StringComparison.Ordinal);
+        Assert.True(File.Exists(socket));
+        Assert.Equal(0, await second.TerminateAsync());
+    }
+
+    [Fact]
     public async Task InvalidConfigFile_OneErrorLineNamingIt()
     {
         string config = Path.Combine(_directory, "bad.toml");

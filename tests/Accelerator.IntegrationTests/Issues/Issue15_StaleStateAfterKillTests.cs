@@ -11,8 +11,8 @@ using Accelerator.Testing.Trees;
 namespace Accelerator.IntegrationTests.Issues;
 
 /// <summary>
-/// Issue 15, stale state: an <c>accel mount</c> killed with SIGKILL (nothing holds its FUSE descriptor, so nothing can
-/// take it over) leaves a dead FUSE mount, the overlay on it, for block a loop device and its ext4 mount, and its
+/// Issue 15, stale state: an <c>accel mount --no-takeover</c> killed with SIGKILL (nothing holds its FUSE descriptor,
+/// so nothing can take it over) leaves a dead FUSE mount, the overlay on it, for block a loop device and its ext4 mount, and its
 /// private directory. The next <c>accel mount</c> on that mount point and state directory removes all of it before it
 /// mounts — checked against <c>/proc/self/mountinfo</c> and <c>losetup -J</c>.
 /// </summary>
@@ -52,6 +52,8 @@ public sealed class Issue15_StaleStateAfterKillTests(ConformanceImageFixture fix
         [
             "mount", "--plain-http", source.ToString(), mountPoint, "--strategy", strategy,
             "--state-dir", state, "--cache-dir", Path.Combine(_work, "cache"),
+            // Nothing holds the descriptor, so nothing can be taken over: what the kill leaves is stale.
+            "--no-takeover",
         ];
 
         // The first server, killed like a crash once it serves.
