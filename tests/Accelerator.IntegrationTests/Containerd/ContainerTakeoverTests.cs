@@ -62,9 +62,10 @@ public sealed class ContainerTakeoverTests(ContainerTakeoverFixture fixture, ITe
             var expected = fixture.Checksums[reader.Image];
             Assert.All(reads, r => Assert.True(expected[r.Path] == r.Checksum, $"{reader.Name}: {r.Path} read as {r.Checksum}, expected {expected[r.Path]}"));
             output.WriteLine($"{reader.Name}: {reads.Count} reads, all ok; steady-state gap p50 {Gap(reads, 0.5):F0} ms, max {MaxGap(reads, 0, events[0].At):F0} ms");
-            foreach (var (name, at) in events)
+            for (int i = 0; i < events.Count; i++)
             {
-                output.WriteLine($"  {name}: longest stall {StallAround(reads, at):F0} ms");
+                long until = i + 1 < events.Count ? events[i + 1].At : long.MaxValue;
+                output.WriteLine($"  {events[i].Name}: longest stall {StallAround(reads, events[i].At, until):F0} ms");
             }
         }
     }
@@ -87,14 +88,8 @@ public sealed class ContainerTakeoverTests(ContainerTakeoverFixture fixture, ITe
 
     private static long Now() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000;
 
-    // The gap that spans the event: from the last read finished before it to the first finished after it.
-    private static double StallAround(IReadOnlyList<TimedRead> reads, long at)
-    {
-        var before = reads.LastOrDefault(r => r.At <= at);
-        var after = reads.FirstOrDefault(r => r.At > at);
-        double around = before is null || after is null ? 0 : (after.At - before.At) / 1e6;
-        return Math.Max(around, MaxGap(reads, at, at + 30_000_000_000L));
-    }
+    // The longest gap between two reads finishing from the event on (the first one spans the event itself) until the next event.
+    private static double StallAround(IReadOnlyList<TimedRead> reads, long at, long until) => MaxGap(reads, at, until);
 
     private static double MaxGap(IReadOnlyList<TimedRead> reads, long from, long to)
     {
