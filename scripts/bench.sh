@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks. Usage: scripts/bench.sh pull|mirrors|replication|lazy|p2p|block|cache|containerd|micro [FILTER]|all
+# Benchmarks. Usage: scripts/bench.sh pull|mirrors|replication|lazy|p2p|block|cache|containerd|takeover|micro [FILTER]|all
 #   pull  `accel pull` against the baseline `skopeo copy` + `umoci unpack`, on a generated multi-layer image served by a
 #         local docker-registry; medians of BENCH_RUNS runs go into a section of docs/benchmarks.md.
 #   mirrors  16 concurrent pulls: one bandwidth-capped registry vs three load-balanced mirrors (network namespaces, tbf).
@@ -27,6 +27,10 @@
 #         (100mbit), BENCH_CONTAINERD_STRATEGIES ("overlayfs ordinary lazy block cache"); BENCH_CONTAINERD_CONVERTED (a
 #         WORK/layout an earlier run converted, kept with BENCH_KEEP=1), BENCH_CONTAINERD_DRIVER (a built driver's
 #         directory); see bench_containerd.
+#   takeover  read latency (p50/p99/max) of an O_DIRECT reader on `accel mount` (lazy, block) in the steady state, during a
+#         takeover by `accel mount` run again (upgrade) and after a SIGKILL + `accel mount` again (crash-restart), with
+#         the ratios to the steady state; see bench_takeover. BENCH_TAKEOVER_SIZE_MB (64), BENCH_TAKEOVER_SECONDS (6),
+#         BENCH_TAKEOVER_STRATEGIES ("lazy block").
 #   micro the BenchmarkDotNet micro-benchmarks of tests/Accelerator.Benchmarks (short job, in-process), those whose
 #         full name matches FILTER (a BenchmarkDotNet glob, default BENCH_MICRO_FILTER or '*'); the table goes into
 #         docs/benchmarks.md. BENCH_MICRO_ITERATIONS (15).
@@ -2249,6 +2253,131 @@ PY
   log "containerd: written to docs/benchmarks.md and docs/benchmarks/containerd.json"
 }
 
+# Reads every regular file under ROOT in a loop with O_DIRECT (1 MiB preads into a page-aligned buffer: every read
+# reaches the serving process, never the page cache) until the file STOP exists; one line per read in OUT:
+# "START_NS END_NS ok|failed". Runs in the background; the pid is in takeover_reader_pid.
+takeover_reader() {
+  local root=$1 out=$2 stop=$3
+  python3 - "$root" "$out" "$stop" <<'PY' &
+import mmap, os, sys, time
+root, out, stop = sys.argv[1:]
+files = sorted(os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs if os.path.isfile(os.path.join(d, f)))
+buf = mmap.mmap(-1, 1 << 20)
+with open(out, "w", buffering=1) as log:
+    while not os.path.exists(stop):
+        for path in files:
+            offset = 0
+            while True:
+                start = time.time_ns()
+                try:
+                    fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
+                    try:
+                        n = os.preadv(fd, [buf], offset)
+                    finally:
+                        os.close(fd)
+                    log.write(f"{start} {time.time_ns()} ok\n")
+                except OSError as e:
+                    log.write(f"{start} {time.time_ns()} failed {e.errno}\n")
+                    break
+                if n < len(buf):
+                    break
+                offset += n
+            if os.path.exists(stop):
+                break
+PY
+  takeover_reader_pid=$!
+}
+
+# Prints the table rows of the reads in OUT per window (steady, upgrade, crash-restart) from the marks T0..T3 (ns):
+# reads started in the window, failed, p50/p99/max latency in ms, and each figure's ratio to the steady state's.
+takeover_rows() {
+  python3 - "$@" <<'PY'
+import sys
+strategy, out, t0, t1, t2, t3 = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:7])
+reads = []
+for line in open(out):
+    f = line.split()
+    if len(f) >= 3:
+        reads.append((int(f[0]), int(f[1]), f[2] == "ok"))
+def stats(lo, hi):
+    w = [r for r in reads if lo <= r[0] < hi]
+    lat = sorted((e - s) / 1e6 for s, e, _ in w)
+    if not lat:
+        return len(w), sum(1 for r in w if not r[2]), 0.0, 0.0, 0.0
+    q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))]
+    return len(w), sum(1 for r in w if not r[2]), q(0.5), q(0.99), lat[-1]
+base = stats(t0, t1)
+for name, lo, hi in (("steady state", t0, t1), ("upgrade (takeover)", t1, t2), ("crash-restart (SIGKILL)", t2, t3)):
+    n, failed, p50, p99, mx = stats(lo, hi)
+    ratio = lambda a, b: f"{a / b:.1f}x" if b > 0 else "-"
+    print(f"| {strategy} | {name} | {n} | {failed} | {p50:.1f} | {p99:.1f} | {mx:.0f} | {ratio(p50, base[2])} / {ratio(p99, base[3])} / {ratio(mx, base[4])} |")
+PY
+}
+
+# takeover: read latency of a reader on `accel mount` (lazy, block) in the steady state, while the mount is taken over by
+# `accel mount` run again (an upgrade: the running server hands over and exits), and after a SIGKILL of the server and
+# `accel mount` run again (recovered from the holder). BENCH_TAKEOVER_SIZE_MB (64), BENCH_TAKEOVER_SECONDS (6 per window),
+# BENCH_TAKEOVER_STRATEGIES ("lazy block").
+bench_takeover() {
+  if [[ $(id -u) != 0 ]]; then
+    echo "scripts/bench.sh takeover needs root (FUSE, loop devices)" >&2
+    exit 1
+  fi
+  size_mb=${BENCH_TAKEOVER_SIZE_MB:-64}
+  layers=2
+  local seconds=${BENCH_TAKEOVER_SECONDS:-6} strategies=(${BENCH_TAKEOVER_STRATEGIES:-lazy block})
+  build_cli
+  generate_image "$work/layout"
+  quiet "$accel" convert "oci:$work/layout:latest" --format lazy
+  quiet "$accel" convert "oci:$work/layout:latest" --format block --filesystem ext4 --free-space 16M
+  local body="$work/takeover.md" rows=() strategy
+  for strategy in "${strategies[@]}"; do
+    local dir="$work/mnt-$strategy" out="$work/reads-$strategy.txt" stop="$work/stop-$strategy"
+    local mount=("$accel" mount "oci:$work/layout:latest" "$dir" --strategy "$strategy" --read-only --background
+      --holder-dir "$work/holder" --state-dir "$work/state" --cache-dir "$work/cache-$strategy")
+    mkdir -p "$dir"
+    lazy_mounts+=("$dir")
+    "${mount[@]}" >"$work/mount.log" 2>&1 || { cat "$work/mount.log" >&2; return 1; }
+    local pid
+    pid=$(sed -n 's/.*served by process \([0-9]*\).*/\1/p' "$work/mount.log")
+    takeover_reader "$dir" "$out" "$stop"
+    local t0 t1 t2 t3
+    t0=$(date +%s%N); sleep "$seconds"
+    log "$strategy: upgrade (accel mount again at $dir)"
+    t1=$(date +%s%N)
+    "${mount[@]}" >"$work/mount.log" 2>&1 || { cat "$work/mount.log" >&2; return 1; }
+    pid=$(sed -n 's/.*served by process \([0-9]*\).*/\1/p' "$work/mount.log")
+    sleep "$seconds"
+    log "$strategy: crash (SIGKILL of $pid, accel mount again)"
+    t2=$(date +%s%N)
+    kill -9 "$pid"
+    "${mount[@]}" >"$work/mount.log" 2>&1 || { cat "$work/mount.log" >&2; return 1; }
+    sleep "$seconds"
+    t3=$(date +%s%N)
+    touch "$stop"
+    wait "$takeover_reader_pid" || true
+    "$accel" umount "$dir" >/dev/null 2>&1 || true
+    rows+=("$(takeover_rows "$strategy" "$out" "$t0" "$t1" "$t2" "$t3")")
+  done
+  {
+    echo "## takeover: read stall while \`accel mount\` is upgraded and crash-restarted"
+    echo
+    echo "\`scripts/bench.sh takeover\` ($(date -u +%Y-%m-%d), $(nproc) cores, kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)):"
+    echo "a ${size_mb} MB generated image mounted read-only from an OCI layout with \`accel mount --background\`; a reader"
+    echo "reads every file in 1 MiB O_DIRECT preads (each read reaches the serving process) for ${seconds} s per window:"
+    echo "the steady state; an upgrade (\`accel mount\` run again at the mount point: the running server hands the mount"
+    echo "over through the holder and exits); a crash-restart (SIGKILL of the server, then \`accel mount\` again, which"
+    echo "resumes the connection the holder kept). Latency of each read started in the window; ratios are to the steady"
+    echo "state of the same run (p50 / p99 / max). Target: no failed read, max stall under 2 s for the crash-restart."
+    echo
+    echo "| strategy | window | reads | failed | p50 ms | p99 ms | max ms | vs steady (p50 / p99 / max) |"
+    echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"
+    printf '%s\n' "${rows[@]}"
+  } >"$body"
+  write_section takeover "$body"
+  cat "$body" >&2
+}
+
 # Runs every scenario of BENCH_SCENARIOS as its own process (its own work directory, traps and failures), one after
 # another with one accel build, then writes the run header: date, machine, each scenario's result and time, total.
 bench_all() {
@@ -2316,6 +2445,7 @@ case ${1:-} in
   block) bench_block ;;
   cache) bench_cache ;;
   containerd) bench_containerd ;;
+  takeover) trap 'lazy_cleanup; cleanup' EXIT; bench_takeover ;;
   containerd-image) containerd_image; echo "$containerd_layout" ;;
   all) bench_all ;;
   *)

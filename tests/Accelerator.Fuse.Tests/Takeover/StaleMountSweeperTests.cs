@@ -10,7 +10,7 @@ namespace Accelerator.Fuse.Tests.Takeover;
 /// ext4, overlay, private directory), left with their FUSE connection ended (aborted, as when the server and every
 /// copy of its descriptor are gone), next to live and held ones that must be left alone.
 /// </summary>
-public sealed class StaleMountSweeperTests : IAsyncDisposable
+public sealed class StaleMountSweeperTests : IAsyncLifetime
 {
     private readonly MountScratch _scratch = new();
     private readonly List<DirectoryMount> _mounts = [];
@@ -26,7 +26,9 @@ public sealed class StaleMountSweeperTests : IAsyncDisposable
         _scratch.WriteFile("file", "content\n"u8.ToArray());
     }
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
     {
         // Whatever a failed test left: unmount everything under the scratch directory before deleting it.
         foreach (string mountPoint in MountTable.MountPointsUnder(MountTable.Read(), _scratch.Root))
