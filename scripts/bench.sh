@@ -2289,7 +2289,7 @@ PY
 }
 
 # Prints the table rows of the reads in OUT per window (steady, upgrade, crash-restart) from the marks T0..T3 (ns):
-# reads started in the window, failed, p50/p99/max latency in ms, and each figure's ratio to the steady state's.
+# reads ended in the window, failed, p50/p99/max latency in ms, and each figure's ratio to the steady state's.
 takeover_rows() {
   python3 - "$@" <<'PY'
 import sys
@@ -2300,7 +2300,8 @@ for line in open(out):
     if len(f) >= 3:
         reads.append((int(f[0]), int(f[1]), f[2] == "ok"))
 def stats(lo, hi):
-    w = [r for r in reads if lo <= r[0] < hi]
+    # By the time a read ends: a read the event caught (started just before it, answered after it) counts in the event's window.
+    w = [r for r in reads if lo <= r[1] < hi]
     lat = sorted((e - s) / 1e6 for s, e, _ in w)
     if not lat:
         return len(w), sum(1 for r in w if not r[2]), 0.0, 0.0, 0.0
@@ -2367,8 +2368,15 @@ bench_takeover() {
     echo "reads every file in 1 MiB O_DIRECT preads (each read reaches the serving process) for ${seconds} s per window:"
     echo "the steady state; an upgrade (\`accel mount\` run again at the mount point: the running server hands the mount"
     echo "over through the holder and exits); a crash-restart (SIGKILL of the server, then \`accel mount\` again, which"
-    echo "resumes the connection the holder kept). Latency of each read started in the window; ratios are to the steady"
+    echo "resumes the connection the holder kept). Latency of each read that ended in the window (a read the event caught"
+    echo "counts in the event's window); ratios are to the steady"
     echo "state of the same run (p50 / p99 / max). Target: no failed read, max stall under 2 s for the crash-restart."
+    echo
+    local settings=() v
+    for v in BENCH_TAKEOVER_SIZE_MB BENCH_TAKEOVER_SECONDS BENCH_TAKEOVER_STRATEGIES; do
+      [[ -n ${!v:-} ]] && settings+=("$v=${!v}")
+    done
+    echo "Command: \`${settings[*]:+${settings[*]} }scripts/bench.sh takeover\`; accel: $([[ -n ${BENCH_ACCEL:-} ]] && echo "BENCH_ACCEL (the Release build, not ReadyToRun)" || echo "published by the script")."
     echo
     echo "| strategy | window | reads | failed | p50 ms | p99 ms | max ms | vs steady (p50 / p99 / max) |"
     echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"
