@@ -58,6 +58,19 @@ internal sealed class FuseDeviceWatcher<TEntry>(Func<IReadOnlyList<TEntry>> snap
 
     private void Watch()
     {
+        try
+        {
+            WatchUntilStopped();
+        }
+        catch (Exception ex)
+        {
+            // On a thread of its own: anything that escaped would end the holder and every connection it keeps.
+            failed(ex.Message);
+        }
+    }
+
+    private void WatchUntilStopped()
+    {
         Span<byte> drain = stackalloc byte[8];
         while (!_stopping)
         {

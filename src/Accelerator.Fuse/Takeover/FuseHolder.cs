@@ -249,7 +249,7 @@ public sealed partial class FuseHolder
                     {
                         reply = Handle(client, request, ref descriptor, out replyDescriptor);
                     }
-                    catch (FuseHolderException ex)
+                    catch (Exception ex) when (ex is FuseHolderException or IOException or ArgumentException)
                     {
                         reply = new HolderMessage { Type = Types.Error, Error = ex.Message };
                     }
@@ -269,8 +269,9 @@ public sealed partial class FuseHolder
                 }
             }
         }
-        catch (IOException ex)
+        catch (Exception ex)
         {
+            // Whatever went wrong with one client must not end the holder (and every mount it keeps alive).
             LogClientFailed(client.Pid, ex.Message);
         }
         finally
