@@ -47,9 +47,6 @@ public static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "umount2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Umount2Native(string target, int flags);
 
-    [LibraryImport(Library, EntryPoint = "statfs", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int StatFsNative(string path, byte* buffer);
-
     [LibraryImport(Library, EntryPoint = "fsopen", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int FsOpen(string fileSystemName, uint flags);
 
@@ -69,16 +66,4 @@ public static unsafe partial class LibC
     /// <summary>umount2(2); returns 0 or errno.</summary>
     public static int Umount2(string target, UnmountFlags flags)
         => Umount2Native(target, (int)flags) == 0 ? 0 : Marshal.GetLastPInvokeError();
-
-    /// <summary>
-    /// statfs(2) of <paramref name="path"/>, for its result only; returns 0 or errno. On a FUSE mount it always asks the
-    /// server (FUSE_STATFS, never cached), so a connection that ended answers ENOTCONN where stat(2) may still be
-    /// answered from cached attributes.
-    /// </summary>
-    public static int StatFs(string path)
-    {
-        // struct statfs is 120 bytes on 64-bit Linux (asm-generic/statfs.h); room to spare, contents unused.
-        byte* buffer = stackalloc byte[256];
-        return StatFsNative(path, buffer) == 0 ? 0 : Marshal.GetLastPInvokeError();
-    }
 }

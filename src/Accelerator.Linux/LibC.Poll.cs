@@ -33,24 +33,28 @@ public static unsafe partial class LibC
     /// <summary><c>POLLNVAL</c>: the descriptor is not open.</summary>
     public const short POLLNVAL = 0x020;
 
-    /// <summary><c>O_NONBLOCK</c> (asm-generic/fcntl.h 04000; the same on x86-64 and arm64).</summary>
-    public const int O_NONBLOCK = 0x800;
-
     /// <summary><c>F_DUPFD_CLOEXEC</c> for fcntl(2) (linux/fcntl.h).</summary>
     public const int F_DUPFD_CLOEXEC = 1030;
-
-    // linux/eventfd.h: EFD_CLOEXEC is O_CLOEXEC, EFD_NONBLOCK is O_NONBLOCK.
-    private const int EFD_CLOEXEC = O_CLOEXEC;
-    private const int EFD_NONBLOCK = O_NONBLOCK;
 
     [LibraryImport(Library, EntryPoint = "poll", SetLastError = true)]
     private static partial int PollNative(PollDescriptor* descriptors, nuint count, int timeout);
 
-    [LibraryImport(Library, EntryPoint = "eventfd", SetLastError = true)]
-    private static partial int EventFdNative(uint initialValue, int flags);
-
     [LibraryImport(Library, EntryPoint = "fcntl", SetLastError = true)]
     private static partial int FcntlIntNative(int fd, int command, int argument);
+
+    [LibraryImport(Library, EntryPoint = "statfs", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int StatfsNative(string path, byte* buffer);
+
+    /// <summary>
+    /// statfs(2) of <paramref name="path"/>, the result discarded: 0 or errno. On a FUSE mount it is always a request
+    /// to the server (never cached), answered before it returns.
+    /// </summary>
+    public static int StatFs(string path)
+    {
+        // struct statfs is 120 bytes on x86-64 and arm64; room to spare.
+        byte* buffer = stackalloc byte[256];
+        return StatfsNative(path, buffer) == 0 ? 0 : Marshal.GetLastPInvokeError();
+    }
 
     /// <summary>poll(2): waits up to <paramref name="timeoutMilliseconds"/> (-1: forever) for an event on <paramref name="descriptors"/>; the count of descriptors with events, or -errno.</summary>
     public static int Poll(Span<PollDescriptor> descriptors, int timeoutMilliseconds)
@@ -60,20 +64,6 @@ public static unsafe partial class LibC
             int n = PollNative(p, (nuint)descriptors.Length, timeoutMilliseconds);
             return n >= 0 ? n : -Marshal.GetLastPInvokeError();
         }
-    }
-
-    /// <summary>eventfd(2), non-blocking and close-on-exec: a counter that polls readable while it is not zero (a wake-up for pollers).</summary>
-    /// <exception cref="IOException">eventfd failed.</exception>
-    public static SafeFileHandle EventFd(uint initialValue = 0)
-    {
-        int fd = EventFdNative(initialValue, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (fd < 0)
-        {
-            int errno = Marshal.GetLastPInvokeError();
-            throw new IOException($"eventfd failed: {Message(errno)}.", errno);
-        }
-
-        return new SafeFileHandle(fd, ownsHandle: true);
     }
 
     /// <summary>

@@ -34,6 +34,10 @@ public static unsafe partial class LibC
     private const int MSG_NOSIGNAL = 0x4000;
     private const int MSG_CMSG_CLOEXEC = 0x40000000;
 
+    // linux/eventfd.h
+    private const int EFD_CLOEXEC = 0x80000;
+    private const int EFD_NONBLOCK = 0x800;
+
     /// <summary>The most descriptors one message may carry (the kernel's own limit, SCM_MAX_FD, is 253).</summary>
     public const int MaxDescriptorsPerMessage = 16;
 
@@ -69,8 +73,22 @@ public static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "kill", SetLastError = true)]
     private static partial int KillNative(int pid, int signal);
 
+    [LibraryImport(Library, EntryPoint = "eventfd", SetLastError = true)]
+    private static partial int EventFdNative(uint initial, int flags);
+
     /// <summary>kill(2): sends <paramref name="signal"/> to <paramref name="pid"/>; 0, or errno (ESRCH: no such process).</summary>
     public static int Kill(int pid, int signal) => KillNative(pid, signal) == 0 ? 0 : Marshal.GetLastPInvokeError();
+
+    /// <summary>
+    /// eventfd(2), non-blocking and close-on-exec: a counter another thread writes (8 bytes) to wake a <see cref="Poll"/>.
+    /// </summary>
+    /// <exception cref="IOException">eventfd failed.</exception>
+    public static Microsoft.Win32.SafeHandles.SafeFileHandle EventFd(uint initialValue = 0)
+    {
+        int fd = EventFdNative(initialValue, EFD_CLOEXEC | EFD_NONBLOCK);
+        Check(fd, "eventfd", "eventfd");
+        return new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
+    }
 
     /// <summary><c>SO_PEERCRED</c> of a connected unix socket: the peer's pid, uid and gid when it connected.</summary>
     /// <exception cref="IOException">getsockopt failed (not a unix socket).</exception>
