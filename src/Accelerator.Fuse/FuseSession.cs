@@ -79,7 +79,8 @@ public sealed partial class FuseSession : IAsyncDisposable
         _time = timeProvider ?? TimeProvider.System;
 
         // fs/fuse/dev.c refuses a read buffer smaller than FUSE_MIN_READ_BUFFER or than a WRITE request of max_write.
-        _requestBufferSize = Math.Max(FuseProtocol.MinReadBuffer, options.MaxWrite + FuseProtocol.PageSize);
+        // A resumed connection keeps the max_write its INIT settled, whatever these options say.
+        _requestBufferSize = Math.Max(FuseProtocol.MinReadBuffer, Math.Max(options.MaxWrite, resumed?.MaxWrite ?? 0) + FuseProtocol.PageSize);
 
         // Handles carry a random generation in their high half, so a successor's never collide with the predecessor's
         // still open in the kernel (and a collision would only share a listing: see HandleReadDir).

@@ -104,6 +104,20 @@ public sealed class FuseSessionResumeTests(SessionSourceFixture source) : IClass
     }
 
     [Fact]
+    public async Task Process_NotifyReplyLeftByAPredecessorsWakeUp_IsIgnored()
+    {
+        await using var harness = new SessionHarness(source.Source, resumed: Negotiated(kernelMinor: 45));
+        ulong node = harness.LookupNode(1, "data");
+
+        // What the kernel sends for a predecessor's FUSE_NOTIFY_RETRIEVE of size 0: no data, and no reply expected.
+        harness.Send(B.Build(FuseOpcode.NotifyReply, FuseSession.WakeUnique, node, new FuseNotifyRetrieveIn()));
+
+        Assert.False(harness.Sink.HasReply(FuseSession.WakeUnique));
+        Assert.Equal(0, harness.Session.Statistics.ErrorReplies);
+        Assert.Equal(1, harness.Session.Statistics.GetRequestCount(FuseOpcode.NotifyReply));
+    }
+
+    [Fact]
     public void KernelCanResend_ProtocolOrFlag_SaysWhetherTheKernelTakesTheNotification()
     {
         Assert.False(Negotiated(kernelMinor: 38).KernelCanResend);

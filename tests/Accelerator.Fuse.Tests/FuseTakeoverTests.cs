@@ -141,7 +141,10 @@ public sealed class FuseTakeoverTests(TakeoverSourceFixture source) : IClassFixt
     [Fact]
     public async Task StopReadingAsync_MountStaysAlive_ALaterResumeServesIt()
     {
-        await using var a = await MountAsync(new DirectoryContentReader(_index));
+        // A's INIT settles a larger max_write than B's options say: B must still read with a buffer the kernel takes.
+        var larger = Options();
+        larger.Session.MaxWrite = 1024 * 1024;
+        await using var a = await MountAsync(new DirectoryContentReader(_index), larger);
         a.LeaveMounted();
 
         await a.Session.StopReadingAsync().WaitAsync(TimeSpan.FromSeconds(30));
@@ -194,8 +197,8 @@ public sealed class FuseTakeoverTests(TakeoverSourceFixture source) : IClassFixt
 
     private static FuseMountOptions Options() => new() { Session = { StopTimeout = TimeSpan.FromMilliseconds(200) } };
 
-    private Task<FuseMount> MountAsync(IFileContentReader content)
-        => FuseMount.MountAsync(_scratch.MountPoint, new ChunkIndexFileSystem(_index, content), Options());
+    private Task<FuseMount> MountAsync(IFileContentReader content, FuseMountOptions? options = null)
+        => FuseMount.MountAsync(_scratch.MountPoint, new ChunkIndexFileSystem(_index, content), options ?? Options());
 
     /// <summary>What a holder keeps of a mount: a copy of its descriptor and what INIT settled.</summary>
     private sealed class SafeHandleCopy(FuseMount mount)

@@ -45,7 +45,7 @@ public sealed partial class FuseHolder
     private readonly HashSet<Client> _clients = [];
     private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _stop = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private SafeFileHandle? _wake;
+    private FuseDeviceWatcher<Entry>? _watcher;
     private ITimer? _idleTimer;
     private long _idleGeneration;
 
@@ -110,12 +110,11 @@ public sealed partial class FuseHolder
                 return false;
             }
 
-            using var wake = LibC.EventFd();
-            _wake = wake;
+            using var watcher = new FuseDeviceWatcher<Entry>(SnapshotEntries, e => e.Device, Drop, LogPollFailed);
+            _watcher = watcher;
             using var listener = Listen();
             LogListening(SocketPath, Environment.ProcessId);
             _listening.TrySetResult();
-            var watcher = new Thread(WatchDevices) { IsBackground = true, Name = "fuse-holder-watch" };
             watcher.Start();
             ArmIdleTimer();
             using var stopping = cancellationToken.Register(() => _stop.TrySetResult());
@@ -127,8 +126,6 @@ public sealed partial class FuseHolder
             listener.Dispose();
             await accepting.ConfigureAwait(false);
             Shutdown();
-            WakeWatcher();
-            watcher.Join();
             return true;
         }
         finally
@@ -252,7 +249,7 @@ public sealed partial class FuseHolder
                     {
                         reply = Handle(client, request, ref descriptor, out replyDescriptor);
                     }
-                    catch (FuseHolderException ex)
+                    catch (Exception ex) when (ex is FuseHolderException or IOException or ArgumentException)
                     {
                         reply = new HolderMessage { Type = Types.Error, Error = ex.Message };
                     }
@@ -272,8 +269,9 @@ public sealed partial class FuseHolder
                 }
             }
         }
-        catch (IOException ex)
+        catch (Exception ex)
         {
+            // Whatever went wrong with one client must not end the holder (and every mount it keeps alive).
             LogClientFailed(client.Pid, ex.Message);
         }
         finally
@@ -356,7 +354,7 @@ public sealed partial class FuseHolder
         }
 
         replaced?.Dispose();
-        WakeWatcher();
+        _watcher?.Changed();
         LogDeposited(key, client.Pid, HeldCount);
     }
 
@@ -469,7 +467,7 @@ public sealed partial class FuseHolder
         }
 
         entry.Device.Dispose();
-        WakeWatcher();
+        _watcher?.Changed();
         LogForgotten(key, client.Pid, HeldCount);
         return true;
     }
@@ -594,94 +592,15 @@ public sealed partial class FuseHolder
         }
     }
 
-    private void WakeWatcher()
+    private List<Entry> SnapshotEntries()
     {
-        if (_wake is { IsClosed: false } wake)
+        lock (_lock)
         {
-            Span<byte> one = stackalloc byte[8];
-            one[0] = 1;
-            bool added = false;
-            try
-            {
-                wake.DangerousAddRef(ref added);
-                _ = LibC.Write((int)wake.DangerousGetHandle(), one);
-            }
-            catch (ObjectDisposedException)
-            {
-                // Stopped.
-            }
-            finally
-            {
-                if (added)
-                {
-                    wake.DangerousRelease();
-                }
-            }
+            return [.. _entries.Values];
         }
     }
 
-    // Polls every held descriptor (and the wake eventfd): POLLERR/POLLHUP means the connection ended; drop it.
-    private void WatchDevices()
-    {
-        var wake = _wake!;
-        Span<byte> drain = stackalloc byte[8];
-        while (!_stop.Task.IsCompleted)
-        {
-            Entry[] entries;
-            lock (_lock)
-            {
-                entries = [.. _entries.Values];
-            }
-
-            // References keep each descriptor's number from being closed (and reused) while poll looks at it.
-            var added = new bool[entries.Length + 1];
-            var poll = new PollDescriptor[entries.Length + 1];
-            try
-            {
-                wake.DangerousAddRef(ref added[0]);
-                poll[0] = new PollDescriptor { Fd = (int)wake.DangerousGetHandle(), Events = LibC.POLLIN };
-                for (int i = 0; i < entries.Length; i++)
-                {
-                    try
-                    {
-                        entries[i].Device.DangerousAddRef(ref added[i + 1]);
-                        poll[i + 1] = new PollDescriptor { Fd = (int)entries[i].Device.DangerousGetHandle() };
-                    }
-                    catch (ObjectDisposedException)
-                    {
-                        poll[i + 1] = new PollDescriptor { Fd = -1 };
-                    }
-                }
-
-                int n = LibC.Poll(poll, -1);
-                if (n < 0 && n != -Errno.EINTR)
-                {
-                    LogPollFailed(LibC.Message(-n));
-                    return;
-                }
-
-                _ = LibC.Read(poll[0].Fd, drain);
-                for (int i = 0; i < entries.Length; i++)
-                {
-                    if ((poll[i + 1].ReturnedEvents & (LibC.POLLERR | LibC.POLLHUP | LibC.POLLNVAL)) != 0)
-                    {
-                        Drop(entries[i]);
-                    }
-                }
-            }
-            finally
-            {
-                for (int i = 0; i < added.Length; i++)
-                {
-                    if (added[i])
-                    {
-                        (i == 0 ? wake : entries[i - 1].Device).DangerousRelease();
-                    }
-                }
-            }
-        }
-    }
-
+    // Its connection ended (POLLERR/POLLHUP on the held descriptor): nothing to hand over any more.
     private void Drop(Entry entry)
     {
         lock (_lock)

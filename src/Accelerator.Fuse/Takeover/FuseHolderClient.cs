@@ -356,8 +356,9 @@ public sealed class FuseHolderClient : IAsyncDisposable
                 }
             }
         }
-        catch (Exception ex) when (ex is FuseHolderException or IOException)
+        catch (Exception ex)
         {
+            // On a thread of its own: anything that escaped would end the (serving) process.
             failure = ex;
         }
         finally

@@ -30,8 +30,11 @@ public sealed class FuseHolderCommandTests : IDisposable
     {
         string directory = Path.Combine(_root, "holder");
         int holderPid;
-        await using (var starter = AccelProcess.Start("fuse-holder", "--directory", directory, "--background", "--idle-exit", "5s"))
+        FuseHolderClient client;
+        await using (var starter = AccelProcess.Start("fuse-holder", "--directory", directory, "--background", "--idle-exit", "2s"))
         {
+            // Connected while the starter still runs, this client keeps the holder from going idle until the checks are done.
+            client = await ConnectWhenListeningAsync(directory);
             Assert.True(await starter.WaitForExitAsync() == 0, starter.Error);
             var printed = Regex.Match(starter.Output, @"FUSE holder (\d+) listening on (\S+) \(0 held\)\.");
             Assert.True(printed.Success, starter.Output);
@@ -39,8 +42,8 @@ public sealed class FuseHolderCommandTests : IDisposable
             holderPid = int.Parse(printed.Groups[1].Value, CultureInfo.InvariantCulture);
         }
 
-        // Its starter has exited; the holder answers, in a session of its own (setsid), not the starter's child.
-        await using (var client = await FuseHolderClient.ConnectAsync(directory))
+        // Its starter has exited; the holder still answers, in a session of its own (setsid), not this process's child.
+        await using (client)
         {
             Assert.Equal(holderPid, client.HolderPid);
             Assert.Empty(await client.ListAsync());
@@ -69,6 +72,22 @@ public sealed class FuseHolderCommandTests : IDisposable
 
         await WaitUntilGoneAsync(holderPid);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(directory));
+    }
+
+    private static async Task<FuseHolderClient> ConnectWhenListeningAsync(string directory)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                return await FuseHolderClient.ConnectAsync(directory);
+            }
+            catch (FuseHolderException) when (stopwatch.Elapsed < Patience)
+            {
+                await Task.Delay(20);
+            }
+        }
     }
 
     // Fields 4 (ppid) and 6 (session) of /proc/PID/stat, after the command name in parentheses.

@@ -104,6 +104,24 @@ public sealed class FuseHolderTests : IDisposable
     }
 
     [Fact]
+    public async Task Claim_OwnerInThisProcessIgnoresRelease_OwnerDisconnectedNotKilled()
+    {
+        await using var holder = await RunningHolder.StartAsync(_directory, _log);
+        using var mount = BareFuseMount.Mount(_scratch.MountPoint);
+        await using var owner = await FuseHolderClient.ConnectAsync(_directory);
+        await owner.DepositAsync("key", mount.Device, "state");
+        await using var claimant = await FuseHolderClient.ConnectAsync(_directory);
+
+        var claimed = await claimant.ClaimAsync("key", TimeSpan.FromMilliseconds(100));
+
+        Assert.NotNull(claimed);
+        claimed.Device.Dispose();
+        await owner.Completion.WaitAsync(Patience);
+        Assert.Contains(_log.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("(this process or the claimant's) did not release key", StringComparison.Ordinal));
+        await Assert.ThrowsAnyAsync<FuseHolderException>(() => owner.ListAsync());
+    }
+
+    [Fact]
     public async Task Deposit_KeyHeldForAnother_RefusedUntilClaimed()
     {
         await using var holder = await RunningHolder.StartAsync(_directory, _log);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
+using Accelerator.Linux;
 
 namespace Accelerator.IntegrationTests.Takeover;
 
@@ -10,8 +11,6 @@ namespace Accelerator.IntegrationTests.Takeover;
 /// </summary>
 internal sealed class ChecksumReader
 {
-    // FileOptions' O_DIRECT on Unix (FileOptions.NoBuffering, not in the public enum).
-    private const FileOptions Direct = (FileOptions)0x20000000;
     private const int Alignment = 4096;
 
     private readonly string _root;
@@ -98,7 +97,14 @@ internal sealed class ChecksumReader
 
     private static string ReadDirect(string path, Span<byte> buffer)
     {
-        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, Direct);
+        int fd = LibC.Open(path, LibC.O_RDONLY | LibC.O_CLOEXEC | LibC.O_DIRECT);
+        if (fd < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw new IOException($"open(O_DIRECT) of {path}: {LibC.Message(errno)}", errno);
+        }
+
+        using var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         long offset = 0;
         while (true)

@@ -56,7 +56,13 @@ public sealed class MountTakeoverTests(TakeoverImageFixture fixture, ITestOutput
         await reader.WaitForReadsAsync(fixture.Files.Count);
         TimeSpan takeoverStall = reader.Longest;
 
-        // (b) The serving process is killed: reads issued now wait in the kernel until a new server took over.
+        // (b) The serving process is killed: reads issued now wait in the kernel until a new server took over. (The
+        // block mount's FUSE file is first dropped from the page cache, so that its reads reach the server again.)
+        if (strategy == "block")
+        {
+            await DropCachedPagesOfDiskFileAsync(mountPoint);
+        }
+
         await second.KillAsync();
         await Task.Delay(TimeSpan.FromMilliseconds(500));
         var third = await StartServerAsync(args);
@@ -159,6 +165,21 @@ public sealed class MountTakeoverTests(TakeoverImageFixture fixture, ITestOutput
         Assert.False(Directory.Exists(Path.GetDirectoryName(lower)));
         Assert.DoesNotContain(mountPoint, await HeldKeysAsync());
     }
+
+    // POSIX_FADV_DONTNEED on the FUSE file under the loop device (named by the holder's state): its clean pages go.
+    private async Task DropCachedPagesOfDiskFileAsync(string mountPoint)
+    {
+        await using var client = await FuseHolderClient.ConnectAsync(HolderDirectory);
+        var held = Assert.Single(await client.ListAsync(), e => e.Key == mountPoint);
+        string disk = FuseTakeoverState.TryParse(held.State)!.BackingFile!;
+        using var handle = File.OpenHandle(disk, FileMode.Open, FileAccess.Read);
+        Assert.Equal(0, PosixFadvise((int)handle.DangerousGetHandle(), 0, 0, PosixFadviseDontNeed));
+    }
+
+    private const int PosixFadviseDontNeed = 4;
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "posix_fadvise")]
+    private static extern int PosixFadvise(int fd, long offset, long length, int advice);
 
     private async Task<AccelProcess> StartServerAsync(string[] args)
     {
