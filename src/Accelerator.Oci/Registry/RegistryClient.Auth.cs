@@ -10,8 +10,9 @@ public sealed partial class RegistryClient
     // A token response is a small JSON document.
     private const int MaxTokenResponseBytes = 1024 * 1024;
 
-    // distribution's token spec: when expires_in is absent (or smaller), a token is valid for 60 seconds.
-    private const int MinTokenLifetimeSeconds = 60;
+    // distribution's token spec: when expires_in is absent, a token is valid for 60 seconds. A shorter expires_in (the
+    // spec asks servers not to send one, some do) is honoured: using a token past it would only earn a 401.
+    private const int DefaultTokenLifetimeSeconds = 60;
 
     /// <summary>What a host asked for the last time it challenged us.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> _tokenGates = new(StringComparer.Ordinal);
@@ -88,93 +89,55 @@ public sealed partial class RegistryClient
         }
     }
 
-    private RegistryCredentials? GetCredentials(string registry, IReadOnlyList<string> scopes)
+    /// <summary>What one attempt sent: the header, the cache key of the token in it (if one came from the cache), and whose credentials.</summary>
+    private readonly record struct SentAuthorization(AuthenticationHeaderValue? Header, string? TokenKey, RegistryCredentials? Credentials);
+
+    private async ValueTask<SentAuthorization> GetAuthorizationAsync(string registry, IReadOnlyList<string> scopes, CancellationToken cancellationToken)
     {
-        if (GivenCredentials(registry, scopes) is { } given)
+        if (_credentials.Given(registry, scopes) is { RegistryToken: { Length: > 0 } registryToken } given && IsTokenText(registryToken))
         {
-            return given;
-        }
-
-        if (_options.GetHost(registry) is { } host && (host.Username is not null || host.IdentityToken is not null))
-        {
-            return new RegistryCredentials(host.Username, host.Password, host.IdentityToken);
-        }
-
-        if (_dockerConfig.Value.TryGetValue(registry, out var fromConfig))
-        {
-            return fromConfig;
-        }
-
-        // Credentials kept by a credential helper the config names (credHelpers, else credsStore): asked once per host.
-        return _helperCredentials.GetOrAdd(registry, static (r, self) => new Lazy<RegistryCredentials?>(
-            () => DockerConfigCredentials.HelperFor(self._dockerConfigPath, r) is { } helper ? DockerCredentialHelper.Get(helper, r) : null), this).Value;
-    }
-
-    /// <summary>
-    /// What <see cref="RegistryOptions.CredentialSource"/> gives for the one repository <paramref name="scopes"/> name;
-    /// nothing for a request naming none (a ping) or several (a cross-repository mount).
-    /// </summary>
-    private RegistryCredentials? GivenCredentials(string registry, IReadOnlyList<string> scopes)
-    {
-        if (_options.CredentialSource is not { } source)
-        {
-            return null;
-        }
-
-        string? repository = null;
-        foreach (string scope in scopes)
-        {
-            // distribution token spec: "repository:NAME:ACTIONS"; a name has no ':' but the actions list may follow one.
-            int last = scope.LastIndexOf(':');
-            if (!scope.StartsWith("repository:", StringComparison.Ordinal) || last <= "repository:".Length)
-            {
-                continue;
-            }
-
-            string name = scope["repository:".Length..last];
-            if (repository is not null && !string.Equals(repository, name, StringComparison.Ordinal))
-            {
-                return null;
-            }
-
-            repository = name;
-        }
-
-        return repository is null ? null : source.Find(registry, repository);
-    }
-
-    private async ValueTask<AuthenticationHeaderValue?> GetAuthorizationAsync(string registry, IReadOnlyList<string> scopes, CancellationToken cancellationToken)
-    {
-        if (GivenCredentials(registry, scopes) is { RegistryToken: { Length: > 0 } registryToken } && IsTokenText(registryToken))
-        {
-            return new AuthenticationHeaderValue("Bearer", registryToken);
+            return new SentAuthorization(new AuthenticationHeaderValue("Bearer", registryToken), null, given);
         }
 
         if (!_hostAuth.TryGetValue(registry, out var state))
         {
-            return null;
+            return default;
         }
 
         if (state.Bearer is { } challenge)
         {
-            string token = await GetTokenAsync(registry, challenge, scopes, cancellationToken).ConfigureAwait(false);
-            return new AuthenticationHeaderValue("Bearer", token);
+            var (token, key, credentials) = await GetTokenAsync(registry, challenge, scopes, cancellationToken).ConfigureAwait(false);
+            return new SentAuthorization(new AuthenticationHeaderValue("Bearer", token), key, credentials);
         }
 
-        if (state.Basic && GetCredentials(registry, scopes) is { HasPassword: true } credentials)
+        if (state.Basic && _credentials.Find(registry, scopes) is { HasPassword: true } basic)
         {
-            return new AuthenticationHeaderValue("Basic", credentials.BasicParameter);
+            return new SentAuthorization(new AuthenticationHeaderValue("Basic", basic.BasicParameter), null, basic);
         }
 
-        return null;
+        return default;
     }
 
-    /// <summary>Handles a 401: returns the scopes to retry with, or null when there is nothing new to try.</summary>
-    private IReadOnlyList<string>? HandleChallenge(string registry, IReadOnlyList<string> scopes, HttpResponseMessage response, AuthenticationHeaderValue? sent)
+    /// <summary>
+    /// Handles a 401: returns the scopes to retry with, or null when there is nothing new to try. What was sent and
+    /// refused (an expired or revoked token, rotated credentials) is dropped, and the credential sources are read again,
+    /// so the one retry uses a new token and the newest credentials.
+    /// </summary>
+    private IReadOnlyList<string>? HandleChallenge(string registry, IReadOnlyList<string> scopes, HttpResponseMessage response, SentAuthorization sent)
     {
         var challenges = ReadChallenges(response);
         var bearer = challenges.FirstOrDefault(c => c.IsBearer && c.Realm is not null);
         var state = _hostAuth.GetOrAdd(registry, _ => new HostAuthState());
+        if (sent.Header is { } refused)
+        {
+            LogRefused(registry, string.Join(' ', scopes), refused.Scheme, DescribeSource(sent.Credentials));
+            _credentials.Refused(registry);
+            if (sent.TokenKey is { } key)
+            {
+                _tokens.Remove(key, refused.Parameter ?? "");
+            }
+        }
+
         if (bearer is not null)
         {
             LogChallenge(registry, "Bearer", bearer.Scope ?? "");
@@ -188,16 +151,18 @@ public sealed partial class RegistryClient
                 }
             }
 
-            if (sent?.Scheme == "Bearer")
+            // A registry token given as is (CRI's registry_token) is worth retrying only when a newer one replaced it.
+            if (sent.Header is not null && sent.TokenKey is null && _credentials.Given(registry, merged) is { RegistryToken: { Length: > 0 } } again
+                && again.Equals(sent.Credentials))
             {
-                // The token we sent was refused: do not reuse it for the retry.
-                _tokens.Remove(TokenCache.Key(registry, bearer.Realm!, bearer.Service, merged));
+                return null;
             }
 
             return merged;
         }
 
-        if (challenges.Any(c => c.IsBasic) && sent?.Scheme != "Basic" && GetCredentials(registry, scopes) is { HasPassword: true })
+        if (challenges.Any(c => c.IsBasic) && _credentials.Find(registry, scopes) is { HasPassword: true } credentials
+            && (sent.Header?.Scheme != "Basic" || !credentials.Equals(sent.Credentials)))
         {
             LogChallenge(registry, "Basic", "");
             state.Basic = true;
@@ -207,13 +172,13 @@ public sealed partial class RegistryClient
         return null;
     }
 
-    private async Task<string> GetTokenAsync(string registry, AuthChallenge challenge, IReadOnlyList<string> scopes, CancellationToken cancellationToken)
+    private async Task<(string Token, string Key, RegistryCredentials? Credentials)> GetTokenAsync(string registry, AuthChallenge challenge, IReadOnlyList<string> scopes, CancellationToken cancellationToken)
     {
-        string realm = challenge.Realm!;
-        string key = TokenCache.Key(registry, realm, challenge.Service, scopes);
+        var credentials = _credentials.Find(registry, scopes);
+        string key = TokenCache.Key(registry, challenge.Realm!, challenge.Service, scopes, credentials);
         if (_tokens.TryGet(key, out string cached))
         {
-            return cached;
+            return (cached, key, credentials);
         }
 
         // Parallel requests needing the same token wait for one fetch instead of each asking the token server.
@@ -221,9 +186,29 @@ public sealed partial class RegistryClient
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            return _tokens.TryGet(key, out cached)
-                ? cached
-                : await FetchTokenAsync(registry, challenge, scopes, key, cancellationToken).ConfigureAwait(false);
+            if (_tokens.TryGet(key, out cached))
+            {
+                return (cached, key, credentials);
+            }
+
+            try
+            {
+                return (await FetchTokenAsync(registry, challenge, scopes, key, credentials, cancellationToken).ConfigureAwait(false), key, credentials);
+            }
+            catch (RegistryException ex) when (ex.StatusCode is HttpStatusCode.Unauthorized)
+            {
+                // The token server refused the credentials: read their sources again and try once more if they changed
+                // (a rotated password in config.json, a helper's new answer, a newer CRI pull).
+                _credentials.Refused(registry);
+                var again = _credentials.Find(registry, scopes);
+                if (again is null || again.Equals(credentials))
+                {
+                    throw;
+                }
+
+                string newKey = TokenCache.Key(registry, challenge.Realm!, challenge.Service, scopes, again);
+                return (await FetchTokenAsync(registry, challenge, scopes, newKey, again, cancellationToken).ConfigureAwait(false), newKey, again);
+            }
         }
         finally
         {
@@ -231,7 +216,11 @@ public sealed partial class RegistryClient
         }
     }
 
-    private async Task<string> FetchTokenAsync(string registry, AuthChallenge challenge, IReadOnlyList<string> scopes, string key, CancellationToken cancellationToken)
+    /// <summary>Names where <paramref name="credentials"/> came from, or says that nothing was sent.</summary>
+    private static string DescribeSource(RegistryCredentials? credentials)
+        => credentials is null ? "anonymous" : $"credentials from {credentials.Source ?? "an unnamed source"}";
+
+    private async Task<string> FetchTokenAsync(string registry, AuthChallenge challenge, IReadOnlyList<string> scopes, string key, RegistryCredentials? credentials, CancellationToken cancellationToken)
     {
         string realm = challenge.Realm!;
 
@@ -245,7 +234,6 @@ public sealed partial class RegistryClient
             throw new RegistryException($"{registry} named a plain-HTTP token realm {realmUri.GetLeftPart(UriPartial.Path)}; allow plain HTTP for {registry} to use it.");
         }
 
-        var credentials = GetCredentials(registry, scopes);
         HttpRequestMessage Build()
         {
             HttpRequestMessage message;
@@ -308,11 +296,11 @@ public sealed partial class RegistryClient
 
         using (response)
         {
-            string what = $"Token server {realmUri.GetLeftPart(UriPartial.Path)} refused a token for {registry} ({(scopes.Count == 0 ? "no scope" : string.Join(' ', scopes))}, {(credentials is null ? "anonymous" : "with credentials")})";
+            string what = $"Token server {realmUri.GetLeftPart(UriPartial.Path)} refused a token for {registry} ({(scopes.Count == 0 ? "no scope" : string.Join(' ', scopes))}, {DescribeSource(credentials)})";
             if (!response.IsSuccessStatusCode)
             {
                 string? hint = response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden
-                    ? credentials is null ? NoCredentialsHint(registry) : $"check the credentials for {registry}"
+                    ? credentials is null ? _credentials.NoCredentialsHint(registry) : $"check the credentials for {registry} ({DescribeSource(credentials)})"
                     : null;
                 throw await RegistryException.FromResponseAsync(response, what, hint, cancellationToken).ConfigureAwait(false);
             }
@@ -324,6 +312,7 @@ public sealed partial class RegistryClient
             return tokenValue;
         }
     }
+
 
     /// <summary>Reads <c>{"token"|"access_token": …, "expires_in": …, "issued_at": …}</c>.</summary>
     internal static (string Token, TimeSpan Lifetime, DateTimeOffset? IssuedAt) ParseTokenResponse(ReadOnlySpan<byte> body)
@@ -350,7 +339,7 @@ public sealed partial class RegistryClient
             }
 
             int seconds = root.TryGetProperty("expires_in", out var e) && e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int s) ? s : 0;
-            seconds = Math.Clamp(seconds, MinTokenLifetimeSeconds, 24 * 3600);
+            seconds = seconds <= 0 ? DefaultTokenLifetimeSeconds : Math.Min(seconds, 24 * 3600);
             DateTimeOffset? issued = root.TryGetProperty("issued_at", out var i) && i.ValueKind == JsonValueKind.String
                 && DateTimeOffset.TryParse(i.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var when)
                 ? when

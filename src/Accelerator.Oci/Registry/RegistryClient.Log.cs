@@ -30,4 +30,7 @@ public sealed partial class RegistryClient
 
     [LoggerMessage(9, LogLevel.Warning, "{Registry}/{Repository} ignored a Range request; skipping {Offset} bytes of the whole blob")]
     private partial void LogRangeIgnored(string registry, string repository, long offset);
+
+    [LoggerMessage(10, LogLevel.Information, "{Registry} refused the {Scheme} authorization for {Scopes} ({Source}); reading the credentials again and retrying once")]
+    private partial void LogRefused(string registry, string scopes, string scheme, string source);
 }

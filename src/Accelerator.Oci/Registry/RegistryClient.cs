@@ -35,9 +35,7 @@ public sealed partial class RegistryClient : IDisposable
     private readonly Lazy<ResiliencePipeline<HttpResponseMessage>> _retryOnly;
     private readonly TokenCache _tokens;
     private readonly ConcurrentDictionary<string, HostAuthState> _hostAuth = new(StringComparer.OrdinalIgnoreCase);
-    private readonly string _dockerConfigPath;
-    private readonly Lazy<IReadOnlyDictionary<string, RegistryCredentials>> _dockerConfig;
-    private readonly ConcurrentDictionary<string, Lazy<RegistryCredentials?>> _helperCredentials = new(StringComparer.OrdinalIgnoreCase);
+    private readonly RegistryCredentialResolver _credentials;
     private readonly ConcurrentDictionary<string, RegistryImageStore> _stores = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
@@ -57,8 +55,7 @@ public sealed partial class RegistryClient : IDisposable
         _insecure = new Lazy<HttpMessageInvoker>(() => new HttpMessageInvoker(CreateHandler(skipTlsVerify: true), disposeHandler: true));
         _retryWithTimeout = new Lazy<ResiliencePipeline<HttpResponseMessage>>(() => BuildPipeline(timeout: true));
         _retryOnly = new Lazy<ResiliencePipeline<HttpResponseMessage>>(() => BuildPipeline(timeout: false));
-        _dockerConfigPath = options.DockerConfigPath ?? DockerConfigCredentials.DefaultPath();
-        _dockerConfig = new Lazy<IReadOnlyDictionary<string, RegistryCredentials>>(() => DockerConfigCredentials.Load(_dockerConfigPath));
+        _credentials = new RegistryCredentialResolver(options, _time);
     }
 
     /// <summary>The options (do not change them after creating the client).</summary>
@@ -159,7 +156,12 @@ public sealed partial class RegistryClient : IDisposable
         return new(BaseUri(registry), relative);
     }
 
-    /// <summary>Sends a request with auth (challenge, token, retry once with a new scope), redirects and retries.</summary>
+    /// <summary>
+    /// Sends a request with auth, redirects and retries. A 401 is answered once: the refused token is dropped, the
+    /// credential sources are read again (<see cref="RegistryCredentialResolver.Refused"/>), and the request is sent again
+    /// with a new token (or the newer credentials); a second 401 is the caller's answer. So an expired, revoked or
+    /// re-keyed token, or credentials rotated in config.json, a helper or a CRI pull, do not fail a read.
+    /// </summary>
     internal async Task<HttpResponseMessage> SendAsync(RegistryRequest request, CancellationToken cancellationToken)
     {
         IReadOnlyList<string> scopes = request.Scopes;
@@ -169,11 +171,12 @@ public sealed partial class RegistryClient : IDisposable
             // A request sent elsewhere than the registry's own origin (an upload Location on another host) carries nothing.
             var authorization = SameOrigin(request.Uri, BaseUri(request.Registry))
                 ? await GetAuthorizationAsync(request.Registry, scopes, cancellationToken).ConfigureAwait(false)
-                : null;
+                : default;
+            request.SentCredentials = authorization.Credentials;
             HttpResponseMessage response;
             try
             {
-                response = await SendFollowingRedirectsAsync(request, authorization, cancellationToken).ConfigureAwait(false);
+                response = await SendFollowingRedirectsAsync(request, authorization.Header, cancellationToken).ConfigureAwait(false);
             }
             catch (HttpRequestException ex)
             {
@@ -325,15 +328,6 @@ public sealed partial class RegistryClient : IDisposable
     // Query strings of redirects carry signatures; keep them out of logs.
     private static string SafeUri(Uri uri) => uri.GetLeftPart(UriPartial.Path);
 
-    /// <summary>Says where credentials for <paramref name="registry"/> were looked for, and names a credential helper that holds them.</summary>
-    private string NoCredentialsHint(string registry)
-    {
-        string helper = DockerConfigCredentials.HelperFor(_dockerConfigPath, registry) is { } name
-            ? $"; its credential helper docker-credential-{name} gave none"
-            : "";
-        return $"no credentials are configured for {registry} (RegistryOptions.Hosts, or auths in {_dockerConfigPath}{helper})";
-    }
-
     /// <summary>Builds the <see cref="RegistryException"/> for an unexpected response (and disposes the response).</summary>
     internal async Task<Exception> ErrorAsync(HttpResponseMessage response, RegistryRequest request, string what, CancellationToken cancellationToken)
     {
@@ -342,9 +336,11 @@ public sealed partial class RegistryClient : IDisposable
             string? hint = null;
             if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
             {
-                hint = GetCredentials(request.Registry, request.Scopes) is null
-                    ? NoCredentialsHint(request.Registry)
-                    : $"check the credentials for {request.Registry} and their rights on {string.Join(", ", request.Scopes)}";
+                // Name the credentials the refused attempt carried (to the registry, or to its token server).
+                var sent = request.SentCredentials;
+                hint = sent is null
+                    ? $"sent anonymously: {_credentials.NoCredentialsHint(request.Registry)}"
+                    : $"check the credentials for {request.Registry} and their rights on {string.Join(", ", request.Scopes)} (used {DescribeSource(sent)})";
             }
 
             return await RegistryException.FromResponseAsync(response, $"{what} ({request.Describe()})", hint, cancellationToken).ConfigureAwait(false);

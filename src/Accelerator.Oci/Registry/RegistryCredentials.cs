@@ -19,7 +19,32 @@ public sealed record RegistryCredentials(string? Username, string? Password, str
     /// <value>Default <see langword="null"/>.</value>
     public string? RegistryToken { get; init; }
 
+    /// <summary>
+    /// Where these credentials came from, for error messages and logs: e.g. <c>/root/.docker/config.json (auths)</c>,
+    /// <c>credential helper docker-credential-ecr-login</c>, <c>the CRI pull of image r.example/app:v1</c>. Never a secret.
+    /// </summary>
+    /// <value>Default <see langword="null"/>: the client names the place it found them (e.g. <c>RegistryOptions.CredentialSource</c>).</value>
+    public string? Source { get; init; }
+
     internal bool HasPassword => !string.IsNullOrEmpty(Username) && Password is not null;
+
+    /// <summary>Equal when they hold the same secrets, wherever they came from (<see cref="Source"/> is a description).</summary>
+    public bool Equals(RegistryCredentials? other)
+        => other is not null && Username == other.Username && Password == other.Password
+           && IdentityToken == other.IdentityToken && RegistryToken == other.RegistryToken;
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(Username, Password, IdentityToken, RegistryToken);
+
+    /// <summary>
+    /// A short one-way digest of the secrets: tells two credentials apart (a token fetched with one is not used for the
+    /// other) without keeping or printing them.
+    /// </summary>
+    internal string Fingerprint()
+    {
+        string joined = string.Join('\0', Username, Password, IdentityToken, RegistryToken);
+        return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(joined)), 0, 12);
+    }
 
     internal string BasicParameter => Convert.ToBase64String(Encoding.UTF8.GetBytes($"{Username}:{Password}"));
 
@@ -30,7 +55,7 @@ public sealed record RegistryCredentials(string? Username, string? Password, str
 /// <summary>
 /// Reads the <c>auths</c> section of docker's <c>config.json</c>: per registry key either <c>auth</c>
 /// (base64 of <c>user:password</c>), or <c>username</c>/<c>password</c>, and optionally <c>identitytoken</c>.
-/// A host without an entry is asked of the credential helper the file names for it (<see cref="HelperFor"/>,
+/// A host without an entry is asked of the credential helper the file names for it (<see cref="ParseHelpers"/>,
 /// <see cref="DockerCredentialHelper"/>).
 /// </summary>
 internal static class DockerConfigCredentials
@@ -143,44 +168,43 @@ internal static class DockerConfigCredentials
     }
 
     /// <summary>
-    /// The credential helper config.json at <paramref name="path"/> names for <paramref name="host"/>
-    /// (<c>credHelpers</c>, else <c>credsStore</c>), or null when none, when the file cannot be read, or when the name
-    /// is not a valid helper name.
+    /// The credential helpers config.json names: <c>credHelpers</c> per normalized host, and <c>credsStore</c> for the
+    /// rest; names that are not valid helper names are left out. A malformed document names none.
     /// </summary>
-    public static string? HelperFor(string path, string host)
+    public static (IReadOnlyDictionary<string, string> PerHost, string? Default) ParseHelpers(ReadOnlySpan<byte> json)
     {
+        var perHost = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        if (json.Length > MaxConfigBytes)
+        {
+            return (perHost, null);
+        }
+
         try
         {
-            var info = new FileInfo(path);
-            if (!info.Exists || info.Length > MaxConfigBytes)
-            {
-                return null;
-            }
-
-            var reader = new Utf8JsonReader(File.ReadAllBytes(path), new JsonReaderOptions { MaxDepth = 16, CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 16, CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
             using var document = JsonDocument.ParseValue(ref reader);
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
-                return null;
+                return (perHost, null);
             }
 
             if (root.TryGetProperty("credHelpers", out var helpers) && helpers.ValueKind == JsonValueKind.Object)
             {
                 foreach (var entry in helpers.EnumerateObject())
                 {
-                    if (entry.Value.ValueKind == JsonValueKind.String && string.Equals(NormalizeKey(entry.Name), host, StringComparison.OrdinalIgnoreCase))
+                    if (entry.Value.ValueKind == JsonValueKind.String && NormalizeKey(entry.Name) is { } host && Valid(entry.Value.GetString()) is { } name)
                     {
-                        return Valid(entry.Value.GetString());
+                        perHost.TryAdd(host, name);
                     }
                 }
             }
 
-            return Valid(String(root, "credsStore"));
+            return (perHost, Valid(String(root, "credsStore")));
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException or InvalidOperationException)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
-            return null;
+            return (perHost, null);
         }
     }
 

@@ -36,6 +36,15 @@ public sealed partial class RegistryOptions : IValidatableObject
     /// <value>Default <see langword="null"/>: only the configured hosts, docker's config.json and credential helpers.</value>
     public IRegistryCredentialSource? CredentialSource { get; set; }
 
+    /// <summary>
+    /// How long the answer of a docker credential helper (<c>credHelpers</c>, <c>credsStore</c>) is used before the helper
+    /// is asked again. It is also asked again at once (at most once a second) after the registry refused what it gave.
+    /// docker's config.json itself is read again whenever it changes (checked on use, at most once a second).
+    /// </summary>
+    /// <value>Default 10 minutes.</value>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan CredentialHelperLifetime { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>Retries after a 5xx, a 429, a timeout or a connection error, for requests that can be replayed.</summary>
     /// <value>Default 4.</value>
     [Range(0, 20)]

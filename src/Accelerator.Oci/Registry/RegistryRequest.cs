@@ -41,5 +41,8 @@ internal sealed class RegistryRequest
     /// <summary>Whether the body may take long to send, so the per-attempt header timeout does not apply.</summary>
     public bool LongBody { get; init; }
 
+    /// <summary>The credentials the last attempt carried (to the registry or its token server), for error messages.</summary>
+    public RegistryCredentials? SentCredentials { get; set; }
+
     public string Describe() => $"{Method} {Uri.GetLeftPart(UriPartial.Path)}";
 }

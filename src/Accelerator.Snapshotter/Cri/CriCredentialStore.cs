@@ -73,9 +73,14 @@ public sealed partial class CriCredentialStore : IRegistryCredentialSource
     /// <summary>
     /// Offers <paramref name="credentials"/> for (<paramref name="registry"/>, <paramref name="repository"/>) while a pull
     /// runs. Dispose the returned offer with <see cref="Offer.Complete"/> called when the pull succeeded (then it is kept
-    /// and written to disk), or without (the previous credential comes back).
+    /// and written to disk), or without (the previous credential comes back). The newest credential of a repository wins:
+    /// the registry client asks on every request, so lazy reads of the image use it from their next request on.
     /// </summary>
-    public Offer Give(string registry, string repository, RegistryCredentials credentials)
+    /// <param name="registry">The registry host key.</param>
+    /// <param name="repository">The repository.</param>
+    /// <param name="credentials">What the pull request carried.</param>
+    /// <param name="image">The image the pull named, for <see cref="RegistryCredentials.Source"/> (default: registry/repository).</param>
+    public Offer Give(string registry, string repository, RegistryCredentials credentials, string? image = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(registry);
         ArgumentException.ThrowIfNullOrEmpty(repository);
@@ -91,7 +96,7 @@ public sealed partial class CriCredentialStore : IRegistryCredentialSource
         lock (_lock)
         {
             _entries.TryGetValue(key, out previous);
-            given = new Entry(key.Registry, key.Repository, credentials, ++_sequence);
+            given = new Entry(key.Registry, key.Repository, credentials with { Source = $"the CRI pull of image {image ?? $"{registry}/{repository}"}" }, ++_sequence);
             _entries[key] = given;
         }
 
@@ -223,7 +228,11 @@ public sealed partial class CriCredentialStore : IRegistryCredentialSource
 
                 var key = Key(registry, repository);
                 _entries[key] = new Entry(key.Registry, key.Repository,
-                    new RegistryCredentials(e.Username, e.Password, e.IdentityToken) { RegistryToken = e.RegistryToken }, ++_sequence);
+                    new RegistryCredentials(e.Username, e.Password, e.IdentityToken)
+                    {
+                        RegistryToken = e.RegistryToken,
+                        Source = $"the CRI pull of image {registry}/{repository} (kept in {FilePath})",
+                    }, ++_sequence);
             }
 
             LogLoaded(_logger, _entries.Count, FilePath);

@@ -65,7 +65,7 @@ internal sealed partial class CriImageProxyService(ImageService.ImageServiceClie
         }
 
         LogOffered(logger, reference.Registry, reference.Repository, CriAuth.Describe(given));
-        return credentials.Give(reference.Registry, reference.Repository, given);
+        return credentials.Give(reference.Registry, reference.Repository, given, reference.ToString());
     }
 
     // kubelet's deadline and cancellation reach containerd; its metadata does not (nothing in it is for containerd).

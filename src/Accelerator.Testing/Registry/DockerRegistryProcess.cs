@@ -242,6 +242,33 @@ public sealed class DockerRegistryProcess : IAsyncDisposable
         return yaml.ToString();
     }
 
+    /// <summary>The htpasswd file of a registry started with <see cref="DockerRegistryOptions.HtpasswdUsers"/>.</summary>
+    public string HtpasswdPath => Path.Combine(RootDirectory, "htpasswd");
+
+    /// <summary>
+    /// Replaces the users of a registry started with <see cref="DockerRegistryOptions.HtpasswdUsers"/> (a password
+    /// rotated at the registry). The file is replaced by rename; docker-registry 2.8 reads it again when its modification
+    /// time changes, so the next request is checked against the new users, with no restart.
+    /// </summary>
+    public async Task SetHtpasswdUsersAsync(IDictionary<string, string> users, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(users);
+        if (!File.Exists(HtpasswdPath))
+        {
+            throw new InvalidOperationException("This registry was not started with htpasswd users.");
+        }
+
+        var lines = new StringBuilder();
+        foreach (var (user, password) in users)
+        {
+            lines.AppendLine(await HtpasswdLineAsync(user, password, cancellationToken).ConfigureAwait(false));
+        }
+
+        string temp = HtpasswdPath + ".new";
+        await File.WriteAllTextAsync(temp, lines.ToString(), cancellationToken).ConfigureAwait(false);
+        File.Move(temp, HtpasswdPath, overwrite: true);
+    }
+
     /// <summary>A bcrypt htpasswd line from apache2-utils' <c>htpasswd -nbB</c>.</summary>
     private static async Task<string> HtpasswdLineAsync(string user, string password, CancellationToken cancellationToken)
     {

@@ -26,11 +26,13 @@ public sealed class PrivateRegistries : IAsyncDisposable
     public const string Username = "accel-private";
 
     private readonly List<DockerRegistryProcess> _extra = [];
+    private readonly List<string> _passwords = [];
 
     private PrivateRegistries(string directory, string password, RegistryTokenServer tokenServer)
     {
         Directory = directory;
         Password = password;
+        _passwords.Add(password);
         TokenServer = tokenServer;
     }
 
@@ -38,7 +40,7 @@ public sealed class PrivateRegistries : IAsyncDisposable
     public string Directory { get; }
 
     /// <summary>The user's password: random, so a test can look for it in anything the tool wrote.</summary>
-    public string Password { get; }
+    public string Password { get; private set; }
 
     /// <summary>The token server of the <see cref="RegistryAuthMode.Token"/> registry (and of any extra token registry).</summary>
     public RegistryTokenServer TokenServer { get; }
@@ -58,8 +60,8 @@ public sealed class PrivateRegistries : IAsyncDisposable
     /// <summary>A client with the right credentials for every registry started here (plain HTTP, fast retries).</summary>
     public RegistryClient Client { get; private set; } = null!;
 
-    /// <summary>What must never appear in output, logs, errors or statistics: the password and the basic auth parameter.</summary>
-    public IReadOnlyList<string> Secrets => [Password, Convert.ToBase64String(Encoding.UTF8.GetBytes($"{Username}:{Password}"))];
+    /// <summary>What must never appear in output, logs, errors or statistics: every password used and its basic auth parameter.</summary>
+    public IReadOnlyList<string> Secrets => [.. _passwords, .. _passwords.Select(p => Convert.ToBase64String(Encoding.UTF8.GetBytes($"{Username}:{p}")))];
 
     /// <summary>The registry of <paramref name="mode"/>.</summary>
     public DockerRegistryProcess Get(RegistryAuthMode mode) => mode == RegistryAuthMode.Basic ? Basic : Token;
@@ -107,6 +109,30 @@ public sealed class PrivateRegistries : IAsyncDisposable
         return registry;
     }
 
+    /// <summary>
+    /// Rotates the user's password at every registry started here (the htpasswd files, which docker-registry reads again
+    /// on change, and the token server) and writes the new one into <see cref="AuthFile"/> (replaced by rename, as
+    /// <c>docker login</c> does) and <see cref="Client"/>. Returns the new password.
+    /// </summary>
+    public async Task<string> RotatePasswordAsync(CancellationToken cancellationToken = default)
+    {
+        string password = "pw-" + Guid.NewGuid().ToString("N");
+        foreach (var registry in All.Where(r => File.Exists(r.HtpasswdPath)))
+        {
+            await registry.SetHtpasswdUsersAsync(new Dictionary<string, string> { [Username] = password }, cancellationToken).ConfigureAwait(false);
+        }
+
+        TokenServer.Password = password;
+        lock (_extra)
+        {
+            Password = password;
+            _passwords.Add(password);
+            WriteConfigs();
+        }
+
+        return password;
+    }
+
     private DockerRegistryOptions BasicOptions() => new() { HtpasswdUsers = new Dictionary<string, string> { [Username] = Password } };
 
     private DockerRegistryOptions TokenOptions() => new() { TokenAuth = TokenServer.RegistryAuth };
@@ -134,7 +160,9 @@ public sealed class PrivateRegistries : IAsyncDisposable
         System.IO.Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         string auth = Convert.ToBase64String(Encoding.UTF8.GetBytes($"{Username}:{password}"));
         var auths = All.ToDictionary(r => r.Host, _ => new { auth });
-        File.WriteAllText(path, JsonSerializer.Serialize(new { auths }));
+        string temp = path + ".new";
+        File.WriteAllText(temp, JsonSerializer.Serialize(new { auths }));
+        File.Move(temp, path, overwrite: true);
     }
 
     /// <inheritdoc />

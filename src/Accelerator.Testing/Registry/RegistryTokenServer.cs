@@ -28,10 +28,12 @@ public sealed class RegistryTokenServer : IAsyncDisposable
     private readonly string _directory;
     private LoopbackHttpServer? _server;
 
+    private volatile string _password;
+
     private RegistryTokenServer(string username, string password, string directory)
     {
         Username = username;
-        Password = password;
+        _password = password;
         _directory = directory;
         _key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest("CN=accelerator test token issuer", _key, HashAlgorithmName.SHA256);
@@ -46,8 +48,12 @@ public sealed class RegistryTokenServer : IAsyncDisposable
     /// <summary>The user allowed to push.</summary>
     public string Username { get; }
 
-    /// <summary>That user's password.</summary>
-    public string Password { get; }
+    /// <summary>That user's password; set it to rotate the password (the next token request must bring the new one).</summary>
+    public string Password
+    {
+        get => _password;
+        set => _password = value;
+    }
 
     /// <summary>The service name (token audience) the registry must be configured with.</summary>
     public string Service { get; } = "accelerator-test-registry";
@@ -61,8 +67,19 @@ public sealed class RegistryTokenServer : IAsyncDisposable
     /// <summary>The token endpoint, the registry's <c>realm</c>.</summary>
     public Uri Realm => new(_server!.Url, "token");
 
-    /// <summary>The lifetime written into tokens (<c>expires_in</c>).</summary>
+    /// <summary>The lifetime written into tokens (<c>expires_in</c> and, unless <see cref="RegistryAcceptsTokensFor"/> is set, <c>exp</c>).</summary>
     public TimeSpan TokenLifetime { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// How long the registry accepts a token, when it should differ from <see cref="TokenLifetime"/>: a token that
+    /// "expires early" (revoked, or the registry's clock ahead) although <c>expires_in</c> promised more. The registry
+    /// (distribution 2.8) allows 60 s of clock skew past <c>exp</c>, so <c>exp</c> is written that much earlier.
+    /// </summary>
+    /// <value>Default <see langword="null"/>: <c>exp</c> is issue time plus <see cref="TokenLifetime"/> (the registry then accepts it 60 s longer).</value>
+    public TimeSpan? RegistryAcceptsTokensFor { get; set; }
+
+    /// <summary>The clock skew docker-registry (distribution's token verifier) allows past a token's <c>exp</c>.</summary>
+    public static readonly TimeSpan RegistryLeeway = TimeSpan.FromSeconds(60);
 
     /// <summary>
     /// Whether anonymous callers get <c>pull</c> (a public registry that needs credentials to push). When false, an
@@ -169,13 +186,16 @@ public sealed class RegistryTokenServer : IAsyncDisposable
         }
 
         var now = DateTimeOffset.UtcNow;
+        var lifetime = TokenLifetime;
+        var expires = RegistryAcceptsTokensFor is { } accepted ? now + accepted - RegistryLeeway : now + lifetime;
+        var notBefore = now.AddSeconds(-30) < expires ? now.AddSeconds(-30) : expires;
         string token = Sign(new
         {
             iss = Issuer,
             sub = user ?? "",
             aud = service ?? Service,
-            exp = now.Add(TokenLifetime).ToUnixTimeSeconds(),
-            nbf = now.AddSeconds(-30).ToUnixTimeSeconds(),
+            exp = expires.ToUnixTimeSeconds(),
+            nbf = notBefore.ToUnixTimeSeconds(),
             iat = now.ToUnixTimeSeconds(),
             jti = Guid.NewGuid().ToString("N"),
             access,
@@ -186,7 +206,7 @@ public sealed class RegistryTokenServer : IAsyncDisposable
         {
             token,
             access_token = token,
-            expires_in = (int)TokenLifetime.TotalSeconds,
+            expires_in = (int)lifetime.TotalSeconds,
             issued_at = now.ToString("yyyy-MM-ddTHH:mm:ssZ"),
         })).ConfigureAwait(false);
     }

@@ -63,6 +63,8 @@ public sealed class PrivateRegistryTests(PrivateRegistryFixture fixture)
         string line = Assert.Single(error.TrimEnd('\n').Split('\n'));
         Assert.StartsWith("accel: error: ", line, StringComparison.Ordinal);
         Assert.Contains($"check the credentials for {Registries.Get(mode).Host}", line, StringComparison.Ordinal);
+        // Issue 15: the error names where the refused credentials came from.
+        Assert.Contains($"credentials from {Registries.WrongAuthFile} (auths)", line, StringComparison.Ordinal);
         Assert.DoesNotContain(" at Accelerator.", line, StringComparison.Ordinal);
         Assert.DoesNotContain("500", line, StringComparison.Ordinal);
         Assert.DoesNotContain("not-" + Registries.Password[3..], line, StringComparison.Ordinal);

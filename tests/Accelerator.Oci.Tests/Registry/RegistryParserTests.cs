@@ -224,11 +224,13 @@ public sealed class RegistryParserTests
     }
 
     [Fact]
-    public void ParseTokenResponse_Fields_LifetimeAtLeastSixtySeconds()
+    public void ParseTokenResponse_Fields_ShortLifetimeHonouredAbsentIsSixtySeconds()
     {
         var (token, lifetime, issued) = RegistryClient.ParseTokenResponse("""{"access_token":"tok","expires_in":5,"issued_at":"2024-01-01T00:00:00Z"}"""u8);
         Assert.Equal("tok", token);
-        Assert.Equal(TimeSpan.FromSeconds(60), lifetime);
+        Assert.Equal(TimeSpan.FromSeconds(5), lifetime);
+        Assert.Equal(TimeSpan.FromSeconds(60), RegistryClient.ParseTokenResponse("""{"token":"t"}"""u8).Lifetime);
+        Assert.Equal(TimeSpan.FromSeconds(60), RegistryClient.ParseTokenResponse("""{"token":"t","expires_in":0}"""u8).Lifetime);
         Assert.Equal(new DateTimeOffset(2024, 1, 1, 0, 0, 0, TimeSpan.Zero), issued);
         Assert.Throws<RegistryException>(() => RegistryClient.ParseTokenResponse("""{"token":"has space"}"""u8));
     }

@@ -34,6 +34,28 @@ public sealed class CriCredentialStoreTests : IDisposable
     }
 
     [Fact]
+    public void Give_NewerPull_WinsAndNamesTheImageAsItsSource()
+    {
+        var store = Open();
+        using (var first = store.Give("r.example", "team/app", Alice, "r.example/team/app:v1"))
+        {
+            first.Complete();
+        }
+
+        Assert.Equal("the CRI pull of image r.example/team/app:v1", store.Find("r.example", "team/app")!.Source);
+        using (var second = store.Give("r.example", "team/app", Bob, "r.example/team/app:v2"))
+        {
+            second.Complete();
+        }
+
+        var found = store.Find("r.example", "team/app")!;
+        Assert.Equal(Bob, found);
+        Assert.Equal("the CRI pull of image r.example/team/app:v2", found.Source);
+        Assert.DoesNotContain("secret", found.Source, StringComparison.Ordinal);
+        Assert.StartsWith("the CRI pull of image r.example/team/app", Open().Find("r.example", "team/app")!.Source, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Give_PullFailed_BringsThePreviousCredentialBack()
     {
         var store = Open();
