@@ -58,9 +58,17 @@ public sealed class BlockImageOpener : IBlockImageOpener
         BlockImage blockImage = await BlockImage.LoadAsync(store, variant, platform, cancellationToken).ConfigureAwait(false);
         var source = new CountingBlobSource(store.Blobs, ImageStoreResolver.SourceName(variant), statistics);
         var stack = blockImage.OpenStack(
-            new BlockStackOptions { CacheDirectory = CacheDirectory(), MaxCacheBytes = _options.MaxCacheBytes },
+            new BlockStackOptions { CacheDirectory = CacheDirectory(), MaxCacheBytes = _options.MaxCacheBytes, RequestTimeout = RequestTimeout() },
             source, _stackLogger, _time);
         return new BlockImageDisk(stack, blockImage.Image.Manifest.Digest);
+    }
+
+    // A ranged request never outlives the read that waits for it (the fetch bound): a request stuck on a hung registry
+    // is abandoned when its reader gets EIO, so nothing stays pending after the registry is back.
+    private TimeSpan RequestTimeout()
+    {
+        TimeSpan stackDefault = new BlockStackOptions { CacheDirectory = "" }.RequestTimeout;
+        return _options.RequestTimeout < stackDefault ? _options.RequestTimeout : stackDefault;
     }
 
     private string CacheDirectory()

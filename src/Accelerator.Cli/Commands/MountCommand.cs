@@ -39,9 +39,10 @@ internal static class MountCommand
         var recordTrace = new Option<string?>("--record-trace") { Description = "Record what is read, as a prefetch list for 'accel convert --prefetch-list', to FILE when unmounted (lazy: the files; block: the blocks, for 'accel convert --format block')." };
         var background = new Option<bool>("--background") { Description = "Serve from a detached process; return once the mount is ready." };
         var readyTimeout = Flags.Duration("--ready-timeout", "With --background: how long to wait for the mount (30s, 5m; a number alone is seconds). Default: 120s.", TimeSpan.FromSeconds(1));
+        var fetchTimeout = CreateFetchTimeout();
         var command = new Command("mount", "Mount an image at MOUNTPOINT and serve it until SIGINT/SIGTERM or 'accel umount MOUNTPOINT'.")
         {
-            image, mountPoint, strategy, readOnly, cacheDirectory, statsJson, recordTrace, background, readyTimeout,
+            image, mountPoint, strategy, readOnly, cacheDirectory, statsJson, recordTrace, background, readyTimeout, fetchTimeout,
         };
         // Each strategy's own options (lazy: --chunk-cache-dir; block: --block-cache-dir; cache: --snapshot-dir; full: --max-image-size).
         foreach (var option in strategies.SelectMany(s => s.MountOptions))
@@ -79,7 +80,10 @@ internal static class MountCommand
                 chosen,
                 result.GetValue(cacheDirectory) is { } c ? Path.GetFullPath(c) : null,
                 stats,
-                result.GetValue(recordTrace) is { } t ? Path.GetFullPath(t) : null);
+                result.GetValue(recordTrace) is { } t ? Path.GetFullPath(t) : null)
+            {
+                FetchTimeout = result.GetValue(fetchTimeout),
+            };
             foreach (var cliStrategy in strategies)
             {
                 cliStrategy.AddToMount(builder, context);
@@ -113,6 +117,17 @@ internal static class MountCommand
         }));
         return command;
     }
+
+    /// <summary>
+    /// <c>--fetch-timeout</c> (<c>accel mount</c>, <c>accel block serve</c>, <c>accel snapshotter</c>): the lazy and block
+    /// strategies' fetch bound, after which a read of data not cached yet fails with EIO while the registry is down or
+    /// hung (<c>LazyMountOptions.RequestTimeout</c>, <c>BlockMountOptions.RequestTimeout</c>).
+    /// </summary>
+    internal static Option<TimeSpan?> CreateFetchTimeout()
+        => Flags.Duration(
+            "--fetch-timeout",
+            "Lazy and block: how long a read may wait for data not cached yet before it fails with EIO, when the registry is down or does not answer (30s, 5m; a number alone is seconds). Default: 120s.",
+            TimeSpan.FromSeconds(1));
 
     // A raw disk image file (file:PATH) mounted by the block mounter directly: no image, no registry.
     private static async Task<int> MountRawDiskAsync(string source, string target, bool readOnly, string? stats, CliConsole console, CancellationToken cancellationToken)

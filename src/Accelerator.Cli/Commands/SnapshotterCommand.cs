@@ -21,9 +21,10 @@ internal static class SnapshotterCommand
         var root = new Option<string?>("--root") { Description = "The state directory: snapshot metadata and trees (made 0700; one daemon per root). Default: /var/lib/accel, or [snapshotter] root.", HelpName = "DIR" };
         var config = new Option<string?>("--config") { Description = "A TOML file: [snapshotter] root/address and the sections of the daemon's other parts; flags override it.", HelpName = "FILE" };
         var criProxy = new SnapshotterCriProxy();
+        var fetchTimeout = MountCommand.CreateFetchTimeout();
         var command = new Command("snapshotter", "Run the node daemon: containerd's remote snapshotter on a unix socket (see docs/containerd.md).")
         {
-            address, root, config, criProxy.Address, criProxy.Endpoint,
+            address, root, config, criProxy.Address, criProxy.Endpoint, fetchTimeout,
         };
         command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
@@ -60,7 +61,7 @@ internal static class SnapshotterCommand
 
                     services.AddSnapshotStoreLayers(settings.GetSection(SnapshotStoreLayersServiceCollectionExtensions.SectionName));
 
-                    SnapshotterRemoteSnapshots.Add(services, common, result, settings);
+                    SnapshotterRemoteSnapshots.Add(services, common, result, settings, result.GetValue(fetchTimeout));
                     services.AddAccelSnapshotter(options =>
                     {
                         options.Address = addressFlag ?? options.Address;

@@ -16,7 +16,8 @@ namespace Accelerator.Cli.Commands;
 /// </summary>
 internal static class SnapshotterRemoteSnapshots
 {
-    public static void Add(IServiceCollection services, CommonOptions common, ParseResult result, IConfiguration settings)
+    // fetchTimeout: --fetch-timeout, the lazy and block mounts' fetch bound, or null for their default.
+    public static void Add(IServiceCollection services, CommonOptions common, ParseResult result, IConfiguration settings, TimeSpan? fetchTimeout = null)
     {
         services.AddRemoteSnapshots(
             options => settings.GetSection("remote").Bind(options),
@@ -38,11 +39,13 @@ internal static class SnapshotterRemoteSnapshots
                 {
                     o.CacheDirectory ??= Path.Combine(s.Value.Root, "chunks");
                     o.StateDirectory ??= Path.Combine(s.Value.Root, "lazy");
+                    o.RequestTimeout = fetchTimeout ?? o.RequestTimeout;
                 });
                 under.AddOptions<Accelerator.Block.Mounting.BlockMountOptions>().PostConfigure<IOptions<SnapshotterOptions>>((o, s) =>
                 {
                     o.CacheDirectory ??= Path.Combine(s.Value.Root, "blocks");
                     o.StateDirectory ??= Path.Combine(s.Value.Root, "block");
+                    o.RequestTimeout = fetchTimeout ?? o.RequestTimeout;
                 });
             });
     }

@@ -38,6 +38,7 @@ internal sealed class BlockCliStrategy : CliStrategy
                 : mount.CacheDirectory is { } c ? Path.Combine(c, "blocks")
                 : null;
             o.TracePath = mount.TracePath;
+            o.RequestTimeout = mount.FetchTimeout ?? o.RequestTimeout;
         });
     }
 

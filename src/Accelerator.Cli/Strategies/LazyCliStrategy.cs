@@ -33,6 +33,7 @@ internal sealed class LazyCliStrategy : CliStrategy
             o.StatisticsJsonPath = mount.StatisticsPath;
             o.TracePath = mount.TracePath;
             o.Prefetch = true;
+            o.RequestTimeout = mount.FetchTimeout ?? o.RequestTimeout;
         });
     }
 

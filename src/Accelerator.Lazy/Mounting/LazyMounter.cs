@@ -95,7 +95,7 @@ public sealed partial class LazyMounter : IImageMounter
                 _loggerFactory.CreateLogger<ChunkCache>(), _time);
             resources.Trace = _options.TracePath is null ? null : new ReadTraceRecorder(lazy.Bootstrap);
             var reader = LazyFileReader.Create(
-                lazy, resources.Cache, _options.Reader with { SourceName = ImageStoreResolver.SourceName(lazyReference) }, statistics,
+                lazy, resources.Cache, ReaderOptions(ImageStoreResolver.SourceName(lazyReference)), statistics,
                 resources.Trace, _loggerFactory.CreateLogger<LazyFileReader>(), _time);
             var fileSystem = new ChunkIndexFileSystem(lazy.Bootstrap, new LazyContentReader(reader));
             var fuseOptions = new FuseMountOptions { Session = { RequestTimeout = _options.RequestTimeout } };
@@ -130,6 +130,17 @@ public sealed partial class LazyMounter : IImageMounter
             throw;
         }
     }
+
+    // A ranged request never outlives the read that waits for it: at the fetch bound the read gets EIO and its fetch
+    // is abandoned too, so no request stuck on a hung registry keeps its chunks pending after the registry is back.
+    private LazyReaderOptions ReaderOptions(string sourceName)
+        => _options.Reader with
+        {
+            SourceName = sourceName,
+            RequestTimeout = _options.Reader.RequestTimeout == Timeout.InfiniteTimeSpan || _options.Reader.RequestTimeout > _options.RequestTimeout
+                ? _options.RequestTimeout
+                : _options.Reader.RequestTimeout,
+        };
 
     private static string? FuseUnusableReason()
     {
