@@ -7,6 +7,8 @@ using Accelerator.Cli.Console;
 using Accelerator.Cli.Strategies;
 using Accelerator.Lazy.Mounting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
 
 namespace Accelerator.Cli.Commands;
 
@@ -74,6 +76,17 @@ internal static class MountCommand
 
             string? stats = result.GetValue(statsJson) is { } s ? Path.GetFullPath(s) : null;
             var builder = common.CreateBuilder(result);
+            // Warnings go to standard error (a fetch that failed and why: "the registry ... is unreachable"); standard
+            // output keeps only the command's own lines.
+            builder.Services.AddLogging(logging => logging
+                .AddSimpleConsole(o =>
+                {
+                    o.SingleLine = true;
+                    o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fff ";
+                    o.UseUtcTimestamp = true;
+                })
+                .SetMinimumLevel(LogLevel.Warning)
+                .Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
             string chosen = result.GetRequiredValue(strategy);
             var context = new MountContext(
                 result,

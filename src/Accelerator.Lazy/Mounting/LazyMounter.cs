@@ -27,6 +27,10 @@ public sealed partial class LazyMounter : IImageMounter
 {
     private const string DevFuse = "/dev/fuse";
 
+    // The FUSE session's own read timeout is a backstop a little after the fetch bound: at the bound the fetch itself
+    // fails, with its reason ("the registry is unreachable"), which the read's EIO is then logged with.
+    private static readonly TimeSpan FuseBackstopDelay = TimeSpan.FromSeconds(1);
+
     private readonly AcceleratedImageResolver _variants;
     private readonly LazyMountOptions _options;
     private readonly ILoggerFactory _loggerFactory;
@@ -98,7 +102,7 @@ public sealed partial class LazyMounter : IImageMounter
                 lazy, resources.Cache, ReaderOptions(ImageStoreResolver.SourceName(lazyReference)), statistics,
                 resources.Trace, _loggerFactory.CreateLogger<LazyFileReader>(), _time);
             var fileSystem = new ChunkIndexFileSystem(lazy.Bootstrap, new LazyContentReader(reader));
-            var fuseOptions = new FuseMountOptions { Session = { RequestTimeout = _options.RequestTimeout } };
+            var fuseOptions = new FuseMountOptions { Session = { RequestTimeout = _options.RequestTimeout + FuseBackstopDelay } };
 
             string fuseTarget = target;
             if (!options.ReadOnly)
