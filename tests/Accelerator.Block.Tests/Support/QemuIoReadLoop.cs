@@ -5,8 +5,8 @@ namespace Accelerator.Block.Tests.Support;
 
 /// <summary>
 /// A real NBD client that reconnects by itself: <c>qemu-io</c> on <c>--image-opts driver=nbd,…,reconnect-delay=N</c>,
-/// driven through its command prompt to read the disk block after block in a loop (<c>read -P PATTERN OFFSET LENGTH</c>:
-/// qemu-io checks every byte against the pattern). Each read's latency and outcome is recorded, so a test can assert
+/// driven through its command prompt to read the disk block after block in a loop (with a pattern,
+/// <c>read -P PATTERN OFFSET LENGTH</c>: qemu-io checks every byte against it). Each read's latency and outcome is recorded, so a test can assert
 /// that no read failed across a server restart and measure the stall.
 /// </summary>
 internal sealed class QemuIoReadLoop : IAsyncDisposable
@@ -18,7 +18,7 @@ internal sealed class QemuIoReadLoop : IAsyncDisposable
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly Task _loop;
 
-    private QemuIoReadLoop(Process process, int blocks, int blockSize, Func<int, byte> pattern, TimeSpan pause)
+    private QemuIoReadLoop(Process process, int blocks, int blockSize, Func<int, byte>? pattern, TimeSpan pause)
     {
         _process = process;
         _loop = Task.Run(() => LoopAsync(blocks, blockSize, pattern, pause));
@@ -56,10 +56,10 @@ internal sealed class QemuIoReadLoop : IAsyncDisposable
 
     /// <summary>
     /// Starts qemu-io (read-only) on the export <paramref name="export"/> at 127.0.0.1:<paramref name="port"/>, reading
-    /// block i % <paramref name="blocks"/> whose bytes all equal <paramref name="pattern"/>(i), one read after another
-    /// with <paramref name="pause"/> between them.
+    /// block i % <paramref name="blocks"/> (whose bytes must all equal <paramref name="pattern"/>(i), when given), one
+    /// read after another with <paramref name="pause"/> between them.
     /// </summary>
-    public static QemuIoReadLoop Start(int port, string export, int reconnectDelaySeconds, int blocks, int blockSize, Func<int, byte> pattern, TimeSpan pause)
+    public static QemuIoReadLoop Start(int port, string export, int reconnectDelaySeconds, int blocks, int blockSize, Func<int, byte>? pattern, TimeSpan pause)
     {
         var start = new ProcessStartInfo("qemu-io")
         {
@@ -129,15 +129,16 @@ internal sealed class QemuIoReadLoop : IAsyncDisposable
 
     // One command at a time: "qemu-io> read N/N bytes at offset X" then "… ops; …" when the read and the pattern check
     // succeed; "read failed: …" or "Pattern verification failed …" when not.
-    private async Task LoopAsync(int blocks, int blockSize, Func<int, byte> pattern, TimeSpan pause)
+    private async Task LoopAsync(int blocks, int blockSize, Func<int, byte>? pattern, TimeSpan pause)
     {
         Stopwatch clock = _clock;
         for (int i = 0; !_stop.IsCancellationRequested; i++)
         {
             int block = i % blocks;
             TimeSpan sent = clock.Elapsed;
+            string check = pattern is null ? "" : string.Create(CultureInfo.InvariantCulture, $"-P 0x{pattern(block):x2} ");
             await _process.StandardInput.WriteLineAsync(string.Create(
-                CultureInfo.InvariantCulture, $"read -P 0x{pattern(block):x2} {(long)block * blockSize} {blockSize}"));
+                CultureInfo.InvariantCulture, $"read {check}{(long)block * blockSize} {blockSize}"));
             await _process.StandardInput.FlushAsync();
             string? line;
             bool succeeded;
