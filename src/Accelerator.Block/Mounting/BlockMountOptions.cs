@@ -53,6 +53,9 @@ public sealed class BlockMountOptions : IValidatableObject
     /// <value>Default null: nothing is recorded.</value>
     public string? TracePath { get; set; }
 
+    /// <summary>The largest <see cref="RequestTimeout"/>: 24 hours.</summary>
+    public static readonly TimeSpan MaxRequestTimeout = TimeSpan.FromHours(24);
+
     /// <inheritdoc />
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
@@ -66,9 +69,10 @@ public sealed class BlockMountOptions : IValidatableObject
             yield return new ValidationResult($"{nameof(MaxCacheBytes)} must not be negative.");
         }
 
-        if (RequestTimeout <= TimeSpan.Zero)
+        // At most a day: the bound is a timer (of the fetch and of the FUSE read), and a read that waits longer is hung.
+        if (RequestTimeout <= TimeSpan.Zero || RequestTimeout > MaxRequestTimeout)
         {
-            yield return new ValidationResult($"{nameof(RequestTimeout)} must be positive.");
+            yield return new ValidationResult($"{nameof(RequestTimeout)} must be positive and at most {MaxRequestTimeout.TotalHours:0} hours.");
         }
     }
 }

@@ -45,6 +45,9 @@ public sealed class LazyMountOptions : IValidatableObject
     /// <summary>When set, the files read are written there as a prefetch list when unmounted (<c>--record-trace</c>).</summary>
     public string? TracePath { get; set; }
 
+    /// <summary>The largest <see cref="RequestTimeout"/>: 24 hours.</summary>
+    public static readonly TimeSpan MaxRequestTimeout = TimeSpan.FromHours(24);
+
     /// <inheritdoc />
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
@@ -55,9 +58,10 @@ public sealed class LazyMountOptions : IValidatableObject
             yield return new ValidationResult($"{nameof(MaxCacheBytes)} must not be negative.");
         }
 
-        if (RequestTimeout <= TimeSpan.Zero)
+        // At most a day: the bound is a timer (of the fetch and of the FUSE read), and a read that waits longer is hung.
+        if (RequestTimeout <= TimeSpan.Zero || RequestTimeout > MaxRequestTimeout)
         {
-            yield return new ValidationResult($"{nameof(RequestTimeout)} must be positive.");
+            yield return new ValidationResult($"{nameof(RequestTimeout)} must be positive and at most {MaxRequestTimeout.TotalHours:0} hours.");
         }
 
         if (Reader is not null && new LazyReaderOptionsValidator().Validate(Options.DefaultName, Reader) is { Failed: true, Failures: { } readerFailures })
