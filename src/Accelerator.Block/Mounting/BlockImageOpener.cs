@@ -66,10 +66,7 @@ public sealed class BlockImageOpener : IBlockImageOpener
     // A ranged request never outlives the read that waits for it (the fetch bound): a request stuck on a hung registry
     // is abandoned when its reader gets EIO, so nothing stays pending after the registry is back.
     private TimeSpan RequestTimeout()
-    {
-        TimeSpan stackDefault = new BlockStackOptions { CacheDirectory = "" }.RequestTimeout;
-        return _options.RequestTimeout < stackDefault ? _options.RequestTimeout : stackDefault;
-    }
+        => _options.RequestTimeout < BlockStackOptions.DefaultRequestTimeout ? _options.RequestTimeout : BlockStackOptions.DefaultRequestTimeout;
 
     private string CacheDirectory()
         => _options.CacheDirectory ?? PrivateDirectory.FirstWritable("/var/cache/accel/blocks", PrivateDirectory.InTemp("accel-blocks"));

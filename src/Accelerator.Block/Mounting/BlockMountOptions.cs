@@ -44,6 +44,9 @@ public sealed class BlockMountOptions : IValidatableObject
     /// <value>Default 2 minutes.</value>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>The largest <see cref="RequestTimeout"/>: 24 hours.</summary>
+    public static readonly TimeSpan MaxRequestTimeout = TimeSpan.FromHours(24);
+
     /// <summary>
     /// When set, every block an image mount reads (mounting and the container's start included) is recorded in
     /// first-read order and written to this file when the mount is disposed, as the block trace
@@ -52,9 +55,6 @@ public sealed class BlockMountOptions : IValidatableObject
     /// </summary>
     /// <value>Default null: nothing is recorded.</value>
     public string? TracePath { get; set; }
-
-    /// <summary>The largest <see cref="RequestTimeout"/>: 24 hours.</summary>
-    public static readonly TimeSpan MaxRequestTimeout = TimeSpan.FromHours(24);
 
     /// <inheritdoc />
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)

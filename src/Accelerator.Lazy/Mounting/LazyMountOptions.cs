@@ -39,14 +39,14 @@ public sealed class LazyMountOptions : IValidatableObject
     /// </summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>The largest <see cref="RequestTimeout"/>: 24 hours.</summary>
+    public static readonly TimeSpan MaxRequestTimeout = TimeSpan.FromHours(24);
+
     /// <summary>When set, the mount's statistics are written there as JSON when it is unmounted (<c>--stats-json</c>).</summary>
     public string? StatisticsJsonPath { get; set; }
 
     /// <summary>When set, the files read are written there as a prefetch list when unmounted (<c>--record-trace</c>).</summary>
     public string? TracePath { get; set; }
-
-    /// <summary>The largest <see cref="RequestTimeout"/>: 24 hours.</summary>
-    public static readonly TimeSpan MaxRequestTimeout = TimeSpan.FromHours(24);
 
     /// <inheritdoc />
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)

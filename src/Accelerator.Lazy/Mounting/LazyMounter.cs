@@ -135,17 +135,6 @@ public sealed partial class LazyMounter : IImageMounter
         }
     }
 
-    // A ranged request never outlives the read that waits for it: at the fetch bound the read gets EIO and its fetch
-    // is abandoned too, so no request stuck on a hung registry keeps its chunks pending after the registry is back.
-    private LazyReaderOptions ReaderOptions(string sourceName)
-        => _options.Reader with
-        {
-            SourceName = sourceName,
-            RequestTimeout = _options.Reader.RequestTimeout == Timeout.InfiniteTimeSpan || _options.Reader.RequestTimeout > _options.RequestTimeout
-                ? _options.RequestTimeout
-                : _options.Reader.RequestTimeout,
-        };
-
     private static string? FuseUnusableReason()
     {
         try
@@ -161,6 +150,17 @@ public sealed partial class LazyMounter : IImageMounter
 
     private string CacheDirectory()
         => _options.CacheDirectory ?? PrivateDirectory.FirstWritable("/var/cache/accel/chunks", PrivateDirectory.InTemp("accel-chunks"));
+
+    // A ranged request never outlives the read that waits for it: at the fetch bound the read gets EIO and its fetch
+    // is abandoned too, so no request stuck on a hung registry keeps its chunks pending after the registry is back.
+    private LazyReaderOptions ReaderOptions(string sourceName)
+        => _options.Reader with
+        {
+            SourceName = sourceName,
+            RequestTimeout = _options.Reader.RequestTimeout == Timeout.InfiniteTimeSpan || _options.Reader.RequestTimeout > _options.RequestTimeout
+                ? _options.RequestTimeout
+                : _options.Reader.RequestTimeout,
+        };
 
     private string CreatePrivateDirectory()
     {
