@@ -25,6 +25,7 @@ internal static class MountCommand
     {
         var image = new Argument<string>("REF") { Description = "The image: host[:port]/repo[:tag|@digest] or oci:DIR[:TAG]. Its lazy variant TAG-accel is used when present. With --strategy block, also file:PATH (a raw disk image)." };
         var mountPoint = new Argument<string>("MOUNTPOINT") { Description = "An existing directory to mount the root file system on." };
+        var fetchTimeout = CreateFetchTimeout();
         var strategies = CliStrategies.Create();
         var strategy = new Option<string>("--strategy")
         {
@@ -41,16 +42,18 @@ internal static class MountCommand
         var recordTrace = new Option<string?>("--record-trace") { Description = "Record what is read, as a prefetch list for 'accel convert --prefetch-list', to FILE when unmounted (lazy: the files; block: the blocks, for 'accel convert --format block')." };
         var background = new Option<bool>("--background") { Description = "Serve from a detached process; return once the mount is ready." };
         var readyTimeout = Flags.Duration("--ready-timeout", "With --background: how long to wait for the mount (30s, 5m; a number alone is seconds). Default: 120s.", TimeSpan.FromSeconds(1));
-        var fetchTimeout = CreateFetchTimeout();
         var command = new Command("mount", "Mount an image at MOUNTPOINT and serve it until SIGINT/SIGTERM or 'accel umount MOUNTPOINT'.")
         {
-            image, mountPoint, strategy, readOnly, cacheDirectory, statsJson, recordTrace, background, readyTimeout, fetchTimeout,
+            image, mountPoint, strategy, readOnly, cacheDirectory, statsJson, recordTrace, background, readyTimeout,
         };
         // Each strategy's own options (lazy: --chunk-cache-dir; block: --block-cache-dir; cache: --snapshot-dir; full: --max-image-size).
         foreach (var option in strategies.SelectMany(s => s.MountOptions))
         {
             command.Options.Add(option);
         }
+
+        // Read by the lazy and block strategies (FetchTimeoutFlag).
+        command.Options.Add(fetchTimeout);
 
         command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
@@ -93,10 +96,7 @@ internal static class MountCommand
                 chosen,
                 result.GetValue(cacheDirectory) is { } c ? Path.GetFullPath(c) : null,
                 stats,
-                result.GetValue(recordTrace) is { } t ? Path.GetFullPath(t) : null)
-            {
-                FetchTimeout = result.GetValue(fetchTimeout),
-            };
+                result.GetValue(recordTrace) is { } t ? Path.GetFullPath(t) : null);
             foreach (var cliStrategy in strategies)
             {
                 cliStrategy.AddToMount(builder, context);
@@ -131,6 +131,9 @@ internal static class MountCommand
         return command;
     }
 
+    /// <summary>The name of <see cref="CreateFetchTimeout"/>'s flag, by which the strategies read it.</summary>
+    internal const string FetchTimeoutFlag = "--fetch-timeout";
+
     /// <summary>
     /// <c>--fetch-timeout</c> (<c>accel mount</c>, <c>accel block serve</c>, <c>accel snapshotter</c>): the lazy and block
     /// strategies' fetch bound, after which a read of data not cached yet fails with EIO while the registry is down or
@@ -138,7 +141,7 @@ internal static class MountCommand
     /// </summary>
     internal static Option<TimeSpan?> CreateFetchTimeout()
         => Flags.Duration(
-            "--fetch-timeout",
+            FetchTimeoutFlag,
             "Lazy and block: how long a read may wait for data not cached yet before it fails with EIO, when the registry is down or does not answer (30s, 5m; a number alone is seconds). Default: 120s.",
             TimeSpan.FromSeconds(1));
 

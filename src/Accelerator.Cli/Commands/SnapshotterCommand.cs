@@ -17,14 +17,14 @@ internal static class SnapshotterCommand
 {
     public static Command Create(CommonOptions common, CliConsole console)
     {
+        var fetchTimeout = MountCommand.CreateFetchTimeout();
         var address = new Option<string?>("--address") { Description = "The unix socket containerd's proxy plugin names (created 0600). Default: /run/accel/snapshotter.sock, or [snapshotter] address.", HelpName = "SOCK" };
         var root = new Option<string?>("--root") { Description = "The state directory: snapshot metadata and trees (made 0700; one daemon per root). Default: /var/lib/accel, or [snapshotter] root.", HelpName = "DIR" };
         var config = new Option<string?>("--config") { Description = "A TOML file: [snapshotter] root/address and the sections of the daemon's other parts; flags override it.", HelpName = "FILE" };
         var criProxy = new SnapshotterCriProxy();
-        var fetchTimeout = MountCommand.CreateFetchTimeout();
         var command = new Command("snapshotter", "Run the node daemon: containerd's remote snapshotter on a unix socket (see docs/containerd.md).")
         {
-            address, root, config, criProxy.Address, criProxy.Endpoint, fetchTimeout,
+            address, root, config, criProxy.Address, criProxy.Endpoint,
         };
         command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
@@ -79,6 +79,7 @@ internal static class SnapshotterCommand
                 cancellationToken).ConfigureAwait(false);
             return 0;
         }));
+        command.Options.Add(fetchTimeout);
         command.Subcommands.Add(SnapshotterStatusCommand.Create(console));
         return command;
     }

@@ -37,15 +37,15 @@ internal static class SnapshotterRemoteSnapshots
                     (o, s) => o.Root = Path.Combine(s.Value.Root, "cache"));
                 under.AddOptions<Accelerator.Lazy.Mounting.LazyMountOptions>().PostConfigure<IOptions<SnapshotterOptions>>((o, s) =>
                 {
+                    o.RequestTimeout = fetchTimeout ?? o.RequestTimeout;
                     o.CacheDirectory ??= Path.Combine(s.Value.Root, "chunks");
                     o.StateDirectory ??= Path.Combine(s.Value.Root, "lazy");
-                    o.RequestTimeout = fetchTimeout ?? o.RequestTimeout;
                 });
                 under.AddOptions<Accelerator.Block.Mounting.BlockMountOptions>().PostConfigure<IOptions<SnapshotterOptions>>((o, s) =>
                 {
+                    o.RequestTimeout = fetchTimeout ?? o.RequestTimeout;
                     o.CacheDirectory ??= Path.Combine(s.Value.Root, "blocks");
                     o.StateDirectory ??= Path.Combine(s.Value.Root, "block");
-                    o.RequestTimeout = fetchTimeout ?? o.RequestTimeout;
                 });
             });
     }

@@ -46,9 +46,6 @@ internal abstract class CliStrategy
 /// <param name="TracePath">The full path of <c>--record-trace</c>, or null.</param>
 internal sealed record MountContext(ParseResult Result, string Chosen, string? CacheDirectory, string? StatisticsPath, string? TracePath)
 {
-    /// <summary>The <c>--fetch-timeout</c> value (the lazy and block strategies' fetch bound), or null for their default.</summary>
-    public TimeSpan? FetchTimeout { get; init; }
-
     /// <summary>The <c>--strategy</c> value that tries every strategy.</summary>
     public const string Auto = "auto";
 

@@ -29,11 +29,11 @@ internal sealed class LazyCliStrategy : CliStrategy
     {
         builder.UseLazyMount(o =>
         {
+            o.RequestTimeout = mount.Result.GetValue<TimeSpan?>(MountCommand.FetchTimeoutFlag) ?? o.RequestTimeout;
             o.CacheDirectory = mount.Result.GetValue(_chunkCacheDirectory) is { } c ? Path.GetFullPath(c) : mount.CacheDirectory;
             o.StatisticsJsonPath = mount.StatisticsPath;
             o.TracePath = mount.TracePath;
             o.Prefetch = true;
-            o.RequestTimeout = mount.FetchTimeout ?? o.RequestTimeout;
         });
     }
 
