@@ -63,10 +63,14 @@ public sealed class BlockImageOpener : IBlockImageOpener
         return new BlockImageDisk(stack, blockImage.Image.Manifest.Digest);
     }
 
-    // A ranged request never outlives the read that waits for it (the fetch bound): a request stuck on a hung registry
-    // is abandoned when its reader gets EIO, so nothing stays pending after the registry is back.
+    // A ranged request ends a little before the read that waits for it (the fetch bound, which the FUSE session of a
+    // mount enforces): it fails with its reason ("the registry is unreachable"), which the read's EIO is logged with,
+    // and no request stuck on a hung registry keeps its blocks pending after the registry is back.
     private TimeSpan RequestTimeout()
-        => _options.RequestTimeout < BlockStackOptions.DefaultRequestTimeout ? _options.RequestTimeout : BlockStackOptions.DefaultRequestTimeout;
+    {
+        TimeSpan bound = _options.RequestTimeout - TimeSpan.FromTicks(Math.Min(TimeSpan.TicksPerSecond, _options.RequestTimeout.Ticks / 4));
+        return bound < BlockStackOptions.DefaultRequestTimeout ? bound : BlockStackOptions.DefaultRequestTimeout;
+    }
 
     private string CacheDirectory()
         => _options.CacheDirectory ?? PrivateDirectory.FirstWritable("/var/cache/accel/blocks", PrivateDirectory.InTemp("accel-blocks"));

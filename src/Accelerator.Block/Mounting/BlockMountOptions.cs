@@ -38,7 +38,7 @@ public sealed class BlockMountOptions : IValidatableObject
     /// The fetch bound (<c>accel mount --fetch-timeout</c>, <c>accel block serve --fetch-timeout</c>): how long a read of
     /// the disk may wait for its blocks before the loop device (or the NBD client) gets EIO, so a registry that is down
     /// (connection refused) or hung (accepts and never answers) never hangs the mount. The ranged requests behind it are
-    /// abandoned at the same bound (at most 60 s each), which leaves nothing pending or failed behind: cached blocks go on
+    /// abandoned a little before it (at most 60 s each), which leaves nothing pending or failed behind: cached blocks go on
     /// being served during an outage, and the next read after the registry is back fetches again.
     /// </summary>
     /// <value>Default 2 minutes.</value>

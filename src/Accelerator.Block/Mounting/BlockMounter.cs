@@ -132,9 +132,7 @@ public sealed partial class BlockMounter : IImageMounter
             {
                 FileSystemName = "accel-block",
                 Subtype = "accel-block",
-                // A backstop a little after the fetch bound: at the bound the fetch itself fails, with its reason
-                // ("the registry is unreachable"), which the read's EIO is then logged with.
-                Session = { RequestTimeout = _options.RequestTimeout + TimeSpan.FromSeconds(1), MaxReaders = 32 },
+                Session = { RequestTimeout = _options.RequestTimeout, MaxReaders = 32 },
             };
             resources.Fuse = await FuseMount.MountAsync(fuseDirectory, fileSystem, fuseOptions, _loggerFactory, _time, cancellationToken).ConfigureAwait(false);
             resources.Loop = await LoopDevice.AttachAsync(

@@ -32,8 +32,8 @@ public sealed class LazyMountOptions : IValidatableObject
     /// <summary>
     /// The fetch bound (<c>accel mount --fetch-timeout</c>): how long a FUSE read may wait for its chunks before the
     /// reader gets EIO, so a registry that is down (connection refused) or hung (accepts and never answers) never
-    /// blocks a reader forever. The ranged requests behind the read are abandoned at the same bound
-    /// (<see cref="LazyReaderOptions.RequestTimeout"/> is capped by it), which leaves nothing pending or failed behind:
+    /// blocks a reader forever. The ranged requests behind the read are abandoned a little before it
+    /// (<see cref="LazyReaderOptions.RequestTimeout"/> is capped so), which leaves nothing pending or failed behind:
     /// cached chunks go on being served during an outage, and the next read after the registry is back fetches again.
     /// <value>Default: 2 minutes.</value>
     /// </summary>

@@ -27,10 +27,6 @@ public sealed partial class LazyMounter : IImageMounter
 {
     private const string DevFuse = "/dev/fuse";
 
-    // The FUSE session's own read timeout is a backstop a little after the fetch bound: at the bound the fetch itself
-    // fails, with its reason ("the registry is unreachable"), which the read's EIO is then logged with.
-    private static readonly TimeSpan FuseBackstopDelay = TimeSpan.FromSeconds(1);
-
     private readonly AcceleratedImageResolver _variants;
     private readonly LazyMountOptions _options;
     private readonly ILoggerFactory _loggerFactory;
@@ -102,7 +98,7 @@ public sealed partial class LazyMounter : IImageMounter
                 lazy, resources.Cache, ReaderOptions(ImageStoreResolver.SourceName(lazyReference)), statistics,
                 resources.Trace, _loggerFactory.CreateLogger<LazyFileReader>(), _time);
             var fileSystem = new ChunkIndexFileSystem(lazy.Bootstrap, new LazyContentReader(reader));
-            var fuseOptions = new FuseMountOptions { Session = { RequestTimeout = _options.RequestTimeout + FuseBackstopDelay } };
+            var fuseOptions = new FuseMountOptions { Session = { RequestTimeout = _options.RequestTimeout } };
 
             string fuseTarget = target;
             if (!options.ReadOnly)
@@ -151,16 +147,19 @@ public sealed partial class LazyMounter : IImageMounter
     private string CacheDirectory()
         => _options.CacheDirectory ?? PrivateDirectory.FirstWritable("/var/cache/accel/chunks", PrivateDirectory.InTemp("accel-chunks"));
 
-    // A ranged request never outlives the read that waits for it: at the fetch bound the read gets EIO and its fetch
-    // is abandoned too, so no request stuck on a hung registry keeps its chunks pending after the registry is back.
+    // A ranged request ends a little before the read that waits for it (the fetch bound, which the FUSE session
+    // enforces): it fails with its reason ("the registry is unreachable"), which the read's EIO is logged with, and no
+    // request stuck on a hung registry keeps its chunks pending after the registry is back.
     private LazyReaderOptions ReaderOptions(string sourceName)
-        => _options.Reader with
+    {
+        TimeSpan bound = _options.RequestTimeout - TimeSpan.FromTicks(Math.Min(TimeSpan.TicksPerSecond, _options.RequestTimeout.Ticks / 4));
+        TimeSpan reader = _options.Reader.RequestTimeout;
+        return _options.Reader with
         {
             SourceName = sourceName,
-            RequestTimeout = _options.Reader.RequestTimeout == Timeout.InfiniteTimeSpan || _options.Reader.RequestTimeout > _options.RequestTimeout
-                ? _options.RequestTimeout
-                : _options.Reader.RequestTimeout,
+            RequestTimeout = reader == Timeout.InfiniteTimeSpan || reader > bound ? bound : reader,
         };
+    }
 
     private string CreatePrivateDirectory()
     {
