@@ -301,7 +301,7 @@ internal sealed class BlockFetcher
             }
             catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
-                throw new TimeoutException($"The ranged read of {blob} at {offset}+{buffer.Length} took longer than {_options.RequestTimeout}.");
+                throw new TimeoutException($"The ranged read of {blob} at {offset}+{buffer.Length} got no answer within {_options.RequestTimeout}: the registry (or mirror) is unreachable or does not answer.");
             }
         }
         finally

@@ -6,6 +6,9 @@ namespace Accelerator.Block.Layers;
 /// <summary>Options of <see cref="BlockLayerStack"/>, checked by <see cref="BlockStackOptionsValidator"/>.</summary>
 public sealed record BlockStackOptions : IValidatableObject
 {
+    // The default of RequestTimeout, also the most a mount's fetch bound gives the stack (BlockImageOpener).
+    internal static readonly TimeSpan DefaultRequestTimeout = TimeSpan.FromSeconds(60);
+
     /// <summary>
     /// The local block cache directory: verified, uncompressed blocks by sha256 (the lazy chunk cache's layout, so
     /// both can share one directory). Created (mode 0700) when missing.
@@ -29,7 +32,7 @@ public sealed record BlockStackOptions : IValidatableObject
     public int MergeGapBytes { get; init; }
 
     /// <summary>How long one ranged request may take before it fails with <see cref="TimeoutException"/> (an <see cref="IOException"/> to readers). <value>Default: 60 seconds.</value></summary>
-    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(60);
+    public TimeSpan RequestTimeout { get; init; } = DefaultRequestTimeout;
 
     /// <summary>Whether opening the stack starts replaying the index's prefetch trace in the background. <value>Default: true.</value></summary>
     public bool PrefetchOnOpen { get; init; } = true;

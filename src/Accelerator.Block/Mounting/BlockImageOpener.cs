@@ -58,9 +58,18 @@ public sealed class BlockImageOpener : IBlockImageOpener
         BlockImage blockImage = await BlockImage.LoadAsync(store, variant, platform, cancellationToken).ConfigureAwait(false);
         var source = new CountingBlobSource(store.Blobs, ImageStoreResolver.SourceName(variant), statistics);
         var stack = blockImage.OpenStack(
-            new BlockStackOptions { CacheDirectory = CacheDirectory(), MaxCacheBytes = _options.MaxCacheBytes },
+            new BlockStackOptions { CacheDirectory = CacheDirectory(), MaxCacheBytes = _options.MaxCacheBytes, RequestTimeout = RequestTimeout() },
             source, _stackLogger, _time);
         return new BlockImageDisk(stack, blockImage.Image.Manifest.Digest);
+    }
+
+    // A ranged request ends a little before the read that waits for it (the fetch bound, which the FUSE session of a
+    // mount enforces): it fails with its reason ("the registry is unreachable"), which the read's EIO is logged with,
+    // and no request stuck on a hung registry keeps its blocks pending after the registry is back.
+    private TimeSpan RequestTimeout()
+    {
+        TimeSpan bound = _options.RequestTimeout - TimeSpan.FromTicks(Math.Min(TimeSpan.TicksPerSecond, _options.RequestTimeout.Ticks / 4));
+        return bound < BlockStackOptions.DefaultRequestTimeout ? bound : BlockStackOptions.DefaultRequestTimeout;
     }
 
     private string CacheDirectory()

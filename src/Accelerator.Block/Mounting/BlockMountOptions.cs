@@ -35,9 +35,18 @@ public sealed class BlockMountOptions : IValidatableObject
     [Range(0, 1024 * 1024)]
     public int? ReadAheadKilobytes { get; set; } = 4096;
 
-    /// <summary>How long a read of the disk may take before the loop device gets EIO (a hung backend never hangs the mount).</summary>
+    /// <summary>
+    /// The fetch bound (<c>accel mount --fetch-timeout</c>, <c>accel block serve --fetch-timeout</c>): how long a read of
+    /// the disk may wait for its blocks before the loop device (or the NBD client) gets EIO, so a registry that is down
+    /// (connection refused) or hung (accepts and never answers) never hangs the mount. The ranged requests behind it are
+    /// abandoned a little before it (at most 60 s each), which leaves nothing pending or failed behind: cached blocks go on
+    /// being served during an outage, and the next read after the registry is back fetches again.
+    /// </summary>
     /// <value>Default 2 minutes.</value>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>The largest <see cref="RequestTimeout"/>: 24 hours.</summary>
+    public static readonly TimeSpan MaxRequestTimeout = TimeSpan.FromHours(24);
 
     /// <summary>
     /// When set, every block an image mount reads (mounting and the container's start included) is recorded in
@@ -70,9 +79,10 @@ public sealed class BlockMountOptions : IValidatableObject
             yield return new ValidationResult($"{nameof(MaxCacheBytes)} must not be negative.");
         }
 
-        if (RequestTimeout <= TimeSpan.Zero)
+        // At most a day: the bound is a timer (of the fetch and of the FUSE read), and a read that waits longer is hung.
+        if (RequestTimeout <= TimeSpan.Zero || RequestTimeout > MaxRequestTimeout)
         {
-            yield return new ValidationResult($"{nameof(RequestTimeout)} must be positive.");
+            yield return new ValidationResult($"{nameof(RequestTimeout)} must be positive and at most {MaxRequestTimeout.TotalHours:0} hours.");
         }
     }
 }

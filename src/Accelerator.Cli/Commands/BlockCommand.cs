@@ -44,10 +44,11 @@ internal static class BlockCommand
         var tlsKey = new Option<string?>("--tls-key") { Description = "The private key of --tls-cert, PEM." };
         var tlsClientCa = new Option<string?>("--tls-client-ca") { Description = "Require a client certificate that chains to one of these PEM certificate authorities." };
         var idleTimeout = Flags.Duration("--idle-timeout", "How long a connection may stay silent (handshake or between requests) before it is closed (30s, 5m; a number alone is seconds; 0: never). Default: 300s.", TimeSpan.FromSeconds(1), allowZero: true);
+        var fetchTimeout = MountCommand.CreateFetchTimeout();
         var recordTrace = new Option<string?>("--record-trace") { Description = "Record the blocks clients read, in first-read order, to FILE at shutdown (for 'accel convert --format block --prefetch-list'); block images only." };
         var command = new Command("serve", "Serve an image's virtual disk over NBD until SIGINT/SIGTERM (qemu-img, nbdcopy, nbdinfo and nbd-client can use it).")
         {
-            image, endpoints, name, writable, cacheDirectory, oldCacheDirectory, maxConnections, allowRemote, tlsCert, tlsKey, tlsClientCa, idleTimeout, recordTrace,
+            image, endpoints, name, writable, cacheDirectory, oldCacheDirectory, maxConnections, allowRemote, tlsCert, tlsKey, tlsClientCa, idleTimeout, recordTrace, fetchTimeout,
         };
         command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
@@ -83,7 +84,11 @@ internal static class BlockCommand
             string source = result.GetRequiredValue(image);
             using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
             await using var host = common.CreateBuilder(result)
-                .UseBlockDevice(o => o.CacheDirectory = (result.GetValue(cacheDirectory) ?? result.GetValue(oldCacheDirectory)) is { } c ? Path.GetFullPath(c) : null)
+                .UseBlockDevice(o =>
+                {
+                    o.CacheDirectory = (result.GetValue(cacheDirectory) ?? result.GetValue(oldCacheDirectory)) is { } c ? Path.GetFullPath(c) : null;
+                    o.RequestTimeout = result.GetValue(fetchTimeout) ?? o.RequestTimeout;
+                })
                 .Build();
             var statistics = new MountStatistics { Strategy = Strategy.Block };
             string? tracePath = result.GetValue(recordTrace) is { } t ? Path.GetFullPath(t) : null;

@@ -8,6 +8,8 @@ using Accelerator.Cli.Strategies;
 using Accelerator.Fuse.Takeover;
 using Accelerator.Lazy.Mounting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
 
 namespace Accelerator.Cli.Commands;
 
@@ -24,6 +26,7 @@ internal static class MountCommand
     {
         var image = new Argument<string>("REF") { Description = "The image: host[:port]/repo[:tag|@digest] or oci:DIR[:TAG]. Its lazy variant TAG-accel is used when present. With --strategy block, also file:PATH (a raw disk image)." };
         var mountPoint = new Argument<string>("MOUNTPOINT") { Description = "An existing directory to mount the root file system on." };
+        var fetchTimeout = CreateFetchTimeout();
         var strategies = CliStrategies.Create();
         var strategy = new Option<string>("--strategy")
         {
@@ -62,6 +65,9 @@ internal static class MountCommand
             command.Options.Add(option);
         }
 
+        // Read by the lazy and block strategies (FetchTimeoutFlag).
+        command.Options.Add(fetchTimeout);
+
         command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
             string source = result.GetRequiredValue(image);
@@ -89,6 +95,17 @@ internal static class MountCommand
 
             string? stats = result.GetValue(statsJson) is { } s ? Path.GetFullPath(s) : null;
             var builder = common.CreateBuilder(result);
+            // Warnings go to standard error (a fetch that failed and why: "the registry ... is unreachable"); standard
+            // output keeps only the command's own lines.
+            builder.Services.AddLogging(logging => logging
+                .AddSimpleConsole(o =>
+                {
+                    o.SingleLine = true;
+                    o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fff ";
+                    o.UseUtcTimestamp = true;
+                })
+                .SetMinimumLevel(LogLevel.Warning)
+                .Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
             string chosen = result.GetRequiredValue(strategy);
             var context = new MountContext(
                 result,
@@ -140,6 +157,20 @@ internal static class MountCommand
         }));
         return command;
     }
+
+    /// <summary>The name of <see cref="CreateFetchTimeout"/>'s flag, by which the strategies read it.</summary>
+    internal const string FetchTimeoutFlag = "--fetch-timeout";
+
+    /// <summary>
+    /// <c>--fetch-timeout</c> (<c>accel mount</c>, <c>accel block serve</c>, <c>accel snapshotter</c>): the lazy and block
+    /// strategies' fetch bound, after which a read of data not cached yet fails with EIO while the registry is down or
+    /// hung (<c>LazyMountOptions.RequestTimeout</c>, <c>BlockMountOptions.RequestTimeout</c>).
+    /// </summary>
+    internal static Option<TimeSpan?> CreateFetchTimeout()
+        => Flags.Duration(
+            FetchTimeoutFlag,
+            "Lazy and block: how long a read may wait for data not cached yet before it fails with EIO, when the registry is down or does not answer (30s, 5m; a number alone is seconds). Default: 120s.",
+            TimeSpan.FromSeconds(1));
 
     // A raw disk image file (file:PATH) mounted by the block mounter directly: no image, no registry.
     private static async Task<int> MountRawDiskAsync(string source, string target, string stateDirectory, bool readOnly, string? stats, CliConsole console, CancellationToken cancellationToken)

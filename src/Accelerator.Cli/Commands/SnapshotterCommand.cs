@@ -19,6 +19,7 @@ internal static class SnapshotterCommand
 {
     public static Command Create(CommonOptions common, CliConsole console)
     {
+        var fetchTimeout = MountCommand.CreateFetchTimeout();
         var address = new Option<string?>("--address") { Description = "The unix socket containerd's proxy plugin names (created 0600). Default: /run/accel/snapshotter.sock, or [snapshotter] address.", HelpName = "SOCK" };
         var root = new Option<string?>("--root") { Description = "The state directory: snapshot metadata and trees (made 0700; one daemon per root). Default: /var/lib/accel, or [snapshotter] root.", HelpName = "DIR" };
         var config = new Option<string?>("--config") { Description = "A TOML file: [snapshotter] root/address and the sections of the daemon's other parts; flags override it.", HelpName = "FILE" };
@@ -76,7 +77,7 @@ internal static class SnapshotterCommand
 
                     services.AddSnapshotStoreLayers(settings.GetSection(SnapshotStoreLayersServiceCollectionExtensions.SectionName));
 
-                    SnapshotterRemoteSnapshots.Add(services, common, result, settings);
+                    SnapshotterRemoteSnapshots.Add(services, common, result, settings, result.GetValue(fetchTimeout));
                     services.AddAccelSnapshotter(options =>
                     {
                         options.Address = addressFlag ?? options.Address;
@@ -98,6 +99,7 @@ internal static class SnapshotterCommand
                 cancellationToken).ConfigureAwait(false);
             return 0;
         }));
+        command.Options.Add(fetchTimeout);
         command.Subcommands.Add(SnapshotterStatusCommand.Create(console));
         return command;
     }

@@ -17,7 +17,8 @@ namespace Accelerator.Cli.Commands;
 /// </summary>
 internal static class SnapshotterRemoteSnapshots
 {
-    public static void Add(IServiceCollection services, CommonOptions common, ParseResult result, IConfiguration settings)
+    // fetchTimeout: --fetch-timeout, the lazy and block mounts' fetch bound, or null for their default.
+    public static void Add(IServiceCollection services, CommonOptions common, ParseResult result, IConfiguration settings, TimeSpan? fetchTimeout = null)
     {
         services.AddRemoteSnapshots(
             options => settings.GetSection("remote").Bind(options),
@@ -37,12 +38,14 @@ internal static class SnapshotterRemoteSnapshots
                     (o, s) => o.Root = Path.Combine(s.Value.Root, "cache"));
                 under.AddOptions<Accelerator.Lazy.Mounting.LazyMountOptions>().PostConfigure<IOptions<SnapshotterOptions>>((o, s) =>
                 {
+                    o.RequestTimeout = fetchTimeout ?? o.RequestTimeout;
                     o.CacheDirectory ??= Path.Combine(s.Value.Root, "chunks");
                     o.StateDirectory ??= Path.Combine(s.Value.Root, "lazy");
                     o.Takeover ??= SnapshotterTakeover.Options(s.Value.Root);
                 });
                 under.AddOptions<Accelerator.Block.Mounting.BlockMountOptions>().PostConfigure<IOptions<SnapshotterOptions>>((o, s) =>
                 {
+                    o.RequestTimeout = fetchTimeout ?? o.RequestTimeout;
                     o.CacheDirectory ??= Path.Combine(s.Value.Root, "blocks");
                     o.StateDirectory ??= Path.Combine(s.Value.Root, "block");
                     o.Takeover ??= SnapshotterTakeover.Options(s.Value.Root);

@@ -34,6 +34,7 @@ internal sealed class BlockCliStrategy : CliStrategy
     {
         builder.UseBlockDevice(o =>
         {
+            o.RequestTimeout = mount.Result.GetValue<TimeSpan?>(MountCommand.FetchTimeoutFlag) ?? o.RequestTimeout;
             o.CacheDirectory = mount.Result.GetValue(_blockCacheDirectory) is { } b ? Path.GetFullPath(b)
                 : mount.CacheDirectory is { } c ? Path.Combine(c, "blocks")
                 : null;

@@ -29,6 +29,7 @@ internal sealed class LazyCliStrategy : CliStrategy
     {
         builder.UseLazyMount(o =>
         {
+            o.RequestTimeout = mount.Result.GetValue<TimeSpan?>(MountCommand.FetchTimeoutFlag) ?? o.RequestTimeout;
             o.CacheDirectory = mount.Result.GetValue(_chunkCacheDirectory) is { } c ? Path.GetFullPath(c) : mount.CacheDirectory;
             o.StatisticsJsonPath = mount.StatisticsPath;
             o.TracePath = mount.TracePath;

@@ -31,10 +31,17 @@ public sealed class LazyMountOptions : IValidatableObject
     public bool Prefetch { get; set; } = true;
 
     /// <summary>
-    /// How long a FUSE read may wait for its chunks before the reader gets EIO (a dead or hung backend never blocks a
-    /// reader forever). <value>Default: 2 minutes.</value>
+    /// The fetch bound (<c>accel mount --fetch-timeout</c>): how long a FUSE read may wait for its chunks before the
+    /// reader gets EIO, so a registry that is down (connection refused) or hung (accepts and never answers) never
+    /// blocks a reader forever. The ranged requests behind the read are abandoned a little before it
+    /// (<see cref="LazyReaderOptions.RequestTimeout"/> is capped so), which leaves nothing pending or failed behind:
+    /// cached chunks go on being served during an outage, and the next read after the registry is back fetches again.
+    /// <value>Default: 2 minutes.</value>
     /// </summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>The largest <see cref="RequestTimeout"/>: 24 hours.</summary>
+    public static readonly TimeSpan MaxRequestTimeout = TimeSpan.FromHours(24);
 
     /// <summary>When set, the mount's statistics are written there as JSON when it is unmounted (<c>--stats-json</c>).</summary>
     public string? StatisticsJsonPath { get; set; }
@@ -61,9 +68,10 @@ public sealed class LazyMountOptions : IValidatableObject
             yield return new ValidationResult($"{nameof(MaxCacheBytes)} must not be negative.");
         }
 
-        if (RequestTimeout <= TimeSpan.Zero)
+        // At most a day: the bound is a timer (of the fetch and of the FUSE read), and a read that waits longer is hung.
+        if (RequestTimeout <= TimeSpan.Zero || RequestTimeout > MaxRequestTimeout)
         {
-            yield return new ValidationResult($"{nameof(RequestTimeout)} must be positive.");
+            yield return new ValidationResult($"{nameof(RequestTimeout)} must be positive and at most {MaxRequestTimeout.TotalHours:0} hours.");
         }
 
         if (Reader is not null && new LazyReaderOptionsValidator().Validate(Options.DefaultName, Reader) is { Failed: true, Failures: { } readerFailures })

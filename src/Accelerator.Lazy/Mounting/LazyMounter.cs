@@ -105,7 +105,7 @@ public sealed partial class LazyMounter : IImageMounter
                 _loggerFactory.CreateLogger<ChunkCache>(), _time);
             resources.Trace = _options.TracePath is null ? null : new ReadTraceRecorder(lazy.Bootstrap);
             var reader = LazyFileReader.Create(
-                lazy, resources.Cache, _options.Reader with { SourceName = ImageStoreResolver.SourceName(lazyReference) }, statistics,
+                lazy, resources.Cache, ReaderOptions(ImageStoreResolver.SourceName(lazyReference)), statistics,
                 resources.Trace, _loggerFactory.CreateLogger<LazyFileReader>(), _time);
             var fileSystem = new ChunkIndexFileSystem(lazy.Bootstrap, new LazyContentReader(reader));
             var fuseOptions = new FuseMountOptions { Session = { RequestTimeout = _options.RequestTimeout } };
@@ -203,6 +203,20 @@ public sealed partial class LazyMounter : IImageMounter
 
     private string CacheDirectory()
         => _options.CacheDirectory ?? PrivateDirectory.FirstWritable("/var/cache/accel/chunks", PrivateDirectory.InTemp("accel-chunks"));
+
+    // A ranged request ends a little before the read that waits for it (the fetch bound, which the FUSE session
+    // enforces): it fails with its reason ("the registry is unreachable"), which the read's EIO is logged with, and no
+    // request stuck on a hung registry keeps its chunks pending after the registry is back.
+    private LazyReaderOptions ReaderOptions(string sourceName)
+    {
+        TimeSpan bound = _options.RequestTimeout - TimeSpan.FromTicks(Math.Min(TimeSpan.TicksPerSecond, _options.RequestTimeout.Ticks / 4));
+        TimeSpan reader = _options.Reader.RequestTimeout;
+        return _options.Reader with
+        {
+            SourceName = sourceName,
+            RequestTimeout = reader == Timeout.InfiniteTimeSpan || reader > bound ? bound : reader,
+        };
+    }
 
     private string CreatePrivateDirectory()
     {

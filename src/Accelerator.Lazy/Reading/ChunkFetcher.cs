@@ -347,7 +347,7 @@ internal sealed partial class ChunkFetcher
         }
         catch (OperationCanceledException) when (timeout?.IsCancellationRequested == true && !cancellationToken.IsCancellationRequested)
         {
-            throw new TimeoutException($"The ranged read of {_blobs[run.Blob]} at {run.Start}+{buffer.Length} took longer than {_options.RequestTimeout}.");
+            throw new TimeoutException($"The ranged read of {_blobs[run.Blob]} at {run.Start}+{buffer.Length} got no answer within {_options.RequestTimeout}: the registry (or mirror) is unreachable or does not answer.");
         }
     }
 

@@ -183,11 +183,14 @@ public sealed partial class RegistryClient : IDisposable
                 string hint = ex.InnerException is AuthenticationException && request.Uri.Scheme == Uri.UriSchemeHttps
                     ? $"; if {request.Registry} serves plain HTTP, allow it (PlainHttp / --plain-http)"
                     : "";
-                throw new RegistryException($"{request.Describe()}: {ex.Message}{hint}", inner: ex);
+                string unreachable = ex.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError
+                    ? $"the registry {request.Uri.Authority} is unreachable after {_options.MaxRetries} retries: "
+                    : "";
+                throw new RegistryException($"{request.Describe()}: {unreachable}{ex.Message}{hint}", inner: ex);
             }
             catch (TimeoutRejectedException ex)
             {
-                throw new RegistryException($"{request.Describe()}: no answer within {_options.RequestTimeout.TotalSeconds:0.###} s (after {_options.MaxRetries} retries).", inner: ex);
+                throw new RegistryException($"{request.Describe()}: the registry {request.Uri.Authority} is unreachable: no answer within {_options.RequestTimeout.TotalSeconds:0.###} s (after {_options.MaxRetries} retries).", inner: ex);
             }
 
             if (response.StatusCode != HttpStatusCode.Unauthorized || retriedAuth || !(request.Content is null || request.Replayable))

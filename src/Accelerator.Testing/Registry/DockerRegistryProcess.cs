@@ -44,8 +44,8 @@ public sealed class DockerRegistryProcess : IAsyncDisposable
     /// <summary>The registry binary.</summary>
     public const string Binary = "/usr/bin/docker-registry";
 
-    private readonly Process _process;
     private readonly LogSink _log;
+    private Process _process;
 
     private DockerRegistryProcess(Process process, LogSink log, string root, string host)
     {
@@ -96,27 +96,7 @@ public sealed class DockerRegistryProcess : IAsyncDisposable
             string config = Path.Combine(root, "config.yml");
             await File.WriteAllTextAsync(config, await BuildConfigAsync(options, root, host, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
             var log = new LogSink(Path.Combine(root, "registry.log"));
-            var info = new ProcessStartInfo(Binary)
-            {
-                ArgumentList = { "serve", config },
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            var process = new Process { StartInfo = info };
-            DataReceivedEventHandler write = (_, e) =>
-            {
-                if (e.Data is not null)
-                {
-                    log.WriteLine(e.Data);
-                }
-            };
-            process.OutputDataReceived += write;
-            process.ErrorDataReceived += write;
-            process.Start();
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-            var registry = new DockerRegistryProcess(process, log, root, host);
+            var registry = new DockerRegistryProcess(StartProcess(config, log), log, root, host);
             try
             {
                 await registry.WaitUntilReadyAsync(cancellationToken).ConfigureAwait(false);
@@ -134,6 +114,61 @@ public sealed class DockerRegistryProcess : IAsyncDisposable
             TryDelete(root);
             throw;
         }
+    }
+
+    /// <summary>Whether the registry process runs (false after <see cref="StopAsync"/> until <see cref="RestartAsync"/>).</summary>
+    public bool IsRunning => !_process.HasExited;
+
+    /// <summary>
+    /// Stops the registry as an outage would (SIGKILL: connections are refused from then on), keeping its address,
+    /// configuration and storage for <see cref="RestartAsync"/>.
+    /// </summary>
+    public async Task StopAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+
+        await _process.WaitForExitAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Starts the registry stopped by <see cref="StopAsync"/> again, on the same address with the same storage, and waits until <c>/v2/</c> answers.</summary>
+    public async Task RestartAsync(CancellationToken cancellationToken = default)
+    {
+        if (!_process.HasExited)
+        {
+            throw new InvalidOperationException("The registry is running; stop it first.");
+        }
+
+        _process.Dispose();
+        _process = StartProcess(Path.Combine(RootDirectory, "config.yml"), _log);
+        await WaitUntilReadyAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static Process StartProcess(string config, LogSink log)
+    {
+        var info = new ProcessStartInfo(Binary)
+        {
+            ArgumentList = { "serve", config },
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        var process = new Process { StartInfo = info };
+        DataReceivedEventHandler write = (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                log.WriteLine(e.Data);
+            }
+        };
+        process.OutputDataReceived += write;
+        process.ErrorDataReceived += write;
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
     }
 
     private async Task WaitUntilReadyAsync(CancellationToken cancellationToken)

@@ -54,7 +54,22 @@ public sealed class StrategyOptionsTests
 
         var error = Assert.Throws<OptionsValidationException>(() => builder.Build());
 
-        Assert.Contains("Invalid lazy mount options: RequestTimeout must be positive.", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Invalid lazy mount options: RequestTimeout must be positive and at most 24 hours.", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("lazy")]
+    [InlineData("block")]
+    public void Build_FetchBoundOverADay_FailsWithTheReason(string strategy)
+    {
+        var tooLong = TimeSpan.FromHours(25);
+        var builder = strategy == "lazy"
+            ? new ImageAcceleratorBuilder().UseLazyMount(o => o.RequestTimeout = tooLong)
+            : new ImageAcceleratorBuilder().UseBlockDevice(o => o.RequestTimeout = tooLong);
+
+        var error = Assert.Throws<OptionsValidationException>(() => builder.Build());
+
+        Assert.Contains($"Invalid {strategy} mount options: RequestTimeout must be positive and at most 24 hours.", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
