@@ -4,14 +4,24 @@ using Microsoft.Win32.SafeHandles;
 namespace Accelerator.Fuse.Takeover;
 
 /// <summary>
-/// Watches held <c>/dev/fuse</c> descriptors on a thread of its own: poll(2) of every one (no events asked: POLLERR,
-/// POLLHUP and POLLNVAL are always reported, and <c>/dev/fuse</c> reports POLLERR once its connection ended — unmounted
-/// or aborted) and of an eventfd that <see cref="Changed"/> writes, so that a new or removed entry is polled at once.
+/// Watches held <c>/dev/fuse</c> descriptors on a thread of its own: every <see cref="CheckInterval"/> (and whenever
+/// <see cref="Changed"/> writes the eventfd) one poll(2) of every held descriptor with a zero timeout (no events asked:
+/// POLLERR, POLLHUP and POLLNVAL are always reported, and <c>/dev/fuse</c> reports POLLERR once its connection ended —
+/// unmounted or aborted).
 /// </summary>
+/// <remarks>
+/// The devices are never waited on: a poller sleeping on <c>/dev/fuse</c> is on the connection's wait queue, and the
+/// kernel wakes it for every request queued — one context switch of the holder per FUSE request of every mount it
+/// keeps (measured: +20–40% CPU per request for the serving process). Checking on a timer costs nothing per request;
+/// an ended connection is dropped within <see cref="CheckInterval"/>.
+/// </remarks>
 /// <typeparam name="TEntry">What is watched; <paramref name="device"/> gives its descriptor.</typeparam>
 internal sealed class FuseDeviceWatcher<TEntry>(Func<IReadOnlyList<TEntry>> snapshot, Func<TEntry, SafeFileHandle> device, Action<TEntry> ended, Action<string> failed) : IDisposable
     where TEntry : class
 {
+    /// <summary>How often the held descriptors are checked for an ended connection.</summary>
+    internal static readonly TimeSpan CheckInterval = TimeSpan.FromSeconds(2);
+
     private readonly SafeFileHandle _wake = LibC.EventFd();
     private Thread? _thread;
     private volatile bool _stopping;
@@ -96,14 +106,31 @@ internal sealed class FuseDeviceWatcher<TEntry>(Func<IReadOnlyList<TEntry>> snap
                     }
                 }
 
-                int n = LibC.Poll(poll, -1);
+                // Sleep on the eventfd alone, then look at the devices without waiting on them.
+                int n = LibC.Poll(poll.AsSpan(0, 1), (int)CheckInterval.TotalMilliseconds);
                 if (n < 0 && n != -Errno.EINTR)
                 {
                     failed(LibC.Message(-n));
                     return;
                 }
 
-                _ = LibC.Read(poll[0].Fd, drain);
+                if (n > 0)
+                {
+                    _ = LibC.Read(poll[0].Fd, drain);
+                }
+
+                if (_stopping)
+                {
+                    return;
+                }
+
+                poll[0].ReturnedEvents = 0;
+                n = entries.Count == 0 ? 0 : LibC.Poll(poll.AsSpan(1), 0);
+                if (n < 0 && n != -Errno.EINTR)
+                {
+                    failed(LibC.Message(-n));
+                    return;
+                }
                 for (int i = 0; i < entries.Count; i++)
                 {
                     if ((poll[i + 1].ReturnedEvents & (LibC.POLLERR | LibC.POLLHUP | LibC.POLLNVAL)) != 0)
