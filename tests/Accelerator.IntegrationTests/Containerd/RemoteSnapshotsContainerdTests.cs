@@ -225,11 +225,15 @@ public sealed class RemoteSnapshotsContainerdFixture : IAsyncLifetime
         {
             try
             {
+                // containerd's metadata layer answers NotFound for a key it does not know without asking the daemon:
+                // only a listing of the namespace's snapshots (a Stat of each in the daemon) shows the daemon answers.
                 await Snapshots.UsageAsync(new UsageRequest { Snapshotter = "accel", Key = "not-there" }, Headers);
+                await Containerd.WaitForSnapshotterAsync("accel");
                 return;
             }
             catch (RpcException ex) when (ex.StatusCode == StatusCode.NotFound)
             {
+                await Containerd.WaitForSnapshotterAsync("accel");
                 return;
             }
             catch (RpcException ex) when (ex.StatusCode == StatusCode.Unavailable && attempt < 60)
