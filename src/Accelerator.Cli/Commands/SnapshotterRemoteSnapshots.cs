@@ -51,10 +51,8 @@ internal static class SnapshotterRemoteSnapshots
                     o.Takeover ??= SnapshotterTakeover.Options(s.Value.Root);
                 });
             });
-        // What the holder keeps at start is resumed by the remote snapshots, never unmounted.
-        services.AddSingleton<IHeldMountPoints>(sp => new SnapshotterTakeover.HeldMountPoints(
-            SnapshotterTakeover.HolderDirectory(sp.GetRequiredService<IOptions<SnapshotterOptions>>().Value.Root)));
-        // ... and never cleaned up as stale: every path the holder keeps (mount points, FUSE mounts, private directories).
+        // What the holder keeps at start (mount points, FUSE mounts, private directories) is resumed by the remote
+        // snapshots, never unmounted, and never cleaned up as stale.
         services.AddSingleton<IHeldMounts>(sp => new SnapshotterTakeover.HeldPaths(
             SnapshotterTakeover.HolderDirectory(sp.GetRequiredService<IOptions<SnapshotterOptions>>().Value.Root)));
     }

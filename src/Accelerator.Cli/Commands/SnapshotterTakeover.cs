@@ -1,7 +1,6 @@
 using System.Globalization;
 using Accelerator.Fuse.Takeover;
 using Accelerator.Linux;
-using Accelerator.Snapshotter.Remote;
 
 namespace Accelerator.Cli.Commands;
 
@@ -85,31 +84,6 @@ internal static class SnapshotterTakeover
         catch (IOException)
         {
             return true;
-        }
-    }
-
-    /// <summary>The mount points the holder of a daemon's root keeps (none when no holder runs).</summary>
-    internal sealed class HeldMountPoints(string directory) : IHeldMountPoints
-    {
-        public async Task<IReadOnlySet<string>> ListAsync(CancellationToken cancellationToken)
-        {
-            var held = new HashSet<string>(StringComparer.Ordinal);
-            if (!File.Exists(Path.Combine(directory, "holder.sock")))
-            {
-                return held;
-            }
-
-            try
-            {
-                await using var client = await FuseHolderClient.ConnectAsync(directory, null, cancellationToken).ConfigureAwait(false);
-                held.UnionWith((await client.ListAsync(cancellationToken).ConfigureAwait(false)).Select(e => e.Key));
-            }
-            catch (FuseHolderException)
-            {
-                // No holder listens (it exited when idle): nothing is held.
-            }
-
-            return held;
         }
     }
 

@@ -71,13 +71,3 @@ public sealed partial class SnapshotterStaleState : IHostedService
     [LoggerMessage(1, LogLevel.Error, "Cleaning up stale state under {Root} failed")]
     private partial void LogSweepFailed(string root, Exception exception);
 }
-
-/// <summary>
-/// Mounts a holder keeps for a takeover: the sweep leaves their paths (mount points, private directories) and
-/// everything under them alone. Registered with <c>services.AddSingleton&lt;IHeldMounts, …&gt;()</c>.
-/// </summary>
-public interface IHeldMounts
-{
-    /// <summary>The held paths, read when the daemon starts.</summary>
-    Task<IReadOnlyList<string>> GetHeldPathsAsync(CancellationToken cancellationToken);
-}

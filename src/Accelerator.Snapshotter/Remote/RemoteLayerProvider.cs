@@ -3,6 +3,7 @@ using System.Text.Json;
 using Accelerator.Linux;
 using Accelerator.Oci;
 using Accelerator.Oci.Model;
+using Accelerator.Snapshotter.Hosting;
 using Accelerator.Snapshotter.Layers;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -54,7 +55,7 @@ public sealed partial class RemoteLayerProvider : ILayerProvider, IAsyncDisposab
 
     /// <summary>
     /// Creates the provider and loads the images served before a restart: those whose mount a holder still keeps
-    /// (<paramref name="heldMountPoints"/>) are taken over at once, in the background; the others are mounted again when
+    /// (<paramref name="heldMounts"/>) are taken over at once, in the background; the others are mounted again when
     /// first used.
     /// </summary>
     /// <exception cref="InvalidOperationException">The accelerator includes the full-pull strategy (containerd downloads ordinary images itself).</exception>
@@ -65,7 +66,7 @@ public sealed partial class RemoteLayerProvider : ILayerProvider, IAsyncDisposab
         RemoteSnapshotMetrics? metrics = null,
         ILogger<RemoteLayerProvider>? logger = null,
         TimeProvider? time = null,
-        IHeldMountPoints? heldMountPoints = null)
+        IHeldMounts? heldMounts = null)
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         ArgumentNullException.ThrowIfNull(stores);
@@ -89,7 +90,7 @@ public sealed partial class RemoteLayerProvider : ILayerProvider, IAsyncDisposab
         _time = time ?? TimeProvider.System;
         _directory = PrivateDirectory.Create(_options.Directory);
         // Asked once, before anything is unmounted: what a holder keeps alive here is resumed, never unmounted.
-        _held = heldMountPoints?.ListAsync(CancellationToken.None).GetAwaiter().GetResult() ?? new HashSet<string>(StringComparer.Ordinal);
+        _held = new HashSet<string>(heldMounts?.GetHeldPathsAsync(CancellationToken.None).GetAwaiter().GetResult() ?? [], StringComparer.Ordinal);
         Load();
         _resuming = ResumeHeldAsync(_stopping.Token);
     }
