@@ -287,7 +287,7 @@ public sealed class ContainerTakeoverFixture : IAsyncLifetime
 
         // The daemon's stop leaves its mounts to the holder (that is the point); the test's holder goes with the test,
         // and what it kept alive is then stale: the sweep removes it (block: ext4, loop device, FUSE, in that order).
-        StopHolder(Path.Combine(Root, "takeover"));
+        FuseHolderProcesses.StopUnder(Path.Combine(Root, "takeover"));
         await new Accelerator.Fuse.Takeover.StaleMountSweeper().SweepAsync(SnapshotterStaleState.ScopeFor(Root));
         foreach (string mountPoint in MountTable.MountPointsUnder(MountTable.Read(), Directory))
         {
@@ -405,27 +405,6 @@ public sealed class ContainerTakeoverFixture : IAsyncLifetime
         var checksums = files.ToDictionary(f => "/" + Path.GetRelativePath(rootfs, f.FullName), f => Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(f.FullName))));
         System.IO.Directory.Delete(Path.GetDirectoryName(rootfs)!, recursive: true);
         return checksums;
-    }
-
-    // The holder this fixture's daemons started: `accel fuse-holder --directory DIRECTORY`, found by its command line.
-    private static void StopHolder(string directory)
-    {
-        foreach (string process in System.IO.Directory.EnumerateDirectories("/proc").Where(p => int.TryParse(Path.GetFileName(p), out _)))
-        {
-            try
-            {
-                string[] arguments = File.ReadAllText(Path.Combine(process, "cmdline")).Split('\0');
-                if (arguments.Contains("fuse-holder") && arguments.SkipWhile(a => a != "--directory").Skip(1).FirstOrDefault() == directory)
-                {
-                    using var holder = System.Diagnostics.Process.GetProcessById(int.Parse(Path.GetFileName(process), CultureInfo.InvariantCulture));
-                    holder.Kill();
-                    holder.WaitForExit(TimeSpan.FromSeconds(10));
-                }
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException)
-            {
-            }
-        }
     }
 
     private static void CopyDirectory(string source, string target)

@@ -77,6 +77,7 @@ public sealed class ContainerdPullAccelFixture : IAsyncLifetime
 
         Client.Dispose();
         // Whatever a snapshotter that failed left mounted; deepest first.
+        FuseHolderProcesses.StopUnder(WorkDirectory);
         foreach (string mountPoint in MountTable.MountPointsUnder(MountTable.Read(), WorkDirectory))
         {
             FileSystemMount.Unmount(mountPoint);

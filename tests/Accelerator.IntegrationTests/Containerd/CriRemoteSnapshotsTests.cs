@@ -140,6 +140,7 @@ public sealed class CriRemoteSnapshotsFixture : IAsyncLifetime
         }
 
         Client.Dispose();
+        FuseHolderProcesses.StopUnder(Directory);
         foreach (string mountPoint in MountTable.MountPointsUnder(MountTable.Read(), Directory))
         {
             FileSystemMount.Unmount(mountPoint);

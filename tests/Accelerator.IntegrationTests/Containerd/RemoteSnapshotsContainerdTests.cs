@@ -206,6 +206,7 @@ public sealed class RemoteSnapshotsContainerdFixture : IAsyncLifetime
         }
 
         Client.Dispose();
+        FuseHolderProcesses.StopUnder(WorkDirectory);
         foreach (string mountPoint in MountTable.MountPointsUnder(MountTable.Read(), WorkDirectory))
         {
             FileSystemMount.Unmount(mountPoint);

@@ -64,6 +64,7 @@ public sealed class SnapshotStoreSharingFixture : IAsyncLifetime
         }
 
         Client.Dispose();
+        FuseHolderProcesses.StopUnder(WorkDirectory);
         foreach (string mount in MountTable.MountPointsUnder(MountTable.Read(), WorkDirectory).OrderByDescending(m => m.Length))
         {
             FileSystemMount.Unmount(mount);
