@@ -24,6 +24,13 @@ public static class FuseHandover
         }
     }
 
+    /// <summary>
+    /// Whether what is stacked on <paramref name="fuse"/> (an overlay, a loop device and its file system) is to be left
+    /// mounted when disposed: asked for (<paramref name="requested"/>: handed over, or taken over and not yet resumed),
+    /// this process is handing over, or the FUSE mount itself leaves.
+    /// </summary>
+    public static bool Leaves(FuseMount? fuse, bool requested) => requested || IsHandingOver || fuse?.LeavesMounted == true;
+
     /// <summary>Leaves every live mount of this process, and every later one, mounted for a successor. Irreversible.</summary>
     public static void Begin()
     {

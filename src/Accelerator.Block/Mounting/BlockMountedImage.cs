@@ -140,7 +140,7 @@ public sealed partial class BlockMountedImage : IMountedImage, IHeldMountedImage
                 return;
             }
 
-            bool leave = LeaveMounted || FuseHandover.IsHandingOver || Fuse?.LeavesMounted == true;
+            bool leave = FuseHandover.Leaves(Fuse, LeaveMounted);
             if (leave)
             {
                 Fuse?.LeaveMounted();

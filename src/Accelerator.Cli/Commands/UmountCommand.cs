@@ -26,7 +26,7 @@ internal static class UmountCommand
             }
 
             string holder = result.GetValue(holderDirectory) is { } h ? Path.GetFullPath(h) : MountCommand.DefaultHolderDirectory;
-            if (await ForgetOrphanAsync(holder, path, cancellationToken).ConfigureAwait(false) is not { } orphan)
+            if (await FuseMountLease.ForgetOrphanAsync(holder, path, cancellationToken).ConfigureAwait(false) is not { } orphan)
             {
                 // Served (or not held): the server sees its mount point go, makes the holder forget it and cleans up.
                 FileSystemMount.Unmount(path);
@@ -40,32 +40,6 @@ internal static class UmountCommand
             return 0;
         }));
         return command;
-    }
-
-    // The state of a mount the holder keeps with no owner (its server is gone), after telling the holder to forget it.
-    private static async Task<FuseTakeoverState?> ForgetOrphanAsync(string holder, string path, CancellationToken cancellationToken)
-    {
-        if (!File.Exists(Path.Combine(holder, "holder.sock")))
-        {
-            return null;
-        }
-
-        try
-        {
-            await using var client = await FuseHolderClient.ConnectAsync(holder, null, cancellationToken).ConfigureAwait(false);
-            var held = (await client.ListAsync(cancellationToken).ConfigureAwait(false)).FirstOrDefault(e => e.Key == path);
-            if (held is not { OwnerPid: null } || FuseTakeoverState.TryParse(held.State) is not { } state)
-            {
-                return null;
-            }
-
-            await client.ForgetAsync(path, cancellationToken).ConfigureAwait(false);
-            return state;
-        }
-        catch (FuseHolderException)
-        {
-            return null;
-        }
     }
 
     // Upper layers first, as the mounters do (the holder closed its descriptor: the connection has ended, nothing waits).

@@ -113,23 +113,8 @@ public sealed partial class FuseMountLease : IAsyncDisposable
     /// (null when no holder runs or it holds nothing there). Starts no holder.
     /// </summary>
     public static async Task<string?> ReadHeldStrategyAsync(string holderDirectory, string mountPoint, CancellationToken cancellationToken)
-    {
-        if (!File.Exists(Path.Combine(holderDirectory, "holder.sock")))
-        {
-            return null;
-        }
-
-        try
-        {
-            await using var client = await FuseHolderClient.ConnectAsync(holderDirectory, null, cancellationToken).ConfigureAwait(false);
-            var held = (await client.ListAsync(cancellationToken).ConfigureAwait(false)).FirstOrDefault(e => e.Key == mountPoint);
-            return held is null ? null : FuseTakeoverState.TryParse(held.State)?.Strategy;
-        }
-        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or FuseHolderException)
-        {
-            return null;
-        }
-    }
+        => (await ListHeldAsync(holderDirectory, cancellationToken).ConfigureAwait(false))
+            .FirstOrDefault(h => h.Entry.Key == mountPoint).State?.Strategy;
 
     /// <summary>
     /// Every path the holder in <paramref name="holderDirectory"/> keeps alive: each key (mount point) and, from its
@@ -140,34 +125,67 @@ public sealed partial class FuseMountLease : IAsyncDisposable
     public static async Task<IReadOnlyList<string>> ListHeldPathsAsync(string holderDirectory, CancellationToken cancellationToken)
     {
         var paths = new List<string>();
-        if (!File.Exists(Path.Combine(holderDirectory, "holder.sock")))
+        foreach (var (entry, state) in await ListHeldAsync(holderDirectory, cancellationToken).ConfigureAwait(false))
         {
-            return paths;
+            paths.Add(entry.Key);
+            if (state is not null)
+            {
+                paths.Add(state.FuseMountPoint);
+                paths.Add(state.PrivateDirectory);
+                if (state.FileSystemMount is { } mount)
+                {
+                    paths.Add(mount);
+                }
+            }
+        }
+
+        return paths;
+    }
+
+    /// <summary>
+    /// Makes the holder in <paramref name="holderDirectory"/> forget <paramref name="mountPoint"/> when it keeps it with
+    /// no owner (its server is gone: killed, never taken over) and returns the state it kept, so that the caller tears the
+    /// recorded mounts down; null when nothing orphaned is held there. Starts no holder.
+    /// </summary>
+    public static async Task<FuseTakeoverState?> ForgetOrphanAsync(string holderDirectory, string mountPoint, CancellationToken cancellationToken)
+    {
+        var (entry, state) = (await ListHeldAsync(holderDirectory, cancellationToken).ConfigureAwait(false)).FirstOrDefault(h => h.Entry.Key == mountPoint);
+        if (entry is not { OwnerPid: null } || state is null)
+        {
+            return null;
         }
 
         try
         {
             await using var client = await FuseHolderClient.ConnectAsync(holderDirectory, null, cancellationToken).ConfigureAwait(false);
-            foreach (var held in await client.ListAsync(cancellationToken).ConfigureAwait(false))
-            {
-                paths.Add(held.Key);
-                if (FuseTakeoverState.TryParse(held.State) is { } state)
-                {
-                    paths.Add(state.FuseMountPoint);
-                    paths.Add(state.PrivateDirectory);
-                    if (state.FileSystemMount is { } mount)
-                    {
-                        paths.Add(mount);
-                    }
-                }
-            }
+            await client.ForgetAsync(mountPoint, cancellationToken).ConfigureAwait(false);
+            return state;
         }
         catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or FuseHolderException)
         {
-            // No holder answers: nothing is held.
+            return null;
+        }
+    }
+
+    // What the holder in the directory keeps, each entry with its parsed state (null when unreadable); empty when no
+    // holder answers. Starts no holder.
+    private static async Task<IReadOnlyList<(FuseHeldSummary Entry, FuseTakeoverState? State)>> ListHeldAsync(string holderDirectory, CancellationToken cancellationToken)
+    {
+        if (!File.Exists(Path.Combine(holderDirectory, "holder.sock")))
+        {
+            return [];
         }
 
-        return paths;
+        try
+        {
+            await using var client = await FuseHolderClient.ConnectAsync(holderDirectory, null, cancellationToken).ConfigureAwait(false);
+            return [.. (await client.ListAsync(cancellationToken).ConfigureAwait(false)).Select(e => (e, FuseTakeoverState.TryParse(e.State)))];
+        }
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or FuseHolderException)
+        {
+            // No holder answers (it exited when idle): nothing is held.
+            return [];
+        }
     }
 
     /// <summary>Hands a copy of a fresh mount's descriptor and its state to the holder; this lease owns the key from now on.</summary>

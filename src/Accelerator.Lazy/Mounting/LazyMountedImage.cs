@@ -144,7 +144,7 @@ internal sealed class MountResources(string privateDirectory) : IAsyncDisposable
             return;
         }
 
-        bool leave = LeaveMounted || FuseHandover.IsHandingOver || Fuse?.LeavesMounted == true;
+        bool leave = FuseHandover.Leaves(Fuse, LeaveMounted);
         if (leave)
         {
             Fuse?.LeaveMounted();
