@@ -4,6 +4,7 @@ using Accelerator.Fuse.FileSystem;
 using Accelerator.Linux;
 using Accelerator.Oci.Layers;
 using Accelerator.Oci.Model;
+using Accelerator.Seekable.Gzip;
 using Accelerator.Seekable.Reading;
 using Accelerator.Testing.Tar;
 using Accelerator.Testing.Trees;
@@ -13,7 +14,9 @@ namespace Accelerator.Seekable.Tests.Reading;
 /// <summary>
 /// The heart of "an overlay of per-layer trees, whiteouts honoured": a real FUSE mount of a forest, with the kernel's
 /// overlayfs over its layer directories, shows the same tree as <see cref="LayerApplier"/> applying the same layers in
-/// order — deleted files and directories, opaque directories, replaced files, hard links, symlinks, devices.
+/// order — deleted files and directories, opaque directories, replaced files, hard links, symlinks, devices. The
+/// layers are indexed in the identity test format (units are raw tar slices) and as real gzip layers
+/// (<see cref="GzipIndexBuilder"/>, 64 KiB spans).
 /// </summary>
 public sealed class SeekableForestMountTests : IDisposable
 {
@@ -22,17 +25,21 @@ public sealed class SeekableForestMountTests : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    [Fact]
-    public async Task Overlay_OfTheForestsLayerDirectories_EqualsTheLayersAppliedInOrder()
+    [Theory]
+    [InlineData("identity")]
+    [InlineData("gzip")]
+    public async Task Overlay_OfTheForestsLayerDirectories_EqualsTheLayersAppliedInOrder(string format)
     {
-        byte[][] layers = [.. Layers().Select(l => l.ToArray())];
+        var built = Layers();
+        byte[][] layers = [.. built.Select(l => l.ToArray())];
         string applied = Directory.CreateDirectory(Path.Combine(_directory, "applied")).FullName;
         foreach (byte[] layer in layers)
         {
             await LayerApplier.ApplyAsync(new MemoryStream(layer), LayerCompression.None, applied);
         }
 
-        await using var mounted = await MountedForest.MountAsync(_directory, layers);
+        await using var mounted = await MountedForest.MountAsync(_directory, await IndexAsync(built, format));
+        Assert.All(mounted.Forest.Layers, l => Assert.Equal(format == "gzip" ? "gzip-index" : "identity", l.Format));
 
         var differences = TreeSnapshot.Compare(TreeSnapshot.Capture(applied), TreeSnapshot.Capture(mounted.Merged));
         Assert.True(differences.Count == 0, string.Join(Environment.NewLine, differences));
@@ -47,31 +54,55 @@ public sealed class SeekableForestMountTests : IDisposable
         Assert.Equal(3u, (uint)LibC.Lstat(Path.Combine(mounted.Merged, "usr/bin/tool")).Nlink);
     }
 
-    [Fact]
-    public async Task Read_UnitChangedAtTheSource_EioThroughFuseNothingCachedThenReadsAfterRestore()
+    [Theory]
+    [InlineData("identity")]
+    [InlineData("gzip")]
+    public async Task Read_UnitChangedAtTheSource_EioThroughFuseNothingCachedThenReadsAfterRestore(string format)
     {
-        byte[][] layers = [.. Layers().Select(l => l.ToArray())];
+        var layers = await IndexAsync(Layers(), format);
         await using var mounted = await MountedForest.MountAsync(_directory, layers);
         ulong inode = mounted.Forest.FindPath(0, "/usr/bin/tool")!.Value;
         var entry = mounted.Forest.FileOf(inode)!.Value.Entry;
-        byte[] changed = (byte[])layers[0].Clone();
-        changed[entry.DataOffset + 5000] ^= 0x55;
-        mounted.Source.Replace(mounted.Forest.Layers[0].Layer.Digest, changed);
+        var index = mounted.Forest.Layers[0];
+        var bad = index.Units[index.FindUnit(entry.DataOffset + 5000)];
+        byte[] changed = (byte[])layers[0].Blob.Clone();
+        changed[bad.CompressedOffset + (bad.CompressedLength / 2)] ^= 0x55;
+        mounted.Source.Replace(index.Layer.Digest, changed);
         string path = Path.Combine(mounted.Merged, "usr/bin/tool");
 
         var error = Assert.ThrowsAny<IOException>(() => File.ReadAllBytes(path));
 
         Assert.Contains("Input/output error", error.Message, StringComparison.Ordinal);
-        var bad = mounted.Forest.Layers[0].Units[mounted.Forest.Layers[0].FindUnit(entry.DataOffset + 5000)];
         Assert.False(mounted.Cache.Contains(bad.Digest));
         int requests = mounted.Source.Ranges.Count;
 
-        mounted.Source.Replace(mounted.Forest.Layers[0].Layer.Digest, layers[0]);
+        mounted.Source.Replace(index.Layer.Digest, layers[0].Blob);
         Assert.Equal(Tool, File.ReadAllBytes(path));
         Assert.True(mounted.Source.Ranges.Count > requests);
     }
 
     private static readonly byte[] Tool = SeekableContentReaderTests.Bytes(20_000, seed: 42);
+
+    private static async Task<(SeekableLayerIndex Index, byte[] Blob)[]> IndexAsync(TarBuilder[] layers, string format)
+    {
+        var indexed = new List<(SeekableLayerIndex, byte[])>();
+        foreach (var layer in layers)
+        {
+            if (format == "gzip")
+            {
+                byte[] blob = layer.ToGzip();
+                var descriptor = Descriptor.FromContent("application/vnd.oci.image.layer.v1.tar+gzip", blob);
+                indexed.Add((await GzipIndexBuilder.BuildAsync(new MemoryStream(blob), descriptor, new GzipIndexOptions { SpanSize = GzipIndexOptions.MinSpanSize }), blob));
+            }
+            else
+            {
+                byte[] blob = layer.ToArray();
+                indexed.Add((IdentityLayerIndex.Build(blob, unitSize: 4096), blob));
+            }
+        }
+
+        return [.. indexed];
+    }
 
     private static TarBuilder[] Layers()
     {
@@ -92,6 +123,7 @@ public sealed class SeekableForestMountTests : IDisposable
             .AddHardLink("usr/bin/tool-link", "usr/bin/tool")
             .AddHardLink("usr/bin/tool-again", "./usr/bin/tool")
             .AddFile("usr/lib/libx.so", SeekableContentReaderTests.Bytes(9000, seed: 43), modificationTime: Time0)
+            .AddFile("usr/lib/big.bin", SeekableContentReaderTests.Bytes(300_000, seed: 44), modificationTime: Time0)
             .AddSymlink("lib", "usr/lib", modificationTime: Time0)
             .AddDirectory("dev", modificationTime: Time0)
             .AddCharacterDevice("dev/null", 1, 3)
@@ -145,13 +177,13 @@ public sealed class SeekableForestMountTests : IDisposable
 
         public ChunkCache Cache { get; }
 
-        public static async Task<MountedForest> MountAsync(string directory, byte[][] layers)
+        public static async Task<MountedForest> MountAsync(string directory, (SeekableLayerIndex Index, byte[] Blob)[] layers)
         {
             var source = new RecordingBlobSource();
-            var indexes = layers.Select(l => IdentityLayerIndex.Build(l, unitSize: 4096)).ToList();
-            foreach (byte[] layer in layers)
+            var indexes = layers.Select(l => l.Index).ToList();
+            foreach (var (_, blob) in layers)
             {
-                source.Add(layer);
+                source.Add(blob);
             }
 
             var forest = new SeekableForest(indexes);
