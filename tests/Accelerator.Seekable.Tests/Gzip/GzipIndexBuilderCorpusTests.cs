@@ -41,7 +41,8 @@ public sealed class GzipIndexBuilderCorpusTests(CorpusLayerIndexFixture fixture,
     [Fact]
     public async Task BuildAsync_CorpusLayers_EveryFileThroughTheIndexEqualsTheTar()
     {
-        foreach (var (layer, index, _, _) in fixture.Layers)
+        // The python-nginx layer is minbase plus packages: its spans are checked above; its files would repeat minbase's.
+        foreach (var (layer, index, _, _) in fixture.Layers.Skip(1))
         {
             using var gunzip = GzipTestLayers.StartGunzip(layer.Path);
             using var tar = new TarReader(gunzip.StandardOutput.BaseStream);
