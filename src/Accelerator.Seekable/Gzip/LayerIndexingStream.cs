@@ -52,8 +52,9 @@ internal sealed class LayerIndexingStream : ReadOnlyStream
         _blobHash = Digest.CreateHasher(layer.Digest.Algorithm);
         if (onUnit is not null)
         {
-            _spanBytes = new ArrayBufferWriter<byte>(spanSize + BufferSize);
-            _pendingBytes = new ArrayBufferWriter<byte>(spanSize + BufferSize);
+            // Grown as spans need (a small layer fetched whole must not cost two full spans).
+            _spanBytes = new ArrayBufferWriter<byte>(BufferSize);
+            _pendingBytes = new ArrayBufferWriter<byte>(BufferSize);
         }
     }
 
