@@ -246,7 +246,7 @@ public sealed class TocParserFuzzTests
         }
 
         var position = new ZstdChunkedLayerIndex.ManifestPosition(1000, manifest.Length, Math.Max(1, json.Length));
-        var layer = WithChecksum(new Descriptor(ZstdChunkedLayerIndex.ZstdLayerMediaType, Digest.Compute("layer"u8), 1000 + manifest.Length + 48), manifest);
+        var layer = WithChecksum(new Descriptor(Accelerator.Oci.Model.MediaTypes.OciLayerZstd, Digest.Compute("layer"u8), 1000 + manifest.Length + 48), manifest);
         return (layer, position, manifest);
     }
 
