@@ -53,7 +53,7 @@ public sealed partial class LazyMounter
 
         public override string Identity => lazy.Image.Manifest.Digest.ToString();
 
-        public override LazyMountStatistics Statistics { get; } = new(new MountStatistics { Strategy = Strategy.Lazy });
+        public override LazyMountStatistics Statistics { get; } = new(new MountStatistics { Strategy = Strategy.Lazy, Source = MountStatistics.ConvertedSource });
 
         public override bool IsForest => false;
 
@@ -89,9 +89,9 @@ public sealed partial class LazyMounter
             _image = image;
             _logger = mounter._loggerFactory.CreateLogger<SeekableContentReader>();
             Statistics = statistics;
-            statistics.Source = "seekable";
+            statistics.Source = MountStatistics.SeekableSource;
             statistics.IndexDescription = image.Plan.IndexDescription;
-            statistics.IndexArtifact = image.Plan.Artifact?.Descriptor.Digest;
+            statistics.IndexArtifact = image.Plan.Artifact?.Digest;
             statistics.IndexVerification = mounter._options.VerifyIndexedLayers ? "none" : null;
             statistics.Layers = image.Statistics;
         }
@@ -100,7 +100,7 @@ public sealed partial class LazyMounter
 
         public override Digest ManifestDigest => _image.Plan.Image.Manifest.Digest;
 
-        public override string Identity => $"{ManifestDigest} seekable-index {_image.Plan.Artifact?.Descriptor.Digest.ToString() ?? "none"}";
+        public override string Identity => $"{ManifestDigest} seekable-index {_image.Plan.Artifact?.Digest.ToString() ?? "none"}";
 
         public override LazyMountStatistics Statistics { get; }
 

@@ -53,32 +53,6 @@ namespace Accelerator.Seekable.Reading
     }
 }
 
-namespace Accelerator.Seekable.Gzip
-{
-    public sealed class GzipIndexOptions
-    {
-        public int SpanSize { get; set; } = 4 << 20;
-        public long MaxUncompressedBytes { get; set; } = 64L << 30;
-        public int MaxEntries { get; set; } = 1_000_000;
-    }
-
-    public static class GzipIndexBuilder
-    {
-        public static Task<GzipLayerIndex> BuildAsync(Stream blob, Descriptor layer, GzipIndexOptions? options = null,
-            Func<SeekableUnit, ReadOnlyMemory<byte>, ValueTask>? onUnit = null, CancellationToken cancellationToken = default) => throw new NotImplementedException();
-    }
-
-    public sealed class GzipLayerIndex : SeekableLayerIndex
-    {
-        public const string MediaType = "application/vnd.accelerator.seekable.gzip-index.v1+zstd";
-        private GzipLayerIndex(Descriptor layer) : base(layer, [], []) { }
-        public override string Format => "gzip-index";
-        public int SpanSize { get; }
-        public long UncompressedSize { get; }
-        public override void Decode(int unitIndex, ReadOnlySpan<byte> encoded, Span<byte> destination) => throw new NotImplementedException();
-    }
-}
-
 namespace Accelerator.Seekable.Stargz
 {
     public sealed class EstargzLayerIndex : SeekableLayerIndex
@@ -104,20 +78,3 @@ namespace Accelerator.Seekable.ZstdChunked
     }
 }
 
-namespace Accelerator.Seekable.Index
-{
-    using Accelerator.Seekable.Gzip;
-
-    public sealed class SeekableIndexArtifact
-    {
-        public Descriptor Descriptor { get; } = null!;
-        public bool HasLayerIndex(Descriptor layer) => false;
-        public Task<GzipLayerIndex?> ReadLayerIndexAsync(Descriptor layer, CancellationToken cancellationToken) => throw new NotImplementedException();
-        public Task<IReadOnlyList<string>> ReadPrefetchListAsync(CancellationToken cancellationToken) => throw new NotImplementedException();
-    }
-
-    public static class SeekableIndexFinder
-    {
-        public static Task<(SeekableIndexArtifact? Artifact, string Description)> FindAsync(IImageStore store, ImageReference image, Descriptor manifest, CancellationToken cancellationToken) => throw new NotImplementedException();
-    }
-}

@@ -105,7 +105,7 @@ public sealed class SeekableMountPlan
 
     private static SeekableLayerPlan PlanLayer(int index, Descriptor layer, SeekableIndexArtifact? artifact, string description, long maxWholeLayerBytes)
     {
-        if (artifact is not null && artifact.HasLayerIndex(layer))
+        if (artifact is not null && artifact.Indexes(layer.Digest))
         {
             return new SeekableLayerPlan(index, layer, SeekableLayerSource.Index, $"seekable index ({description})");
         }

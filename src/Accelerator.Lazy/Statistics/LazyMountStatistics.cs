@@ -41,9 +41,13 @@ public sealed class LazyMountStatistics
     /// <summary>
     /// What the lazy mount serves: <c>converted</c> (an image converted with <c>accel convert --format lazy</c>) or
     /// <c>seekable</c> (the original layers, through a seekable index, eStargz or zstd:chunked TOCs).
-    /// <value>Default: <c>converted</c>.</value>
+    /// Kept in <see cref="MountStatistics.Source"/> of <see cref="Mount"/>. <value>Default: <c>converted</c>.</value>
     /// </summary>
-    public string Source { get; set; } = "converted";
+    public string Source
+    {
+        get => Mount.Source ?? MountStatistics.ConvertedSource;
+        set => Mount.Source = value;
+    }
 
     /// <summary>For a seekable mount: how the index artifact was found, or why none was (null otherwise).</summary>
     public string? IndexDescription { get; set; }
