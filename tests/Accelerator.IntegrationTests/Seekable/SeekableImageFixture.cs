@@ -1,4 +1,5 @@
 using Accelerator.Oci.Registry;
+using Accelerator.Seekable.Gzip;
 using Accelerator.Seekable.Index;
 using Accelerator.Testing.Images;
 using Accelerator.Testing.Registry;
@@ -8,8 +9,8 @@ namespace Accelerator.IntegrationTests.Seekable;
 
 /// <summary>
 /// The layered Debian corpus image (<see cref="DebianImageCorpus.Layered"/>: base, packages, an app layer with whiteouts
-/// and an opaque directory) in one real docker-registry, indexed in-process (<see cref="SeekableIndexer"/>, what
-/// <c>accel index</c> runs, default 1 MiB minimum: the base and packages layers get an index, the 1 KiB app layer is
+/// and an opaque directory) in one real docker-registry, indexed in-process (as <c>accel index</c> does, default
+/// 1 MiB minimum: the base and packages layers get an index, the 1 KiB app layer is
 /// fetched whole at mount), with umoci's unpack of it as the reference tree; and the same image pushed again without
 /// an index to another repository.
 /// </summary>
@@ -40,7 +41,7 @@ public sealed class SeekableImageFixture : IAsyncLifetime
         await Image.PushAsync(Registry.Host, "seekable/unindexed");
         Indexed = ImageReference.Parse($"{Registry.Host}/seekable/layered:{Image.Tag}");
         Unindexed = ImageReference.Parse($"{Registry.Host}/seekable/unindexed:{Image.Tag}");
-        await SeekableIndexer.IndexAsync(Client.GetStore(Indexed.Registry), Indexed);
+        await IndexAsync(Indexed, minLayerSize: 1 << 20);
         string rootfs = await Image.UnpackWithUmociAsync(Path.Combine(WorkDirectory, "umoci"));
         Expected = TreeSnapshot.Capture(rootfs);
         Directory.Delete(Path.GetDirectoryName(rootfs)!, recursive: true);
@@ -57,10 +58,28 @@ public sealed class SeekableImageFixture : IAsyncLifetime
         Directory.Delete(WorkDirectory, recursive: true);
     }
 
+    /// <summary>
+    /// Indexes every gzip layer of <paramref name="image"/> of at least <paramref name="minLayerSize"/> bytes (each blob
+    /// read once, verified) and publishes the index beside it, as <c>accel index</c> does.
+    /// </summary>
+    public async Task IndexAsync(ImageReference image, long minLayerSize)
+    {
+        var store = Client.GetStore(image.Registry);
+        var manifest = await store.GetManifestAsync(image);
+        var indexes = new List<GzipLayerIndex>();
+        foreach (Descriptor layer in manifest.Manifest!.Layers.Where(l => l.Size >= minLayerSize))
+        {
+            await using var blob = await store.Blobs.OpenReadAsync(BlobAddress.For(image.Repository, layer));
+            indexes.Add(await GzipIndexBuilder.BuildAsync(blob, layer));
+        }
+
+        await SeekableIndexPublisher.PublishAsync(store, image, manifest.Descriptor, indexes, new GzipIndexOptions().SpanSize);
+    }
+
     /// <summary>A new directory under the work directory.</summary>
     public string NewDirectory(string name) => Directory.CreateDirectory(Path.Combine(WorkDirectory, name + "-" + Guid.NewGuid().ToString("N")[..8])).FullName;
 
     /// <summary>The registry's file holding blob <paramref name="digest"/> (docker-registry's filesystem driver layout).</summary>
     public string BlobFile(Digest digest)
-        => Path.Combine(Registry.StoragePath, "docker", "registry", "v2", "blobs", digest.Algorithm, digest.Hex[..2], digest.Hex, "data");
+        => Path.Combine(Registry.StoragePath, "docker", "registry", "v2", "blobs", digest.Algorithm, digest.Encoded[..2], digest.Encoded, "data");
 }

@@ -137,7 +137,7 @@ public sealed partial class SeekableMountTests(SeekableImageFixture fixture) : I
         await using var first = AccelProcess.Start(args);
         await first.WaitForOutputAsync("Mounted ", TimeSpan.FromMinutes(2));
         Assert.Equal(fixture.Expected[files[0]].Sha256, Sha256Of(Path.Combine(mountPoint, files[0])));
-        await using var handle = File.OpenHandle(Path.Combine(mountPoint, files[1]));
+        using var handle = File.OpenHandle(Path.Combine(mountPoint, files[1]));
         try
         {
             await using var second = AccelProcess.Start(args);
@@ -224,7 +224,7 @@ public sealed partial class SeekableMountTests(SeekableImageFixture fixture) : I
         foreach (SeekableEntry entry in index.Entries)
         {
             TarEntryHeader header = entry.Header;
-            if (header.Kind != TarEntryKind.Regular || header.Size < min || header.Size >= max)
+            if (header.Kind != TarEntryKind.RegularFile || header.Size < min || header.Size >= max)
             {
                 continue;
             }
