@@ -3,6 +3,8 @@ using Accelerator.Oci.Layers;
 using Accelerator.Oci.Model;
 using Accelerator.Oci.Validation;
 using Accelerator.Seekable.Gzip;
+using Accelerator.Seekable.Stargz;
+using Accelerator.Seekable.ZstdChunked;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -17,12 +19,6 @@ namespace Accelerator.Seekable.Index;
 /// </summary>
 public static partial class SeekableIndexer
 {
-    // Annotations by which a layer claims a format read through its own TOC (checked again by the TOC readers):
-    // stargz-snapshotter's estargz package, and containers/storage pkg/chunked (current and older key).
-    private const string EstargzTocAnnotation = "containerd.io/snapshot/stargz/toc.digest";
-    private static readonly string[] ZstdChunkedAnnotations =
-        ["io.github.containers.zstd-chunked.manifest-position", "io.containers.zstd-chunked.manifest-position"];
-
     /// <summary>Indexes <paramref name="image"/> in <paramref name="store"/> and publishes the index there.</summary>
     /// <exception cref="ArgumentException">An option is invalid.</exception>
     /// <exception cref="DigestMismatchException">A layer blob does not match its digest (nothing is published).</exception>
@@ -174,12 +170,12 @@ public static partial class SeekableIndexer
 
     private static string? SkipReason(Descriptor layer, SeekableIndexerOptions options)
     {
-        if (layer.Annotations?.ContainsKey(EstargzTocAnnotation) == true)
+        if (EstargzLayerIndex.Claims(layer))
         {
             return "eStargz: read natively through its TOC, no index needed";
         }
 
-        if (ZstdChunkedAnnotations.Any(a => layer.Annotations?.ContainsKey(a) == true))
+        if (ZstdChunkedLayerIndex.Claims(layer))
         {
             return "zstd:chunked: read natively through its TOC, no index needed";
         }
