@@ -195,6 +195,62 @@ public sealed class TocParserFuzzTests
         }
     }
 
+    [Fact]
+    public void Decode_MutatedChunks_CleanErrorOrTheChunksLength()
+    {
+        var random = new Random(1604);
+        var (estargzLayer, member) = EstargzLayer(Encoding.UTF8.GetBytes(EstargzToc));
+        var estargz = EstargzLayerIndex.Read(estargzLayer, TocOffset, member);
+        var (zstdLayer, position, manifest) = ZstdLayer(Encoding.UTF8.GetBytes(ZstdToc));
+        var zstd = ZstdChunkedLayerIndex.Read(zstdLayer, position, manifest);
+        byte[] content = new byte[100];
+        random.NextBytes(content);
+        byte[] gzipSeed = GzipOf(content[..10]);
+        byte[] zstdSeed;
+        using (var compressor = new Compressor(3))
+        {
+            zstdSeed = compressor.Wrap(content[..10]).ToArray();
+        }
+
+        Assert.Equal(content[..10], DecodeOrNull(estargz, 1, gzipSeed));
+        Assert.Equal(content[..10], DecodeOrNull(zstd, 0, zstdSeed));
+        for (int i = 0; i < Iterations; i++)
+        {
+            DecodeOrNull(estargz, 1, FuzzInput.Mutate(gzipSeed, random));
+            DecodeOrNull(estargz, estargz.Units.Count - 1, FuzzInput.Mutate(member, random));
+            DecodeOrNull(zstd, 0, i % 10 == 9 ? FuzzInput.RandomBytes(random, 50) : FuzzInput.Mutate(zstdSeed, random));
+        }
+    }
+
+    // Decodes bytes padded or cut to the unit's compressed length: the result, or null after a clean error.
+    private static byte[]? DecodeOrNull(SeekableLayerIndex index, int unitIndex, byte[] bytes)
+    {
+        var unit = index.Units[unitIndex];
+        byte[] encoded = new byte[unit.CompressedLength];
+        bytes.AsSpan(0, Math.Min(bytes.Length, encoded.Length)).CopyTo(encoded);
+        byte[] decoded = new byte[unit.DataLength];
+        try
+        {
+            index.Decode(unitIndex, encoded, decoded);
+            return decoded;
+        }
+        catch (InvalidDataException)
+        {
+            return null;
+        }
+    }
+
+    private static byte[] GzipOf(byte[] data)
+    {
+        using var buffer = new MemoryStream();
+        using (var gzip = new GZipStream(buffer, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            gzip.Write(data);
+        }
+
+        return buffer.ToArray();
+    }
+
     private static void CleanErrorOrValid(Func<SeekableLayerIndex> read)
     {
         SeekableLayerIndex index;
@@ -222,14 +278,7 @@ public sealed class TocParserFuzzTests
 
     private static (Descriptor Layer, byte[] Member) EstargzLayer(byte[] json)
     {
-        byte[] tar = new TarBuilder().AddFile(EstargzLayerIndex.TocName, json).ToArray();
-        using var buffer = new MemoryStream();
-        using (var gzip = new GZipStream(buffer, CompressionLevel.Fastest, leaveOpen: true))
-        {
-            gzip.Write(tar);
-        }
-
-        byte[] member = buffer.ToArray();
+        byte[] member = GzipOf(new TarBuilder().AddFile(EstargzLayerIndex.TocName, json).ToArray());
         var layer = new Descriptor("application/vnd.oci.image.layer.v1.tar+gzip", Digest.Compute("layer"u8), TocOffset + member.Length + EstargzFooter.Size)
         {
             Annotations = new Dictionary<string, string> { [EstargzLayerIndex.TocDigestAnnotation] = Digest.Compute(json).ToString() },
@@ -246,7 +295,7 @@ public sealed class TocParserFuzzTests
         }
 
         var position = new ZstdChunkedLayerIndex.ManifestPosition(1000, manifest.Length, Math.Max(1, json.Length));
-        var layer = WithChecksum(new Descriptor(ZstdChunkedLayerIndex.ZstdLayerMediaType, Digest.Compute("layer"u8), 1000 + manifest.Length + 48), manifest);
+        var layer = WithChecksum(new Descriptor(Accelerator.Oci.Model.MediaTypes.OciLayerZstd, Digest.Compute("layer"u8), 1000 + manifest.Length + 48), manifest);
         return (layer, position, manifest);
     }
 
