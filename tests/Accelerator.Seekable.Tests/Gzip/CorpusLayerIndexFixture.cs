@@ -1,0 +1,28 @@
+using System.Diagnostics;
+using Accelerator.Seekable.Gzip;
+using Accelerator.Testing.Images;
+
+namespace Accelerator.Seekable.Tests.Gzip;
+
+/// <summary>Every distinct layer of three corpus images (minbase, layered, python-nginx), indexed once at the default span.</summary>
+public sealed class CorpusLayerIndexFixture : IAsyncLifetime
+{
+    internal IReadOnlyList<(LayerFile Layer, GzipLayerIndex Index, TimeSpan BuildTime, TimeSpan CpuTime)> Layers { get; private set; } = [];
+
+    public async Task InitializeAsync()
+    {
+        var built = new List<(LayerFile, GzipLayerIndex, TimeSpan, TimeSpan)>();
+        foreach (LayerFile layer in await GzipTestLayers.CorpusLayersAsync(DebianImageCorpus.Minbase, DebianImageCorpus.Layered, DebianImageCorpus.PythonNginx))
+        {
+            // Wall time depends on the machine's load; the process's CPU time (the build is most of it) less so.
+            TimeSpan cpu = Process.GetCurrentProcess().TotalProcessorTime;
+            var watch = Stopwatch.StartNew();
+            GzipLayerIndex index = await GzipTestLayers.BuildAsync(layer);
+            built.Add((layer, index, watch.Elapsed, Process.GetCurrentProcess().TotalProcessorTime - cpu));
+        }
+
+        Layers = built;
+    }
+
+    public Task DisposeAsync() => Task.CompletedTask;
+}
