@@ -1,5 +1,6 @@
 using System.IO.Compression;
 using Accelerator.Oci.Layers;
+using Accelerator.Oci.Model;
 using Accelerator.Seekable.Toc;
 
 namespace Accelerator.Seekable.Stargz;
@@ -29,12 +30,7 @@ public sealed class EstargzLayerIndex : SeekableLayerIndex
     public const string FormatName = "estargz";
 
     private static readonly string[] GzipMediaTypes =
-    [
-        "application/vnd.oci.image.layer.v1.tar+gzip",
-        "application/vnd.docker.image.rootfs.diff.tar.gzip",
-        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
-        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
-    ];
+        [MediaTypes.OciLayerGzip, MediaTypes.DockerLayerGzip, MediaTypes.OciLayerNonDistributableGzip, MediaTypes.DockerForeignLayerGzip];
 
     private EstargzLayerIndex(Descriptor layer, List<SeekableEntry> entries, List<SeekableUnit> units, Digest tocDigest, long tocOffset)
         : base(layer, entries, units)
@@ -190,6 +186,8 @@ public sealed class EstargzLayerIndex : SeekableLayerIndex
         {
             using var gzip = new GZipStream(new MemoryStream(member, writable: false), CompressionMode.Decompress);
             using var tar = new LayerTarReader(gzip, new LayerTarReaderOptions { MaxEntries = 1 });
+
+            // Over an in-memory stream the reader completes synchronously; Decode, which needs this too, is synchronous.
             var entry = tar.ReadNextAsync().AsTask().GetAwaiter().GetResult()
                 ?? throw new InvalidDataException($"The {what} holds no tar entry.");
             var header = entry.Header;
