@@ -14,7 +14,7 @@ public sealed class GzipIndexBuilderCorpusTests(CorpusLayerIndexFixture fixture,
     [Fact]
     public async Task BuildAsync_CorpusLayers_EverySpanDecodesToWhatGzipGives()
     {
-        Assert.True(fixture.Layers.Count >= 4);
+        Assert.True(fixture.Layers.Count >= 3);
         foreach (var (layer, index, _, _) in fixture.Layers)
         {
             Assert.Equal(GzipLayerIndex.GzipFormat, index.Format);

@@ -66,10 +66,13 @@ public sealed class GzipIndexBuilderTests(CompressedVariantsFixture fixture) : I
         Assert.True(files > 100, $"only {files} files");
     }
 
-    [Fact]
-    public async Task BuildAsync_OnUnit_GivesEveryUnitWithItsDecodedBytes()
+    [Theory]
+    [InlineData(CompressedVariantsFixture.Pigz)]
+    [InlineData(CompressedVariantsFixture.MultiMember)]
+    [InlineData(CompressedVariantsFixture.Uncompressed)]
+    public async Task BuildAsync_OnUnit_GivesEveryUnitOfTheIndexWithItsDecodedBytes(string variant)
     {
-        LayerFile layer = fixture.Variants[CompressedVariantsFixture.Pigz];
+        LayerFile layer = fixture.Variants[variant];
         var seen = new List<(SeekableUnit Unit, Digest Hash)>();
         await using FileStream stream = File.OpenRead(layer.Path);
 
@@ -79,8 +82,8 @@ public sealed class GzipIndexBuilderTests(CompressedVariantsFixture fixture) : I
             return ValueTask.CompletedTask;
         });
 
-        Assert.Equal(index.Units.Select(u => (u.DataOffset, u.DataLength, u.Digest)), seen.Select(s => (s.Unit.DataOffset, s.Unit.DataLength, s.Hash)));
-        Assert.Equal(index.Units.Select(u => (u.CompressedOffset, u.Digest)), seen.Select(s => (s.Unit.CompressedOffset, s.Unit.Digest)));
+        Assert.Equal(index.Units, seen.Select(s => s.Unit));
+        Assert.Equal(index.Units.Select(u => u.Digest), seen.Select(s => s.Hash));
     }
 
     [Fact]
@@ -163,6 +166,51 @@ public sealed class GzipIndexBuilderTests(CompressedVariantsFixture fixture) : I
         await File.WriteAllBytesAsync(path, blob);
 
         await Assert.ThrowsAsync<InvalidDataException>(() => GzipTestLayers.BuildAsync(GzipTestLayers.Describe(path)));
+    }
+
+    [Fact]
+    public async Task BuildAsync_OverTheUncompressedLimit_ContentTooLargeException()
+    {
+        LayerFile layer = fixture.Variants[CompressedVariantsFixture.Gzip1];
+        await using FileStream stream = File.OpenRead(layer.Path);
+
+        var error = await Assert.ThrowsAsync<ContentTooLargeException>(() =>
+            GzipIndexBuilder.BuildAsync(stream, layer.Descriptor, new GzipIndexOptions { MaxUncompressedBytes = 1 << 20 }));
+        Assert.Contains(layer.Descriptor.Digest.Value, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task BuildAsync_OverTheEntryLimit_ContentTooLargeException()
+    {
+        LayerFile layer = fixture.Variants[CompressedVariantsFixture.Pigz];
+        await using FileStream stream = File.OpenRead(layer.Path);
+
+        await Assert.ThrowsAsync<ContentTooLargeException>(() =>
+            GzipIndexBuilder.BuildAsync(stream, layer.Descriptor, new GzipIndexOptions { MaxEntries = 100 }));
+    }
+
+    [Fact]
+    public async Task Decode_ManyThreadsAtOnce_SameBytesAsOneAtATime()
+    {
+        LayerFile layer = fixture.Variants[CompressedVariantsFixture.MultiMember];
+        GzipLayerIndex index = await GzipTestLayers.BuildAsync(layer, 256 << 10);
+        byte[] blob = await File.ReadAllBytesAsync(layer.Path);
+        byte[] tar = await File.ReadAllBytesAsync(fixture.TarPath);
+        var failures = new System.Collections.Concurrent.ConcurrentBag<int>();
+
+        Parallel.For(0, index.Units.Count * 3, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i =>
+        {
+            int unit = i % index.Units.Count;
+            SeekableUnit u = index.Units[unit];
+            var decoded = new byte[u.DataLength];
+            index.Decode(unit, blob.AsSpan((int)u.CompressedOffset, u.CompressedLength), decoded);
+            if (!decoded.AsSpan().SequenceEqual(tar.AsSpan((int)u.DataOffset, u.DataLength)))
+            {
+                failures.Add(unit);
+            }
+        });
+
+        Assert.Empty(failures);
     }
 
     [Theory]
