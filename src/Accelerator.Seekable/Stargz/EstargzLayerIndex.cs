@@ -108,13 +108,14 @@ public sealed class EstargzLayerIndex : SeekableLayerIndex
     internal static EstargzLayerIndex Read(Descriptor layer, long tocOffset, byte[] tocMember)
     {
         string what = $"eStargz TOC of layer {layer.Digest}";
-        if (!Digest.TryParse(layer.Annotations?.GetValueOrDefault(TocDigestAnnotation), out var expected))
+        // A sha256 only: the TOC becomes a unit, and a unit's digest is a sha256.
+        if (!Digest.TryParse(layer.Annotations?.GetValueOrDefault(TocDigestAnnotation), out var expected) || expected.Algorithm != Digest.Sha256)
         {
-            throw new InvalidDataException($"eStargz layer {layer.Digest} has an invalid {TocDigestAnnotation} annotation.");
+            throw new InvalidDataException($"eStargz layer {layer.Digest} has an invalid {TocDigestAnnotation} annotation (a sha256 digest is required).");
         }
 
         var (header, json) = InflateToc(tocMember, what);
-        var actual = Digest.Compute(expected.Algorithm, json);
+        var actual = Digest.Compute(json);
         if (actual != expected)
         {
             throw new InvalidDataException($"The {what} has digest {actual}, not {expected} as the layer's {TocDigestAnnotation} annotation says: the TOC is not the one the image names.");
