@@ -146,6 +146,43 @@ public sealed class SeekableIndexArtifactTests
         Assert.Throws<InvalidDataException>(() => SeekableIndexArtifact.ParsePrefetchList(json));
     }
 
+    [Fact]
+    public async Task ReadLayerIndexAsync_BlobChangedInTheStore_DigestMismatch()
+    {
+        var (blobs, layer, manifest) = await PublishedAsync();
+        var blob = SeekableIndexArtifact.Parse(manifest, blobs, "repo").LayerIndexes[layer.Digest];
+        byte[] tampered = (await blobs.ReadAllBytesAsync(BlobAddress.For("repo", blob), 1 << 20)).ToArray();
+        tampered[^1] ^= 1;
+        blobs.AddUnverified(blob.Digest, tampered);
+
+        await Assert.ThrowsAsync<DigestMismatchException>(() => SeekableIndexArtifact.Parse(manifest, blobs, "repo").ReadLayerIndexAsync(layer));
+    }
+
+    [Fact]
+    public async Task ReadLayerIndexAsync_IndexOfAnotherLayerUnderThisLayersName_InvalidData()
+    {
+        var (blobs, layer, manifest) = await PublishedAsync();
+        var other = layer with { Digest = Digest.Compute("another layer"u8) };
+        var relabelled = SeekableIndexArtifact.Build(
+            Subject, [(other.Digest, SeekableIndexArtifact.Parse(manifest, blobs, "repo").LayerIndexes[layer.Digest])], null, 4 << 20, Created);
+
+        var artifact = SeekableIndexArtifact.Parse(relabelled, blobs, "repo");
+
+        await Assert.ThrowsAsync<InvalidDataException>(() => artifact.ReadLayerIndexAsync(other));
+        Assert.Null(await artifact.ReadLayerIndexAsync(layer));
+    }
+
+    private static async Task<(InMemoryBlobSource Blobs, Descriptor Layer, ManifestDocument Manifest)> PublishedAsync()
+    {
+        // An empty tar archive (its two zero blocks): the smallest layer the builder indexes.
+        byte[] tar = new byte[1024];
+        var layer = Descriptor.FromContent("application/vnd.oci.image.layer.v1.tar", tar);
+        var index = await GzipIndexBuilder.BuildAsync(new MemoryStream(tar), layer, new GzipIndexOptions { SpanSize = 64 << 10 });
+        var blobs = new InMemoryBlobSource();
+        var blob = blobs.Add(index.ToBytes(), GzipLayerIndex.MediaType);
+        return (blobs, layer, SeekableIndexArtifact.Build(Subject, [(layer.Digest, blob)], null, 64 << 10, Created));
+    }
+
     private static ManifestDocument BuildSample(bool prefetch)
     {
         var indexA = Descriptor.FromContent(GzipLayerIndex.MediaType, "index a"u8);
