@@ -114,7 +114,19 @@ public sealed class SeekableMountPlan
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(image);
         ResolvedImage resolved = await ImageResolver.ResolveAsync(store, image, platform, cancellationToken).ConfigureAwait(false);
-        var (artifact, description) = await SeekableIndexFinder.FindAsync(store, image, resolved.Manifest.Descriptor, cancellationToken).ConfigureAwait(false);
+        SeekableIndexArtifact? artifact;
+        string description;
+        try
+        {
+            (artifact, description) = await SeekableIndexFinder.FindAsync(store, image, resolved.Manifest.Descriptor, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException and not OutOfMemoryException)
+        {
+            // A registry that fails the referrers lookup (an error other than "no such API") still serves the image's
+            // eStargz and zstd:chunked layers, which need no index: plan without one, and say why.
+            (artifact, description) = (null, $"the referrers lookup failed: {ex.Message}");
+        }
+
         var layers = new List<SeekableLayerPlan>(resolved.Layers.Count);
         for (int i = 0; i < resolved.Layers.Count; i++)
         {

@@ -1,6 +1,7 @@
 using Accelerator.Lazy.Seekable;
 using Accelerator.Lazy.Tests.Support;
 using Accelerator.Oci.Layout;
+using Accelerator.Oci.Model;
 using Accelerator.Seekable.Gzip;
 using Accelerator.Seekable.Index;
 using Accelerator.Testing.Images;
@@ -63,6 +64,21 @@ public sealed class SeekableMountPlanTests(LazyFixture fixture) : IDisposable
         Assert.EndsWith("does not list it): run accel index", plan.Reason, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task CreateAsync_ReferrersLookupFails_PlansWithoutAnIndexAndSaysWhy()
+    {
+        var (store, image) = await CopyAsync();
+        await IndexAsync(store, image, 1);
+
+        // A registry that answers the referrers request with a server error (not the 404 of "no such API").
+        var plan = await SeekableMountPlan.CreateAsync(new FailingReferrersStore(store), image, null, 16 << 20);
+
+        Assert.Null(plan.Artifact);
+        Assert.StartsWith("the referrers lookup failed: ", plan.IndexDescription, StringComparison.Ordinal);
+        Assert.Contains("500", plan.IndexDescription, StringComparison.Ordinal);
+        Assert.All(plan.Layers, l => Assert.Equal(SeekableLayerSource.Whole, l.Source));
+    }
+
     private async Task<(OciImageLayout Store, ImageReference Image)> CopyAsync()
     {
         string layout = Path.Combine(_work, "layout-" + Guid.NewGuid().ToString("N")[..8]);
@@ -77,5 +93,27 @@ public sealed class SeekableMountPlanTests(LazyFixture fixture) : IDisposable
         await using var blob = await store.Blobs.OpenReadAsync(BlobAddress.For(image.Repository, descriptor));
         var index = await GzipIndexBuilder.BuildAsync(blob, descriptor);
         await SeekableIndexPublisher.PublishAsync(store, image, manifest.Descriptor, [index], index.SpanSize);
+    }
+
+    private sealed class FailingReferrersStore(OciImageLayout inner) : IImageStore, IReferrersStore
+    {
+        public IBlobSource Blobs => inner.Blobs;
+
+        public Task<ManifestDocument> GetManifestAsync(ImageReference image, CancellationToken cancellationToken = default) => inner.GetManifestAsync(image, cancellationToken);
+
+        public Task<ManifestDocument> GetManifestAsync(ImageReference image, Digest digest, CancellationToken cancellationToken = default) => inner.GetManifestAsync(image, digest, cancellationToken);
+
+        public ValueTask<bool> BlobExistsAsync(ImageReference image, Descriptor blob, CancellationToken cancellationToken = default) => inner.BlobExistsAsync(image, blob, cancellationToken);
+
+        public Task PushBlobAsync(ImageReference image, Descriptor blob, Stream content, CancellationToken cancellationToken = default) => inner.PushBlobAsync(image, blob, content, cancellationToken);
+
+        public Task PushManifestAsync(ImageReference image, ManifestDocument manifest, string? tag, CancellationToken cancellationToken = default) => inner.PushManifestAsync(image, manifest, tag, cancellationToken);
+
+        public Task<IReadOnlyList<string>> ListTagsAsync(ImageReference image, CancellationToken cancellationToken = default) => inner.ListTagsAsync(image, cancellationToken);
+
+        public Task<IReadOnlyList<Descriptor>?> GetReferrersAsync(ImageReference image, Digest subject, string? artifactType, CancellationToken cancellationToken = default)
+            => throw new HttpRequestException("the registry answered 500 Internal Server Error");
+
+        public Task<bool> PushReferrerAsync(ImageReference image, ManifestDocument referrer, CancellationToken cancellationToken = default) => throw new NotSupportedException();
     }
 }
