@@ -30,6 +30,19 @@ public sealed class MountStatistics
     /// <summary>The strategy that served the mount.</summary>
     public Strategy Strategy { get; init; }
 
+    /// <summary>
+    /// What the strategy mounted, when it has more than one kind of source: the lazy strategy says
+    /// <see cref="ConvertedSource"/> (a converted variant) or <see cref="SeekableSource"/> (the image's own layers, read
+    /// through seekable indexes, eStargz or zstd:chunked tables of contents). <value>Default: null (one kind of source).</value>
+    /// </summary>
+    public string? Source { get; set; }
+
+    /// <summary>The <see cref="Source"/> of a mount served from a converted variant of the image.</summary>
+    public const string ConvertedSource = "converted";
+
+    /// <summary>The <see cref="Source"/> of a mount served from the image's own layers through seekable indexes (no conversion).</summary>
+    public const string SeekableSource = "seekable";
+
     /// <summary>Time from the start of the mount until it was ready.</summary>
     public TimeSpan TimeToReady { get; set; }
 

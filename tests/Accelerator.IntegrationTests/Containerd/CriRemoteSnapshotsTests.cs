@@ -1,3 +1,5 @@
+using System.Formats.Tar;
+using System.IO.Compression;
 using System.Text.Json;
 using Accelerator.Block.Conversion;
 using Accelerator.Containerd.Api.Cri;
@@ -5,6 +7,7 @@ using Accelerator.Lazy.Conversion;
 using Accelerator.Linux;
 using Accelerator.Oci.Copying;
 using Accelerator.Oci.Layout;
+using Accelerator.Oci.Model;
 using Accelerator.Oci.Registry;
 using Accelerator.Snapshotter.Remote;
 using Accelerator.Testing.Cri;
@@ -19,8 +22,9 @@ namespace Accelerator.IntegrationTests.Containerd;
 /// <c>accel snapshotter --plain-http --cri-proxy</c>, and images that share no layer (so each decision is its own; a
 /// layer containerd already has is never asked for again): the Debian python3 image with its lazy variant, the minbase
 /// image with only its block variant, the .NET image warmed into <c>ROOT/cache</c> with <c>accel cache warm</c> before
-/// the daemon started, the busybox sandbox image with no variant, and a busybox image of its own with a lazy variant in
-/// each private registry (basic and token auth).
+/// the daemon started, the busybox sandbox image with no variant, a busybox image of its own with a lazy variant in
+/// each private registry (basic and token auth), and the layered image with no variant but a seekable index
+/// (<c>accel index</c>) beside it.
 /// </summary>
 public sealed class CriRemoteSnapshotsFixture : IAsyncLifetime
 {
@@ -61,6 +65,14 @@ public sealed class CriRemoteSnapshotsFixture : IAsyncLifetime
 
     public ImageReference Warm { get; private set; } = null!;
 
+    public DebianImage Layered { get; private set; } = null!;
+
+    /// <summary>
+    /// The layered image under a marker layer of its own (so it shares no chain ID with the minbase image, whose layer is
+    /// its base), not converted, indexed by <c>accel index</c>.
+    /// </summary>
+    public ImageReference Indexed { get; private set; } = null!;
+
     public async Task InitializeAsync()
     {
         var registry = DockerRegistryProcess.StartAsync();
@@ -85,6 +97,11 @@ public sealed class CriRemoteSnapshotsFixture : IAsyncLifetime
         Warm = ImageReference.Parse($"{Registry.Host}/warm/dotnet:{Dotnet.Tag}");
         var (warmExit, _, warmError) = await AccelProcess.RunAsync("cache", "warm", Warm.ToString(), "--snapshot-dir", Path.Combine(Root, "cache"), "--plain-http");
         Assert.True(warmExit == 0, warmError);
+
+        Layered = await DebianImageCorpus.GetAsync(DebianImageCorpus.Layered);
+        Indexed = await PushUnderMarkerLayerAsync(Layered, "seekable/layered", "seekable");
+        var (indexExit, indexOutput, indexError) = await AccelProcess.RunAsync("index", Indexed.ToString(), "--plain-http");
+        Assert.True(indexExit == 0, $"accel index: {indexError}\n{indexOutput}");
 
         foreach (var mode in new[] { RegistryAuthMode.Basic, RegistryAuthMode.Token })
         {
@@ -147,6 +164,53 @@ public sealed class CriRemoteSnapshotsFixture : IAsyncLifetime
         }
 
         System.IO.Directory.Delete(Directory, recursive: true);
+    }
+
+    /// <summary>
+    /// Pushes <paramref name="image"/> to <paramref name="repository"/> with one more layer under its others: a small
+    /// gzip layer holding <c>/accel-marker</c> (<paramref name="marker"/>). Every chain ID then differs from the image's
+    /// own, so a snapshot containerd already has from another image of the corpus is never reused for it.
+    /// </summary>
+    private async Task<ImageReference> PushUnderMarkerLayerAsync(DebianImage image, string repository, string marker)
+    {
+        await image.PushAsync(Registry.Host, repository);
+        var reference = ImageReference.Parse($"{Registry.Host}/{repository}:{image.Tag}");
+        var store = Client.GetStore(reference.Registry);
+        var manifest = (await store.GetManifestAsync(reference)).Manifest!;
+        var config = OciJson.Deserialize<ImageConfig>(
+            await store.Blobs.ReadAllBytesAsync(BlobAddress.For(reference.Repository, manifest.Config), 1 << 20), "config");
+
+        using var tar = new MemoryStream();
+        using (var writer = new TarWriter(tar, TarEntryFormat.Pax, leaveOpen: true))
+        {
+            byte[] content = System.Text.Encoding.UTF8.GetBytes(marker + "\n");
+            var entry = new PaxTarEntry(TarEntryType.RegularFile, "accel-marker")
+            {
+                Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead,
+                ModificationTime = DateTimeOffset.FromUnixTimeSeconds(1_700_000_000),
+                DataStream = new MemoryStream(content),
+            };
+            writer.WriteEntry(entry);
+        }
+
+        using var gzip = new MemoryStream();
+        using (var compressor = new GZipStream(gzip, CompressionLevel.Optimal, leaveOpen: true))
+        {
+            compressor.Write(tar.GetBuffer(), 0, (int)tar.Length);
+        }
+
+        var layer = Descriptor.FromContent(MediaTypes.OciLayerGzip, gzip.ToArray());
+        await store.PushBlobAsync(reference, layer, new MemoryStream(gzip.ToArray()));
+        var markerConfig = config with
+        {
+            Rootfs = config.Rootfs! with { DiffIds = [Digest.Compute(tar.ToArray()), .. config.Rootfs.DiffIds] },
+            History = config.History is null ? null : [new HistoryEntry { CreatedBy = "COPY accel-marker /" }, .. config.History],
+        };
+        byte[] configBytes = OciJson.Serialize(markerConfig);
+        var configDescriptor = Descriptor.FromContent(manifest.Config.MediaType, configBytes);
+        await store.PushBlobAsync(reference, configDescriptor, new MemoryStream(configBytes));
+        await store.PushManifestAsync(reference, ManifestDocument.From(manifest with { Config = configDescriptor, Layers = [layer, .. manifest.Layers] }), reference.Tag);
+        return reference;
     }
 
     public ImageReference PrivateReference(RegistryAuthMode mode) => ImageReference.Parse($"{Private.Get(mode).Host}/private/busybox:{SandboxImage.Tag}");
@@ -246,6 +310,41 @@ public sealed class CriRemoteSnapshotsTests(CriRemoteSnapshotsFixture fixture) :
         var third = await RunAsync(fixture.Lazy, ["python3", "-c", PythonCheck]);
         Assert.Contains("{\"sqlite\": 42}", third.Output, StringComparison.Ordinal);
         Assert.Equal(fetchedByTwo, variant.Sum(l => fixture.BlobGets(l.Digest).Bytes));
+    }
+
+    [Fact]
+    public async Task PullImage_UnconvertedWithSeekableIndex_ServedLazilyFromTheOriginalLayers()
+    {
+        var layers = await fixture.LayersAsync(fixture.Indexed);
+        // The layers accel index indexed (≥ 1 MiB: the base and the package layer); the small ones are fetched whole at mount.
+        var indexed = layers.Where(l => l.Size >= 1 << 20).ToList();
+        Assert.Equal(2, indexed.Count);
+
+        try
+        {
+            await fixture.Cri.PullImageAsync(fixture.Indexed.ToString());
+        }
+        catch (Grpc.Core.RpcException ex)
+        {
+            Assert.Fail($"{ex.Status.Detail}\n--- accel snapshotter:\n{fixture.Snapshotter.Error}\n{fixture.Snapshotter.Output}");
+        }
+
+        var run = await RunAsync(fixture.Indexed, fixture.Layered.Command);
+
+        Assert.All(fixture.Layered.ExpectedOutput, expected => Assert.Contains(expected, run.Output, StringComparison.Ordinal));
+        var status = await fixture.StatusAsync(fixture.Indexed);
+        Assert.True(status is { Strategy: "lazy", Source: "seekable", Mounted: true }, $"{status}\n{fixture.Snapshotter.Error}");
+        // The original layers were read in ranges, never downloaded whole: python3 and its libraries are a few MB of them.
+        foreach (var (digest, size) in indexed)
+        {
+            var (gets, bytes) = fixture.BlobGets(digest);
+            Assert.True(gets > 0 && bytes < size / 2, $"{digest}: {gets} GETs, {bytes} of {size} bytes");
+        }
+
+        Assert.True(status.BytesFetched < layers.Sum(l => l.Size) / 2, $"fetched {status.BytesFetched} of {layers.Sum(l => l.Size)} bytes");
+        var (tableExit, table, tableError) = await AccelProcess.RunAsync("snapshotter", "status", "--address", fixture.Socket);
+        Assert.True(tableExit == 0, tableError);
+        Assert.Contains("lazy (seekable)", Assert.Single(table.Split('\n'), l => l.StartsWith(fixture.Indexed.ToString(), StringComparison.Ordinal)), StringComparison.Ordinal);
     }
 
     [Fact]
