@@ -1899,9 +1899,10 @@ containerd_layer() {
 
 # Prints "FILES BYTES TREE_BYTES": the regular files the container's start reads and their bytes (whole files), out of
 # every regular file's bytes, measured outside containerd: the image unpacked by umoci, bind-mounted with strictatime,
-# the start run in a chroot of it; the files whose access time moved are the ones it read.
+# the start run in a chroot of it; the files whose access time moved are the ones it read. With a second argument LIST,
+# writes their paths in the image there, one per line (a prefetch list).
 containerd_start_reads() {
-  local layout=$1 dir="$work/reads"
+  local layout=$1 list=${2:-/dev/null} dir="$work/reads"
   rm -rf "$dir"
   mkdir -p "$dir/mnt"
   quiet umoci unpack --image "$layout:latest" "$dir/bundle"
@@ -1913,10 +1914,11 @@ containerd_start_reads() {
   local ok=1
   chroot "$dir/mnt" "${containerd_command[@]}" >"$dir/out.log" 2>&1 || ok=0
   umount "$dir/mnt/proc"
-  python3 - "$dir/mnt" "$dir/marker" <<'PY'
+  python3 - "$dir/mnt" "$dir/marker" "$list" <<'PY'
 import os, sys
 root, after = sys.argv[1], os.stat(sys.argv[2]).st_mtime + 1
 files = read = total = 0
+paths = []
 for d, _, names in os.walk(root):
     for name in names:
         st = os.lstat(os.path.join(d, name))
@@ -1926,6 +1928,9 @@ for d, _, names in os.walk(root):
         if st.st_atime >= after:
             files += 1
             read += st.st_size
+            paths.append("/" + os.path.relpath(os.path.join(d, name), root))
+with open(sys.argv[3], "w") as f:
+    f.writelines(p + "\n" for p in sorted(paths))
 print(files, read, total)
 PY
   umount "$dir/mnt"
@@ -2328,11 +2333,24 @@ bench_seekable() {
 
   local read_files read_bytes tree_bytes reads_cache
   reads_cache="$(dirname "$containerd_layout")/start-reads"
-  if [[ ! -s $reads_cache ]]; then
-    containerd_start_reads "$containerd_layout" >"$reads_cache.tmp"
+  if [[ ! -s $reads_cache || ! -s $reads_cache.list ]]; then
+    containerd_start_reads "$containerd_layout" "$reads_cache.list.tmp" >"$reads_cache.tmp"
+    mv "$reads_cache.list.tmp" "$reads_cache.list"
     mv "$reads_cache.tmp" "$reads_cache"
   fi
   read -r read_files read_bytes tree_bytes <"$reads_cache"
+
+  # The start-read amplification of the index (compressed bytes of the spans holding the files the start reads ÷ those
+  # files' bytes), from `accel index --prefetch-list` on a copy of the layout: the index the benchmark mounts has no
+  # prefetch list, like the converted image it is compared with.
+  local amplification_layout="$work/amplification-layout"
+  mkdir -p "$amplification_layout"
+  cp -al "$containerd_layout/blobs" "$amplification_layout/blobs"
+  cp "$containerd_layout/index.json" "$containerd_layout/oci-layout" "$amplification_layout/"
+  if ! "$accel" index "oci:$amplification_layout:latest" --prefetch-list "$reads_cache.list" --json >"$work/index-amplification.json" 2>"$work/index-amplification.err"; then
+    log "accel index --prefetch-list on a layout copy failed: $(tail -n 3 "$work/index-amplification.err")"
+  fi
+  rm -rf "$amplification_layout"
 
   # Both preparations against one loopback registry (no cap): each reads the image's layers from it and pushes what it
   # made beside the image, so their times compare.
@@ -2412,6 +2430,10 @@ runs, quick = int(runs), quick == "1"
 tree_b, layer_b, boot_b, read_b, index_b, index_manifest_b = (int(x) for x in (tree_b, layer_b, boot_b, read_b, index_b, index_manifest_b))
 index_layers = json.loads(index_layers)
 mb = 1e6
+try:
+    start_read = json.load(open(f"{work}/index-amplification.json")).get("startRead")
+except (OSError, ValueError, AttributeError):
+    start_read = None
 
 def num(x):
     try:
@@ -2506,6 +2528,11 @@ w("| --- | --- | --- | --- | --- |")
 w(f"| `accel convert --format lazy` (baseline) | {conv_s} | a converted image (`TAG-accel`: bootstrap + chunk blobs; bootstrap {boot_b / mb:.2f} MB) | – | – |")
 w(f"| `accel index` | {index_s} | one artifact: {len(index_layers)} per-layer index blob(s) + manifest ({index_manifest_b} bytes) | {index_b / mb:.2f} MB | {fmt(None if index_fraction is None else 100 * index_fraction, '{:.2f}%')} |")
 w("")
+if isinstance(start_read, dict):
+    w(f"Start-read amplification (`accel index --prefetch-list` with the {read_files} files the start reads, on a copy of the layout): "
+      f"{start_read.get('files')} files, {start_read.get('fileBytes', 0) / mb:.1f} MB, lie in {start_read.get('fetchedBytes', 0) / mb:.1f} MB of compressed spans: "
+      f"**{start_read.get('amplification', 0):.2f}×**" + (f" ({start_read.get('notFound')} listed paths not in an indexed layer)" if start_read.get("notFound") else "") + ".")
+    w("")
 if index_layers:
     w("Per layer (index blob ÷ compressed layer): " + ", ".join(f"`{d[7:19]}` {v / 1e3:.0f} kB" for d, v in index_layers.items()) + ".")
     w("")
@@ -2529,7 +2556,7 @@ json.dump({
     "fileBytes": tree_b, "layerBytes": layer_b, "bootstrapBytes": boot_b, "startFilesRead": int(read_files), "startBytesRead": read_b,
     "convertLazySeconds": conv, "indexSeconds": idx, "indexBytes": index_b, "indexManifestBytes": index_manifest_b, "indexArtifact": artifact,
     "indexBytesPerLayer": index_layers, "indexFraction": index_fraction, "indexNote": index_note or None,
-    "indexReport": load(f"{work}/index-output.json"),
+    "indexReport": load(f"{work}/index-output.json"), "startReadAmplification": start_read,
     "rows": {s: {"seconds": [num(x) for x in row["times"]], "medianSeconds": row["median"], "registryBlobBytes": [num(x) for x in row["fetched"]],
                  "medianRegistryBlobBytes": row["fetchedMedian"], "phases": row["phases"], "status": row["status"]} for s, row in rows.items()},
     "targets": [{"target": label, "value": value, "met": ok} for label, ok, value in targets],
