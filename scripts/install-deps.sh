@@ -8,6 +8,7 @@ packages=(
   docker-registry   # distribution 2.8: the registry every registry test starts on a free port
   skopeo umoci      # build and check OCI images independently of our code
   tar gzip zstd     # layer tarballs and their compressions
+  pigz zlib1g       # parallel gzip (multi-block streams for the gzip index tests); libz.so.1, P/Invoked by Accelerator.Linux
   attr              # getfattr / setfattr
   apache2-utils     # htpasswd, for registry auth tests
   fuse3             # fusermount3 and the FUSE library for lazy mounts

@@ -8,7 +8,10 @@ using Accelerator.Oci.Resolution;
 
 namespace Accelerator.Cli.Strategies;
 
-/// <summary>The lazy strategy in <c>accel</c>: FUSE mounts of images converted with <c>accel convert --format lazy</c>.</summary>
+/// <summary>
+/// The lazy strategy in <c>accel</c>: FUSE mounts of images converted with <c>accel convert --format lazy</c>, and of
+/// unconverted images whose layers are seekable (an <c>accel index</c> artifact, eStargz, zstd:chunked, small layers).
+/// </summary>
 internal sealed class LazyCliStrategy : CliStrategy
 {
     /// <inheritdoc />
@@ -20,9 +23,14 @@ internal sealed class LazyCliStrategy : CliStrategy
     /// <inheritdoc />
     private readonly Option<string?> _chunkCacheDirectory = new("--chunk-cache-dir") { Description = "The lazy strategy's chunk cache (default: /var/cache/accel/chunks).", HelpName = "DIR" };
 
+    private readonly Option<bool> _verifyIndex = new("--verify-index")
+    {
+        Description = "Images mounted through a seekable index (accel index): fetch each indexed layer whole in the background, check it against its digest and the index; an index that lies fails every further read (EIO).",
+    };
+
     public override CliConversion Conversion { get; } = new LazyConversion();
 
-    public override IReadOnlyList<Option> MountOptions => [_chunkCacheDirectory];
+    public override IReadOnlyList<Option> MountOptions => [_chunkCacheDirectory, _verifyIndex];
 
     /// <inheritdoc />
     public override void AddToMount(ImageAcceleratorBuilder builder, MountContext mount)
@@ -36,6 +44,7 @@ internal sealed class LazyCliStrategy : CliStrategy
             o.Prefetch = true;
             o.StateDirectory = mount.StateDirectory ?? o.StateDirectory;
             o.Takeover = mount.Takeover;
+            o.VerifyIndexedLayers = mount.Result.GetValue(_verifyIndex);
         });
     }
 

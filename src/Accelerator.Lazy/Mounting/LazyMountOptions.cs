@@ -43,6 +43,29 @@ public sealed class LazyMountOptions : IValidatableObject
     /// <summary>The largest <see cref="RequestTimeout"/>: 24 hours.</summary>
     public static readonly TimeSpan MaxRequestTimeout = TimeSpan.FromHours(24);
 
+    /// <summary>
+    /// Images without a converted variant: the largest gzip or tar layer without a seekable index (and not eStargz or
+    /// zstd:chunked) that is fetched whole at mount, verified against its digest and indexed then; a larger one makes the
+    /// image unmountable lazily (the reason says to run <c>accel index</c>). 0: none is.
+    /// <value>Default: 16 MiB.</value>
+    /// </summary>
+    public long MaxWholeLayerBytes { get; set; } = DefaultMaxWholeLayerBytes;
+
+    /// <summary>The default <see cref="MaxWholeLayerBytes"/>: 16 MiB.</summary>
+    public const long DefaultMaxWholeLayerBytes = 16L << 20;
+
+    /// <summary>The largest <see cref="MaxWholeLayerBytes"/>: 1 GiB (the layer is indexed in memory at mount).</summary>
+    public const long MaxMaxWholeLayerBytes = 1L << 30;
+
+    /// <summary>
+    /// <c>accel mount --verify-index</c>: a seekable index's span digests and file table are the indexer's claims. With
+    /// this set, every layer read through an index from the artifact is fetched whole in the background (after the
+    /// prefetch), hashed against its layer digest and indexed again; an index that does not match fails every further
+    /// read of the mount (EIO) and is logged as an error. eStargz and zstd:chunked TOCs are verified by their annotated
+    /// digests and need no such check. <value>Default: false.</value>
+    /// </summary>
+    public bool VerifyIndexedLayers { get; set; }
+
     /// <summary>When set, the mount's statistics are written there as JSON when it is unmounted (<c>--stats-json</c>).</summary>
     public string? StatisticsJsonPath { get; set; }
 
@@ -66,6 +89,11 @@ public sealed class LazyMountOptions : IValidatableObject
         if (MaxCacheBytes < 0)
         {
             yield return new ValidationResult($"{nameof(MaxCacheBytes)} must not be negative.");
+        }
+
+        if (MaxWholeLayerBytes < 0 || MaxWholeLayerBytes > MaxMaxWholeLayerBytes)
+        {
+            yield return new ValidationResult($"{nameof(MaxWholeLayerBytes)} must be 0 to {MaxMaxWholeLayerBytes} bytes.");
         }
 
         // At most a day: the bound is a timer (of the fetch and of the FUSE read), and a read that waits longer is hung.

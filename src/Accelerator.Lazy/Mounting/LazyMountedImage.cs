@@ -1,7 +1,6 @@
 using Accelerator.Fuse;
 using Accelerator.Fuse.Takeover;
 using Accelerator.Chunks.Caching;
-using Accelerator.Lazy.Prefetch;
 using Accelerator.Lazy.Statistics;
 using Accelerator.Lazy.Tracing;
 using Accelerator.Linux;
@@ -127,8 +126,9 @@ internal sealed class MountResources(string privateDirectory) : IAsyncDisposable
     /// </summary>
     public bool LeaveMounted { get; set; }
 
-    public void StartPrefetch(LazyPrefetcher prefetcher)
-        => Prefetch = Task.Run(() => prefetcher.RunAsync(_prefetchStop.Token));
+    /// <summary>Starts the background work (prefetch, index verification); disposing cancels it and waits for it.</summary>
+    public void StartPrefetch(Func<CancellationToken, Task> run)
+        => Prefetch = Task.Run(() => run(_prefetchStop.Token));
 
     /// <summary>A successor claimed the mount point: stop serving, leave everything mounted.</summary>
     public async Task HandOverAsync()

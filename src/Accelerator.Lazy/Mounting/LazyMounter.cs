@@ -8,6 +8,7 @@ using Accelerator.Fuse.Takeover;
 using Accelerator.Lazy.Format;
 using Accelerator.Lazy.Prefetch;
 using Accelerator.Lazy.Reading;
+using Accelerator.Lazy.Seekable;
 using Accelerator.Lazy.Statistics;
 using Accelerator.Lazy.Tracing;
 using Accelerator.Oci;
@@ -51,6 +52,10 @@ public sealed partial class LazyMounter : IImageMounter
     public Strategy Strategy => Strategy.Lazy;
 
     /// <inheritdoc />
+    /// <remarks>
+    /// A converted variant comes first; without one, the image itself when every layer can be read lazily
+    /// (<see cref="SeekableMountPlan"/>). The reason names both: why no variant, and the first layer in the way.
+    /// </remarks>
     public async ValueTask<(bool CanMount, string? Reason)> CanMountAsync(ImageReference image, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(image);
@@ -60,7 +65,13 @@ public sealed partial class LazyMounter : IImageMounter
         }
 
         var (lazy, reason) = await _variants.FindVariantAsync(image, null, cancellationToken).ConfigureAwait(false);
-        return lazy is null ? (false, reason) : (true, null);
+        if (lazy is not null)
+        {
+            return (true, null);
+        }
+
+        var (plan, seekableReason) = await TryPlanAsync(image, null, cancellationToken).ConfigureAwait(false);
+        return plan is { CanMount: true } ? (true, null) : (false, $"{reason}; not seekable: {seekableReason}");
     }
 
     /// <inheritdoc />
@@ -77,41 +88,76 @@ public sealed partial class LazyMounter : IImageMounter
         }
 
         var (lazyReference, reason) = await _variants.FindVariantAsync(image, options.Platform, cancellationToken).ConfigureAwait(false);
-        if (lazyReference is null)
+        if (lazyReference is not null)
         {
-            throw new InvalidOperationException($"{image} cannot be mounted lazily: {reason}");
+            IImageStore store = _variants.Stores.GetStore(lazyReference);
+            LazyImage lazy = await LazyImage.LoadAsync(store, lazyReference, options.Platform, cancellationToken: cancellationToken).ConfigureAwait(false);
+            return await MountTreeAsync(image, target, options, started, new ConvertedTree(this, lazy, lazyReference), cancellationToken).ConfigureAwait(false);
         }
 
-        IImageStore store = _variants.Stores.GetStore(lazyReference);
-        LazyImage lazy = await LazyImage.LoadAsync(store, lazyReference, options.Platform, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var (plan, seekableReason) = await TryPlanAsync(image, options.Platform, cancellationToken).ConfigureAwait(false);
+        if (plan is not { CanMount: true })
+        {
+            throw new InvalidOperationException($"{image} cannot be mounted lazily: {reason}; not seekable: {seekableReason}");
+        }
 
+        var statistics = new LazyMountStatistics(new MountStatistics { Strategy = Strategy.Lazy });
+        SeekableImage seekable = await SeekableImage.LoadAsync(
+            plan, _variants.Stores.GetStore(image).Blobs, ImageStoreResolver.SourceName(image), statistics.Mount, _options.MaxWholeLayerBytes, cancellationToken).ConfigureAwait(false);
+        return await MountTreeAsync(image, target, options, started, new SeekableTree(this, seekable, statistics), cancellationToken).ConfigureAwait(false);
+    }
+
+    // The seekable plan, or why none: a registry or layout error while planning is a reason to fall back, not a failure.
+    private async Task<(SeekableMountPlan? Plan, string Reason)> TryPlanAsync(ImageReference image, Platform? platform, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var plan = await SeekableMountPlan.CreateAsync(_variants.Stores.GetStore(image), image, platform, _options.MaxWholeLayerBytes, cancellationToken).ConfigureAwait(false);
+            if (!plan.CanMount)
+            {
+                LogNotSeekable(image, plan.Reason!);
+            }
+
+            return (plan, plan.Reason ?? "");
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            return (null, $"cannot plan {image}: {ex.Message}");
+        }
+    }
+
+    // What both kinds of lazy mount share: the takeover lease, the cache, the FUSE tree (fresh or resumed), the overlay,
+    // the deposit, the background work, the statistics.
+    private async Task<IMountedImage> MountTreeAsync(ImageReference image, string target, MountOptions options, long started, LazyTree tree, CancellationToken cancellationToken)
+    {
         // A takeover claims the mount point only now, with the image loaded: a running predecessor serves until then.
         FuseMountLease? lease = null;
         FuseHeldConnection? held = null;
         FuseTakeoverState? heldState = null;
         if (_options.Takeover is { } takeover)
         {
-            var identity = new FuseTakeoverIdentity(Strategy.Lazy.Name, image.ToString(), lazy.Image.Manifest.Digest.ToString(), options.ReadOnly);
+            var identity = new FuseTakeoverIdentity(Strategy.Lazy.Name, image.ToString(), tree.Identity, options.ReadOnly);
             (lease, held, heldState) = await FuseMountLease.AcquireAsync(takeover, target, identity, _logger, cancellationToken).ConfigureAwait(false);
         }
 
-        var mountStatistics = new MountStatistics { Strategy = Strategy.Lazy };
-        var statistics = new LazyMountStatistics(mountStatistics);
+        LazyMountStatistics statistics = tree.Statistics;
         var resources = new MountResources(heldState?.PrivateDirectory ?? CreatePrivateDirectory()) { Lease = lease, LeaveMounted = held is not null };
         try
         {
             resources.Cache = ChunkCache.Open(
                 new ChunkCacheOptions { Directory = CacheDirectory(), MaxCacheBytes = _options.MaxCacheBytes },
                 _loggerFactory.CreateLogger<ChunkCache>(), _time);
-            resources.Trace = _options.TracePath is null ? null : new ReadTraceRecorder(lazy.Bootstrap);
-            var reader = LazyFileReader.Create(
-                lazy, resources.Cache, ReaderOptions(ImageStoreResolver.SourceName(lazyReference)), statistics,
-                resources.Trace, _loggerFactory.CreateLogger<LazyFileReader>(), _time);
-            var fileSystem = new ChunkIndexFileSystem(lazy.Bootstrap, new LazyContentReader(reader));
+            statistics.Cache = resources.Cache;
+            var (index, content) = tree.Open(resources);
+            var fileSystem = new ChunkIndexFileSystem(index, content);
             var fuseOptions = new FuseMountOptions { Session = { RequestTimeout = _options.RequestTimeout } };
             if (held is not null && heldState is not null)
             {
-                // The same image over the same cache: node ids are the bootstrap's inode numbers, so the kernel's are ours.
+                // The same image over the same cache: node ids are the index's inode numbers, so the kernel's are ours.
                 resources.Fuse = await FuseMount.ResumeAsync(
                     heldState.FuseMountPoint, held.Device, heldState.Connection, heldState.DeviceMinor, fileSystem, fuseOptions, _loggerFactory, _time, cancellationToken).ConfigureAwait(false);
                 resources.Overlay = heldState.Overlay;
@@ -119,30 +165,31 @@ public sealed partial class LazyMounter : IImageMounter
             }
             else
             {
-                await MountFreshAsync(resources, fileSystem, fuseOptions, target, options.ReadOnly, cancellationToken).ConfigureAwait(false);
+                await MountFreshAsync(resources, fileSystem, fuseOptions, target, options.ReadOnly, tree, cancellationToken).ConfigureAwait(false);
                 if (lease is not null)
                 {
                     using var device = resources.Fuse!.DuplicateDevice();
-                    await lease.DepositAsync(device, StateOf(resources, image, lazy, options.ReadOnly), cancellationToken).ConfigureAwait(false);
+                    await lease.DepositAsync(device, StateOf(resources, image, tree.Identity, options.ReadOnly), cancellationToken).ConfigureAwait(false);
                 }
             }
 
-            if (_options.Prefetch)
+            if (tree.Background() is { } background)
             {
-                resources.StartPrefetch(new LazyPrefetcher(reader, _loggerFactory.CreateLogger<LazyPrefetcher>(), _time));
+                resources.StartPrefetch(background);
             }
 
+            MountStatistics mountStatistics = statistics.Mount;
             mountStatistics.TimeToReady = _time.GetElapsedTime(started);
             if (held is not null)
             {
-                LogResumed(lazyReference, lazy.Image.Manifest.Digest, target, held.PredecessorPid, mountStatistics.TimeToReady.TotalMilliseconds);
+                LogResumed(tree.Reference, tree.ManifestDigest, target, held.PredecessorPid, mountStatistics.TimeToReady.TotalMilliseconds);
             }
             else
             {
-                LogMounted(lazyReference, lazy.Image.Manifest.Digest, target, options.ReadOnly, mountStatistics.TimeToReady.TotalMilliseconds);
+                LogMounted(tree.Reference, tree.ManifestDigest, statistics.Source, target, options.ReadOnly, mountStatistics.TimeToReady.TotalMilliseconds);
             }
 
-            var mounted = new LazyMountedImage(image, lazy.Image.Manifest.Digest, target, statistics, resources, _options, _logger);
+            var mounted = new LazyMountedImage(image, tree.ManifestDigest, target, statistics, resources, _options, _logger);
             if (lease is not null)
             {
                 lease.OnReleaseRequested = resources.HandOverAsync;
@@ -157,29 +204,46 @@ public sealed partial class LazyMounter : IImageMounter
         }
     }
 
-    private async Task MountFreshAsync(MountResources resources, ChunkIndexFileSystem fileSystem, FuseMountOptions fuseOptions, string target, bool readOnly, CancellationToken cancellationToken)
+    private async Task MountFreshAsync(MountResources resources, ChunkIndexFileSystem fileSystem, FuseMountOptions fuseOptions, string target, bool readOnly, LazyTree tree, CancellationToken cancellationToken)
     {
+        // A converted image is one tree: read-only, it is mounted on the target itself. A seekable image is a forest of
+        // layer trees, always under the private directory, stacked by an overlay (or, one layer read-only, bound).
         string fuseTarget = target;
-        if (!readOnly)
+        if (!readOnly || tree.IsForest)
         {
             fuseTarget = Directory.CreateDirectory(Path.Combine(resources.PrivateDirectory, "lower")).FullName;
         }
 
         resources.Fuse = await FuseMount.MountAsync(fuseTarget, fileSystem, fuseOptions, _loggerFactory, _time, cancellationToken).ConfigureAwait(false);
+        IReadOnlyList<string> lowers = tree.LowerDirectories(fuseTarget);
         if (!readOnly)
         {
             string upper = Directory.CreateDirectory(Path.Combine(resources.PrivateDirectory, "upper")).FullName;
             string work = Directory.CreateDirectory(Path.Combine(resources.PrivateDirectory, "work")).FullName;
-            OverlayMount.Mount([fuseTarget], upper, work, target);
+            OverlayMount.Mount(lowers, upper, work, target);
+            resources.Overlay = target;
+        }
+        else if (tree.IsForest)
+        {
+            // overlayfs needs two lower directories when it has no upper one.
+            if (lowers.Count == 1)
+            {
+                FileSystemMount.BindReadOnly(lowers[0], target);
+            }
+            else
+            {
+                OverlayMount.Mount(lowers, null, null, target);
+            }
+
             resources.Overlay = target;
         }
     }
 
-    private static FuseTakeoverState StateOf(MountResources resources, ImageReference image, LazyImage lazy, bool readOnly) => new()
+    private static FuseTakeoverState StateOf(MountResources resources, ImageReference image, string identity, bool readOnly) => new()
     {
         Strategy = Strategy.Lazy.Name,
         Image = image.ToString(),
-        Manifest = lazy.Image.Manifest.Digest.ToString(),
+        Manifest = identity,
         ReadOnly = readOnly,
         FuseMountPoint = resources.Fuse!.MountPoint,
         DeviceMinor = resources.Fuse.DeviceMinor,
@@ -228,16 +292,12 @@ public sealed partial class LazyMounter : IImageMounter
         return directory;
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Mounted {Image} ({Digest}) lazily at {MountPoint} (read-only: {ReadOnly}) in {Milliseconds:F0} ms.")]
-    private partial void LogMounted(ImageReference image, Digest digest, string mountPoint, bool readOnly, double milliseconds);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Mounted {Image} ({Digest}, {Source}) lazily at {MountPoint} (read-only: {ReadOnly}) in {Milliseconds:F0} ms.")]
+    private partial void LogMounted(ImageReference image, Digest digest, string source, string mountPoint, bool readOnly, double milliseconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Image} has no converted lazy variant and cannot be read lazily as it is: {Reason}.")]
+    private partial void LogNotSeekable(ImageReference image, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Took over the lazy mount of {Image} ({Digest}) at {MountPoint} from process {Predecessor} in {Milliseconds:F0} ms.")]
     private partial void LogResumed(ImageReference image, Digest digest, string mountPoint, int? predecessor, double milliseconds);
-
-    /// <summary>Chunk reads of a lazy image as FUSE file content; every exception becomes EIO to the reader.</summary>
-    private sealed class LazyContentReader(LazyFileReader reader) : IFileContentReader
-    {
-        public ValueTask<int> ReadAsync(ulong inode, long offset, Memory<byte> buffer, CancellationToken cancellationToken)
-            => reader.ReadAsync(inode, offset, buffer, cancellationToken);
-    }
 }

@@ -38,6 +38,29 @@ public sealed class LazyMountStatistics
     /// <summary>The chunk cache to describe in <see cref="WriteJson"/>, if any.</summary>
     public ChunkCache? Cache { get; set; }
 
+    /// <summary>
+    /// What the lazy mount serves: <c>converted</c> (an image converted with <c>accel convert --format lazy</c>) or
+    /// <c>seekable</c> (the original layers, through a seekable index, eStargz or zstd:chunked TOCs).
+    /// Kept in <see cref="MountStatistics.Source"/> of <see cref="Mount"/>. <value>Default: <c>converted</c>.</value>
+    /// </summary>
+    public string Source
+    {
+        get => Mount.Source ?? MountStatistics.ConvertedSource;
+        set => Mount.Source = value;
+    }
+
+    /// <summary>For a seekable mount: how the index artifact was found, or why none was (null otherwise).</summary>
+    public string? IndexDescription { get; set; }
+
+    /// <summary>For a seekable mount: the index artifact's manifest digest, or null when there is none.</summary>
+    public Digest? IndexArtifact { get; set; }
+
+    /// <summary>For a seekable mount: each layer's format and what it fetched, bottom layer first (empty otherwise).</summary>
+    public IReadOnlyList<LazyLayerStatistics> Layers { get; set; } = [];
+
+    /// <summary>For a seekable mount with <c>--verify-index</c>: <c>none</c>, <c>running</c>, <c>verified</c> or the failure.</summary>
+    public string? IndexVerification { get; set; }
+
     /// <summary>Ranged requests made (each fetches one or more chunks).</summary>
     public long RangeRequests => Interlocked.Read(ref _rangeRequests);
 
@@ -122,7 +145,9 @@ public sealed class LazyMountStatistics
     /// Writes the statistics as one JSON object (UTF-8, indented): the common fields of every mount —
     /// <c>strategy</c>, <c>timeToReadySeconds</c>, <c>bytesFetched</c>, <c>bytesFetchedBySource</c> (source name to
     /// bytes), <c>bytesRead</c>, <c>chunksFetched</c>, <c>fallbacks</c> — and a <c>lazy</c> object with the fetch
-    /// path's counters, the <c>prefetch</c> and, when <see cref="Cache"/> is set, the <c>cache</c>.
+    /// path's counters, the lazy <c>source</c> (<c>converted</c> or <c>seekable</c>; a seekable mount adds <c>index</c> —
+    /// how its artifact was found, its digest, the <c>--verify-index</c> outcome — and <c>layers</c>, each with its
+    /// format, source and bytes fetched), the <c>prefetch</c> and, when <see cref="Cache"/> is set, the <c>cache</c>.
     /// </summary>
     public void WriteJson(Stream stream)
     {
@@ -154,6 +179,37 @@ public sealed class LazyMountStatistics
         json.WriteEndArray();
 
         json.WriteStartObject("lazy");
+        json.WriteString("source", Source);
+        if (IndexDescription is not null)
+        {
+            json.WriteStartObject("index");
+            json.WriteString("found", IndexDescription);
+            json.WriteString("artifact", IndexArtifact?.ToString());
+            json.WriteString("verification", IndexVerification);
+            json.WriteEndObject();
+        }
+
+        if (Layers.Count > 0)
+        {
+            json.WriteStartArray("layers");
+            foreach (LazyLayerStatistics layer in Layers)
+            {
+                json.WriteStartObject();
+                json.WriteNumber("layer", layer.Layer);
+                json.WriteString("digest", layer.Digest.ToString());
+                json.WriteNumber("size", layer.Size);
+                json.WriteString("format", layer.Format);
+                json.WriteString("source", layer.Source);
+                json.WriteNumber("bytesFetched", layer.BytesFetched);
+                json.WriteNumber("rangeRequests", layer.RangeRequests);
+                json.WriteNumber("wholeReads", layer.WholeReads);
+                json.WriteNumber("unitErrors", layer.UnitErrors);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+        }
+
         json.WriteNumber("rangeRequests", RangeRequests);
         json.WriteNumber("bytesRequested", BytesRequested);
         json.WriteNumber("cacheHits", CacheHits);

@@ -17,7 +17,7 @@ namespace Accelerator.Lazy.Tracing;
 /// </remarks>
 public sealed class ReadTraceRecorder : ILazyReadObserver
 {
-    private readonly IChunkIndex _index;
+    private readonly Func<ulong, string?> _pathOf;
     private readonly ConcurrentDictionary<ulong, byte> _seen = new();
     private readonly List<ulong> _order = [];
 
@@ -25,7 +25,18 @@ public sealed class ReadTraceRecorder : ILazyReadObserver
     public ReadTraceRecorder(IChunkIndex index)
     {
         ArgumentNullException.ThrowIfNull(index);
-        _index = index;
+        _pathOf = inode => index.GetEntry(inode)?.Path;
+    }
+
+    /// <summary>
+    /// Creates a recorder that names inodes with <paramref name="pathOf"/> (absolute paths as the mounted image shows
+    /// them; null for an inode that has none): a seekable mount's inodes live in per-layer trees, and their merged path
+    /// is their path within their layer.
+    /// </summary>
+    public ReadTraceRecorder(Func<ulong, string?> pathOf)
+    {
+        ArgumentNullException.ThrowIfNull(pathOf);
+        _pathOf = pathOf;
     }
 
     /// <summary>Files recorded that cannot be written as a line of the list.</summary>
@@ -59,7 +70,7 @@ public sealed class ReadTraceRecorder : ILazyReadObserver
     }
 
     /// <summary>The paths recorded so far, in first-read order, those that cannot be written included.</summary>
-    public IReadOnlyList<string> Paths() => [.. Inodes.Select(i => _index.GetEntry(i)?.Path).OfType<string>()];
+    public IReadOnlyList<string> Paths() => [.. Inodes.Select(_pathOf).OfType<string>()];
 
     /// <summary>Writes the list: a comment line, then one path per line.</summary>
     public void WriteTo(TextWriter writer)

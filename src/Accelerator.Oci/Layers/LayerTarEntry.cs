@@ -6,10 +6,11 @@ namespace Accelerator.Oci.Layers;
 /// </summary>
 public sealed class LayerTarEntry
 {
-    internal LayerTarEntry(TarEntryHeader header, Stream data)
+    internal LayerTarEntry(TarEntryHeader header, Stream data, long dataOffset)
     {
         Header = header;
         Data = data;
+        DataOffset = dataOffset;
     }
 
     /// <summary>The entry's metadata.</summary>
@@ -20,6 +21,13 @@ public sealed class LayerTarEntry
     /// data segments one after another (see <see cref="TarEntryHeader.SparseMap"/>). Empty for other kinds.
     /// </summary>
     public Stream Data { get; }
+
+    /// <summary>
+    /// Where <see cref="Data"/> starts in the archive stream: the number of archive bytes the reader had consumed when
+    /// it returned this entry (it never reads ahead). An index of the uncompressed stream records it to find a file's
+    /// content without reading the archive.
+    /// </summary>
+    public long DataOffset { get; }
 
     /// <summary>
     /// Opens the file's logical content: for a sparse file the segments are placed at their offsets and holes read

@@ -16,8 +16,12 @@ public sealed partial class LayerTarReader
         return read;
     }
 
-    private ValueTask<int> ReadFullyAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
-        _archive.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken);
+    private async ValueTask<int> ReadFullyAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        int read = await _archive.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        _position += read;
+        return read;
+    }
 
     private async ValueTask SkipAsync(long count, CancellationToken cancellationToken)
     {
@@ -37,6 +41,7 @@ public sealed partial class LayerTarReader
                     throw new InvalidDataException("The tar archive ends inside an entry's data.");
                 }
 
+                _position += read;
                 count -= read;
             }
         }
@@ -87,6 +92,7 @@ public sealed partial class LayerTarReader
         }
 
         _remaining -= read;
+        _position += read;
         return read;
     }
 

@@ -32,6 +32,7 @@ public sealed partial class LayerTarReader : IDisposable, IAsyncDisposable
     private readonly Dictionary<string, byte[]> _global = new(StringComparer.Ordinal);
     private int _globalBytes;
     private long _remaining;
+    private long _position;
     private int _padding;
     private int _generation;
     private bool _ended;
@@ -215,7 +216,7 @@ public sealed partial class LayerTarReader : IDisposable, IAsyncDisposable
             SparseMap = sparse,
         };
 
-        return new LayerTarEntry(entryHeader, new EntryDataStream(this, _generation, _remaining));
+        return new LayerTarEntry(entryHeader, new EntryDataStream(this, _generation, _remaining), _position);
     }
 
     private static int CheckedDevice(long value, string path) =>

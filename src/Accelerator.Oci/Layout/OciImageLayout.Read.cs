@@ -51,12 +51,14 @@ public sealed partial class OciImageLayout
         var index = await GetIndexAsync(cancellationToken).ConfigureAwait(false);
         if (tag is null)
         {
-            return index.Manifests.Count switch
+            // Referrers (untagged, with an artifact type: see GetReferrersAsync) are not images of the layout.
+            var images = index.Manifests.Where(m => TagOf(m) is not null || m.ArtifactType is null).ToList();
+            return images.Count switch
             {
-                1 => index.Manifests[0],
+                1 => images[0],
                 0 => throw new BlobNotFoundException("any image (the layout is empty)", DisplayName),
                 _ => throw new InvalidOperationException(
-                    $"{DisplayName} holds {index.Manifests.Count} images; name one with oci:DIR:TAG or oci:DIR@DIGEST (available tags: {DescribeTags(index)})."),
+                    $"{DisplayName} holds {images.Count} images; name one with oci:DIR:TAG or oci:DIR@DIGEST (available tags: {DescribeTags(index)})."),
             };
         }
 

@@ -89,6 +89,24 @@ public sealed partial class RegistryClient
     /// with its media type as Content-Type. Checks the digest the registry reports. Returns the manifest's descriptor.
     /// </summary>
     public async Task<Descriptor> PutManifestAsync(string registry, string repository, ManifestDocument manifest, string? tag = null, CancellationToken cancellationToken = default)
+        => (await PutManifestCoreAsync(registry, repository, manifest, tag, cancellationToken).ConfigureAwait(false)).Descriptor;
+
+    /// <summary>
+    /// Puts a manifest that has a <c>subject</c> (a referrer) under its digest and returns whether the registry indexed
+    /// it as a referrer: its answer carries <c>OCI-Subject</c> naming the subject's digest (OCI distribution-spec 1.1,
+    /// "Pushing Manifests with Subject"). A registry without the referrers API ignores the subject; the caller then
+    /// maintains the referrers tag (<see cref="Referrers.ReferrersTagScheme"/>).
+    /// </summary>
+    public async Task<bool> PutReferrerAsync(string registry, string repository, ManifestDocument referrer, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(referrer);
+        var subject = referrer.Manifest?.Subject ?? referrer.Index?.Subject
+            ?? throw new ArgumentException("A referrer has a subject.", nameof(referrer));
+        var (_, answered) = await PutManifestCoreAsync(registry, repository, referrer, null, cancellationToken).ConfigureAwait(false);
+        return answered == subject.Digest;
+    }
+
+    private async Task<(Descriptor Descriptor, Digest? Subject)> PutManifestCoreAsync(string registry, string repository, ManifestDocument manifest, string? tag, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(manifest);
         if (manifest.Bytes.Length > _options.MaxManifestBytes)
@@ -116,7 +134,10 @@ public sealed partial class RegistryClient
         }
 
         LogManifestPushed(registry, repository, reference, manifest.Digest.ToString());
-        return manifest.Descriptor;
+        Digest? subject = response.Headers.TryGetValues("OCI-Subject", out var subjects) && Digest.TryParse(subjects.FirstOrDefault()?.Trim(), out var named)
+            ? named
+            : null;
+        return (manifest.Descriptor, subject);
     }
 
     /// <summary>Deletes a manifest by digest (the registry must allow deletes).</summary>

@@ -6,7 +6,7 @@ namespace Accelerator.Oci.Registry;
 /// One registry host as an <see cref="IImageStore"/>: manifests by tag or digest, blob pushes (skipped when present),
 /// manifest pushes and tag lists, over a shared <see cref="RegistryClient"/>. Get it from <see cref="RegistryClient.GetStore"/>.
 /// </summary>
-public sealed class RegistryImageStore : IImageStore
+public sealed class RegistryImageStore : IImageStore, IReferrersStore
 {
     private readonly RegistryClient _client;
 
@@ -58,6 +58,15 @@ public sealed class RegistryImageStore : IImageStore
     /// <inheritdoc />
     public Task<IReadOnlyList<string>> ListTagsAsync(ImageReference image, CancellationToken cancellationToken = default)
         => _client.ListTagsAsync(Registry, Check(image).Repository, null, cancellationToken);
+
+    /// <inheritdoc />
+    /// <remarks>One request per page (<see cref="RegistryClient.GetReferrersAsync"/>); null when the registry answers 404.</remarks>
+    public Task<IReadOnlyList<Descriptor>?> GetReferrersAsync(ImageReference image, Digest subject, string? artifactType, CancellationToken cancellationToken = default)
+        => _client.GetReferrersAsync(Registry, Check(image).Repository, subject, artifactType, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<bool> PushReferrerAsync(ImageReference image, ManifestDocument referrer, CancellationToken cancellationToken = default)
+        => _client.PutReferrerAsync(Registry, Check(image).Repository, referrer, cancellationToken);
 
     private ImageReference Check(ImageReference image)
     {
