@@ -18,6 +18,8 @@ packages=(
   containerd runc   # run a container on a mounted rootfs
   busybox-static    # a static /bin/busybox for a container image that runs on a lazy mount
   mmdebstrap        # real Debian images for the test corpus (Accelerator.Testing/Images/DebianImageCorpus.cs)
+  golang-1.19-go golang-github-containerd-stargz-snapshotter-dev  # the reference eStargz producer (Accelerator.Testing/Images/Estargz)
+  golang-github-containers-storage-dev  # containers/storage sources: the zstd:chunked manifest rules (docs/formats/seekable.md)
   fio               # I/O benchmarks
   iproute2 util-linux jq hyperfine python3
 )

@@ -50,6 +50,7 @@ internal static class AccelCommand
         root.Subcommands.Add(InspectCommand.Create(common, console));
         root.Subcommands.Add(CopyCommand.Create(common, console));
         root.Subcommands.Add(ConvertCommand.Create(common, console));
+        root.Subcommands.Add(IndexCommand.Create(common, console));
         root.Subcommands.Add(DemoCommand.Create(common, console));
         root.Subcommands.Add(ReplicateCommand.Create(common, console));
         root.Subcommands.Add(MountCommand.Create(common, console));

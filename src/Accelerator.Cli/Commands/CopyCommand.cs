@@ -35,7 +35,13 @@ internal static class CopyCommand
                 cancellationToken)).ConfigureAwait(false);
             console.WriteLine(
                 $"Copied {from} to {to} ({copied.ManifestDigest}): {Units.Count(copied.Manifests, "manifest")}, {Units.Count(copied.BlobsCopied, "blob")} copied " +
-                $"({Units.Bytes(copied.BytesCopied)}), {copied.BlobsSkipped} already there.");
+                $"({Units.Bytes(copied.BytesCopied)}), {copied.BlobsSkipped} already there" +
+                (copied.Referrers > 0 ? $", {Units.Count(copied.Referrers, "referrer")} carried." : "."));
+            foreach (string skipped in copied.ReferrersSkipped)
+            {
+                console.Warn($"not carried: {skipped}");
+            }
+
             return 0;
         }));
         return command;

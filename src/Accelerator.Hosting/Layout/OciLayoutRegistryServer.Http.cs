@@ -31,7 +31,7 @@ public sealed partial class OciLayoutRegistryServer
             return;
         }
 
-        // /v2/<name>/manifests/<reference>, /v2/<name>/blobs/<digest>, /v2/<name>/tags/list
+        // /v2/<name>/manifests/<reference>, /v2/<name>/blobs/<digest>, /v2/<name>/referrers/<digest>, /v2/<name>/tags/list
         string prefix = "/v2/" + _options.Repository + "/";
         if (!path.StartsWith("/v2/", StringComparison.Ordinal))
         {
@@ -55,6 +55,10 @@ public sealed partial class OciLayoutRegistryServer
             else if (rest.StartsWith("blobs/", StringComparison.Ordinal))
             {
                 await ServeBlobAsync(context, rest["blobs/".Length..]).ConfigureAwait(false);
+            }
+            else if (rest.StartsWith("referrers/", StringComparison.Ordinal))
+            {
+                await ServeReferrersAsync(context, rest["referrers/".Length..]).ConfigureAwait(false);
             }
             else if (rest == "tags/list")
             {
@@ -172,6 +176,45 @@ public sealed partial class OciLayoutRegistryServer
         if (HttpMethods.IsGet(context.Request.Method) && count > 0)
         {
             await CopyRangeAsync(file, start, count, response.Body, CountBlob, context.RequestAborted).ConfigureAwait(false);
+        }
+    }
+
+    // distribution-spec 1.1, "Listing Referrers": an image index of the referrers' descriptors (empty when there are
+    // none, never 404 for a valid digest), filtered by the artifactType query parameter, which OCI-Filters-Applied names.
+    private async Task ServeReferrersAsync(HttpContext context, string reference)
+    {
+        if (!Digest.TryParse(reference, out var subject))
+        {
+            await WriteErrorAsync(context, StatusCodes.Status400BadRequest, "DIGEST_INVALID", $"not a digest: {Truncate(reference)}").ConfigureAwait(false);
+            return;
+        }
+
+        string? artifactType = context.Request.Query["artifactType"] is { Count: > 0 } values ? values[0] : null;
+        IReadOnlyList<Descriptor> referrers;
+        try
+        {
+            referrers = await _layout.GetReferrersAsync(ImageReference.Parse("oci:" + _layout.Root), subject, artifactType, context.RequestAborted).ConfigureAwait(false) ?? [];
+        }
+        catch (Exception ex) when (ex is DigestMismatchException or FormatException or InvalidDataException or NotSupportedException)
+        {
+            LogCorruptBlob(subject.ToString(), ex.Message);
+            await WriteErrorAsync(context, StatusCodes.Status500InternalServerError, "UNKNOWN", "the layout's referrers could not be read").ConfigureAwait(false);
+            return;
+        }
+
+        var document = Accelerator.Oci.Referrers.ReferrersIndex.Build(referrers);
+        if (artifactType is not null)
+        {
+            context.Response.Headers["OCI-Filters-Applied"] = "artifactType";
+        }
+
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentType = MediaTypes.OciIndex;
+        context.Response.ContentLength = document.Bytes.Length;
+        if (HttpMethods.IsGet(context.Request.Method))
+        {
+            await context.Response.Body.WriteAsync(document.Bytes, context.RequestAborted).ConfigureAwait(false);
+            CountManifest(document.Bytes.Length);
         }
     }
 

@@ -12,7 +12,7 @@ namespace Accelerator.Hosting.Layout;
 /// <summary>
 /// A read-only registry over an <see cref="OciImageLayout"/>, on Kestrel: the pull side of the OCI distribution API
 /// (<c>GET /v2/</c>; manifests by tag or digest and blobs by digest, <c>GET</c> and <c>HEAD</c>, blobs with a single
-/// <c>Range</c>; tag lists), serving the layout's images under one repository name, and counting the bytes it serves.
+/// <c>Range</c>; tag lists; the referrers API of distribution-spec 1.1 with its <c>artifactType</c> filter), serving the layout's images under one repository name, and counting the bytes it serves.
 /// It lets any registry client (skopeo, containerd, the library's own) read a layout, and gives <c>accel demo</c> a
 /// registry without setup.
 /// </summary>

@@ -1,4 +1,5 @@
 using Accelerator.Oci.Model;
+using Accelerator.Oci.Referrers;
 using Accelerator.Oci.Registry;
 
 namespace Accelerator.Oci.Copying;
@@ -41,6 +42,17 @@ public sealed record CopyOptions
     /// the digest the registry reports, when it reports one).</value>
     /// </summary>
     public bool VerifyManifests { get; init; }
+
+    /// <summary>
+    /// Carry the referrers of each image manifest copied (signatures, SBOMs, seekable indexes: manifests whose
+    /// <c>subject</c> names it), listed at the source through its referrers API or referrers tag and published at the
+    /// target the same way (<see cref="ImageReferrers"/>). Referrers of referrers are not followed.
+    /// <value>Default: true.</value>
+    /// </summary>
+    public bool Referrers { get; init; } = true;
+
+    /// <summary>Carry only referrers of this artifact type (with <see cref="Referrers"/>). <value>Default: null, every referrer.</value></summary>
+    public string? ReferrerArtifactType { get; init; }
 }
 
 /// <summary>Progress of a copy: one blob's state.</summary>
@@ -60,6 +72,12 @@ public sealed record CopyResult(Digest ManifestDigest, int BlobsCopied, int Blob
 {
     /// <summary>Blobs mounted from another repository of the target registry (not counted in <see cref="BlobsCopied"/>).</summary>
     public int BlobsMounted { get; init; }
+
+    /// <summary>Referrers carried to the target (also counted in <see cref="Manifests"/>).</summary>
+    public int Referrers { get; init; }
+
+    /// <summary>Referrers at the source that were not carried, each with the reason (a malformed listing, a forged subject).</summary>
+    public IReadOnlyList<string> ReferrersSkipped { get; init; } = [];
 }
 
 /// <summary>
@@ -76,6 +94,8 @@ public sealed class ImageCopier
     private long _bytes;
     private int _manifests;
     private int _mounted;
+    private int _referrers;
+    private readonly List<string> _referrersSkipped = [];
 
     private ImageCopier()
     {
@@ -109,7 +129,12 @@ public sealed class ImageCopier
         }
 
         await copier.CopyDocumentAsync(source, sourceImage, target, targetImage, root, tag, options, depth: 0, cancellationToken).ConfigureAwait(false);
-        return new CopyResult(root.Digest, copier._copied, copier._skipped, copier._bytes, copier._manifests) { BlobsMounted = copier._mounted };
+        return new CopyResult(root.Digest, copier._copied, copier._skipped, copier._bytes, copier._manifests)
+        {
+            BlobsMounted = copier._mounted,
+            Referrers = copier._referrers,
+            ReferrersSkipped = [.. copier._referrersSkipped],
+        };
     }
 
     private async Task CopyDocumentAsync(
@@ -153,6 +178,68 @@ public sealed class ImageCopier
         }
 
         Interlocked.Increment(ref _manifests);
+        if (options.Referrers && document.Manifest is not null && document.Manifest.Subject is null)
+        {
+            await CopyReferrersAsync(source, sourceImage, target, targetImage, document, options, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Carries the referrers of <paramref name="subject"/>: each must be an image manifest whose subject is it (a listing
+    /// can name anything); its blobs first, then the manifest through the target's referrers API or tag.
+    /// </summary>
+    private async Task CopyReferrersAsync(
+        IImageStore source, ImageReference sourceImage, IImageStore target, ImageReference targetImage,
+        ManifestDocument subject, CopyOptions options, CancellationToken cancellationToken)
+    {
+        ReferrerListing listing;
+        try
+        {
+            listing = await ImageReferrers.ListAsync(source, sourceImage, subject.Digest, options.ReferrerArtifactType, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidDataException ex)
+        {
+            Skip($"referrers of {subject.Digest}: {ex.Message}");
+            return;
+        }
+
+        foreach (var referrer in listing.Referrers.DistinctBy(r => r.Digest))
+        {
+            ManifestDocument document;
+            try
+            {
+                document = await source.GetManifestAsync(sourceImage, referrer.Digest, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is BlobNotFoundException or FormatException or NotSupportedException or DigestMismatchException or ContentTooLargeException)
+            {
+                Skip($"referrer {referrer.Digest}: {ex.Message}");
+                continue;
+            }
+
+            if (document.Manifest?.Subject?.Digest != subject.Digest)
+            {
+                Skip($"referrer {referrer.Digest}: its subject is {document.Manifest?.Subject?.Digest.ToString() ?? "missing"}, not {subject.Digest}");
+                continue;
+            }
+
+            var manifest = document.Manifest;
+            var blobs = manifest.Layers.Prepend(manifest.Config).DistinctBy(b => b.Digest).ToList();
+            await Parallel.ForEachAsync(
+                blobs,
+                new ParallelOptions { MaxDegreeOfParallelism = options.MaxParallelBlobs, CancellationToken = cancellationToken },
+                (blob, ct) => new ValueTask(CopyBlobAsync(source, sourceImage, target, targetImage, blob, options, ct))).ConfigureAwait(false);
+            await ImageReferrers.PushAsync(target, targetImage, document, cancellationToken).ConfigureAwait(false);
+            Interlocked.Increment(ref _manifests);
+            Interlocked.Increment(ref _referrers);
+        }
+    }
+
+    private void Skip(string reason)
+    {
+        lock (_referrersSkipped)
+        {
+            _referrersSkipped.Add(reason);
+        }
     }
 
     private async Task CopyBlobAsync(
