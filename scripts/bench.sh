@@ -2506,7 +2506,8 @@ w(f"Image `{name}`, registry and driver as in the containerd section: {layer_cou
   "Per run, a fresh containerd 1.6 CRI plugin (and a fresh `accel snapshotter --plain-http` for the accel rows); times are PullImage → container exited, as kubelet calls them (tests/Accelerator.Benchmarks.Containerd). "
   "Registry bytes: the 2xx/206 blob GETs in the registry's access log during the timed run (for the seekable row: the index blobs and the ranges of the original layers).")
 w("")
-w(f"Machine: {cores} cores, {mem} GiB memory; date {date}; load average {load_start} at the start and {load_end} at the end (the cores are shared with other jobs running at the same time).")
+w(f"Machine: {cores} cores, {mem} GiB memory; date {date}; load average {load_start} at the start and {load_end} at the end (the cores are shared with other jobs running at the same time)."
+  + (" accel: the build BENCH_ACCEL names (not the ReadyToRun publish), the same for every row." if os.environ.get("BENCH_ACCEL") else ""))
 w("")
 w("| | median (s) | runs (s) | vs full pull | vs converted lazy | registry blob bytes (median) | pull / sandbox / create / start / run (s, medians) | decision (`accel snapshotter status`) |")
 w("| --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -2531,10 +2532,14 @@ w("")
 if isinstance(start_read, dict):
     w(f"Start-read amplification (`accel index --prefetch-list` with the {read_files} files the start reads, on a copy of the layout): "
       f"{start_read.get('files')} files, {start_read.get('fileBytes', 0) / mb:.1f} MB, lie in {start_read.get('fetchedBytes', 0) / mb:.1f} MB of compressed spans: "
-      f"**{start_read.get('amplification', 0):.2f}×**" + (f" ({start_read.get('notFound')} listed paths not in an indexed layer)" if start_read.get("notFound") else "") + ".")
+      f"**{start_read.get('amplification', 0):.2f}×**" + (f" ({start_read.get('notFound')} listed path(s) not in an indexed layer: a small layer fetched whole at mount)" if start_read.get("notFound") else "") + ".")
     w("")
+report = load(f"{work}/index-output.json") or {}
+sizes = {l.get("digest"): l.get("compressedBytes") for l in report.get("layers", []) if isinstance(l, dict)}
 if index_layers:
-    w("Per layer (index blob ÷ compressed layer): " + ", ".join(f"`{d[7:19]}` {v / 1e3:.0f} kB" for d, v in index_layers.items()) + ".")
+    w("Per layer (index blob ÷ compressed layer): " + ", ".join(
+        f"`{d[7:19]}` {v / 1e3:.0f} kB" + (f" of {sizes[d] / mb:.0f} MB = {100 * v / sizes[d]:.2f}%" if sizes.get(d) else "")
+        for d, v in index_layers.items()) + ".")
     w("")
 w("Targets (from the issue):")
 w("")
@@ -2548,6 +2553,10 @@ for label, ok, value in targets:
     w(f"- {label}: {value}: {met(ok)}")
 w(f"- (no target) index build vs conversion: {fmt(ratio(idx, conv), '{:.2f}×')} the time ({index_s} s vs {conv_s} s); "
   f"seekable start vs full pull: {fmt(ratio(base, seek_m), '{:.1f}×')} faster.")
+seek_f, lazy_f = rows.get("seekable", {}).get("fetchedMedian"), rows.get("lazy", {}).get("fetchedMedian")
+if seek_f and lazy_f:
+    w(f"- (no target) bytes fetched, seekable vs converted: {seek_f / lazy_f:.1f}× ({seek_f / mb:.1f} MB vs {lazy_f / mb:.1f} MB): a read fetches the whole "
+      "span around it (4 MiB of uncompressed data by default, `accel index --span-size`), a converted image's chunk is 1 MiB.")
 open(f"{work}/section.md", "w").write("\n".join(out) + "\n")
 
 os.makedirs("docs/benchmarks", exist_ok=True)
