@@ -106,12 +106,15 @@ public sealed unsafe class ZlibInflater : IDisposable
         Zlib.ZStream* stream = Stream;
         int code;
         uint availIn, availOut;
+        byte none = 0;
         fixed (byte* inputPointer = input)
         fixed (byte* outputPointer = output)
         {
             stream->NextIn = inputPointer;
             stream->AvailIn = (uint)input.Length;
-            stream->NextOut = outputPointer;
+
+            // zlib refuses a null next_out even with no room (Z_STREAM_ERROR); an empty span pins to null.
+            stream->NextOut = outputPointer is null ? &none : outputPointer;
             stream->AvailOut = (uint)output.Length;
             code = Zlib.Inflate(stream, (int)flush);
             availIn = stream->AvailIn;

@@ -13,7 +13,7 @@ public interface IRegistryBlobSourceDecorator
 }
 
 /// <summary>An image store whose blobs are read from another source; everything else goes to the inner store.</summary>
-internal sealed class BlobDecoratedImageStore(IImageStore inner, IBlobSource blobs) : IImageStore
+internal sealed class BlobDecoratedImageStore(IImageStore inner, IBlobSource blobs) : IImageStore, IReferrersStore
 {
     public IBlobSource Blobs => blobs;
 
@@ -37,4 +37,20 @@ internal sealed class BlobDecoratedImageStore(IImageStore inner, IBlobSource blo
 
     public Task<IReadOnlyList<string>> ListTagsAsync(ImageReference image, CancellationToken cancellationToken = default)
         => inner.ListTagsAsync(image, cancellationToken);
+
+    public Task<IReadOnlyList<Descriptor>?> GetReferrersAsync(ImageReference image, Digest subject, string? artifactType, CancellationToken cancellationToken = default)
+        => inner is IReferrersStore referrers
+            ? referrers.GetReferrersAsync(image, subject, artifactType, cancellationToken)
+            : Task.FromResult<IReadOnlyList<Descriptor>?>(null);
+
+    public async Task<bool> PushReferrerAsync(ImageReference image, ManifestDocument referrer, CancellationToken cancellationToken = default)
+    {
+        if (inner is IReferrersStore referrers)
+        {
+            return await referrers.PushReferrerAsync(image, referrer, cancellationToken).ConfigureAwait(false);
+        }
+
+        await inner.PushManifestAsync(image, referrer, null, cancellationToken).ConfigureAwait(false);
+        return false;
+    }
 }

@@ -16,16 +16,8 @@ internal static class IndexCommand
     public static Command Create(CommonOptions common, CliConsole console)
     {
         var image = new Argument<string>("REF") { Description = "The image: host[:port]/repo[:tag|@digest] or oci:DIR[:TAG]." };
-        var minLayerSize = new Option<string>("--min-layer-size")
-        {
-            Description = "Index only layers at least this large (e.g. 512K, 1M); smaller ones are fetched whole at mount. Default: 1M.",
-            DefaultValueFactory = _ => "1M",
-        };
-        var spanSize = new Option<string>("--span-size")
-        {
-            Description = "Uncompressed bytes between checkpoints, 64K to 32M (smaller: finer reads, larger index). Default: 4M.",
-            DefaultValueFactory = _ => "4M",
-        };
+        var minLayerSize = Flags.Size("--min-layer-size", "Index only layers at least this large (e.g. 512K); smaller ones are fetched whole at mount. Default: 1M.", allowZero: true);
+        var spanSize = Flags.Size("--span-size", "Uncompressed bytes between checkpoints, 64K to 32M (smaller: finer reads, larger index). Default: 4M.");
         var prefetchList = new Option<string?>("--prefetch-list")
         {
             Description = "A file of paths, one per line ('#' comments), stored in the index for mounts to fetch first; its start-read amplification is reported.",
@@ -38,13 +30,13 @@ internal static class IndexCommand
         command.SetAction(CommonOptions.Guard(console, async (result, cancellationToken) =>
         {
             var reference = ImageReference.Parse(result.GetRequiredValue(image));
-            long span = Units.ParseBytes("--span-size", result.GetRequiredValue(spanSize));
+            long span = result.GetValue(spanSize) ?? 4 << 20;
             var options = new SeekableIndexerOptions
             {
-                MinLayerSize = Units.ParseBytes("--min-layer-size", result.GetRequiredValue(minLayerSize), allowZero: true),
+                MinLayerSize = result.GetValue(minLayerSize) ?? 1 << 20,
                 SpanSize = span is >= SeekableIndexArtifact.MinSpanSize and <= SeekableIndexArtifact.MaxSpanSize
                     ? (int)span
-                    : throw new ArgumentException($"Invalid --span-size '{result.GetRequiredValue(spanSize)}': use 64K to 32M."),
+                    : throw new ArgumentException($"--span-size: {Units.Bytes(span)} is out of range: use 64K to 32M."),
                 PrefetchList = result.GetValue(prefetchList) is { } list ? ConvertCommand.ReadPrefetchList(list) : null,
                 Platform = common.GetPlatform(result),
             };

@@ -79,7 +79,7 @@ public sealed partial class LazyMounter
         private readonly LazyMounter _mounter;
         private readonly SeekableImage _image;
         private readonly ILogger _logger;
-        private SeekableForest? _forest;
+        private readonly SeekableForest _forest;
         private SeekableContentReader? _reader;
         private SeekableMountContent? _content;
 
@@ -94,6 +94,10 @@ public sealed partial class LazyMounter
             statistics.IndexArtifact = image.Plan.Artifact?.Digest;
             statistics.IndexVerification = mounter._options.VerifyIndexedLayers ? "none" : null;
             statistics.Layers = image.Statistics;
+
+            // Built before anything is mounted or claimed, so an unusable layer (a hard link to nothing) fails early.
+            // The same indexes in the same order give the same inode numbers, so a takeover resumes on the same nodes.
+            _forest = new SeekableForest(image.Layers);
         }
 
         public override ImageReference Reference => _image.Plan.Image.Image;
@@ -108,8 +112,6 @@ public sealed partial class LazyMounter
 
         public override (IChunkIndex Index, IFileContentReader Content) Open(MountResources resources)
         {
-            // The same indexes in the same order give the same inode numbers, so a takeover resumes on the same nodes.
-            _forest = new SeekableForest(_image.Layers);
             SeekableForest forest = _forest;
             resources.Trace = _mounter._options.TracePath is null ? null : new ReadTraceRecorder(forest.PathOf);
             var observer = new SeekableMountObserver(Statistics, resources.Trace, _logger);
@@ -146,7 +148,7 @@ public sealed partial class LazyMounter
                 try
                 {
                     IReadOnlyList<string> paths = await _image.Plan.Artifact!.ReadPrefetchListAsync(cancellationToken).ConfigureAwait(false);
-                    await _reader!.PrefetchAsync(PrefetchInodes(_forest!, paths), cancellationToken).ConfigureAwait(false);
+                    await _reader!.PrefetchAsync(PrefetchInodes(_forest, paths), cancellationToken).ConfigureAwait(false);
                     Statistics.PrefetchEnded("completed", _mounter._time.GetElapsedTime(started));
                 }
                 catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

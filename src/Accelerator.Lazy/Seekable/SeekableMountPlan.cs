@@ -45,7 +45,8 @@ public sealed record SeekableLayerPlan(int Layer, Descriptor Descriptor, Seekabl
 /// How the lazy strategy would mount an image nobody converted: per layer, bottom to top, the artifact's gzip index
 /// when it lists the layer, else the layer's own TOC when it is eStargz or zstd:chunked, else — for a gzip or tar layer
 /// of at most <see cref="Mounting.LazyMountOptions.MaxWholeLayerBytes"/> — the whole layer fetched at mount; otherwise the image
-/// cannot be mounted lazily and <see cref="Reason"/> names the first layer in the way. Planning reads the manifest,
+/// cannot be mounted lazily and <see cref="Reason"/> names the first layer in the way. At least one layer must be
+/// seekable (index or TOC): an image all of whose layers would be fetched whole is left to the other strategies. Planning reads the manifest,
 /// the config and the referrers only (no layer bytes, no TOC).
 /// </summary>
 public sealed class SeekableMountPlan
@@ -70,13 +71,33 @@ public sealed class SeekableMountPlan
     /// <summary>One plan per layer, bottom first.</summary>
     public IReadOnlyList<SeekableLayerPlan> Layers { get; }
 
-    /// <summary>Whether every layer can be read lazily.</summary>
-    public bool CanMount => Layers.Count > 0 && Layers.All(l => l.Source is not null);
+    /// <summary>
+    /// Whether the image can be mounted lazily: every layer can be read, and at least one through a seekable index or
+    /// TOC (an image whose layers would all be fetched whole at mount gains nothing over a full pull).
+    /// </summary>
+    public bool CanMount => Reason is null;
 
     /// <summary>Why the image cannot be mounted lazily (the first layer in the way), or null when it can.</summary>
-    public string? Reason => Layers.Count == 0
-        ? "the image has no layers"
-        : Layers.FirstOrDefault(l => l.Source is null)?.Reason;
+    public string? Reason
+    {
+        get
+        {
+            if (Layers.Count == 0)
+            {
+                return "the image has no layers";
+            }
+
+            if (Layers.FirstOrDefault(l => l.Source is null) is { } blocked)
+            {
+                return blocked.Reason;
+            }
+
+            return Layers.Any(l => l.Source is not SeekableLayerSource.Whole)
+                ? null
+                : string.Create(CultureInfo.InvariantCulture,
+                    $"none of its {Layers.Count} layers has a seekable index ({IndexDescription}) or an eStargz or zstd:chunked TOC, so nothing would be read lazily: run accel index");
+        }
+    }
 
     /// <summary>
     /// Plans the mount of <paramref name="image"/> (<paramref name="platform"/>, default this machine's) read through

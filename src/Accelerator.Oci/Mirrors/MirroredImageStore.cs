@@ -10,7 +10,7 @@ namespace Accelerator.Oci.Mirrors;
 /// cached) before any of its content is read — and finally from the origin. Writes and tag lists go to the origin (the
 /// first host with the <c>push</c> capability).
 /// </summary>
-public sealed class MirroredImageStore : IImageStore
+public sealed class MirroredImageStore : IImageStore, IReferrersStore
 {
     private readonly MirrorSet _set;
 
@@ -68,6 +68,21 @@ public sealed class MirroredImageStore : IImageStore
     {
         var target = PushTarget();
         return target.Host.Client.PutManifestAsync(target.Key, Check(image).Repository, manifest, tag, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Referrers are listed where tags are trusted (a listing names manifests, as a tag does): the first host allowed to resolve.</remarks>
+    public Task<IReadOnlyList<Descriptor>?> GetReferrersAsync(ImageReference image, Digest subject, string? artifactType, CancellationToken cancellationToken = default)
+    {
+        var resolver = _set.ResolvePlan().FirstOrDefault() ?? throw NoResolver();
+        return resolver.Host.Client.GetReferrersAsync(resolver.Key, Check(image).Repository, subject, artifactType, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<bool> PushReferrerAsync(ImageReference image, ManifestDocument referrer, CancellationToken cancellationToken = default)
+    {
+        var target = PushTarget();
+        return target.Host.Client.PutReferrerAsync(target.Key, Check(image).Repository, referrer, cancellationToken);
     }
 
     /// <inheritdoc />

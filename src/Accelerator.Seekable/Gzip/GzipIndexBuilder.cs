@@ -23,8 +23,7 @@ public static class GzipIndexBuilder
     /// <param name="onUnit">
     /// Called with each unit and its decoded bytes as the pass completes it (the bytes are valid only during the call).
     /// The blob's digest is known only at the end: the caller must not publish or cache what it is given before this
-    /// method returns successfully. The unit's blob range may end up longer in the index (when the stream ends at a
-    /// checkpoint, the last span absorbs the empty rest); its data range and digest are final.
+    /// method returns successfully. Each unit is given exactly as the returned index lists it, in order.
     /// </param>
     /// <param name="cancellationToken">Cancels the pass.</param>
     /// <exception cref="DigestMismatchException">The blob is not the layer (digest or size).</exception>

@@ -24,6 +24,8 @@ public sealed partial class GzipLayerIndex
     private const int MinTarSpanBytes = DigestBytes;
     private const int MinGzipSpanBytes = DigestBytes + 4;
 
+    private static readonly IReadOnlyDictionary<string, ReadOnlyMemory<byte>> NoAttributes = new Dictionary<string, ReadOnlyMemory<byte>>(0);
+
     private static ReadOnlySpan<byte> Magic => "ACCELGZI"u8;
 
     /// <summary>
@@ -187,12 +189,12 @@ public sealed partial class GzipLayerIndex
         }
 
         int attributeCount = reader.Count(MaxAttributesPerEntry, 2, "extended attributes");
-        var attributes = new Dictionary<string, ReadOnlyMemory<byte>>(attributeCount, StringComparer.Ordinal);
+        Dictionary<string, ReadOnlyMemory<byte>>? attributes = attributeCount == 0 ? null : new(attributeCount, StringComparer.Ordinal);
         for (int i = 0; i < attributeCount; i++)
         {
             string name = reader.String(MaxNameBytes, "attribute name");
             byte[] value = reader.Bytes(MaxAttributeValueBytes, "attribute value").ToArray();
-            if (name.Length == 0 || !attributes.TryAdd(name, value))
+            if (name.Length == 0 || !attributes!.TryAdd(name, value))
             {
                 throw new InvalidDataException($"Entry '{path}' has an empty or repeated extended attribute name.");
             }
@@ -204,6 +206,7 @@ public sealed partial class GzipLayerIndex
             throw new InvalidDataException($"The content of entry '{path}' ({dataOffset}+{size}) lies outside the layer's {uncompressedSize} bytes.");
         }
 
+        // Most entries have no attributes: they share the header's empty default instead of one dictionary each.
         var header = new TarEntryHeader
         {
             Path = path,
@@ -218,7 +221,7 @@ public sealed partial class GzipLayerIndex
             LinkTarget = linkTarget,
             DeviceMajor = (int)major,
             DeviceMinor = (int)minor,
-            ExtendedAttributes = attributes,
+            ExtendedAttributes = attributes ?? NoAttributes,
         };
         return new SeekableEntry(header, dataOffset);
     }

@@ -16,7 +16,8 @@ internal sealed class LayerIndexingStream : ReadOnlyStream
 {
     private const int BufferSize = 256 << 10;
 
-    // Windows are compressed once at build time and read at every decode: a middle level (zstd levels 1–19).
+    // Windows are compressed once at build time and read at every decode. Measured on the 84 MB corpus layer: level 3
+    // gives a 4% bigger index than 9, level 19 a 4% smaller one for 2.5 times the CPU of the whole build.
     private const int WindowCompressionLevel = 9;
 
     private readonly Stream _blob;
@@ -34,6 +35,10 @@ internal sealed class LayerIndexingStream : ReadOnlyStream
     private Compressor? _windowCompressor;
     private byte[]? _windowBuffer;
     private ArrayBufferWriter<byte>? _spanBytes;
+
+    // A closed span waits here until a byte after it is produced (or the blob ends): only then is its blob range final.
+    private ArrayBufferWriter<byte>? _pendingBytes;
+    private SeekableUnit? _pendingUnit;
     private int _inStart, _inEnd, _outStart, _outEnd;
     private long _blobRead, _consumed, _produced, _spanStart;
     private bool _blobEnded, _memberEnded, _finished, _disposed;
@@ -46,7 +51,12 @@ internal sealed class LayerIndexingStream : ReadOnlyStream
         _maxUncompressed = maxUncompressed;
         _onUnit = onUnit;
         _blobHash = Digest.CreateHasher(layer.Digest.Algorithm);
-        _spanBytes = onUnit is null ? null : new ArrayBufferWriter<byte>(spanSize + BufferSize);
+        if (onUnit is not null)
+        {
+            // Grown as spans need (a small layer fetched whole must not cost two full spans).
+            _spanBytes = new ArrayBufferWriter<byte>(BufferSize);
+            _pendingBytes = new ArrayBufferWriter<byte>(BufferSize);
+        }
     }
 
     /// <summary>Whether the blob is gzip (known after <see cref="StartAsync"/>).</summary>
@@ -171,10 +181,11 @@ internal sealed class LayerIndexingStream : ReadOnlyStream
         _input.AsSpan(_inStart, count).CopyTo(_output);
         _inStart += count;
         _outEnd = count;
+        await EmitPendingAsync().ConfigureAwait(false);
         Record(_output.AsSpan(0, count));
         if (_produced - _spanStart == _spanSize)
         {
-            await CutAsync(new GzipCheckpoint(_produced, 0, _produced, null)).ConfigureAwait(false);
+            Cut(new GzipCheckpoint(_produced, 0, _produced, null));
         }
     }
 
@@ -203,7 +214,7 @@ internal sealed class LayerIndexingStream : ReadOnlyStream
                 // Another gzip member (RFC 1952 2.2: members are simply concatenated): a checkpoint needing no window.
                 if (_produced - _spanStart >= _spanSize)
                 {
-                    await CutAsync(new GzipCheckpoint(_consumed, 0, _produced, null)).ConfigureAwait(false);
+                    Cut(new GzipCheckpoint(_consumed, 0, _produced, null));
                 }
 
                 inflater.Reset(ZlibFormat.Gzip);
@@ -214,7 +225,12 @@ internal sealed class LayerIndexingStream : ReadOnlyStream
             _inStart += result.Consumed;
             _consumed += result.Consumed;
             _outEnd = result.Produced;
-            Record(_output.AsSpan(0, result.Produced));
+            if (result.Produced > 0)
+            {
+                await EmitPendingAsync().ConfigureAwait(false);
+                Record(_output.AsSpan(0, result.Produced));
+            }
+
             switch (result.Status)
             {
                 case ZlibStatus.StreamEnd:
@@ -226,7 +242,7 @@ internal sealed class LayerIndexingStream : ReadOnlyStream
                     // zran: a boundary after a block that is not the last one; the window is what the next block may refer to.
                     int length = inflater.GetDictionary(_windowBuffer);
                     byte[] window = _windowCompressor!.Wrap(_windowBuffer.AsSpan(0, length)).ToArray();
-                    await CutAsync(new GzipCheckpoint(_consumed, inflater.UnusedBits, _produced, window)).ConfigureAwait(false);
+                    Cut(new GzipCheckpoint(_consumed, inflater.UnusedBits, _produced, window));
                     break;
             }
 
@@ -283,7 +299,7 @@ internal sealed class LayerIndexingStream : ReadOnlyStream
     }
 
     // Closes the current span at `next` (or at the end of the blob when null).
-    private async Task CutAsync(GzipCheckpoint? next)
+    private void Cut(GzipCheckpoint? next)
     {
         if (_digests.Count >= GzipLayerIndex.MaxUnits)
         {
@@ -296,9 +312,8 @@ internal sealed class LayerIndexingStream : ReadOnlyStream
         {
             long first = IsGzip ? _checkpoints[^1].FirstByte : _spanStart;
             long end = next is null ? _blobRead : IsGzip ? next.ByteOffset : next.DataOffset;
-            var unit = new SeekableUnit(first, (int)(end - first), _spanStart, (int)(_produced - _spanStart), digest);
-            await _onUnit(unit, _spanBytes!.WrittenMemory).ConfigureAwait(false);
-            _spanBytes.ResetWrittenCount();
+            _pendingUnit = new SeekableUnit(first, (int)(end - first), _spanStart, (int)(_produced - _spanStart), digest);
+            (_pendingBytes, _spanBytes) = (_spanBytes, _pendingBytes);
         }
 
         if (next is not null)
@@ -316,20 +331,35 @@ internal sealed class LayerIndexingStream : ReadOnlyStream
     {
         if (_produced > _spanStart)
         {
-            await CutAsync(null).ConfigureAwait(false);
+            Cut(null);
         }
-        else if (IsGzip && _checkpoints.Count > 1 && _checkpoints.Count > _digests.Count)
+        else if (IsGzip && _checkpoints.Count > 1)
         {
             // The stream ended right at the last checkpoint (an empty final block or member): the previous span
             // reaches the end of the blob instead.
             _checkpoints.RemoveAt(_checkpoints.Count - 1);
+            if (_pendingUnit is { } last)
+            {
+                _pendingUnit = last with { CompressedLength = (int)(_blobRead - last.CompressedOffset) };
+            }
         }
         else if (IsGzip && _produced == 0)
         {
             _checkpoints.Clear();
         }
 
+        await EmitPendingAsync().ConfigureAwait(false);
         _finished = true;
+    }
+
+    private async ValueTask EmitPendingAsync()
+    {
+        if (_pendingUnit is { } unit)
+        {
+            _pendingUnit = null;
+            await _onUnit!(unit, _pendingBytes!.WrittenMemory).ConfigureAwait(false);
+            _pendingBytes.ResetWrittenCount();
+        }
     }
 
     /// <inheritdoc />

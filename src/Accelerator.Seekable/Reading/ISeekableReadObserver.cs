@@ -15,6 +15,9 @@ public interface ISeekableReadObserver
     /// <summary><paramref name="units"/> units a read needed were already in the cache.</summary>
     void CacheHit(int units);
 
-    /// <summary>A decoded unit of layer <paramref name="layer"/> (its digest) did not match its sha256: nothing of it was served or cached.</summary>
+    /// <summary>
+    /// A fetched unit of layer <paramref name="layer"/> (its digest) did not decode, or decoded to bytes that do not
+    /// match its sha256: nothing of it was served or cached.
+    /// </summary>
     void VerificationFailed(SeekableUnit unit, string layer);
 }

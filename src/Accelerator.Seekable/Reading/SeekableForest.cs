@@ -46,7 +46,8 @@ public sealed class SeekableForest : IChunkIndex
             root.Inodes[i] = RootInode + 1 + (ulong)int.Parse(layerDirectories[i], System.Globalization.CultureInfo.InvariantCulture);
         }
 
-        // Layer directories first (2 … N+1), so their numbers do not depend on the layers' sizes.
+        // Layer directories first (2 … N+1), so their numbers do not depend on the layers' sizes; then each layer's
+        // nodes breadth first.
         var pending = new List<Queue<(SeekableTreeNode Tree, Node Forest)>>();
         var numbered = new List<Dictionary<SeekableTreeNode, ulong>>();
         for (int layer = 0; layer < layers.Count; layer++)
@@ -193,16 +194,8 @@ public sealed class SeekableForest : IChunkIndex
             return existing;
         }
 
+        // The constructor adds every layer's root before any other node: layer directories are 2 … N+1.
         ulong inode = (ulong)_nodes.Count + 1;
-        if (layerPath == "/")
-        {
-            // The layer directories are numbered 2 … N+1 whatever the layers hold: reserve them in order.
-            inode = RootInode + 1 + (ulong)layer;
-            while (_nodes.Count < (int)inode)
-            {
-                _nodes.Add(null!);
-            }
-        }
 
         if (tree.Type == FileEntryType.Directory && !tree.IsExplicit)
         {
@@ -222,14 +215,7 @@ public sealed class SeekableForest : IChunkIndex
         var node = new Node(layer, layerPath, tree.Content);
         string layerDirectory = "/" + LayerDirectoryName(layer);
         node.Entry = ToEntry(inode, layerPath == "/" ? layerDirectory : layerDirectory + layerPath, tree);
-        if (layerPath == "/")
-        {
-            _nodes[(int)inode - 1] = node;
-        }
-        else
-        {
-            _nodes.Add(node);
-        }
+        _nodes.Add(node);
 
         numbered[tree] = inode;
         if (tree.Children is not null)

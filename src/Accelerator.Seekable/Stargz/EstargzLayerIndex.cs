@@ -1,5 +1,6 @@
 using System.IO.Compression;
 using Accelerator.Oci.Layers;
+using Accelerator.Oci.Model;
 using Accelerator.Seekable.Toc;
 
 namespace Accelerator.Seekable.Stargz;
@@ -29,12 +30,7 @@ public sealed class EstargzLayerIndex : SeekableLayerIndex
     public const string FormatName = "estargz";
 
     private static readonly string[] GzipMediaTypes =
-    [
-        "application/vnd.oci.image.layer.v1.tar+gzip",
-        "application/vnd.docker.image.rootfs.diff.tar.gzip",
-        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
-        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
-    ];
+        [MediaTypes.OciLayerGzip, MediaTypes.DockerLayerGzip, MediaTypes.OciLayerNonDistributableGzip, MediaTypes.DockerForeignLayerGzip];
 
     private EstargzLayerIndex(Descriptor layer, List<SeekableEntry> entries, List<SeekableUnit> units, Digest tocDigest, long tocOffset)
         : base(layer, entries, units)
@@ -112,13 +108,14 @@ public sealed class EstargzLayerIndex : SeekableLayerIndex
     internal static EstargzLayerIndex Read(Descriptor layer, long tocOffset, byte[] tocMember)
     {
         string what = $"eStargz TOC of layer {layer.Digest}";
-        if (!Digest.TryParse(layer.Annotations?.GetValueOrDefault(TocDigestAnnotation), out var expected))
+        // A sha256 only: the TOC becomes a unit, and a unit's digest is a sha256.
+        if (!Digest.TryParse(layer.Annotations?.GetValueOrDefault(TocDigestAnnotation), out var expected) || expected.Algorithm != Digest.Sha256)
         {
-            throw new InvalidDataException($"eStargz layer {layer.Digest} has an invalid {TocDigestAnnotation} annotation.");
+            throw new InvalidDataException($"eStargz layer {layer.Digest} has an invalid {TocDigestAnnotation} annotation (a sha256 digest is required).");
         }
 
         var (header, json) = InflateToc(tocMember, what);
-        var actual = Digest.Compute(expected.Algorithm, json);
+        var actual = Digest.Compute(json);
         if (actual != expected)
         {
             throw new InvalidDataException($"The {what} has digest {actual}, not {expected} as the layer's {TocDigestAnnotation} annotation says: the TOC is not the one the image names.");
@@ -190,6 +187,8 @@ public sealed class EstargzLayerIndex : SeekableLayerIndex
         {
             using var gzip = new GZipStream(new MemoryStream(member, writable: false), CompressionMode.Decompress);
             using var tar = new LayerTarReader(gzip, new LayerTarReaderOptions { MaxEntries = 1 });
+
+            // Over an in-memory stream the reader completes synchronously; Decode, which needs this too, is synchronous.
             var entry = tar.ReadNextAsync().AsTask().GetAwaiter().GetResult()
                 ?? throw new InvalidDataException($"The {what} holds no tar entry.");
             var header = entry.Header;

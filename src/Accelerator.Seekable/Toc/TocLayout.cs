@@ -39,6 +39,9 @@ internal sealed class TocLayout
     /// <summary>The largest extended attribute value.</summary>
     public const int MaxAttributeValueBytes = 64 << 10;
 
+    /// <summary>The most file content a layer may hold: 1 PiB (keeps every data offset far from overflow).</summary>
+    public const long MaxDataBytes = 1L << 50;
+
     // A chunk's compressed range may hold more than its payload (eStargz: tar padding and the next entries' headers in
     // the same gzip member); beyond this the TOC is not believed.
     private const long MaxCompressedUnitBytes = 2L * SeekableLayerIndex.MaxUnitBytes;
@@ -114,7 +117,7 @@ internal sealed class TocLayout
         int index = 0;
         while (index < tocEntries.Count)
         {
-            var entry = tocEntries[index];
+            var entry = tocEntries[index] ?? throw new InvalidDataException($"The {what} has a null entry (#{index}).");
             if (entry.Type == "chunk")
             {
                 throw new InvalidDataException($"The {what} has a chunk entry (#{index}) that follows no regular file.");
@@ -130,16 +133,21 @@ internal sealed class TocLayout
             int next = index + 1;
             if (header.Kind == TarEntryKind.RegularFile)
             {
-                while (next < tocEntries.Count && tocEntries[next].Type == "chunk")
+                while (next < tocEntries.Count && tocEntries[next]?.Type == "chunk")
                 {
                     next++;
                 }
 
                 if (header.Size > 0)
                 {
+                    if (header.Size > MaxDataBytes - dataEnd)
+                    {
+                        throw new InvalidDataException($"The {what} lists more than {MaxDataBytes} bytes of file content.");
+                    }
+
                     dataOffset = dataEnd;
                     AddChunks(tocEntries, index, next, header.Size, dataOffset, what, chunkEnd, payloadOffsets, payloadEnd, units);
-                    dataEnd = checked(dataEnd + header.Size);
+                    dataEnd += header.Size;
                 }
                 else if (next != index + 1)
                 {
@@ -160,6 +168,11 @@ internal sealed class TocLayout
         var offsets = new List<long>();
         foreach (var entry in entries)
         {
+            if (entry is null)
+            {
+                continue;
+            }
+
             if ((entry.Type == "reg" && entry.Size > 0) || entry.Type == "chunk")
             {
                 if (entry.Offset < 0 || entry.Offset >= payloadEnd)

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Globalization;
+using Accelerator.Oci.Model;
 using Accelerator.Seekable.Toc;
 using ZstdSharp;
 
@@ -36,9 +37,6 @@ public sealed class ZstdChunkedLayerIndex : SeekableLayerIndex
     /// <summary>The format's name: <c>zstd:chunked</c>.</summary>
     public const string FormatName = "zstd:chunked";
 
-    /// <summary>The zstd layer media type.</summary>
-    public const string ZstdLayerMediaType = "application/vnd.oci.image.layer.v1.tar+zstd";
-
     /// <summary>The size of the footer this reader understands (containers/storage <c>FooterSizeSupported</c>).</summary>
     internal const int FooterSize = 40;
 
@@ -63,7 +61,7 @@ public sealed class ZstdChunkedLayerIndex : SeekableLayerIndex
     public static bool Claims(Descriptor layer)
     {
         ArgumentNullException.ThrowIfNull(layer);
-        return layer.MediaType == ZstdLayerMediaType && Annotation(layer, ManifestChecksumAnnotation, LegacyManifestChecksumAnnotation) is not null;
+        return layer.MediaType is MediaTypes.OciLayerZstd or MediaTypes.OciLayerNonDistributableZstd && Annotation(layer, ManifestChecksumAnnotation, LegacyManifestChecksumAnnotation) is not null;
     }
 
     /// <summary>

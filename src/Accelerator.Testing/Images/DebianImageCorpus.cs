@@ -105,8 +105,9 @@ public static class DebianImageCorpus
 
     private static string Key(string name, params string[] steps) => string.Join("\n", [RecipeVersion, Suite, RuntimeInformation.OSArchitecture.ToString(), name, .. steps]);
 
-    // The cached directory of a recipe, built under the lock into a temporary directory and renamed into place.
-    private static async Task<string> GetOrBuildAsync(string name, string recipe, Func<string, Task> build)
+    // The cached directory of a recipe, built under the lock into a temporary directory and renamed into place
+    // (SeekableCorpus caches its conversions the same way).
+    internal static async Task<string> GetOrBuildAsync(string name, string recipe, Func<string, Task> build)
     {
         string root = Directory.CreateDirectory(CacheRoot).FullName;
         string hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(recipe)))[..16];

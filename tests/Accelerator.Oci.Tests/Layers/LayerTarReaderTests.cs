@@ -53,6 +53,35 @@ public sealed class LayerTarReaderTests
         Assert.Equal((TarEntryKind.CharacterDevice, 5, 0), (entries[2].Header.Kind, entries[2].Header.DeviceMajor, entries[2].Header.DeviceMinor));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ReadNextAsync_DataOffset_IsWhereTheEntrysBytesLieInTheArchive(bool gnu)
+    {
+        byte[] first = Encoding.ASCII.GetBytes(new string('a', 1000));
+        byte[] second = Encoding.ASCII.GetBytes(new string('b', 513));
+        byte[] archive = new TarBuilder(gnu)
+            .AddGlobalPax([new("comment", "x"u8.ToArray())])
+            .AddFile("dir/" + new string('n', 200), first, xattrs: new Dictionary<string, byte[]> { ["user.a"] = [1] })
+            .AddDirectory("dir/")
+            .AddFile("second", second)
+            .AddFile("empty", [])
+            .ToArray();
+        await using var reader = new LayerTarReader(new MemoryStream(archive));
+        var offsets = new List<(long Offset, long Size)>();
+        while (await reader.ReadNextAsync() is { } entry)
+        {
+            // Reading part of the data (or none) does not change where the next entry's data is found.
+            await entry.Data.ReadAtLeastAsync(new byte[7], 7, throwOnEndOfStream: false);
+            offsets.Add((entry.DataOffset, entry.Header.Size));
+        }
+
+        Assert.Equal(4, offsets.Count);
+        Assert.Equal(first, archive.AsSpan((int)offsets[0].Offset, first.Length).ToArray());
+        Assert.Equal(second, archive.AsSpan((int)offsets[2].Offset, second.Length).ToArray());
+        Assert.All(offsets, o => Assert.Equal(0, o.Offset % 512));
+    }
+
     [Fact]
     public async Task ReadNextAsync_GnuLongNames_Decoded()
     {

@@ -135,6 +135,26 @@ public sealed class SeekableContentReaderTests : IDisposable
     }
 
     [Fact]
+    public async Task ReadAsync_OwnerOfTheFetchInterrupted_WaitingReaderFetchesItself()
+    {
+        byte[] content = Bytes(2 * UnitSize, seed: 18);
+        var (reader, forest, _) = Open(new TarBuilder().AddFile("f", content));
+        ulong inode = forest.FindPath(0, "/f")!.Value;
+        _source.HoldRequests();
+        using var interrupt = new CancellationTokenSource();
+
+        var owner = reader.ReadAsync(inode, 0, new byte[content.Length], interrupt.Token).AsTask();
+        await _source.RequestStarted.Task;
+        var waiter = ReadAllAsync(reader, inode, content.Length);
+        interrupt.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => owner);
+        _source.Release();
+        Assert.Equal(content, await waiter);
+        Assert.Equal(2, _source.Ranges.Count);
+    }
+
+    [Fact]
     public async Task ReadAsync_HungSource_TimesOutNamingTheSource()
     {
         var (reader, forest, _) = Open(new TarBuilder().AddFile("f", Bytes(UnitSize, 9)), new SeekableReaderOptions { RequestTimeout = TimeSpan.FromMilliseconds(200), SourceName = "registry.test" });

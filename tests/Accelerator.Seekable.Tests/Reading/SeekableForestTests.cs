@@ -229,3 +229,76 @@ public sealed class SeekableForestTests
     internal static FileEntry Entry(SeekableForest forest, int layer, string path)
         => forest.GetEntry(forest.FindPath(layer, path) ?? throw new Xunit.Sdk.XunitException($"Layer {layer} has no {path}.")) !;
 }
+
+/// <summary>Hostile entry lists: random paths, kinds, links and whiteouts give a consistent forest or one clean error.</summary>
+public sealed class SeekableForestFuzzTests
+{
+    private static readonly string[] Names = ["a", "b", ".", "..", "", ".wh.a", ".wh..wh..opq", ".wh..wh.x", ".wh.", "c\0", "d"];
+
+    [Fact]
+    public void Build_RandomEntries_ConsistentForestOrInvalidData()
+    {
+        var random = new Random(1616);
+        int built = 0;
+        for (int round = 0; round < 3000; round++)
+        {
+            var headers = new List<TarEntryHeader>();
+            for (int i = random.Next(1, 12); i > 0; i--)
+            {
+                var kind = (TarEntryKind)random.Next(0, 7);
+                headers.Add(new TarEntryHeader
+                {
+                    Path = (random.Next(4) == 0 ? "/" : "") + string.Join('/', Enumerable.Range(0, random.Next(1, 4)).Select(_ => Names[random.Next(Names.Length)])) + (random.Next(5) == 0 ? "/" : ""),
+                    Kind = kind,
+                    Mode = (UnixFileMode)random.Next(0, 0x1000),
+                    Uid = random.Next(8) == 0 ? -1 : random.Next(0, 70000),
+                    LinkTarget = kind is TarEntryKind.HardLink or TarEntryKind.SymbolicLink ? string.Join('/', Enumerable.Range(0, random.Next(1, 3)).Select(_ => Names[random.Next(Names.Length)])) : null,
+                    DeviceMajor = random.Next(-1, 3),
+                });
+            }
+
+            SeekableForest forest;
+            try
+            {
+                forest = new SeekableForest([IdentityLayerIndex.FromEntries([.. headers]), IdentityLayerIndex.FromEntries([.. headers.Take(2)])]);
+            }
+            catch (InvalidDataException)
+            {
+                continue;
+            }
+
+            built++;
+            CheckConsistent(forest);
+        }
+
+        Assert.True(built > 100, $"only {built} forests built");
+    }
+
+    private static void CheckConsistent(SeekableForest forest)
+    {
+        var pending = new Stack<ulong>([1ul]);
+        var seen = new HashSet<ulong>();
+        while (pending.TryPop(out ulong inode))
+        {
+            foreach (var (name, entry) in forest.ReadDirectory(inode))
+            {
+                Assert.False(name.Length == 0 || name is "." or ".." || name.Contains('/') || name.Contains('\0'), name);
+
+                // A whiteout name is never an entry of its own; as a parent on another entry's path it is a directory (as the applier makes it).
+                Assert.False(name.StartsWith(".wh.", StringComparison.Ordinal) && entry.Type != FileEntryType.Directory, name);
+                Assert.Same(entry, forest.Lookup(inode, name));
+                Assert.False(entry.ExtendedAttributes?.Keys.Any(k => k.StartsWith("user.overlay.", StringComparison.Ordinal)) ?? false);
+                if (entry.Type == FileEntryType.Directory)
+                {
+                    Assert.True(seen.Add(entry.Inode), "a directory is reachable twice");
+                    pending.Push(entry.Inode);
+                }
+                else if (entry.Type == FileEntryType.Regular)
+                {
+                    Assert.NotNull(forest.FileOf(entry.Inode));
+                    Assert.NotNull(forest.PathOf(entry.Inode));
+                }
+            }
+        }
+    }
+}

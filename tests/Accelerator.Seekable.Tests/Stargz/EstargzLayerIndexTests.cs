@@ -2,7 +2,9 @@ using System.IO.Compression;
 using Accelerator.Oci.Layers;
 using Accelerator.Seekable.Stargz;
 using Accelerator.Seekable.Tests.Toc;
+using Accelerator.Oci.Model;
 using Accelerator.Testing;
+using Accelerator.Testing.Images.Estargz;
 
 namespace Accelerator.Seekable.Tests.Stargz;
 
@@ -20,7 +22,7 @@ public sealed class EstargzLayerIndexTests(EstargzImageFixture image) : IClassFi
             var index = await EstargzLayerIndex.TryOpenAsync(image.Layout.Blobs, BlobAddress.For(string.Empty, layer), layer);
             Assert.NotNull(index);
             Assert.Equal("estargz", index.Format);
-            Assert.Equal(image.Produced[i].TocDigest, index.TocDigest);
+            Assert.Equal(layer.Annotations![EstargzLayerIndex.TocDigestAnnotation], index.TocDigest.ToString());
 
             byte[] blob = image.ReadBlob(layer);
             // The eStargz blob is a multi-member gzip stream of the layer's tar (TOC entry included; the footer is an empty member).
@@ -34,6 +36,38 @@ public sealed class EstargzLayerIndexTests(EstargzImageFixture image) : IClassFi
         }
 
         Assert.True(multiUnitFiles > 0, "No file spans several chunks: the test did not cover chunked files.");
+    }
+
+    [Fact]
+    public async Task TryOpenAsync_ReferenceEstargzOfEveryEntryKind_EqualsTheTar()
+    {
+        string directory = Directory.CreateTempSubdirectory("accel-estargz-kinds-").FullName;
+        try
+        {
+            string tarPath = Path.Combine(directory, "layer.tar");
+            await File.WriteAllBytesAsync(tarPath, EntryKindsLayer.Tar());
+            var produced = await EstargzTool.ConvertLayerAsync(tarPath, Path.Combine(directory, "layer.estargz"), new EstargzConversionOptions { ChunkSize = 64 << 10 });
+            byte[] blob = await File.ReadAllBytesAsync(Path.Combine(directory, "layer.estargz"));
+            var layer = new Descriptor(MediaTypes.OciLayerGzip, produced.Digest, produced.Size)
+            {
+                Annotations = new Dictionary<string, string> { [EstargzLayerIndex.TocDigestAnnotation] = produced.TocDigest.ToString() },
+            };
+            var blobs = new InMemoryBlobSource();
+            blobs.Add(blob, layer.MediaType);
+
+            var index = await EstargzLayerIndex.TryOpenAsync(blobs, BlobAddress.For(string.Empty, layer), layer);
+
+            using var tar = new GZipStream(new MemoryStream(blob), CompressionMode.Decompress);
+            var (files, multi) = await TocLayerAssertions.AssertMatchesTarAsync(index!, blob, tar, compareOwnerNames: true);
+            Assert.Equal((5, 1), (files, multi));
+            var kinds = index!.Entries.Select(e => e.Header.Kind).ToHashSet();
+            Assert.Equal(Enum.GetValues<TarEntryKind>().ToHashSet(), kinds);
+            Assert.Equal(2, index.Entries.Single(e => e.Header.Path == "usr/bin/tool").Header.ExtendedAttributes.Count);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
     }
 
     [Fact]

@@ -1,7 +1,10 @@
 using System.IO.Compression;
+using Accelerator.Oci.Layers;
+using Accelerator.Oci.Layout;
 using Accelerator.Seekable.Tests.Toc;
 using Accelerator.Seekable.ZstdChunked;
 using Accelerator.Testing;
+using Accelerator.Testing.Images;
 
 namespace Accelerator.Seekable.Tests.ZstdChunked;
 
@@ -29,6 +32,33 @@ public sealed class ZstdChunkedLayerIndexTests(ZstdChunkedImageFixture image) : 
         }
 
         Assert.True(multiUnitFiles > 0, "No file spans several chunks: the test did not cover chunked files.");
+    }
+
+    [Fact]
+    public async Task TryOpenAsync_SkopeoZstdChunkedOfEveryEntryKind_EqualsTheTar()
+    {
+        string directory = Directory.CreateTempSubdirectory("accel-zstdchunked-kinds-").FullName;
+        try
+        {
+            byte[] tarBytes = EntryKindsLayer.Tar();
+            await EntryKindsLayer.WriteLayoutAsync(Path.Combine(directory, "source"), tarBytes);
+            string converted = Path.Combine(directory, "converted");
+            await ZstdChunkedTool.ConvertImageAsync(Path.Combine(directory, "source"), "kinds", converted);
+            var layout = OciImageLayout.Open(converted);
+            var layer = (await layout.GetManifestAsync(ImageReference.Parse($"oci:{converted}:kinds"))).Manifest!.Layers.Single();
+
+            var index = await ZstdChunkedLayerIndex.TryOpenAsync(layout.Blobs, BlobAddress.For(string.Empty, layer), layer);
+
+            byte[] blob = await File.ReadAllBytesAsync(layout.GetBlobPath(layer.Digest));
+            var (files, multi) = await TocLayerAssertions.AssertMatchesTarAsync(index!, blob, new MemoryStream(tarBytes), compareOwnerNames: false);
+            Assert.Equal((3, 1), (files, multi));
+            Assert.Equal(Enum.GetValues<TarEntryKind>().ToHashSet(), index!.Entries.Select(e => e.Header.Kind).ToHashSet());
+            Assert.Equal(2, index.Entries.Single(e => e.Header.Path == "usr/bin/tool").Header.ExtendedAttributes.Count);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
     }
 
     [Fact]

@@ -53,7 +53,7 @@ public static class EstargzTool
             }
 
             byte[] source = ReadSource();
-            string hash = Convert.ToHexStringLower(SHA256.HashData(source))[..16];
+            string hash = ProducerSourceHash;
             string directory = Path.Combine(DebianImageCorpus.CacheRoot, $"estargz-producer-{hash}");
             string executable = Path.Combine(directory, "estargz-producer");
             if (!File.Exists(executable))
@@ -192,6 +192,9 @@ public static class EstargzTool
         var parsed = Digest.Parse(digest);
         return Path.Combine(layout, "blobs", parsed.Algorithm, parsed.Encoded);
     }
+
+    /// <summary>The first 16 hex digits of the sha256 of the producer's source: its cache key.</summary>
+    internal static string ProducerSourceHash => Convert.ToHexStringLower(SHA256.HashData(ReadSource()))[..16];
 
     private static byte[] ReadSource()
     {
