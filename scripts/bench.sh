@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks. Usage: scripts/bench.sh pull|mirrors|replication|lazy|p2p|block|cache|containerd|takeover|micro [FILTER]|all
+# Benchmarks. Usage: scripts/bench.sh pull|mirrors|replication|lazy|p2p|block|cache|containerd|seekable|takeover|micro [FILTER]|all
 #   pull  `accel pull` against the baseline `skopeo copy` + `umoci unpack`, on a generated multi-layer image served by a
 #         local docker-registry; medians of BENCH_RUNS runs go into a section of docs/benchmarks.md.
 #   mirrors  16 concurrent pulls: one bandwidth-capped registry vs three load-balanced mirrors (network namespaces, tbf).
@@ -27,6 +27,12 @@
 #         (100mbit), BENCH_CONTAINERD_STRATEGIES ("overlayfs ordinary lazy block cache"); BENCH_CONTAINERD_CONVERTED (a
 #         WORK/layout an earlier run converted, kept with BENCH_KEEP=1), BENCH_CONTAINERD_DRIVER (a built driver's
 #         directory); see bench_containerd.
+#   seekable  the containerd scenario's image, capped registry and CRI driver; three rows: containerd's overlayfs (full
+#         pull), `accel snapshotter` on the converted lazy variant, and on the unconverted image with a seekable index
+#         (`accel index`); start time and registry bytes, index size as a share of the image, `accel index` time vs
+#         `accel convert --format lazy` time (both against one loopback registry); figures in docs/benchmarks/seekable.json.
+#         BENCH_SEEKABLE_RUNS (BENCH_CONTAINERD_RUNS, 3), BENCH_CONTAINERD_RATE (100mbit), BENCH_SEEKABLE_STRATEGIES
+#         ("overlayfs lazy seekable"), BENCH_SEEKABLE_NS (15); see bench_seekable.
 #   takeover  read latency (p50/p99/max) of an O_DIRECT reader on `accel mount` (lazy, block) in the steady state, during a
 #         takeover by `accel mount` run again (upgrade) and after a SIGKILL + `accel mount` again (crash-restart), with
 #         the ratios to the steady state; see bench_takeover. BENCH_TAKEOVER_SIZE_MB (64), BENCH_TAKEOVER_SECONDS (6),
@@ -36,7 +42,7 @@
 #         docs/benchmarks.md. BENCH_MICRO_ITERATIONS (15).
 #   all   every scenario above in sequence, each in its own process (a failing one is reported in the run header and
 #         keeps its previous section; the others still run), then the run header (date, machine, total time) at the
-#         top of docs/benchmarks.md. BENCH_SCENARIOS ("pull mirrors replication lazy p2p block cache containerd micro") picks them.
+#         top of docs/benchmarks.md. BENCH_SCENARIOS ("pull mirrors replication lazy p2p block cache containerd seekable micro") picks them.
 # Environment: BENCH_SIZE_MB (300), BENCH_LAYERS (5), BENCH_SEED (42), BENCH_RUNS (5), BENCH_KEEP=1 keeps the work dir;
 #   replication: BENCH_REPL_SIZE_MB (100), BENCH_BW_MB (300), BENCH_BW_KBPS (20000), BENCH_BW_RUNS (3).
 #   BENCH_QUICK=1: small images, few runs, short fio jobs for every scenario (a variable set explicitly still wins) —
@@ -1893,9 +1899,10 @@ containerd_layer() {
 
 # Prints "FILES BYTES TREE_BYTES": the regular files the container's start reads and their bytes (whole files), out of
 # every regular file's bytes, measured outside containerd: the image unpacked by umoci, bind-mounted with strictatime,
-# the start run in a chroot of it; the files whose access time moved are the ones it read.
+# the start run in a chroot of it; the files whose access time moved are the ones it read. With a second argument LIST,
+# writes their paths in the image there, one per line (a prefetch list).
 containerd_start_reads() {
-  local layout=$1 dir="$work/reads"
+  local layout=$1 list=${2:-/dev/null} dir="$work/reads"
   rm -rf "$dir"
   mkdir -p "$dir/mnt"
   quiet umoci unpack --image "$layout:latest" "$dir/bundle"
@@ -1907,10 +1914,11 @@ containerd_start_reads() {
   local ok=1
   chroot "$dir/mnt" "${containerd_command[@]}" >"$dir/out.log" 2>&1 || ok=0
   umount "$dir/mnt/proc"
-  python3 - "$dir/mnt" "$dir/marker" <<'PY'
+  python3 - "$dir/mnt" "$dir/marker" "$list" <<'PY'
 import os, sys
 root, after = sys.argv[1], os.stat(sys.argv[2]).st_mtime + 1
 files = read = total = 0
+paths = []
 for d, _, names in os.walk(root):
     for name in names:
         st = os.lstat(os.path.join(d, name))
@@ -1920,6 +1928,9 @@ for d, _, names in os.walk(root):
         if st.st_atime >= after:
             files += 1
             read += st.st_size
+            paths.append("/" + os.path.relpath(os.path.join(d, name), root))
+with open(sys.argv[3], "w") as f:
+    f.writelines(p + "\n" for p in sorted(paths))
 print(files, read, total)
 PY
   umount "$dir/mnt"
@@ -1979,6 +1990,53 @@ containerd_sandbox_image() {
   quiet umoci repack --image "$layout:3.9" "$work/pause-bundle"
   quiet umoci config --image "$layout:3.9" --config.entrypoint /bin/sleep --config.cmd 86400
   rm -rf "$work/pause-bundle"
+}
+
+# Sets driver_dir: the CRI driver (tests/Accelerator.Benchmarks.Containerd), built unless BENCH_CONTAINERD_DRIVER names a build.
+containerd_driver() {
+  driver_dir=${BENCH_CONTAINERD_DRIVER:-}
+  if [[ -z $driver_dir ]]; then
+    log "building the CRI driver (tests/Accelerator.Benchmarks.Containerd)"
+    driver_dir="$work/cri-driver"
+    quiet dotnet build tests/Accelerator.Benchmarks.Containerd -c Release -o "$driver_dir"
+  fi
+}
+
+# One timed container start: row S, run R, image IMAGE; the sandbox image from loopback registry SANDBOX, the image from
+# ADDR (registry of network namespace NS). Overlayfs is containerd's own snapshotter; any other row a fresh
+# `accel snapshotter` (the cache row pre-warmed first). Sets run_seconds ("failed" when the start failed) and
+# run_bytes (registry blob bytes); appends both to times[S] and fetched[S]; the driver's result is WORK/result-S-R.json,
+# the snapshotter's status WORK/status-S-R.json.
+containerd_timed_run() {
+  local s=$1 r=$2 image=$3 sandbox=$4 addr=$5 ns=$6 root="$work/accel-$1-$2" offset
+  local driver=(dotnet "$driver_dir/Accelerator.Benchmarks.Containerd.dll" --image "$image" --sandbox-image "$sandbox/pause:3.9"
+    --plain-http "$sandbox" --plain-http "$addr" --result "$work/result-$s-$r.json")
+  if [[ $s != overlayfs ]]; then
+    if [[ $s == cache ]]; then
+      # Pre-warmed: the node's snapshot cache (ROOT/cache) holds the image before the pull (not timed, not counted).
+      rm -rf "$root"
+      mkdir -p "$root"
+      quiet "$accel" cache warm "$image" --snapshot-dir "$root/cache" --plain-http || log "cache warm failed"
+      containerd_snapshotter_start "$root" keep
+    else
+      containerd_snapshotter_start "$root"
+    fi
+    driver+=(--snapshotter-address "$root/snapshotter.sock")
+  fi
+  offset=$(stat -c %s "$work/registry$ns.log")
+  if "${driver[@]}" -- "${containerd_command[@]}" >"$work/driver-$s-$r.log" 2>&1; then
+    run_seconds=$(python3 -c 'import json, sys; print("%.3f" % json.load(open(sys.argv[1]))["totalSeconds"])' "$work/result-$s-$r.json")
+  else
+    run_seconds=failed
+    log "$s run $r failed: $(tail -n 5 "$work/driver-$s-$r.log" | tr '\n' ' ')"
+  fi
+  run_bytes=$(containerd_registry_bytes "$ns" "$offset")
+  if [[ $s != overlayfs ]]; then
+    "$accel" snapshotter status --address "$root/snapshotter.sock" --json >"$work/status-$s-$r.json" 2>/dev/null || echo '{}' >"$work/status-$s-$r.json"
+    containerd_snapshotter_stop "$root"
+  fi
+  times[$s]+="$run_seconds "
+  fetched[$s]+="$run_bytes "
 }
 
 bench_containerd() {
@@ -2057,14 +2115,9 @@ PY
   quiet "$accel" copy --plain-http "oci:$layout:latest" "$addr/block/app:latest"
   quiet "$accel" copy --plain-http "oci:$layout:latest-accel-block" "$addr/block/app:latest-accel-block"
 
-  local driver_dir=${BENCH_CONTAINERD_DRIVER:-}
-  if [[ -z $driver_dir ]]; then
-    log "building the CRI driver (tests/Accelerator.Benchmarks.Containerd)"
-    driver_dir="$work/cri-driver"
-    quiet dotnet build tests/Accelerator.Benchmarks.Containerd -c Release -o "$driver_dir"
-  fi
-  local r s image root offset t bytes
-  declare -A times=() fetched=() statuses=()
+  containerd_driver
+  local r s image
+  declare -A times=() fetched=()
   for ((r = 1; r <= cruns; r++)); do
     for s in "${strategies[@]}"; do
       case $s in
@@ -2072,36 +2125,8 @@ PY
         block) image="$addr/block/app:latest" ;;
         *) image="$addr/plain/app:latest" ;;
       esac
-      root="$work/accel-$s-$r"
-      local driver=(dotnet "$driver_dir/Accelerator.Benchmarks.Containerd.dll" --image "$image" --sandbox-image "$sandbox_registry/pause:3.9"
-        --plain-http "$sandbox_registry" --plain-http "$addr" --result "$work/result-$s-$r.json")
-      if [[ $s != overlayfs ]]; then
-        if [[ $s == cache ]]; then
-          # Pre-warmed: the node's snapshot cache (ROOT/cache) holds the image before the pull (not timed, not counted).
-          rm -rf "$root"
-          mkdir -p "$root"
-          quiet "$accel" cache warm "$image" --snapshot-dir "$root/cache" --plain-http || log "cache warm failed"
-          containerd_snapshotter_start "$root" keep
-        else
-          containerd_snapshotter_start "$root"
-        fi
-        driver+=(--snapshotter-address "$root/snapshotter.sock")
-      fi
-      offset=$(stat -c %s "$work/registry$ns_index.log")
-      if "${driver[@]}" -- "${containerd_command[@]}" >"$work/driver-$s-$r.log" 2>&1; then
-        t=$(python3 -c 'import json, sys; print("%.3f" % json.load(open(sys.argv[1]))["totalSeconds"])' "$work/result-$s-$r.json")
-      else
-        t=failed
-        log "$s run $r failed: $(tail -n 5 "$work/driver-$s-$r.log" | tr '\n' ' ')"
-      fi
-      bytes=$(containerd_registry_bytes "$ns_index" "$offset")
-      if [[ $s != overlayfs ]]; then
-        "$accel" snapshotter status --address "$root/snapshotter.sock" --json >"$work/status-$s-$r.json" 2>/dev/null || echo '{}' >"$work/status-$s-$r.json"
-        containerd_snapshotter_stop "$root"
-      fi
-      times[$s]+="$t "
-      fetched[$s]+="$bytes "
-      log "run $r/$cruns $s: $t s, $bytes registry blob bytes; load $(cut -d' ' -f1 /proc/loadavg)"
+      containerd_timed_run "$s" "$r" "$image" "$sandbox_registry" "$addr" "$ns_index"
+      log "run $r/$cruns $s: $run_seconds s, $run_bytes registry blob bytes; load $(cut -d' ' -f1 /proc/loadavg)"
     done
   done
   local load_end
@@ -2191,7 +2216,8 @@ def decision(status):
         if isinstance(image, dict) and "/app" in str(image.get("image", "")):
             # The reason names every strategy skipped; its first clause says enough in a table cell (the JSON has all).
             reason = str(image.get("reason", "")).split(": ", 1)[0]
-            return f"{image.get('strategy', '?')}: {reason}".strip().rstrip(":")
+            strategy = image.get("strategy", "?") + (f" ({image['source']})" if image.get("source") else "")
+            return f"{strategy}: {reason}".strip().rstrip(":")
     return None
 
 out = []
@@ -2251,6 +2277,303 @@ PY
   write_section containerd "$work/section.md"
   cat "$work/section.md" >&2
   log "containerd: written to docs/benchmarks.md and docs/benchmarks/containerd.json"
+}
+
+# --- seekable -----------------------------------------------------------------------------------------------------------
+# The containerd benchmark's image, registry cap and CRI driver, three rows: containerd's overlayfs (full pull, the
+# baseline), `accel snapshotter` on the converted lazy variant, and `accel snapshotter` on the same unconverted image
+# with a seekable index beside it (`accel index`: the lazy strategy reads the original gzip layers in ranges). Index
+# build time vs conversion time, both against one loopback registry; the index's size from the artifact the capped
+# registry holds (referrers tag scheme: docker-registry 2.8 has no referrers API). See bench_seekable.
+
+# Prints "INDEX_BYTES MANIFEST_BYTES ARTIFACT_DIGEST LAYERS_JSON" for the newest seekable-index artifact of
+# ADDR/REPO@DIGEST found through the referrers tag (sha256-HEX); exits 1 when there is none. LAYERS_JSON maps each
+# indexed layer digest to its index blob's size.
+seekable_index_size() {
+  python3 - "$1" "$2" "$3" <<'PY'
+import json, sys, urllib.request
+addr, repo, digest = sys.argv[1:]
+accept = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json"
+def get(ref):
+    req = urllib.request.Request(f"http://{addr}/v2/{repo}/manifests/{ref}", headers={"Accept": accept})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return r.read()
+try:
+    tag_index = json.loads(get(digest.replace(":", "-")))
+except Exception as e:
+    sys.exit(f"no referrers tag for {digest}: {e}")
+ours = [m for m in tag_index.get("manifests", []) if m.get("artifactType") == "application/vnd.accelerator.seekable-index.v1"]
+if not ours:
+    sys.exit(f"the referrers tag of {digest} lists no seekable index")
+newest = max(ours, key=lambda m: m.get("annotations", {}).get("org.opencontainers.image.created", ""))
+raw = get(newest["digest"])
+artifact = json.loads(raw)
+layers = {l.get("annotations", {}).get("dev.accelerator.seekable.layer", l["digest"]): l["size"] for l in artifact["layers"]}
+print(sum(l["size"] for l in artifact["layers"]), len(raw), newest["digest"], json.dumps(layers, separators=(",", ":")))
+PY
+}
+
+bench_seekable() {
+  if [[ $(id -u) != 0 ]]; then
+    echo "scripts/bench.sh seekable needs root (containerd, network namespaces, tc, FUSE)" >&2
+    exit 1
+  fi
+  containerd_pids=()
+  snapshotter_pid=
+  trap 'containerd_cleanup' EXIT
+  local rate=${BENCH_CONTAINERD_RATE:-100mbit} cruns=${BENCH_SEEKABLE_RUNS:-${BENCH_CONTAINERD_RUNS:-3}} ns_index=${BENCH_SEEKABLE_NS:-15}
+  local strategies=(${BENCH_SEEKABLE_STRATEGIES:-overlayfs lazy seekable})
+  local quick=${BENCH_CONTAINERD_QUICK:-${BENCH_QUICK:-0}} load_start
+  load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+  containerd_command=(/app/start.py)
+  build_cli
+  containerd_snapshotter_flags=()
+  if "$accel" snapshotter --help 2>&1 | grep -q -- '--plain-http'; then containerd_snapshotter_flags+=(--plain-http); fi
+  containerd_image
+
+  local read_files read_bytes tree_bytes reads_cache
+  reads_cache="$(dirname "$containerd_layout")/start-reads"
+  if [[ ! -s $reads_cache || ! -s $reads_cache.list ]]; then
+    containerd_start_reads "$containerd_layout" "$reads_cache.list.tmp" >"$reads_cache.tmp"
+    mv "$reads_cache.list.tmp" "$reads_cache.list"
+    mv "$reads_cache.tmp" "$reads_cache"
+  fi
+  read -r read_files read_bytes tree_bytes <"$reads_cache"
+
+  # The start-read amplification of the index (compressed bytes of the spans holding the files the start reads ÷ those
+  # files' bytes), from `accel index --prefetch-list` on a copy of the layout: the index the benchmark mounts has no
+  # prefetch list, like the converted image it is compared with.
+  local amplification_layout="$work/amplification-layout"
+  mkdir -p "$amplification_layout"
+  cp -al "$containerd_layout/blobs" "$amplification_layout/blobs"
+  cp "$containerd_layout/index.json" "$containerd_layout/oci-layout" "$amplification_layout/"
+  if ! "$accel" index "oci:$amplification_layout:latest" --prefetch-list "$reads_cache.list" --json >"$work/index-amplification.json" 2>"$work/index-amplification.err"; then
+    log "accel index --prefetch-list on a layout copy failed: $(tail -n 3 "$work/index-amplification.err")"
+  fi
+  rm -rf "$amplification_layout"
+
+  # Both preparations against one loopback registry (no cap): each reads the image's layers from it and pushes what it
+  # made beside the image, so their times compare.
+  start_registry
+  local local_registry=$host
+  containerd_sandbox_image
+  quiet "$accel" copy --plain-http "oci:$work/pause-layout:3.9" "$local_registry/pause:3.9"
+  quiet "$accel" copy --plain-http "oci:$containerd_layout:latest" "$local_registry/lazy/app:latest"
+  quiet "$accel" copy --plain-http "oci:$containerd_layout:latest" "$local_registry/seekable/app:latest"
+  log "converting lazy/app (accel convert --format lazy) and indexing seekable/app (accel index), from $local_registry"
+  local convert_seconds index_seconds
+  convert_seconds=$(time_run "$accel" convert --plain-http "$local_registry/lazy/app:latest" --format lazy)
+  [[ $convert_seconds == failed ]] && { log "accel convert --format lazy failed: $(tail -n 3 "$work/run.log")"; return 1; }
+  index_seconds=$(time_run "$accel" index --plain-http "$local_registry/seekable/app:latest" --json)
+  cp "$work/run.log" "$work/index-output.json"
+  [[ $index_seconds == failed ]] && log "accel index failed (the seekable row is then what the snapshotter does without an index): $(tail -n 3 "$work/run.log")"
+
+  start_netns_registry "$ns_index" "$rate"
+  local addr="10.200.$ns_index.2:5000" index_note="" sizes
+  log "registry on $addr (egress capped at $rate); copying plain/app, lazy/app + latest-accel and seekable/app (with its index) there"
+  quiet "$accel" copy --plain-http "$local_registry/lazy/app:latest" "$addr/plain/app:latest"
+  quiet "$accel" copy --plain-http "$local_registry/lazy/app:latest" "$addr/lazy/app:latest"
+  quiet "$accel" copy --plain-http "$local_registry/lazy/app:latest-accel" "$addr/lazy/app:latest-accel"
+  quiet "$accel" copy --plain-http "$local_registry/seekable/app:latest" "$addr/seekable/app:latest"
+  local layer_bytes layer_count manifest_digest boot_bytes
+  read -r layer_bytes layer_count manifest_digest boot_bytes < <(python3 - "$local_registry" <<'PY'
+import json, sys, urllib.request
+addr = sys.argv[1]
+def get(repo, ref, accept="application/vnd.oci.image.manifest.v1+json"):
+    req = urllib.request.Request(f"http://{addr}/v2/{repo}/manifests/{ref}", headers={"Accept": accept})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return r.read(), r.headers.get("Docker-Content-Digest")
+raw, digest = get("seekable/app", "latest")
+m = json.loads(raw)
+lazy, _ = get("lazy/app", "latest-accel")
+boot = sum(l["size"] for l in json.loads(lazy)["layers"] if "bootstrap" in l["mediaType"])
+print(sum(l["size"] for l in m["layers"]), len(m["layers"]), digest, boot)
+PY
+)
+  if [[ $index_seconds != failed ]] && ! sizes=$(seekable_index_size "$addr" seekable/app "$manifest_digest" 2>/dev/null); then
+    # accel copy carries the image's referrers; when it did not, the index is built again where the snapshotter reads it.
+    index_note="accel copy did not carry the index: built again on the capped registry"
+    log "$index_note"
+    quiet "$accel" index --plain-http "$addr/seekable/app:latest" || log "accel index on $addr failed"
+  fi
+  sizes=$(seekable_index_size "$addr" seekable/app "$manifest_digest" 2>"$work/index-size.err") || sizes="0 0 none {}"
+  local index_bytes index_manifest_bytes artifact_digest index_layers
+  read -r index_bytes index_manifest_bytes artifact_digest index_layers <<<"$sizes"
+  log "image: $layer_count layers, $layer_bytes bytes of gzip layers; index $index_bytes bytes (artifact $artifact_digest); built in $index_seconds s, converted in $convert_seconds s"
+
+  local sandbox_registry=$local_registry driver_dir
+  containerd_driver
+  local r s image
+  declare -A times=() fetched=()
+  for ((r = 1; r <= cruns; r++)); do
+    for s in "${strategies[@]}"; do
+      case $s in
+        lazy) image="$addr/lazy/app:latest" ;;
+        seekable) image="$addr/seekable/app:latest" ;;
+        *) image="$addr/plain/app:latest" ;;
+      esac
+      containerd_timed_run "$s" "$r" "$image" "$sandbox_registry" "$addr" "$ns_index"
+      log "run $r/$cruns $s: $run_seconds s, $run_bytes registry blob bytes; load $(cut -d' ' -f1 /proc/loadavg)"
+    done
+  done
+  local load_end args=()
+  load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+  for s in "${strategies[@]}"; do args+=("$s=${times[$s]}=${fetched[$s]}"); done
+  python3 - "$work" "$cruns" "$quick" "$rate" "$containerd_name" "$layer_count" "$tree_bytes" "$layer_bytes" "$boot_bytes" \
+    "$read_files" "$read_bytes" "$convert_seconds" "$index_seconds" "$index_bytes" "$index_manifest_bytes" "$artifact_digest" \
+    "$index_layers" "$index_note" "$manifest_digest" "$(nproc)" "$(free -g | awk '/^Mem:/ {print $2}')" "$load_start" "$load_end" \
+    "$(date -u +%Y-%m-%d)" "${containerd_command[*]}" "${args[@]}" <<'PY'
+import json, os, statistics, sys
+(work, runs, quick, rate, name, layer_count, tree_b, layer_b, boot_b, read_files, read_b, conv_s, index_s, index_b, index_manifest_b,
+ artifact, index_layers, index_note, digest, cores, mem, load_start, load_end, date, command), rest = sys.argv[1:26], sys.argv[26:]
+runs, quick = int(runs), quick == "1"
+tree_b, layer_b, boot_b, read_b, index_b, index_manifest_b = (int(x) for x in (tree_b, layer_b, boot_b, read_b, index_b, index_manifest_b))
+index_layers = json.loads(index_layers)
+mb = 1e6
+try:
+    start_read = json.load(open(f"{work}/index-amplification.json")).get("startRead")
+except (OSError, ValueError, AttributeError):
+    start_read = None
+
+def num(x):
+    try:
+        return float(x)
+    except ValueError:
+        return None
+
+def median(values):
+    v = [num(x) for x in values]
+    return statistics.median(v) if v and None not in v else None
+
+def load(path):
+    try:
+        return json.load(open(path))
+    except (OSError, ValueError):
+        return None
+
+labels = {
+    "overlayfs": "containerd overlayfs: full pull (baseline)",
+    "lazy": "accel snapshotter, converted lazy (`TAG-accel`)",
+    "seekable": "accel snapshotter, seekable index (unconverted image + `accel index`)",
+}
+rows = {}
+for arg in rest:
+    s, times, fetched = arg.split("=")
+    times, fetched = times.split(), fetched.split()
+    rows[s] = {"times": times, "fetched": fetched, "median": median(times), "fetchedMedian": median(fetched),
+               "phases": [load(f"{work}/result-{s}-{r}.json") for r in range(1, runs + 1)],
+               "status": [load(f"{work}/status-{s}-{r}.json") for r in range(1, runs + 1)]}
+
+def fmt(x, spec="{:.2f}"):
+    return "n/a" if x is None else spec.format(x)
+
+def met(ok):
+    return "not measured" if ok is None else ("**met**" if ok else "**not met**")
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+def decision(status):
+    images = status if isinstance(status, list) else []
+    for image in images:
+        if isinstance(image, dict) and "/app" in str(image.get("image", "")):
+            strategy = image.get("strategy", "?") + (f" ({image['source']})" if image.get("source") else "")
+            reason = str(image.get("reason", "")).split(": ", 1)[0]
+            return f"{strategy}: {reason}".strip().rstrip(":")
+    return None
+
+base = rows.get("overlayfs", {}).get("median")
+lazy_m = rows.get("lazy", {}).get("median")
+seek_m = rows.get("seekable", {}).get("median")
+index_fraction = index_b / layer_b if index_b and layer_b else None
+conv, idx = num(conv_s), num(index_s)
+
+out = []
+w = out.append
+w("## seekable: an unconverted image with a seekable index vs the converted lazy image vs a full pull (containerd)")
+w("")
+if quick:
+    w("**BENCH_QUICK=1: a small image (a check of the script; the issue's figures need the full image).**")
+    w("")
+w(f"Command: `scripts/bench.sh seekable`{' with BENCH_QUICK=1' if quick else ''} (BENCH_SEEKABLE_RUNS={runs}; median of {runs} runs per row, the rows alternating within each run).")
+w("")
+w(f"Image `{name}`, registry and driver as in the containerd section: {layer_count} gzip layers, {layer_b / mb:.0f} MB ({tree_b / mb:.0f} MB of files); "
+  f"the container runs `{command}`, which reads {read_files} files, {read_b / mb:.1f} MB. "
+  f"The registry (docker-registry 2.8 in a network namespace, egress capped with `tc qdisc ... tbf rate {rate}`) holds it three times: `plain/app:latest` (as built), "
+  f"`lazy/app:latest` + `latest-accel` (`accel convert --format lazy`), and `seekable/app:latest` with a seekable-index artifact (`accel index`; found through the referrers tag `sha256-…`, docker-registry has no referrers API). "
+  "Both preparations ran against one loopback registry (no cap) and were copied to the capped one with `accel copy` (which carries the index)"
+  + (f"; {index_note}." if index_note else ".") + " "
+  "Per run, a fresh containerd 1.6 CRI plugin (and a fresh `accel snapshotter --plain-http` for the accel rows); times are PullImage → container exited, as kubelet calls them (tests/Accelerator.Benchmarks.Containerd). "
+  "Registry bytes: the 2xx/206 blob GETs in the registry's access log during the timed run (for the seekable row: the index blobs and the ranges of the original layers).")
+w("")
+w(f"Machine: {cores} cores, {mem} GiB memory; date {date}; load average {load_start} at the start and {load_end} at the end (the cores are shared with other jobs running at the same time)."
+  + (" accel: the build BENCH_ACCEL names (not the ReadyToRun publish), the same for every row." if os.environ.get("BENCH_ACCEL") else ""))
+w("")
+w("| | median (s) | runs (s) | vs full pull | vs converted lazy | registry blob bytes (median) | pull / sandbox / create / start / run (s, medians) | decision (`accel snapshotter status`) |")
+w("| --- | --- | --- | --- | --- | --- | --- | --- |")
+for s, row in rows.items():
+    ph = {}
+    for key in ("pullSeconds", "sandboxSeconds", "createSeconds", "startSeconds", "runSeconds"):
+        v = [p[key] for p in row["phases"] if p]
+        ph[key] = statistics.median(v) if v else None
+    decisions = sorted({d.replace("|", "/") for d in (decision(x) for x in row["status"]) if d})
+    w(f"| {labels.get(s, s)} | {fmt(row['median'])} | {' '.join(row['times'])} | "
+      f"{'1.00' if s == 'overlayfs' else fmt(ratio(base, row['median']), '{:.1f}× faster')} | {fmt(ratio(row['median'], lazy_m), '{:.2f}× the time')} | "
+      f"{fmt(row['fetchedMedian'] / mb if row['fetchedMedian'] is not None else None, '{:.1f} MB')} | "
+      f"{' / '.join(fmt(ph[k]) for k in ('pullSeconds', 'sandboxSeconds', 'createSeconds', 'startSeconds', 'runSeconds'))} | {'; '.join(decisions) or '–'} |")
+w("")
+w("Preparation (once per image, against the loopback registry):")
+w("")
+w("| | time (s) | what it pushed | bytes | of the image's layers |")
+w("| --- | --- | --- | --- | --- |")
+w(f"| `accel convert --format lazy` (baseline) | {conv_s} | a converted image (`TAG-accel`: bootstrap + chunk blobs; bootstrap {boot_b / mb:.2f} MB) | – | – |")
+w(f"| `accel index` | {index_s} | one artifact: {len(index_layers)} per-layer index blob(s) + manifest ({index_manifest_b} bytes) | {index_b / mb:.2f} MB | {fmt(None if index_fraction is None else 100 * index_fraction, '{:.2f}%')} |")
+w("")
+if isinstance(start_read, dict):
+    w(f"Start-read amplification (`accel index --prefetch-list` with the {read_files} files the start reads, on a copy of the layout): "
+      f"{start_read.get('files')} files, {start_read.get('fileBytes', 0) / mb:.1f} MB, lie in {start_read.get('fetchedBytes', 0) / mb:.1f} MB of compressed spans: "
+      f"**{start_read.get('amplification', 0):.2f}×**" + (f" ({start_read.get('notFound')} listed path(s) not in an indexed layer: a small layer fetched whole at mount)" if start_read.get("notFound") else "") + ".")
+    w("")
+report = load(f"{work}/index-output.json") or {}
+sizes = {l.get("digest"): l.get("compressedBytes") for l in report.get("layers", []) if isinstance(l, dict)}
+if index_layers:
+    w("Per layer (index blob ÷ compressed layer): " + ", ".join(
+        f"`{d[7:19]}` {v / 1e3:.0f} kB" + (f" of {sizes[d] / mb:.0f} MB = {100 * v / sizes[d]:.2f}%" if sizes.get(d) else "")
+        for d, v in index_layers.items()) + ".")
+    w("")
+w("Targets (from the issue):")
+w("")
+targets = [
+    ("seekable start within 1.5× of the converted lazy start", None if seek_m is None or lazy_m is None else seek_m <= 1.5 * lazy_m,
+     f"{seek_m:.2f} s vs {lazy_m:.2f} s = {seek_m / lazy_m:.2f}×" if seek_m is not None and lazy_m else "n/a"),
+    ("index size ≤ 2% of the image (anchor: TurboOCI's meta image ≈ 3%)", None if index_fraction is None else index_fraction <= 0.02,
+     f"{100 * index_fraction:.2f}%" if index_fraction is not None else "n/a"),
+]
+for label, ok, value in targets:
+    w(f"- {label}: {value}: {met(ok)}")
+w(f"- (no target) index build vs conversion: {fmt(ratio(idx, conv), '{:.2f}×')} the time ({index_s} s vs {conv_s} s); "
+  f"seekable start vs full pull: {fmt(ratio(base, seek_m), '{:.1f}×')} faster.")
+seek_f, lazy_f = rows.get("seekable", {}).get("fetchedMedian"), rows.get("lazy", {}).get("fetchedMedian")
+if seek_f and lazy_f:
+    w(f"- (no target) bytes fetched, seekable vs converted: {seek_f / lazy_f:.1f}× ({seek_f / mb:.1f} MB vs {lazy_f / mb:.1f} MB): a read fetches the whole "
+      "span around it (4 MiB of uncompressed data by default, `accel index --span-size`), a converted image's chunk is 1 MiB.")
+open(f"{work}/section.md", "w").write("\n".join(out) + "\n")
+
+os.makedirs("docs/benchmarks", exist_ok=True)
+json.dump({
+    "quick": quick, "date": date, "runs": runs, "rate": rate, "image": name, "layers": int(layer_count), "manifestDigest": digest,
+    "fileBytes": tree_b, "layerBytes": layer_b, "bootstrapBytes": boot_b, "startFilesRead": int(read_files), "startBytesRead": read_b,
+    "convertLazySeconds": conv, "indexSeconds": idx, "indexBytes": index_b, "indexManifestBytes": index_manifest_b, "indexArtifact": artifact,
+    "indexBytesPerLayer": index_layers, "indexFraction": index_fraction, "indexNote": index_note or None,
+    "indexReport": load(f"{work}/index-output.json"), "startReadAmplification": start_read,
+    "rows": {s: {"seconds": [num(x) for x in row["times"]], "medianSeconds": row["median"], "registryBlobBytes": [num(x) for x in row["fetched"]],
+                 "medianRegistryBlobBytes": row["fetchedMedian"], "phases": row["phases"], "status": row["status"]} for s, row in rows.items()},
+    "targets": [{"target": label, "value": value, "met": ok} for label, ok, value in targets],
+}, open("docs/benchmarks/seekable.json", "w"), indent=2)
+PY
+  write_section seekable "$work/section.md"
+  cat "$work/section.md" >&2
+  log "seekable: written to docs/benchmarks.md and docs/benchmarks/seekable.json"
 }
 
 # Reads every regular file under ROOT in a loop with O_DIRECT (1 MiB preads into a page-aligned buffer: every read
@@ -2389,7 +2712,7 @@ bench_takeover() {
 # Runs every scenario of BENCH_SCENARIOS as its own process (its own work directory, traps and failures), one after
 # another with one accel build, then writes the run header: date, machine, each scenario's result and time, total.
 bench_all() {
-  local scenarios=(${BENCH_SCENARIOS:-pull mirrors replication lazy p2p block cache containerd micro})
+  local scenarios=(${BENCH_SCENARIOS:-pull mirrors replication lazy p2p block cache containerd seekable micro})
   local started results=() s t0 t1 rc logf total
   started=$(date +%s)
   build_cli_r2r
@@ -2453,11 +2776,12 @@ case ${1:-} in
   block) bench_block ;;
   cache) bench_cache ;;
   containerd) bench_containerd ;;
+  seekable) bench_seekable ;;
   takeover) trap 'lazy_cleanup; cleanup' EXIT; bench_takeover ;;
   containerd-image) containerd_image; echo "$containerd_layout" ;;
   all) bench_all ;;
   *)
-    echo "usage: scripts/bench.sh pull|mirrors|replication|lazy|p2p|block|cache|containerd|micro [FILTER]|all" >&2
+    echo "usage: scripts/bench.sh pull|mirrors|replication|lazy|p2p|block|cache|containerd|seekable|takeover|micro [FILTER]|all" >&2
     exit 2
     ;;
 esac; exit "$?" # on the same line: bash has read it before it runs, so editing this file during a run is harmless

@@ -10,7 +10,7 @@ namespace Accelerator.Cli.Commands;
 /// <summary>
 /// The remote snapshots of <c>accel snapshotter</c>: the facade built from the usual flags (<c>--plain-http</c>,
 /// <c>--auth-file</c>, <c>--mirror</c>, <c>--hosts-dir</c>, <c>--p2p</c>) and the config file's <c>[registry]</c>,
-/// <c>[remote]</c> and <c>[p2p]</c> sections (flags win), with the cache, lazy and block strategies — never the full
+/// <c>[remote]</c>, <c>[lazy]</c> and <c>[p2p]</c> sections (flags win), with the cache, lazy and block strategies — never the full
 /// pull, which is containerd's own download — and their state under the daemon's root: <c>ROOT/cache</c> (the snapshot
 /// store, shared with the snapshot-store provider), <c>ROOT/chunks</c>, <c>ROOT/blocks</c>, <c>ROOT/remote</c>. The lazy and
 /// block mounts are kept alive by the FUSE holder in <c>ROOT/takeover</c> (see <see cref="SnapshotterTakeover"/>).
@@ -36,6 +36,8 @@ internal static class SnapshotterRemoteSnapshots
                 var under = accelerator.Services;
                 under.AddOptions<Accelerator.Snapshots.SnapshotStoreOptions>().PostConfigure<IOptions<SnapshotterOptions>>(
                     (o, s) => o.Root = Path.Combine(s.Value.Root, "cache"));
+                // [lazy]: e.g. verify_indexed_layers (re-hash seekable layers against their digests), max_whole_layer_bytes.
+                under.AddOptions<Accelerator.Lazy.Mounting.LazyMountOptions>().Configure(o => settings.GetSection("lazy").Bind(o));
                 under.AddOptions<Accelerator.Lazy.Mounting.LazyMountOptions>().PostConfigure<IOptions<SnapshotterOptions>>((o, s) =>
                 {
                     o.RequestTimeout = fetchTimeout ?? o.RequestTimeout;

@@ -18,7 +18,7 @@ internal static class SnapshotterStatusCommand
     {
         var address = new Option<string?>("--address") { Description = $"The node daemon's unix socket. Default: {DefaultAddress}.", HelpName = "SOCK" };
         var json = new Option<bool>("--json") { Description = "Print the daemon's JSON (one object per image) instead of a table." };
-        var command = new Command("status", "Show each image's strategy (cache, lazy, block, or ordinary: containerd downloads it) and why.")
+        var command = new Command("status", "Show each image's strategy (cache, lazy from a converted variant or seekable layers, block, or ordinary: containerd downloads it) and why.")
         {
             address, json,
         };
@@ -32,12 +32,13 @@ internal static class SnapshotterStatusCommand
             }
 
             var images = await RemoteImagesClient.GetAsync(socket, cancellationToken).ConfigureAwait(false);
-            console.WriteLine($"{"IMAGE",-40}  {"STRATEGY",-8}  {"READY",8}  {"FETCHED",10}  {"SNAPSHOTS",9}  REASON");
+            console.WriteLine($"{"IMAGE",-40}  {"STRATEGY",-16}  {"READY",8}  {"FETCHED",10}  {"SNAPSHOTS",9}  REASON");
             foreach (var image in images)
             {
                 string ready = image.Strategy == RemoteLayerProvider.Ordinary ? "-" : string.Create(CultureInfo.InvariantCulture, $"{image.TimeToReadyMilliseconds / 1000:F2} s");
                 string reason = image.Skipped.Count == 0 ? image.Reason : $"{image.Reason} (skipped {string.Join("; ", image.Skipped.Select(s => $"{s.Strategy}: {s.Reason}"))})";
-                console.WriteLine($"{image.Image,-40}  {image.Strategy,-8}  {ready,8}  {Units.Bytes(image.BytesFetched),10}  {image.Snapshots,9}  {reason}");
+                string strategy = RemoteLayerProvider.DescribeStrategy(image.Strategy, image.Source);
+                console.WriteLine($"{image.Image,-40}  {strategy,-16}  {ready,8}  {Units.Bytes(image.BytesFetched),10}  {image.Snapshots,9}  {reason}");
             }
 
             console.WriteLine($"{Units.Count(images.Count, "image")}.");

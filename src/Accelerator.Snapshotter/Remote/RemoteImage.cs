@@ -36,6 +36,9 @@ internal sealed class RemoteImage(int id, string directory, ImageReference image
     /// <summary>The strategy that served it (kept when it is mounted again).</summary>
     public string Strategy { get; set; } = "";
 
+    /// <summary>What the strategy mounted (<see cref="MountStatistics.Source"/>: lazy says converted or seekable), or null.</summary>
+    public string? Source { get; set; }
+
     public IReadOnlyList<SkippedStrategy> Skipped { get; set; } = [];
 
     public DateTimeOffset DecidedAt { get; set; }

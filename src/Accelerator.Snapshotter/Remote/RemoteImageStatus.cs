@@ -14,6 +14,13 @@ public sealed record RemoteImageStatus
     /// <summary>The strategy that serves it (<c>cache</c>, <c>lazy</c>, <c>block</c>), or <c>ordinary</c> when containerd downloads it.</summary>
     public required string Strategy { get; init; }
 
+    /// <summary>
+    /// What the strategy mounted, when it has more than one kind of source (<see cref="MountStatistics.Source"/>): the
+    /// lazy strategy says <c>converted</c> (a converted variant) or <c>seekable</c> (the image's own layers through
+    /// seekable indexes, eStargz or zstd:chunked); null otherwise, and until a served image is mounted after a restart.
+    /// </summary>
+    public string? Source { get; init; }
+
     /// <summary>Why: <c>served</c>, or why no strategy could serve it.</summary>
     public required string Reason { get; init; }
 

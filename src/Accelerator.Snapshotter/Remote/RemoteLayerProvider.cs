@@ -219,6 +219,7 @@ public sealed partial class RemoteLayerProvider : ILayerProvider, IAsyncDisposab
                 Image = i.Image.ToString(),
                 Manifest = i.ManifestDigest.ToString(),
                 Strategy = i.Strategy,
+                Source = i.Mounted?.Statistics.Source ?? i.Source,
                 Reason = "served",
                 Skipped = i.Skipped,
                 DecidedAt = i.DecidedAt,
@@ -340,6 +341,7 @@ public sealed partial class RemoteLayerProvider : ILayerProvider, IAsyncDisposab
 
         served.Mounted = mounted;
         served.Strategy = mounted.Statistics.Strategy.Name;
+        served.Source = mounted.Statistics.Source;
         served.Skipped = skipped;
         served.DecidedAt = _time.GetUtcNow();
         served.TimeToReady = _time.GetElapsedTime(started);
@@ -349,8 +351,8 @@ public sealed partial class RemoteLayerProvider : ILayerProvider, IAsyncDisposab
             WriteRecord(served);
         }
 
-        _metrics.Decided(served.Strategy, "served", served.TimeToReady);
-        LogServed(image, manifest, served.Strategy, served.TimeToReady.TotalMilliseconds, Describe(skipped), served.MountPoint);
+        _metrics.Decided(served.Strategy, "served", served.TimeToReady, served.Source);
+        LogServed(image, manifest, DescribeStrategy(served.Strategy, served.Source), served.TimeToReady.TotalMilliseconds, Describe(skipped), served.MountPoint);
         return new Decision(served, DateTimeOffset.MaxValue);
     }
 
@@ -434,9 +436,10 @@ public sealed partial class RemoteLayerProvider : ILayerProvider, IAsyncDisposab
 
             served.Mounted = mounted;
             served.Strategy = mounted.Statistics.Strategy.Name;
+            served.Source = mounted.Statistics.Source;
             served.Skipped = [.. mounted.Statistics.Fallbacks.Select(f => new SkippedStrategy(f.Strategy.Name, f.Reason))];
             served.TimeToReady = _time.GetElapsedTime(started);
-            LogRemounted(served.Image, served.ManifestDigest, served.Strategy, served.TimeToReady.TotalMilliseconds);
+            LogRemounted(served.Image, served.ManifestDigest, DescribeStrategy(served.Strategy, served.Source), served.TimeToReady.TotalMilliseconds);
         }
         catch (InvalidOperationException ex)
         {
@@ -705,6 +708,10 @@ public sealed partial class RemoteLayerProvider : ILayerProvider, IAsyncDisposab
             LogRemoveFailed(served.Directory, ex.Message);
         }
     }
+
+    /// <summary>A strategy with what it mounted, as logs and <c>accel snapshotter status</c> show it: <c>lazy (seekable)</c>.</summary>
+    public static string DescribeStrategy(string strategy, string? source)
+        => string.IsNullOrEmpty(source) ? strategy : $"{strategy} ({source})";
 
     private static string Describe(IReadOnlyList<SkippedStrategy> skipped)
         => skipped.Count == 0 ? "none" : string.Join("; ", skipped.Select(s => $"{s.Strategy}: {s.Reason}"));

@@ -1,10 +1,12 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
 namespace Accelerator.Snapshotter.Remote;
 
 /// <summary>
 /// The remote snapshots' metrics, on meter <c>Accelerator.Snapshotter</c>: <c>accel.snapshotter.decisions</c> (one per
-/// image decision, tagged <c>strategy</c> and <c>reason</c>, a short category) and
+/// image decision, tagged <c>strategy</c> and <c>reason</c>, a short category, and <c>source</c> when the strategy says what
+/// it mounted: <c>converted</c> or <c>seekable</c> for lazy) and
 /// <c>accel.snapshotter.time_to_ready</c> (seconds from the decision's start to the image's mount).
 /// </summary>
 public sealed class RemoteSnapshotMetrics
@@ -36,10 +38,16 @@ public sealed class RemoteSnapshotMetrics
         }
     }
 
-    /// <summary>Counts one decision.</summary>
-    public void Decided(string strategy, string reason, TimeSpan? timeToReady)
+    /// <summary>Counts one decision; <paramref name="source"/> is what the strategy mounted (<see cref="MountStatistics.Source"/>), if it says.</summary>
+    public void Decided(string strategy, string reason, TimeSpan? timeToReady, string? source = null)
     {
-        _decisions.Add(1, new KeyValuePair<string, object?>("strategy", strategy), new KeyValuePair<string, object?>("reason", reason));
+        var tags = new TagList { { "strategy", strategy }, { "reason", reason } };
+        if (source is not null)
+        {
+            tags.Add("source", source);
+        }
+
+        _decisions.Add(1, tags);
         if (timeToReady is { } elapsed)
         {
             _timeToReady.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("strategy", strategy));

@@ -1,3 +1,5 @@
+using System.Formats.Tar;
+using System.IO.Compression;
 using System.Text.Json;
 using Accelerator.Block.Conversion;
 using Accelerator.Containerd.Api.Cri;
@@ -5,6 +7,7 @@ using Accelerator.Lazy.Conversion;
 using Accelerator.Linux;
 using Accelerator.Oci.Copying;
 using Accelerator.Oci.Layout;
+using Accelerator.Oci.Model;
 using Accelerator.Oci.Registry;
 using Accelerator.Snapshotter.Remote;
 using Accelerator.Testing.Cri;
@@ -19,8 +22,9 @@ namespace Accelerator.IntegrationTests.Containerd;
 /// <c>accel snapshotter --plain-http --cri-proxy</c>, and images that share no layer (so each decision is its own; a
 /// layer containerd already has is never asked for again): the Debian python3 image with its lazy variant, the minbase
 /// image with only its block variant, the .NET image warmed into <c>ROOT/cache</c> with <c>accel cache warm</c> before
-/// the daemon started, the busybox sandbox image with no variant, and a busybox image of its own with a lazy variant in
-/// each private registry (basic and token auth).
+/// the daemon started, the busybox sandbox image with no variant, a busybox image of its own with a lazy variant in
+/// each private registry (basic and token auth), and the layered image with no variant but a seekable index
+/// (<c>accel index</c>) beside it.
 /// </summary>
 public sealed class CriRemoteSnapshotsFixture : IAsyncLifetime
 {
@@ -61,6 +65,14 @@ public sealed class CriRemoteSnapshotsFixture : IAsyncLifetime
 
     public ImageReference Warm { get; private set; } = null!;
 
+    public DebianImage Layered { get; private set; } = null!;
+
+    /// <summary>
+    /// The layered image under a marker layer of its own (so it shares no chain ID with the minbase image, whose layer is
+    /// its base), not converted, indexed by <c>accel index</c>.
+    /// </summary>
+    public ImageReference Indexed { get; private set; } = null!;
+
     public async Task InitializeAsync()
     {
         var registry = DockerRegistryProcess.StartAsync();
@@ -85,6 +97,11 @@ public sealed class CriRemoteSnapshotsFixture : IAsyncLifetime
         Warm = ImageReference.Parse($"{Registry.Host}/warm/dotnet:{Dotnet.Tag}");
         var (warmExit, _, warmError) = await AccelProcess.RunAsync("cache", "warm", Warm.ToString(), "--snapshot-dir", Path.Combine(Root, "cache"), "--plain-http");
         Assert.True(warmExit == 0, warmError);
+
+        Layered = await DebianImageCorpus.GetAsync(DebianImageCorpus.Layered);
+        Indexed = await PushUnderMarkerLayerAsync(Layered, "seekable/layered", "seekable");
+        var (indexExit, indexOutput, indexError) = await AccelProcess.RunAsync("index", Indexed.ToString(), "--plain-http");
+        Assert.True(indexExit == 0, $"accel index: {indexError}\n{indexOutput}");
 
         foreach (var mode in new[] { RegistryAuthMode.Basic, RegistryAuthMode.Token })
         {
@@ -149,6 +166,53 @@ public sealed class CriRemoteSnapshotsFixture : IAsyncLifetime
         System.IO.Directory.Delete(Directory, recursive: true);
     }
 
+    /// <summary>
+    /// Pushes <paramref name="image"/> to <paramref name="repository"/> with one more layer under its others: a small
+    /// gzip layer holding <c>/accel-marker</c> (<paramref name="marker"/>). Every chain ID then differs from the image's
+    /// own, so a snapshot containerd already has from another image of the corpus is never reused for it.
+    /// </summary>
+    private async Task<ImageReference> PushUnderMarkerLayerAsync(DebianImage image, string repository, string marker)
+    {
+        await image.PushAsync(Registry.Host, repository);
+        var reference = ImageReference.Parse($"{Registry.Host}/{repository}:{image.Tag}");
+        var store = Client.GetStore(reference.Registry);
+        var manifest = (await store.GetManifestAsync(reference)).Manifest!;
+        var config = OciJson.Deserialize<ImageConfig>(
+            await store.Blobs.ReadAllBytesAsync(BlobAddress.For(reference.Repository, manifest.Config), 1 << 20), "config");
+
+        using var tar = new MemoryStream();
+        using (var writer = new TarWriter(tar, TarEntryFormat.Pax, leaveOpen: true))
+        {
+            byte[] content = System.Text.Encoding.UTF8.GetBytes(marker + "\n");
+            var entry = new PaxTarEntry(TarEntryType.RegularFile, "accel-marker")
+            {
+                Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead,
+                ModificationTime = DateTimeOffset.FromUnixTimeSeconds(1_700_000_000),
+                DataStream = new MemoryStream(content),
+            };
+            writer.WriteEntry(entry);
+        }
+
+        using var gzip = new MemoryStream();
+        using (var compressor = new GZipStream(gzip, CompressionLevel.Optimal, leaveOpen: true))
+        {
+            compressor.Write(tar.GetBuffer(), 0, (int)tar.Length);
+        }
+
+        var layer = Descriptor.FromContent(MediaTypes.OciLayerGzip, gzip.ToArray());
+        await store.PushBlobAsync(reference, layer, new MemoryStream(gzip.ToArray()));
+        var markerConfig = config with
+        {
+            Rootfs = config.Rootfs! with { DiffIds = [Digest.Compute(tar.ToArray()), .. config.Rootfs.DiffIds] },
+            History = config.History is null ? null : [new HistoryEntry { CreatedBy = "COPY accel-marker /" }, .. config.History],
+        };
+        byte[] configBytes = OciJson.Serialize(markerConfig);
+        var configDescriptor = Descriptor.FromContent(manifest.Config.MediaType, configBytes);
+        await store.PushBlobAsync(reference, configDescriptor, new MemoryStream(configBytes));
+        await store.PushManifestAsync(reference, ManifestDocument.From(manifest with { Config = configDescriptor, Layers = [layer, .. manifest.Layers] }), reference.Tag);
+        return reference;
+    }
+
     public ImageReference PrivateReference(RegistryAuthMode mode) => ImageReference.Parse($"{Private.Get(mode).Host}/private/busybox:{SandboxImage.Tag}");
 
     public string NewDirectory(string name) => System.IO.Directory.CreateDirectory(Path.Combine(Directory, name + "-" + Guid.NewGuid().ToString("N")[..8])).FullName;
@@ -181,6 +245,15 @@ public sealed class CriRemoteSnapshotsFixture : IAsyncLifetime
         return (lines.Count, bytes);
     }
 
+    /// <summary>The HTTP status of each GET of <paramref name="blob"/> the registry answered, in order (206: a ranged read).</summary>
+    public IReadOnlyList<int> BlobGetStatuses(Digest blob) => [.. Registry.ReadLog().Split('\n')
+        .Where(l => l.Contains("response completed", StringComparison.Ordinal)
+            && l.Contains("http.request.method=GET", StringComparison.Ordinal)
+            && l.Contains($"/blobs/{blob}", StringComparison.Ordinal))
+        .Select(l => l.IndexOf("http.response.status=", StringComparison.Ordinal) is int at and >= 0
+            ? int.Parse(l.AsSpan(at + "http.response.status=".Length, 3), System.Globalization.CultureInfo.InvariantCulture)
+            : 0)];
+
     /// <summary>What <c>accel snapshotter status --json</c> says about <paramref name="image"/>.</summary>
     public async Task<RemoteImageStatus> StatusAsync(ImageReference image)
     {
@@ -191,7 +264,7 @@ public sealed class CriRemoteSnapshotsFixture : IAsyncLifetime
     }
 }
 
-/// <summary>Lazy, block, pre-warmed cache and unconverted images started by CRI on <c>accel snapshotter</c>; private registries with credentials from the pull only; two pods at once.</summary>
+/// <summary>Lazy (converted, and seekable: indexed), block, pre-warmed cache and unconverted images started by CRI on <c>accel snapshotter</c>; private registries with credentials from the pull only; two pods at once.</summary>
 public sealed class CriRemoteSnapshotsTests(CriRemoteSnapshotsFixture fixture) : IClassFixture<CriRemoteSnapshotsFixture>
 {
     private static readonly TimeSpan RunTimeout = TimeSpan.FromMinutes(3);
@@ -239,6 +312,7 @@ public sealed class CriRemoteSnapshotsTests(CriRemoteSnapshotsFixture fixture) :
         Assert.InRange(fetched, 1, variant.Sum(l => l.Size));
         var status = await fixture.StatusAsync(fixture.Lazy);
         Assert.Equal("lazy", status.Strategy);
+        Assert.Equal(MountStatistics.ConvertedSource, status.Source);
         Assert.True(status.Mounted);
 
         // A third pod reads the same bytes: every chunk is in the daemon's one chunk cache, nothing is fetched again.
@@ -246,6 +320,49 @@ public sealed class CriRemoteSnapshotsTests(CriRemoteSnapshotsFixture fixture) :
         var third = await RunAsync(fixture.Lazy, ["python3", "-c", PythonCheck]);
         Assert.Contains("{\"sqlite\": 42}", third.Output, StringComparison.Ordinal);
         Assert.Equal(fetchedByTwo, variant.Sum(l => fixture.BlobGets(l.Digest).Bytes));
+    }
+
+    [Fact]
+    public async Task PullImage_UnconvertedWithSeekableIndex_ServedLazilyFromTheOriginalLayers()
+    {
+        var layers = await fixture.LayersAsync(fixture.Indexed);
+        // The layers accel index indexed (≥ 1 MiB: the base and the package layer); the small ones are fetched whole at mount.
+        var indexed = layers.Where(l => l.Size >= 1 << 20).ToList();
+        Assert.Equal(2, indexed.Count);
+        // The same blobs were read whole before (the minbase image's block conversion, accel index): only what follows counts.
+        var before = indexed.Select(l => fixture.BlobGetStatuses(l.Digest).Count).ToList();
+        var bytesBefore = indexed.Select(l => fixture.BlobGets(l.Digest).Bytes).ToList();
+
+        try
+        {
+            await fixture.Cri.PullImageAsync(fixture.Indexed.ToString());
+        }
+        catch (Grpc.Core.RpcException ex)
+        {
+            Assert.Fail($"{ex.Status.Detail}\n--- accel snapshotter:\n{fixture.Snapshotter.Error}\n{fixture.Snapshotter.Output}");
+        }
+
+        var run = await RunAsync(fixture.Indexed, fixture.Layered.Command);
+
+        Assert.All(fixture.Layered.ExpectedOutput, expected => Assert.Contains(expected, run.Output, StringComparison.Ordinal));
+        var status = await fixture.StatusAsync(fixture.Indexed);
+        Assert.True(status is { Strategy: "lazy", Source: "seekable", Mounted: true }, $"{status}\n{fixture.Snapshotter.Error}");
+        // The original layers were read in ranges (206), never downloaded whole: the program needs python3 and a few
+        // modules, most of the small package layer but little of the base.
+        long fetched = 0;
+        for (int i = 0; i < indexed.Count; i++)
+        {
+            var statuses = fixture.BlobGetStatuses(indexed[i].Digest).Skip(before[i]).ToList();
+            Assert.True(statuses.Count > 0 && statuses.All(s => s == 206), $"{indexed[i].Digest}: GETs answered {string.Join(", ", statuses)}");
+            fetched += fixture.BlobGets(indexed[i].Digest).Bytes - bytesBefore[i];
+        }
+
+        Assert.True(fetched < indexed.Sum(l => l.Size) / 2, $"fetched {fetched} of the indexed layers' {indexed.Sum(l => l.Size)} bytes");
+
+        Assert.True(status.BytesFetched < layers.Sum(l => l.Size) / 2, $"fetched {status.BytesFetched} of {layers.Sum(l => l.Size)} bytes");
+        var (tableExit, table, tableError) = await AccelProcess.RunAsync("snapshotter", "status", "--address", fixture.Socket);
+        Assert.True(tableExit == 0, tableError);
+        Assert.Contains("lazy (seekable)", Assert.Single(table.Split('\n'), l => l.StartsWith(fixture.Indexed.ToString(), StringComparison.Ordinal)), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -273,6 +390,7 @@ public sealed class CriRemoteSnapshotsTests(CriRemoteSnapshotsFixture fixture) :
     [Fact]
     public async Task PullImage_Unconverted_FallsBackRunsAndShowsWhy()
     {
+        // The busybox sandbox image: no variant, no index, and its one small layer alone is no reason to mount lazily.
         var sandbox = ImageReference.Parse(fixture.SandboxImageReference);
         await fixture.Cri.PullImageAsync(sandbox.ToString());
 
