@@ -222,8 +222,8 @@ public sealed partial class SeekableMountTests(SeekableImageFixture fixture) : I
         Assert.Contains(registry.ReadLog().Split('\n'), line => line.Contains("/referrers/", StringComparison.Ordinal) || line.Contains("/manifests/sha256-", StringComparison.Ordinal));
     }
 
-    // The facade with the lazy strategy only, a fresh cache, no prefetch; disposing the result unmounts.
-    private async Task<FacadeMount> MountAsync(string name, bool verify = false)
+    // The facade with the lazy strategy only, a fresh cache, no prefetch unless asked; disposing the result unmounts.
+    private async Task<FacadeMount> MountAsync(string name, bool verify = false, ImageReference? image = null, bool prefetch = false)
     {
         string work = fixture.NewDirectory(name);
         string mountPoint = Directory.CreateDirectory(Path.Combine(work, "rootfs")).FullName;
@@ -235,14 +235,14 @@ public sealed partial class SeekableMountTests(SeekableImageFixture fixture) : I
             {
                 l.CacheDirectory = Path.Combine(work, "cache");
                 l.StateDirectory = Path.Combine(work, "state");
-                l.Prefetch = false;
+                l.Prefetch = prefetch;
                 l.RequestTimeout = TimeSpan.FromSeconds(30);
                 l.VerifyIndexedLayers = verify;
             })
             .Build();
         try
         {
-            var mounted = (LazyMountedImage)await accelerator.MountAsync(fixture.Indexed, mountPoint);
+            var mounted = (LazyMountedImage)await accelerator.MountAsync(image ?? fixture.Indexed, mountPoint);
             Assert.Equal(MountStatistics.SeekableSource, mounted.Statistics.Source);
             return new FacadeMount(accelerator, mounted);
         }
