@@ -56,24 +56,7 @@ public sealed partial class RegistryClient
                 repositories.Add(repository);
             }
 
-            next = null;
-            if (response.Headers.NonValidated.TryGetValues("Link", out var links))
-            {
-                foreach (string link in links)
-                {
-                    if (LinkHeader.TryGetNext(link, out string? target))
-                    {
-                        var candidate = new Uri(request.Uri, target);
-                        if (!SameOrigin(candidate, origin))
-                        {
-                            throw new RegistryException($"Listing the repositories of {registry}: the next page is on another origin ({candidate.Authority}).");
-                        }
-
-                        next = candidate;
-                        break;
-                    }
-                }
-            }
+            next = NextPage(response, request.Uri, origin, $"Listing the repositories of {registry}");
         }
 
         return repositories;
@@ -118,5 +101,28 @@ public sealed partial class RegistryClient
         {
             throw new RegistryException($"The catalog is not valid JSON: {ex.Message}", inner: ex);
         }
+    }
+
+    // The next page a paged listing (catalog, tags, referrers) names in its Link header, resolved against the request and
+    // kept on the registry's origin: a page must not send the client, with its credentials, to another host.
+    private static Uri? NextPage(HttpResponseMessage response, Uri requestUri, Uri origin, string listing)
+    {
+        if (!response.Headers.NonValidated.TryGetValues("Link", out var links))
+        {
+            return null;
+        }
+
+        foreach (string link in links)
+        {
+            if (LinkHeader.TryGetNext(link, out string? target))
+            {
+                var candidate = new Uri(requestUri, target);
+                return SameOrigin(candidate, origin)
+                    ? candidate
+                    : throw new RegistryException($"{listing}: the next page is on another origin ({candidate.Authority}).");
+            }
+        }
+
+        return null;
     }
 }

@@ -57,24 +57,7 @@ public sealed partial class RegistryClient
                 }
             }
 
-            next = null;
-            if (response.Headers.NonValidated.TryGetValues("Link", out var links))
-            {
-                foreach (string link in links)
-                {
-                    if (LinkHeader.TryGetNext(link, out string? target))
-                    {
-                        var candidate = new Uri(request.Uri, target);
-                        if (!SameOrigin(candidate, origin))
-                        {
-                            throw new RegistryException($"Listing the referrers of {repository}@{subject}: the next page is on another origin ({candidate.Authority}).");
-                        }
-
-                        next = candidate;
-                        break;
-                    }
-                }
-            }
+            next = NextPage(response, request.Uri, origin, $"Listing the referrers of {repository}@{subject}");
         }
 
         return referrers;

@@ -55,24 +55,7 @@ public sealed partial class RegistryClient
                 tags.Add(tag);
             }
 
-            next = null;
-            if (response.Headers.NonValidated.TryGetValues("Link", out var links))
-            {
-                foreach (string link in links)
-                {
-                    if (LinkHeader.TryGetNext(link, out string? target))
-                    {
-                        var candidate = new Uri(request.Uri, target);
-                        if (!SameOrigin(candidate, base0))
-                        {
-                            throw new RegistryException($"Listing tags of {registry}/{repository}: the next page is on another origin ({candidate.Authority}).");
-                        }
-
-                        next = candidate;
-                        break;
-                    }
-                }
-            }
+            next = NextPage(response, request.Uri, base0, $"Listing tags of {registry}/{repository}");
         }
 
         return tags;
